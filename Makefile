@@ -1,0 +1,30 @@
+# Two commands set everything up: `make demo` and `make test`.
+# The virtual environment is created on first use and re-installed whenever
+# pyproject.toml changes (the stamp file is older than pyproject.toml).
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test venv clean content
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/exhibit demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+content: $(STAMP)
+	$(BIN)/python tools/gen_ice_festival.py
+
+clean:
+	rm -rf out build *.egg-info

@@ -1,0 +1,146 @@
+"""The one error tree of Exhibit Engine.
+
+Every error a user can cause (a bad bundle, a wrong config, a hostile network frame)
+is an :class:`ExhibitError`. The CLI turns it into exactly one readable line and a
+non-zero exit; nothing else reaches a user as a traceback.
+
+::
+
+    ExhibitError                         base; ``str(err)`` is the one line shown to users
+    ├── ConfigError (ValueError)         venue.toml / show.toml / flags: .path, .key
+    ├── BundleError (ValueError)         a .exb archive or source folder: .bundle, .entry, .rule
+    ├── AssetError (ValueError)          one asset's content (mesh, image, font): .path, .rule
+    ├── SceneError (LookupError)         unknown scene id or kind, bad scene parameters: .scene
+    ├── RenderError (RuntimeError)       the renderer could not open or draw
+    └── SyncError                        the sync layer
+        ├── ProtocolError (ValueError)   a frame that breaks the wire format: .peer, .rule
+        └── SyncTimeout (TimeoutError)   a peer did not answer in time: .peer
+
+Each class also subclasses the matching built-in, so callers that already catch
+``ValueError`` or ``TimeoutError`` keep working.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ExhibitError",
+    "ConfigError",
+    "BundleError",
+    "AssetError",
+    "SceneError",
+    "RenderError",
+    "SyncError",
+    "ProtocolError",
+    "SyncTimeout",
+]
+
+
+class ExhibitError(Exception):
+    """Base of every error Exhibit Engine raises on bad input or a failed operation.
+
+    Attributes:
+        exit_code: the process exit status the CLI uses for this error.
+    """
+
+    exit_code: int = 1
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ConfigError(ExhibitError, ValueError):
+    """A venue or show file, or a command-line setting, breaks a rule.
+
+    Attributes:
+        path: the file (or ``"<flags>"``) that holds the bad value.
+        key: the dotted key of the bad value, or ``None`` for the whole file.
+    """
+
+    exit_code = 2
+
+    def __init__(self, path: str, message: str, key: str | None = None) -> None:
+        where = f"{path}: {key}" if key else f"{path}"
+        super().__init__(f"{where}: {message}")
+        self.path = path
+        self.key = key
+
+
+class BundleError(ExhibitError, ValueError):
+    """A content bundle (``.exb``) or its source folder breaks a rule.
+
+    Attributes:
+        bundle: the bundle file or source folder.
+        entry: the entry inside it, or ``None`` for the bundle as a whole.
+        rule: the rule that was broken, in a few words.
+    """
+
+    def __init__(self, bundle: str, rule: str, entry: str | None = None) -> None:
+        where = f"{bundle}: {entry}" if entry else f"{bundle}"
+        super().__init__(f"{where}: {rule}")
+        self.bundle = bundle
+        self.entry = entry
+        self.rule = rule
+
+
+class AssetError(ExhibitError, ValueError):
+    """One asset (mesh, image, font) is unusable.
+
+    Attributes:
+        path: the asset's path (inside its bundle, or on disk).
+        rule: the rule that was broken.
+    """
+
+    def __init__(self, path: str, rule: str) -> None:
+        super().__init__(f"{path}: {rule}")
+        self.path = path
+        self.rule = rule
+
+
+class SceneError(ExhibitError, LookupError):
+    """A scene id or kind is unknown, or a scene's parameters are wrong.
+
+    Attributes:
+        scene: the scene id (or kind) concerned.
+    """
+
+    def __init__(self, scene: str, message: str) -> None:
+        super().__init__(f"scene {scene!r}: {message}")
+        self.scene = scene
+
+
+class RenderError(ExhibitError, RuntimeError):
+    """The renderer could not open a display or buffer, or could not draw."""
+
+
+class SyncError(ExhibitError):
+    """Base of the sync layer's errors."""
+
+
+class ProtocolError(SyncError, ValueError):
+    """A frame breaks the wire format (see ``docs/protocol.md``).
+
+    Attributes:
+        peer: who sent it, if known.
+        rule: the rule that was broken.
+    """
+
+    def __init__(self, rule: str, peer: str | None = None) -> None:
+        super().__init__(f"{peer}: {rule}" if peer else rule)
+        self.peer = peer
+        self.rule = rule
+
+
+class SyncTimeout(SyncError, TimeoutError):
+    """A peer did not answer in time.
+
+    Attributes:
+        peer: the peer that stayed silent.
+    """
+
+    def __init__(self, peer: str, message: str) -> None:
+        super().__init__(f"{peer}: {message}")
+        self.peer = peer
