@@ -1,5 +1,311 @@
-"""exhibit: command line (placeholder, filled in below)."""
+"""``exhibit``: the command line of Exhibit Engine.
+
+Thin by design: parse, call the layer that owns the work, print. Every
+:class:`~exhibit_engine.errors.ExhibitError` becomes one line on stderr and a
+non-zero exit (1 for bad content, 2 for bad usage or configuration); a user never
+sees a traceback for bad input.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
 import click
-@click.group()
+
+from . import __version__
+from .errors import ConfigError, ExhibitError
+
+__all__ = ["main"]
+
+
+class _Group(click.Group):
+    """A click group that turns ExhibitError into one line and an exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ExhibitError as exc:
+            click.echo(f"exhibit: error: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("exhibit: interrupted", err=True)
+            ctx.exit(130)
+
+
+def _size(value: str) -> tuple[int, int]:
+    try:
+        w, h = (int(x) for x in value.lower().split("x"))
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not WIDTHxHEIGHT, e.g. 1280x720") from None
+    if not (16 <= w <= 8192 and 16 <= h <= 8192):
+        raise click.BadParameter("width and height must be 16-8192 pixels")
+    return w, h
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="exhibit")
 def main() -> None:
-    """Exhibit Engine."""
+    """Exhibit Engine: immersive exhibitions on a wall of projectors.
+
+    \b
+    Curators:   pack, validate, inspect, render  -- build and check scene bundles
+    Operators:  controller, node                 -- run a show on a projector wall
+    Newcomers:  demo                             -- the whole thing on one machine
+
+    Run `exhibit COMMAND --help` for what each command takes.
+    """
+
+
+# --------------------------------------------------------------------------- bundles
+
+
+@main.command()
+@click.argument("src_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("-o", "--output", "out", required=True, type=click.Path(dir_okay=False,
+              path_type=Path), help="The .exb bundle file to write.")
+def pack(src_dir: Path, out: Path) -> None:
+    """Pack a bundle source folder into one .exb bundle.
+
+    SRC_DIR holds bundle.toml (id, version, titles, items, scenes) and the files the
+    scenes use. Every file is listed in the bundle's manifest.json with its size, media
+    type and SHA-256. The bundle is written atomically: a failed pack leaves nothing.
+    """
+    from rich.progress import Progress
+
+    from .assets.bundle import pack as do_pack
+
+    with Progress(transient=True) as bar:
+        task = bar.add_task(f"packing {src_dir}", total=None)
+        manifest = do_pack(src_dir, out, progress=lambda name, n: bar.advance(task, n))
+    total = sum(f.size for f in manifest.files)
+    click.echo(f"packed {manifest.id} {manifest.version}: {len(manifest.files)} files, "
+               f"{len(manifest.scenes)} scenes, {total / 1e6:.2f} MB -> {out}")
+
+
+@main.command()
+@click.argument("bundle", type=click.Path(dir_okay=False, path_type=Path))
+def validate(bundle: Path) -> None:
+    """Check a .exb bundle completely: structure, manifest and every file's SHA-256.
+
+    Exits 0 if the bundle is valid, 1 with one line naming the entry and the rule it
+    breaks if it is not, and 2 on a usage error.
+    """
+    from rich.progress import Progress
+
+    from .assets.bundle import Bundle
+
+    with Bundle.open(bundle) as b:
+        total = sum(f.size for f in b.manifest.files)
+        with Progress(transient=True, disable=not sys.stderr.isatty()) as bar:
+            task = bar.add_task(f"checking {bundle.name}", total=total)
+            for entry in b.iter_verified():
+                bar.advance(task, entry.size)
+        m = b.manifest
+    click.echo(f"valid: {m.id} {m.version}, {len(m.files)} files, {len(m.scenes)} scenes "
+               f"({bundle})")
+
+
+@main.command()
+@click.argument("bundle", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts instead of tables.")
+def inspect(bundle: Path, as_json: bool) -> None:
+    """Show what a bundle holds: titles, items, scenes and files.
+
+    Opens the bundle and checks its structure (use `exhibit validate` for every hash).
+    """
+    from .assets.bundle import Bundle
+
+    with Bundle.open(bundle) as b:
+        m = b.manifest
+    if as_json:
+        click.echo(json.dumps({
+            "id": m.id, "version": m.version, "title": dict(m.title),
+            "rights": m.rights, "license": m.license,
+            "scenes": [{"id": s.id, "kind": s.kind, "title": dict(s.title),
+                        "assets": list(s.assets)} for s in m.scenes],
+            "items": [{"id": i.id, "title": dict(i.title), "creator": i.creator,
+                       "date": i.date, "identifier": i.identifier} for i in m.items],
+            "assets": [{"path": f.path, "size": f.size, "media_type": f.media_type,
+                        "sha256": f.sha256} for f in m.files],
+            "signed": False,
+        }, ensure_ascii=False, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    con = Console()
+    con.print(f"[bold]{m.id}[/bold] {m.version}  "
+              + "  ".join(f"{k}: {v}" for k, v in m.title.items()))
+    con.print(f"rights: {m.rights or '-'}   licence: {m.license or '-'}   signature: none")
+    t = Table(title="scenes")
+    for col in ("id", "kind", "title", "assets"):
+        t.add_column(col)
+    for s in m.scenes:
+        t.add_row(s.id, s.kind, s.title.get("en") or next(iter(s.title.values()), ""),
+                  str(len(s.assets)))
+    con.print(t)
+    if m.items:
+        t = Table(title="items")
+        for col in ("id", "title", "creator", "date", "identifier"):
+            t.add_column(col)
+        for i in m.items:
+            t.add_row(i.id, i.title.get("en") or next(iter(i.title.values()), ""),
+                      i.creator, i.date, i.identifier)
+        con.print(t)
+    t = Table(title="files")
+    for col, just in (("path", "left"), ("size", "right"), ("media type", "left"),
+                      ("sha256", "left")):
+        t.add_column(col, justify=just)  # type: ignore[arg-type]
+    for f in m.files:
+        t.add_row(f.path, f"{f.size:,}", f.media_type, f.sha256[:16] + "…")
+    con.print(t)
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+@main.command()
+@click.argument("bundle", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--scene", "scene_id", required=True, help="Scene id inside the bundle "
+              "(see `exhibit inspect`).")
+@click.option("--at", "at", type=float, default=0.0, show_default=True,
+              help="Show time in seconds.")
+@click.option("--size", type=str, default="1280x720", show_default=True,
+              help="Image size WIDTHxHEIGHT in pixels.")
+@click.option("--venue", type=click.Path(dir_okay=False, path_type=Path),
+              help="venue.toml: with --display, render that display's slice of the wall; "
+                   "alone, render the whole wall as seen from the eye point.")
+@click.option("--display", "display_id", help="Display id in the venue (needs --venue).")
+@click.option("-o", "--output", "out", required=True,
+              type=click.Path(dir_okay=False, path_type=Path), help="PNG file to write.")
+def render(bundle: Path, scene_id: str, at: float, size: str, venue: Path | None,
+           display_id: str | None, out: Path) -> None:
+    """Render one frame of a scene offscreen to a PNG.
+
+    The frame is a pure function of the bundle, the scene and the show time, so the
+    same arguments always give the same picture, on any node.
+    """
+    from .config import load_venue
+    from .wall import display_frustum, wall_frustum
+
+    wh = _size(size)
+    frustum = None
+    if display_id and not venue:
+        raise click.UsageError("--display needs --venue")
+    if venue:
+        v = load_venue(venue)
+        frustum = display_frustum(v.wall, v.display(display_id)) if display_id \
+            else wall_frustum(v.wall)
+    from .runtime.render import render_to_png
+
+    path = render_to_png(bundle, scene_id, at, wh, out, frustum=frustum)
+    click.echo(f"rendered {scene_id} at t={at:g}s, {wh[0]}x{wh[1]} -> {path}")
+
+
+# --------------------------------------------------------------------------- show
+
+
+def _venue_show(venue: Path, show: Path | None) -> tuple[Any, Any]:
+    from .config import load_show, load_venue
+
+    return load_venue(venue), (load_show(show) if show else None)
+
+
+@main.command()
+@click.option("--venue", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="venue.toml: the wall, its displays and the network.")
+@click.option("--show", "show", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="show.toml: the bundles and the cue list.")
+@click.option("--host", help="Address to bind (default: venue [network] host).")
+@click.option("--state-port", type=int, help="ROUTER port for joins, clock probes and commands.")
+@click.option("--publish-port", type=int, help="PUB port for heartbeats and events.")
+def controller(venue: Path, show: Path, host: str | None, state_port: int | None,
+               publish_port: int | None) -> None:
+    """Run the show controller: the clock and the truth every node follows.
+
+    Publishes the show-time anchor in heartbeats, answers clock probes, keeps the list
+    of nodes and takes operator commands. Stop it with Ctrl-C.
+    """
+    from .config import resolve_controller
+    from .sync.controller import run_controller
+
+    v, s = _venue_show(venue, show)
+    settings = resolve_controller(v, s, host=host, state_port=state_port,
+                                  publish_port=publish_port)
+    click.echo(f"controller: show {s.id!r} on tcp://{settings.host}:{settings.state_port} "
+               f"(state) and :{settings.publish_port} (publish)", err=True)
+    sys.exit(run_controller(settings))
+
+
+@main.command()
+@click.option("--venue", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="venue.toml: the wall, its displays and the network.")
+@click.option("--show", "show", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="show.toml: which bundles and cues play.")
+@click.option("--display", "display_id", required=True, help="This node's display id.")
+@click.option("--bundle-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Folder holding the show's .exb bundles (default: bundles/ beside "
+                   "venue.toml).")
+@click.option("--host", help="Controller address (default: venue [network] host).")
+@click.option("--state-port", type=int, help="Controller ROUTER port.")
+@click.option("--publish-port", type=int, help="Controller PUB port.")
+@click.option("--headless", is_flag=True, help="Render offscreen, even where a display exists.")
+@click.option("--render-scale", type=float, help="Scale the display's pixel size "
+              "(e.g. 0.25 for a light demo).")
+@click.option("--frames", type=int, help="Stop after rendering this many frames.")
+@click.option("--capture-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Where capture events save PNGs of this node's slice.")
+@click.option("--status-file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write a JSON summary here on exit.")
+def node(venue: Path, show: Path, display_id: str, bundle_dir: Path | None, host: str | None,
+         state_port: int | None, publish_port: int | None, headless: bool,
+         render_scale: float | None, frames: int | None, capture_dir: Path | None,
+         status_file: Path | None) -> None:
+    """Run a projector node: render this display's slice of the wall at show time.
+
+    The node estimates the controller's clock (NTP-style), sets an off-axis lens for its
+    wall rectangle, and draws the cue the show timeline names for the current show time.
+    It may start before or after the controller, and keeps playing if the controller
+    goes away. Stop it with Ctrl-C.
+    """
+    from .config import resolve_node
+    from .runtime.node_app import run_node
+
+    if frames is not None and frames < 1:
+        raise ConfigError("<flags>", "must be at least 1", key="--frames")
+    v, s = _venue_show(venue, show)
+    settings = resolve_node(v, display_id, host=host, state_port=state_port,
+                            publish_port=publish_port,
+                            bundle_dir=str(bundle_dir) if bundle_dir else None,
+                            headless=headless, render_scale=render_scale, frames=frames,
+                            capture_dir=str(capture_dir) if capture_dir else None,
+                            status_path=str(status_file) if status_file else None)
+    sys.exit(run_node(settings, s))
+
+
+@main.command()
+@click.option("--headless", is_flag=True,
+              help="Render offscreen and stitch a picture, even where a display exists.")
+@click.option("--out", "out_dir", default="out/demo", show_default=True,
+              type=click.Path(file_okay=False, path_type=Path), help="Where results go.")
+@click.option("--content", "content_dir", default="content", show_default=True,
+              type=click.Path(file_okay=False, path_type=Path),
+              help="Sample content: bundle sources, venue.toml and show.toml.")
+def demo(headless: bool, out_dir: Path, content_dir: Path) -> None:
+    """Run the demo show on this machine: a controller and two projector nodes.
+
+    Builds the sample bundle if it is missing, starts the controller and one node per
+    display on 127.0.0.1, waits until both have joined, and asks both to capture the
+    same show time. Headless (no display, or --headless), the two slices are stitched
+    into OUT/wall.png and a summary is printed; with a display, windows open instead.
+    """
+    from .demo import run_demo
+
+    sys.exit(run_demo(out_dir=out_dir, content_dir=content_dir, headless=headless))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,43 @@
+"""Shared fixtures: small bundle sources made by the tests themselves."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+BUNDLE_TOML = """\
+[bundle]
+id = "tiny"
+version = "1.2.3"
+title = { zh = "小", en = "Tiny", ru = "Крошка" }
+rights = "test"
+license = "CC0-1.0"
+
+[[items]]
+id = "stone"
+title = { zh = "石", en = "Stone", ru = "Камень" }
+creator = "tests"
+date = "2026"
+
+[[scenes]]
+id = "only"
+kind = "ice"
+title = { en = "Only" }
+assets = ["meshes/a.bin"]
+[scenes.params]
+seed = 3
+"""
+
+
+@pytest.fixture
+def tiny_source(tmp_path: Path) -> Path:
+    """A minimal bundle source folder: bundle.toml, one 'mesh' and one text file."""
+    src = tmp_path / "tiny-src"
+    (src / "meshes").mkdir(parents=True)
+    (src / "bundle.toml").write_text(BUNDLE_TOML, encoding="utf-8")
+    (src / "meshes" / "a.bin").write_bytes(bytes(range(256)) * 64)
+    (src / "notes.txt").write_text("hello\n", encoding="utf-8")
+    return src
