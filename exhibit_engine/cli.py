@@ -230,11 +230,12 @@ def controller(venue: Path, show: Path, host: str | None, state_port: int | None
     of nodes and takes operator commands. Stop it with Ctrl-C.
     """
     from .config import resolve_controller
-    from .sync.controller import run_controller
 
     v, s = _venue_show(venue, show)
     settings = resolve_controller(v, s, host=host, state_port=state_port,
                                   publish_port=publish_port)
+    from .sync.controller import run_controller
+
     click.echo(f"controller: show {s.id!r} on tcp://{settings.host}:{settings.state_port} "
                f"(state) and :{settings.publish_port} (publish)", err=True)
     sys.exit(run_controller(settings))
@@ -272,7 +273,6 @@ def node(venue: Path, show: Path, display_id: str, bundle_dir: Path | None, host
     goes away. Stop it with Ctrl-C.
     """
     from .config import resolve_node
-    from .runtime.node_app import run_node
 
     if frames is not None and frames < 1:
         raise ConfigError("<flags>", "must be at least 1", key="--frames")
@@ -283,6 +283,8 @@ def node(venue: Path, show: Path, display_id: str, bundle_dir: Path | None, host
                             headless=headless, render_scale=render_scale, frames=frames,
                             capture_dir=str(capture_dir) if capture_dir else None,
                             status_path=str(status_file) if status_file else None)
+    from .runtime.node_app import run_node
+
     sys.exit(run_node(settings, s))
 
 

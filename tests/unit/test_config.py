@@ -1,0 +1,84 @@
+"""venue.toml / show.toml parsing: good files load, each mistake names file and key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from exhibit_engine.config import load_show, load_venue, resolve_node
+from exhibit_engine.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[2]
+
+VENUE = """
+[wall]
+width = 4.0
+height = 2.0
+eye = [2.0, 1.0, 3.0]
+[[displays]]
+id = "a"
+pixels = [800, 800]
+rect = [0.0, 0.0, 2.0, 2.0]
+[[displays]]
+id = "b"
+pixels = [800, 800]
+rect = [2.0, 0.0, 2.0, 2.0]
+"""
+
+
+def _venue(tmp_path: Path, text: str) -> Path:
+    p = tmp_path / "venue.toml"
+    p.write_text(text, encoding="utf-8")
+    return p
+
+
+def test_sample_venue_and_show_load() -> None:
+    venue = load_venue(ROOT / "content" / "venue.toml")
+    show = load_show(ROOT / "content" / "show.toml")
+    assert [d.id for d in venue.displays] == ["left", "right"]
+    assert show.cues[0].bundle in {b.id for b in show.bundles}
+
+
+@pytest.mark.parametrize("change, key", [
+    (("width = 4.0", "width = 0"), "wall.width"),
+    (("eye = [2.0, 1.0, 3.0]", "eye = [2.0, 1.0]"), "wall.eye"),
+    (('id = "b"', 'id = "a"'), "displays[1].id"),
+    (("rect = [2.0, 0.0, 2.0, 2.0]", "rect = [3.0, 0.0, 2.0, 2.0]"), "displays[1].rect"),
+    (("pixels = [800, 800]\nrect = [2.0", "pixels = [800.5, 800]\nrect = [2.0"),
+     "displays[1].pixels"),
+])
+def test_venue_mistakes_name_the_key(tmp_path: Path, change: tuple[str, str], key: str) -> None:
+    path = _venue(tmp_path, VENUE.replace(*change))
+    with pytest.raises(ConfigError) as err:
+        load_venue(path)
+    assert err.value.key == key and str(path) in str(err.value)
+
+
+def test_unreadable_files(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="file not found"):
+        load_venue(tmp_path / "nope.toml")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_venue(_venue(tmp_path, "[wall\n"))
+
+
+def test_show_cue_must_name_a_known_bundle(tmp_path: Path) -> None:
+    p = tmp_path / "show.toml"
+    p.write_text('[show]\nid = "s"\n[[bundles]]\nid = "a"\nfile = "a.exb"\n'
+                 '[[cues]]\nbundle = "b"\nscene = "x"\nduration = 5\n')
+    with pytest.raises(ConfigError, match=r"cues\[0\].bundle: names bundle 'b'"):
+        load_show(p)
+
+
+def test_node_precedence_flag_then_env_then_file(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    venue = load_venue(_venue(tmp_path, VENUE))
+    assert resolve_node(venue, "a").state_port == 5570
+    monkeypatch.setenv("EXHIBIT_STATE_PORT", "6000")
+    assert resolve_node(venue, "a").state_port == 6000
+    assert resolve_node(venue, "a", state_port=7000).state_port == 7000
+    monkeypatch.setenv("EXHIBIT_STATE_PORT", "many")
+    with pytest.raises(ConfigError, match="EXHIBIT_STATE_PORT"):
+        resolve_node(venue, "a")
+    with pytest.raises(ConfigError, match="no display 'zz'"):
+        resolve_node(venue, "zz", state_port=1)
