@@ -1,0 +1,229 @@
+"""``exhibit demo``: the whole engine on one machine.
+
+Packs the sample bundle if it is missing, starts a controller and one node process per
+display of the sample venue on 127.0.0.1 (the first node before the controller, the
+others after it, to show both ways of joining), waits until every node has joined and
+drawn, then asks all of them to capture the same show time. Offscreen, the slices are
+stitched into ``wall.png`` and a summary is printed; with a display, node windows stay
+open until Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .assets.bundle import Bundle, pack
+from .config import ShowConfig, VenueConfig, load_show, load_venue
+from .errors import BundleError, ExhibitError, SyncTimeout
+from .wall import pixel_rect
+
+__all__ = ["run_demo", "DEMO_RENDER_SCALE", "free_ports", "stitch"]
+
+#: Offscreen demo nodes draw at this fraction of their projectors' pixel size.
+DEMO_RENDER_SCALE = 1 / 3
+JOIN_TIMEOUT_S = 90.0
+CAPTURE_DELAY_S = 1.5
+
+
+def free_ports(n: int, host: str = "127.0.0.1") -> list[int]:
+    """``n`` distinct TCP ports that are free on ``host`` right now."""
+    socks = []
+    try:
+        for _ in range(n):
+            s = socket.socket()
+            s.bind((host, 0))
+            socks.append(s)
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+def ensure_bundles(show: ShowConfig, content_dir: Path, bundle_dir: Path,
+                   say: Callable[[str], None]) -> None:
+    """Pack each of the show's bundles from ``content_dir/<id>`` unless a valid one exists."""
+    for ref in show.bundles:
+        out = bundle_dir / ref.file
+        src = content_dir / ref.id
+        if out.exists():
+            try:
+                with Bundle.open(out) as b:
+                    b.verify()
+                continue
+            except BundleError as exc:
+                say(f"rebuilding {out.name}: {exc.rule}")
+        m = pack(src, out)
+        say(f"packed {m.id} {m.version} ({len(m.files)} files) -> {out}")
+
+
+def stitch(venue: VenueConfig, slices: dict[str, Path], out: Path, scale: float) -> Path:
+    """Paste each display's captured slice where it sits on the wall; write ``out``."""
+    from PIL import Image
+
+    per_m = max(d.pixels[0] / d.rect[2] for d in venue.displays) * scale
+    wall_px = (round(venue.wall.width * per_m), round(venue.wall.height * per_m))
+    canvas = Image.new("RGB", wall_px)
+    for d in venue.displays:
+        left, top, w, h = pixel_rect(venue.wall, d, wall_px)
+        with Image.open(slices[d.id]) as img:
+            canvas.paste(img.convert("RGB").resize((w, h), Image.Resampling.LANCZOS)
+                         if img.size != (w, h) else img.convert("RGB"), (left, top))
+    tmp = out.with_name(f".{out.stem}.tmp.png")
+    canvas.save(tmp)
+    os.replace(tmp, out)
+    return out
+
+
+@dataclass
+class _Proc:
+    name: str
+    popen: subprocess.Popen[bytes]
+    log: Path
+
+    def tail(self) -> str:
+        try:
+            lines = self.log.read_text(errors="replace").strip().splitlines()
+        except OSError:
+            return ""
+        return "\n".join(lines[-5:])
+
+
+def _spawn(name: str, args: list[str], log_dir: Path) -> _Proc:
+    log = log_dir / f"{name}.log"
+    with log.open("wb") as f:
+        p = subprocess.Popen([sys.executable, "-m", "exhibit_engine.cli", *args],
+                             stdout=f, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    return _Proc(name, p, log)
+
+
+def _stop(procs: list[_Proc]) -> None:
+    for p in procs:
+        if p.popen.poll() is None:
+            p.popen.send_signal(signal.SIGTERM)
+    for p in procs:
+        try:
+            p.popen.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            p.popen.kill()
+            p.popen.wait()
+
+
+def run_demo(out_dir: Path, content_dir: Path, headless: bool = False,
+             say: Callable[[str], None] | None = None) -> int:
+    """Run the demo show; return the exit code (0 when every node joined and captured).
+
+    Raises:
+        ExhibitError: content is broken, or a process failed (one line for the CLI).
+    """
+    from .runtime.node_app import has_display
+    from .sync.operator import OperatorClient
+
+    def _say(msg: str) -> None:
+        print(msg, flush=True)
+
+    say = say or _say
+    headless = headless or not has_display()
+    venue_path, show_path = content_dir / "venue.toml", content_dir / "show.toml"
+    venue, show = load_venue(venue_path), load_show(show_path)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    bundle_dir = out_dir.parent / "bundles"
+    ensure_bundles(show, content_dir, bundle_dir, say)
+
+    host = "127.0.0.1"
+    state_port, pub_port = free_ports(2, host)
+    common = ["--venue", str(venue_path), "--show", str(show_path), "--host", host,
+              "--state-port", str(state_port), "--publish-port", str(pub_port)]
+    for d in venue.displays:
+        for stale in (out_dir / f"{d.id}-wall.png", out_dir / f"node-{d.id}.json"):
+            stale.unlink(missing_ok=True)
+
+    def node_args(display_id: str) -> list[str]:
+        args = ["node", *common, "--display", display_id, "--bundle-dir", str(bundle_dir),
+                "--capture-dir", str(out_dir), "--status-file",
+                str(out_dir / f"node-{display_id}.json")]
+        if headless:
+            args += ["--headless", "--render-scale", f"{DEMO_RENDER_SCALE:.6f}"]
+        return args
+
+    procs: list[_Proc] = []
+    started = time.monotonic()
+    op = None
+    try:
+        first, *rest = venue.displays
+        procs.append(_spawn(f"node-{first.id}", node_args(first.id), out_dir))
+        procs.append(_spawn("controller", ["controller", *common], out_dir))
+        for d in rest:
+            procs.append(_spawn(f"node-{d.id}", node_args(d.id), out_dir))
+        say(f"started controller on {host}:{state_port}/{pub_port} and "
+            f"{len(venue.displays)} nodes ({first.id} before the controller)")
+        op = OperatorClient(host, state_port, timeout_s=2.0)
+        want = {d.id for d in venue.displays}
+
+        def status() -> dict[str, Any]:
+            for p in procs:
+                if p.popen.poll() is not None:
+                    raise ExhibitError(f"demo: {p.name} exited with code {p.popen.returncode}"
+                                       f" (log {p.log}): {p.tail().splitlines()[-1:] or ''}")
+            try:
+                return op.command("status")
+            except SyncTimeout:
+                return {}
+
+        def wait_for(check: Callable[[dict[str, Any]], bool], what: str) -> dict[str, Any]:
+            deadline = time.monotonic() + JOIN_TIMEOUT_S
+            while time.monotonic() < deadline:
+                st = status()
+                if st and check(st):
+                    return st
+                time.sleep(0.1)  # operator polling cadence, not test synchronisation
+            raise ExhibitError(f"demo: timed out after {JOIN_TIMEOUT_S:.0f} s waiting for {what}")
+
+        def nodes(st: dict[str, Any]) -> dict[str, dict[str, Any]]:
+            return {n["id"]: n for n in st.get("nodes", []) if n.get("state") == "joined"}
+
+        wait_for(lambda st: all(nodes(st).get(i, {}).get("frames", 0) >= 3 for i in want),
+                 "every node to join and draw")
+        reply = op.command("capture", tag="wall", delay=CAPTURE_DELAY_S)
+        at = float(reply["effective_at"])
+        say(f"all nodes joined; capturing show time t={at:.6f} s on every node")
+        st = wait_for(lambda st: all("wall" in nodes(st).get(i, {}).get("captures", [])
+                                     for i in want), "every node's capture")
+        wall_png = stitch(venue, {i: out_dir / f"{i}-wall.png" for i in want},
+                          out_dir / "wall.png", DEMO_RENDER_SCALE if headless else 1.0)
+        _summary(say, st, nodes(st), venue, at, time.monotonic() - started, wall_png)
+        if not headless:
+            say("node windows are open; close them or press Ctrl-C to stop the show")
+            try:
+                for p in procs:
+                    if p.name.startswith("node-"):
+                        p.popen.wait()
+            except KeyboardInterrupt:
+                pass
+        return 0
+    finally:
+        if op is not None:
+            op.close()
+        _stop(procs)
+
+
+def _summary(say: Callable[[str], None], st: dict[str, Any], nodes: dict[str, dict[str, Any]],
+             venue: VenueConfig, at: float, elapsed: float, wall_png: Path) -> None:
+    say("")
+    say(f"Exhibit Engine demo: {venue.name}")
+    say(f"  nodes joined: {len(nodes)}/{len(venue.displays)}   show time now: "
+        f"{st.get('show_time', 0.0):.2f} s   ran {elapsed:.1f} s")
+    say(f"  {'node':<10}{'clock offset':>16}{'round trip':>14}{'frames':>9}")
+    for d in venue.displays:
+        n = nodes[d.id]
+        say(f"  {d.id:<10}{n['offset_us']:>13.1f} us{n['rtt_us']:>11.1f} us{n['frames']:>9}")
+    say(f"  every node captured show time t={at:.6f} s; stitched wall -> {wall_png}")
+    say("")

@@ -1,0 +1,176 @@
+"""A projector node: follow the controller's show time and draw this display's slice.
+
+The loop is deliberately plain: poll the sync link (never blocking), ask the show
+timeline what plays at the node's estimate of show time, make sure that scene is
+built, apply any events that fall due, draw, report. Because every frame is a pure
+function of (bundle, show state, t), a node that joins late or restarts needs nothing
+but the anchor and its clock to draw the same picture as its neighbours.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..assets.bundle import Bundle
+from ..config import NodeSettings, ShowConfig
+from ..errors import BundleError, ExhibitError
+from ..show import Timeline
+from ..wall import display_frustum
+
+__all__ = ["NodeRun", "run_node", "has_display"]
+
+#: Frame-rate cap for offscreen nodes, so a demo on a laptop leaves CPU for its peers.
+HEADLESS_FPS = 30.0
+
+
+def has_display() -> bool:
+    """Whether a window can be opened here (an X11 or Wayland display is set)."""
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+@dataclass
+class NodeRun:
+    """What a node did, written to ``--status-file`` when it stops."""
+
+    display: str
+    frames: int = 0
+    joined: bool = False
+    offset_us: float | None = None
+    rtt_us: float | None = None
+    show_time: float | None = None
+    captures: list[str] = field(default_factory=list)
+    error: str | None = None
+
+    def to_json(self) -> str:
+        """The run as JSON."""
+        return json.dumps(self.__dict__, indent=2)
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+class _Scenes:
+    """The bundles a show uses, opened and fully verified once, and the scene on screen."""
+
+    def __init__(self, settings: NodeSettings, show: ShowConfig) -> None:
+        self.settings, self.show = settings, show
+        self.bundles: dict[str, Bundle] = {}
+        self.current: tuple[str, str] | None = None
+
+    def bundle(self, bundle_id: str) -> Bundle:
+        if bundle_id not in self.bundles:
+            ref = self.show.bundle(bundle_id)
+            path = Path(self.settings.bundle_dir) / ref.file
+            b = Bundle.open(path)
+            try:
+                b.verify()  # every hash, before the renderer sees a byte
+            except BundleError:
+                b.close()
+                raise
+            self.bundles[bundle_id] = b
+        return self.bundles[bundle_id]
+
+    def ensure(self, renderer: Any, bundle_id: str, scene_id: str) -> None:
+        if self.current != (bundle_id, scene_id):
+            renderer.load(self.bundle(bundle_id), scene_id)
+            self.current = (bundle_id, scene_id)
+
+    def close(self) -> None:
+        for b in self.bundles.values():
+            b.close()
+
+
+def run_node(settings: NodeSettings, show: ShowConfig) -> int:
+    """Run a projector node until stopped (SIGINT/SIGTERM, window closed, ``--frames``).
+
+    Returns:
+        The process exit code: 0 after a clean stop.
+
+    Raises:
+        ExhibitError: a bundle, scene or the renderer failed (the CLI prints one line).
+    """
+    from ..sync.node import NodeLink
+    from .render import Renderer
+
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+
+    disp = settings.display
+    size = (max(16, round(disp.pixels[0] * settings.render_scale)),
+            max(16, round(disp.pixels[1] * settings.render_scale)))
+    windowed = not settings.headless and has_display()
+    run = NodeRun(display=disp.id)
+    timeline = Timeline.from_show(show)
+    scenes = _Scenes(settings, show)
+    capture_dir = Path(settings.capture_dir) if settings.capture_dir else None
+    link = NodeLink(disp.id, settings.host, settings.state_port, settings.publish_port)
+    renderer = Renderer(size, window=windowed, title=f"Exhibit Engine - {disp.id}")
+    try:
+        renderer.set_frustum(display_frustum(settings.venue.wall, disp))
+        frame_s = 0.0 if windowed else 1.0 / HEADLESS_FPS
+        next_frame = time.monotonic()
+        while not stop.is_set() and not renderer.closed:
+            link.poll()
+            t = link.show_time()
+            if t is None:
+                stop.wait(0.02)  # not synced yet: nothing to draw in step with
+                continue
+            run.joined = True
+            for event in link.take_events(t):
+                if event.kind == "capture" and capture_dir is not None:
+                    tag = str(event.args.get("tag", "capture"))
+                    _draw(renderer, scenes, timeline, event.effective_at)
+                    png = capture_dir / f"{disp.id}-{tag}.png"
+                    tmp = png.with_name(f".{png.stem}.tmp.png")
+                    capture_dir.mkdir(parents=True, exist_ok=True)
+                    renderer.snapshot().save(tmp)
+                    os.replace(tmp, png)
+                    run.captures.append(tag)
+            _draw(renderer, scenes, timeline, t)
+            run.frames += 1
+            run.show_time = t
+            link.report(frames=run.frames, show_time=t, captures=list(run.captures))
+            if settings.frames is not None and run.frames >= settings.frames:
+                break
+            if frame_s:
+                next_frame = max(next_frame + frame_s, time.monotonic())
+                while not stop.is_set():
+                    link.poll()
+                    left = next_frame - time.monotonic()
+                    if left <= 0:
+                        break
+                    stop.wait(min(left, 0.005))
+        return 0
+    except ExhibitError as exc:
+        run.error = str(exc)
+        raise
+    finally:
+        run.offset_us, run.rtt_us = link.offset_us, link.rtt_us
+        link.close()
+        renderer.close()
+        scenes.close()
+        if settings.status_path:
+            _write_atomic(Path(settings.status_path), run.to_json().encode())
+
+
+def _draw(renderer: Any, scenes: _Scenes, timeline: Timeline, t: float) -> None:
+    state = timeline.state_at(t)
+    scenes.ensure(renderer, state.cue.bundle, state.cue.scene)
+    renderer.render(state.local_t, {"cue": state.cue.id, "show_time": t})

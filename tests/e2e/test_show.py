@@ -1,0 +1,57 @@
+"""A controller and projector nodes as real processes on 127.0.0.1."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from exhibit_engine.demo import free_ports
+from exhibit_engine.sync.operator import OperatorClient
+
+from .conftest import CONTENT, Procs, wait_until
+
+pytestmark = [pytest.mark.e2e, pytest.mark.render, pytest.mark.sync]
+
+
+def _nodes(op: OperatorClient) -> dict[str, dict[str, Any]]:
+    return {n["id"]: n for n in op.command("status").get("nodes", [])}
+
+
+def test_nodes_join_before_and_after_controller_and_survive_a_killed_peer(
+        procs: Procs, bundle_dir: Path, tmp_path: Path) -> None:
+    state, pub = free_ports(2)
+    common = ["--venue", str(CONTENT / "venue.toml"), "--show", str(CONTENT / "show.toml"),
+              "--host", "127.0.0.1", "--state-port", str(state), "--publish-port", str(pub)]
+
+    def node(display: str) -> None:
+        procs.start(f"node-{display}", "node", *common, "--display", display,
+                    "--bundle-dir", str(bundle_dir), "--headless", "--render-scale", "0.05")
+
+    node("left")                       # before the controller exists
+    procs.start("controller", "controller", *common)
+    node("right")                      # after it
+    op = OperatorClient("127.0.0.1", state, timeout_s=2.0)
+    try:
+        def both_drawing() -> bool:
+            n = _nodes(op)
+            return all(n.get(d, {}).get("state") == "joined" and n[d]["frames"] >= 2
+                       for d in ("left", "right"))
+
+        wait_until(both_drawing, 120, "both nodes to join and draw")
+        n = _nodes(op)
+        assert abs(n["left"]["offset_us"]) < 1000 and abs(n["right"]["offset_us"]) < 1000
+
+        os.kill(procs.procs["node-left"].pid, signal.SIGKILL)
+        procs.procs["node-left"].wait()
+        before = _nodes(op)["right"]["frames"]
+        wait_until(lambda: _nodes(op)["right"]["frames"] >= before + 5, 60,
+                   "the surviving node to keep drawing")
+        wait_until(lambda: _nodes(op)["left"]["state"] == "lost", 30,
+                   "the controller to mark the killed node lost")
+        assert procs.procs["node-right"].poll() is None, procs.log("node-right")
+    finally:
+        op.close()
