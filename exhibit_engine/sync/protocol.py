@@ -1,0 +1,456 @@
+"""The sync wire format: every message as a frozen dataclass, and one :func:`decode`.
+
+This module is part of the core: it imports the standard library and ``msgpack`` only,
+never ZeroMQ, so the format can be tested (and reused by other transports) without sockets.
+``docs/protocol.md`` expands what follows into a guide for other languages.
+
+Sockets (the controller binds, peers connect)::
+
+    controller ROUTER  tcp://HOST:STATE_PORT    <-  DEALER  node / kiosk / operator
+               hello, snapshot-request, ping, node-status, command   (peer -> controller)
+               welcome, snapshot, pong, reply                        (controller -> peer)
+    controller PUB     tcp://HOST:PUBLISH_PORT  ->  SUB     node / kiosk
+               heartbeat, key-update, event
+
+Frames of one message (the ROUTER adds/strips the peer's routing id in front)::
+
+    frame 0   type     ASCII message type, e.g. b"heartbeat"; also the PUB topic
+    frame 1   body     msgpack map, string keys; "v": PROTOCOL_VERSION is always present
+    frame 2   items    only for "snapshot": the msgpack map of the state (see digest)
+
+Bodies (every key below is required unless a default is given; unknown keys are ignored)::
+
+    hello             v, node_id: str, role: "projector" | "kiosk" | "operator"
+    welcome           v, session: str, seq: int
+    ping              v, t0: float                      sender's clock at send
+    pong              v, t0, t1, t2: float              t1/t2: controller clock at receive/send
+    heartbeat         v, controller_time: float, anchor: [controller_time, position, rate],
+                      seq: int (state sequence), session: str
+    node-status       v, node_id: str, frames: int, show_time: float, offset_us: float,
+                      rtt_us: float, captures: [str] = [], extra: map = {}
+    command           v, name: str, args: map = {}, req: int = 0
+    reply             v, ok: bool, data: map = {}, error: str = "", req: int = 0
+    event             v, kind: str, effective_at: float (show seconds), args: map = {}, seq: int
+    snapshot-request  v
+    snapshot          v, seq: int, count: int, digest: str  (+ frame 2; digest is the hex
+                      SHA-256 of frame 2's bytes, count the number of keys in it)
+    key-update        v, seq: int, key: str, value: any
+
+Values inside maps are nil, bool, int, float, str, arrays and maps with string keys (no
+bin or ext types), nested at most 8 deep. A frame is at most 64 KiB; a map has at most 64
+keys (256 in snapshot items); a string field of a body (``node_id``, ``name``, ``kind``...)
+at most 256 characters, and so is each entry of ``captures``.
+
+A frame that breaks any of this raises :class:`~exhibit_engine.errors.ProtocolError` from
+:func:`decode`; nothing else escapes it. ``v`` must equal :data:`PROTOCOL_VERSION`: there is
+no negotiation, peers of different versions refuse each other's frames with a clear reason.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Union
+
+import msgpack
+
+from ..errors import ProtocolError
+from ._fields import MAX_FRAME_BYTES, MAX_MAP_KEYS, Body, check_value, decode_anchor, unpack
+from .clock import ShowAnchor
+
+__all__ = [
+    "PROTOCOL_VERSION",
+    "MAX_FRAME_BYTES",
+    "MAX_MAP_KEYS",
+    "MAX_STATE_KEYS",
+    "ROLES",
+    "PUBLISHED_TYPES",
+    "Hello",
+    "Welcome",
+    "Ping",
+    "Pong",
+    "Heartbeat",
+    "NodeStatus",
+    "Command",
+    "Reply",
+    "Event",
+    "SnapshotRequest",
+    "Snapshot",
+    "KeyUpdate",
+    "Message",
+    "decode",
+    "decode_anchor",
+    "encode_anchor",
+]
+
+#: The version every body carries as ``"v"``; peers refuse any other.
+PROTOCOL_VERSION = 1
+#: Most keys in the replicated session state (a snapshot's items).
+MAX_STATE_KEYS = 256
+#: Roles a peer may claim in its hello.
+ROLES = ("projector", "kiosk", "operator")
+#: Message types the controller sends on its PUB socket (the SUB topics).
+PUBLISHED_TYPES = (b"heartbeat", b"key-update", b"event")
+
+
+class _Wire:
+    """Shared encoding for every message dataclass."""
+
+    TYPE: ClassVar[bytes] = b""
+
+    def _body(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def _extra_frames(self) -> list[bytes]:
+        return []
+
+    def encode(self) -> list[bytes]:
+        """Return the frames of this message (type, body and any extra frame).
+
+        Raises:
+            ProtocolError: a frame would exceed :data:`MAX_FRAME_BYTES`, or a value cannot be
+                written as msgpack.
+        """
+        kind = self.TYPE.decode()
+        try:
+            body = msgpack.packb({"v": PROTOCOL_VERSION, **self._body()}, use_bin_type=True)
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise ProtocolError(f"{kind}: cannot encode ({exc})") from None
+        frames = [self.TYPE, body, *self._extra_frames()]
+        if any(len(f) > MAX_FRAME_BYTES for f in frames):
+            raise ProtocolError(f"{kind}: a frame is larger than {MAX_FRAME_BYTES} bytes")
+        return frames
+
+
+def encode_anchor(anchor: ShowAnchor) -> list[float]:
+    """Return the wire form ``[controller_time, position, rate]`` of a show anchor."""
+    return [float(anchor.controller_time), float(anchor.position), float(anchor.rate)]
+
+
+# --------------------------------------------------------------------------- messages
+
+
+@dataclass(frozen=True)
+class Hello(_Wire):
+    """A peer introduces itself to the controller (DEALER -> ROUTER); answered by Welcome.
+
+    Attributes:
+        node_id: the peer's id (a display id for projectors).
+        role: one of :data:`ROLES`.
+        version: the protocol version the peer speaks (written as ``"v"``).
+    """
+
+    TYPE: ClassVar[bytes] = b"hello"
+    node_id: str
+    role: str = "projector"
+    version: int = PROTOCOL_VERSION
+
+    def _body(self) -> dict[str, Any]:
+        # "v" here overrides the default, so a test can speak another version.
+        return {"v": self.version, "node_id": self.node_id, "role": self.role}
+
+
+@dataclass(frozen=True)
+class Welcome(_Wire):
+    """The controller accepts a hello.
+
+    Attributes:
+        session: the controller's session id (new on every controller start).
+        seq: the controller's current state sequence number.
+    """
+
+    TYPE: ClassVar[bytes] = b"welcome"
+    session: str
+    seq: int
+
+    def _body(self) -> dict[str, Any]:
+        return {"session": self.session, "seq": self.seq}
+
+
+@dataclass(frozen=True)
+class Ping(_Wire):
+    """A clock probe: ``t0`` is the sender's clock when it sent the probe."""
+
+    TYPE: ClassVar[bytes] = b"ping"
+    t0: float
+
+    def _body(self) -> dict[str, Any]:
+        return {"t0": self.t0}
+
+
+@dataclass(frozen=True)
+class Pong(_Wire):
+    """The answer to a probe.
+
+    Attributes:
+        t0: the probe's ``t0``, echoed.
+        t1: controller clock when the probe arrived.
+        t2: controller clock when the answer left.
+    """
+
+    TYPE: ClassVar[bytes] = b"pong"
+    t0: float
+    t1: float
+    t2: float
+
+    def _body(self) -> dict[str, Any]:
+        return {"t0": self.t0, "t1": self.t1, "t2": self.t2}
+
+
+@dataclass(frozen=True)
+class Heartbeat(_Wire):
+    """The controller's periodic beat on PUB; repeats the show anchor.
+
+    Attributes:
+        controller_time: the controller clock when it was sent.
+        anchor: the current show anchor (the state key ``"anchor"``).
+        seq: the controller's state sequence number (a node that is behind re-snapshots).
+        session: the controller's session id.
+    """
+
+    TYPE: ClassVar[bytes] = b"heartbeat"
+    controller_time: float
+    anchor: ShowAnchor
+    seq: int
+    session: str = ""
+
+    def _body(self) -> dict[str, Any]:
+        return {"controller_time": self.controller_time, "anchor": encode_anchor(self.anchor),
+                "seq": self.seq, "session": self.session}
+
+
+@dataclass(frozen=True)
+class NodeStatus(_Wire):
+    """A node's periodic report (also its heartbeat towards the controller).
+
+    Attributes:
+        node_id: the node's id.
+        frames: frames rendered so far.
+        show_time: the show time of the last frame.
+        offset_us: the node's estimate of (controller clock - local clock), microseconds.
+        rtt_us: the round trip of its best clock probe, microseconds.
+        captures: tags of the captures the node has taken.
+        extra: free-form details (a map of plain values).
+    """
+
+    TYPE: ClassVar[bytes] = b"node-status"
+    node_id: str
+    frames: int
+    show_time: float
+    offset_us: float
+    rtt_us: float
+    captures: tuple[str, ...] = ()
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def _body(self) -> dict[str, Any]:
+        return {"node_id": self.node_id, "frames": self.frames, "show_time": self.show_time,
+                "offset_us": self.offset_us, "rtt_us": self.rtt_us,
+                "captures": list(self.captures), "extra": dict(self.extra)}
+
+
+@dataclass(frozen=True)
+class Command(_Wire):
+    """An operator (or kiosk) command; the controller answers with a Reply carrying ``req``."""
+
+    TYPE: ClassVar[bytes] = b"command"
+    name: str
+    args: Mapping[str, Any] = field(default_factory=dict)
+    req: int = 0
+
+    def _body(self) -> dict[str, Any]:
+        return {"name": self.name, "args": dict(self.args), "req": self.req}
+
+
+@dataclass(frozen=True)
+class Reply(_Wire):
+    """The answer to a Command: ``data`` when ``ok``, else a one-line ``error``."""
+
+    TYPE: ClassVar[bytes] = b"reply"
+    ok: bool
+    data: Mapping[str, Any] = field(default_factory=dict)
+    error: str = ""
+    req: int = 0
+
+    def _body(self) -> dict[str, Any]:
+        return {"ok": self.ok, "data": dict(self.data), "error": self.error, "req": self.req}
+
+
+@dataclass(frozen=True)
+class Event(_Wire):
+    """Something every node applies at the same show time (capture, GO, blackout...).
+
+    Attributes:
+        kind: what happens, e.g. ``"capture"``.
+        effective_at: the show time (seconds) at which it takes effect.
+        args: the event's parameters.
+        seq: unique per controller session; nodes drop repeats by it.
+    """
+
+    TYPE: ClassVar[bytes] = b"event"
+    kind: str
+    effective_at: float
+    args: Mapping[str, Any] = field(default_factory=dict)
+    seq: int = 0
+
+    def _body(self) -> dict[str, Any]:
+        return {"kind": self.kind, "effective_at": self.effective_at, "args": dict(self.args),
+                "seq": self.seq}
+
+
+@dataclass(frozen=True)
+class SnapshotRequest(_Wire):
+    """A peer asks for the whole session state (Clone pattern)."""
+
+    TYPE: ClassVar[bytes] = b"snapshot-request"
+
+    def _body(self) -> dict[str, Any]:
+        return {}
+
+
+@dataclass(frozen=True)
+class Snapshot(_Wire):
+    """The whole session state at sequence ``seq``; build it with :meth:`of`.
+
+    Attributes:
+        seq: the state sequence number the items reflect.
+        items: the state map (``"anchor"`` and whatever else the show replicates).
+        count: the number of items, checked on receipt.
+        digest: hex SHA-256 of the items frame, checked on receipt.
+    """
+
+    TYPE: ClassVar[bytes] = b"snapshot"
+    seq: int
+    items: Mapping[str, Any]
+    count: int
+    digest: str
+
+    @classmethod
+    def of(cls, seq: int, items: Mapping[str, Any]) -> Snapshot:
+        """Return a snapshot of ``items`` with its count and digest filled in.
+
+        Raises:
+            ProtocolError: the items cannot be encoded.
+        """
+        return cls(seq, dict(items), len(items), hashlib.sha256(_pack_items(items)).hexdigest())
+
+    def _body(self) -> dict[str, Any]:
+        return {"seq": self.seq, "count": self.count, "digest": self.digest}
+
+    def _extra_frames(self) -> list[bytes]:
+        return [_pack_items(self.items)]
+
+
+@dataclass(frozen=True)
+class KeyUpdate(_Wire):
+    """One change to the session state, published with the next sequence number."""
+
+    TYPE: ClassVar[bytes] = b"key-update"
+    seq: int
+    key: str
+    value: Any
+
+    def _body(self) -> dict[str, Any]:
+        return {"seq": self.seq, "key": self.key, "value": self.value}
+
+
+#: Any message of the protocol.
+Message = Union[Hello, Welcome, Ping, Pong, Heartbeat, NodeStatus, Command, Reply, Event,
+                SnapshotRequest, Snapshot, KeyUpdate]
+
+
+def _pack_items(items: Mapping[str, Any]) -> bytes:
+    try:
+        return msgpack.packb(dict(items), use_bin_type=True)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise ProtocolError(f"snapshot: cannot encode items ({exc})") from None
+
+
+# --------------------------------------------------------------------------- decoding
+
+
+def _hello(b: Body, frames: list[bytes]) -> Hello:
+    role = b.text("role")
+    if role not in ROLES:
+        raise b.fail("role", f"must be one of {', '.join(ROLES)}")
+    return Hello(b.text("node_id"), role, PROTOCOL_VERSION)
+
+
+def _snapshot(b: Body, frames: list[bytes]) -> Snapshot:
+    seq, count, digest = b.count("seq"), b.count("count"), b.text("digest")
+    raw = frames[2]
+    if hashlib.sha256(raw).hexdigest() != digest.lower():
+        raise ProtocolError("snapshot: items do not match the digest (truncated or altered)",
+                            b.peer)
+    items = unpack(raw, "snapshot items", b.peer, MAX_STATE_KEYS)
+    if not isinstance(items, dict):
+        raise ProtocolError("snapshot: items must be a map", b.peer)
+    if len(items) != count:
+        raise ProtocolError(f"snapshot: holds {len(items)} items, count says {count}", b.peer)
+    check_value(items, "snapshot items", b.peer)
+    return Snapshot(seq, items, count, digest.lower())
+
+
+# type -> (number of frames, reader). Plain data, one line per message type.
+_DECODERS: dict[bytes, tuple[int, Callable[[Body, list[bytes]], Message]]] = {
+    b"hello": (2, _hello),
+    b"welcome": (2, lambda b, f: Welcome(b.text("session"), b.count("seq"))),
+    b"ping": (2, lambda b, f: Ping(b.number("t0"))),
+    b"pong": (2, lambda b, f: Pong(b.number("t0"), b.number("t1"), b.number("t2"))),
+    b"heartbeat": (2, lambda b, f: Heartbeat(b.number("controller_time"), b.anchor("anchor"),
+                                             b.count("seq"), b.text("session", ""))),
+    b"node-status": (2, lambda b, f: NodeStatus(
+        b.text("node_id"), b.count("frames"), b.number("show_time"), b.number("offset_us"),
+        b.number("rtt_us"), b.texts("captures"), b.mapping("extra"))),
+    b"command": (2, lambda b, f: Command(b.text("name"), b.mapping("args"), b.count("req", 0))),
+    b"reply": (2, lambda b, f: Reply(b.flag("ok"), b.mapping("data"),
+                                     b.text("error", "", nonempty=False), b.count("req", 0))),
+    b"event": (2, lambda b, f: Event(b.text("kind"), b.number("effective_at"),
+                                     b.mapping("args"), b.count("seq"))),
+    b"snapshot-request": (2, lambda b, f: SnapshotRequest()),
+    b"snapshot": (3, _snapshot),
+    b"key-update": (2, lambda b, f: KeyUpdate(b.count("seq"), b.text("key"),
+                                              b.any_value("value"))),
+}
+
+
+def decode(frames: Sequence[bytes], peer: str | None = None) -> Message:
+    """Read one message from its frames (routing id already removed).
+
+    Args:
+        frames: the frames as received.
+        peer: who sent them, for the error message.
+
+    Returns:
+        The message dataclass. Unknown body keys are ignored.
+
+    Raises:
+        ProtocolError: the frames break the wire format in any way (the only exception
+            this function raises).
+    """
+    if not isinstance(frames, (list, tuple)) or not 2 <= len(frames) <= 3:
+        raise ProtocolError("a message is 2 or 3 frames", peer)
+    raw: list[bytes] = []
+    for i, f in enumerate(frames):
+        if not isinstance(f, (bytes, bytearray, memoryview)):
+            raise ProtocolError(f"frame {i} is not bytes", peer)
+        if len(f) > MAX_FRAME_BYTES:
+            raise ProtocolError(f"frame {i} is larger than {MAX_FRAME_BYTES} bytes", peer)
+        raw.append(bytes(f))
+    body = unpack(raw[1], "body", peer, MAX_MAP_KEYS)
+    if not isinstance(body, dict):
+        raise ProtocolError("body must be a msgpack map", peer)
+    version = body.get("v")
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise ProtocolError("body lacks the protocol version 'v'", peer)
+    if version != PROTOCOL_VERSION:
+        raise ProtocolError(f"unsupported protocol version {version} (this peer speaks "
+                            f"version {PROTOCOL_VERSION})", peer)
+    entry = _DECODERS.get(raw[0])
+    if entry is None:
+        raise ProtocolError("unknown message type", peer)
+    nframes, reader = entry
+    kind = raw[0].decode("ascii")
+    if len(raw) != nframes:
+        raise ProtocolError(f"{kind}: must be {nframes} frames, got {len(raw)}", peer)
+    return reader(Body(kind, body, peer), raw)

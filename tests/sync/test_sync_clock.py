@@ -1,0 +1,170 @@
+"""Clock maths: anchors, NTP offset/delay, best-of-N, slewing versus stepping."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from exhibit_engine.errors import SyncError
+from exhibit_engine.sync.clock import ClockEstimator, ShowAnchor, offset_delay
+
+
+def probe(offset: float, t0: float, up: float, down: float, work: float = 0.0001,
+          ) -> tuple[float, float, float, float]:
+    """The four times of a probe sent at local ``t0`` to a clock ``offset`` ahead."""
+    t1 = t0 + up + offset
+    t2 = t1 + work
+    t3 = t2 - offset + down
+    return t0, t1, t2, t3
+
+
+def test_anchor_show_time_runs_at_rate() -> None:
+    a = ShowAnchor(100.0, 5.0, 1.0)
+    assert a.show_time(100.0) == 5.0
+    assert a.show_time(102.5) == 7.5
+    assert a.show_time(99.0) == 4.0
+    assert ShowAnchor(10.0, 3.0, 0.0).show_time(50.0) == 3.0
+    assert ShowAnchor(10.0, 0.0, 2.0).show_time(11.0) == 2.0
+
+
+def test_offset_delay_symmetric_path_is_exact() -> None:
+    offset, delay = offset_delay(*probe(5.0, 10.0, 0.002, 0.002, work=0.001))
+    assert offset == pytest.approx(5.0, abs=1e-12)
+    assert delay == pytest.approx(0.004, abs=1e-12)
+
+
+def test_offset_delay_asymmetric_error_is_half_the_difference() -> None:
+    offset, delay = offset_delay(*probe(-3.0, 10.0, 0.010, 0.002))
+    assert delay == pytest.approx(0.012)
+    assert offset == pytest.approx(-3.0 + (0.010 - 0.002) / 2)
+
+
+def test_offset_delay_textbook_values() -> None:
+    # t0=0, t1=6, t2=7, t3=3: offset ((6-0)+(7-3))/2 = 5, delay (3-0)-(7-6) = 2
+    assert offset_delay(0.0, 6.0, 7.0, 3.0) == (5.0, 2.0)
+
+
+def test_estimator_not_ready_until_a_sample() -> None:
+    est = ClockEstimator()
+    assert not est.ready
+    assert est.delay_s == 0.0
+    with pytest.raises(SyncError):
+        est.to_controller(1.0)
+
+
+def test_first_sample_steps_straight_to_it() -> None:
+    est = ClockEstimator()
+    assert est.add(*probe(5.0, 10.0, 0.001, 0.001))
+    assert est.ready and est.steps == 1
+    assert est.to_controller(11.0) == pytest.approx(16.0)
+
+
+def test_best_of_n_picks_smallest_round_trip() -> None:
+    est = ClockEstimator(window=8)
+    # Slow, lopsided probes carry large offset errors; one quick probe is nearly exact.
+    est.add(*probe(2.0, 10.0, 0.050, 0.001))
+    est.add(*probe(2.0, 11.0, 0.001, 0.040))
+    est.add(*probe(2.0, 12.0, 0.0002, 0.0002))
+    est.add(*probe(2.0, 13.0, 0.030, 0.002))
+    assert est.best is not None
+    assert est.delay_s == pytest.approx(0.0004)
+    assert est.target_offset_s == pytest.approx(2.0, abs=1e-9)
+
+
+def test_window_forgets_old_best() -> None:
+    est = ClockEstimator(window=3)
+    est.add(*probe(1.0, 10.0, 0.0001, 0.0001))
+    for i in range(3):
+        est.add(*probe(1.0, 11.0 + i, 0.002, 0.002))
+    assert est.sample_count == 3
+    assert est.delay_s == pytest.approx(0.004)
+
+
+def test_small_change_is_slewed_not_jumped() -> None:
+    est = ClockEstimator(max_slew=0.005, step_threshold_s=0.05, acquire=1)
+    est.add(*probe(1.000, 10.0, 0.001, 0.001))
+    # The controller clock now reads 10 ms further ahead, and with a quicker probe.
+    est.add(*probe(1.010, 20.0, 0.0005, 0.0005))
+    assert est.steps == 1
+    t3 = 20.0 + 0.001 + 0.0001
+    assert est.offset_at(t3) == pytest.approx(1.000, abs=1e-9)
+    # After 1 s of local time at most 5 ms of the 10 ms is made up...
+    assert est.offset_at(t3 + 1.0) == pytest.approx(1.005, abs=1e-9)
+    # ...and after 2 s the estimate is reached and held.
+    assert est.offset_at(t3 + 2.0) == pytest.approx(1.010, abs=1e-9)
+    assert est.offset_at(t3 + 10.0) == pytest.approx(1.010, abs=1e-9)
+
+
+def test_slewed_controller_time_is_monotonic_and_rate_bounded() -> None:
+    est = ClockEstimator(max_slew=0.005, acquire=1)
+    est.add(*probe(1.0, 0.0, 0.001, 0.001))
+    est.add(*probe(0.97, 0.5, 0.0001, 0.0001))     # 30 ms behind: slew backwards
+    times = [0.6 + i * 0.1 for i in range(100)]
+    ct = [est.to_controller(t) for t in times]
+    rates = [(b - a) / 0.1 for a, b in zip(ct, ct[1:])]
+    assert all(0.995 - 1e-9 <= r <= 1.005 + 1e-9 for r in rates)
+    assert ct[-1] - times[-1] == pytest.approx(0.97, abs=1e-9)
+
+
+def test_large_error_steps_at_once() -> None:
+    est = ClockEstimator(step_threshold_s=0.05, acquire=1)
+    est.add(*probe(1.0, 10.0, 0.001, 0.001))
+    est.add(*probe(1.2, 11.0, 0.0005, 0.0005))     # 200 ms: step
+    assert est.steps == 2
+    assert est.offset_at(11.01) == pytest.approx(1.2, abs=1e-9)
+
+
+def test_step_threshold_boundary() -> None:
+    est = ClockEstimator(step_threshold_s=0.05, acquire=1)
+    est.add(*probe(0.0, 10.0, 0.001, 0.001))
+    est.add(*probe(0.049, 11.0, 0.0005, 0.0005))
+    assert est.steps == 1
+    est.add(*probe(0.2, 12.0, 0.0001, 0.0001))
+    assert est.steps == 2
+
+
+@pytest.mark.parametrize("times", [
+    (10.0, 15.0, 15.0, 9.0),                 # answer arrived before it was sent
+    (10.0, 15.0, 14.0, 10.1),                # controller sent before it received
+    (10.0, math.nan, 15.0, 10.1),
+    (10.0, math.inf, math.inf, 10.1),
+    (10.0, 15.0, 15.0, 12.0),                # 2 s round trip: useless
+    (10.0, 15.0, 15.5, 10.1),                # controller "worked" longer than the trip
+])
+def test_impossible_samples_are_rejected(times: tuple[float, float, float, float]) -> None:
+    est = ClockEstimator()
+    assert not est.add(*times)
+    assert not est.ready
+
+
+def test_forget_samples_keeps_time_continuous() -> None:
+    est = ClockEstimator(acquire=1)
+    est.add(*probe(1.0, 10.0, 0.0001, 0.0001))
+    before = est.to_controller(20.0)
+    est.forget_samples()
+    assert est.sample_count == 0 and est.ready
+    assert est.to_controller(20.0) == pytest.approx(before)
+    # The new controller's clock is 1 ms off: slewed, not stepped, despite a worse probe.
+    est.add(*probe(1.001, 21.0, 0.002, 0.002))
+    assert est.steps == 1
+    assert est.target_offset_s == pytest.approx(1.001)
+
+
+def test_initial_burst_steps_to_each_better_sample() -> None:
+    est = ClockEstimator(acquire=3)
+    est.add(*probe(0.0, 10.0, 0.004, 0.0))          # poor first probe: 2 ms off
+    assert est.offset_at(10.01) == pytest.approx(0.002)
+    est.add(*probe(0.0, 10.1, 0.0001, 0.0001))      # good one, still acquiring: step
+    assert est.offset_at(10.11) == pytest.approx(0.0, abs=1e-9)
+    est.add(*probe(0.0, 10.2, 0.0002, 0.0002))
+    est.add(*probe(0.003, 10.3, 0.00005, 0.00005))  # acquired: 3 ms is slewed
+    assert est.offset_at(10.31) == pytest.approx(0.0, abs=1e-4)
+
+
+@pytest.mark.parametrize("kwargs", [{"window": 0}, {"acquire": 0}, {"max_slew": 0.0},
+                                    {"max_slew": 1.5}, {"step_threshold_s": -1.0},
+                                    {"max_delay_s": 0.0}])
+def test_estimator_rejects_bad_parameters(kwargs: dict[str, float]) -> None:
+    with pytest.raises(ValueError):
+        ClockEstimator(**kwargs)  # type: ignore[arg-type]

@@ -1,0 +1,289 @@
+"""NodeCore against ControllerCore in a simulated network: no sockets, no waiting.
+
+Every message goes through ``encode``/``decode`` and arrives after a chosen delay; the
+controller's clock runs ``offset`` seconds ahead of the node's. Time is a number.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import random
+from collections.abc import Callable
+
+import pytest
+
+from exhibit_engine.sync import protocol as p
+from exhibit_engine.sync.controller import ControllerCore
+from exhibit_engine.sync.node import NodeCore
+
+
+class Sim:
+    """One controller and some nodes; ``run(seconds)`` advances the node clock."""
+
+    def __init__(self, offset: float = 5.0, up: float = 0.001, down: float = 0.001,
+                 nodes: tuple[str, ...] = ("left",), jitter: float = 0.0, seed: int = 1) -> None:
+        self.now = 100.0                     # node-local clock (all nodes share it)
+        self.offset = offset
+        self.up, self.down, self.jitter = up, down, jitter
+        self.rng = random.Random(seed)
+        self.ctrl: ControllerCore | None = ControllerCore(self.now + offset, "s1",
+                                                          heartbeat_s=0.2)
+        self.nodes = {n: NodeCore(n) for n in nodes}
+        self._queue: list[tuple[float, int, str, list[bytes]]] = []
+        self._order = itertools.count()
+        self.drop: Callable[[str, p.Message], bool] = lambda dest, m: False
+
+    def controller_time(self, local: float | None = None) -> float:
+        return (self.now if local is None else local) + self.offset
+
+    def restart_controller(self, session: str, offset: float | None = None) -> None:
+        if offset is not None:
+            self.offset = offset
+        self.ctrl = ControllerCore(self.controller_time(), session, heartbeat_s=0.2)
+
+    def _delay(self, base: float) -> float:
+        return base + (self.rng.random() * self.jitter if self.jitter else 0.0)
+
+    def _send(self, at: float, dest: str, message: p.Message) -> None:
+        """Queue ``message`` for ``dest``: "ctrl|<node>" (uplink) or a node name."""
+        if self.drop(dest, message):
+            return
+        delay = self._delay(self.up if dest.startswith("ctrl|") else self.down)
+        heapq.heappush(self._queue, (at + delay, next(self._order), dest, message.encode()))
+
+    def _publish(self, at: float, actions_publish: tuple[p.Message, ...]) -> None:
+        for m in actions_publish:
+            for name in self.nodes:
+                self._send(at, name, m)
+
+    def _deliver_until(self, t: float) -> None:
+        while self._queue and self._queue[0][0] <= t:
+            at, _, dest, frames = heapq.heappop(self._queue)
+            message = p.decode(frames)
+            if dest.startswith("ctrl|"):
+                if self.ctrl is None:
+                    continue
+                sender = dest.partition("|")[2]
+                actions = self.ctrl.handle(sender.encode(), message, self.controller_time(at))
+                for reply in actions.replies:
+                    self._send(at, sender, reply)
+                self._publish(at, actions.publish)
+            else:
+                node = self.nodes[dest]
+                for out in node.handle(message, at):
+                    self._send(at, f"ctrl|{dest}", out)
+
+    def step(self, dt: float = 0.01) -> None:
+        self.now += dt
+        self._deliver_until(self.now)
+        for name, node in self.nodes.items():
+            for out in node.tick(self.now):
+                self._send(self.now, f"ctrl|{name}", out)
+        if self.ctrl is not None:
+            self._publish(self.now, self.ctrl.tick(self.controller_time()).publish)
+
+    def run(self, seconds: float, dt: float = 0.01) -> None:
+        for _ in range(round(seconds / dt)):
+            self.step(dt)
+
+    def command(self, name: str, **args: object) -> p.Reply:
+        assert self.ctrl is not None
+        actions = self.ctrl.handle(b"operator", p.Command(name, dict(args), 1),
+                                   self.controller_time())
+        self._publish(self.now, actions.publish)
+        (reply,) = actions.replies
+        assert isinstance(reply, p.Reply)
+        return reply
+
+
+@pytest.fixture
+def sim() -> Sim:
+    return Sim()
+
+
+def test_join_sync_and_show_time(sim: Sim) -> None:
+    node = sim.nodes["left"]
+    assert not node.joined and not node.synced and node.show_time(sim.now) is None
+    sim.run(0.5)
+    assert node.joined and node.synced and node.have_snapshot
+    assert node.session == "s1"
+    assert node.clock.sample_count == 8
+    assert node.offset_us(sim.now) == pytest.approx(5e6, abs=0.01)
+    assert node.rtt_us == pytest.approx(2000.0, abs=1.0)
+    assert sim.ctrl is not None
+    assert node.show_time(sim.now) == pytest.approx(sim.ctrl.show_time(sim.controller_time()),
+                                                    abs=1e-6)
+
+
+def test_asymmetric_path_error_is_half_the_difference() -> None:
+    # 4 ms up, 0 down: the controller's clock looks 2 ms further ahead than it is.
+    s = Sim(up=0.004, down=0.0)
+    s.run(0.5)
+    assert s.nodes["left"].offset_us(s.now) == pytest.approx(5e6 + 2000.0, abs=0.5)
+
+
+def test_jittery_network_best_of_n_stays_close() -> None:
+    s = Sim(up=0.0005, down=0.0005, jitter=0.020, seed=7)
+    s.run(3.0)
+    node = s.nodes["left"]
+    assert node.synced
+    assert abs(node.offset_us(s.now) - 5e6) < 5000     # far below the 20 ms jitter
+
+
+def test_controller_vanishes_node_keeps_playing_then_rejoins(sim: Sim) -> None:
+    node = sim.nodes["left"]
+    sim.run(0.5)
+    t_before = node.show_time(sim.now)
+    assert t_before is not None
+    sim.ctrl = None                                   # controller gone: nothing answers
+    sim.run(2.0)
+    assert node.show_time(sim.now) == pytest.approx(t_before + 2.0, abs=1e-6)
+    assert node.joined                                # not yet given up
+    sim.run(1.5)
+    assert not node.joined and node.synced            # lost, but still playing
+    assert node.show_time(sim.now) == pytest.approx(t_before + 3.5, abs=1e-6)
+    sim.restart_controller("s2")
+    sim.run(0.5)
+    assert node.joined and node.session == "s2"
+    assert sim.ctrl is not None
+    assert node.show_time(sim.now) == pytest.approx(sim.ctrl.show_time(sim.controller_time()),
+                                                    abs=1e-6)
+
+
+def test_restart_on_another_machine_steps_the_clock(sim: Sim) -> None:
+    node = sim.nodes["left"]
+    sim.run(0.5)
+    sim.restart_controller("s2", offset=-20.0)
+    sim.run(1.0)
+    assert node.session == "s2"
+    assert node.offset_us(sim.now) == pytest.approx(-20e6, abs=0.01)
+    assert sim.ctrl is not None
+    assert node.show_time(sim.now) == pytest.approx(sim.ctrl.show_time(sim.controller_time()),
+                                                    abs=1e-6)
+
+
+def test_seek_lands_on_the_same_controller_instant_everywhere() -> None:
+    s = Sim(nodes=("left", "right"))
+    s.run(0.5)
+    reply = s.command("seek", position=500.0, delay=0.1)
+    assert reply.ok
+    switch = reply.data["anchor"][0] - s.offset          # local time of the switch
+    s.run(0.05)
+    for node in s.nodes.values():
+        assert node.state_seq == 1
+        assert node.show_time(switch - 0.001) == pytest.approx(
+            s.controller_time(switch - 0.001) - (s.controller_time(100.0)), abs=1e-6)
+    s.run(0.1)
+    for node in s.nodes.values():
+        assert node.show_time(s.now) == pytest.approx(500.0 + (s.now - switch), abs=1e-6)
+
+
+def test_lost_update_is_repaired_by_a_new_snapshot(sim: Sim) -> None:
+    node = sim.nodes["left"]
+    sim.run(0.5)
+    sim.drop = lambda dest, m: isinstance(m, p.KeyUpdate)
+    sim.command("seek", position=42.0, delay=0.0)
+    sim.run(0.05)
+    assert node.state_seq == 0
+    sim.drop = lambda dest, m: False
+    sim.run(0.5)                                  # a heartbeat says seq 1: re-snapshot
+    assert node.state_seq == 1 and node.have_snapshot
+    assert node.state["anchor"][1] == 42.0
+    assert node.show_time(sim.now) == pytest.approx(42.0 + sim.now - 100.5, abs=1e-6)
+
+
+def test_capture_event_once_on_every_node_despite_repeats() -> None:
+    s = Sim(nodes=("left", "right"))
+    s.run(0.5)
+    reply = s.command("capture", tag="t1", delay=0.3)
+    taken: dict[str, list[p.Event]] = {n: [] for n in s.nodes}
+    for _ in range(200):                                 # 2 s of frames
+        s.step(0.01)
+        for name, node in s.nodes.items():
+            show = node.show_time(s.now)
+            assert show is not None
+            for event in node.take_events(show):
+                assert show >= event.effective_at
+                assert show - event.effective_at < 0.011  # applied on the first due frame
+                taken[name].append(event)
+    assert [e.seq for e in taken["left"]] == [1] == [e.seq for e in taken["right"]]
+    assert taken["left"][0].effective_at == reply.data["effective_at"]
+    assert taken["left"] == taken["right"]
+
+
+def test_node_core_events_in_order_once_each() -> None:
+    node = NodeCore("n")
+    e1, e2, e3 = (p.Event("capture", at, {"tag": str(seq)}, seq)
+                  for seq, at in ((1, 5.0), (2, 3.0), (3, 9.0)))
+    for e in (e1, e2, e3, e1, e2):
+        node.handle(e, 0.0)
+    assert node.take_events(2.0) == []
+    assert node.take_events(6.0) == [e2, e1]
+    node.handle(e1, 0.0)                                   # a repeat after delivery
+    assert node.take_events(6.0) == []
+    assert node.take_events(100.0) == [e3]
+
+
+def test_node_core_clone_rules() -> None:
+    node = NodeCore("n")
+    node.handle(p.Welcome("s", 0), 0.0)
+    # Updates before the snapshot are buffered, then those after it applied in order.
+    node.handle(p.KeyUpdate(3, "lang", "ru"), 0.0)
+    node.handle(p.KeyUpdate(2, "lang", "en"), 0.0)
+    node.handle(p.Snapshot.of(1, {"anchor": [0.0, 0.0, 1.0], "lang": "zh"}), 0.0)
+    assert node.state_seq == 3 and node.state["lang"] == "ru"
+    # Old and duplicate updates are dropped.
+    node.handle(p.KeyUpdate(2, "lang", "xx"), 0.0)
+    node.handle(p.KeyUpdate(3, "lang", "yy"), 0.0)
+    assert node.state["lang"] == "ru"
+    # A gap asks for a new snapshot.
+    node.handle(p.KeyUpdate(5, "lang", "de"), 1.0)
+    assert not node.have_snapshot
+    assert p.SnapshotRequest() in node.tick(1.0)
+    # A bad anchor value is counted, not fatal.
+    node.handle(p.Snapshot.of(5, {"anchor": "nonsense"}), 2.0)
+    assert node.malformed == 1 and node.have_snapshot
+
+
+def test_snapshot_before_welcome_is_ignored() -> None:
+    node = NodeCore("n")
+    node.handle(p.Snapshot.of(4, {"anchor": [0.0, 0.0, 1.0]}), 0.0)
+    assert not node.have_snapshot
+
+
+def test_status_is_rate_limited_and_sanitised() -> None:
+    node = NodeCore("n")
+    first = node.status(10.0, 5, float("nan"), ["a"] * 100, {"fps": 60})
+    assert first is not None and first.show_time == 0.0 and len(first.captures) == 64
+    assert p.decode(first.encode()) == first
+    assert node.status(10.3, 6, 1.0) is None
+    assert node.status(10.5, 6, 1.0) is not None
+
+
+def test_probe_schedule_burst_then_once_a_second() -> None:
+    node = NodeCore("n")
+    pings = [m for m in node.tick(0.0) if isinstance(m, p.Ping)]
+    assert len(pings) == 1
+    assert not [m for m in node.tick(0.1) if isinstance(m, p.Ping)]   # waiting for a reply
+    assert [m for m in node.tick(0.3) if isinstance(m, p.Ping)]       # timed out: again
+    t = 0.3
+    for _ in range(8):
+        (ping,) = [m for m in node.tick(t) if isinstance(m, p.Ping)] or [p.Ping(t)]
+        node.handle(p.Pong(ping.t0, ping.t0 + 1.0005, ping.t0 + 1.0006), ping.t0 + 0.001)
+        t += 0.002
+    assert node.clock.sample_count == 8
+    assert not [m for m in node.tick(t) if isinstance(m, p.Ping)]
+    assert [m for m in node.tick(t + 1.0) if isinstance(m, p.Ping)]
+
+
+def test_poor_round_trips_probe_faster_until_a_good_one() -> None:
+    node = NodeCore("n", burst=1)
+    (ping,) = [m for m in node.tick(0.0) if isinstance(m, p.Ping)]
+    node.handle(p.Pong(ping.t0, 0.04, 0.04), 0.08)            # 80 ms: a slow frame
+    assert not [m for m in node.tick(0.1) if isinstance(m, p.Ping)]
+    (ping,) = [m for m in node.tick(0.3) if isinstance(m, p.Ping)]   # 0.2 s, not 1 s
+    node.handle(p.Pong(ping.t0, 0.3001, 0.3001), 0.3002)      # 0.2 ms: good
+    assert node.rtt_us == pytest.approx(200.0)
+    assert not [m for m in node.tick(0.6) if isinstance(m, p.Ping)]
+    assert [m for m in node.tick(1.3) if isinstance(m, p.Ping)]
