@@ -208,6 +208,14 @@ def render(bundle: Path, scene_id: str, at: float, size: str, venue: Path | None
 # --------------------------------------------------------------------------- show
 
 
+def _log_to_stderr() -> None:
+    """Long-running roles log joins, losses and dropped frames, one line each."""
+    import logging
+
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(name)s: %(message)s")
+
+
 def _venue_show(venue: Path, show: Path | None) -> tuple[Any, Any]:
     from .config import load_show, load_venue
 
@@ -236,9 +244,13 @@ def controller(venue: Path, show: Path, host: str | None, state_port: int | None
                                   publish_port=publish_port)
     from .sync.controller import run_controller
 
-    click.echo(f"controller: show {s.id!r} on tcp://{settings.host}:{settings.state_port} "
-               f"(state) and :{settings.publish_port} (publish)", err=True)
-    sys.exit(run_controller(settings))
+    _log_to_stderr()
+
+    def ready(server: Any) -> None:
+        click.echo(f"controller: show {s.id!r} on {server.state_endpoint} (state) and "
+                   f"{server.publish_endpoint} (publish); Ctrl-C stops", err=True)
+
+    sys.exit(run_controller(settings, on_ready=ready))
 
 
 @main.command()
@@ -285,6 +297,7 @@ def node(venue: Path, show: Path, display_id: str, bundle_dir: Path | None, host
                             status_path=str(status_file) if status_file else None)
     from .runtime.node_app import run_node
 
+    _log_to_stderr()
     sys.exit(run_node(settings, s))
 
 

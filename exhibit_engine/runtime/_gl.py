@@ -1,0 +1,138 @@
+"""Private Panda3D plumbing for :mod:`.render`: PRC settings, outputs, shader checks."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from panda3d.core import (ConfigPage, FrameBufferProperties, GraphicsEngine, GraphicsOutput,
+                          GraphicsPipe, GraphicsPipeSelection, NodePath, Notify, Shader,
+                          ShaderAttrib, StringStream, Texture, WindowProperties,
+                          loadPrcFileData, unloadPrcFile)
+
+from ..errors import RenderError
+
+__all__ = ["PRC_COMMON", "PRC_HEADLESS", "PRC_WINDOW", "configure", "make_pipe", "open_output",
+           "iter_shaders", "CapturedNotify"]
+
+#: Settings for every renderer: quiet logs (p3headlessgl's EGL_NOT_INITIALIZED and the
+#: /dev/input warnings are harmless; a failed output still raises RenderError), no
+#: audio, no model cache (bundles are the cache key; a stale cache served old glTF).
+PRC_COMMON = """
+notify-level warning
+notify-level-display error
+notify-level-egldisplay fatal
+notify-level-device error
+default-directnotify-level warning
+audio-library-name null
+model-cache-dir
+model-cache-textures false
+framebuffer-multisample false
+multisamples 0
+textures-power-2 none
+"""
+
+#: Offscreen rendering through EGL (Mesa llvmpipe without a GPU).
+PRC_HEADLESS = """
+load-display p3headlessgl
+window-type offscreen
+sync-video false
+"""
+
+#: A real window on a projector: wait for vertical sync.
+PRC_WINDOW = """
+sync-video true
+"""
+
+_pages: dict[str, ConfigPage] = {}
+
+
+def configure(headless: bool) -> None:
+    """Load the PRC pages once per process; switching mode swaps the mode page."""
+    if "common" not in _pages:
+        _pages["common"] = loadPrcFileData("exhibit-engine", PRC_COMMON)
+    mode, other = ("headless", "window") if headless else ("window", "headless")
+    if mode not in _pages:
+        if other in _pages:
+            unloadPrcFile(_pages.pop(other))
+        _pages[mode] = loadPrcFileData(f"exhibit-engine-{mode}",
+                                       PRC_HEADLESS if headless else PRC_WINDOW)
+
+
+def make_pipe(headless: bool) -> GraphicsPipe:
+    """The p3headlessgl pipe, or the platform's OpenGL pipe for a window.
+
+    Raises:
+        RenderError: the display module could not be loaded.
+    """
+    selection = GraphicsPipeSelection.get_global_ptr()
+    if headless:
+        pipe = selection.make_module_pipe("p3headlessgl")
+        hint = "is Mesa's EGL (libegl1, libgl1-mesa-dri) installed?"
+    else:
+        pipe = selection.make_module_pipe("pandagl") or selection.make_default_pipe()
+        hint = "is there a display (DISPLAY / WAYLAND_DISPLAY)?"
+    if pipe is None or not pipe.is_valid():
+        kind = "offscreen (p3headlessgl)" if headless else "window"
+        raise RenderError(f"cannot open a {kind} OpenGL pipe; {hint}")
+    return pipe
+
+
+def open_output(engine: GraphicsEngine, pipe: GraphicsPipe, size: tuple[int, int], *,
+                window: bool, title: str) -> tuple[GraphicsOutput, Texture]:
+    """An RGBA8 + depth output without multisampling, and a RAM-copy colour texture.
+
+    Raises:
+        RenderError: the buffer or window could not be opened.
+    """
+    fb = FrameBufferProperties()
+    fb.set_rgba_bits(8, 8, 8, 8)
+    fb.set_depth_bits(24)
+    fb.set_multisamples(0)
+    fb.set_force_hardware(True)
+    props = WindowProperties.size(*size)
+    if window:
+        props.set_title(title)
+        props.set_fixed_size(True)
+    flags = GraphicsPipe.BF_require_window if window else GraphicsPipe.BF_refuse_window
+    out = engine.make_output(pipe, "exhibit-engine", 0, fb, props, flags)
+    if out is None:
+        raise RenderError(f"cannot open a {size[0]}x{size[1]} "
+                          f"{'window' if window else 'offscreen buffer'}")
+    engine.open_windows()
+    if not out.is_valid():
+        engine.remove_window(out)
+        raise RenderError("the graphics output opened but is not valid")
+    gsg = out.get_gsg()
+    if not gsg.get_supports_glsl() or (gsg.get_driver_shader_version_major(),
+                                       gsg.get_driver_shader_version_minor()) < (3, 30):
+        engine.remove_window(out)
+        raise RenderError(f"OpenGL driver {gsg.get_driver_renderer()!r} lacks GLSL 3.30")
+    tex = Texture("frame")
+    out.add_render_texture(tex, GraphicsOutput.RTM_copy_ram, GraphicsOutput.RTP_color)
+    return out, tex
+
+
+def iter_shaders(root: NodePath) -> Iterator[tuple[NodePath, Shader]]:
+    """Every (node, shader) set on ``root`` or below it."""
+    for np_ in [root, *root.find_all_matches("**")]:
+        attrib = np_.get_state().get_attrib(ShaderAttrib)
+        if attrib is not None and attrib.get_shader() is not None:
+            yield np_, attrib.get_shader()
+
+
+class CapturedNotify:
+    """Collects Panda3D's log lines (e.g. a GLSL compile log) while the block runs."""
+
+    def __init__(self) -> None:
+        self._stream = StringStream()
+        self._old = None
+        self.text = ""
+
+    def __enter__(self) -> CapturedNotify:
+        self._old = Notify.ptr().get_ostream_ptr()
+        Notify.ptr().set_ostream_ptr(self._stream, False)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        Notify.ptr().set_ostream_ptr(self._old, False)
+        self.text = self._stream.get_data().decode("utf-8", "replace")

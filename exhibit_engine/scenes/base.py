@@ -1,0 +1,319 @@
+"""What every scene kind shares: its context, the :class:`Scene` contract, GLB and GLSL loading.
+
+A scene is built once from its bundle's assets, then posed for each frame by
+:meth:`Scene.apply`, a pure function of show time and show state: no clocks, no
+unseeded randomness, nothing carried from one frame to the next. That is what lets
+every projector node draw the same frame for the same ``t``.
+
+GLB assets are converted in memory with panda3d-gltf. Nothing is read from disk and no
+model cache is used: the bytes come verified from the bundle, and a GLB that points at
+anything outside itself (an external or ``../`` URI) is refused before conversion.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import itertools
+import json
+import struct
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from panda3d.core import (GeomVertexArrayFormat, GeomVertexData, GeomVertexFormat, InternalName,
+                          NodePath, Shader, TextureAttrib)
+
+from ..errors import AssetError
+
+if TYPE_CHECKING:
+    from ..assets.manifest import SceneSpec
+
+__all__ = ["SceneContext", "Scene", "load_glb", "make_shader", "shader_source",
+           "MAX_IMAGE_PIXELS"]
+
+#: Largest embedded image (width x height) a GLB may carry.
+MAX_IMAGE_PIXELS = 8192 * 8192
+
+_SHADER_DIR = Path(__file__).resolve().parent / "shaders"
+_GLSL_VERSION = "#version 330\n"
+# Shader.make caches by source text (ignoring comments), and one Shader object drawn by
+# two GSGs (two renderers in one process) draws with the other GSG's matrices. A serial
+# #define keeps every make_shader() result private; it changes no pixel.
+_serial = itertools.count(1)
+
+
+@dataclass(frozen=True)
+class SceneContext:
+    """Everything a scene may touch.
+
+    Attributes:
+        root: the scene's parent node; the scene attaches everything it draws below it.
+        rig: the camera rig. The eye sits at the rig's origin looking along its +Y (+Z
+            up); the wall is a window in front of it. The scene poses the rig in
+            :meth:`Scene.apply`. The runtime also sets the shader input ``u_viewport``
+            (output size in pixels, vec2) above ``root``.
+        read_asset: returns the verified bytes of one bundle file.
+        spec: the scene's entry in the bundle manifest.
+    """
+
+    root: NodePath
+    rig: NodePath
+    read_asset: Callable[[str], bytes]
+    spec: SceneSpec
+
+
+class Scene(ABC):
+    """One scene kind's implementation.
+
+    Subclasses set :attr:`kind` and implement :meth:`build` and :meth:`apply`.
+
+    Args:
+        ctx: where the scene lives and what it may read.
+    """
+
+    #: The manifest's ``kind`` this class draws.
+    kind: ClassVar[str]
+
+    def __init__(self, ctx: SceneContext) -> None:
+        self.ctx = ctx
+
+    @abstractmethod
+    def build(self) -> None:
+        """Load assets and build the scene graph below ``ctx.root``.
+
+        Raises:
+            SceneError: the scene's parameters are wrong.
+            AssetError: an asset is unusable.
+            BundleError: an asset could not be read from the bundle.
+        """
+
+    @abstractmethod
+    def apply(self, t: float, state: Mapping[str, Any]) -> None:
+        """Pose the scene and the camera rig for show time ``t``.
+
+        A pure function of ``t`` and ``state``: calling it twice with the same arguments,
+        in any order, in any process, gives the same picture.
+
+        Args:
+            t: show time in seconds (the cue's local time).
+            state: show state (e.g. ``fade`` in [0, 1]); unknown keys are ignored.
+        """
+
+    def dispose(self) -> None:
+        """Release what :meth:`build` made (the default removes everything below root)."""
+        self.ctx.root.node().remove_all_children()
+
+
+# --------------------------------------------------------------------------- GLB
+
+
+def _walk_uris(value: Any, where: str = "") -> Iterator[tuple[str, Any]]:
+    if isinstance(value, dict):
+        for k, v in value.items():
+            here = f"{where}.{k}" if where else str(k)
+            if k == "uri":
+                yield here, v
+            yield from _walk_uris(v, here)
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _walk_uris(v, f"{where}[{i}]")
+
+
+def _split_glb(data: bytes, name: str) -> tuple[dict[str, Any], bytes | None]:
+    """Parse the GLB container (header, JSON chunk, optional BIN chunk)."""
+    if len(data) < 20 or data[:4] != b"glTF":
+        raise AssetError(name, "not a GLB file (binary glTF 2.0 expected)")
+    version, length = struct.unpack_from("<II", data, 4)
+    if version != 2:
+        raise AssetError(name, f"GLB version {version} is not supported (2 expected)")
+    if length != len(data):
+        raise AssetError(name, f"GLB header claims {length} bytes, file has {len(data)}")
+    chunks: list[tuple[bytes, bytes]] = []
+    pos = 12
+    while pos < len(data):
+        if pos + 8 > len(data):
+            raise AssetError(name, "truncated GLB chunk header")
+        size, ctype = struct.unpack_from("<I4s", data, pos)
+        if pos + 8 + size > len(data):
+            raise AssetError(name, "GLB chunk runs past the end of the file")
+        chunks.append((ctype, data[pos + 8:pos + 8 + size]))
+        pos += 8 + size
+    if not chunks or chunks[0][0] != b"JSON":
+        raise AssetError(name, "GLB must start with a JSON chunk")
+    try:
+        doc = json.loads(chunks[0][1].decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise AssetError(name, f"GLB JSON chunk is not valid JSON ({exc})") from None
+    if not isinstance(doc, dict):
+        raise AssetError(name, "GLB JSON chunk is not an object")
+    binary = chunks[1][1] if len(chunks) > 1 and chunks[1][0] == b"BIN\0" else None
+    return doc, binary
+
+
+def _check_image(name: str, where: str, blob: bytes) -> None:
+    """Refuse an embedded image Panda3D would trust blindly (it allocates the header's size)."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(blob)) as img:
+            w, h = img.size
+            fmt = img.format
+            if fmt not in ("PNG", "JPEG"):
+                raise AssetError(name, f"{where}: image format {fmt} is not allowed (PNG, JPEG)")
+            if w * h > MAX_IMAGE_PIXELS:
+                raise AssetError(name, f"{where}: image of {w}x{h} pixels is too large")
+            img.verify()
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        if isinstance(exc, AssetError):
+            raise
+        raise AssetError(name, f"{where}: not a readable image ({exc})") from None
+
+
+def _check_gltf(doc: dict[str, Any], binary: bytes | None, name: str) -> None:
+    for where, uri in _walk_uris(doc):
+        if not isinstance(uri, str) or not uri.startswith("data:"):
+            raise AssetError(name, f"{where}: external URI {str(uri)[:80]!r} is not allowed "
+                             "(GLB assets must embed their buffers and images)")
+    buffers = doc.get("buffers", [])
+    views = doc.get("bufferViews", [])
+    images = doc.get("images", [])
+    if not all(isinstance(x, list) for x in (buffers, views, images)):
+        raise AssetError(name, "buffers, bufferViews and images must be lists")
+    for i, img in enumerate(images):
+        if not isinstance(img, dict):
+            raise AssetError(name, f"images[{i}] is not an object")
+        if "uri" in img:
+            try:
+                blob = base64.b64decode(img["uri"].split(",", 1)[1], validate=True)
+            except (IndexError, binascii.Error):
+                raise AssetError(name, f"images[{i}].uri: bad data URI") from None
+        else:
+            view = img.get("bufferView")
+            if not isinstance(view, int) or not 0 <= view < len(views) or binary is None:
+                raise AssetError(name, f"images[{i}]: no embedded data")
+            v = views[view]
+            start = int(v.get("byteOffset", 0))
+            blob = binary[start:start + int(v.get("byteLength", 0))]
+        _check_image(name, f"images[{i}]", blob)
+
+
+def load_glb(data: bytes, name: str) -> NodePath:
+    """Convert a self-contained GLB (bytes) into a Panda3D node, in memory.
+
+    Args:
+        data: the GLB file's bytes (already verified against the bundle manifest).
+        name: the asset's name, used in errors and as the model's name.
+
+    Returns:
+        A new, unparented NodePath holding the model (Z-up, metres).
+
+    Raises:
+        AssetError: not a GLB, an external (non-``data:``) URI anywhere, an unsafe
+            embedded image, or a file panda3d-gltf cannot convert.
+    """
+    from gltf._converter import Converter, GltfSettings
+
+    doc, binary = _split_glb(data, name)
+    _check_gltf(doc, binary, name)
+    buffers = doc.get("buffers", [])
+    if binary is not None:
+        if not buffers or not isinstance(buffers[0], dict) or "uri" in buffers[0]:
+            raise AssetError(name, "GLB has a BIN chunk but buffers[0] does not refer to it")
+        buffers[0] = {**buffers[0], "uri": "_glb_bin", "_glb_bin": binary}
+    try:
+        conv = Converter(f"/{name}", settings=GltfSettings(skip_animations=True))
+        conv.update(doc)
+        node = conv.active_scene.node()
+    except (RuntimeError, KeyError, IndexError, TypeError, ValueError, AttributeError,
+            AssertionError, struct.error) as exc:
+        raise AssetError(name, f"cannot convert GLB ({type(exc).__name__}: {exc})") from None
+    node.set_name(Path(name).stem)
+    model = NodePath(node)
+    _expose_uv0(model)
+    return model
+
+
+def _rename_column(vdata: GeomVertexData, old: InternalName, new: InternalName
+                   ) -> GeomVertexData:
+    """The same vertex data with one column renamed (same layout, bytes copied)."""
+    fmt = vdata.get_format()
+    out = GeomVertexFormat()
+    for i in range(fmt.get_num_arrays()):
+        src = fmt.get_array(i)
+        arr = GeomVertexArrayFormat()
+        for col in src.get_columns():
+            arr.add_column(new if col.get_name() == old else col.get_name(),
+                           col.get_num_components(), col.get_numeric_type(),
+                           col.get_contents(), col.get_start())
+        arr.set_stride(src.get_stride())
+        out.add_array(arr)
+    if fmt.get_animation().get_animation_type() != fmt.get_animation().AT_none:
+        out.set_animation(fmt.get_animation())
+    data = GeomVertexData(vdata.get_name(), GeomVertexFormat.register_format(out),
+                          vdata.get_usage_hint())
+    data.unclean_set_num_rows(vdata.get_num_rows())
+    for i in range(fmt.get_num_arrays()):
+        data.modify_array_handle(i).copy_data_from(vdata.get_array_handle(i))
+    return data
+
+
+def _expose_uv0(model: NodePath) -> None:
+    """Let GLSL read an untextured primitive's UV set 0 as ``p3d_MultiTexCoord0``.
+
+    panda3d-gltf names UV set 0 ``texcoord.0``; Panda3D binds ``p3d_MultiTexCoord0`` to
+    the first texture stage's UV set, or to the default ``texcoord`` column when there
+    is no texture. Textured primitives keep their names (their stages refer to them).
+    """
+    uv0, default = InternalName.get_texcoord_name("0"), InternalName.get_texcoord()
+    for gnp in model.find_all_matches("**/+GeomNode"):
+        gnode = gnp.node()
+        for i in range(gnode.get_num_geoms()):
+            tex = gnode.get_geom_state(i).get_attrib(TextureAttrib)
+            if tex is not None and tex.get_num_on_stages() > 0:
+                continue
+            fmt = gnode.get_geom(i).get_vertex_data().get_format()
+            if fmt.has_column(uv0) and not fmt.has_column(default):
+                geom = gnode.modify_geom(i)
+                geom.set_vertex_data(_rename_column(geom.get_vertex_data(), uv0, default))
+
+
+# --------------------------------------------------------------------------- GLSL
+
+
+def shader_source(name: str) -> str:
+    """The text of one file in ``scenes/shaders/``.
+
+    Raises:
+        AssetError: no such shader file.
+    """
+    path = _SHADER_DIR / name
+    if path.parent != _SHADER_DIR or not path.is_file():
+        raise AssetError(f"shaders/{name}", "no such shader file")
+    return path.read_text(encoding="utf-8")
+
+
+def make_shader(vertex: str, fragment: str, *, common: str | None = "common.glsl") -> Shader:
+    """A GLSL 330 shader from two files in ``scenes/shaders/``.
+
+    Each source gets ``#version 330`` and then ``common`` (shared helpers) prepended;
+    the files themselves carry neither. Every call returns a new Shader object (never
+    Panda3D's cached one; see ``_serial``). Compilation happens on first draw; the runtime
+    checks every shader then and raises :class:`~exhibit_engine.errors.RenderError`
+    if one failed.
+
+    Args:
+        vertex: vertex shader file name.
+        fragment: fragment shader file name.
+        common: a helpers file prepended to both, or ``None``.
+    """
+    head = (_GLSL_VERSION + f"#define EE_SHADER_SERIAL {next(_serial)}\n"
+            + (shader_source(common) if common else ""))
+    shader = Shader.make(Shader.SL_GLSL, head + shader_source(vertex),
+                         head + shader_source(fragment))
+    if shader is None:
+        raise AssetError(f"shaders/{vertex}", "Panda3D refused the shader source")
+    return shader
