@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from exhibit_engine.assets.bundle import Bundle, pack
+
 ROOT = Path(__file__).resolve().parents[1]
+ICE_SOURCE = ROOT / "content" / "ice-festival"
 
 BUNDLE_TOML = """\
 [bundle]
@@ -41,3 +45,18 @@ def tiny_source(tmp_path: Path) -> Path:
     (src / "meshes" / "a.bin").write_bytes(bytes(range(256)) * 64)
     (src / "notes.txt").write_text("hello\n", encoding="utf-8")
     return src
+
+
+@pytest.fixture(scope="session")
+def ice_exb(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """content/ice-festival packed into ``<tmp>/ice-festival.exb``, once per session."""
+    out = tmp_path_factory.mktemp("ice") / "ice-festival.exb"
+    pack(ICE_SOURCE, out)
+    return out
+
+
+@pytest.fixture
+def ice_bundle(ice_exb: Path) -> Iterator[Bundle]:
+    """The packed ice-festival bundle, open."""
+    with Bundle.open(ice_exb) as bundle:
+        yield bundle

@@ -13,8 +13,6 @@ from typing import Any
 
 import pytest
 
-from exhibit_engine.assets.bundle import pack
-
 ROOT = Path(__file__).resolve().parents[2]
 CONTENT = ROOT / "content"
 
@@ -36,11 +34,9 @@ def wait_until(check: Callable[[], Any], timeout: float, what: str,
 
 
 @pytest.fixture(scope="session")
-def bundle_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A folder with the sample show's bundles, packed from content/."""
-    out = tmp_path_factory.mktemp("bundles")
-    pack(CONTENT / "ice-festival", out / "ice-festival.exb")
-    return out
+def bundle_dir(ice_exb: Path) -> Path:
+    """A folder with the sample show's bundles (the show plays only ice-festival)."""
+    return ice_exb.parent
 
 
 class Procs:
