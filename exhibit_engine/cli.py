@@ -271,12 +271,14 @@ def controller(venue: Path, show: Path, host: str | None, state_port: int | None
 @click.option("--frames", type=int, help="Stop after rendering this many frames.")
 @click.option("--capture-dir", type=click.Path(file_okay=False, path_type=Path),
               help="Where capture events save PNGs of this node's slice.")
+@click.option("--window-origin", help="Window position X,Y on the desktop, in pixels "
+              "(with a display; the demo tiles its windows like the wall).")
 @click.option("--status-file", type=click.Path(dir_okay=False, path_type=Path),
               help="Write a JSON summary here on exit.")
 def node(venue: Path, show: Path, display_id: str, bundle_dir: Path | None, host: str | None,
          state_port: int | None, publish_port: int | None, headless: bool,
          render_scale: float | None, frames: int | None, capture_dir: Path | None,
-         status_file: Path | None) -> None:
+         window_origin: str | None, status_file: Path | None) -> None:
     """Run a projector node: render this display's slice of the wall at show time.
 
     The node estimates the controller's clock (NTP-style), sets an off-axis lens for its
@@ -288,13 +290,22 @@ def node(venue: Path, show: Path, display_id: str, bundle_dir: Path | None, host
 
     if frames is not None and frames < 1:
         raise ConfigError("<flags>", "must be at least 1", key="--frames")
+    origin = None
+    if window_origin:
+        try:
+            x, y = (int(p) for p in window_origin.split(","))
+        except ValueError:
+            raise ConfigError("<flags>", "must be X,Y in pixels, e.g. 40,40",
+                              key="--window-origin") from None
+        origin = (x, y)
     v, s = _venue_show(venue, show)
     settings = resolve_node(v, display_id, host=host, state_port=state_port,
                             publish_port=publish_port,
                             bundle_dir=str(bundle_dir) if bundle_dir else None,
                             headless=headless, render_scale=render_scale, frames=frames,
                             capture_dir=str(capture_dir) if capture_dir else None,
-                            status_path=str(status_file) if status_file else None)
+                            status_path=str(status_file) if status_file else None,
+                            window_origin=origin)
     from .runtime.node_app import run_node
 
     _log_to_stderr()

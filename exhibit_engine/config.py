@@ -15,7 +15,7 @@ import math
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -186,7 +186,7 @@ class NodeSettings:
     frames: int | None = None
     capture_dir: str | None = None
     status_path: str | None = None
-    extra: Mapping[str, Any] = field(default_factory=dict)
+    window_origin: tuple[int, int] | None = None
 
 
 # --------------------------------------------------------------------------- reading
@@ -421,8 +421,8 @@ def resolve_node(venue: VenueConfig, display_id: str, *, host: str | None = None
                  state_port: int | None = None, publish_port: int | None = None,
                  bundle_dir: str | None = None, headless: bool = False,
                  render_scale: float | None = None, frames: int | None = None,
-                 capture_dir: str | None = None,
-                 status_path: str | None = None) -> NodeSettings:
+                 capture_dir: str | None = None, status_path: str | None = None,
+                 window_origin: tuple[int, int] | None = None) -> NodeSettings:
     """Resolve a projector node's settings: flags, then environment, then venue file."""
     scale = _pick(render_scale, "RENDER_SCALE", 1.0, float)
     if not 0.05 <= scale <= 4.0:
@@ -440,4 +440,5 @@ def resolve_node(venue: VenueConfig, display_id: str, *, host: str | None = None
         frames=frames,
         capture_dir=capture_dir,
         status_path=status_path,
+        window_origin=window_origin,
     )

@@ -65,12 +65,17 @@ def ensure_bundles(show: ShowConfig, content_dir: Path, bundle_dir: Path,
         say(f"packed {m.id} {m.version} ({len(m.files)} files) -> {out}")
 
 
+def _wall_pixels(venue: VenueConfig, scale: float) -> tuple[int, int]:
+    """The whole wall's size in pixels at the densest display's resolution, scaled."""
+    per_m = max(d.pixels[0] / d.rect[2] for d in venue.displays) * scale
+    return round(venue.wall.width * per_m), round(venue.wall.height * per_m)
+
+
 def stitch(venue: VenueConfig, slices: dict[str, Path], out: Path, scale: float) -> Path:
     """Paste each display's captured slice where it sits on the wall; write ``out``."""
     from PIL import Image
 
-    per_m = max(d.pixels[0] / d.rect[2] for d in venue.displays) * scale
-    wall_px = (round(venue.wall.width * per_m), round(venue.wall.height * per_m))
+    wall_px = _wall_pixels(venue, scale)
     canvas = Image.new("RGB", wall_px)
     for d in venue.displays:
         left, top, w, h = pixel_rect(venue.wall, d, wall_px)
@@ -142,21 +147,33 @@ def run_demo(out_dir: Path, content_dir: Path, headless: bool = False,
     state_port, pub_port = free_ports(2, host)
     common = ["--venue", str(venue_path), "--show", str(show_path), "--host", host,
               "--state-port", str(state_port), "--publish-port", str(pub_port)]
+    (out_dir / "wall.png").unlink(missing_ok=True)
     for d in venue.displays:
         for stale in (out_dir / f"{d.id}-wall.png", out_dir / f"node-{d.id}.json"):
             stale.unlink(missing_ok=True)
 
+    wall_px = _wall_pixels(venue, DEMO_RENDER_SCALE)
+
     def node_args(display_id: str) -> list[str]:
         args = ["node", *common, "--display", display_id, "--bundle-dir", str(bundle_dir),
                 "--capture-dir", str(out_dir), "--status-file",
-                str(out_dir / f"node-{display_id}.json")]
+                str(out_dir / f"node-{display_id}.json"),
+                "--render-scale", f"{DEMO_RENDER_SCALE:.6f}"]
         if headless:
-            args += ["--headless", "--render-scale", f"{DEMO_RENDER_SCALE:.6f}"]
+            args.append("--headless")
+        else:  # tile the windows on the desktop the way the slices tile the wall
+            left, top, _, _ = pixel_rect(venue.wall, venue.display(display_id), wall_px)
+            args += ["--window-origin", f"{40 + left},{40 + top}"]
         return args
 
     procs: list[_Proc] = []
     started = time.monotonic()
     op = None
+
+    def _terminate(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt  # unwind through `finally`, which stops every child
+
+    previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         first, *rest = venue.displays
         procs.append(_spawn(f"node-{first.id}", node_args(first.id), out_dir))
@@ -198,7 +215,7 @@ def run_demo(out_dir: Path, content_dir: Path, headless: bool = False,
         st = wait_for(lambda st: all("wall" in nodes(st).get(i, {}).get("captures", [])
                                      for i in want), "every node's capture")
         wall_png = stitch(venue, {i: out_dir / f"{i}-wall.png" for i in want},
-                          out_dir / "wall.png", DEMO_RENDER_SCALE if headless else 1.0)
+                          out_dir / "wall.png", DEMO_RENDER_SCALE)
         _summary(say, st, nodes(st), venue, at, time.monotonic() - started, wall_png)
         if not headless:
             say("node windows are open; close them or press Ctrl-C to stop the show")
@@ -210,6 +227,7 @@ def run_demo(out_dir: Path, content_dir: Path, headless: bool = False,
                 pass
         return 0
     finally:
+        signal.signal(signal.SIGTERM, previous)
         if op is not None:
             op.close()
         _stop(procs)

@@ -78,7 +78,8 @@ def make_pipe(headless: bool) -> GraphicsPipe:
 
 
 def open_output(engine: GraphicsEngine, pipe: GraphicsPipe, size: tuple[int, int], *,
-                window: bool, title: str) -> tuple[GraphicsOutput, Texture]:
+                window: bool, title: str, origin: tuple[int, int] | None = None
+                ) -> tuple[GraphicsOutput, Texture]:
     """An RGBA8 + depth output without multisampling, and a RAM-copy colour texture.
 
     Raises:
@@ -86,6 +87,8 @@ def open_output(engine: GraphicsEngine, pipe: GraphicsPipe, size: tuple[int, int
     """
     fb = FrameBufferProperties()
     fb.set_rgba_bits(8, 8, 8, 8)
+    if window:
+        fb.set_back_buffers(1)  # single-buffered GL windows never reach the screen
     fb.set_depth_bits(24)
     fb.set_multisamples(0)
     fb.set_force_hardware(True)
@@ -93,6 +96,8 @@ def open_output(engine: GraphicsEngine, pipe: GraphicsPipe, size: tuple[int, int
     if window:
         props.set_title(title)
         props.set_fixed_size(True)
+        if origin is not None:
+            props.set_origin(*origin)
     flags = GraphicsPipe.BF_require_window if window else GraphicsPipe.BF_refuse_window
     out = engine.make_output(pipe, "exhibit-engine", 0, fb, props, flags)
     if out is None:

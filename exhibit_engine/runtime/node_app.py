@@ -121,7 +121,8 @@ def run_node(settings: NodeSettings, show: ShowConfig) -> int:
     scenes = _Scenes(settings, show)
     capture_dir = Path(settings.capture_dir) if settings.capture_dir else None
     link = NodeLink(disp.id, settings.host, settings.state_port, settings.publish_port)
-    renderer = Renderer(size, window=windowed, title=f"Exhibit Engine - {disp.id}")
+    renderer = Renderer(size, window=windowed, title=f"Exhibit Engine - {disp.id}",
+                        origin=settings.window_origin)
     try:
         renderer.set_frustum(display_frustum(settings.venue.wall, disp))
         frame_s = 0.0 if windowed else 1.0 / HEADLESS_FPS

@@ -77,6 +77,8 @@ class Renderer:
         size: output size (width, height) in pixels.
         window: open a real window instead of an offscreen buffer.
         title: the window title.
+        origin: where the window's top-left corner goes on the desktop (pixels);
+            ``None`` lets the window manager choose.
 
     Attributes:
         size: the output size (width, height).
@@ -89,7 +91,7 @@ class Renderer:
     """
 
     def __init__(self, size: tuple[int, int], *, window: bool = False,
-                 title: str = "Exhibit Engine") -> None:
+                 title: str = "Exhibit Engine", origin: tuple[int, int] | None = None) -> None:
         if (len(size) != 2 or not all(isinstance(v, int) and 1 <= v <= _MAX_SIDE
                                       for v in size)):
             raise RenderError(f"invalid output size {size!r} (1..{_MAX_SIDE} pixels a side)")
@@ -103,7 +105,8 @@ class Renderer:
         self._pipe = _gl.make_pipe(headless=not window)
         self._engine = GraphicsEngine(self._pipe)
         self._output, self._texture = _gl.open_output(self._engine, self._pipe, self.size,
-                                                      window=window, title=title)
+                                                      window=window, title=title,
+                                                      origin=origin)
         self._output.set_clear_color_active(True)
         self._output.set_clear_color((0.0, 0.0, 0.0, 1.0))
         self._output.set_clear_depth_active(True)

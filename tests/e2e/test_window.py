@@ -1,0 +1,88 @@
+"""`exhibit demo` with a display: node windows open, tiled like the wall, and draw.
+
+Runs on a virtual X server (Xvfb, which `.ci/run` installs) so the window path of the
+renderer is exercised the way a projector PC uses it.
+"""
+
+from __future__ import annotations
+
+import os
+import selectors
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import ImageGrab
+
+from .conftest import CONTENT
+
+pytestmark = [pytest.mark.e2e, pytest.mark.render, pytest.mark.sync]
+
+EXHIBIT = Path(sys.executable).with_name("exhibit")
+
+
+@pytest.fixture
+def xdisplay() -> Iterator[str]:
+    """A private Xvfb display, e.g. ':42', stopped after the test."""
+    if shutil.which("Xvfb") is None:
+        pytest.skip("Xvfb is not installed (.ci/run installs it)")
+    read_fd, write_fd = os.pipe()
+    proc = subprocess.Popen(["Xvfb", "-displayfd", str(write_fd), "-screen", "0", "1400x520x24",
+                             "-nolisten", "tcp"], pass_fds=(write_fd,),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    os.close(write_fd)
+    try:
+        with os.fdopen(read_fd) as f:  # Xvfb writes the display number once it is ready
+            number = f.readline().strip()
+        assert number.isdigit(), "Xvfb did not report a display"
+        yield f":{number}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def _read_until(proc: subprocess.Popen[bytes], marker: str, timeout: float) -> str:
+    fd = proc.stdout.fileno()
+    seen = b""
+    deadline = time.monotonic() + timeout
+    with selectors.DefaultSelector() as sel:
+        sel.register(fd, selectors.EVENT_READ)
+        while marker.encode() not in seen:
+            left = deadline - time.monotonic()
+            if left <= 0 or not sel.select(left):
+                raise AssertionError(f"no {marker!r} within {timeout} s:\n{seen.decode()}")
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                raise AssertionError(f"demo exited ({proc.wait()}) before {marker!r}:\n"
+                                     f"{seen.decode()}")
+            seen += chunk
+    return seen.decode()
+
+
+def test_demo_windows_tile_the_wall(xdisplay: str, tmp_path: Path) -> None:
+    env = {**os.environ, "DISPLAY": xdisplay, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen([str(EXHIBIT), "demo", "--out", str(tmp_path / "demo"),
+                             "--content", str(CONTENT)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        _read_until(proc, "windows are open", 180)
+        screen = np.asarray(ImageGrab.grab(xdisplay=xdisplay).convert("RGB")).astype(float)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        rc = proc.wait(timeout=30)
+        proc.stdout.close()
+    assert rc == 0
+    wall = screen[40:440, 40:1320]          # the demo puts the wall's top-left at (40, 40)
+    assert wall.std() > 8, "the windows are blank"
+    assert screen[460:, :].std() < 1 and screen[:, 1330:].std() < 1  # nothing outside
+    # Across the seam between the two windows the picture continues: the jump between
+    # the last column of 'left' and the first of 'right' is like any other column step.
+    steps = np.abs(np.diff(wall, axis=1)).mean(axis=(0, 2))
+    seam = steps[639]
+    assert seam < 3 * np.median(steps) + 4, (seam, np.median(steps))
