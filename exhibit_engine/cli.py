@@ -75,7 +75,7 @@ def pack(src_dir: Path, out: Path) -> None:
     """
     from rich.progress import Progress
 
-    from .assets.bundle import pack as do_pack
+    from .assets.pack import pack as do_pack
 
     with Progress(transient=True) as bar:
         task = bar.add_task(f"packing {src_dir}", total=None)

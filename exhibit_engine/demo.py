@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .assets.bundle import Bundle, pack
+from .assets.bundle import Bundle
+from .assets.pack import pack
 from .config import ShowConfig, VenueConfig, load_show, load_venue
 from .errors import BundleError, ExhibitError, SyncTimeout
 from .wall import pixel_rect

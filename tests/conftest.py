@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from exhibit_engine.assets.bundle import Bundle, pack
+from exhibit_engine.assets.bundle import Bundle
+from exhibit_engine.assets.pack import pack
 
 ROOT = Path(__file__).resolve().parents[1]
 ICE_SOURCE = ROOT / "content" / "ice-festival"

@@ -1,4 +1,4 @@
-"""Content bundles (``.exb``): pack a source folder, open and validate an archive.
+"""Content bundles (``.exb``): open and validate an archive (packing is :mod:`.pack`).
 
 A bundle is a ZIP whose root holds ``manifest.json`` (see :mod:`.manifest`) and exactly
 the files it lists. Reading never trusts the archive: entry names, links, duplicates,
@@ -15,26 +15,22 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
-import tempfile
-import tomllib
+import struct
 import unicodedata
 import zipfile
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from ..errors import BundleError, SceneError
-from .manifest import (FORMAT, FileEntry, Manifest, ManifestError, SceneSpec,
-                       check_entry_name, media_type_for, parse_manifest)
+from .manifest import (FileEntry, Manifest, ManifestError, SceneSpec, check_entry_name,
+                       parse_manifest)
 
-__all__ = ["Limits", "Bundle", "pack", "validate", "SOURCE_FILE"]
+__all__ = ["Limits", "Bundle", "validate", "RESERVED"]
 
-#: The curator's description of a bundle, in the root of its source folder.
-SOURCE_FILE = "bundle.toml"
-_RESERVED = ("manifest.json", "manifest.sig")
-_ZIP_DATE = (1980, 1, 1, 0, 0, 0)
+#: Names in the archive root that the manifest does not list.
+RESERVED = ("manifest.json", "manifest.sig")
 _CHUNK = 1 << 20
 
 
@@ -47,128 +43,6 @@ class Limits:
     max_total_bytes: int = 4 << 30         # all files, uncompressed
     max_ratio: float = 200.0               # uncompressed / compressed, per entry
     max_manifest_bytes: int = 4 << 20
-
-
-def _sha256_file(path: Path) -> tuple[int, str]:
-    h = hashlib.sha256()
-    size = 0
-    with path.open("rb") as f:
-        while chunk := f.read(_CHUNK):
-            h.update(chunk)
-            size += len(chunk)
-    return size, h.hexdigest()
-
-
-# --------------------------------------------------------------------------- packing
-
-
-def _source_doc(src: Path) -> dict[str, Any]:
-    toml_path = src / SOURCE_FILE
-    try:
-        doc = tomllib.loads(toml_path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise BundleError(str(src), f"no {SOURCE_FILE} in the source folder") from None
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise BundleError(str(src), f"not valid TOML ({exc})", SOURCE_FILE) from None
-    if not isinstance(doc.get("bundle"), dict):
-        raise BundleError(str(src), "needs a [bundle] table", SOURCE_FILE)
-    return doc
-
-
-def _source_files(src: Path) -> list[str]:
-    names = []
-    for root, dirs, files in os.walk(src, followlinks=False):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        for name in sorted(files):
-            p = Path(root, name)
-            rel = p.relative_to(src).as_posix()
-            if name.startswith(".") or rel == SOURCE_FILE:
-                continue
-            if p.is_symlink() or not p.is_file():
-                raise BundleError(str(src), "links and special files cannot be packed", rel)
-            why = check_entry_name(rel)
-            if why:
-                raise BundleError(str(src), why, rel)
-            names.append(rel)
-    return sorted(names)
-
-
-def pack(src_dir: str | os.PathLike[str], out_path: str | os.PathLike[str], *,
-         progress: Callable[[str, int], None] | None = None) -> Manifest:
-    """Pack a source folder into a ``.exb`` bundle, atomically and reproducibly.
-
-    The archive is written to a temporary file beside ``out_path`` and renamed into
-    place only when complete, so a failed pack leaves no partial output. The same
-    source always gives the same bytes (sorted entries, fixed timestamps).
-
-    Args:
-        src_dir: folder holding ``bundle.toml`` and the files to pack.
-        out_path: the ``.exb`` file to write.
-        progress: called with (file name, byte count) as each file is packed.
-
-    Returns:
-        The manifest written into the bundle.
-
-    Raises:
-        BundleError: the source folder breaks a rule.
-    """
-    src = Path(src_dir)
-    if not src.is_dir():
-        raise BundleError(str(src), "source folder not found")
-    doc = _source_doc(src)
-    names = _source_files(src)
-    entries = []
-    for name in names:
-        size, digest = _sha256_file(src / name)
-        entries.append({"path": name, "size": size, "media_type": media_type_for(name),
-                        "sha256": digest})
-    b = doc["bundle"]
-    raw = {
-        "format": FORMAT,
-        "id": b.get("id"),
-        "version": b.get("version"),
-        "title": b.get("title"),
-        "rights": b.get("rights", ""),
-        "license": b.get("license", ""),
-        "items": doc.get("items", []),
-        "scenes": doc.get("scenes", []),
-        "files": entries,
-    }
-    try:
-        manifest = parse_manifest(raw)
-    except ManifestError as exc:
-        raise BundleError(str(src), exc.rule, f"{SOURCE_FILE}: {exc.entry}" if exc.entry
-                          else SOURCE_FILE) from None
-
-    out = Path(out_path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as raw_file:
-            with zipfile.ZipFile(raw_file, "w") as zf:
-                _write_entry(zf, "manifest.json", manifest.to_json_bytes())
-                for entry in manifest.files:
-                    data = (src / entry.path).read_bytes()
-                    if hashlib.sha256(data).hexdigest() != entry.sha256:
-                        raise BundleError(str(src), "file changed while packing", entry.path)
-                    _write_entry(zf, entry.path, data)
-                    if progress:
-                        progress(entry.path, entry.size)
-            raw_file.flush()
-            os.fsync(raw_file.fileno())
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return manifest
-
-
-def _write_entry(zf: zipfile.ZipFile, name: str, data: bytes) -> None:
-    info = zipfile.ZipInfo(name, date_time=_ZIP_DATE)
-    info.compress_type = zipfile.ZIP_DEFLATED
-    info.external_attr = (stat.S_IFREG | 0o644) << 16
-    info.create_system = 3
-    zf.writestr(info, data, compresslevel=6)
 
 
 # --------------------------------------------------------------------------- reading
@@ -278,7 +152,7 @@ class Bundle:
                        ) -> None:
         listed = {f.path: f for f in manifest.files}
         for entry in infos:
-            if entry not in listed and entry not in _RESERVED:
+            if entry not in listed and entry not in RESERVED:
                 raise BundleError(name, "entry is not listed in the manifest", entry)
         for path, f in listed.items():
             info = infos.get(path)
@@ -321,8 +195,11 @@ class Bundle:
         for entry in self.manifest.files:
             h = hashlib.sha256()
             size = 0
-            for chunk in _stream(str(self.path), self._zf, self._infos[entry.path],
-                                 entry.size):
+            info = self._infos[entry.path]
+            chunks = (_stored_stream(self.path, info, entry.size)
+                      if info.compress_type == zipfile.ZIP_STORED
+                      else _stream(str(self.path), self._zf, info, entry.size))
+            for chunk in chunks:
                 h.update(chunk)
                 size += len(chunk)
             if size != entry.size:
@@ -380,6 +257,40 @@ def _stream(name: str, zf: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError) as exc:
         detail = "CRC-32 does not match" if "CRC" in str(exc) else f"cannot decompress ({exc})"
         raise BundleError(name, f"damaged entry: {detail}", info.filename) from None
+
+
+_LOCAL_HEADER = struct.Struct("<4s5HL2L2H")
+
+
+def _stored_stream(path: Path, info: zipfile.ZipInfo, limit: int) -> Iterator[bytes]:
+    """Read a stored (uncompressed) entry straight from the file, in chunks.
+
+    The SHA-256 that the caller computes is the integrity check, so the ZIP's CRC-32
+    is not computed a second time: validation then runs at the speed of hashing.
+    """
+    name = str(path)
+    with path.open("rb") as f:
+        f.seek(info.header_offset)
+        head = f.read(_LOCAL_HEADER.size)
+        if len(head) != _LOCAL_HEADER.size:
+            raise BundleError(name, "damaged entry: truncated local header", info.filename)
+        fields = _LOCAL_HEADER.unpack(head)
+        sig, method, name_len, extra_len = fields[0], fields[3], fields[9], fields[10]
+        if sig != b"PK\x03\x04" or method != zipfile.ZIP_STORED:
+            raise BundleError(name, "damaged entry: local header does not match the "
+                              "directory", info.filename)
+        local_name = f.read(name_len)
+        if local_name.decode("utf-8", "replace") != info.filename and \
+                local_name.decode("cp437", "replace") != info.filename:
+            raise BundleError(name, "local header names a different file", info.filename)
+        f.seek(extra_len, os.SEEK_CUR)
+        left = min(info.compress_size, limit + 1)
+        while left > 0:
+            chunk = f.read(min(_CHUNK, left))
+            if not chunk:
+                break
+            left -= len(chunk)
+            yield chunk
 
 
 def _bounded_read(name: str, zf: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int) -> bytes:

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from exhibit_engine.assets.bundle import Bundle, Limits, pack, validate
+from exhibit_engine.assets.bundle import Bundle, Limits, validate
+from exhibit_engine.assets.pack import pack
 from exhibit_engine.assets.manifest import parse_manifest
 from exhibit_engine.errors import BundleError, SceneError
 

@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from exhibit_engine.assets.bundle import pack
+from exhibit_engine.assets.pack import pack
 
 ROOT = Path(__file__).resolve().parents[2]
 CONTENT = ROOT / "content" / "ice-festival"

@@ -1,0 +1,276 @@
+"""Packing: a curator's source folder -> one ``.exb`` bundle.
+
+The pipeline::
+
+    bundle.toml + source files
+        -> each file goes through the processor registered for its extension
+           (meshes -> GLB + LODs, images -> bounded PNG/JPEG + thumbnail + tiles,
+           fonts -> subset to the bundle's texts; anything else is copied)
+        -> scene asset references are rewritten to the processed names
+        -> manifest.json (sizes, media types, SHA-256) + the files, in a ZIP
+        -> optional manifest.sig
+        -> written to a temporary file and renamed into place
+
+Processors are plain functions registered by extension in :data:`PROCESSORS` (a
+mapping, like trimesh's loaders). A processor gets the :class:`PackContext`, the
+source path relative to the folder and its bytes, and returns its outputs, the
+primary output first. It reports bad input by raising ``ctx.fail(rel, rule)``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+import tempfile
+import tomllib
+import zipfile
+import zlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import BundleError
+from .manifest import FORMAT, Manifest, ManifestError, check_entry_name, media_type_for, \
+    parse_manifest
+
+__all__ = ["SOURCE_FILE", "Output", "PackContext", "Processor", "PROCESSORS", "pack",
+           "collect_texts"]
+
+#: The curator's description of a bundle, in the root of its source folder.
+SOURCE_FILE = "bundle.toml"
+_ZIP_DATE = (1980, 1, 1, 0, 0, 0)
+_MAX_SOURCE_BYTES = 2 << 30
+
+
+@dataclass(frozen=True)
+class Output:
+    """One file a processor puts into the bundle.
+
+    Attributes:
+        path: its path inside the bundle.
+        data: its bytes.
+    """
+
+    path: str
+    data: bytes
+
+
+@dataclass
+class PackContext:
+    """What a processor may know about the bundle being packed.
+
+    Attributes:
+        src: the source folder.
+        doc: the parsed ``bundle.toml``.
+        texts: every visitor-facing string in the bundle (titles, descriptions, label
+            texts), for font subsetting.
+        notes: remarks for the curator's summary (e.g. "made 2 LODs"), by source path.
+    """
+
+    src: Path
+    doc: Mapping[str, Any]
+    texts: tuple[str, ...]
+    notes: dict[str, list[str]] = field(default_factory=dict)
+
+    def options(self, rel: str) -> Mapping[str, Any]:
+        """Per-file options from ``[assets."<rel>"]`` in bundle.toml (e.g. units, up axis)."""
+        table = self.doc.get("assets", {})
+        opts = table.get(rel, {}) if isinstance(table, dict) else {}
+        if not isinstance(opts, dict):
+            raise self.fail(rel, f'[assets."{rel}"] in {SOURCE_FILE} must be a table')
+        return opts
+
+    def fail(self, rel: str, rule: str) -> BundleError:
+        """The error a processor raises for bad input: one line naming file and rule."""
+        return BundleError(str(self.src), rule, rel)
+
+    def note(self, rel: str, text: str) -> None:
+        """Add a remark to the packing summary."""
+        self.notes.setdefault(rel, []).append(text)
+
+
+#: A processor: (context, source path relative to the folder, its bytes) -> outputs.
+Processor = Callable[[PackContext, str, bytes], list[Output]]
+
+#: Processors by lower-case file extension; files with no entry are copied as they are.
+PROCESSORS: dict[str, Processor] = {}
+
+
+def _copy(ctx: PackContext, rel: str, data: bytes) -> list[Output]:
+    return [Output(rel, data)]
+
+
+def collect_texts(doc: Mapping[str, Any]) -> tuple[str, ...]:
+    """Every string in bundle.toml that a visitor may read, deduplicated, in order."""
+    seen: dict[str, None] = {}
+
+    def walk(value: Any) -> None:
+        if isinstance(value, str):
+            seen.setdefault(value, None)
+        elif isinstance(value, dict):
+            for v in value.values():
+                walk(v)
+        elif isinstance(value, list):
+            for v in value:
+                walk(v)
+
+    bundle = doc.get("bundle", {})
+    walk(bundle.get("title", {}) if isinstance(bundle, dict) else {})
+    for key in ("items", "scenes"):
+        for entry in doc.get(key, []) if isinstance(doc.get(key), list) else []:
+            if isinstance(entry, dict):
+                for field_name in ("title", "description", "labels", "captions"):
+                    walk(entry.get(field_name, {}))
+    walk(doc.get("labels", {}))
+    return tuple(seen)
+
+
+def _source_doc(src: Path) -> dict[str, Any]:
+    toml_path = src / SOURCE_FILE
+    try:
+        doc = tomllib.loads(toml_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise BundleError(str(src), f"no {SOURCE_FILE} in the source folder") from None
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise BundleError(str(src), f"not valid TOML ({exc})", SOURCE_FILE) from None
+    if not isinstance(doc.get("bundle"), dict):
+        raise BundleError(str(src), "needs a [bundle] table", SOURCE_FILE)
+    return doc
+
+
+def _source_files(src: Path) -> list[str]:
+    names = []
+    for root, dirs, files in os.walk(src, followlinks=False):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(files):
+            p = Path(root, name)
+            rel = p.relative_to(src).as_posix()
+            if name.startswith(".") or rel == SOURCE_FILE:
+                continue
+            if p.is_symlink() or not p.is_file():
+                raise BundleError(str(src), "links and special files cannot be packed", rel)
+            why = check_entry_name(rel)
+            if why:
+                raise BundleError(str(src), why, rel)
+            names.append(rel)
+    return sorted(names)
+
+
+def _compressible(data: bytes) -> bool:
+    """Whether deflate is worth it: already-compressed media and noise are stored."""
+    if len(data) < 256:
+        return True
+    sample = data[: 1 << 16]
+    return len(zlib.compress(sample, 1)) < 0.9 * len(sample)
+
+
+def pack(src_dir: str | os.PathLike[str], out_path: str | os.PathLike[str], *,
+         progress: Callable[[str, int], None] | None = None,
+         sign: Callable[[bytes], bytes] | None = None,
+         notes: dict[str, list[str]] | None = None) -> Manifest:
+    """Pack a source folder into a ``.exb`` bundle, atomically and reproducibly.
+
+    Every source file goes through the processor for its extension; the archive is
+    written to a temporary file beside ``out_path`` and renamed into place only when
+    complete, so a failed pack leaves no partial output. The same source always gives
+    the same bytes (sorted entries, fixed timestamps).
+
+    Args:
+        src_dir: folder holding ``bundle.toml`` and the source files.
+        out_path: the ``.exb`` file to write.
+        progress: called with (source file name, its size) as each file is done.
+        sign: given the manifest bytes, returns a signature stored as ``manifest.sig``.
+        notes: if given, filled with the processors' remarks per source file (for the
+            curator's summary table).
+
+    Returns:
+        The manifest written into the bundle.
+
+    Raises:
+        BundleError: the source folder, or one of its files, breaks a rule.
+    """
+    src = Path(src_dir)
+    if not src.is_dir():
+        raise BundleError(str(src), "source folder not found")
+    doc = _source_doc(src)
+    ctx = PackContext(src=src, doc=doc, texts=collect_texts(doc),
+                      notes=notes if notes is not None else {})
+    outputs: dict[str, bytes] = {}
+    renamed: dict[str, str] = {}
+    for rel in _source_files(src):
+        path = src / rel
+        if path.stat().st_size > _MAX_SOURCE_BYTES:
+            raise ctx.fail(rel, f"source file larger than {_MAX_SOURCE_BYTES} bytes")
+        data = path.read_bytes()
+        ext = path.suffix.lower()
+        made = PROCESSORS.get(ext, _copy)(ctx, rel, data)
+        if not made:
+            raise ctx.fail(rel, "processing produced nothing")
+        for out in made:
+            why = check_entry_name(out.path)
+            if why:
+                raise ctx.fail(rel, f"processor output {out.path!r}: {why}")
+            if out.path in outputs:
+                raise ctx.fail(rel, f"two sources produce {out.path!r}")
+            outputs[out.path] = out.data
+        renamed[rel] = made[0].path
+        if progress:
+            progress(rel, len(data))
+
+    entries = [{"path": name, "size": len(data), "media_type": media_type_for(name),
+                "sha256": hashlib.sha256(data).hexdigest()}
+               for name, data in sorted(outputs.items())]
+    scenes = []
+    for scene in doc.get("scenes", []) if isinstance(doc.get("scenes"), list) else []:
+        if isinstance(scene, dict) and isinstance(scene.get("assets"), list):
+            scene = {**scene, "assets": [renamed.get(a, a) if isinstance(a, str) else a
+                                         for a in scene["assets"]]}
+        scenes.append(scene)
+    b = doc["bundle"]
+    raw = {
+        "format": FORMAT,
+        "id": b.get("id"),
+        "version": b.get("version"),
+        "title": b.get("title"),
+        "rights": b.get("rights", ""),
+        "license": b.get("license", ""),
+        "items": doc.get("items", []),
+        "scenes": scenes,
+        "files": entries,
+    }
+    try:
+        manifest = parse_manifest(raw)
+    except ManifestError as exc:
+        raise BundleError(str(src), exc.rule, f"{SOURCE_FILE}: {exc.entry}" if exc.entry
+                          else SOURCE_FILE) from None
+    manifest_bytes = manifest.to_json_bytes()
+    signature = sign(manifest_bytes) if sign else None
+
+    out = Path(out_path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as raw_file:
+            with zipfile.ZipFile(raw_file, "w") as zf:
+                _write_entry(zf, "manifest.json", manifest_bytes)
+                if signature is not None:
+                    _write_entry(zf, "manifest.sig", signature)
+                for entry in manifest.files:
+                    _write_entry(zf, entry.path, outputs[entry.path])
+            raw_file.flush()
+            os.fsync(raw_file.fileno())
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return manifest
+
+
+def _write_entry(zf: zipfile.ZipFile, name: str, data: bytes) -> None:
+    info = zipfile.ZipInfo(name, date_time=_ZIP_DATE)
+    info.compress_type = zipfile.ZIP_DEFLATED if _compressible(data) else zipfile.ZIP_STORED
+    info.external_attr = (stat.S_IFREG | 0o644) << 16
+    info.create_system = 3
+    zf.writestr(info, data, compresslevel=6)
