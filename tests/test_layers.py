@@ -29,6 +29,7 @@ CORE_MODULES = [
     "exhibit_engine.assets.manifest",
     "exhibit_engine.assets.bundle",
     "exhibit_engine.assets.pack",
+    "exhibit_engine.assets.gltf",
     "exhibit_engine.sync",
     "exhibit_engine.sync.protocol",
     "exhibit_engine.sync.clock",

@@ -12,14 +12,10 @@ anything outside itself (an external or ``../`` URI) is refused before conversio
 
 from __future__ import annotations
 
-import base64
-import binascii
-import io
 import itertools
-import json
 import struct
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -27,6 +23,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from panda3d.core import (GeomVertexArrayFormat, GeomVertexData, GeomVertexFormat, InternalName,
                           NodePath, Shader, TextureAttrib)
 
+from ..assets.gltf import MAX_IMAGE_PIXELS, check_gltf, split_glb
 from ..errors import AssetError
 
 if TYPE_CHECKING:
@@ -34,9 +31,6 @@ if TYPE_CHECKING:
 
 __all__ = ["SceneContext", "Scene", "load_glb", "make_shader", "shader_source",
            "MAX_IMAGE_PIXELS"]
-
-#: Largest embedded image (width x height) a GLB may carry.
-MAX_IMAGE_PIXELS = 8192 * 8192
 
 _SHADER_DIR = Path(__file__).resolve().parent / "shaders"
 _GLSL_VERSION = "#version 330\n"
@@ -111,96 +105,6 @@ class Scene(ABC):
 # --------------------------------------------------------------------------- GLB
 
 
-def _walk_uris(value: Any, where: str = "") -> Iterator[tuple[str, Any]]:
-    if isinstance(value, dict):
-        for k, v in value.items():
-            here = f"{where}.{k}" if where else str(k)
-            if k == "uri":
-                yield here, v
-            yield from _walk_uris(v, here)
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            yield from _walk_uris(v, f"{where}[{i}]")
-
-
-def _split_glb(data: bytes, name: str) -> tuple[dict[str, Any], bytes | None]:
-    """Parse the GLB container (header, JSON chunk, optional BIN chunk)."""
-    if len(data) < 20 or data[:4] != b"glTF":
-        raise AssetError(name, "not a GLB file (binary glTF 2.0 expected)")
-    version, length = struct.unpack_from("<II", data, 4)
-    if version != 2:
-        raise AssetError(name, f"GLB version {version} is not supported (2 expected)")
-    if length != len(data):
-        raise AssetError(name, f"GLB header claims {length} bytes, file has {len(data)}")
-    chunks: list[tuple[bytes, bytes]] = []
-    pos = 12
-    while pos < len(data):
-        if pos + 8 > len(data):
-            raise AssetError(name, "truncated GLB chunk header")
-        size, ctype = struct.unpack_from("<I4s", data, pos)
-        if pos + 8 + size > len(data):
-            raise AssetError(name, "GLB chunk runs past the end of the file")
-        chunks.append((ctype, data[pos + 8:pos + 8 + size]))
-        pos += 8 + size
-    if not chunks or chunks[0][0] != b"JSON":
-        raise AssetError(name, "GLB must start with a JSON chunk")
-    try:
-        doc = json.loads(chunks[0][1].decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise AssetError(name, f"GLB JSON chunk is not valid JSON ({exc})") from None
-    if not isinstance(doc, dict):
-        raise AssetError(name, "GLB JSON chunk is not an object")
-    binary = chunks[1][1] if len(chunks) > 1 and chunks[1][0] == b"BIN\0" else None
-    return doc, binary
-
-
-def _check_image(name: str, where: str, blob: bytes) -> None:
-    """Refuse an embedded image Panda3D would trust blindly (it allocates the header's size)."""
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(io.BytesIO(blob)) as img:
-            w, h = img.size
-            fmt = img.format
-            if fmt not in ("PNG", "JPEG"):
-                raise AssetError(name, f"{where}: image format {fmt} is not allowed (PNG, JPEG)")
-            if w * h > MAX_IMAGE_PIXELS:
-                raise AssetError(name, f"{where}: image of {w}x{h} pixels is too large")
-            img.verify()
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        if isinstance(exc, AssetError):
-            raise
-        raise AssetError(name, f"{where}: not a readable image ({exc})") from None
-
-
-def _check_gltf(doc: dict[str, Any], binary: bytes | None, name: str) -> None:
-    for where, uri in _walk_uris(doc):
-        if not isinstance(uri, str) or not uri.startswith("data:"):
-            raise AssetError(name, f"{where}: external URI {str(uri)[:80]!r} is not allowed "
-                             "(GLB assets must embed their buffers and images)")
-    buffers = doc.get("buffers", [])
-    views = doc.get("bufferViews", [])
-    images = doc.get("images", [])
-    if not all(isinstance(x, list) for x in (buffers, views, images)):
-        raise AssetError(name, "buffers, bufferViews and images must be lists")
-    for i, img in enumerate(images):
-        if not isinstance(img, dict):
-            raise AssetError(name, f"images[{i}] is not an object")
-        if "uri" in img:
-            try:
-                blob = base64.b64decode(img["uri"].split(",", 1)[1], validate=True)
-            except (IndexError, binascii.Error):
-                raise AssetError(name, f"images[{i}].uri: bad data URI") from None
-        else:
-            view = img.get("bufferView")
-            if not isinstance(view, int) or not 0 <= view < len(views) or binary is None:
-                raise AssetError(name, f"images[{i}]: no embedded data")
-            v = views[view]
-            start = int(v.get("byteOffset", 0))
-            blob = binary[start:start + int(v.get("byteLength", 0))]
-        _check_image(name, f"images[{i}]", blob)
-
-
 def load_glb(data: bytes, name: str) -> NodePath:
     """Convert a self-contained GLB (bytes) into a Panda3D node, in memory.
 
@@ -217,8 +121,8 @@ def load_glb(data: bytes, name: str) -> NodePath:
     """
     from gltf._converter import Converter, GltfSettings
 
-    doc, binary = _split_glb(data, name)
-    _check_gltf(doc, binary, name)
+    doc, binary = split_glb(data, name)
+    check_gltf(doc, binary, name)
     buffers = doc.get("buffers", [])
     if binary is not None:
         if not buffers or not isinstance(buffers[0], dict) or "uri" in buffers[0]:
