@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import stat
 import zipfile
@@ -16,34 +14,9 @@ from exhibit_engine.assets.pack import pack
 from exhibit_engine.assets.manifest import parse_manifest
 from exhibit_engine.errors import BundleError, SceneError
 
-
-def _entries(path: Path) -> dict[str, bytes]:
-    with zipfile.ZipFile(path) as zf:
-        return {i.filename: zf.read(i) for i in zf.infolist()}
-
-
-def _write_zip(path: Path, entries: dict[str, bytes] | list[tuple[str, bytes]],
-               mode: int = 0o644, compress: int = zipfile.ZIP_DEFLATED) -> Path:
-    items = entries.items() if isinstance(entries, dict) else entries
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
-        for name, data in items:
-            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
-            info.compress_type = compress
-            info.create_system = 3
-            info.external_attr = (stat.S_IFREG | mode) << 16
-            zf.writestr(info, data)
-    return path
-
-
-def _with_manifest(files: dict[str, bytes], **overrides: object) -> dict[str, bytes]:
-    doc = {
-        "format": "exhibit-bundle/1", "id": "t", "version": "1.0.0", "title": {"en": "T"},
-        "scenes": [{"id": "s", "kind": "ice", "assets": []}],
-        "files": [{"path": n, "size": len(d), "media_type": "application/octet-stream",
-                   "sha256": hashlib.sha256(d).hexdigest()} for n, d in files.items()],
-    }
-    doc.update(overrides)
-    return {"manifest.json": json.dumps(doc).encode(), **files}
+from .zipkit import entries as _entries
+from .zipkit import with_manifest as _with_manifest
+from .zipkit import write_zip
 
 
 def test_pack_then_validate_round_trip(tiny_source: Path, tmp_path: Path) -> None:
@@ -90,7 +63,7 @@ def test_one_changed_byte_is_named(tiny_source: Path, tmp_path: Path) -> None:
     data = bytearray(files["meshes/a.bin"])
     data[100] ^= 0x01
     files["meshes/a.bin"] = bytes(data)
-    bad = _write_zip(tmp_path / "bad.exb", files)
+    bad = write_zip(tmp_path / "bad.exb", files)
     with pytest.raises(BundleError) as err:
         validate(bad)
     assert err.value.entry == "meshes/a.bin"
@@ -118,7 +91,7 @@ def test_missing_file_is_named(tiny_source: Path, tmp_path: Path) -> None:
     files = _entries(out)
     del files["notes.txt"]
     with pytest.raises(BundleError) as err:
-        validate(_write_zip(tmp_path / "bad.exb", files))
+        validate(write_zip(tmp_path / "bad.exb", files))
     assert err.value.entry == "notes.txt" and "missing" in err.value.rule
 
 
@@ -131,7 +104,7 @@ def test_missing_file_is_named(tiny_source: Path, tmp_path: Path) -> None:
     ("C:/x.txt", "absolute"),
 ])
 def test_unsafe_names_are_refused(tmp_path: Path, name: str, rule: str) -> None:
-    bad = _write_zip(tmp_path / "bad.exb", _with_manifest({name: b"x"}))
+    bad = write_zip(tmp_path / "bad.exb", _with_manifest({name: b"x"}))
     with pytest.raises(BundleError, match=rule):
         Bundle.open(bad)
 
@@ -153,21 +126,21 @@ def test_symlink_entries_are_refused(tmp_path: Path) -> None:
 def test_unlisted_duplicate_and_colliding_entries(tmp_path: Path) -> None:
     listed = _with_manifest({"a.txt": b"x"})
     with pytest.raises(BundleError, match="extra.txt: entry is not listed"):
-        Bundle.open(_write_zip(tmp_path / "1.exb", {**listed, "extra.txt": b"y"}))
+        Bundle.open(write_zip(tmp_path / "1.exb", {**listed, "extra.txt": b"y"}))
     with pytest.warns(UserWarning, match="Duplicate name"):
-        dup = _write_zip(tmp_path / "2.exb", [*listed.items(), ("a.txt", b"x")])
+        dup = write_zip(tmp_path / "2.exb", [*listed.items(), ("a.txt", b"x")])
     with pytest.raises(BundleError, match="duplicate entry"):
         Bundle.open(dup)
     with pytest.raises(BundleError, match="collides"):
-        Bundle.open(_write_zip(tmp_path / "3.exb", {**listed, "A.TXT": b"y"}))
+        Bundle.open(write_zip(tmp_path / "3.exb", {**listed, "A.TXT": b"y"}))
 
 
 def test_bombs_and_size_limits(tmp_path: Path) -> None:
     zeros = b"\0" * 2_000_000
-    bomb = _write_zip(tmp_path / "bomb.exb", _with_manifest({"z.bin": zeros}))
+    bomb = write_zip(tmp_path / "bomb.exb", _with_manifest({"z.bin": zeros}))
     with pytest.raises(BundleError, match="ratio"):
         Bundle.open(bomb)
-    ok = _write_zip(tmp_path / "ok.exb", _with_manifest({"a.bin": os.urandom(5000)}))
+    ok = write_zip(tmp_path / "ok.exb", _with_manifest({"a.bin": os.urandom(5000)}))
     with pytest.raises(BundleError, match="larger than 1000 bytes"):
         Bundle.open(ok, Limits(max_file_bytes=1000))
     with pytest.raises(BundleError, match="more than 1 entries"):
@@ -183,7 +156,7 @@ def test_bombs_and_size_limits(tmp_path: Path) -> None:
     (b"\xff\xfe", "not valid JSON"),
 ])
 def test_hostile_manifests(tmp_path: Path, manifest: bytes, rule: str) -> None:
-    bad = _write_zip(tmp_path / "bad.exb", {"manifest.json": manifest},
+    bad = write_zip(tmp_path / "bad.exb", {"manifest.json": manifest},
                      compress=zipfile.ZIP_STORED)
     with pytest.raises(BundleError, match=rule) as err:
         Bundle.open(bad)
