@@ -7,7 +7,12 @@ decompressed, and every file's size and SHA-256 are checked before it is handed 
 Every failure is one :class:`~exhibit_engine.errors.BundleError` naming the bundle, the
 entry and the rule.
 
-Stdlib only (zipfile, hashlib, tomllib): core layer.
+An optional ``manifest.sig`` (see :mod:`.signing`) is read with a size bound and parsed
+when the bundle opens; it is checked against trusted keys only when asked
+(:meth:`Bundle.check_signature`, ``validate(..., trust=...)``).
+
+Stdlib only at import (zipfile, hashlib, tomllib): core layer. Checking a signature
+loads ``cryptography``.
 """
 
 from __future__ import annotations
@@ -19,13 +24,15 @@ import struct
 import unicodedata
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import BundleError, SceneError
 from .manifest import (FileEntry, Manifest, ManifestError, SceneSpec, check_entry_name,
                        parse_manifest)
+from .signing import (MAX_SIGNATURE_BYTES, SIGNATURE_FILE, PublicKey, Signature,
+                      check_signature, parse_signature)
 
 __all__ = ["Limits", "Bundle", "validate", "RESERVED"]
 
@@ -53,12 +60,22 @@ class Bundle:
 
     Use :meth:`open`; file contents are verified (size and SHA-256) by :meth:`read`
     every time, and all at once by :meth:`verify`.
+
+    Attributes:
+        path: the bundle file.
+        manifest: the parsed manifest.
+        manifest_bytes: the exact bytes of ``manifest.json`` (what a signature covers).
+        signature: the parsed ``manifest.sig``, or ``None`` for an unsigned bundle. Its
+            ``key_id`` is only a claim until :meth:`check_signature` has checked it.
     """
 
     def __init__(self, path: Path, zf: zipfile.ZipFile, manifest: Manifest,
-                 infos: dict[str, zipfile.ZipInfo], limits: Limits) -> None:
+                 infos: dict[str, zipfile.ZipInfo], limits: Limits, *,
+                 manifest_bytes: bytes = b"", signature: Signature | None = None) -> None:
         self.path = path
         self.manifest = manifest
+        self.manifest_bytes = manifest_bytes
+        self.signature = signature
         self._zf = zf
         self._infos = infos
         self._limits = limits
@@ -82,12 +99,14 @@ class Bundle:
             raise BundleError(name, f"not a readable ZIP archive ({exc})") from None
         try:
             infos = cls._check_directory(name, zf, limits)
-            manifest = cls._read_manifest(name, zf, infos, limits)
+            manifest_bytes, manifest = cls._read_manifest(name, zf, infos, limits)
             cls._check_listing(name, manifest, infos)
+            signature = cls._read_signature(name, zf, infos)
         except Exception:  # close on any failure, then let it propagate unchanged
             zf.close()
             raise
-        return cls(p, zf, manifest, infos, limits)
+        return cls(p, zf, manifest, infos, limits, manifest_bytes=manifest_bytes,
+                   signature=signature)
 
     @staticmethod
     def _check_directory(name: str, zf: zipfile.ZipFile, limits: Limits
@@ -133,7 +152,7 @@ class Bundle:
 
     @staticmethod
     def _read_manifest(name: str, zf: zipfile.ZipFile, infos: dict[str, zipfile.ZipInfo],
-                       limits: Limits) -> Manifest:
+                       limits: Limits) -> tuple[bytes, Manifest]:
         info = infos.get("manifest.json")
         if info is None:
             raise BundleError(name, "no manifest.json at the archive root")
@@ -142,10 +161,55 @@ class Bundle:
                               "manifest.json")
         data = _bounded_read(name, zf, info, limits.max_manifest_bytes)
         try:
-            return parse_manifest(data)
+            return data, parse_manifest(data)
         except ManifestError as exc:
             entry = f"manifest.json: {exc.entry}" if exc.entry else "manifest.json"
             raise BundleError(name, exc.rule, entry) from None
+
+    @staticmethod
+    def _read_signature(name: str, zf: zipfile.ZipFile, infos: dict[str, zipfile.ZipInfo]
+                        ) -> Signature | None:
+        info = infos.get(SIGNATURE_FILE)
+        if info is None:
+            return None
+        if info.file_size > MAX_SIGNATURE_BYTES:
+            raise BundleError(name, f"larger than {MAX_SIGNATURE_BYTES} bytes",
+                              SIGNATURE_FILE)
+        return parse_signature(_bounded_read(name, zf, info, MAX_SIGNATURE_BYTES),
+                               bundle=name)
+
+    # -- signature ----------------------------------------------------------------
+
+    def check_signature(self, trust: Sequence[PublicKey] = (), require_signed: bool = False
+                        ) -> str | None:
+        """Check ``manifest.sig`` against the trusted keys, as a venue's policy asks.
+
+        With no trusted keys and ``require_signed`` false, nothing is checked. Otherwise
+        a signature, if present, must verify with a trusted key; with ``require_signed``
+        an unsigned bundle is refused too. The signature covers ``manifest.json``, which
+        covers every file by SHA-256: check those with :meth:`verify`.
+
+        Args:
+            trust: the public keys allowed to sign.
+            require_signed: refuse an unsigned bundle.
+
+        Returns:
+            The key id of the trusted key that signed, or ``None`` when nothing was
+            checked (no keys given and the bundle is unsigned or not required to be).
+
+        Raises:
+            BundleError: ``bundle is not signed``, ``signed by untrusted key …`` or
+                ``signature does not verify …``, naming ``manifest.sig``.
+        """
+        if self.signature is None:
+            if require_signed:
+                raise BundleError(str(self.path), "bundle is not signed (a signature by a "
+                                  "trusted key is required)", SIGNATURE_FILE)
+            return None
+        if not trust and not require_signed:
+            return None
+        return check_signature(self.manifest_bytes, self.signature, trust,
+                               bundle=str(self.path))
 
     @staticmethod
     def _check_listing(name: str, manifest: Manifest, infos: dict[str, zipfile.ZipInfo]
@@ -300,8 +364,16 @@ def _bounded_read(name: str, zf: zipfile.ZipFile, info: zipfile.ZipInfo, limit: 
     return data
 
 
-def validate(path: str | os.PathLike[str], limits: Limits = Limits()) -> Manifest:
-    """Fully check a bundle: structure, manifest, and every file's size and SHA-256.
+def validate(path: str | os.PathLike[str], limits: Limits = Limits(), *,
+             trust: Sequence[PublicKey] = (), require_signed: bool = False) -> Manifest:
+    """Fully check a bundle: structure, manifest, signature, every file's size and SHA-256.
+
+    Args:
+        path: the ``.exb`` file.
+        limits: bounds on sizes and counts.
+        trust: public keys allowed to sign; when given, a signature must verify with
+            one of them (see :meth:`Bundle.check_signature`).
+        require_signed: refuse a bundle without a trusted signature.
 
     Returns:
         The manifest of a valid bundle.
@@ -310,5 +382,6 @@ def validate(path: str | os.PathLike[str], limits: Limits = Limits()) -> Manifes
         BundleError: the first rule the bundle breaks.
     """
     with Bundle.open(path, limits) as bundle:
+        bundle.check_signature(trust, require_signed)
         bundle.verify()
         return bundle.manifest

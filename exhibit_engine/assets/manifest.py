@@ -217,7 +217,7 @@ def _langs(value: Any, where: str, *, required: bool = True) -> dict[str, str]:
 
 
 def _ident(value: Any, where: str) -> str:
-    if not isinstance(value, str) or not _ID.match(value):
+    if not isinstance(value, str) or not _ID.fullmatch(value):
         raise ManifestError("must be an id: lower-case letters, digits, '.', '_', '-'", where)
     return value
 
@@ -256,7 +256,7 @@ def parse_manifest(data: bytes | str | Mapping[str, Any]) -> Manifest:
         raise ManifestError(f"unsupported format {doc.get('format')!r} (expected {FORMAT!r})",
                             "format")
     version = doc.get("version")
-    if not isinstance(version, str) or not _SEMVER.match(version):
+    if not isinstance(version, str) or not _SEMVER.fullmatch(version):
         raise ManifestError("must be a semantic version such as 1.2.0", "version")
 
     raw_files = doc.get("files")
@@ -283,7 +283,7 @@ def parse_manifest(data: bytes | str | Mapping[str, Any]) -> Manifest:
         if isinstance(size, bool) or not isinstance(size, int) or size < 0:
             raise ManifestError("must be a whole number of bytes", f"{where}.size")
         digest = f.get("sha256")
-        if not isinstance(digest, str) or not _SHA256.match(digest):
+        if not isinstance(digest, str) or not _SHA256.fullmatch(digest):
             raise ManifestError("must be 64 lower-case hex digits", f"{where}.sha256")
         media = _text(f.get("media_type"), f"{where}.media_type")
         files.append(FileEntry(path, size, media, digest))
