@@ -14,7 +14,8 @@ from click.testing import CliRunner
 from exhibit_engine.cli import main
 
 EXHIBIT = Path(sys.executable).with_name("exhibit")
-COMMANDS = ["pack", "validate", "inspect", "render", "controller", "node", "demo"]
+COMMANDS = ["pack", "validate", "inspect", "render", "controller", "node", "demo", "keys",
+            "install", "preview", "bench"]
 
 
 def run_exhibit(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:

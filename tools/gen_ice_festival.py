@@ -5,7 +5,10 @@ Writes ``bundle.toml`` and ``meshes/castle.glb`` + ``meshes/lantern.glb``: an ic
 (a plinth with stairs, crenellated curtain walls laid in courses of bevelled blocks,
 round towers with tiered faceted spires, a gatehouse with a pointed arch of voussoirs,
 a tiered keep) and a pillar lantern, modelled in metres, Z-up, and written as standard
-glTF 2.0 (Y-up) so that panda3d-gltf lands them Z-up again.
+glTF 2.0 (Y-up) so that panda3d-gltf lands them Z-up again. It also copies the label
+font ``fonts/NotoSansSC-Labels.otf`` and its licence ``fonts/OFL.txt`` from
+``content/fonts`` (made by ``tools/make_label_font.py``); packing subsets the font to
+the bundle's texts, so the bundle carries its own Chinese, Latin and Cyrillic glyphs.
 
 Byte-for-byte reproducible: no timestamps, one seeded generator, coordinates rounded to
 0.1 mm before they become float32, JSON written with fixed key order and separators.
@@ -44,6 +47,8 @@ __all__ = ["MeshBuilder", "build_castle", "build_lantern", "write_glb", "generat
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = ROOT / "content" / "ice-festival"
+FONTS = ROOT / "content" / "fonts"
+LABEL_FONT = "NotoSansSC-Labels.otf"
 SEED = 20260117
 
 # Light zones (COLOR_0.g * 3).
@@ -89,6 +94,10 @@ snowflakes = 20000
 seed = 7
 lanterns = 20
 lantern_ring = 44.0
+[scenes.labels]
+castle = { zh = "冰雪城堡", en = "Ice Castle", ru = "Ледяной замок" }
+lanterns = { zh = "冰灯", en = "Ice Lanterns", ru = "Ледяные фонари" }
+festival = { zh = "欢迎来到冰雪节！", en = "Welcome to the Ice Festival!", ru = "Добро пожаловать на фестиваль льда!" }
 
 [[scenes]]
 id = "lantern-walk"
@@ -103,6 +112,8 @@ lanterns = 28
 lantern_ring = 40.0
 orbit_period = 300.0
 orbit_radius = 56.0
+[scenes.labels]
+walk = { zh = "沿着冰灯小径漫步", en = "A stroll along the lantern walk", ru = "Прогулка по аллее фонарей" }
 """
 
 
@@ -669,6 +680,11 @@ def generate(out: Path) -> list[Path]:
         out / "meshes" / "lantern.glb": write_glb([("lantern_ice", "ice", lantern_ice),
                                                    ("glow_flame", "flame", flame)]),
     }
+    for name in (LABEL_FONT, "OFL.txt"):
+        try:
+            files[out / "fonts" / name] = (FONTS / name).read_bytes()
+        except FileNotFoundError:
+            raise SystemExit(f"{FONTS / name} is missing: run tools/make_label_font.py") from None
     for path, data in files.items():
         _write(path, data)
     return list(files)

@@ -122,13 +122,18 @@ class Item:
 
 @dataclass(frozen=True)
 class SceneSpec:
-    """A scene the bundle offers: its id, kind, parameters and the files it uses."""
+    """A scene the bundle offers: its id, kind, parameters, the files it uses and its labels.
+
+    ``labels`` maps a label id to its text per language (``{"zh": …, "en": …, "ru": …}``);
+    the bundle's subset font covers every one of them.
+    """
 
     id: str
     kind: str
     title: Mapping[str, str]
     params: Mapping[str, Any]
     assets: tuple[str, ...]
+    labels: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -165,7 +170,8 @@ class Manifest:
                        "date": i.date, "description": dict(i.description),
                        "rights": i.rights, "identifier": i.identifier} for i in self.items],
             "scenes": [{"id": s.id, "kind": s.kind, "title": dict(s.title),
-                        "params": dict(s.params), "assets": list(s.assets)}
+                        "params": dict(s.params), "assets": list(s.assets),
+                        "labels": {k: dict(v) for k, v in s.labels.items()}}
                        for s in self.scenes],
             "files": [{"path": f.path, "size": f.size, "media_type": f.media_type,
                        "sha256": f.sha256} for f in self.files],
@@ -329,12 +335,18 @@ def parse_manifest(data: bytes | str | Mapping[str, Any]) -> Manifest:
             if a not in seen:
                 raise ManifestError(f"uses {a!r}, which the manifest does not list",
                                     f"{where}.assets")
+        raw_labels = s.get("labels", {})
+        if not isinstance(raw_labels, dict):
+            raise ManifestError("must be a map of label id to texts", f"{where}.labels")
+        labels = {_ident(k, f"{where}.labels"): _langs(v, f"{where}.labels.{k}")
+                  for k, v in raw_labels.items()}
         scenes.append(SceneSpec(
             id=sid,
             kind=_ident(s.get("kind"), f"{where}.kind"),
             title=_langs(s.get("title"), f"{where}.title", required=False),
             params=_json_value(params, f"{where}.params"),
             assets=tuple(assets),
+            labels=labels,
         ))
 
     return Manifest(

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import BundleError
+from . import font as _font
 from .manifest import FORMAT, Manifest, ManifestError, check_entry_name, media_type_for, \
     parse_manifest
 
@@ -95,7 +96,10 @@ class PackContext:
 Processor = Callable[[PackContext, str, bytes], list[Output]]
 
 #: Processors by lower-case file extension; files with no entry are copied as they are.
-PROCESSORS: dict[str, Processor] = {}
+PROCESSORS: dict[str, Processor] = {
+    ".otf": _font.process,
+    ".ttf": _font.process,
+}
 
 
 def _copy(ctx: PackContext, rel: str, data: bytes) -> list[Output]:
@@ -117,11 +121,14 @@ def collect_texts(doc: Mapping[str, Any]) -> tuple[str, ...]:
                 walk(v)
 
     bundle = doc.get("bundle", {})
-    walk(bundle.get("title", {}) if isinstance(bundle, dict) else {})
+    if isinstance(bundle, dict):  # credits are shown on the wall where items ask for them
+        for field_name in ("title", "rights"):
+            walk(bundle.get(field_name, {}))
     for key in ("items", "scenes"):
         for entry in doc.get(key, []) if isinstance(doc.get(key), list) else []:
             if isinstance(entry, dict):
-                for field_name in ("title", "description", "labels", "captions"):
+                for field_name in ("title", "description", "labels", "captions", "creator",
+                                   "date", "rights"):
                     walk(entry.get(field_name, {}))
     walk(doc.get("labels", {}))
     return tuple(seen)
