@@ -8,8 +8,10 @@ sees a traceback for bad input.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -51,9 +53,12 @@ def main() -> None:
     """Exhibit Engine: immersive exhibitions on a wall of projectors.
 
     \b
-    Curators:   pack, validate, inspect, render  -- build and check scene bundles
+    Curators:   pack, validate, inspect,         -- build, check and proof scene
+                render, preview                     bundles
+    Signing:    keys new, pack --sign, install   -- sign bundles, install them safely
     Operators:  controller, node                 -- run a show on a projector wall
     Newcomers:  demo                             -- the whole thing on one machine
+    Hardware:   bench bundle                     -- measure this machine
 
     Run `exhibit COMMAND --help` for what each command takes.
     """
@@ -66,46 +71,98 @@ def main() -> None:
 @click.argument("src_dir", type=click.Path(file_okay=False, path_type=Path))
 @click.option("-o", "--output", "out", required=True, type=click.Path(dir_okay=False,
               path_type=Path), help="The .exb bundle file to write.")
-def pack(src_dir: Path, out: Path) -> None:
+@click.option("--sign", "sign_key", metavar="KEYFILE",
+              type=click.Path(dir_okay=False, path_type=Path),
+              help="Sign the bundle with this Ed25519 private key (NAME.ed25519.key from "
+                   "`exhibit keys new`): adds manifest.sig, a signature over manifest.json.")
+def pack(src_dir: Path, out: Path, sign_key: Path | None) -> None:
     """Pack a bundle source folder into one .exb bundle.
 
     SRC_DIR holds bundle.toml (id, version, titles, items, scenes) and the files the
     scenes use. Every file is listed in the bundle's manifest.json with its size, media
     type and SHA-256. The bundle is written atomically: a failed pack leaves nothing.
+    With --sign, manifest.sig signs manifest.json, and so every file and the version.
     """
     from rich.progress import Progress
 
     from .assets.pack import pack as do_pack
 
+    sign = None
+    signed_by = ""
+    if sign_key is not None:
+        from functools import partial
+
+        from .assets.signing import load_private_key, public_key_of, sign_manifest
+
+        key = load_private_key(sign_key)  # before packing: a bad key file writes nothing
+        sign = partial(sign_manifest, private_key=key)
+        signed_by = f", signed by key {public_key_of(key).key_id}"
     with Progress(transient=True) as bar:
         task = bar.add_task(f"packing {src_dir}", total=None)
-        manifest = do_pack(src_dir, out, progress=lambda name, n: bar.advance(task, n))
+        manifest = do_pack(src_dir, out, progress=lambda name, n: bar.advance(task, n),
+                           sign=sign)
     total = sum(f.size for f in manifest.files)
     click.echo(f"packed {manifest.id} {manifest.version}: {len(manifest.files)} files, "
-               f"{len(manifest.scenes)} scenes, {total / 1e6:.2f} MB -> {out}")
+               f"{len(manifest.scenes)} scenes, {total / 1e6:.2f} MB{signed_by} -> {out}")
+
+
+_TRUST_HELP = ("A public key file (NAME.ed25519.pub, one key per line) whose signatures "
+               "are trusted; repeat for several. A signed bundle must verify with one.")
+_REQUIRE_HELP = "Refuse bundles without a signature by a trusted key (needs --trust)."
+
+
+def _trusted_keys(files: tuple[Path, ...], require_signed: bool) -> list[Any]:
+    """Load --trust files; a bad key file or a policy without keys is a usage error."""
+    from .assets.signing import load_public_keys
+
+    if require_signed and not files:
+        raise ConfigError("<flags>", "needs at least one --trust PUBKEY file",
+                          key="--require-signed")
+    return [k for f in files for k in load_public_keys(f)]
+
+
+def _signature_note(key_id: str | None, signature: Any, trust: list[Any]) -> str:
+    """How a command reports a bundle's signature after its policy check."""
+    if key_id is not None:
+        names = sorted({k.name for k in trust if k.key_id == key_id and k.name})
+        return f"signed by trusted key {key_id}" + (f" ({', '.join(names)})" if names else "")
+    if signature is not None:
+        return f"signed by key {signature.key_id} (not checked; give --trust)"
+    return "unsigned"
 
 
 @main.command()
 @click.argument("bundle", type=click.Path(dir_okay=False, path_type=Path))
-def validate(bundle: Path) -> None:
-    """Check a .exb bundle completely: structure, manifest and every file's SHA-256.
+@click.option("--trust", "trust_files", multiple=True, metavar="PUBKEY",
+              type=click.Path(dir_okay=False, path_type=Path), help=_TRUST_HELP)
+@click.option("--require-signed", is_flag=True, help=_REQUIRE_HELP)
+def validate(bundle: Path, trust_files: tuple[Path, ...], require_signed: bool) -> None:
+    """Check a .exb bundle completely: structure, manifest, signature, every SHA-256.
+
+    With --trust, a bundle's manifest.sig must verify with one of the trusted keys;
+    with --require-signed, an unsigned bundle is refused too. Without them the
+    signature is reported but not checked.
 
     Exits 0 if the bundle is valid, 1 with one line naming the entry and the rule it
-    breaks if it is not, and 2 on a usage error.
+    breaks if it is not (a bad, untrusted or missing signature included), and 2 on a
+    usage error (such as an unreadable key file).
     """
     from rich.progress import Progress
 
     from .assets.bundle import Bundle
 
+    trust = _trusted_keys(trust_files, require_signed)
     with Bundle.open(bundle) as b:
+        key_id = b.check_signature(trust, require_signed)
+        note = _signature_note(key_id, b.signature, trust)
         total = sum(f.size for f in b.manifest.files)
         with Progress(transient=True, disable=not sys.stderr.isatty()) as bar:
             task = bar.add_task(f"checking {bundle.name}", total=total)
             for entry in b.iter_verified():
                 bar.advance(task, entry.size)
         m = b.manifest
-    click.echo(f"valid: {m.id} {m.version}, {len(m.files)} files, {len(m.scenes)} scenes "
-               f"({bundle})")
+    click.echo(f"valid: {m.id} {m.version}, {len(m.files)} files, {len(m.scenes)} scenes, "
+               f"{note} ({bundle})")
 
 
 @main.command()
@@ -115,11 +172,14 @@ def inspect(bundle: Path, as_json: bool) -> None:
     """Show what a bundle holds: titles, items, scenes and files.
 
     Opens the bundle and checks its structure (use `exhibit validate` for every hash).
+    The signature line shows who claims to have signed; `exhibit validate --trust`
+    checks that claim.
     """
     from .assets.bundle import Bundle
 
     with Bundle.open(bundle) as b:
         m = b.manifest
+        sig = b.signature
     if as_json:
         click.echo(json.dumps({
             "id": m.id, "version": m.version, "title": dict(m.title),
@@ -130,7 +190,8 @@ def inspect(bundle: Path, as_json: bool) -> None:
                        "date": i.date, "identifier": i.identifier} for i in m.items],
             "assets": [{"path": f.path, "size": f.size, "media_type": f.media_type,
                         "sha256": f.sha256} for f in m.files],
-            "signed": False,
+            "signed": sig is not None,
+            "signature": {"alg": sig.alg, "key_id": sig.key_id} if sig else None,
         }, ensure_ascii=False, indent=2))
         return
     from rich.console import Console
@@ -139,7 +200,10 @@ def inspect(bundle: Path, as_json: bool) -> None:
     con = Console()
     con.print(f"[bold]{m.id}[/bold] {m.version}  "
               + "  ".join(f"{k}: {v}" for k, v in m.title.items()))
-    con.print(f"rights: {m.rights or '-'}   licence: {m.license or '-'}   signature: none")
+    sig_text = (f"{sig.alg} key {sig.key_id} (not checked; use validate --trust)" if sig
+                else "none")
+    con.print(f"rights: {m.rights or '-'}   licence: {m.license or '-'}")
+    con.print(f"signature: {sig_text}", highlight=False, soft_wrap=True)
     t = Table(title="scenes")
     for col in ("id", "kind", "title", "assets"):
         t.add_column(col)
@@ -162,6 +226,81 @@ def inspect(bundle: Path, as_json: bool) -> None:
     for f in m.files:
         t.add_row(f.path, f"{f.size:,}", f.media_type, f.sha256[:16] + "…")
     con.print(t)
+
+
+# --------------------------------------------------------------------------- keys, library
+
+
+@main.group()
+def keys() -> None:
+    """Make keys: Ed25519 key pairs that sign bundles.
+
+    A curator signs with the private key (`exhibit pack --sign NAME.ed25519.key`); a
+    venue trusts the public key (`exhibit validate --trust NAME.ed25519.pub`,
+    `exhibit install --trust ...`). Keep the private key secret; share the .pub file.
+    """
+
+
+@keys.command("new")
+@click.argument("name")
+@click.option("--dir", "directory", default=".", show_default=True,
+              type=click.Path(file_okay=False, path_type=Path),
+              help="Folder to write the two key files into (made if missing).")
+@click.option("--kind", type=click.Choice(["ed25519"]), default="ed25519", show_default=True,
+              help="Key kind: ed25519 signs bundles.")
+@click.option("--force", is_flag=True, help="Replace existing key files of the same name.")
+def keys_new(name: str, directory: Path, kind: str, force: bool) -> None:
+    """Make a new key pair called NAME and write it as two files.
+
+    \b
+    NAME.ed25519.key  private key, PEM PKCS#8, mode 0600: signs bundles; keep it secret
+    NAME.ed25519.pub  public key, one line "exhibit-ed25519 <base64> NAME": give it to
+                      venues, which trust it with --trust
+
+    Existing files are never replaced without --force. Prints the key id that signed
+    bundles show (`exhibit inspect`).
+    """
+    from .assets.signing import write_key_pair
+
+    written = write_key_pair(name, directory, force=force)
+    click.echo(f"new {kind} key {name!r}, key id {written.key_id}\n"
+               f"  private: {written.private_path}  (secret; exhibit pack --sign)\n"
+               f"  public:  {written.public_path}  (share; exhibit validate --trust)")
+
+
+@main.command()
+@click.argument("bundle", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--library", "library_dir", required=True,
+              type=click.Path(file_okay=False, path_type=Path),
+              help="The library folder: a node's --bundle-dir (made if missing).")
+@click.option("--trust", "trust_files", multiple=True, metavar="PUBKEY",
+              type=click.Path(dir_okay=False, path_type=Path), help=_TRUST_HELP)
+@click.option("--require-signed", is_flag=True, help=_REQUIRE_HELP)
+def install(bundle: Path, library_dir: Path, trust_files: tuple[Path, ...],
+            require_signed: bool) -> None:
+    """Check a bundle completely, then install it into a library as ID.exb.
+
+    The bundle is copied into the library, checked there (structure, signature, every
+    SHA-256) and renamed into place, with a small ID.json record beside it. It never
+    rolls back: a bundle older than the installed one of the same id, or the same
+    version with different content, is refused. Exits 0 when installed (or already
+    installed), 1 with one line when refused, 2 on a usage error.
+    """
+    from datetime import UTC, datetime
+
+    from .assets.library import install as do_install
+
+    trust = _trusted_keys(trust_files, require_signed)
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    done = do_install(bundle, library_dir, trust=trust, require_signed=require_signed,
+                      installed_at=now)
+    note = (_signature_note(done.key_id, None, trust) if done.key_id or trust
+            else "signature not checked")
+    if not done.changed:
+        click.echo(f"already installed: {done.id} {done.version} ({note}) -> {done.path}")
+        return
+    was = f"replaced {done.previous}, " if done.previous else ""
+    click.echo(f"installed {done.id} {done.version} ({was}{note}) -> {done.path}")
 
 
 # --------------------------------------------------------------------------- rendering
@@ -203,6 +342,44 @@ def render(bundle: Path, scene_id: str, at: float, size: str, venue: Path | None
 
     path = render_to_png(bundle, scene_id, at, wh, out, frustum=frustum)
     click.echo(f"rendered {scene_id} at t={at:g}s, {wh[0]}x{wh[1]} -> {path}")
+
+
+@main.command()
+@click.argument("bundle", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("-o", "--output", "out", required=True,
+              type=click.Path(dir_okay=False, path_type=Path), help="PNG contact sheet to write.")
+@click.option("--at", "times", type=float, multiple=True,
+              help="Show time in seconds; repeat for more tiles (default: 0, 20 and 50).")
+@click.option("--tile", default="480x270", show_default=True,
+              help="Size of each frame WIDTHxHEIGHT in pixels.")
+def preview(bundle: Path, out: Path, times: tuple[float, ...], tile: str) -> None:
+    """Render every scene of a bundle into one labelled contact sheet (PNG).
+
+    Each scene becomes a row: its id, kind and titles in every language, and one frame
+    per show time, rendered offscreen exactly as a projector node would draw it. A
+    scene that cannot be drawn gets a failure tile, a warning, and exit status 1.
+    """
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from .runtime.preview import DEFAULT_TIMES, contact_sheet
+
+    wh = _size(tile)
+    console = Console(stderr=True)
+    with Progress(console=console, transient=True, disable=not console.is_terminal) as bar:
+        task = bar.add_task(f"rendering {bundle.name}", total=None)
+
+        def advance(done: int, total: int, what: str) -> None:
+            bar.update(task, completed=done, total=total, description=f"rendering {what}")
+
+        result = contact_sheet(bundle, out, times=times or DEFAULT_TIMES, tile=wh,
+                               progress=advance)
+    for scene_id, why in result.failures:
+        click.echo(f"exhibit: warning: scene {scene_id!r} not rendered: {why}", err=True)
+    click.echo(f"preview: {result.scenes} scenes, {result.frames} frames, "
+               f"{result.size[0]}x{result.size[1]} -> {result.path}")
+    if result.failures:
+        sys.exit(1)
 
 
 # --------------------------------------------------------------------------- show
@@ -331,6 +508,103 @@ def demo(headless: bool, out_dir: Path, content_dir: Path) -> None:
     from .demo import run_demo
 
     sys.exit(run_demo(out_dir=out_dir, content_dir=content_dir, headless=headless))
+
+
+# --------------------------------------------------------------------------- bench
+
+
+@contextlib.contextmanager
+def _bench_progress() -> Iterator[Callable[[str, float, float], None]]:
+    """A rich progress display on stderr, one bar per stage a suite reports."""
+    from rich.console import Console
+    from rich.progress import Progress
+
+    console = Console(stderr=True)
+    with Progress(console=console, transient=True, disable=not console.is_terminal) as bar:
+        tasks: dict[str, Any] = {}
+
+        def update(stage: str, done: float, total: float) -> None:
+            if stage not in tasks:
+                for task in tasks.values():
+                    bar.remove_task(task)       # one bar: the stage running now
+                tasks.clear()
+                tasks[stage] = bar.add_task(stage, total=total or None)
+            bar.update(tasks[stage], completed=done, total=total or None)
+
+        yield update
+
+
+def _print_report(report: Any) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"exhibit bench {report.suite}")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    table.add_column("unit")
+    table.add_column("target")
+    for label, value, unit, verdict in report.rows():
+        table.add_row(label, value, unit, verdict)
+    con = Console()
+    con.print(table)
+    facts = ", ".join(f"{k}={v}" for k, v in report.params.items())
+    con.print(f"[dim]{facts}[/dim]", soft_wrap=True)
+
+
+@main.group()
+def bench() -> None:
+    """Benchmarks to run on venue hardware; each prints a table and can write JSON.
+
+    Every suite makes its own data unless given some, and measures a baseline in the
+    same run (e.g. plain SHA-256 beside bundle validation), so its ratios mean the same
+    on any machine. Suites: bundle.
+    """
+
+
+@bench.command("bundle")
+@click.option("--bundle", "bundle_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Measure this .exb instead of a synthetic bundle (its largest GLB is "
+                   "the model).")
+@click.option("--size-mb", type=float, default=200.0, show_default=True,
+              help="Synthetic bundle: MB of incompressible data.")
+@click.option("--triangles", type=int, default=100_000, show_default=True,
+              help="Synthetic bundle: least triangles of the textured model.")
+@click.option("--texture-px", type=int, default=1024, show_default=True,
+              help="Synthetic bundle: texture side in pixels.")
+@click.option("--repeat", type=int, default=3, show_default=True,
+              help="Timed runs of hashing and of validation (medians).")
+@click.option("--loads", type=int, default=5, show_default=True,
+              help="Timed model loads, uncached and cached (medians).")
+@click.option("--workdir", type=click.Path(file_okay=False, path_type=Path),
+              help="Where the temporary data goes (deleted afterwards).")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the results as JSON to this file.")
+@click.option("--check", is_flag=True,
+              help="Exit 1 if an acceptance target that applies to this run is missed.")
+def bench_bundle(bundle_path: Path | None, size_mb: float, triangles: int, texture_px: int,
+                 repeat: int, loads: int, workdir: Path | None, json_path: Path | None,
+                 check: bool) -> None:
+    """Bundle validation against plain SHA-256, its memory, and the model cache.
+
+    Makes a bundle of incompressible data (--size-mb) and a textured model
+    (--triangles), packs it, then measures validation throughput against hashlib on the
+    same file, the peak RSS of validation in a fresh process, and loading the model
+    uncached against loading it from the cache. Temporary data is always deleted.
+    """
+    from .bench import write_json
+    from .bench.bundle import BundleBenchOptions, run
+
+    opts = BundleBenchOptions(bundle=bundle_path, size_mb=size_mb, triangles=triangles,
+                              texture_px=texture_px, repeat=repeat, loads=loads,
+                              workdir=workdir)
+    with _bench_progress() as progress:
+        report = run(opts, progress)
+    _print_report(report)
+    if json_path is not None:
+        click.echo(f"wrote {write_json(report, json_path)}")
+    if check and not report.passed:
+        click.echo("exhibit: bench: an acceptance target was missed", err=True)
+        sys.exit(1)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -48,6 +48,14 @@ def tiny_source(tmp_path: Path) -> Path:
     return src
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _private_model_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Every test, and every process a test starts, uses a private model cache."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("EXHIBIT_CACHE_DIR", str(tmp_path_factory.mktemp("model-cache")))
+        yield
+
+
 @pytest.fixture(scope="session")
 def ice_exb(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """content/ice-festival packed into ``<tmp>/ice-festival.exb``, once per session."""

@@ -9,6 +9,7 @@ edge to edge.
 PRC settings are loaded once per process (see :mod:`._gl`): ``load-display
 p3headlessgl``, ``window-type offscreen`` and ``sync-video false`` when headless,
 quiet ``notify-level``, ``audio-library-name null``, an empty ``model-cache-dir``.
+Models load through our own content-addressed cache (:mod:`.cache`), never Panda3D's.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from ..scenes.base import Scene, SceneContext
 from ..scenes.registry import get_kind
 from ..wall import Frustum, centered_frustum
 from . import _gl
+from .cache import ModelCache
 
 if TYPE_CHECKING:
     from ..assets.bundle import Bundle
@@ -79,6 +81,11 @@ class Renderer:
         title: the window title.
         origin: where the window's top-left corner goes on the desktop (pixels);
             ``None`` lets the window manager choose.
+        cache: the model cache scenes load through; by default one at ``cache_dir``.
+        cache_dir: the folder of the default cache (default:
+            :func:`~exhibit_engine.runtime.cache.default_cache_dir`, i.e.
+            ``$EXHIBIT_CACHE_DIR`` or the XDG cache folder). Nothing is written there
+            until a model is first loaded.
 
     Attributes:
         size: the output size (width, height).
@@ -91,7 +98,9 @@ class Renderer:
     """
 
     def __init__(self, size: tuple[int, int], *, window: bool = False,
-                 title: str = "Exhibit Engine", origin: tuple[int, int] | None = None) -> None:
+                 title: str = "Exhibit Engine", origin: tuple[int, int] | None = None,
+                 cache: ModelCache | None = None,
+                 cache_dir: str | os.PathLike[str] | None = None) -> None:
         if (len(size) != 2 or not all(isinstance(v, int) and 1 <= v <= _MAX_SIDE
                                       for v in size)):
             raise RenderError(f"invalid output size {size!r} (1..{_MAX_SIDE} pixels a side)")
@@ -101,6 +110,8 @@ class Renderer:
         self._scene: Scene | None = None
         self._scene_root: NodePath | None = None
         self._unchecked = False
+        self._cache = cache
+        self._cache_dir = cache_dir
         _gl.configure(headless=not window)
         self._pipe = _gl.make_pipe(headless=not window)
         self._engine = GraphicsEngine(self._pipe)
@@ -141,6 +152,14 @@ class Renderer:
         return self._camera.get_lens()
 
     @property
+    def cache(self) -> ModelCache:
+        """The model cache scenes load through (made on first use)."""
+        if self._cache is None:
+            self._cache = (ModelCache(self._cache_dir) if self._cache_dir is not None
+                           else ModelCache.default())
+        return self._cache
+
+    @property
     def scene_root(self) -> NodePath | None:
         """The current scene's root node, or ``None`` (for tests and tools)."""
         return self._scene_root
@@ -161,7 +180,8 @@ class Renderer:
         self.unload()
         root = self._render.attach_new_node(f"scene:{spec.id}")
         self.rig.clear_transform()
-        scene = cls(SceneContext(root=root, rig=self.rig, read_asset=bundle.read, spec=spec))
+        scene = cls(SceneContext(root=root, rig=self.rig, read_asset=bundle.read, spec=spec,
+                                 load_model=self.cache.loader_for(bundle)))
         ok = False
         try:
             scene.build()
@@ -275,7 +295,7 @@ class Renderer:
 
 def render_to_png(bundle_path: str | os.PathLike[str], scene_id: str, t: float,
                   size: tuple[int, int], out_path: str | os.PathLike[str],
-                  frustum: Frustum | None = None) -> Path:
+                  frustum: Frustum | None = None, cache: ModelCache | None = None) -> Path:
     """Render one frame of a bundle's scene offscreen and write it as a PNG, atomically.
 
     Args:
@@ -285,6 +305,7 @@ def render_to_png(bundle_path: str | os.PathLike[str], scene_id: str, t: float,
         size: image size (width, height) in pixels.
         out_path: the PNG to write (via a temporary file and ``os.replace``).
         frustum: the lens frustum; by default a centred 60-degree view of the same aspect.
+        cache: the model cache (default: the one at the default cache folder).
 
     Returns:
         The path written.
@@ -295,7 +316,7 @@ def render_to_png(bundle_path: str | os.PathLike[str], scene_id: str, t: float,
     from ..assets.bundle import Bundle
 
     out = Path(out_path)
-    with Bundle.open(bundle_path) as bundle, Renderer(size) as renderer:
+    with Bundle.open(bundle_path) as bundle, Renderer(size, cache=cache) as renderer:
         renderer.set_frustum(frustum or centered_frustum(size[0] / size[1]))
         renderer.load(bundle, scene_id)
         renderer.render(t)

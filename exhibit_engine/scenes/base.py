@@ -5,9 +5,12 @@ A scene is built once from its bundle's assets, then posed for each frame by
 unseeded randomness, nothing carried from one frame to the next. That is what lets
 every projector node draw the same frame for the same ``t``.
 
-GLB assets are converted in memory with panda3d-gltf. Nothing is read from disk and no
-model cache is used: the bytes come verified from the bundle, and a GLB that points at
-anything outside itself (an external or ``../`` URI) is refused before conversion.
+GLB assets are converted in memory with panda3d-gltf by :func:`load_glb`. Nothing is
+read from disk and Panda3D's own model cache is never used: the bytes come verified from
+the bundle, and a GLB that points at anything outside itself (an external or ``../``
+URI) is refused before conversion. Scenes load models through
+:attr:`SceneContext.load_model`; the runtime points it at its content-addressed cache
+(:mod:`exhibit_engine.runtime.cache`), and without one it converts with :func:`load_glb`.
 """
 
 from __future__ import annotations
@@ -52,12 +55,22 @@ class SceneContext:
             (output size in pixels, vec2) above ``root``.
         read_asset: returns the verified bytes of one bundle file.
         spec: the scene's entry in the bundle manifest.
+        load_model: returns a new, unparented model for one bundle GLB (by path). The
+            runtime passes its cached loader; by default every call converts
+            ``read_asset(path)`` with :func:`load_glb`. Raises AssetError or
+            BundleError like :func:`load_glb` and ``read_asset``.
     """
 
     root: NodePath
     rig: NodePath
     read_asset: Callable[[str], bytes]
     spec: SceneSpec
+    load_model: Callable[[str], NodePath] = None  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        if self.load_model is None:
+            read = self.read_asset
+            object.__setattr__(self, "load_model", lambda path: load_glb(read(path), path))
 
 
 class Scene(ABC):

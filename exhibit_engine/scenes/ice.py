@@ -37,7 +37,7 @@ from panda3d.core import (ColorBlendAttrib, Geom, GeomEnums, GeomNode, GeomPoint
                           ShaderAttrib, TransparencyAttrib)
 
 from ..errors import SceneError
-from .base import Scene, load_glb, make_shader
+from .base import Scene, make_shader
 
 __all__ = ["IceScene", "IceParams", "PROGRAMME", "programme_colour", "rig_pose",
            "lantern_flicker", "EYE_HEIGHT", "MAX_LANTERNS"]
@@ -276,7 +276,7 @@ class IceScene(Scene):
         for asset in spec.assets:
             if PurePosixPath(asset).suffix.lower() != ".glb":
                 continue
-            model = load_glb(self.ctx.read_asset(asset), asset)
+            model = self.ctx.load_model(asset)
             model.set_shader(ice)
             for g in model.find_all_matches("**/+GeomNode"):
                 if g.get_name().startswith("glow"):

@@ -173,7 +173,7 @@ def test_invalid_bundles_are_refused_naming_the_source(tmp_path: Path) -> None:
 def test_an_id_that_cannot_name_a_file_is_refused(tmp_path: Path) -> None:
     files = {"a.bin": b"x"}
     src = write_zip(tmp_path / "nl.exb", with_manifest(files, id="tiny\n"))
-    with pytest.raises(BundleError, match="manifest.json: id: id cannot name a library file"):
+    with pytest.raises(BundleError, match="manifest.json: id: must be an id"):
         install(src, tmp_path / "lib")
     assert not (tmp_path / "lib" / "tiny\n.exb").exists()
 
