@@ -97,10 +97,24 @@ def pack(src_dir: Path, out: Path, sign_key: Path | None) -> None:
         key = load_private_key(sign_key)  # before packing: a bad key file writes nothing
         sign = partial(sign_manifest, private_key=key)
         signed_by = f", signed by key {public_key_of(key).key_id}"
+    from rich.console import Console
+    from rich.table import Table
+
+    source_bytes = sum(p.stat().st_size for p in src_dir.rglob("*")
+                       if p.is_file() and not p.is_symlink()) if src_dir.is_dir() else 0
+    notes: dict[str, list[str]] = {}
     with Progress(transient=True) as bar:
-        task = bar.add_task(f"packing {src_dir}", total=None)
+        task = bar.add_task(f"packing {src_dir}", total=source_bytes or None)
         manifest = do_pack(src_dir, out, progress=lambda name, n: bar.advance(task, n),
-                           sign=sign)
+                           sign=sign, notes=notes)
+    table = Table(title=f"{manifest.id} {manifest.version}", title_justify="left")
+    for col, just in (("file", "left"), ("media type", "left"), ("size", "right")):
+        table.add_column(col, justify=just)  # type: ignore[arg-type]
+    for f in manifest.files:
+        table.add_row(f.path, f.media_type, f"{f.size:,}")
+    Console().print(table)
+    for source, remarks in sorted(notes.items()):
+        click.echo(f"  {source}: {'; '.join(remarks)}")
     total = sum(f.size for f in manifest.files)
     click.echo(f"packed {manifest.id} {manifest.version}: {len(manifest.files)} files, "
                f"{len(manifest.scenes)} scenes, {total / 1e6:.2f} MB{signed_by} -> {out}")
@@ -150,6 +164,7 @@ def validate(bundle: Path, trust_files: tuple[Path, ...], require_signed: bool) 
     from rich.progress import Progress
 
     from .assets.bundle import Bundle
+    from .assets.content import check_content
 
     trust = _trusted_keys(trust_files, require_signed)
     with Bundle.open(bundle) as b:
@@ -160,6 +175,7 @@ def validate(bundle: Path, trust_files: tuple[Path, ...], require_signed: bool) 
             task = bar.add_task(f"checking {bundle.name}", total=total)
             for entry in b.iter_verified():
                 bar.advance(task, entry.size)
+            check_content(b)
         m = b.manifest
     click.echo(f"valid: {m.id} {m.version}, {len(m.files)} files, {len(m.scenes)} scenes, "
                f"{note} ({bundle})")

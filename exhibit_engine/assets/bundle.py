@@ -366,7 +366,8 @@ def _bounded_read(name: str, zf: zipfile.ZipFile, info: zipfile.ZipInfo, limit: 
 
 def validate(path: str | os.PathLike[str], limits: Limits = Limits(), *,
              trust: Sequence[PublicKey] = (), require_signed: bool = False) -> Manifest:
-    """Fully check a bundle: structure, manifest, signature, every file's size and SHA-256.
+    """Fully check a bundle: structure, manifest, signature, every file's size and SHA-256,
+    and the content of models, images and JSON files (before any loader sees them).
 
     Args:
         path: the ``.exb`` file.
@@ -381,7 +382,10 @@ def validate(path: str | os.PathLike[str], limits: Limits = Limits(), *,
     Raises:
         BundleError: the first rule the bundle breaks.
     """
+    from .content import check_content  # content checks import the bundle model
+
     with Bundle.open(path, limits) as bundle:
         bundle.check_signature(trust, require_signed)
         bundle.verify()
+        check_content(bundle)
         return bundle.manifest

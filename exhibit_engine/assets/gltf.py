@@ -12,6 +12,7 @@ import binascii
 import io
 import json
 import struct
+import warnings
 from collections.abc import Iterator
 from typing import Any
 
@@ -89,7 +90,17 @@ def check_image(name: str, where: str, blob: bytes) -> None:
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with Image.open(io.BytesIO(blob)) as img:
+        with warnings.catch_warnings():
+            # Pillow's own bomb guard is a global setting; our limit, below, is stricter.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img = Image.open(io.BytesIO(blob))
+    except Image.DecompressionBombError:
+        raise AssetError(name, f"{where}: image header claims more than "
+                         f"{MAX_IMAGE_PIXELS} pixels") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise AssetError(name, f"{where}: not a readable image ({exc})") from None
+    try:
+        with img:
             w, h = img.size
             fmt = img.format
             if fmt not in ("PNG", "JPEG"):

@@ -20,6 +20,7 @@ primary output first. It reports bad input by raising ``ctx.fail(rel, rule)``.
 from __future__ import annotations
 
 import hashlib
+import importlib
 import os
 import stat
 import tempfile
@@ -96,10 +97,33 @@ class PackContext:
 Processor = Callable[[PackContext, str, bytes], list[Output]]
 
 #: Processors by lower-case file extension; files with no entry are copied as they are.
-PROCESSORS: dict[str, Processor] = {
+#: A value is a processor or a ``"module:function"`` reference imported on first use,
+#: so that importing this module loads neither trimesh nor Pillow.
+PROCESSORS: dict[str, Processor | str] = {
     ".otf": _font.process,
     ".ttf": _font.process,
+    ".glb": "exhibit_engine.assets.mesh:process",
+    ".gltf": "exhibit_engine.assets.mesh:process",
+    ".obj": "exhibit_engine.assets.mesh:process",
+    ".stl": "exhibit_engine.assets.mesh:process",
+    ".ply": "exhibit_engine.assets.mesh:process",
+    ".png": "exhibit_engine.assets.image:process",
+    ".jpg": "exhibit_engine.assets.image:process",
+    ".jpeg": "exhibit_engine.assets.image:process",
+    ".tif": "exhibit_engine.assets.image:process",
+    ".tiff": "exhibit_engine.assets.image:process",
+    ".webp": "exhibit_engine.assets.image:process",
+    ".bmp": "exhibit_engine.assets.image:process",
 }
+
+
+def _processor(ext: str) -> Processor:
+    """The processor for a lower-case extension (:func:`_copy` if none is registered)."""
+    found = PROCESSORS.get(ext, _copy)
+    if isinstance(found, str):
+        module, _, name = found.partition(":")
+        found = getattr(importlib.import_module(module), name)
+    return found
 
 
 def _copy(ctx: PackContext, rel: str, data: bytes) -> list[Output]:
@@ -212,7 +236,7 @@ def pack(src_dir: str | os.PathLike[str], out_path: str | os.PathLike[str], *,
             raise ctx.fail(rel, f"source file larger than {_MAX_SOURCE_BYTES} bytes")
         data = path.read_bytes()
         ext = path.suffix.lower()
-        made = PROCESSORS.get(ext, _copy)(ctx, rel, data)
+        made = _processor(ext)(ctx, rel, data)
         if not made:
             raise ctx.fail(rel, "processing produced nothing")
         for out in made:

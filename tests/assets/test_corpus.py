@@ -21,9 +21,14 @@ from pathlib import Path
 
 import pytest
 
-from .zipkit import entries, manifest_doc, patch_central, with_manifest, write_zip
+from exhibit_engine.assets.pack import pack
+from exhibit_engine.assets.signing import load_private_key, sign_manifest, write_key_pair
+
+from .zipkit import (entries, glb, manifest_doc, patch_central, png_header, triangle_doc,
+                     with_manifest, write_zip)
 
 EXHIBIT = Path(sys.executable).with_name("exhibit")
+LABEL_FONT = Path(__file__).resolve().parents[2] / "content" / "fonts" / "NotoSansSC-Labels.otf"
 GOOD_FILES = {"meshes/a.bin": bytes(range(256)) * 8, "notes.txt": b"hello\n"}
 
 
@@ -161,6 +166,69 @@ def _source(toml: str | None, extra: Callable[[Path], None] | None = None
     return build
 
 
+def _model(doc: dict[str, object] | None = None, raw: bytes | None = None
+           ) -> Callable[[Path], list[str]]:
+    data = raw if raw is not None else glb(doc or triangle_doc())
+    return lambda tmp: _bundle(tmp, with_manifest({**GOOD_FILES, "meshes/m.glb": data}))
+
+
+def _image(data: bytes, name: str = "images/p.png") -> Callable[[Path], list[str]]:
+    return lambda tmp: _bundle(tmp, with_manifest({**GOOD_FILES, name: data}))
+
+
+def _signed(tmp: Path, *, signer: str = "curator") -> Path:
+    """A bundle signed by ``signer``; the key pairs are written under tmp/keys."""
+    src = tmp / "signed-src"
+    src.mkdir()
+    (src / "bundle.toml").write_text(GOOD_TOML.replace('assets = ["meshes/a.bin"]',
+                                                       "assets = []"), encoding="utf-8")
+    (src / "a.txt").write_text("hi\n")
+    keys = write_key_pair(signer, tmp / "keys")
+    if signer != "curator":
+        write_key_pair("curator", tmp / "keys")
+    key = load_private_key(keys.private_path)
+    out = tmp / "signed.exb"
+    pack(src, out, sign=lambda m: sign_manifest(m, key))
+    return out
+
+
+def _trusting(args: list[str], tmp: Path) -> list[str]:
+    return [*args, "--trust", str(tmp / "keys" / "curator.ed25519.pub")]
+
+
+def _sig_untrusted(tmp: Path) -> list[str]:
+    return _trusting(["validate", str(_signed(tmp, signer="stranger"))], tmp)
+
+
+def _sig_tampered(tmp: Path) -> list[str]:
+    path = _signed(tmp)
+    items = entries(path)
+    doc = json.loads(items["manifest.json"])
+    doc["version"] = "9.9.9"
+    items["manifest.json"] = json.dumps(doc).encode()
+    write_zip(path, items)
+    return _trusting(["validate", str(path)], tmp)
+
+
+def _sig_malformed(tmp: Path) -> list[str]:
+    path = _signed(tmp)
+    write_zip(path, {**entries(path), "manifest.sig": b'{"alg": "rot13"}'})
+    return _trusting(["validate", str(path)], tmp)
+
+
+def _sig_missing(tmp: Path) -> list[str]:
+    path = _signed(tmp)
+    items = entries(path)
+    del items["manifest.sig"]
+    write_zip(path, items)
+    return [*_trusting(["validate", str(path)], tmp), "--require-signed"]
+
+
+def _bad_source_file(name: str, data: bytes) -> Callable[[Path], list[str]]:
+    return _source(GOOD_TOML, lambda s: (s / name).parent.mkdir(parents=True, exist_ok=True)
+                   or (s / name).write_bytes(data))
+
+
 GOOD_TOML = ('[bundle]\nid = "x"\nversion = "1.0.0"\ntitle = { en = "X" }\n'
              '[[scenes]]\nid = "s"\nkind = "ice"\nassets = ["meshes/a.bin"]\n')
 
@@ -228,6 +296,33 @@ CASES: dict[str, Case] = {
                                                         "assets": ["nope.glb"]}]),
                                 "does not list"),
     "manifest-no-scenes": Case(_manifest_edit(scenes=[]), "non-empty list"),
+    # models and images, checked before any loader sees a byte
+    "glb-external-uri": Case(_model(triangle_doc(buffers=[{"uri": "mesh.bin",
+                                                            "byteLength": 36}])),
+                             "external URI", "meshes/m.glb"),
+    "glb-parent-uri": Case(_model(triangle_doc(images=[{"uri": "../../secret.png"}])),
+                           "external URI", "meshes/m.glb"),
+    "glb-absolute-uri": Case(_model(triangle_doc(images=[{"uri": "file:///etc/passwd"}])),
+                             "external URI", "meshes/m.glb"),
+    "glb-required-extension": Case(_model(triangle_doc(
+        extensionsUsed=["EXT_evil"], extensionsRequired=["EXT_evil"])),
+        "unsupported glTF extension", "meshes/m.glb"),
+    "glb-truncated": Case(_model(raw=glb(triangle_doc())[:40]), "GLB", "meshes/m.glb"),
+    "glb-not-glb": Case(_model(raw=b"solid cube\nendsolid\n" * 4), "not a GLB",
+                        "meshes/m.glb"),
+    "glb-huge-image": Case(_model(triangle_doc(images=[{
+        "uri": "data:image/png;base64,"
+               + __import__("base64").b64encode(png_header(100_000, 100_000)).decode()}])),
+        "pixels", "meshes/m.glb"),
+    "image-huge-header": Case(_image(png_header(100_000, 100_000)), "pixels",
+                              "images/p.png"),
+    "image-garbage": Case(_image(b"\x89PNG\r\n\x1a\n" + b"\0" * 40), "image",
+                          "images/p.png"),
+    # signatures
+    "sig-untrusted": Case(_sig_untrusted, "untrusted key", "manifest.sig"),
+    "sig-tampered": Case(_sig_tampered, "does not verify", "manifest.sig"),
+    "sig-malformed": Case(_sig_malformed, "manifest.sig"),
+    "sig-required": Case(_sig_missing, "not signed"),
     # bad sources for pack
     "source-no-toml": Case(_source(None), "no bundle.toml"),
     "source-bad-toml": Case(_source("[bundle\n"), "not valid TOML", "bundle.toml"),
@@ -236,6 +331,14 @@ CASES: dict[str, Case] = {
                            "links and special files", "l.txt"),
     "source-unknown-asset": Case(_source(GOOD_TOML.replace("meshes/a.bin", "meshes/b.bin")),
                                  "does not list"),
+    "source-corrupt-obj": Case(_bad_source_file("meshes/scan.obj", b"v 1 2\nf 1 9 99\n"),
+                               "meshes/scan.obj"),
+    "source-huge-image": Case(_bad_source_file("images/big.png", png_header(90_000, 90_000)),
+                              "pixels", "images/big.png"),
+    "source-font-lacks-glyphs": Case(_source(
+        GOOD_TOML.replace('title = { en = "X" }', 'title = { en = "X \U0001F600" }'),
+        lambda s: (s / "f.otf").write_bytes(LABEL_FONT.read_bytes())),
+        "lacks 1 character", "f.otf"),
     # usage
     "usage-no-args": Case(lambda t: ["validate"], "Missing argument", code=2),
     "usage-bad-option": Case(lambda t: ["pack", "--frobnicate"], "No such option", code=2),

@@ -1,4 +1,4 @@
-"""Helpers that write ZIP archives byte by byte, for tests that need hostile bundles."""
+"""Helpers that write ZIP archives, GLB and PNG files byte by byte, for hostile-input tests."""
 
 from __future__ import annotations
 
@@ -6,11 +6,13 @@ import hashlib
 import json
 import stat
 import struct
+import zlib
 import zipfile
 from pathlib import Path
 from typing import Any
 
-__all__ = ["entries", "write_zip", "with_manifest", "manifest_doc", "patch_central"]
+__all__ = ["entries", "write_zip", "with_manifest", "manifest_doc", "patch_central", "POINTS",
+           "glb", "triangle_doc", "png_header"]
 
 
 def entries(path: Path) -> dict[str, bytes]:
@@ -73,3 +75,42 @@ def patch_central(path: Path, name: str, *, file_size: int | None = None,
             return path
         pos = raw.find(needle, pos + 4)
     raise KeyError(name)
+
+
+POINTS = struct.pack("<9f", 0, 0, 0, 1, 0, 0, 0, 1, 0)
+
+
+def glb(doc: dict[str, Any], binary: bytes | None = POINTS) -> bytes:
+    """A GLB container around ``doc`` and ``binary`` (chunks padded as the spec says)."""
+    text = json.dumps(doc).encode()
+    text += b" " * (-len(text) % 4)
+    body = struct.pack("<I4s", len(text), b"JSON") + text
+    if binary is not None:
+        binary += b"\0" * (-len(binary) % 4)
+        body += struct.pack("<I4s", len(binary), b"BIN\0") + binary
+    return struct.pack("<4sII", b"glTF", 2, 12 + len(body)) + body
+
+
+def triangle_doc(**extra: Any) -> dict[str, Any]:
+    """A one-triangle glTF document whose buffer is the GLB's BIN chunk."""
+    doc: dict[str, Any] = {
+        "asset": {"version": "2.0"}, "buffers": [{"byteLength": len(POINTS)}],
+        "bufferViews": [{"buffer": 0, "byteLength": len(POINTS)}],
+        "accessors": [{"bufferView": 0, "componentType": 5126, "count": 3, "type": "VEC3",
+                       "min": [0, 0, 0], "max": [1, 1, 0]}],
+        "meshes": [{"primitives": [{"attributes": {"POSITION": 0}}]}],
+        "nodes": [{"mesh": 0}], "scenes": [{"nodes": [0]}], "scene": 0,
+    }
+    doc.update(extra)
+    return doc
+
+
+def png_header(width: int, height: int) -> bytes:
+    """A tiny PNG whose header claims ``width`` x ``height`` pixels (nothing is allocated)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = struct.pack(">I", zlib.crc32(kind + data))
+        return struct.pack(">I", len(data)) + kind + data + crc
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b""))
+            + chunk(b"IEND", b""))

@@ -1,0 +1,207 @@
+"""Content checks: every file of a bundle is checked by media type before any loader.
+
+Structure, sizes and hashes are :mod:`.bundle`'s job; this module looks inside the
+files whose readers would otherwise trust them::
+
+    .glb                   GLB container, every URI a data: URI, only supported
+                           required extensions, embedded images bounded (split_glb,
+                           check_gltf)
+    .gltf                  the same, for a JSON glTF with everything embedded
+    .png .jpg .jpeg        header read first: PNG or JPEG only, the format the name
+    .webp .tif .tiff .bmp  says, at most MAX_IMAGE_PIXELS; then Pillow verifies the file
+    .json                  UTF-8, at most MAX_JSON_BYTES, no duplicate keys, no NaN,
+                           bounded nesting; an IIIF info.json also has sane dimensions
+
+Every failure is one :class:`~exhibit_engine.errors.BundleError` naming the bundle,
+the entry and the rule. Pillow is imported only when an image is checked.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import PurePosixPath
+from typing import TYPE_CHECKING, Any
+
+from ..errors import AssetError, BundleError
+from .gltf import MAX_IMAGE_PIXELS, check_gltf, split_glb
+
+if TYPE_CHECKING:
+    from .bundle import Bundle
+    from .manifest import FileEntry
+
+__all__ = ["MAX_JSON_BYTES", "BUNDLE_IMAGE_FORMATS", "CHECKS", "check_entry",
+           "iter_checked", "check_content"]
+
+#: Largest JSON file a bundle may carry.
+MAX_JSON_BYTES = 4 << 20
+#: Image formats a bundle may carry (what packing writes; what Panda3D reads safely).
+BUNDLE_IMAGE_FORMATS = frozenset({"PNG", "JPEG"})
+_MAX_JSON_DEPTH = 32
+_NAME_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG"}
+_IIIF_MAX_SIDE = 1 << 20
+
+
+def _guarded_gltf(doc: dict[str, Any], binary: bytes | None, name: str) -> None:
+    """:func:`check_gltf` with Pillow's global bomb limit lifted while it runs.
+
+    check_gltf compares every embedded image's header with MAX_IMAGE_PIXELS itself
+    before anything is decoded; Pillow's own limit would otherwise pre-empt that rule
+    with its exception (or, just above its limit, only a warning).
+    """
+    from .image import pixel_limit
+
+    with pixel_limit(None):
+        check_gltf(doc, binary, name)
+
+
+def _check_glb(name: str, data: bytes) -> None:
+    doc, binary = split_glb(data, name)
+    _guarded_gltf(doc, binary, name)
+
+
+def _check_gltf_json(name: str, data: bytes) -> None:
+    doc = _parse_json(name, data)
+    if not isinstance(doc, dict):
+        raise AssetError(name, "glTF JSON is not an object")
+    _guarded_gltf(doc, None, name)
+
+
+def _check_image(name: str, data: bytes) -> None:
+    from .image import image_header
+
+    # The header alone first: Pillow's global limit is not ours, and a huge header
+    # must fail as a rule, not as Pillow's bomb error or warning.
+    fmt, _, _ = image_header(data, name, MAX_IMAGE_PIXELS, BUNDLE_IMAGE_FORMATS,
+                             verify=True)
+    expected = _NAME_FORMATS.get(PurePosixPath(name).suffix.lower())
+    if expected is not None and fmt != expected:
+        raise AssetError(name, f"content is {fmt}, but the name says {expected}")
+
+
+def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"duplicate JSON key {key!r}")
+        out[key] = value
+    return out
+
+
+def _no_constant(token: str) -> Any:
+    raise ValueError(f"non-finite number {token} is not JSON")
+
+
+def _depth(value: Any) -> int:
+    """Nesting depth, without recursion (a hostile file must not exhaust the stack)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        deepest = max(deepest, level)
+        if level <= _MAX_JSON_DEPTH:
+            children = item.values() if isinstance(item, dict) else (
+                item if isinstance(item, list) else ())
+            stack.extend((child, level + 1) for child in children)
+    return deepest
+
+
+def _parse_json(name: str, data: bytes) -> Any:
+    if len(data) > MAX_JSON_BYTES:
+        raise AssetError(name, f"JSON larger than {MAX_JSON_BYTES} bytes")
+    try:
+        doc = json.loads(data.decode("utf-8"), object_pairs_hook=_unique,
+                         parse_constant=_no_constant)
+    except RecursionError:
+        raise AssetError(name, "JSON nested too deeply") from None
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise AssetError(name, f"not valid JSON ({exc})") from None
+    if _depth(doc) > _MAX_JSON_DEPTH:
+        raise AssetError(name, f"JSON nested deeper than {_MAX_JSON_DEPTH} levels")
+    return doc
+
+
+def _check_json(name: str, data: bytes) -> None:
+    doc = _parse_json(name, data)
+    context = doc.get("@context") if isinstance(doc, dict) else None
+    if isinstance(context, str) and "iiif.io/api/image" in context:
+        _check_iiif_info(name, doc)
+
+
+def _positive(value: Any, limit: int) -> bool:
+    return type(value) is int and 0 < value <= limit
+
+
+def _check_iiif_info(name: str, doc: Mapping[str, Any]) -> None:
+    """The parts of an IIIF info.json a tile viewer sizes its work by."""
+    if not (_positive(doc.get("width"), _IIIF_MAX_SIDE)
+            and _positive(doc.get("height"), _IIIF_MAX_SIDE)):
+        raise AssetError(name, f"IIIF width and height must be whole numbers from 1 to "
+                         f"{_IIIF_MAX_SIDE}")
+    tiles = doc.get("tiles", [])
+    if not isinstance(tiles, list) or len(tiles) > 16:
+        raise AssetError(name, "IIIF tiles must be a short list")
+    for i, t in enumerate(tiles):
+        factors = t.get("scaleFactors") if isinstance(t, dict) else None
+        if (not isinstance(t, dict) or not _positive(t.get("width"), 8192)
+                or not isinstance(factors, list) or not 0 < len(factors) <= 32
+                or not all(_positive(f, _IIIF_MAX_SIDE) for f in factors)):
+            raise AssetError(name, f"IIIF tiles[{i}] needs a width and scaleFactors")
+    sizes = doc.get("sizes", [])
+    if not isinstance(sizes, list) or not all(
+            isinstance(s, dict) and _positive(s.get("width"), _IIIF_MAX_SIDE)
+            and _positive(s.get("height"), _IIIF_MAX_SIDE) for s in sizes):
+        raise AssetError(name, "IIIF sizes must be a list of width/height pairs")
+
+
+#: The content check for each lower-case extension; other files get none here.
+CHECKS: Mapping[str, Callable[[str, bytes], None]] = {
+    ".glb": _check_glb,
+    ".gltf": _check_gltf_json,
+    ".png": _check_image,
+    ".jpg": _check_image,
+    ".jpeg": _check_image,
+    ".webp": _check_image,
+    ".tif": _check_image,
+    ".tiff": _check_image,
+    ".bmp": _check_image,
+    ".json": _check_json,
+}
+
+
+def check_entry(name: str, data: bytes) -> None:
+    """Run the content check for one file's bytes (by its name's extension).
+
+    Raises:
+        AssetError: naming the file and the rule.
+    """
+    check = CHECKS.get(PurePosixPath(name).suffix.lower())
+    if check is not None:
+        check(name, data)
+
+
+def iter_checked(bundle: Bundle) -> Iterator[FileEntry]:
+    """Check every listed file's content, in manifest order; yield each once it passed.
+
+    Files are read through :meth:`Bundle.read`, so their hashes are checked too.
+
+    Raises:
+        BundleError: at the first file that fails, naming bundle, entry and rule.
+    """
+    for entry in bundle.manifest.files:
+        if PurePosixPath(entry.path).suffix.lower() in CHECKS:
+            data = bundle.read(entry.path)
+            try:
+                check_entry(entry.path, data)
+            except AssetError as exc:
+                raise BundleError(str(bundle.path), exc.rule, entry.path) from None
+        yield entry
+
+
+def check_content(bundle: Bundle) -> None:
+    """Check the content of every file of an open bundle (see the module docstring).
+
+    Raises:
+        BundleError: the first file that fails, naming bundle, entry and rule.
+    """
+    for _ in iter_checked(bundle):
+        pass
