@@ -164,7 +164,7 @@ def validate(bundle: Path, trust_files: tuple[Path, ...], require_signed: bool) 
     from rich.progress import Progress
 
     from .assets.bundle import Bundle
-    from .assets.content import check_content
+    from .assets.content import CHECKS
 
     trust = _trusted_keys(trust_files, require_signed)
     with Bundle.open(bundle) as b:
@@ -173,9 +173,8 @@ def validate(bundle: Path, trust_files: tuple[Path, ...], require_signed: bool) 
         total = sum(f.size for f in b.manifest.files)
         with Progress(transient=True, disable=not sys.stderr.isatty()) as bar:
             task = bar.add_task(f"checking {bundle.name}", total=total)
-            for entry in b.iter_verified():
+            for entry in b.iter_verified(CHECKS):
                 bar.advance(task, entry.size)
-            check_content(b)
         m = b.manifest
     click.echo(f"valid: {m.id} {m.version}, {len(m.files)} files, {len(m.scenes)} scenes, "
                f"{note} ({bundle})")

@@ -24,11 +24,11 @@ import struct
 import unicodedata
 import zipfile
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
-from ..errors import BundleError, SceneError
+from ..errors import AssetError, BundleError, SceneError
 from .manifest import (FileEntry, Manifest, ManifestError, SceneSpec, check_entry_name,
                        parse_manifest)
 from .signing import (MAX_SIGNATURE_BYTES, SIGNATURE_FILE, PublicKey, Signature,
@@ -250,13 +250,31 @@ class Bundle:
             raise BundleError(str(self.path), "SHA-256 does not match the manifest",
                               entry.path)
 
-    def iter_verified(self) -> Iterator[FileEntry]:
-        """Check every listed file, streaming; yields each entry once it has passed.
+    def iter_verified(self, checks: Mapping[str, Callable[[str, bytes], None]] | None = None
+                      ) -> Iterator[FileEntry]:
+        """Check every listed file in one pass; yield each entry once it has passed.
+
+        Files are streamed and hashed chunk by chunk. A file whose extension has an
+        entry in ``checks`` (see :data:`exhibit_engine.assets.content.CHECKS`) is read
+        whole instead, hashed, and then handed to that content check, so no file is
+        decompressed or hashed twice.
+
+        Args:
+            checks: content checks by lower-case extension; each raises AssetError.
 
         Raises:
-            BundleError: at the first file whose size or hash does not match.
+            BundleError: at the first file whose size, hash or content is wrong.
         """
         for entry in self.manifest.files:
+            check = checks.get(PurePosixPath(entry.path).suffix.lower()) if checks else None
+            if check is not None:
+                data = self.read(entry.path)
+                try:
+                    check(entry.path, data)
+                except AssetError as exc:
+                    raise BundleError(str(self.path), exc.rule, entry.path) from None
+                yield entry
+                continue
             h = hashlib.sha256()
             size = 0
             info = self._infos[entry.path]
@@ -382,10 +400,10 @@ def validate(path: str | os.PathLike[str], limits: Limits = Limits(), *,
     Raises:
         BundleError: the first rule the bundle breaks.
     """
-    from .content import check_content  # content checks import the bundle model
+    from .content import CHECKS  # content checks import the bundle model
 
     with Bundle.open(path, limits) as bundle:
         bundle.check_signature(trust, require_signed)
-        bundle.verify()
-        check_content(bundle)
+        for _ in bundle.iter_verified(CHECKS):
+            pass
         return bundle.manifest

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..assets.bundle import Bundle
-from ..assets.content import check_content
+from ..assets.content import CHECKS
 from ..config import NodeSettings, ShowConfig
 from ..errors import BundleError, ExhibitError
 from ..show import Timeline
@@ -80,8 +80,8 @@ class _Scenes:
             path = Path(self.settings.bundle_dir) / ref.file
             b = Bundle.open(path)
             try:
-                b.verify()  # every hash and every model's, image's content, before the
-                check_content(b)  # renderer sees a byte
+                for _ in b.iter_verified(CHECKS):  # every hash and every model's and
+                    pass                           # image's content, before the renderer
             except BundleError:
                 b.close()
                 raise
