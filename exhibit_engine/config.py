@@ -26,6 +26,7 @@ __all__ = [
     "DisplayConfig",
     "NetworkConfig",
     "VenueConfig",
+    "BundlePolicy",
     "BundleRef",
     "CueConfig",
     "ShowConfig",
@@ -92,8 +93,22 @@ class NetworkConfig:
 
 
 @dataclass(frozen=True)
+class BundlePolicy:
+    """Which bundles a venue's nodes accept.
+
+    Attributes:
+        trusted_keys: public key files (``NAME.ed25519.pub``) of the curators whose
+            signatures the venue trusts, as absolute paths.
+        require_signed: refuse any bundle that is not signed by one of them.
+    """
+
+    trusted_keys: tuple[str, ...] = ()
+    require_signed: bool = False
+
+
+@dataclass(frozen=True)
 class VenueConfig:
-    """A whole venue: wall, displays and network."""
+    """A whole venue: wall, displays, network and the bundle policy."""
 
     id: str
     name: str
@@ -101,6 +116,7 @@ class VenueConfig:
     displays: tuple[DisplayConfig, ...]
     network: NetworkConfig
     path: str = ""
+    bundles: BundlePolicy = BundlePolicy()
 
     def display(self, display_id: str) -> DisplayConfig:
         """Return the display with this id.
@@ -331,6 +347,18 @@ def load_venue(path: str | os.PathLike[str]) -> VenueConfig:
             raise ConfigError(name, f"display {did!r} reaches outside the "
                               f"{wall.width:g} x {wall.height:g} m wall", key=f"displays[{i}].rect")
         displays.append(DisplayConfig(id=did, pixels=px, rect=rect))
+    policy_t = _Fields(name, data.get("bundles", {}), "bundles")
+    keys = policy_t._get("trusted_keys", [])
+    if not isinstance(keys, list) or not all(isinstance(k, str) and k for k in keys):
+        raise ConfigError(name, "must be a list of public key file paths",
+                          key="bundles.trusted_keys")
+    policy = BundlePolicy(
+        trusted_keys=tuple(str((Path(name).parent / k).resolve()) for k in keys),
+        require_signed=policy_t.bool("require_signed", False),
+    )
+    if policy.require_signed and not policy.trusted_keys:
+        raise ConfigError(name, "require_signed needs at least one trusted key",
+                          key="bundles.trusted_keys")
     return VenueConfig(
         id=venue.str("id", "venue"),
         name=venue.str("name", "Venue"),
@@ -338,6 +366,7 @@ def load_venue(path: str | os.PathLike[str]) -> VenueConfig:
         displays=tuple(displays),
         network=network,
         path=name,
+        bundles=policy,
     )
 
 

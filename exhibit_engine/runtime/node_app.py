@@ -21,6 +21,7 @@ from typing import Any
 
 from ..assets.bundle import Bundle
 from ..assets.content import CHECKS
+from ..assets.signing import load_public_keys
 from ..config import NodeSettings, ShowConfig
 from ..errors import BundleError, ExhibitError
 from ..show import Timeline
@@ -73,6 +74,8 @@ class _Scenes:
         self.settings, self.show = settings, show
         self.bundles: dict[str, Bundle] = {}
         self.current: tuple[str, str] | None = None
+        self.trust = [key for path in settings.venue.bundles.trusted_keys
+                      for key in load_public_keys(path)]
 
     def bundle(self, bundle_id: str) -> Bundle:
         if bundle_id not in self.bundles:
@@ -80,6 +83,8 @@ class _Scenes:
             path = Path(self.settings.bundle_dir) / ref.file
             b = Bundle.open(path)
             try:
+                policy = self.settings.venue.bundles
+                b.check_signature(self.trust, policy.require_signed)  # the venue's policy
                 for _ in b.iter_verified(CHECKS):  # every hash and every model's and
                     pass                           # image's content, before the renderer
             except BundleError:
@@ -121,6 +126,12 @@ def run_node(settings: NodeSettings, show: ShowConfig) -> int:
     run = NodeRun(display=disp.id)
     timeline = Timeline.from_show(show)
     scenes = _Scenes(settings, show)
+    try:
+        for ref in show.bundles:  # check every bundle at boot: a bad one is reported now,
+            scenes.bundle(ref.id)  # not when its cue comes up mid-show
+    except ExhibitError:
+        scenes.close()
+        raise
     capture_dir = Path(settings.capture_dir) if settings.capture_dir else None
     link = NodeLink(disp.id, settings.host, settings.state_port, settings.publish_port)
     renderer = Renderer(size, window=windowed, title=f"Exhibit Engine - {disp.id}",

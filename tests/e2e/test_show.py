@@ -55,3 +55,27 @@ def test_nodes_join_before_and_after_controller_and_survive_a_killed_peer(
         assert procs.procs["node-right"].poll() is None, procs.log("node-right")
     finally:
         op.close()
+
+
+def test_a_venue_that_requires_signatures_refuses_an_unsigned_bundle(
+        bundle_dir: Path, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from exhibit_engine.assets.signing import write_key_pair
+
+    keys = write_key_pair("curator", tmp_path / "keys")
+    venue = tmp_path / "venue.toml"
+    venue.write_text((CONTENT / "venue.toml").read_text(encoding="utf-8") + (
+        f'\n[bundles]\ntrusted_keys = ["{keys.public_path}"]\nrequire_signed = true\n'),
+        encoding="utf-8")
+    state, pub = free_ports(2)
+    res = subprocess.run(
+        [sys.executable, "-m", "exhibit_engine.cli", "node", "--venue", str(venue),
+         "--show", str(CONTENT / "show.toml"), "--display", "left", "--headless",
+         "--bundle-dir", str(bundle_dir), "--state-port", str(state),
+         "--publish-port", str(pub)], capture_output=True, text=True, timeout=60)
+    assert res.returncode == 1
+    lines = [ln for ln in res.stderr.splitlines() if ln.startswith("exhibit:")]
+    assert len(lines) == 1 and "Traceback" not in res.stderr
+    assert "ice-festival.exb: manifest.sig: bundle is not signed" in lines[0]

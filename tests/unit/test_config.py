@@ -82,3 +82,14 @@ def test_node_precedence_flag_then_env_then_file(tmp_path: Path,
         resolve_node(venue, "a")
     with pytest.raises(ConfigError, match="no display 'zz'"):
         resolve_node(venue, "zz", state_port=1)
+
+
+def test_bundle_policy_paths_are_relative_to_the_venue(tmp_path: Path) -> None:
+    path = _venue(tmp_path, VENUE + '\n[bundles]\ntrusted_keys = ["keys/c.pub"]\n'
+                  'require_signed = true\n')
+    policy = load_venue(path).bundles
+    assert policy.require_signed
+    assert policy.trusted_keys == (str((tmp_path / "keys" / "c.pub").resolve()),)
+    with pytest.raises(ConfigError, match="bundles.trusted_keys: require_signed needs"):
+        load_venue(_venue(tmp_path, VENUE + "\n[bundles]\nrequire_signed = true\n"))
+    assert load_venue(_venue(tmp_path, VENUE)).bundles.trusted_keys == ()
