@@ -17,7 +17,9 @@ from types import MappingProxyType
 
 from ..errors import SceneError
 from .base import Scene
+from .heritage import HeritageScene
 from .ice import IceScene
+from .prints import PrintsScene
 
 __all__ = ["KINDS", "ENTRY_POINT_GROUP", "get_kind", "known_kinds"]
 
@@ -27,6 +29,8 @@ ENTRY_POINT_GROUP = "exhibit_engine.scenes"
 #: Built-in scene kinds: manifest ``kind`` -> Scene subclass.
 KINDS: MappingProxyType[str, type[Scene]] = MappingProxyType({
     IceScene.kind: IceScene,
+    HeritageScene.kind: HeritageScene,
+    PrintsScene.kind: PrintsScene,
 })
 
 

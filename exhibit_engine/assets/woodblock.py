@@ -1,0 +1,342 @@
+"""Woodblock separation: a colour image -> the ordered blocks of a multi-block print.
+
+A multi-block colour woodblock print is paper plus an ordered list of blocks, each one
+ink colour and one carved mask. Printing multiplies each ink over what is already on
+the sheet, lightest ink first and the key block (the darkest, usually warm black) last::
+
+    sheet = paper
+    for ink, mask in blocks:                 # light -> dark
+        sheet *= 1 - mask * (1 - ink / paper)
+
+so a pixel that only one block covers fully shows exactly that ink, and overlaps darken
+as they do on paper. This module turns a painted image into such blocks (numpy only,
+deterministic: every random choice comes from a generator seeded by the caller):
+
+- :func:`separate`: each pixel is matched to the nearest *paper -> ink* line in CIE
+  Lab, so flat areas become one block and a gradation (bokashi) becomes one block with
+  partial coverage. The inks are either given (palette quantisation) or found by
+  k-means in Lab (seeded k-means++); the lightest cluster is the paper.
+- :func:`block_masks`: coverage per block, with trapping (a lighter block runs a few
+  pixels under the darker blocks around it, as printers cut them so that a slightly
+  misregistered sheet shows no white gaps).
+- :func:`carve`, :func:`dry_ink`, :func:`misregister`: the hand of the carver and the
+  printer: chisel-jittered, anti-aliased edges; ink thinning where the block was dry;
+  a sheet laid a pixel or two off the registration marks.
+- :func:`paper_grain`: a paper texture (R fibre, G formation clouds, B fine mottle).
+- :func:`composite`: the print as the scene's shader draws it, for checks and previews.
+
+Images are ``uint8`` arrays ``(height, width, 3)`` in sRGB; masks are ``float32`` in
+0..1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["Separation", "srgb_to_lab", "hex_to_rgb", "rgb_to_hex", "separate", "blur",
+           "block_masks", "carve", "dry_ink", "misregister", "paper_grain", "composite",
+           "to_u8"]
+
+RGB = tuple[int, int, int]
+
+
+# --------------------------------------------------------------------------- colour
+
+
+def hex_to_rgb(text: str) -> RGB:
+    """``"#2b3a67"`` -> ``(43, 58, 103)``.
+
+    Raises:
+        ValueError: not a ``#rrggbb`` colour.
+    """
+    s = text.strip()
+    if len(s) != 7 or s[0] != "#":
+        raise ValueError(f"not a #rrggbb colour: {text!r}")
+    try:
+        return (int(s[1:3], 16), int(s[3:5], 16), int(s[5:7], 16))
+    except ValueError:
+        raise ValueError(f"not a #rrggbb colour: {text!r}") from None
+
+
+def rgb_to_hex(rgb: Sequence[int]) -> str:
+    """``(43, 58, 103)`` -> ``"#2b3a67"``."""
+    return "#" + "".join(f"{int(c):02x}" for c in rgb)
+
+
+def srgb_to_lab(rgb: np.ndarray) -> np.ndarray:
+    """CIE Lab (D65) of sRGB colours given as uint8 (or floats in 0..255), shape (..., 3)."""
+    c = np.asarray(rgb, dtype=np.float64) / 255.0
+    lin = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+    m = np.array([[0.4124564, 0.3575761, 0.1804375],
+                  [0.2126729, 0.7151522, 0.0721750],
+                  [0.0193339, 0.1191920, 0.9503041]])
+    xyz = lin @ m.T / np.array([0.95047, 1.0, 1.08883])
+    f = np.where(xyz > 216 / 24389, np.cbrt(xyz), (24389 / 27 * xyz + 16) / 116)
+    return np.stack([116 * f[..., 1] - 16, 500 * (f[..., 0] - f[..., 1]),
+                     200 * (f[..., 1] - f[..., 2])], axis=-1)
+
+
+# --------------------------------------------------------------------------- separation
+
+
+@dataclass(frozen=True)
+class Separation:
+    """An image separated into paper and inks.
+
+    Attributes:
+        paper: the paper colour (sRGB).
+        inks: the ink colours, lightest first, the key block (darkest) last.
+        index: per pixel, which ink prints there (-1: bare paper), shape (h, w).
+        coverage: per pixel, how much of that ink (0..1; below 1 in gradations).
+    """
+
+    paper: RGB
+    inks: tuple[RGB, ...]
+    index: np.ndarray
+    coverage: np.ndarray
+
+
+def _kmeans_lab(lab: np.ndarray, k: int, rng: np.random.Generator,
+                iterations: int) -> np.ndarray:
+    """k centres (Lab) for the points ``lab`` (n, 3): k-means++ seeding, Lloyd steps."""
+    centres = [lab[rng.integers(len(lab))]]
+    for _ in range(1, k):
+        d2 = np.min([((lab - c) ** 2).sum(axis=1) for c in centres], axis=0)
+        total = d2.sum()
+        pick = rng.integers(len(lab)) if total <= 0 else \
+            int(np.searchsorted(np.cumsum(d2), rng.random() * total))
+        centres.append(lab[min(pick, len(lab) - 1)])
+    c = np.array(centres)
+    for _ in range(iterations):
+        near = np.argmin(((lab[:, None, :] - c[None]) ** 2).sum(axis=2), axis=1)
+        for j in range(k):
+            members = lab[near == j]
+            if len(members):
+                c[j] = members.mean(axis=0)
+    return c
+
+
+def _lab_to_rgb_u8(lab: np.ndarray) -> np.ndarray:
+    """Inverse of :func:`srgb_to_lab`, for cluster centres (small arrays)."""
+    lab = np.asarray(lab, dtype=np.float64)
+    fy = (lab[..., 0] + 16) / 116
+    f = np.stack([fy + lab[..., 1] / 500, fy, fy - lab[..., 2] / 200], axis=-1)
+    xyz = np.where(f ** 3 > 216 / 24389, f ** 3, (116 * f - 16) / (24389 / 27))
+    xyz = xyz * np.array([0.95047, 1.0, 1.08883])
+    m = np.array([[3.2404542, -1.5371385, -0.4985314],
+                  [-0.9692660, 1.8760108, 0.0415560],
+                  [0.0556434, -0.2040259, 1.0572252]])
+    lin = np.clip(xyz @ m.T, 0.0, 1.0)
+    c = np.where(lin <= 0.0031308, lin * 12.92, 1.055 * lin ** (1 / 2.4) - 0.055)
+    return np.round(c * 255).astype(np.uint8)
+
+
+def separate(image: np.ndarray, *, palette: Sequence[Sequence[int]] | None = None,
+             n_inks: int | None = None, paper: Sequence[int] | None = None,
+             seed: int = 0, iterations: int = 10, sample: int = 20000) -> Separation:
+    """Separate an sRGB image into paper and inks.
+
+    Either ``palette`` (the inks, in any order) or ``n_inks`` (find them by k-means in
+    Lab) must be given. Without ``paper``, the paper is the lightest k-means cluster
+    (with a palette: the image's lightest 1 % of pixels, averaged).
+
+    Args:
+        image: uint8 array (h, w, 3).
+        palette: the ink colours, sRGB.
+        n_inks: how many inks to find (1..12) when there is no palette.
+        paper: the paper colour, sRGB.
+        seed: seeds the pixel sample and the k-means++ start.
+        iterations: k-means steps.
+        sample: pixels k-means looks at.
+
+    Returns:
+        The separation, inks ordered light -> dark (by L*).
+
+    Raises:
+        ValueError: neither or both of palette and n_inks, or a bad image.
+    """
+    img = np.asarray(image)
+    if img.ndim != 3 or img.shape[2] != 3 or img.dtype != np.uint8:
+        raise ValueError("image must be a uint8 array of shape (h, w, 3)")
+    if (palette is None) == (n_inks is None):
+        raise ValueError("give exactly one of palette and n_inks")
+    lab = srgb_to_lab(img.reshape(-1, 3))
+    if palette is None:
+        if not 1 <= int(n_inks) <= 12:
+            raise ValueError("n_inks must be 1..12")
+        rng = np.random.default_rng([seed, 0xB10C])
+        pick = rng.choice(len(lab), size=min(sample, len(lab)), replace=False)
+        centres = _kmeans_lab(lab[np.sort(pick)], int(n_inks) + (paper is None), rng,
+                              iterations)
+        order = np.argsort(-centres[:, 0], kind="stable")
+        rgbs = [tuple(int(v) for v in _lab_to_rgb_u8(centres[i])) for i in order]
+        if paper is None:
+            paper_rgb, inks = rgbs[0], rgbs[1:]
+        else:
+            paper_rgb, inks = tuple(int(v) for v in paper), rgbs
+    else:
+        inks = [tuple(int(v) for v in c) for c in palette]
+        if paper is None:
+            top = np.argsort(-lab[:, 0], kind="stable")[:max(1, len(lab) // 100)]
+            paper_rgb = tuple(int(v) for v in np.round(img.reshape(-1, 3)[top].mean(axis=0)))
+        else:
+            paper_rgb = tuple(int(v) for v in paper)
+    inks = sorted(set(inks), key=lambda c: -float(srgb_to_lab(np.array(c))[0]))
+    p = srgb_to_lab(np.array(paper_rgb))
+    best_d = ((lab - p) ** 2).sum(axis=1)
+    index = np.full(len(lab), -1, dtype=np.int16)
+    cover = np.zeros(len(lab), dtype=np.float32)
+    for k, ink in enumerate(inks):
+        seg = srgb_to_lab(np.array(ink)) - p
+        t = np.clip(((lab - p) @ seg) / max(float(seg @ seg), 1e-9), 0.0, 1.0)
+        d = ((lab - p - t[:, None] * seg) ** 2).sum(axis=1)
+        # nearer line wins; a tie goes to the darker ink (printed later, on top)
+        win = d <= best_d
+        best_d = np.where(win, d, best_d)
+        index = np.where(win, k, index)
+        cover = np.where(win, t, cover)
+    h, w = img.shape[:2]
+    index = np.where(cover > 1e-3, index, -1).reshape(h, w)
+    cover = np.where(index >= 0, cover.reshape(h, w), 0.0).astype(np.float32)
+    return Separation(paper=paper_rgb, inks=tuple(inks), index=index, coverage=cover)
+
+
+# --------------------------------------------------------------------------- masks
+
+
+def _box(a: np.ndarray, r: int, axis: int) -> np.ndarray:
+    if r <= 0:
+        return a
+    pad = [(0, 0)] * a.ndim
+    pad[axis] = (r + 1, r)
+    c = np.cumsum(np.pad(a, pad, mode="edge"), axis=axis, dtype=np.float64)
+    n = a.shape[axis]
+    hi = np.take(c, np.arange(2 * r + 1, 2 * r + 1 + n), axis=axis)
+    lo = np.take(c, np.arange(0, n), axis=axis)
+    return ((hi - lo) / (2 * r + 1)).astype(np.float32)
+
+
+def blur(a: np.ndarray, radius: float) -> np.ndarray:
+    """An approximately Gaussian blur (three box passes per axis) of a 2-D array."""
+    out = np.asarray(a, dtype=np.float32)
+    r = max(0, int(round(radius / 1.7)))
+    for _ in range(3):
+        out = _box(_box(out, r, 0), r, 1)
+    return out
+
+
+def _noise(shape: tuple[int, int], cell: float, rng: np.random.Generator) -> np.ndarray:
+    """Smooth value noise in 0..1 with features about ``cell`` pixels across."""
+    h, w = shape
+    gh, gw = int(h / cell) + 3, int(w / cell) + 3
+    grid = rng.random((gh, gw))
+    y = np.arange(h) / cell
+    x = np.arange(w) / cell
+    y0, x0 = y.astype(int), x.astype(int)
+    fy, fx = y - y0, x - x0
+    fy, fx = fy * fy * (3 - 2 * fy), fx * fx * (3 - 2 * fx)
+    a = grid[y0][:, x0] * (1 - fx) + grid[y0][:, x0 + 1] * fx
+    b = grid[y0 + 1][:, x0] * (1 - fx) + grid[y0 + 1][:, x0 + 1] * fx
+    return (a * (1 - fy[:, None]) + b * fy[:, None]).astype(np.float32)
+
+
+def block_masks(sep: Separation, *, trap_px: int = 2) -> list[np.ndarray]:
+    """One coverage mask per ink (same order as ``sep.inks``), with trapping.
+
+    Block k covers its own pixels with their coverage, and runs ``trap_px`` pixels
+    under the pixels of darker inks next to it (full coverage there: the darker ink
+    prints over it).
+    """
+    masks = []
+    n = len(sep.inks)
+    for k in range(n):
+        own = np.where(sep.index == k, sep.coverage, 0.0).astype(np.float32)
+        if trap_px > 0 and k < n - 1:
+            darker = sep.index > k
+            grown = _box(_box((sep.index == k).astype(np.float32), trap_px, 0), trap_px, 1)
+            own = np.maximum(own, np.where(darker & (grown > 0.0), 1.0, 0.0)
+                             .astype(np.float32) * np.minimum(1.0, grown * 3.0))
+        masks.append(own)
+    return masks
+
+
+def carve(mask: np.ndarray, *, seed: int, softness: float = 1.2,
+          chatter: float = 0.18) -> np.ndarray:
+    """Carved edges: a chisel-jittered outline, rounded corners, one-pixel anti-aliasing.
+
+    Gradations (coverage below 1 inside an area) are kept; only the edge is recut.
+    """
+    m = np.asarray(mask, dtype=np.float32)
+    area = (m > 0.02).astype(np.float32)
+    rng = np.random.default_rng([seed, 0xCA4F])
+    soft = blur(area, softness)
+    jitter = (_noise(m.shape, 3.0, rng) - 0.5) * chatter + \
+        (_noise(m.shape, 11.0, rng) - 0.5) * chatter * 0.8
+    edge = np.clip((soft - 0.5 + jitter) / 0.22 + 0.5, 0.0, 1.0)
+    level = np.maximum(m, blur(m, 1.0)) if m.max() > 0 else m
+    return (edge * np.clip(level, 0.0, 1.0)).astype(np.float32)
+
+
+def dry_ink(mask: np.ndarray, *, seed: int, amount: float = 0.22,
+            cell: float = 48.0) -> np.ndarray:
+    """Ink thinning where the block was dry: soft, blotchy loss of coverage."""
+    rng = np.random.default_rng([seed, 0xD4E7])
+    n = 0.65 * _noise(mask.shape, cell, rng) + 0.35 * _noise(mask.shape, cell / 3.0, rng)
+    thin = np.clip((n - 0.45) / 0.4, 0.0, 1.0) * amount
+    return (np.asarray(mask, dtype=np.float32) * (1.0 - thin)).astype(np.float32)
+
+
+def misregister(mask: np.ndarray, dx: int, dy: int) -> np.ndarray:
+    """The mask shifted by whole pixels (right, down), bare paper coming in at the edge."""
+    out = np.zeros_like(mask)
+    h, w = mask.shape
+    ys, yd = (slice(0, h - dy), slice(dy, h)) if dy >= 0 else (slice(-dy, h), slice(0, h + dy))
+    xs, xd = (slice(0, w - dx), slice(dx, w)) if dx >= 0 else (slice(-dx, w), slice(0, w + dx))
+    out[yd, xd] = mask[ys, xs]
+    return out
+
+
+def paper_grain(size: int, *, seed: int) -> np.ndarray:
+    """A tileable-enough paper texture, uint8 (size, size, 3).
+
+    R: fibre (bright long fibres and dark flecks, mean about 0.8), G: formation (the
+    cloudy thickness of handmade paper), B: fine mottle that ink takes unevenly.
+    """
+    rng = np.random.default_rng([seed, 0x9A9E])
+    shape = (size, size)
+    fibre = np.full(shape, 0.8, dtype=np.float32)
+    count = size * size // 90
+    x0 = rng.random(count) * size
+    y0 = rng.random(count) * size
+    ang = rng.normal(0.0, 0.5, count) + np.where(rng.random(count) < 0.5, 0.0, np.pi / 2)
+    length = rng.gamma(2.0, size / 80.0, count)
+    bright = rng.choice([-0.16, 0.12, 0.09], count, p=[0.15, 0.45, 0.40])
+    for step in np.linspace(-0.5, 0.5, 9):
+        xs = ((x0 + np.cos(ang) * length * step) % size).astype(int)
+        ys = ((y0 + np.sin(ang) * length * step) % size).astype(int)
+        np.add.at(fibre, (ys, xs), bright * 0.5)
+    fibre = 0.55 * fibre + 0.45 * blur(fibre, 1.2)
+    formation = 0.6 * _noise(shape, size / 10.0, rng) + 0.4 * _noise(shape, size / 28.0, rng)
+    mottle = 0.5 * _noise(shape, 2.5, rng) + 0.5 * _noise(shape, 7.0, rng)
+    out = np.stack([np.clip(fibre, 0, 1), formation, mottle], axis=-1)
+    return to_u8(out)
+
+
+def to_u8(a: np.ndarray) -> np.ndarray:
+    """Floats in 0..1 -> uint8 (rounded)."""
+    return np.round(np.clip(a, 0.0, 1.0) * 255.0).astype(np.uint8)
+
+
+def composite(paper: Sequence[int], inks: Sequence[Sequence[int]],
+              masks: Sequence[np.ndarray]) -> np.ndarray:
+    """The printed sheet (uint8 (h, w, 3)): each ink multiplied over the paper in order."""
+    p = np.asarray(paper, dtype=np.float32) / 255.0
+    sheet = np.broadcast_to(p, masks[0].shape + (3,)).astype(np.float32).copy()
+    for ink, m in zip(inks, masks, strict=True):
+        trans = np.clip(np.asarray(ink, dtype=np.float32) / 255.0 / np.maximum(p, 1e-3),
+                        0.0, 1.0)
+        sheet *= 1.0 - m[..., None] * (1.0 - trans)
+    return to_u8(sheet)

@@ -1,0 +1,301 @@
+"""Mesh helpers for the sample-content generators: lathe, sweep, grid surfaces, a GLB writer.
+
+Everything here is numpy on float64, rounded to a fixed grid before it becomes float32,
+so a generator that uses it writes the same bytes on every run.
+
+- :func:`lathe` revolves a profile (r, z) polyline about +Z, optionally displacing the
+  surface along its normal (cast relief, carved petals), and returns a :class:`Grid`.
+- :func:`sweep` moves a closed cross-section along a closed path (loop handles).
+- A :class:`Grid` is a rectangular vertex grid (rings x columns) whose normals come from
+  finite differences of the final, displaced positions; :meth:`Mesh.add_grid` turns it
+  into triangles with per-vertex RGBA colours and surface UVs.
+- :func:`write_glb` writes meshes as one self-contained glTF 2.0 binary, Z-up converted
+  to glTF's Y-up, with POSITION, NORMAL, TEXCOORD_0 and COLOR_0 on every primitive.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["Grid", "Mesh", "lathe", "resample", "sweep", "value_noise", "write_glb"]
+
+
+def _q(a: np.ndarray, step: float) -> np.ndarray:
+    """Round to a grid so last-ulp differences between maths libraries cannot show."""
+    return np.round(np.asarray(a, dtype=np.float64) / step) * step
+
+
+def resample(points, n: int) -> np.ndarray:
+    """``n`` points evenly spaced by arc length along a Catmull-Rom curve through ``points``."""
+    p = np.asarray(points, dtype=np.float64)
+    ext = np.concatenate([2 * p[:1] - p[1:2], p, 2 * p[-1:] - p[-2:-1]])
+    dense = []
+    for k in range(len(p) - 1):
+        p0, p1, p2, p3 = ext[k], ext[k + 1], ext[k + 2], ext[k + 3]
+        t = np.linspace(0.0, 1.0, 33)[:-1, None]
+        dense.append(0.5 * ((2 * p1) + (-p0 + p2) * t + (2 * p0 - 5 * p1 + 4 * p2 - p3) * t ** 2
+                            + (-p0 + 3 * p1 - 3 * p2 + p3) * t ** 3))
+    dense.append(p[-1:])
+    d = np.concatenate(dense)
+    s = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(d, axis=0), axis=1))])
+    target = np.linspace(0.0, s[-1], n)
+    return np.stack([np.interp(target, s, d[:, k]) for k in range(d.shape[1])], axis=1)
+
+
+@dataclass
+class Grid:
+    """A rectangular grid of vertices: ``pos`` (R, C, 3), ``uv`` (R, C, 2) in metres.
+
+    Columns wrap when ``wrap_c``; rows wrap when ``wrap_r``. The last column (row) of a
+    wrapped grid repeats the first with a continued UV, so textures need no seam logic.
+    """
+
+    pos: np.ndarray
+    uv: np.ndarray
+    wrap_c: bool = True
+    wrap_r: bool = False
+
+    def normals(self) -> np.ndarray:
+        """Unit normals from finite differences of the positions (outward for a lathe)."""
+        p = self.pos
+
+        def diff(a: np.ndarray, axis: int, wrap: bool) -> np.ndarray:
+            if wrap:  # the last line duplicates the first: difference on the periodic part
+                core = np.take(a, range(a.shape[axis] - 1), axis=axis)
+                d = np.roll(core, -1, axis=axis) - np.roll(core, 1, axis=axis)
+                first = np.take(d, [0], axis=axis)
+                return np.concatenate([d, first], axis=axis)
+            return np.gradient(a, axis=axis)
+
+        dr = diff(p, 0, self.wrap_r)
+        dc = diff(p, 1, self.wrap_c)
+        n = np.cross(dc, dr)
+        length = np.linalg.norm(n, axis=-1, keepdims=True)
+        return n / np.maximum(length, 1e-12)
+
+
+def lathe(profile, columns: int, displace=None, seam_angle: float = 0.0) -> tuple[Grid, dict]:
+    """Revolve a profile about +Z.
+
+    Args:
+        profile: (R, 2) points (r, z), walked so that the solid is on the right: up the
+            outside, over the lip, down the inside (then the normals point outwards).
+        columns: segments around.
+        displace: optional ``f(phi, s, z) -> metres`` (arrays of shape (R, C+1)), a
+            displacement along the profile's normal; phi in radians, s = arc length.
+        seam_angle: where the UV seam sits (radians).
+
+    Returns:
+        The grid, and fields for colouring: ``phi``, ``s``, ``z``, ``r``, ``disp``,
+        ``bend`` (profile curvature, 1/m, positive where the profile turns convex).
+    """
+    prof = np.asarray(profile, dtype=np.float64)
+    phi = seam_angle + np.linspace(0.0, 2.0 * np.pi, columns + 1)
+    seg = np.diff(prof, axis=0)
+    s = np.concatenate([[0.0], np.cumsum(np.linalg.norm(seg, axis=1))])
+    tang = np.gradient(prof, axis=0)
+    tang /= np.maximum(np.linalg.norm(tang, axis=1, keepdims=True), 1e-12)
+    nrm2 = np.stack([tang[:, 1], -tang[:, 0]], axis=1)          # (dz, -dr): outward
+    turn = np.gradient(np.unwrap(np.arctan2(tang[:, 1], tang[:, 0])))
+    ds = np.maximum(np.gradient(s), 1e-9)
+    bend = -turn / ds
+    R, C = len(prof), columns + 1
+    PHI = np.broadcast_to(phi[None, :], (R, C))
+    S = np.broadcast_to(s[:, None], (R, C))
+    Z = np.broadcast_to(prof[:, 1:2], (R, C))
+    disp = np.zeros((R, C)) if displace is None else np.asarray(displace(PHI, S, Z), float)
+    r = prof[:, 0:1] + nrm2[:, 0:1] * disp
+    z = prof[:, 1:2] + nrm2[:, 1:2] * disp
+    pos = np.stack([r * np.cos(PHI), r * np.sin(PHI), z * np.ones_like(PHI)], axis=-1)
+    circumference = 2.0 * np.pi * max(float(prof[:, 0].max()), 1e-3)
+    uv = np.stack([PHI / (2.0 * np.pi) * circumference, S], axis=-1)
+    fields = {"phi": PHI, "s": S, "z": Z, "r": np.broadcast_to(prof[:, 0:1], (R, C)),
+              "disp": disp, "bend": np.broadcast_to(bend[:, None], (R, C))}
+    return Grid(pos, uv), fields
+
+
+def sweep(path, section) -> Grid:
+    """A closed cross-section swept along a closed path.
+
+    Args:
+        path: (P, 3) points of a closed path (not repeating the first).
+        section: (K, 2) points of a closed cross-section, counter-clockwise, in the
+            path's (normal, binormal) plane; the path's plane normal is the binormal.
+    """
+    path = np.asarray(path, dtype=np.float64)
+    sec = np.asarray(section, dtype=np.float64)
+    tang = np.roll(path, -1, axis=0) - np.roll(path, 1, axis=0)
+    tang /= np.linalg.norm(tang, axis=1, keepdims=True)
+    centre = path.mean(axis=0)
+    plane_n = np.cross(path[len(path) // 4] - centre, path[0] - centre)
+    plane_n /= np.linalg.norm(plane_n)
+    side = np.cross(tang, plane_n)                      # in the plane, across the path
+    side /= np.linalg.norm(side, axis=1, keepdims=True)
+    binorm = np.cross(side, tang)
+    pts = (path[None, :, :] + sec[:, None, 0:1] * side[None] + sec[:, None, 1:2] * binorm[None])
+    pts = np.concatenate([pts, pts[:1]], axis=0)
+    pts = np.concatenate([pts, pts[:, :1]], axis=1)
+    along = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(
+        np.concatenate([path, path[:1]]), axis=0), axis=1))])
+    around = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(
+        np.concatenate([sec, sec[:1]]), axis=0), axis=1))])
+    uv = np.stack(np.broadcast_arrays(along[None, :], around[:, None]), axis=-1)
+    return Grid(pts, uv, wrap_c=True, wrap_r=True)
+
+
+def value_noise(u, v, seed: int, freq: tuple[int, int], octaves: int = 3) -> np.ndarray:
+    """Smooth value noise in [0, 1], periodic in ``u`` (u, v in [0, 1])."""
+    rng = np.random.default_rng(seed)
+    u = np.asarray(u, dtype=np.float64)
+    v = np.asarray(v, dtype=np.float64)
+    out = np.zeros(np.broadcast(u, v).shape)
+    amp, total = 1.0, 0.0
+    fu, fv = freq
+    for _ in range(octaves):
+        lat = rng.random((fv + 2, fu))
+        x = (u % 1.0) * fu
+        y = np.clip(v, 0.0, 1.0) * fv
+        x0, y0 = np.floor(x).astype(int), np.floor(y).astype(int)
+        tx, ty = x - x0, y - y0
+        tx, ty = tx * tx * (3 - 2 * tx), ty * ty * (3 - 2 * ty)
+        x0 %= fu
+        x1 = (x0 + 1) % fu
+        y0 = np.clip(y0, 0, fv)
+        y1 = y0 + 1
+        a = lat[y0, x0] * (1 - tx) + lat[y0, x1] * tx
+        b = lat[y1, x0] * (1 - tx) + lat[y1, x1] * tx
+        out += amp * (a * (1 - ty) + b * ty)
+        total += amp
+        amp *= 0.5
+        fu, fv = fu * 2, fv * 2
+    return out / total
+
+
+class Mesh:
+    """Collects triangles with position, normal, surface UV and RGBA COLOR_0."""
+
+    def __init__(self) -> None:
+        self._parts: list[tuple[np.ndarray, ...]] = []
+
+    @property
+    def triangle_count(self) -> int:
+        """Triangles added so far."""
+        return sum(len(p[4]) for p in self._parts)
+
+    def add_grid(self, grid: Grid, rgba: np.ndarray, transform: np.ndarray | None = None,
+                 flip: bool = False) -> None:
+        """Add a grid's quads as triangles.
+
+        Args:
+            grid: the vertices.
+            rgba: (R, C, 4) colours in 0..1.
+            transform: an optional 4x4 rigid transform applied to positions and normals.
+            flip: reverse the winding and normals (a grid walked the other way).
+        """
+        R, C = grid.pos.shape[:2]
+        pos = grid.pos.reshape(-1, 3)
+        nrm = grid.normals().reshape(-1, 3)
+        if flip:
+            nrm = -nrm
+        if transform is not None:
+            m = np.asarray(transform, dtype=np.float64)
+            pos = pos @ m[:3, :3].T + m[:3, 3]
+            nrm = nrm @ m[:3, :3].T
+        i = np.arange(R - 1)[:, None] * C + np.arange(C - 1)[None, :]
+        a, b, c, d = i, i + 1, i + C + 1, i + C
+        tris = np.stack([a, b, c, a, c, d], axis=-1).reshape(-1, 3)
+        if flip:
+            tris = tris[:, ::-1]
+        col = np.clip(np.round(np.asarray(rgba).reshape(-1, 4) * 255.0), 0, 255)
+        self._parts.append((pos, nrm, grid.uv.reshape(-1, 2), col.astype(np.uint8), tris))
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The glTF-ready arrays, converted from Z-up to Y-up and quantised."""
+        offsets = np.cumsum([0] + [len(p[0]) for p in self._parts[:-1]])
+        idx = np.concatenate([p[4] + o for p, o in zip(self._parts, offsets)])
+        pos, nrm, uv, col = (np.concatenate(p) for p in list(zip(*self._parts))[:4])
+        nrm = nrm / np.maximum(np.linalg.norm(nrm, axis=1, keepdims=True), 1e-12)
+
+        def yup(a: np.ndarray) -> np.ndarray:
+            return np.stack([a[:, 0], a[:, 2], -a[:, 1]], axis=1)
+
+        # panda3d-gltf flips v (v -> 1 - v) on load; pre-flip so the scene sees metres.
+        tex = np.stack([uv[:, 0], 1.0 - uv[:, 1]], axis=1)
+        return {
+            "POSITION": _q(yup(pos), 1e-4).astype("<f4"),
+            "NORMAL": _q(yup(nrm), 1e-5).astype("<f4"),
+            "TEXCOORD_0": _q(tex, 1e-4).astype("<f4"),
+            "COLOR_0": col.astype(np.uint8),
+            "indices": idx.reshape(-1).astype("<u4" if len(pos) > 65535 else "<u2"),
+        }
+
+
+def write_glb(meshes: list[tuple[str, Mesh]], generator: str, copyright_: str) -> bytes:
+    """Serialise (node name, mesh) pairs as one GLB with embedded data, fixed bytes."""
+    bin_parts: list[bytes] = []
+    offset = 0
+    views: list[dict] = []
+    accessors: list[dict] = []
+    gl_meshes: list[dict] = []
+    nodes: list[dict] = []
+
+    def add_view(data: bytes, target: int) -> int:
+        nonlocal offset
+        pad = (-offset) % 4
+        if pad:
+            bin_parts.append(b"\0" * pad)
+            offset += pad
+        views.append({"buffer": 0, "byteOffset": offset, "byteLength": len(data),
+                      "target": target})
+        bin_parts.append(data)
+        offset += len(data)
+        return len(views) - 1
+
+    for node_name, mesh in meshes:
+        arr = mesh.arrays()
+        attrs = {}
+        for key in ("POSITION", "NORMAL", "TEXCOORD_0", "COLOR_0"):
+            a = arr[key]
+            view = add_view(a.tobytes(), 34962)
+            acc = {"bufferView": view, "componentType": 5121 if key == "COLOR_0" else 5126,
+                   "count": len(a), "type": {2: "VEC2", 3: "VEC3", 4: "VEC4"}[a.shape[1]]}
+            if key == "COLOR_0":
+                acc["normalized"] = True
+            if key == "POSITION":
+                acc["min"] = [float(f"{v:.4f}") for v in a.min(axis=0)]
+                acc["max"] = [float(f"{v:.4f}") for v in a.max(axis=0)]
+            accessors.append(acc)
+            attrs[key] = len(accessors) - 1
+        idx = arr["indices"]
+        view = add_view(idx.tobytes(), 34963)
+        accessors.append({"bufferView": view,
+                          "componentType": 5125 if idx.dtype == np.dtype("<u4") else 5123,
+                          "count": len(idx), "type": "SCALAR"})
+        gl_meshes.append({"name": node_name, "primitives": [{
+            "attributes": attrs, "indices": len(accessors) - 1, "material": 0, "mode": 4}]})
+        nodes.append({"name": node_name, "mesh": len(gl_meshes) - 1})
+    pad = (-offset) % 4
+    if pad:
+        bin_parts.append(b"\0" * pad)
+        offset += pad
+    doc = {
+        "asset": {"version": "2.0", "generator": generator, "copyright": copyright_},
+        "scene": 0,
+        "scenes": [{"name": "scene", "nodes": list(range(len(nodes)))}],
+        "nodes": nodes, "meshes": gl_meshes,
+        "materials": [{"name": "artifact", "pbrMetallicRoughness": {
+            "baseColorFactor": [1.0, 1.0, 1.0, 1.0], "metallicFactor": 0.0,
+            "roughnessFactor": 0.5}}],
+        "accessors": accessors, "bufferViews": views,
+        "buffers": [{"byteLength": offset}],
+    }
+    js = json.dumps(doc, separators=(",", ":"), ensure_ascii=True).encode("ascii")
+    js += b" " * ((-len(js)) % 4)
+    binary = b"".join(bin_parts)
+    total = 12 + 8 + len(js) + 8 + len(binary)
+    return (b"glTF" + struct.pack("<II", 2, total) + struct.pack("<I", len(js)) + b"JSON"
+            + js + struct.pack("<I", len(binary)) + b"BIN\0" + binary)
