@@ -58,7 +58,7 @@ def main() -> None:
     Signing:    keys new, pack --sign, install   -- sign bundles, install them safely
     Operators:  controller, node                 -- run a show on a projector wall
     Newcomers:  demo                             -- the whole thing on one machine
-    Hardware:   bench bundle                     -- measure this machine
+    Hardware:   bench bundle, bench render       -- measure this machine
 
     Run `exhibit COMMAND --help` for what each command takes.
     """
@@ -572,7 +572,7 @@ def bench() -> None:
 
     Every suite makes its own data unless given some, and measures a baseline in the
     same run (e.g. plain SHA-256 beside bundle validation), so its ratios mean the same
-    on any machine. Suites: bundle.
+    on any machine. Suites: bundle, render.
     """
 
 
@@ -611,6 +611,50 @@ def bench_bundle(bundle_path: Path | None, size_mb: float, triangles: int, textu
 
     opts = BundleBenchOptions(bundle=bundle_path, size_mb=size_mb, triangles=triangles,
                               texture_px=texture_px, repeat=repeat, loads=loads,
+                              workdir=workdir)
+    with _bench_progress() as progress:
+        report = run(opts, progress)
+    _print_report(report)
+    if json_path is not None:
+        click.echo(f"wrote {write_json(report, json_path)}")
+    if check and not report.passed:
+        click.echo("exhibit: bench: an acceptance target was missed", err=True)
+        sys.exit(1)
+
+
+@bench.command("render")
+@click.option("--source", "sources", multiple=True,
+              type=click.Path(file_okay=False, path_type=Path),
+              help="A bundle source folder to render (repeatable; default: every "
+                   "content/*/bundle.toml).")
+@click.option("--size", default="1280x720", show_default=True, metavar="WxH",
+              help="Output size in pixels.")
+@click.option("--frames", type=int, default=8, show_default=True,
+              help="Frames per timed block.")
+@click.option("--repeat", type=int, default=5, show_default=True,
+              help="Timed blocks of each loop, alternating (medians).")
+@click.option("--workdir", type=click.Path(file_okay=False, path_type=Path),
+              help="Where the packed bundles go (deleted afterwards).")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the results as JSON to this file.")
+@click.option("--check", is_flag=True,
+              help="Exit 1 if a scene's overhead_ratio is over 1.10.")
+def bench_render(sources: tuple[Path, ...], size: str, frames: int, repeat: int,
+                 workdir: Path | None, json_path: Path | None, check: bool) -> None:
+    """Each sample scene's engine frame against a bare Panda3D loop, offscreen.
+
+    Packs every sample bundle source, then renders each scene at --size: the engine's
+    frame (scene.apply + draw) against GraphicsEngine.render_frame() alone on the same
+    scene graph, with draw calls and triangles counted from the scene graph.
+    """
+    from .bench import write_json
+    from .bench.render import RenderBenchOptions, run
+
+    try:
+        w, h = (int(v) for v in size.lower().split("x"))
+    except ValueError:
+        raise click.BadParameter(f"{size!r} is not WxH", param_hint="--size") from None
+    opts = RenderBenchOptions(sources=sources, size=(w, h), frames=frames, repeat=repeat,
                               workdir=workdir)
     with _bench_progress() as progress:
         report = run(opts, progress)

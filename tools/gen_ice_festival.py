@@ -90,7 +90,7 @@ title = { zh = "冰雪城堡之夜", en = "Ice Castle at Night", ru = "Ледя�
 assets = ["meshes/castle.glb", "meshes/lantern.glb"]
 [scenes.params]
 aurora = true
-snowflakes = 20000
+snowflakes = 50000
 seed = 7
 lanterns = 20
 lantern_ring = 44.0
@@ -106,7 +106,7 @@ title = { zh = "冰灯小径", en = "Lantern Walk", ru = "Аллея фонар�
 assets = ["meshes/castle.glb", "meshes/lantern.glb"]
 [scenes.params]
 aurora = false
-snowflakes = 30000
+snowflakes = 60000
 seed = 11
 lanterns = 28
 lantern_ring = 40.0

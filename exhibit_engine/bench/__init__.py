@@ -12,6 +12,8 @@ subcommand under ``exhibit bench``):
 
 - ``bundle`` (:mod:`.bundle`): bundle validation against plain SHA-256, the peak memory
   of validation, and loading a model through the cache against converting it.
+- ``render`` (:mod:`.render`): every sample scene's engine frame against a bare
+  Panda3D loop on the same scene graph, with draw calls and triangles.
 
 The JSON a suite writes is flat: every metric's key at the top level (so scripts read
 ``report["validate_ratio"]``), plus ``suite``, ``units``, ``params``, ``targets`` (each
@@ -48,6 +50,7 @@ __all__ = ["SUITES", "Metric", "Target", "Report", "Progress", "get_suite", "env
 #: Suite name -> module (imported on first use).
 SUITES: dict[str, str] = {
     "bundle": "exhibit_engine.bench.bundle",
+    "render": "exhibit_engine.bench.render",
 }
 
 #: Benchmarks count decimal megabytes (10**6 bytes), for throughput and memory alike.

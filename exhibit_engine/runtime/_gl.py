@@ -1,18 +1,24 @@
-"""Private Panda3D plumbing for :mod:`.render`: PRC settings, outputs, shader checks."""
+"""Private Panda3D plumbing for :mod:`.render`: PRC settings, outputs, shader checks.
+
+No output copies its frame to RAM every frame: a projector never needs the pixels
+back, and on llvmpipe a per-frame readback costs as much as a slice of the frame.
+:func:`read_frame` reads the last frame on demand instead (``get_screenshot``, which
+binds the output again without clearing it).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
 from panda3d.core import (ConfigPage, FrameBufferProperties, GraphicsEngine, GraphicsOutput,
-                          GraphicsPipe, GraphicsPipeSelection, NodePath, Notify, Shader,
-                          ShaderAttrib, StringStream, Texture, WindowProperties,
+                          GraphicsPipe, GraphicsPipeSelection, NodePath, Notify, SamplerState,
+                          Shader, ShaderAttrib, StringStream, Texture, WindowProperties,
                           loadPrcFileData, unloadPrcFile)
 
 from ..errors import RenderError
 
 __all__ = ["PRC_COMMON", "PRC_HEADLESS", "PRC_WINDOW", "configure", "make_pipe", "open_output",
-           "iter_shaders", "CapturedNotify"]
+           "open_layer_buffer", "read_frame", "iter_shaders", "CapturedNotify"]
 
 #: Settings for every renderer: quiet logs (p3headlessgl's EGL_NOT_INITIALIZED and the
 #: /dev/input warnings are harmless; a failed output still raises RenderError), no
@@ -31,11 +37,15 @@ multisamples 0
 textures-power-2 none
 """
 
-#: Offscreen rendering through EGL (Mesa llvmpipe without a GPU).
+#: Offscreen rendering through EGL (Mesa llvmpipe without a GPU). ``gl-finish``: a
+#: frame is finished when ``render_frame`` returns. Without it llvmpipe queues frame
+#: after frame (nothing swaps or reads them back), so a headless node's frame pacing
+#: and the render benchmark would time the queueing, not the drawing.
 PRC_HEADLESS = """
 load-display p3headlessgl
 window-type offscreen
 sync-video false
+gl-finish true
 """
 
 #: A real window on a projector: wait for vertical sync.
@@ -77,14 +87,7 @@ def make_pipe(headless: bool) -> GraphicsPipe:
     return pipe
 
 
-def open_output(engine: GraphicsEngine, pipe: GraphicsPipe, size: tuple[int, int], *,
-                window: bool, title: str, origin: tuple[int, int] | None = None
-                ) -> tuple[GraphicsOutput, Texture]:
-    """An RGBA8 + depth output without multisampling, and a RAM-copy colour texture.
-
-    Raises:
-        RenderError: the buffer or window could not be opened.
-    """
+def _frame_properties(window: bool = False) -> FrameBufferProperties:
     fb = FrameBufferProperties()
     fb.set_rgba_bits(8, 8, 8, 8)
     if window:
@@ -92,6 +95,18 @@ def open_output(engine: GraphicsEngine, pipe: GraphicsPipe, size: tuple[int, int
     fb.set_depth_bits(24)
     fb.set_multisamples(0)
     fb.set_force_hardware(True)
+    return fb
+
+
+def open_output(engine: GraphicsEngine, pipe: GraphicsPipe, size: tuple[int, int], *,
+                window: bool, title: str, origin: tuple[int, int] | None = None
+                ) -> GraphicsOutput:
+    """An RGBA8 + depth output without multisampling (read back with :func:`read_frame`).
+
+    Raises:
+        RenderError: the buffer or window could not be opened.
+    """
+    fb = _frame_properties(window)
     props = WindowProperties.size(*size)
     if window:
         props.set_title(title)
@@ -112,9 +127,39 @@ def open_output(engine: GraphicsEngine, pipe: GraphicsPipe, size: tuple[int, int
                                        gsg.get_driver_shader_version_minor()) < (3, 30):
         engine.remove_window(out)
         raise RenderError(f"OpenGL driver {gsg.get_driver_renderer()!r} lacks GLSL 3.30")
-    tex = Texture("frame")
-    out.add_render_texture(tex, GraphicsOutput.RTM_copy_ram, GraphicsOutput.RTP_color)
-    return out, tex
+    return out
+
+
+def open_layer_buffer(host: GraphicsOutput, name: str, size: tuple[int, int], sort: int
+                      ) -> tuple[GraphicsOutput, Texture]:
+    """An offscreen RGBA8 + depth buffer on ``host``'s GSG that renders into a texture.
+
+    The texture stays in GPU memory (render-to-texture, never copied to RAM); the
+    buffer is drawn before ``host`` when its ``sort`` is lower, cleared to black.
+
+    Raises:
+        RenderError: the buffer could not be made.
+    """
+    tex = Texture(name)
+    tex.set_minfilter(SamplerState.FT_nearest)
+    tex.set_magfilter(SamplerState.FT_nearest)
+    tex.set_wrap_u(SamplerState.WM_clamp)
+    tex.set_wrap_v(SamplerState.WM_clamp)
+    buf = host.make_texture_buffer(name, size[0], size[1], tex, False, _frame_properties())
+    if buf is None or not buf.is_valid():
+        if buf is not None:
+            buf.get_engine().remove_window(buf)
+        raise RenderError(f"cannot open a {size[0]}x{size[1]} render-to-texture buffer")
+    buf.set_sort(sort)
+    buf.set_clear_color_active(True)
+    buf.set_clear_color((0.0, 0.0, 0.0, 1.0))
+    buf.set_clear_depth_active(True)
+    return buf, tex
+
+
+def read_frame(output: GraphicsOutput) -> Texture | None:
+    """The output's last frame, copied to RAM now (``None`` if that failed)."""
+    return output.get_screenshot()
 
 
 def iter_shaders(root: NodePath) -> Iterator[tuple[NodePath, Shader]]:

@@ -73,7 +73,8 @@ class _Scenes:
     def __init__(self, settings: NodeSettings, show: ShowConfig) -> None:
         self.settings, self.show = settings, show
         self.bundles: dict[str, Bundle] = {}
-        self.current: tuple[str, str] | None = None
+        self.current: tuple[str, str] | None = None     # (bundle, scene) built
+        self.outgoing: tuple[str, str] | None = None    # ... held by a transition
         self.trust = [key for path in settings.venue.bundles.trusted_keys
                       for key in load_public_keys(path)]
 
@@ -93,10 +94,28 @@ class _Scenes:
             self.bundles[bundle_id] = b
         return self.bundles[bundle_id]
 
-    def ensure(self, renderer: Any, bundle_id: str, scene_id: str) -> None:
-        if self.current != (bundle_id, scene_id):
-            renderer.load(self.bundle(bundle_id), scene_id)
-            self.current = (bundle_id, scene_id)
+    def ensure(self, renderer: Any, cue: tuple[str, str],
+               outgoing: tuple[str, str] | None = None) -> None:
+        """Make the renderer hold ``cue``'s scene and, during a transition, ``outgoing``'s.
+
+        Scenes are pure in t, so a built scene serves every cue that shows it; a
+        transition between two cues of the same scene holds two instances. When a
+        transition begins, the scene on screen becomes the outgoing one as it is
+        (:meth:`Renderer.retire`): nothing is rebuilt, nothing jumps.
+        """
+        if outgoing is not None and self.outgoing != outgoing:
+            if self.current == outgoing:
+                renderer.retire()
+                self.outgoing, self.current = self.current, None
+            else:                               # joined mid-transition
+                renderer.load_outgoing(self.bundle(outgoing[0]), outgoing[1])
+                self.outgoing = outgoing
+        elif outgoing is None and self.outgoing is not None:
+            renderer.unload_outgoing()
+            self.outgoing = None
+        if self.current != cue:
+            renderer.load(self.bundle(cue[0]), cue[1])
+            self.current = cue
 
     def close(self) -> None:
         for b in self.bundles.values():
@@ -185,6 +204,19 @@ def run_node(settings: NodeSettings, show: ShowConfig) -> int:
 
 
 def _draw(renderer: Any, scenes: _Scenes, timeline: Timeline, t: float) -> None:
+    """Draw show time ``t``: the cue's scene, or the timeline's transition into it.
+
+    Everything drawn (which scenes, their local times, the blend weight) comes from
+    ``timeline.state_at(t)``, so every node blends its slice identically.
+    """
+    from .transitions import Transition
+
     state = timeline.state_at(t)
-    scenes.ensure(renderer, state.cue.bundle, state.cue.scene)
-    renderer.render(state.local_t, {"cue": state.cue.id, "show_time": t})
+    cue, prev = state.cue, state.previous
+    scenes.ensure(renderer, (cue.bundle, cue.scene),
+                  None if prev is None else (prev.bundle, prev.scene))
+    transition = None
+    if prev is not None:
+        transition = Transition(cue.transition, state.weight, state.previous_local_t,
+                                {"cue": prev.id, "show_time": t})
+    renderer.render(state.local_t, {"cue": cue.id, "show_time": t}, transition)

@@ -1,6 +1,7 @@
-"""The renderer: one Panda3D output (offscreen buffer or window) drawing one scene at show time t.
+"""The renderer: one Panda3D output (offscreen buffer or window) drawing the show at time t.
 
-No ShowBase, no tasks, no clock: :meth:`Renderer.render` takes the show time and draws
+It draws one scene, or during a transition between cues the blend of two
+(:mod:`.transitions`). No ShowBase, no tasks, no clock: :meth:`Renderer.render` takes the show time and draws
 exactly one frame, so a frame is a pure function of (bundle, scene, state, t). The
 camera sits at the eye (the rig's origin) and the lens is an exact off-axis slice of
 the wall, set from a :class:`~exhibit_engine.wall.Frustum`; slices of one wall stitch
@@ -18,12 +19,14 @@ import math
 import os
 import secrets
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from panda3d.core import (Camera, GraphicsEngine, Lens, LPoint3, LVecBase2f, NodePath,
-                          PerspectiveLens)
+from panda3d.core import (Camera, GeomPoints, GeomTriangles, GeomTrifans, GeomTristrips,
+                          GraphicsEngine, GraphicsOutput, Lens, LPoint3, LVecBase2f, NodePath,
+                          PerspectiveLens, Texture)
 from PIL import Image
 
 from ..errors import RenderError
@@ -32,11 +35,13 @@ from ..scenes.registry import get_kind
 from ..wall import Frustum, centered_frustum
 from . import _gl
 from .cache import ModelCache
+from .transitions import Compositor, Transition
 
 if TYPE_CHECKING:
     from ..assets.bundle import Bundle
 
-__all__ = ["Renderer", "render_to_png", "lens_from_frustum", "FRUSTUM_FLAGS"]
+__all__ = ["Renderer", "render_to_png", "lens_from_frustum", "FRUSTUM_FLAGS", "GeometryCount",
+           "count_geometry", "Transition"]
 
 #: How the lens is fitted to a frustum's four corners: off-axis (the view axis stays
 #: the eye's +Y, the film is shifted) and free aspect ratio (the slice fills its
@@ -72,8 +77,87 @@ def lens_from_frustum(frustum: Frustum, near: float = 0.1, far: float = 2000.0
     return lens
 
 
+@dataclass(frozen=True)
+class GeometryCount:
+    """What a scene graph submits per frame, counted from the graph itself.
+
+    One draw call per non-empty primitive of every Geom, per instance (a model
+    instanced 20 times counts 20 times), for every node that is not hidden; before
+    view-frustum culling, so an upper bound of what one frame draws.
+
+    Attributes:
+        draw_calls: primitives drawn (one glDraw* each).
+        triangles: triangles (strips and fans decomposed).
+        points: point sprites (e.g. snowflakes).
+    """
+
+    draw_calls: int = 0
+    triangles: int = 0
+    points: int = 0
+
+
+def count_geometry(root: NodePath) -> GeometryCount:
+    """Count the draw calls, triangles and points below ``root`` (see :class:`GeometryCount`)."""
+    calls = tris = points = 0
+    paths = list(root.find_all_matches("**/+GeomNode"))
+    if root.node().is_geom_node():
+        paths.append(root)
+    for gnp in paths:
+        if gnp.is_hidden() or gnp.is_stashed():
+            continue
+        for geom in gnp.node().get_geoms():
+            for prim in geom.get_primitives():
+                n = prim.get_num_primitives()
+                if n == 0:
+                    continue
+                calls += 1
+                if isinstance(prim, GeomPoints):
+                    points += n
+                elif isinstance(prim, (GeomTriangles, GeomTristrips, GeomTrifans)):
+                    tris += prim.decompose().get_num_primitives()
+    return GeometryCount(calls, tris, points)
+
+
+class _Layer:
+    """One scene slot: its own scene graph, camera rig and camera (and, for
+    transitions, an offscreen buffer rendering it into a texture)."""
+
+    def __init__(self, name: str, size: tuple[int, int]) -> None:
+        self.name = name
+        self.render = NodePath(f"render:{name}")
+        self.render.set_shader_input("u_viewport", LVecBase2f(*size))
+        self.rig = self.render.attach_new_node("rig")
+        self.camera = Camera(f"camera:{name}")
+        self.camera_np = self.rig.attach_new_node(self.camera)
+        self.scene: Scene | None = None
+        self.root: NodePath | None = None
+        self.unchecked = False
+        self.buffer: GraphicsOutput | None = None
+        self.texture: Texture | None = None
+
+    def unload(self) -> None:
+        scene, root = self.scene, self.root
+        self.scene = self.root = None
+        self.unchecked = False
+        try:
+            if scene is not None:
+                scene.dispose()
+        finally:
+            if root is not None:
+                root.remove_node()
+
+    def set_drawn(self, on: bool) -> None:
+        """Whether the layer's offscreen buffer renders in the next frame."""
+        if self.buffer is not None and self.buffer.is_active() != on:
+            self.buffer.set_active(on)
+
+
 class Renderer:
-    """Draws one scene into an offscreen buffer (p3headlessgl) or a window.
+    """Draws a scene, or a transition between two, into an offscreen buffer or a window.
+
+    The renderer holds up to two scenes: the *current* one, and during a transition
+    the *outgoing* one (see :mod:`.transitions`). Each has its own scene graph and
+    camera rig; both share the lens.
 
     Args:
         size: output size (width, height) in pixels.
@@ -90,8 +174,6 @@ class Renderer:
     Attributes:
         size: the output size (width, height).
         window: whether the output is a window.
-        rig: the camera rig; the camera sits at its origin looking along +Y. Scenes
-            pose it (see :class:`~exhibit_engine.scenes.base.SceneContext`).
 
     Raises:
         RenderError: the size is invalid or no output could be opened.
@@ -107,34 +189,31 @@ class Renderer:
         self.size = (int(size[0]), int(size[1]))
         self.window = window
         self._closed = False
-        self._scene: Scene | None = None
-        self._scene_root: NodePath | None = None
-        self._unchecked = False
+        self._frames = 0
         self._cache = cache
         self._cache_dir = cache_dir
         _gl.configure(headless=not window)
         self._pipe = _gl.make_pipe(headless=not window)
         self._engine = GraphicsEngine(self._pipe)
-        self._output, self._texture = _gl.open_output(self._engine, self._pipe, self.size,
-                                                      window=window, title=title,
-                                                      origin=origin)
+        self._output = _gl.open_output(self._engine, self._pipe, self.size, window=window,
+                                       title=title, origin=origin)
         self._output.set_clear_color_active(True)
         self._output.set_clear_color((0.0, 0.0, 0.0, 1.0))
         self._output.set_clear_depth_active(True)
 
-        self._render = NodePath("render")
-        self._render.set_shader_input("u_viewport", LVecBase2f(*self.size))
-        self.rig = self._render.attach_new_node("rig")
-        self._camera = Camera("camera")
-        self._camera_np = self.rig.attach_new_node(self._camera)
-        region = self._output.make_display_region()
-        region.set_camera(self._camera_np)
+        self._current = _Layer("current", self.size)
+        self._outgoing = _Layer("outgoing", self.size)
+        self._compositor: Compositor | None = None
+        self._region = self._output.make_display_region()
+        self._region.set_camera(self._current.camera_np)
         self.set_frustum(centered_frustum(self.size[0] / self.size[1]))
 
     # -- setup ------------------------------------------------------------------
 
     def set_frustum(self, frustum: Frustum, near: float = 0.1, far: float = 2000.0) -> None:
         """Aim the lens at a wall rectangle (eye space: +x right, +y forward, +z up).
+
+        Both scenes of a transition are seen through the same lens.
 
         Args:
             frustum: the image rectangle's corners as seen from the eye.
@@ -144,12 +223,22 @@ class Renderer:
         Raises:
             RenderError: the distances are invalid or the corners give no frustum.
         """
-        self._camera.set_lens(lens_from_frustum(frustum, near, far))
+        lens = lens_from_frustum(frustum, near, far)
+        self._current.camera.set_lens(lens)
+        self._outgoing.camera.set_lens(lens)
 
     @property
     def lens(self) -> Lens:
         """The current lens (for tests and tools)."""
-        return self._camera.get_lens()
+        return self._current.camera.get_lens()
+
+    @property
+    def rig(self) -> NodePath:
+        """The current scene's camera rig; the camera sits at its origin looking along +Y.
+
+        Scenes pose it (see :class:`~exhibit_engine.scenes.base.SceneContext`).
+        """
+        return self._current.rig
 
     @property
     def cache(self) -> ModelCache:
@@ -162,25 +251,73 @@ class Renderer:
     @property
     def scene_root(self) -> NodePath | None:
         """The current scene's root node, or ``None`` (for tests and tools)."""
-        return self._scene_root
+        return self._current.root
+
+    @property
+    def outgoing_root(self) -> NodePath | None:
+        """The outgoing scene's root node, or ``None`` (for tests and tools)."""
+        return self._outgoing.root
+
+    @property
+    def graphics_engine(self) -> GraphicsEngine:
+        """The Panda3D engine that draws the output (for benchmarks and tools)."""
+        return self._engine
+
+    def geometry(self) -> GeometryCount:
+        """What the current scene's graph submits per frame (see :class:`GeometryCount`)."""
+        return count_geometry(self._current.render)
 
     def load(self, bundle: Bundle, scene_id: str) -> None:
-        """Build one of a bundle's scenes, replacing the current one.
+        """Build one of a bundle's scenes as the current one, replacing the current one.
 
-        Nothing is drawn here (a window keeps showing its last frame). The first
-        :meth:`render` afterwards checks that every shader of the new scene compiled.
+        The outgoing scene, if any, stays. Nothing is drawn here (a window keeps showing
+        its last frame). The first :meth:`render` that draws the new scene checks that
+        every shader of it compiled.
 
         Raises:
             SceneError: the bundle has no such scene, or its kind is unknown.
             AssetError, BundleError: an asset is unusable.
         """
+        self._build(self._current, bundle, scene_id)
+
+    def load_outgoing(self, bundle: Bundle, scene_id: str) -> None:
+        """Build a scene as the outgoing one (a node that joins during a transition).
+
+        Raises:
+            SceneError, AssetError, BundleError: as :meth:`load`.
+        """
+        self._build(self._outgoing, bundle, scene_id)
+
+    def retire(self) -> None:
+        """Make the current scene the outgoing one, as a transition begins.
+
+        The scene keeps its graph and rig (nothing is rebuilt); the previous outgoing
+        scene is disposed of, and there is no current scene until the next :meth:`load`.
+        """
+        self._check_open()
+        self._outgoing.unload()
+        self._current, self._outgoing = self._outgoing, self._current
+
+    def unload_outgoing(self) -> None:
+        """Dispose of the outgoing scene, if any (the transition is over)."""
+        self._outgoing.unload()
+        self._outgoing.set_drawn(False)
+
+    def unload(self) -> None:
+        """Dispose of both scenes, if any; the output then draws black."""
+        try:
+            self._current.unload()
+        finally:
+            self.unload_outgoing()
+
+    def _build(self, layer: _Layer, bundle: Bundle, scene_id: str) -> None:
         self._check_open()
         spec = bundle.scene(scene_id)
         cls = get_kind(spec.kind)
-        self.unload()
-        root = self._render.attach_new_node(f"scene:{spec.id}")
-        self.rig.clear_transform()
-        scene = cls(SceneContext(root=root, rig=self.rig, read_asset=bundle.read, spec=spec,
+        layer.unload()
+        root = layer.render.attach_new_node(f"scene:{spec.id}")
+        layer.rig.clear_transform()
+        scene = cls(SceneContext(root=root, rig=layer.rig, read_asset=bundle.read, spec=spec,
                                  load_model=self.cache.loader_for(bundle)))
         ok = False
         try:
@@ -188,69 +325,128 @@ class Renderer:
             ok = True
         finally:
             if ok:
-                self._scene, self._scene_root = scene, root
-                self._unchecked = True
+                layer.scene, layer.root = scene, root
+                layer.unchecked = True
             else:
-                scene.dispose()
-                root.remove_node()
-
-    def unload(self) -> None:
-        """Dispose of the current scene, if any; the output then draws black."""
-        scene, root = self._scene, self._scene_root
-        self._scene = self._scene_root = None
-        self._unchecked = False
-        if scene is not None:
-            scene.dispose()
-        if root is not None:
-            root.remove_node()
-
-    def _draw_checked(self) -> None:
-        """Draw one frame; after a load, fail loudly if any shader did not compile."""
-        if not self._unchecked:
-            self._engine.render_frame()
-            return
-        with _gl.CapturedNotify() as log:
-            self._engine.render_frame()
-        self._unchecked = False
-        root, scene = self._scene_root, self._scene
-        if root is None or scene is None:
-            return
-        failed = sorted({np_.get_name() for np_, shader in _gl.iter_shaders(root)
-                         if shader.get_error_flag()})
-        if failed:
-            self.unload()
-            detail = " ".join(line.strip() for line in log.text.splitlines()
-                              if "error" in line.lower())[:600]
-            raise RenderError(f"scene {scene.ctx.spec.id!r}: shader on {', '.join(failed)} "
-                              f"failed to compile: {detail or 'see the log'}")
+                try:
+                    scene.dispose()
+                finally:
+                    root.remove_node()
 
     # -- drawing ----------------------------------------------------------------
 
-    def render(self, t: float, state: Mapping[str, Any] = _EMPTY) -> None:
-        """Draw one frame of the current scene at show time ``t``.
+    def render(self, t: float, state: Mapping[str, Any] = _EMPTY,
+               transition: Transition | None = None) -> None:
+        """Draw one frame at show time ``t``: the current scene, or a transition.
+
+        Args:
+            t: the current scene's local time (s).
+            state: show state for the current scene.
+            transition: the outgoing side of a running transition (its kind, weight,
+                time and state); ``None``, a cut, or no outgoing scene draws the
+                current scene alone.
 
         Raises:
             RenderError: ``t`` is not finite, the renderer is closed, or (on the first
-                frame after :meth:`load`) a shader of the scene failed to compile; the
-                scene is unloaded then.
+                frame that draws a scene after its load) a shader of the scene failed
+                to compile; that scene is unloaded then.
         """
         self._check_open()
         if not math.isfinite(t):
             raise RenderError(f"show time must be finite, not {t!r}")
-        if self._scene is not None:
-            self._scene.apply(float(t), state)
-        self._draw_checked()
+        cur, out = self._current, self._outgoing
+        g_out, g_in = (0.0, 1.0) if transition is None or out.scene is None \
+            else transition.gains
+        if g_in > 0.0 and cur.scene is not None:
+            cur.scene.apply(float(t), state)
+        if g_out > 0.0 and out.scene is not None and transition is not None:
+            out.scene.apply(float(transition.t), transition.state)
+        if g_out == 0.0 and g_in == 1.0:
+            drawn = [cur]
+            self._draw_direct(cur)
+        elif g_in == 0.0 and g_out == 1.0:
+            drawn = [out]
+            self._draw_direct(out)
+        elif g_in == 0.0 and g_out == 0.0:
+            drawn = []
+            self._draw_direct(None)         # the midpoint of a fade: the cleared output
+        else:
+            drawn = [layer for layer, g in ((out, g_out), (cur, g_in)) if g > 0.0]
+            self._draw_blend(g_out, g_in)
+        self._draw_checked(drawn)
+
+    def _draw_direct(self, layer: _Layer | None) -> None:
+        """Draw one layer (or nothing) straight to the output: no texture, no blend."""
+        self._current.set_drawn(False)
+        self._outgoing.set_drawn(False)
+        self._region.set_active(layer is not None)
+        if layer is not None and self._region.get_camera() != layer.camera_np:
+            self._region.set_camera(layer.camera_np)
+
+    def _draw_blend(self, g_out: float, g_in: float) -> None:
+        """Draw both layers into textures, and their blend to the output."""
+        if self._compositor is None:
+            self._compositor = Compositor()
+        base = self._output.get_sort()
+        textures = []
+        for i, (layer, gain) in enumerate(((self._outgoing, g_out), (self._current, g_in))):
+            if gain > 0.0 and layer.buffer is None:
+                layer.buffer, layer.texture = _gl.open_layer_buffer(
+                    self._output, f"layer-{i}", self.size, base - 10 + i)
+                region = layer.buffer.make_display_region()
+                region.set_camera(layer.camera_np)
+            layer.set_drawn(gain > 0.0)
+            textures.append(layer.texture if gain > 0.0 else None)
+        tex_out, tex_in = textures
+        # a layer with gain 0 is not drawn: bind the drawn texture twice (times 0)
+        self._compositor.bind(tex_out or tex_in, tex_in or tex_out, (g_out, g_in))
+        self._region.set_active(True)
+        if self._region.get_camera() != self._compositor.camera:
+            self._region.set_camera(self._compositor.camera)
+
+    def _draw_checked(self, drawn: list[_Layer]) -> None:
+        """Draw one frame; fail loudly if a shader drawn for the first time did not compile."""
+        fresh = [layer for layer in drawn if layer.unchecked and layer.scene is not None]
+        if not fresh:
+            self._engine.render_frame()
+            self._frames += 1
+            return
+        with _gl.CapturedNotify() as log:
+            self._engine.render_frame()
+        self._frames += 1
+        for layer in fresh:
+            layer.unchecked = False
+            root, scene = layer.root, layer.scene
+            if root is None or scene is None:
+                continue
+            failed = sorted({np_.get_name() for np_, shader in _gl.iter_shaders(root)
+                             if shader.get_error_flag()})
+            if failed:
+                layer.unload()
+                detail = " ".join(line.strip() for line in log.text.splitlines()
+                                  if "error" in line.lower())[:600]
+                raise RenderError(f"scene {scene.ctx.spec.id!r}: shader on "
+                                  f"{', '.join(failed)} failed to compile: "
+                                  f"{detail or 'see the log'}")
+        if self._compositor is not None and self._compositor.shader_failed:
+            raise RenderError("the transition's blend shader failed to compile: "
+                              f"{log.text.strip()[:600] or 'see the log'}")
 
     def snapshot(self) -> Image.Image:
         """The last frame drawn, as an RGB image (top row first).
 
+        The frame is read back from the output now; frames are never copied to RAM
+        unless asked for.
+
         Raises:
-            RenderError: nothing has been drawn yet.
+            RenderError: nothing has been drawn yet, or the read-back failed.
         """
         self._check_open()
-        tex = self._texture
-        if not tex.has_ram_image():
+        if self._frames == 0:
             raise RenderError("no frame has been rendered yet")
+        tex = _gl.read_frame(self._output)
+        if tex is None or not tex.has_ram_image():
+            raise RenderError("cannot read the frame back from the output")
         w, h = tex.get_x_size(), tex.get_y_size()
         data = bytes(tex.get_ram_image_as("RGB"))
         img = Image.frombytes("RGB", (w, h), data).transpose(Image.Transpose.FLIP_TOP_BOTTOM)
@@ -272,7 +468,7 @@ class Renderer:
         return False
 
     def close(self) -> None:
-        """Dispose of the scene and release the output (idempotent)."""
+        """Dispose of the scenes and release the output (idempotent)."""
         if self._closed:
             return
         self._closed = True
@@ -280,7 +476,11 @@ class Renderer:
             self.unload()
         finally:
             self._engine.remove_all_windows()
-            self._render.remove_node()
+            for layer in (self._current, self._outgoing):
+                layer.buffer = layer.texture = None
+                layer.render.remove_node()
+            if self._compositor is not None:
+                self._compositor.close()
 
     def _check_open(self) -> None:
         if self._closed:

@@ -128,11 +128,15 @@ def test_two_display_slices_stitch_into_the_full_wall(ice_bundle, make_renderer)
     assert psnr(whole({}), stitch({})) >= 35.0
 
 
-def test_snowfall_is_one_point_draw_of_at_least_20000_flakes(ice_bundle, make_renderer) -> None:
+@pytest.mark.parametrize("scene_id", ["castle-night", "lantern-walk"])
+def test_snowfall_is_one_point_draw_of_at_least_50000_flakes(ice_bundle, make_renderer,
+                                                              scene_id: str) -> None:
     from panda3d.core import GeomPoints
 
+    from exhibit_engine.runtime.render import count_geometry
+
     r = make_renderer((64, 40))
-    r.load(ice_bundle, SCENE)
+    r.load(ice_bundle, scene_id)
     points = []
     for gnp in r.scene_root.find_all_matches("**/+GeomNode"):
         for geom in gnp.node().get_geoms():
@@ -142,8 +146,12 @@ def test_snowfall_is_one_point_draw_of_at_least_20000_flakes(ice_bundle, make_re
     assert len(points) == 1, "one emitter, one GeomPoints draw"
     name, geom, prim = points[0]
     assert name == "snowfall" and geom.get_num_primitives() == 1
-    assert prim.get_num_vertices() >= 20000
+    assert prim.get_num_vertices() >= 50_000
     assert geom.get_vertex_data().get_num_rows() == prim.get_num_vertices()
+    # the snow is one draw call of the whole scene's count, not one per flake
+    count = count_geometry(r.scene_root)
+    assert count.points == prim.get_num_vertices() and count.draw_calls < 200
+    r.render(3.0)       # and it draws
 
 
 def test_a_shader_that_does_not_compile_is_an_error_not_a_blank_wall(

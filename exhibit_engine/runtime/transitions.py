@@ -1,0 +1,163 @@
+"""Transitions between cues: cut, crossfade (render-to-texture) and fade through black.
+
+During a transition the renderer holds two scenes, the outgoing and the incoming one,
+each with its own scene graph and camera rig (each scene poses its own camera). What
+reaches the output is a per-pixel blend of the two frames, drawn by a final full-screen
+pass (:class:`Compositor`):
+
+    out = gain_out * outgoing + gain_in * incoming
+
+The gains are a pure function of the transition's kind and weight (:func:`gains`), and
+the weight is a pure function of show time (``Timeline.state_at(t).weight``), so every
+projector node blends its slice of the wall identically on the same frame, and the
+slices still stitch.
+
+Kinds (``show.toml`` ``transition``):
+
+- ``cut``: the incoming scene, instantly (no blend pass, nothing held).
+- ``crossfade``: both scenes are drawn into textures and mixed:
+  ``gains = (1 - w, w)``.
+- ``fade`` (through black): the outgoing scene dims to black over the first half,
+  then the incoming one rises from black: ``gains = (max(0, 1 - 2w), max(0, 2w - 1))``;
+  only the scene with a non-zero gain is drawn.
+
+When one gain is 1 and the other 0 the renderer skips the blend pass and draws that
+scene straight to the output, which gives the same pixels (the blend reads texels
+1:1 with ``texelFetch`` and multiplies by exactly 1).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from panda3d.core import (Camera, CardMaker, NodePath, OmniBoundingVolume, OrthographicLens,
+                          Shader, Texture)
+
+from ..config import TRANSITIONS
+from ..errors import RenderError
+
+__all__ = ["TRANSITIONS", "Transition", "gains", "Compositor"]
+
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
+_serial = itertools.count(1)
+
+_VERTEX = """
+in vec4 p3d_Vertex;
+void main() {
+    gl_Position = vec4(p3d_Vertex.x, p3d_Vertex.z, 0.0, 1.0);
+}
+"""
+
+_FRAGMENT = """
+uniform sampler2D u_out;
+uniform sampler2D u_in;
+uniform vec2 u_gain;
+out vec4 o_color;
+void main() {
+    // the layers are the output's size: read texel for pixel, never filter
+    ivec2 p = ivec2(gl_FragCoord.xy);
+    vec3 c = texelFetch(u_out, p, 0).rgb * u_gain.x + texelFetch(u_in, p, 0).rgb * u_gain.y;
+    o_color = vec4(c, 1.0);
+}
+"""
+
+
+@dataclass(frozen=True)
+class Transition:
+    """The outgoing side of a running transition, for one frame.
+
+    Attributes:
+        kind: ``cut``, ``crossfade`` or ``fade``.
+        weight: the incoming scene's weight in [0, 1] (from the timeline).
+        t: the outgoing scene's local time.
+        state: the show state the outgoing scene is posed with.
+
+    Raises:
+        RenderError: an unknown kind, or a weight or time that is not finite.
+    """
+
+    kind: str
+    weight: float
+    t: float
+    state: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
+
+    def __post_init__(self) -> None:
+        if self.kind not in TRANSITIONS:
+            raise RenderError(f"unknown transition {self.kind!r} "
+                              f"(known: {', '.join(TRANSITIONS)})")
+        if not (math.isfinite(self.weight) and math.isfinite(self.t)):
+            raise RenderError(f"transition weight and time must be finite, not "
+                              f"{self.weight!r}, {self.t!r}")
+
+    @property
+    def gains(self) -> tuple[float, float]:
+        """(outgoing gain, incoming gain) for this frame (see :func:`gains`)."""
+        return gains(self.kind, self.weight)
+
+
+def gains(kind: str, weight: float) -> tuple[float, float]:
+    """(outgoing gain, incoming gain) of a transition at incoming weight ``weight``.
+
+    A pure function; ``weight`` is clamped to [0, 1].
+
+    Raises:
+        RenderError: an unknown kind.
+    """
+    w = min(max(float(weight), 0.0), 1.0)
+    if kind == "cut":
+        return 0.0, 1.0
+    if kind == "crossfade":
+        return 1.0 - w, w
+    if kind == "fade":
+        return max(0.0, 1.0 - 2.0 * w), max(0.0, 2.0 * w - 1.0)
+    raise RenderError(f"unknown transition {kind!r} (known: {', '.join(TRANSITIONS)})")
+
+
+class Compositor:
+    """The final pass of a transition: one full-screen quad blending two layer textures.
+
+    Attributes:
+        root: the pass's own scene graph (a quad and an orthographic camera).
+        camera: the camera a display region sets to draw the pass.
+    """
+
+    def __init__(self) -> None:
+        self.root = NodePath("composite")
+        cm = CardMaker("composite-quad")
+        cm.set_frame(-1.0, 1.0, -1.0, 1.0)
+        quad = self.root.attach_new_node(cm.generate())
+        # the vertex shader places the quad itself: never cull it
+        quad.node().set_bounds(OmniBoundingVolume())
+        quad.node().set_final(True)
+        quad.set_depth_test(False)
+        quad.set_depth_write(False)
+        head = f"#version 330\n#define EE_COMPOSITE_SERIAL {next(_serial)}\n"
+        shader = Shader.make(Shader.SL_GLSL, head + _VERTEX, head + _FRAGMENT)
+        if shader is None:                              # pragma: no cover - fixed source
+            raise RenderError("Panda3D refused the transition shader")
+        quad.set_shader(shader)
+        self._quad = quad
+        lens = OrthographicLens()
+        lens.set_film_size(2.0, 2.0)
+        lens.set_near_far(-1.0, 1.0)
+        self.camera = self.root.attach_new_node(Camera("composite-camera", lens))
+
+    def bind(self, outgoing: Texture, incoming: Texture, gain: tuple[float, float]) -> None:
+        """Set the two layer textures and their gains for the next frame."""
+        self._quad.set_shader_input("u_out", outgoing)
+        self._quad.set_shader_input("u_in", incoming)
+        self._quad.set_shader_input("u_gain", (float(gain[0]), float(gain[1])))
+
+    @property
+    def shader_failed(self) -> bool:
+        """Whether the blend shader failed to compile (known after its first draw)."""
+        return bool(self._quad.get_shader().get_error_flag())
+
+    def close(self) -> None:
+        """Release the pass's scene graph."""
+        self.root.remove_node()
