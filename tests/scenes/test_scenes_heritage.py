@@ -6,14 +6,13 @@ Tolerance: mean absolute difference below 2/255 and 99th percentile below 24/255
 channel value (room for a different llvmpipe or Mesa build, none for a missing
 object, label or shader). A blank frame or one where a shader failed cannot pass.
 To refresh the references after a deliberate change, run this file with
-``HERITAGE_UPDATE_REFERENCES=1`` and look at every image before committing it.
+``EXHIBIT_UPDATE_REFERENCE=1`` and look at every image before committing it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -28,13 +27,12 @@ from exhibit_engine.assets.pack import pack
 from exhibit_engine.errors import SceneError
 from exhibit_engine.scenes import _heritage_plan as plan
 
+from .reference import REFERENCE, assert_matches_reference, matches
+
 ROOT = Path(__file__).resolve().parents[2]
 CONTENT = ROOT / "content" / "heritage"
-REFERENCE = Path(__file__).resolve().parent / "reference"
 SCENE = "gallery"
 SIZE = (320, 180)
-MEAN_TOL, P99_TOL = 2.0, 24.0
-UPDATE = os.environ.get("HERITAGE_UPDATE_REFERENCES") == "1"
 
 #: (reference name, show time, state)
 SHOTS = (
@@ -79,16 +77,6 @@ def renderer(heritage_exb: Path) -> Iterator[object]:
 def frame(r, t: float, state: dict | None = None) -> np.ndarray:
     r.render(t, state or {})
     return np.asarray(r.snapshot(), dtype=np.float64)
-
-
-def compare(name: str, img: np.ndarray) -> tuple[float, float]:
-    path = REFERENCE / f"heritage-{name}.png"
-    if UPDATE:
-        Image.fromarray(img.astype(np.uint8)).save(path)
-    ref = np.asarray(Image.open(path).convert("RGB"), dtype=np.float64)
-    assert ref.shape == img.shape
-    diff = np.abs(ref - img)
-    return float(diff.mean()), float(np.percentile(diff, 99))
 
 
 # --------------------------------------------------------------------------- content
@@ -165,16 +153,14 @@ def test_bad_parameters_are_refused_naming_the_key() -> None:
 def test_frames_match_the_references(renderer, name: str, t: float, state: dict) -> None:
     img = frame(renderer, t, state)
     assert img.std() > 10.0, "not a blank frame"
-    mean, p99 = compare(name, img)
-    assert mean < MEAN_TOL and p99 < P99_TOL, f"{name}: mean {mean:.2f}, p99 {p99:.1f}"
+    assert_matches_reference(f"heritage-{name}", img)
 
 
 @pytest.mark.render
 def test_a_blank_frame_fails_the_reference_check() -> None:
     ref = np.asarray(Image.open(REFERENCE / "heritage-ding-t20.png").convert("RGB"), float)
     for fake in (np.zeros_like(ref), np.full_like(ref, ref.mean())):
-        diff = np.abs(ref - fake)
-        assert diff.mean() >= MEAN_TOL or np.percentile(diff, 99) >= P99_TOL
+        assert not matches(fake, ref)
 
 
 _BROKEN_CHILD = """

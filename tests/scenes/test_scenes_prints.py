@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -29,13 +28,13 @@ from exhibit_engine.errors import SceneError
 from exhibit_engine.scenes.prints import PrintsParams, walk_pose
 from exhibit_engine.scenes.registry import get_kind
 
+from .reference import REFERENCE, assert_matches_reference, matches
+
 ROOT = Path(__file__).resolve().parents[2]
 CONTENT = ROOT / "content" / "northern-prints"
-REFERENCE = Path(__file__).resolve().parent / "reference"
 SCENE = "gallery-walk"
 SIZE = (320, 180)
 TIMES = (0.0, 20.0, 50.0)
-MEAN_TOL, P99_TOL = 2.0, 24.0
 # Bundle params: walk 5 s, settle 1.2 s, 2.5 s per block, start 18 s: show time -10.55
 # is half-way through the first block of print 1 (6 blocks), 5.2 is 2 s after its last.
 EARLY_T, LATE_T = -10.55, 5.2
@@ -93,11 +92,6 @@ def renderer(prints_exb: Path):
 def frame(r, t: float, state: dict | None = None) -> np.ndarray:
     r.render(t, state or {})
     return np.asarray(r.snapshot(), dtype=np.float64)
-
-
-def differs(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
-    d = np.abs(a - b)
-    return float(d.mean()), float(np.percentile(d, 99))
 
 
 # --------------------------------------------------------------------------- content
@@ -166,13 +160,7 @@ def test_walk_is_pure_loops_and_prints_in_order() -> None:
 @pytest.mark.parametrize("t", TIMES)
 def test_render_matches_reference(renderer, t: float) -> None:
     got = frame(renderer, t)
-    path = REFERENCE / f"prints-t{int(t)}.png"
-    if os.environ.get("EXHIBIT_UPDATE_REFERENCE"):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        Image.fromarray(got.astype(np.uint8)).save(path)
-    ref = np.asarray(Image.open(path).convert("RGB"), dtype=np.float64)
-    mean, p99 = differs(got, ref)
-    assert mean < MEAN_TOL and p99 < P99_TOL, f"t={t}: mean {mean:.2f}, p99 {p99:.1f}"
+    assert_matches_reference(f"prints-t{int(t)}", got)
     assert got.std() > 15.0, "not a flat frame"
 
 
@@ -180,8 +168,7 @@ def test_render_matches_reference(renderer, t: float) -> None:
 def test_the_tolerance_rejects_a_blank_frame() -> None:
     ref = np.asarray(Image.open(REFERENCE / "prints-t0.png").convert("RGB"), dtype=np.float64)
     for blank in (np.zeros_like(ref), np.full_like(ref, ref.mean())):
-        mean, p99 = differs(blank, ref)
-        assert not (mean < MEAN_TOL and p99 < P99_TOL)
+        assert not matches(blank, ref)
 
 
 @pytest.mark.render
