@@ -62,7 +62,7 @@ INKS: dict[str, tuple[str, dict[str, str]]] = {
 #: id -> (inks used, titles).
 PRINTS: dict[str, tuple[tuple[str, ...], dict[str, str], dict[str, str]]] = {
     "birch-forest": (("pale-blue", "ochre", "vermilion", "pine", "indigo", "key"),
-                     {"zh": "雪中白树林", "en": "Birch Forest in Snow",
+                     {"zh": "雪中白桦林", "en": "Birch Forest in Snow",
                       "ru": "Берёзовая роща в снегу"},
                      {"zh": "冬日低垂的夕阳下，白色的树干在雪地上投下淡蓝色的长影，远山上是墨绿的松林。",
                       "en": "Under a low winter sun, birch trunks cast long pale-blue shadows "

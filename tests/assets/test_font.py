@@ -201,7 +201,7 @@ def test_malformed_fonts_fail_cleanly(tmp_path: Path, data: bytes, rule: str) ->
     assert info.value.entry == "fonts/bad.otf" and "\n" not in str(info.value)
 
 
-@pytest.mark.parametrize("cut", [12, 300, 5_000, 200_000, -1])
+@pytest.mark.parametrize("cut", [12, 300, 5_000, 200_000, -64])  # -64: inside the last table
 def test_truncated_fonts_fail_cleanly(tmp_path: Path, label_font: bytes, cut: int) -> None:
     with pytest.raises(BundleError) as info:
         process(ctx_for(tmp_path, ("冰A",)), REL, label_font[:cut])
