@@ -34,6 +34,8 @@ CORE_MODULES = [
     "exhibit_engine.assets.signing",
     "exhibit_engine.assets.library",
     "exhibit_engine.assets.schema",
+    "exhibit_engine.assets.woodblock",
+    "exhibit_engine.assets.woodblock_pack",
     "exhibit_engine.bench",
     "exhibit_engine.bench.bundle",
     "exhibit_engine.sync",

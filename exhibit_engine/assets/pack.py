@@ -37,8 +37,8 @@ from . import font as _font
 from .manifest import FORMAT, Manifest, ManifestError, check_entry_name, media_type_for, \
     parse_manifest
 
-__all__ = ["SOURCE_FILE", "Output", "PackContext", "Processor", "PROCESSORS", "pack",
-           "collect_texts"]
+__all__ = ["SOURCE_FILE", "Output", "PackContext", "Processor", "PROCESSORS",
+           "NAMED_PROCESSORS", "pack", "collect_texts"]
 
 #: The curator's description of a bundle, in the root of its source folder.
 SOURCE_FILE = "bundle.toml"
@@ -117,9 +117,15 @@ PROCESSORS: dict[str, Processor | str] = {
 }
 
 
-def _processor(ext: str) -> Processor:
-    """The processor for a lower-case extension (:func:`_copy` if none is registered)."""
-    found = PROCESSORS.get(ext, _copy)
+#: Processors a source file may ask for by name (``processor = "woodblock"`` in its
+#: ``[assets."<file>"]`` table), whatever its extension.
+NAMED_PROCESSORS: dict[str, Processor | str] = {
+    "woodblock": "exhibit_engine.assets.woodblock_pack:process",
+}
+
+
+def _resolve(found: Processor | str) -> Processor:
+    """A processor, importing it first when it is given as ``"module:function"``."""
     if isinstance(found, str):
         module, _, name = found.partition(":")
         found = getattr(importlib.import_module(module), name)
@@ -236,7 +242,12 @@ def pack(src_dir: str | os.PathLike[str], out_path: str | os.PathLike[str], *,
             raise ctx.fail(rel, f"source file larger than {_MAX_SOURCE_BYTES} bytes")
         data = path.read_bytes()
         ext = path.suffix.lower()
-        made = _processor(ext)(ctx, rel, data)
+        named = ctx.options(rel).get("processor")
+        if named is not None and named not in NAMED_PROCESSORS:
+            raise ctx.fail(rel, f"unknown processor {named!r} (known: "
+                                f"{', '.join(sorted(NAMED_PROCESSORS))})")
+        made = _resolve(NAMED_PROCESSORS[named] if named else PROCESSORS.get(ext, _copy))(
+            ctx, rel, data)
         if not made:
             raise ctx.fail(rel, "processing produced nothing")
         for out in made:
