@@ -58,7 +58,7 @@ def main() -> None:
     Signing:    keys new, pack --sign, install   -- sign bundles, install them safely
     Operators:  controller, node                 -- run a show on a projector wall
     Newcomers:  demo                             -- the whole thing on one machine
-    Hardware:   bench bundle, bench render       -- measure this machine
+    Hardware:   bench bundle, bench render, bench sync       -- measure this machine
 
     Run `exhibit COMMAND --help` for what each command takes.
     """
@@ -656,6 +656,39 @@ def bench_render(sources: tuple[Path, ...], size: str, frames: int, repeat: int,
         raise click.BadParameter(f"{size!r} is not WxH", param_hint="--size") from None
     opts = RenderBenchOptions(sources=sources, size=(w, h), frames=frames, repeat=repeat,
                               workdir=workdir)
+    with _bench_progress() as progress:
+        report = run(opts, progress)
+    _print_report(report)
+    if json_path is not None:
+        click.echo(f"wrote {write_json(report, json_path)}")
+    if check and not report.passed:
+        click.echo("exhibit: bench: an acceptance target was missed", err=True)
+        sys.exit(1)
+
+
+@bench.command("sync")
+@click.option("--nodes", type=int, default=16, show_default=True,
+              help="Sync-only node processes.")
+@click.option("--seconds", type=float, default=20.0, show_default=True,
+              help="Length of the event window (4 operator events a second).")
+@click.option("--state-keys", type=int, default=10_000, show_default=True,
+              help="Session-state keys the late joiner's snapshot must carry.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the results as JSON to this file.")
+@click.option("--check", is_flag=True,
+              help="Exit 1 if an acceptance target is missed.")
+def bench_sync(nodes: int, seconds: float, state_keys: int, json_path: Path | None,
+               check: bool) -> None:
+    """A controller and N sync-only node processes on 127.0.0.1.
+
+    Measures the nodes' clock error, operator-event delivery and same-frame application,
+    a late joiner's snapshot, how fast a SIGSTOPped node is reported lost, and the
+    controller's CPU. Every process started is ended.
+    """
+    from .bench import write_json
+    from .bench.sync import SyncBenchOptions, run
+
+    opts = SyncBenchOptions(nodes=nodes, seconds=seconds, state_keys=state_keys)
     with _bench_progress() as progress:
         report = run(opts, progress)
     _print_report(report)

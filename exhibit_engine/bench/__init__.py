@@ -14,6 +14,8 @@ subcommand under ``exhibit bench``):
   of validation, and loading a model through the cache against converting it.
 - ``render`` (:mod:`.render`): every sample scene's engine frame against a bare
   Panda3D loop on the same scene graph, with draw calls and triangles.
+- ``sync`` (:mod:`.sync`): a controller and N sync-only node processes on 127.0.0.1:
+  clock error, event delivery, late join, hung-node detection, controller CPU.
 
 The JSON a suite writes is flat: every metric's key at the top level (so scripts read
 ``report["validate_ratio"]``), plus ``suite``, ``units``, ``params``, ``targets`` (each
@@ -51,6 +53,7 @@ __all__ = ["SUITES", "Metric", "Target", "Report", "Progress", "get_suite", "env
 SUITES: dict[str, str] = {
     "bundle": "exhibit_engine.bench.bundle",
     "render": "exhibit_engine.bench.render",
+    "sync": "exhibit_engine.bench.sync",
 }
 
 #: Benchmarks count decimal megabytes (10**6 bytes), for throughput and memory alike.

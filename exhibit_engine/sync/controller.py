@@ -20,6 +20,10 @@ Operator commands (``Command`` -> ``Reply``)::
     seek     position: s, rate=1.0, delay: s=0.2
                                     -> new anchor from controller time now + delay;
                                        published as a key-update; {anchor, seq}
+    select   item: str, delay: s=0.3 -> publishes Event("select", now_show + delay, {item})
+                                       and sets state "selected_item" to {item,
+                                       selected_at} (a key-update); {effective_at, seq,
+                                       state_seq}
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import msgpack
 import zmq
 
 from ..config import ControllerSettings
@@ -67,6 +72,9 @@ LOST_AFTER_S = 3.0
 _EVENT_GRACE_S = 1.0     # events are repeated in heartbeats until this long after they apply
 _MAX_PENDING_EVENTS = 64
 _MAX_DELAY_S = 60.0
+_MAX_CAPTURES = 16       # per node, as reported by status
+_MAX_EXTRA_BYTES = 1024  # a node's ``extra`` kept only up to this size (packed)
+_STATUS_BYTES = 60000    # status reply budget, under the 64 KiB frame limit
 
 
 @dataclass(frozen=True)
@@ -159,6 +167,7 @@ class ControllerCore:
             "status": self._cmd_status,
             "capture": self._cmd_capture,
             "seek": self._cmd_seek,
+            "select": self._cmd_select,
         }
 
     # ------------------------------------------------------------------ inputs
@@ -188,7 +197,10 @@ class ControllerCore:
             info = self._seen(peer, message.node_id, None, now)
             info.frames, info.show_time = message.frames, message.show_time
             info.offset_us, info.rtt_us = message.offset_us, message.rtt_us
-            info.captures, info.extra = message.captures, message.extra
+            # Keep only what status shows, so hostile reports cannot grow memory.
+            info.captures = message.captures[-_MAX_CAPTURES:]
+            info.extra = message.extra if _packed_size(message.extra) <= _MAX_EXTRA_BYTES \
+                else {"dropped": f"extra over {_MAX_EXTRA_BYTES} bytes"}
             return Actions()
         if isinstance(message, Command):
             return self._command(message, now)
@@ -229,16 +241,38 @@ class ControllerCore:
         return "lost" if now - info.last_seen > self.lost_after_s else "joined"
 
     def status(self, now: float) -> dict[str, Any]:
-        """The answer to the ``status`` command."""
+        """The answer to the ``status`` command.
+
+        It always fits one frame: past :data:`_STATUS_BYTES` the nodes lose ``captures``
+        and ``extra`` (``trimmed``: true), then joined nodes are listed before lost ones
+        and the rest are counted in ``omitted``.
+        """
         nodes = [{
             "id": n.node_id, "role": n.role, "state": self.node_state(n, now),
             "frames": n.frames, "show_time": n.show_time, "offset_us": n.offset_us,
             "rtt_us": n.rtt_us, "captures": list(n.captures[-16:]), "extra": dict(n.extra),
             "last_seen_s": round(now - n.last_seen, 6),
         } for n in sorted(self.nodes.values(), key=lambda n: n.node_id)]
-        return {"show_time": self.show_time(now), "session": self.session, "seq": self.seq,
+        data = {"show_time": self.show_time(now), "session": self.session, "seq": self.seq,
                 "malformed": self.malformed, "last_malformed": self.last_malformed,
                 "nodes": nodes}
+        if _packed_size(data) <= _STATUS_BYTES:
+            return data
+        for n in nodes:
+            n["captures"], n["extra"] = [], {}
+        data["trimmed"] = True
+        if _packed_size(data) > _STATUS_BYTES:
+            ranked = sorted(nodes, key=lambda n: (n["state"] != "joined", n["role"] != "projector",
+                                                  n["last_seen_s"]))
+            used, kept = _packed_size({**data, "nodes": [], "omitted": len(nodes)}), []
+            for n in ranked:
+                used += _packed_size(n)
+                if used > _STATUS_BYTES:
+                    break
+                kept.append(n)
+            data["nodes"] = sorted(kept, key=lambda n: n["id"])
+            data["omitted"] = len(nodes) - len(kept)
+        return data
 
     # ------------------------------------------------------------------ internals
 
@@ -299,6 +333,22 @@ class ControllerCore:
         self._pending = [*self._pending, event][-_MAX_PENDING_EVENTS:]
         self._publish(event)
         return {"effective_at": event.effective_at, "seq": event.seq}
+
+    def _cmd_select(self, args: Mapping[str, Any], now: float) -> dict[str, Any]:
+        _check_keys(args, ("item", "delay"))
+        item = args.get("item")
+        if not isinstance(item, str) or not 0 < len(item) <= 128:
+            raise _BadArgs("'item' must be a string of 1 to 128 characters")
+        delay = _arg_number(args, "delay", 0.3, 0.0, _MAX_DELAY_S)
+        self._event_seq += 1
+        event = Event("select", self.show_time(now) + delay, {"item": item}, self._event_seq)
+        self._pending = [*self._pending, event][-_MAX_PENDING_EVENTS:]
+        self._publish(event)
+        # Also session state, so a node that joins later knows what is selected.
+        self.seq += 1
+        self.state["selected_item"] = {"item": item, "selected_at": event.effective_at}
+        self._publish(KeyUpdate(self.seq, "selected_item", self.state["selected_item"]))
+        return {"effective_at": event.effective_at, "seq": event.seq, "state_seq": self.seq}
 
     def _cmd_seek(self, args: Mapping[str, Any], now: float) -> dict[str, Any]:
         _check_keys(args, ("position", "rate", "delay"))
@@ -457,6 +507,10 @@ class ControllerServer:
         if now - self._warned_at >= 5.0:
             log.warning("dropped %d malformed frame(s); last: %s", self._unwarned, exc)
             self._warned_at, self._unwarned = now, 0
+
+
+def _packed_size(value: Any) -> int:
+    return len(msgpack.packb(value, use_bin_type=True))
 
 
 def _socket(ctx: zmq.Context[zmq.Socket[bytes]], kind: int) -> zmq.Socket[bytes]:

@@ -342,6 +342,8 @@ class NodeLink:
         publish_port: the controller's PUB port.
         clock: the local clock; ``time.monotonic`` unless a test passes another.
         role: the role claimed in the hello.
+        core: the state machine to drive (a fresh :class:`NodeCore` for ``node_id`` and
+            ``role`` if omitted); tools pass a subclass, e.g. to timestamp what arrives.
 
     Raises:
         SyncError: the endpoints cannot be used (e.g. a malformed host).
@@ -350,8 +352,9 @@ class NodeLink:
     _TICK_S = 0.02     # the agent wakes at least this often for due probes and status
 
     def __init__(self, node_id: str, host: str, state_port: int, publish_port: int,
-                 clock: Callable[[], float] = time.monotonic, *, role: str = "projector") -> None:
-        self.core = NodeCore(node_id, role)
+                 clock: Callable[[], float] = time.monotonic, *, role: str = "projector",
+                 core: NodeCore | None = None) -> None:
+        self.core = core if core is not None else NodeCore(node_id, role)
         self.controller = f"tcp://{host}:{state_port}"
         self._clock = clock
         self._lock = threading.Lock()
@@ -445,6 +448,12 @@ class NodeLink:
         """Events with ``effective_at <= show_t`` not yet returned, in order, once each."""
         with self._lock:
             return self.core.take_events(show_t)
+
+    def session_state(self) -> dict[str, Any]:
+        """A copy of the replicated session state (e.g. ``"anchor"``, ``"selected_item"``);
+        empty until the first snapshot."""
+        with self._lock:
+            return dict(self.core.state)
 
     def report(self, frames: int, show_time: float, captures: Iterable[str] = (),
                extra: Mapping[str, Any] | None = None) -> None:

@@ -136,6 +136,36 @@ def test_seek_updates_state_and_publishes_key_update(core: ControllerCore) -> No
     assert not bad.ok and "'position'" in bad.error and published == ()
 
 
+def test_select_publishes_an_event_and_sets_session_state(core: ControllerCore) -> None:
+    reply, (event, update) = command(core, "select", 1010.0, item="whale")
+    assert reply.ok and reply.data["effective_at"] == pytest.approx(10.3)   # default delay
+    assert event == p.Event("select", reply.data["effective_at"], {"item": "whale"}, 1)
+    value = {"item": "whale", "selected_at": event.effective_at}
+    assert update == p.KeyUpdate(1, "selected_item", value)
+    assert reply.data["seq"] == 1 and reply.data["state_seq"] == 1 == core.seq
+    assert event in core.tick(1010.0).publish          # repeated like every pending event
+    (snap,) = core.handle(b"r", p.SnapshotRequest(), 1010.1).replies
+    assert isinstance(snap, p.Snapshot) and snap.items["selected_item"] == value
+    # Events and state share nothing but the clock: a capture takes the next event seq.
+    _, (capture,) = command(core, "capture", 1011.0, tag="t")
+    assert capture.seq == 2 and core.seq == 1
+
+
+@pytest.mark.parametrize("args, fragment", [
+    ({}, "'item'"),
+    ({"item": ""}, "'item'"),
+    ({"item": ["whale"]}, "'item'"),
+    ({"item": "x" * 129}, "'item'"),
+    ({"item": "x", "delay": -0.1}, "'delay'"),
+    ({"item": "x", "colour": "red"}, "unknown argument 'colour'"),
+])
+def test_select_rejects_bad_arguments(core: ControllerCore, args: dict[str, Any],
+                                      fragment: str) -> None:
+    reply, published = command(core, "select", 1000.0, **args)
+    assert not reply.ok and fragment in reply.error and reply.error.startswith("select:")
+    assert published == () and core.seq == 0 and "selected_item" not in core.state
+
+
 def test_malformed_input_is_counted(core: ControllerCore) -> None:
     core.note_malformed(b"x", ProtocolError("junk"))
     # A controller-to-node message sent to the controller is not a request.
@@ -165,3 +195,19 @@ def test_oversized_reply_becomes_an_error_reply() -> None:
     assert isinstance(reply, p.Reply)
     assert not reply.ok and reply.req == 4 and "larger than" in reply.error
     assert _encode(p.Event("x", 1.0, {"blob": "y" * 70_000}, 1)) is None
+
+
+def test_hostile_reports_are_bounded_and_status_always_fits_a_frame(core: ControllerCore) -> None:
+    for i in range(256):
+        core.handle(b"r%d" % i, p.NodeStatus(f"{'n' * 200}{i:03d}", 1, 0.0, 0.0, 0.0,
+                                             ("c" * 250,) * 1000,
+                                             {f"k{j}": [[]] * 900 for j in range(64)}), 1000.0)
+    core.handle(b"real", p.NodeStatus("left", 5, 0.0, 0.0, 0.0, ("a",), {"fps": 60.0}), 1003.5)
+    info = core.nodes["n" * 200 + "255"]
+    assert len(info.captures) == 16 and info.extra == {"dropped": "extra over 1024 bytes"}
+    assert core.nodes["left"].extra == {"fps": 60.0}
+    reply, _ = command(core, "status", 1003.6)
+    assert reply.ok and reply.data["trimmed"] is True and reply.data["omitted"] > 0
+    assert len(_encode(reply)[1]) <= p.MAX_FRAME_BYTES
+    # The one joined projector is listed first; the lost flood is what gets omitted.
+    assert "left" in [n["id"] for n in reply.data["nodes"]]

@@ -1,0 +1,164 @@
+"""The processes of ``exhibit bench sync``: a controller and a sync-only node.
+
+Run as ``python -m exhibit_engine.bench._sync_proc controller HOST STATE_KEYS`` (prints
+``ready STATE_PORT PUBLISH_PORT`` once bound, serves until SIGTERM) or
+``python -m exhibit_engine.bench._sync_proc node ID HOST STATE_PORT PUBLISH_PORT
+STATE_KEYS OUT [--until-synced]``. A node runs a :class:`~exhibit_engine.sync.node.NodeLink`
+and a 60 Hz "frame" loop that draws nothing: it reads show time, takes due events and
+samples its clock estimate. On SIGTERM (or, with ``--until-synced``, once it has a
+verified snapshot) it writes what it measured to OUT as JSON.
+
+Every process shares the machine's CLOCK_MONOTONIC, so the true offset between a node's
+clock and the controller's is 0 and a node's offset estimate *is* its clock error.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import msgpack
+
+__all__ = ["seed_state", "state_digest", "FRAME_S"]
+
+#: The node's frame period (a 60 Hz projector).
+FRAME_S = 1.0 / 60.0
+_SAMPLE_S = 0.05
+
+
+def seed_state(keys: int) -> dict[str, Any]:
+    """The session state the bench controller holds besides the anchor: ``keys`` keys."""
+    return {f"k{i:05d}": i for i in range(keys)}
+
+
+def state_digest(items: dict[str, Any]) -> str:
+    """SHA-256 of a state map (anchor excluded), independent of key order."""
+    plain = {k: v for k, v in items.items() if k != "anchor"}
+    return hashlib.sha256(msgpack.packb(sorted(plain.items()), use_bin_type=True)).hexdigest()
+
+
+def _controller(host: str, keys: int) -> int:
+    from ..config import (
+        ControllerSettings,
+        DisplayConfig,
+        NetworkConfig,
+        ShowConfig,
+        VenueConfig,
+        WallConfig,
+    )
+    from ..sync.controller import ControllerServer, run_controller
+
+    venue = VenueConfig("bench", "Bench", WallConfig(1.0, 1.0, (0.5, 0.5, 1.0)),
+                        (DisplayConfig("a", (64, 64), (0.0, 0.0, 1.0, 1.0)),),
+                        NetworkConfig())
+    settings = ControllerSettings(venue, ShowConfig("bench", {}, (), ()), host, 0, 0)
+
+    def ready(server: ControllerServer) -> None:
+        core = server.core
+        if core is not None and keys:
+            # As if the keys had been set one key-update each before any node joined.
+            core.state.update(seed_state(keys))
+            core.seq += keys
+        print("ready", server.state_port, server.publish_port, flush=True)
+
+    return run_controller(settings, on_ready=ready)
+
+
+def _node(node_id: str, host: str, state_port: int, publish_port: int, keys: int,
+          out: Path, until_synced: bool) -> int:
+    from ..sync.node import NodeCore, NodeLink
+    from ..sync.protocol import Event, Message
+
+    class StampingCore(NodeCore):
+        """A NodeCore that notes when each event first arrived (local monotonic time)."""
+
+        def __init__(self, node_id: str) -> None:
+            super().__init__(node_id)
+            self.received: dict[int, float] = {}
+
+        def handle(self, message: Message, now: float) -> list[Message]:
+            if isinstance(message, Event) and message.seq not in self.received:
+                self.received[message.seq] = now
+            return super().handle(message, now)
+
+    stop = False
+
+    def on_term(signum: int, frame: object) -> None:
+        nonlocal stop
+        stop = True
+
+    signal.signal(signal.SIGTERM, on_term)
+    expected = state_digest(seed_state(keys))
+    core = StampingCore(node_id)
+    started = time.monotonic()
+    link = NodeLink(node_id, host, state_port, publish_port, core=core)
+    synced_at: float | None = None
+    snapshot_ok = False
+    snapshot_count = 0
+    applied: dict[int, list[float]] = {}
+    errors_us: list[float] = []
+    frames = 0
+    next_sample = started
+    next_frame = started
+    try:
+        while not stop:
+            link.poll()
+            now = time.monotonic()
+            show = link.show_time()
+            if show is not None:
+                frames += 1
+                for event in link.take_events(show):
+                    applied[event.seq] = [event.effective_at, show]
+                with link._lock:     # a consistent view of the replicated state
+                    have = core.have_snapshot
+                    state = dict(core.state) if have and synced_at is None else None
+                if state is not None:
+                    snapshot_count = len(state) - ("anchor" in state)
+                    snapshot_ok = snapshot_count == keys and state_digest(state) == expected
+                    if snapshot_ok:
+                        synced_at = now
+                link.report(frames, show, extra={"synced": True, "snapshot": snapshot_ok})
+                if now >= next_sample:
+                    next_sample = now + _SAMPLE_S
+                    # Truth is 0 (one CLOCK_MONOTONIC): the estimate's offset is its error.
+                    errors_us.append(abs(link.offset_us))
+            if until_synced and synced_at is not None:
+                break
+            next_frame += FRAME_S
+            delay = next_frame - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            else:
+                next_frame = time.monotonic()
+    finally:
+        link.close()
+    doc = {"id": node_id, "started": started,
+           "late_join_ms": None if synced_at is None else (synced_at - started) * 1e3,
+           "snapshot_ok": snapshot_ok, "snapshot_count": snapshot_count, "frames": frames,
+           "clock_error_us": errors_us,
+           "received": {str(k): v for k, v in core.received.items()},
+           "applied": {str(k): v for k, v in applied.items()}}
+    tmp = out.with_suffix(".tmp")
+    tmp.write_text(json.dumps(doc), encoding="utf-8")
+    tmp.replace(out)
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    """Entry point of both processes (see the module docstring)."""
+    if argv[:1] == ["controller"]:
+        return _controller(argv[1], int(argv[2]))
+    if argv[:1] == ["node"]:
+        return _node(argv[1], argv[2], int(argv[3]), int(argv[4]), int(argv[5]),
+                     Path(argv[6]), "--until-synced" in argv[7:])
+    print("usage: _sync_proc controller|node ...", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,293 @@
+"""``exhibit bench sync``: a controller and N sync-only node processes on 127.0.0.1.
+
+Nodes draw nothing: each runs a :class:`~exhibit_engine.sync.node.NodeLink` and a 60 Hz
+loop (see :mod:`._sync_proc`). All processes share CLOCK_MONOTONIC, so the truth is known:
+
+- ``clock_skew_p99_us``: |node's estimate of controller time - controller clock| sampled
+  every 50 ms on every node once synced (the estimate's offset, since the true one is 0).
+- ``event_delivery_p99_ms``: an operator ``capture`` sent (4 a second for ``seconds``)
+  until the last node received it (the agent thread's receive time).
+- ``events_applied_same_show_time``: fraction of events every node applied with the
+  same ``effective_at`` and on the first frame at or after it (within one 60 Hz frame).
+- ``late_join_ms``: a fresh node process, from creating its link to a verified snapshot
+  (count and content digest) with a clock estimate; Python start-up not included.
+- ``hung_node_detect_ms``: SIGSTOP one node until the controller's ``status`` says lost.
+- ``controller_cpu_pct``: the controller's user+system CPU over the event window.
+
+The session state asked for (``state_keys``, 10,000 by default) must fit one snapshot;
+when the protocol cannot carry it the late join uses the largest state that fits and
+``state_keys`` (a metric with its own target) says how many keys were really held.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import selectors
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError, ProtocolError
+from . import Progress, Report, Target
+from ._sync_proc import FRAME_S, seed_state
+
+__all__ = ["SyncBenchOptions", "run", "state_capacity"]
+
+_HOST = "127.0.0.1"
+_EVENTS_PER_S = 4.0
+
+
+@dataclass(frozen=True)
+class SyncBenchOptions:
+    """Settings of the sync suite.
+
+    Attributes:
+        nodes: node processes that run for ``seconds``.
+        seconds: length of the event window.
+        state_keys: session-state keys the late joiner must receive.
+    """
+
+    nodes: int = 16
+    seconds: float = 20.0
+    state_keys: int = 10_000
+
+    def check(self) -> None:
+        """Raises ConfigError for a setting out of range."""
+        if not 1 <= self.nodes <= 256:
+            raise ConfigError("<flags>", "nodes must be 1..256")
+        if not 1.0 <= self.seconds <= 3600.0:
+            raise ConfigError("<flags>", "seconds must be 1..3600")
+        if not 0 <= self.state_keys <= 1_000_000:
+            raise ConfigError("<flags>", "state_keys must be 0..1000000")
+
+
+def state_capacity(wanted: int) -> int:
+    """The most of ``wanted`` seeded keys (plus the anchor) one snapshot can carry."""
+    from ..sync.protocol import MAX_STATE_KEYS, Snapshot
+
+    def fits(n: int) -> bool:
+        if n + 1 > MAX_STATE_KEYS:
+            return False
+        try:
+            Snapshot.of(0, {"anchor": [0.0, 0.0, 1.0], **seed_state(n)}).encode()
+        except ProtocolError:
+            return False
+        return True
+
+    lo, hi = 0, wanted
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        lo, hi = (mid, hi) if fits(mid) else (lo, mid - 1)
+    return lo
+
+
+class _Required(Target):
+    """A target that fails (instead of not applying) when its metric is missing."""
+
+    def check(self, value: float | None) -> bool | None:
+        """Like :meth:`Target.check`, but a missing value is a miss."""
+        if value is None:
+            return False
+        return super().check(value)
+
+
+def _p99(values: list[float]) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))]
+
+
+def _cpu_s(pid: int) -> float:
+    with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class _Procs:
+    """Every process the run starts, so each one ends (stopped ones are continued first)."""
+
+    def __init__(self, logdir: Path) -> None:
+        self.logdir = logdir
+        self.all: list[subprocess.Popen[str]] = []
+        self.stopped: set[int] = set()
+
+    def start(self, name: str, *args: str, stdout: int | None = None) -> subprocess.Popen[str]:
+        log = open(self.logdir / f"{name}.log", "w", encoding="utf-8")  # noqa: SIM115
+        try:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "exhibit_engine.bench._sync_proc", *args],
+                stdout=stdout if stdout is not None else subprocess.DEVNULL, stderr=log,
+                text=True)
+        finally:
+            log.close()
+        self.all.append(proc)
+        return proc
+
+    def end(self, procs: list[subprocess.Popen[str]], timeout: float = 10.0) -> None:
+        for p in procs:
+            if p.poll() is None:
+                if p.pid in self.stopped:
+                    p.send_signal(signal.SIGCONT)
+                p.terminate()
+        deadline = time.monotonic() + timeout
+        for p in procs:
+            try:
+                p.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+            if p.stdout is not None:
+                p.stdout.close()
+
+    def close(self) -> None:
+        self.end(self.all)
+
+
+def _ports(proc: subprocess.Popen[str], timeout: float) -> tuple[int, int]:
+    assert proc.stdout is not None
+    with selectors.DefaultSelector() as sel:
+        sel.register(proc.stdout, selectors.EVENT_READ)
+        if not sel.select(timeout):
+            raise ConfigError("<bench>", "the bench controller did not start")
+        words = proc.stdout.readline().split()
+    if len(words) != 3 or words[0] != "ready":
+        raise ConfigError("<bench>", "the bench controller failed to start")
+    return int(words[1]), int(words[2])
+
+
+def _noop(stage: str, done: float, total: float) -> None:
+    """A progress callback that shows nothing."""
+
+
+def run(options: SyncBenchOptions, progress: Progress | None = None) -> Report:
+    """Run the suite (see the module docstring).
+
+    Raises:
+        ConfigError: a setting is out of range, or the processes could not be started.
+    """
+    from ..sync.operator import OperatorClient
+
+    options.check()
+    progress = progress or _noop
+    keys = state_capacity(options.state_keys)
+    with tempfile.TemporaryDirectory(prefix="exhibit-bench-sync-") as tmp:
+        work = Path(tmp)
+        procs = _Procs(work)
+        try:
+            return _run(options, keys, work, procs, progress, OperatorClient)
+        finally:
+            procs.close()
+
+
+def _run(options: SyncBenchOptions, keys: int, work: Path, procs: _Procs,
+         progress: Progress, client: Any) -> Report:
+    n = options.nodes
+    ctl = procs.start("controller", "controller", _HOST, str(keys), stdout=subprocess.PIPE)
+    sp, pp = _ports(ctl, 30.0)
+    ids = [f"n{i:03d}" for i in range(n)]
+    nodes = [procs.start(i, "node", i, _HOST, str(sp), str(pp), str(keys),
+                         str(work / f"{i}.json")) for i in ids]
+    report = Report("sync")
+    with client(_HOST, sp, timeout_s=5.0) as op:
+        # Wait until every node reports itself synced (anchor, clock and snapshot).
+        deadline = time.monotonic() + 30.0 + 0.5 * n
+        ready = 0
+        while ready < n:
+            if time.monotonic() > deadline:
+                raise ConfigError("<bench>", f"only {ready} of {n} nodes synced in time")
+            status = op.command("status")
+            ready = sum(1 for s in status["nodes"] if s["extra"].get("synced")
+                        and s["state"] == "joined")
+            progress("starting nodes", ready, n)
+            time.sleep(0.05)
+        # The event window.
+        sent: dict[int, float] = {}
+        cpu0, t0 = _cpu_s(ctl.pid), time.monotonic()
+        end = t0 + options.seconds
+        i = 0
+        while time.monotonic() < end:
+            at = time.monotonic()
+            reply = op.command("capture", tag=f"e{i}")
+            sent[int(reply["seq"])] = at
+            i += 1
+            progress("events", time.monotonic() - t0, options.seconds)
+            time.sleep(max(0.0, at + 1.0 / _EVENTS_PER_S - time.monotonic()))
+        cpu_pct = (_cpu_s(ctl.pid) - cpu0) / (time.monotonic() - t0) * 100.0
+        time.sleep(1.0)     # let the last events apply
+        # Hung node: SIGSTOP the last one, wait for the controller to say lost.
+        progress("hung node", 0, 0)
+        victim, victim_id = nodes[-1], ids[-1]
+        victim.send_signal(signal.SIGSTOP)
+        procs.stopped.add(victim.pid)
+        stopped_at = time.monotonic()
+        detect_ms: float | None = None
+        while time.monotonic() - stopped_at < 15.0:
+            states = {s["id"]: s["state"] for s in op.command("status")["nodes"]}
+            if states.get(victim_id) == "lost":
+                detect_ms = (time.monotonic() - stopped_at) * 1e3
+                break
+            time.sleep(0.01)
+        victim.send_signal(signal.SIGCONT)
+        procs.stopped.discard(victim.pid)
+        # Late joiner.
+        progress("late join", 0, 0)
+        late_out = work / "late.json"
+        late = procs.start("late", "node", "late", _HOST, str(sp), str(pp), str(keys),
+                           str(late_out), "--until-synced")
+        try:
+            late.wait(30.0)
+        except subprocess.TimeoutExpired:
+            procs.end([late])
+    procs.end(nodes)
+    results = [json.loads((work / f"{i}.json").read_text(encoding="utf-8"))
+               for i in ids if (work / f"{i}.json").is_file()]
+    late_doc = (json.loads(late_out.read_text(encoding="utf-8")) if late_out.is_file()
+                else {"late_join_ms": None, "snapshot_ok": False, "snapshot_count": 0})
+    errors = [e for r in results for e in r["clock_error_us"]]
+    deliveries, same = [], 0
+    for seq, at in sent.items():
+        key = str(seq)
+        recv = [r["received"].get(key) for r in results]
+        if len(results) == n and all(v is not None for v in recv):
+            deliveries.append((max(recv) - at) * 1e3)
+        applied = [r["applied"].get(key) for r in results]
+        if len(results) == n and all(a is not None for a in applied):
+            eff = {a[0] for a in applied}
+            if len(eff) == 1 and all(0.0 <= a[1] - a[0] <= FRAME_S + 1e-3 for a in applied):
+                same += 1
+    report.params.update(nodes=n, seconds=options.seconds, events=len(sent),
+                         state_keys_requested=options.state_keys, state_keys=keys,
+                         nodes_reported=len(results), cpu_count=os.cpu_count())
+    report.add("clock_skew_p99_us", _p99(errors), "us", "clock error p99 (all nodes)")
+    report.add("event_delivery_p99_ms", _p99(deliveries), "ms",
+               "event send -> last node received, p99")
+    report.add("events_applied_same_show_time", same / len(sent) if sent else None, "",
+               "events applied on the same show time")
+    report.add("late_join_ms", late_doc["late_join_ms"], "ms", "late join -> synced")
+    report.add("snapshot_complete", bool(late_doc["snapshot_ok"]), "",
+               "late joiner's snapshot verified")
+    report.add("state_keys", keys, "keys", "session-state keys the late joiner got")
+    report.add("hung_node_detect_ms", detect_ms, "ms", "SIGSTOP -> controller says lost")
+    report.add("controller_cpu_pct", cpu_pct, "%", "controller CPU over the event window")
+    report.targets += [
+        _Required("clock_skew_p99_us", "<=", 100.0, True),
+        _Required("event_delivery_p99_ms", "<=", 5.0, True),
+        _Required("events_applied_same_show_time", ">=", 1.0, True),
+        _Required("late_join_ms", "<=", 250.0, True),
+        _Required("snapshot_complete", ">=", 1.0, True),
+        _Required("state_keys", ">=", float(options.state_keys), True),
+        _Required("hung_node_detect_ms", "<=", 500.0, True),
+    ]
+    if keys < options.state_keys:
+        report.notes.append(f"a snapshot carries at most {keys} keys besides the anchor "
+                            f"(one frame, MAX_STATE_KEYS); {options.state_keys} asked for")
+    report.notes.append("late_join_ms excludes Python start-up; delivery is measured on "
+                        "one CLOCK_MONOTONIC shared by every process")
+    return report
