@@ -8,16 +8,15 @@ sees a traceback for bad input.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import sys
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import click
 
 from . import __version__
+from .bench._cli import bench
 from .errors import ConfigError, ExhibitError
 
 __all__ = ["main"]
@@ -527,176 +526,7 @@ def demo(headless: bool, out_dir: Path, content_dir: Path) -> None:
 
 # --------------------------------------------------------------------------- bench
 
-
-@contextlib.contextmanager
-def _bench_progress() -> Iterator[Callable[[str, float, float], None]]:
-    """A rich progress display on stderr, one bar per stage a suite reports."""
-    from rich.console import Console
-    from rich.progress import Progress
-
-    console = Console(stderr=True)
-    with Progress(console=console, transient=True, disable=not console.is_terminal) as bar:
-        tasks: dict[str, Any] = {}
-
-        def update(stage: str, done: float, total: float) -> None:
-            if stage not in tasks:
-                for task in tasks.values():
-                    bar.remove_task(task)       # one bar: the stage running now
-                tasks.clear()
-                tasks[stage] = bar.add_task(stage, total=total or None)
-            bar.update(tasks[stage], completed=done, total=total or None)
-
-        yield update
-
-
-def _print_report(report: Any) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title=f"exhibit bench {report.suite}")
-    table.add_column("measure")
-    table.add_column("value", justify="right")
-    table.add_column("unit")
-    table.add_column("target")
-    for label, value, unit, verdict in report.rows():
-        table.add_row(label, value, unit, verdict)
-    con = Console()
-    con.print(table)
-    facts = ", ".join(f"{k}={v}" for k, v in report.params.items())
-    con.print(f"[dim]{facts}[/dim]", soft_wrap=True)
-
-
-@main.group()
-def bench() -> None:
-    """Benchmarks to run on venue hardware; each prints a table and can write JSON.
-
-    Every suite makes its own data unless given some, and measures a baseline in the
-    same run (e.g. plain SHA-256 beside bundle validation), so its ratios mean the same
-    on any machine. Suites: bundle, render.
-    """
-
-
-@bench.command("bundle")
-@click.option("--bundle", "bundle_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Measure this .exb instead of a synthetic bundle (its largest GLB is "
-                   "the model).")
-@click.option("--size-mb", type=float, default=200.0, show_default=True,
-              help="Synthetic bundle: MB of incompressible data.")
-@click.option("--triangles", type=int, default=100_000, show_default=True,
-              help="Synthetic bundle: least triangles of the textured model.")
-@click.option("--texture-px", type=int, default=1024, show_default=True,
-              help="Synthetic bundle: texture side in pixels.")
-@click.option("--repeat", type=int, default=3, show_default=True,
-              help="Timed runs of hashing and of validation (medians).")
-@click.option("--loads", type=int, default=5, show_default=True,
-              help="Timed model loads, uncached and cached (medians).")
-@click.option("--workdir", type=click.Path(file_okay=False, path_type=Path),
-              help="Where the temporary data goes (deleted afterwards).")
-@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write the results as JSON to this file.")
-@click.option("--check", is_flag=True,
-              help="Exit 1 if an acceptance target that applies to this run is missed.")
-def bench_bundle(bundle_path: Path | None, size_mb: float, triangles: int, texture_px: int,
-                 repeat: int, loads: int, workdir: Path | None, json_path: Path | None,
-                 check: bool) -> None:
-    """Bundle validation against plain SHA-256, its memory, and the model cache.
-
-    Makes a bundle of incompressible data (--size-mb) and a textured model
-    (--triangles), packs it, then measures validation throughput against hashlib on the
-    same file, the peak RSS of validation in a fresh process, and loading the model
-    uncached against loading it from the cache. Temporary data is always deleted.
-    """
-    from .bench import write_json
-    from .bench.bundle import BundleBenchOptions, run
-
-    opts = BundleBenchOptions(bundle=bundle_path, size_mb=size_mb, triangles=triangles,
-                              texture_px=texture_px, repeat=repeat, loads=loads,
-                              workdir=workdir)
-    with _bench_progress() as progress:
-        report = run(opts, progress)
-    _print_report(report)
-    if json_path is not None:
-        click.echo(f"wrote {write_json(report, json_path)}")
-    if check and not report.passed:
-        click.echo("exhibit: bench: an acceptance target was missed", err=True)
-        sys.exit(1)
-
-
-@bench.command("render")
-@click.option("--source", "sources", multiple=True,
-              type=click.Path(file_okay=False, path_type=Path),
-              help="A bundle source folder to render (repeatable; default: every "
-                   "content/*/bundle.toml).")
-@click.option("--size", default="1280x720", show_default=True, metavar="WxH",
-              help="Output size in pixels.")
-@click.option("--frames", type=int, default=8, show_default=True,
-              help="Frames per timed block.")
-@click.option("--repeat", type=int, default=5, show_default=True,
-              help="Timed blocks of each loop, alternating (medians).")
-@click.option("--workdir", type=click.Path(file_okay=False, path_type=Path),
-              help="Where the packed bundles go (deleted afterwards).")
-@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write the results as JSON to this file.")
-@click.option("--check", is_flag=True,
-              help="Exit 1 if a scene's overhead_ratio is over 1.10.")
-def bench_render(sources: tuple[Path, ...], size: str, frames: int, repeat: int,
-                 workdir: Path | None, json_path: Path | None, check: bool) -> None:
-    """Each sample scene's engine frame against a bare Panda3D loop, offscreen.
-
-    Packs every sample bundle source, then renders each scene at --size: the engine's
-    frame (scene.apply + draw) against GraphicsEngine.render_frame() alone on the same
-    scene graph, with draw calls and triangles counted from the scene graph.
-    """
-    from .bench import write_json
-    from .bench.render import RenderBenchOptions, run
-
-    try:
-        w, h = (int(v) for v in size.lower().split("x"))
-    except ValueError:
-        raise click.BadParameter(f"{size!r} is not WxH", param_hint="--size") from None
-    opts = RenderBenchOptions(sources=sources, size=(w, h), frames=frames, repeat=repeat,
-                              workdir=workdir)
-    with _bench_progress() as progress:
-        report = run(opts, progress)
-    _print_report(report)
-    if json_path is not None:
-        click.echo(f"wrote {write_json(report, json_path)}")
-    if check and not report.passed:
-        click.echo("exhibit: bench: an acceptance target was missed", err=True)
-        sys.exit(1)
-
-
-@bench.command("sync")
-@click.option("--nodes", type=int, default=16, show_default=True,
-              help="Sync-only node processes.")
-@click.option("--seconds", type=float, default=20.0, show_default=True,
-              help="Length of the event window (4 operator events a second).")
-@click.option("--state-keys", type=int, default=10_000, show_default=True,
-              help="Session-state keys the late joiner's snapshot must carry.")
-@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write the results as JSON to this file.")
-@click.option("--check", is_flag=True,
-              help="Exit 1 if an acceptance target is missed.")
-def bench_sync(nodes: int, seconds: float, state_keys: int, json_path: Path | None,
-               check: bool) -> None:
-    """A controller and N sync-only node processes on 127.0.0.1.
-
-    Measures the nodes' clock error, operator-event delivery and same-frame application,
-    a late joiner's snapshot, how fast a SIGSTOPped node is reported lost, and the
-    controller's CPU. Every process started is ended.
-    """
-    from .bench import write_json
-    from .bench.sync import SyncBenchOptions, run
-
-    opts = SyncBenchOptions(nodes=nodes, seconds=seconds, state_keys=state_keys)
-    with _bench_progress() as progress:
-        report = run(opts, progress)
-    _print_report(report)
-    if json_path is not None:
-        click.echo(f"wrote {write_json(report, json_path)}")
-    if check and not report.passed:
-        click.echo("exhibit: bench: an acceptance target was missed", err=True)
-        sys.exit(1)
+main.add_command(bench)
 
 
 if __name__ == "__main__":  # pragma: no cover

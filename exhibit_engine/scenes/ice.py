@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -36,7 +36,7 @@ from panda3d.core import (ColorBlendAttrib, Geom, GeomEnums, GeomNode, GeomPoint
                           OmniBoundingVolume, PTA_LVecBase3f, PTA_LVecBase4f,
                           ShaderAttrib, TransparencyAttrib)
 
-from ..errors import SceneError
+from ._params import check_ranges, typed_params
 from .base import Scene, make_shader
 
 __all__ = ["IceScene", "IceParams", "PROGRAMME", "programme_colour", "rig_pose",
@@ -118,36 +118,14 @@ class IceParams:
         Raises:
             SceneError: an unknown key, a wrong type or a value out of range.
         """
-        known = {f.name: f for f in fields(cls)}
-        out: dict[str, Any] = {}
-        for key, value in params.items():
-            if key not in known:
-                raise SceneError(scene_id, f"unknown ice parameter {key!r} "
-                                 f"(known: {', '.join(known)})")
-            default = known[key].default
-            if isinstance(default, bool):
-                ok = isinstance(value, bool)
-            elif isinstance(default, int):
-                ok = isinstance(value, int) and not isinstance(value, bool)
-            else:
-                ok = isinstance(value, (int, float)) and not isinstance(value, bool) \
-                    and math.isfinite(value)
-                value = float(value) if ok else value
-            if not ok:
-                raise SceneError(scene_id, f"ice parameter {key!r} must be "
-                                 f"{type(default).__name__}, not {value!r}")
-            out[key] = value
-        p = cls(**out)
-        checks = (
+        p = typed_params(cls, "ice", scene_id, params)
+        check_ranges(scene_id, (
             (0 <= p.snowflakes <= 1_000_000, "snowflakes must be 0..1000000"),
             (0 <= p.lanterns <= MAX_LANTERNS, f"lanterns must be 0..{MAX_LANTERNS}"),
             (0.0 < p.lantern_ring <= 500.0, "lantern_ring must be in (0, 500] m"),
             (p.orbit_period >= 10.0, "orbit_period must be at least 10 s"),
             (2.0 <= p.orbit_radius <= 500.0, "orbit_radius must be 2..500 m"),
-        )
-        for ok, why in checks:
-            if not ok:
-                raise SceneError(scene_id, why)
+        ))
         return p
 
 

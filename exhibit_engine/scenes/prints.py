@@ -35,7 +35,7 @@ import io
 import json
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -45,6 +45,7 @@ from panda3d.core import (LVecBase2f, LVecBase3f, LVecBase4f, NodePath, PTA_LVec
 
 from ..errors import AssetError, BundleError, SceneError
 from ._gallery_geom import MeshBuilder
+from ._params import check_ranges, typed_params
 from .base import Scene, make_shader
 from .labels import load_font, make_label
 
@@ -98,32 +99,13 @@ class PrintsParams:
         Raises:
             SceneError: an unknown key, a wrong type or a value out of range.
         """
-        known = {f.name: f for f in fields(cls)}
-        out: dict[str, Any] = {}
-        for key, value in params.items():
-            if key not in known:
-                raise SceneError(scene_id, f"unknown prints parameter {key!r} "
-                                 f"(known: {', '.join(known)})")
-            if isinstance(known[key].default, int) and not isinstance(known[key].default,
-                                                                       float):
-                ok = isinstance(value, int) and not isinstance(value, bool)
-            else:
-                ok = isinstance(value, (int, float)) and not isinstance(value, bool) \
-                    and math.isfinite(value)
-                value = float(value) if ok else value
-            if not ok:
-                raise SceneError(scene_id, f"prints parameter {key!r} must be a number, "
-                                 f"not {value!r}")
-            out[key] = value
-        p = cls(**out)
-        for ok, why in ((0.2 <= p.block_s <= 60.0, "block_s must be 0.2..60 s"),
-                        (0.0 <= p.pause_s <= 600.0, "pause_s must be 0..600 s"),
-                        (0.5 <= p.walk_s <= 120.0, "walk_s must be 0.5..120 s"),
-                        (0.0 <= p.settle_s <= 60.0, "settle_s must be 0..60 s"),
-                        (2.0 <= p.spacing <= 20.0, "spacing must be 2..20 m"),
-                        (1.0 <= p.distance <= 15.0, "distance must be 1..15 m")):
-            if not ok:
-                raise SceneError(scene_id, why)
+        p = typed_params(cls, "prints", scene_id, params)
+        check_ranges(scene_id, ((0.2 <= p.block_s <= 60.0, "block_s must be 0.2..60 s"),
+                                (0.0 <= p.pause_s <= 600.0, "pause_s must be 0..600 s"),
+                                (0.5 <= p.walk_s <= 120.0, "walk_s must be 0.5..120 s"),
+                                (0.0 <= p.settle_s <= 60.0, "settle_s must be 0..60 s"),
+                                (2.0 <= p.spacing <= 20.0, "spacing must be 2..20 m"),
+                                (1.0 <= p.distance <= 15.0, "distance must be 1..15 m")))
         return p
 
 
