@@ -15,10 +15,9 @@ so a generator that uses it writes the same bytes on every run.
 
 from __future__ import annotations
 
-import json
-import struct
 from dataclasses import dataclass
 
+import _glb
 import numpy as np
 
 __all__ = ["Grid", "Mesh", "lathe", "resample", "sweep", "value_noise", "write_glb"]
@@ -236,66 +235,9 @@ class Mesh:
 
 def write_glb(meshes: list[tuple[str, Mesh]], generator: str, copyright_: str) -> bytes:
     """Serialise (node name, mesh) pairs as one GLB with embedded data, fixed bytes."""
-    bin_parts: list[bytes] = []
-    offset = 0
-    views: list[dict] = []
-    accessors: list[dict] = []
-    gl_meshes: list[dict] = []
-    nodes: list[dict] = []
-
-    def add_view(data: bytes, target: int) -> int:
-        nonlocal offset
-        pad = (-offset) % 4
-        if pad:
-            bin_parts.append(b"\0" * pad)
-            offset += pad
-        views.append({"buffer": 0, "byteOffset": offset, "byteLength": len(data),
-                      "target": target})
-        bin_parts.append(data)
-        offset += len(data)
-        return len(views) - 1
-
-    for node_name, mesh in meshes:
-        arr = mesh.arrays()
-        attrs = {}
-        for key in ("POSITION", "NORMAL", "TEXCOORD_0", "COLOR_0"):
-            a = arr[key]
-            view = add_view(a.tobytes(), 34962)
-            acc = {"bufferView": view, "componentType": 5121 if key == "COLOR_0" else 5126,
-                   "count": len(a), "type": {2: "VEC2", 3: "VEC3", 4: "VEC4"}[a.shape[1]]}
-            if key == "COLOR_0":
-                acc["normalized"] = True
-            if key == "POSITION":
-                acc["min"] = [float(f"{v:.4f}") for v in a.min(axis=0)]
-                acc["max"] = [float(f"{v:.4f}") for v in a.max(axis=0)]
-            accessors.append(acc)
-            attrs[key] = len(accessors) - 1
-        idx = arr["indices"]
-        view = add_view(idx.tobytes(), 34963)
-        accessors.append({"bufferView": view,
-                          "componentType": 5125 if idx.dtype == np.dtype("<u4") else 5123,
-                          "count": len(idx), "type": "SCALAR"})
-        gl_meshes.append({"name": node_name, "primitives": [{
-            "attributes": attrs, "indices": len(accessors) - 1, "material": 0, "mode": 4}]})
-        nodes.append({"name": node_name, "mesh": len(gl_meshes) - 1})
-    pad = (-offset) % 4
-    if pad:
-        bin_parts.append(b"\0" * pad)
-        offset += pad
-    doc = {
-        "asset": {"version": "2.0", "generator": generator, "copyright": copyright_},
-        "scene": 0,
-        "scenes": [{"name": "scene", "nodes": list(range(len(nodes)))}],
-        "nodes": nodes, "meshes": gl_meshes,
-        "materials": [{"name": "artifact", "pbrMetallicRoughness": {
-            "baseColorFactor": [1.0, 1.0, 1.0, 1.0], "metallicFactor": 0.0,
-            "roughnessFactor": 0.5}}],
-        "accessors": accessors, "bufferViews": views,
-        "buffers": [{"byteLength": offset}],
-    }
-    js = json.dumps(doc, separators=(",", ":"), ensure_ascii=True).encode("ascii")
-    js += b" " * ((-len(js)) % 4)
-    binary = b"".join(bin_parts)
-    total = 12 + 8 + len(js) + 8 + len(binary)
-    return (b"glTF" + struct.pack("<II", 2, total) + struct.pack("<I", len(js)) + b"JSON"
-            + js + struct.pack("<I", len(binary)) + b"BIN\0" + binary)
+    return _glb.write_glb(
+        [(name, "artifact", mesh.arrays()) for name, mesh in meshes],
+        attributes=("POSITION", "NORMAL", "TEXCOORD_0", "COLOR_0"),
+        materials={"artifact": {"baseColorFactor": [1.0, 1.0, 1.0, 1.0],
+                                "metallicFactor": 0.0, "roughnessFactor": 0.5}},
+        generator=generator, copyright_=copyright_)

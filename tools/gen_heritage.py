@@ -31,7 +31,6 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
 import sys
 import tomllib
 from pathlib import Path
@@ -39,14 +38,13 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _content import LABEL_FONT, label_font_files, run, write_files
 from _lathe import Mesh, lathe, resample, sweep, value_noise, write_glb
 
 __all__ = ["build_bowl", "build_ding", "build_vase", "generate", "main"]
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = ROOT / "content" / "heritage"
-FONTS = ROOT / "content" / "fonts"
-LABEL_FONT = "NotoSansSC-Labels.otf"
 GENERATOR = "exhibit-engine tools/gen_heritage.py"
 COPYRIGHT = "2026 Exhibit Engine contributors, CC-BY-4.0"
 
@@ -292,43 +290,22 @@ def _check_font(text: str, font_bytes: bytes) -> None:
         raise SystemExit(f"the label font lacks {''.join(missing)!r}")
 
 
-def _write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    tmp.replace(path)
-
-
 def generate(out: Path) -> list[Path]:
     """Write the bundle source folder into ``out``; return the files written."""
     text = _bundle_toml()
-    fonts = {}
-    for name in (LABEL_FONT, "OFL.txt"):
-        try:
-            fonts[name] = (FONTS / name).read_bytes()
-        except FileNotFoundError:
-            raise SystemExit(f"{FONTS / name} is missing: run tools/make_label_font.py") from None
-    _check_font(text, fonts[LABEL_FONT])
+    fonts = label_font_files(out)
+    _check_font(text, fonts[out / "fonts" / LABEL_FONT])
     files = {out / "bundle.toml": text.encode("utf-8")}
     for name, build in (("ding", build_ding), ("vase", build_vase), ("bowl", build_bowl)):
         files[out / "meshes" / f"{name}.glb"] = write_glb([(name, build())], GENERATOR,
                                                           COPYRIGHT)
-    for name, data in fonts.items():
-        files[out / "fonts" / name] = data
-    for path, data in files.items():
-        _write(path, data)
-    return list(files)
+    files.update(fonts)
+    return write_files(files)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry: ``--out DIR`` (default ``content/heritage``)."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
-                        help="folder to write (default: content/heritage)")
-    args = parser.parse_args(argv)
-    for path in generate(args.out):
-        sys.stdout.write(f"{path} {path.stat().st_size} bytes\n")
-    return 0
+    return run(generate, DEFAULT_OUT, __doc__.splitlines()[0], argv)
 
 
 if __name__ == "__main__":

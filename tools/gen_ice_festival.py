@@ -33,22 +33,21 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
-import json
 import math
-import struct
 import sys
 from pathlib import Path
 
 import numpy as np
 import trimesh
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _glb  # noqa: E402
+from _content import label_font_files, run, write_files  # noqa: E402
+
 __all__ = ["MeshBuilder", "build_castle", "build_lantern", "write_glb", "generate", "main"]
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = ROOT / "content" / "ice-festival"
-FONTS = ROOT / "content" / "fonts"
-LABEL_FONT = "NotoSansSC-Labels.otf"
 SEED = 20260117
 
 # Light zones (COLOR_0.g * 3).
@@ -596,78 +595,14 @@ def build_lantern() -> tuple[MeshBuilder, MeshBuilder]:
 
 def write_glb(meshes: list[tuple[str, str, MeshBuilder]]) -> bytes:
     """Serialise (node name, material name, mesh) triples as one GLB with embedded data."""
-    bin_parts: list[bytes] = []
-    offset = 0
-    views, accessors, gl_meshes, nodes, materials = [], [], [], [], []
-    mat_index: dict[str, int] = {}
-
-    def add_view(data: bytes, target: int) -> int:
-        nonlocal offset
-        pad = (-offset) % 4
-        if pad:
-            bin_parts.append(b"\0" * pad)
-            offset += pad
-        views.append({"buffer": 0, "byteOffset": offset, "byteLength": len(data),
-                      "target": target})
-        bin_parts.append(data)
-        offset += len(data)
-        return len(views) - 1
-
-    for node_name, mat_name, mesh in meshes:
-        arr = mesh.arrays()
-        attrs = {}
-        for key in ("POSITION", "NORMAL", "TANGENT", "TEXCOORD_0", "COLOR_0"):
-            a = arr[key]
-            view = add_view(a.tobytes(), 34962)
-            acc = {"bufferView": view, "componentType": 5121 if key == "COLOR_0" else 5126,
-                   "count": len(a), "type": {2: "VEC2", 3: "VEC3", 4: "VEC4"}[a.shape[1]]}
-            if key == "COLOR_0":
-                acc["normalized"] = True
-            if key == "POSITION":
-                acc["min"] = [float(f"{v:.4f}") for v in a.min(axis=0)]
-                acc["max"] = [float(f"{v:.4f}") for v in a.max(axis=0)]
-            accessors.append(acc)
-            attrs[key] = len(accessors) - 1
-        idx = arr["indices"]
-        view = add_view(idx.tobytes(), 34963)
-        accessors.append({"bufferView": view,
-                          "componentType": 5125 if idx.dtype == np.dtype("<u4") else 5123,
-                          "count": len(idx), "type": "SCALAR"})
-        if mat_name not in mat_index:
-            mat_index[mat_name] = len(materials)
-            materials.append({"name": mat_name, "pbrMetallicRoughness": {
-                "baseColorFactor": [0.8, 0.9, 1.0, 1.0], "metallicFactor": 0.0,
-                "roughnessFactor": 0.1}})
-        gl_meshes.append({"name": node_name, "primitives": [{
-            "attributes": attrs, "indices": len(accessors) - 1,
-            "material": mat_index[mat_name], "mode": 4}]})
-        nodes.append({"name": node_name, "mesh": len(gl_meshes) - 1})
-    pad = (-offset) % 4
-    if pad:
-        bin_parts.append(b"\0" * pad)
-        offset += pad
-    doc = {
-        "asset": {"version": "2.0", "generator": "exhibit-engine tools/gen_ice_festival.py",
-                  "copyright": "2026 Exhibit Engine contributors, CC-BY-4.0"},
-        "scene": 0,
-        "scenes": [{"name": "scene", "nodes": list(range(len(nodes)))}],
-        "nodes": nodes, "meshes": gl_meshes, "materials": materials,
-        "accessors": accessors, "bufferViews": views,
-        "buffers": [{"byteLength": offset}],
-    }
-    js = json.dumps(doc, separators=(",", ":"), ensure_ascii=True).encode("ascii")
-    js += b" " * ((-len(js)) % 4)
-    binary = b"".join(bin_parts)
-    total = 12 + 8 + len(js) + 8 + len(binary)
-    return (b"glTF" + struct.pack("<II", 2, total) + struct.pack("<I", len(js)) + b"JSON"
-            + js + struct.pack("<I", len(binary)) + b"BIN\0" + binary)
-
-
-def _write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    tmp.replace(path)
+    ice = {"baseColorFactor": [0.8, 0.9, 1.0, 1.0], "metallicFactor": 0.0,
+           "roughnessFactor": 0.1}
+    return _glb.write_glb(
+        [(node, material, mesh.arrays()) for node, material, mesh in meshes],
+        attributes=("POSITION", "NORMAL", "TANGENT", "TEXCOORD_0", "COLOR_0"),
+        materials={name: ice for _, name, _ in meshes},
+        generator="exhibit-engine tools/gen_ice_festival.py",
+        copyright_="2026 Exhibit Engine contributors, CC-BY-4.0")
 
 
 def generate(out: Path) -> list[Path]:
@@ -680,25 +615,13 @@ def generate(out: Path) -> list[Path]:
         out / "meshes" / "lantern.glb": write_glb([("lantern_ice", "ice", lantern_ice),
                                                    ("glow_flame", "flame", flame)]),
     }
-    for name in (LABEL_FONT, "OFL.txt"):
-        try:
-            files[out / "fonts" / name] = (FONTS / name).read_bytes()
-        except FileNotFoundError:
-            raise SystemExit(f"{FONTS / name} is missing: run tools/make_label_font.py") from None
-    for path, data in files.items():
-        _write(path, data)
-    return list(files)
+    files.update(label_font_files(out))
+    return write_files(files)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry: ``--out DIR`` (default ``content/ice-festival``)."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
-                        help="folder to write (default: content/ice-festival)")
-    args = parser.parse_args(argv)
-    for path in generate(args.out):
-        sys.stdout.write(f"{path} {path.stat().st_size} bytes\n")
-    return 0
+    return run(generate, DEFAULT_OUT, __doc__.splitlines()[0], argv)
 
 
 if __name__ == "__main__":

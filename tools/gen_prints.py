@@ -25,7 +25,6 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
 import io
 import json
 import sys
@@ -39,11 +38,12 @@ sys.path.insert(0, str(ROOT))
 
 from exhibit_engine.assets import woodblock as wb  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _content import LABEL_FONT, label_font_files, run, write_files  # noqa: E402
+
 __all__ = ["PRINTS", "INKS", "paint", "make_print", "generate", "main"]
 
 DEFAULT_OUT = ROOT / "content" / "northern-prints"
-FONTS = ROOT / "content" / "fonts"
-LABEL_FONT = "NotoSansSC-Labels.otf"
 SIZE = (1024, 724)          # mask width, height (A-series landscape)
 SEED = 20260204
 PAPER = "#f2ebda"
@@ -392,29 +392,13 @@ def generate(out: Path) -> list[Path]:
             json.dumps(doc, ensure_ascii=False, indent=1) + "\n").encode("utf-8")
     files[out / "prints" / "paper.png"] = _png(wb.paper_grain(512, seed=SEED))
     files[out / "bundle.toml"] = bundle_toml(blocks).encode("utf-8")
-    for name in (LABEL_FONT, "OFL.txt"):
-        try:
-            files[out / "fonts" / name] = (FONTS / name).read_bytes()
-        except FileNotFoundError:
-            raise SystemExit(f"{FONTS / name} is missing: run tools/make_label_font.py") \
-                from None
-    for path, data in sorted(files.items()):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_bytes(data)
-        tmp.replace(path)
-    return sorted(files)
+    files.update(label_font_files(out))
+    return write_files(files)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry: ``--out DIR`` (default ``content/northern-prints``)."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
-                        help="folder to write (default: content/northern-prints)")
-    args = parser.parse_args(argv)
-    for path in generate(args.out):
-        sys.stdout.write(f"{path} {path.stat().st_size} bytes\n")
-    return 0
+    return run(generate, DEFAULT_OUT, __doc__.splitlines()[0], argv)
 
 
 if __name__ == "__main__":
