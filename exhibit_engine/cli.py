@@ -16,6 +16,7 @@ from typing import Any
 import click
 
 from . import __version__
+from ._show_cli import ctl, kiosk
 from .bench._cli import bench
 from .errors import ConfigError, ExhibitError
 
@@ -55,9 +56,13 @@ def main() -> None:
     Curators:   pack, validate, inspect,         -- build, check and proof scene
                 render, preview                     bundles
     Signing:    keys new, pack --sign, install   -- sign bundles, install them safely
-    Operators:  controller, node                 -- run a show on a projector wall
+    Operators:  controller, node,                -- run a show on a projector wall,
+                ctl go|pause|blackout|status...     cue it and watch every node
+    Kiosks:     kiosk select|touch|language      -- what a visitor's touch sends
+    Installers: wall check                       -- check a venue's wall, draw it
     Newcomers:  demo                             -- the whole thing on one machine
-    Hardware:   bench bundle, bench render, bench sync       -- measure this machine
+    Hardware:   bench bundle, bench render,      -- measure this machine
+                bench sync, bench wall
 
     Run `exhibit COMMAND --help` for what each command takes.
     """
@@ -247,11 +252,15 @@ def inspect(bundle: Path, as_json: bool) -> None:
 
 @main.group()
 def keys() -> None:
-    """Make keys: Ed25519 key pairs that sign bundles.
+    """Make keys: Ed25519 key pairs that sign bundles, CURVE key pairs for the show network.
 
     A curator signs with the private key (`exhibit pack --sign NAME.ed25519.key`); a
     venue trusts the public key (`exhibit validate --trust NAME.ed25519.pub`,
     `exhibit install --trust ...`). Keep the private key secret; share the .pub file.
+
+    With `--kind curve`, each machine on the show network (controller, projector,
+    kiosk, operator) gets a pair: it keeps NAME.curve.key (`--key`), and the venue lists
+    NAME.curve.pub under venue.toml [security].
     """
 
 
@@ -260,8 +269,9 @@ def keys() -> None:
 @click.option("--dir", "directory", default=".", show_default=True,
               type=click.Path(file_okay=False, path_type=Path),
               help="Folder to write the two key files into (made if missing).")
-@click.option("--kind", type=click.Choice(["ed25519"]), default="ed25519", show_default=True,
-              help="Key kind: ed25519 signs bundles.")
+@click.option("--kind", type=click.Choice(["ed25519", "curve"]), default="ed25519",
+              show_default=True, help="Key kind: ed25519 signs bundles; curve encrypts and "
+              "authenticates a controller or peer on the show network.")
 @click.option("--force", is_flag=True, help="Replace existing key files of the same name.")
 def keys_new(name: str, directory: Path, kind: str, force: bool) -> None:
     """Make a new key pair called NAME and write it as two files.
@@ -271,9 +281,25 @@ def keys_new(name: str, directory: Path, kind: str, force: bool) -> None:
     NAME.ed25519.pub  public key, one line "exhibit-ed25519 <base64> NAME": give it to
                       venues, which trust it with --trust
 
+    \b
+    With --kind curve (ZeroMQ certificate files, as czmq and pyzmq write them):
+    NAME.curve.key    secret key pair, mode 0600: stays on the machine (--key)
+    NAME.curve.pub    public key: the venue lists it in venue.toml [security] under
+                      projectors, kiosks or operators (or as controller_public_key)
+
     Existing files are never replaced without --force. Prints the key id that signed
-    bundles show (`exhibit inspect`).
+    bundles show (`exhibit inspect`) or that the controller logs.
     """
+    if kind == "curve":
+        from .sync.auth import new_key_pair
+        from .sync.curve_keys import write_curve_key_files
+
+        public, secret = new_key_pair()
+        pair = write_curve_key_files(name, directory, public, secret, force=force)
+        click.echo(f"new curve key {name!r}, key id {pair.key_id}\n"
+                   f"  secret:  {pair.secret_path}  (keep on this machine; --key)\n"
+                   f"  public:  {pair.public_path}  (list in venue.toml [security])")
+        return
     from .assets.signing import write_key_pair
 
     written = write_key_pair(name, directory, force=force)
@@ -421,27 +447,62 @@ def _venue_show(venue: Path, show: Path | None) -> tuple[Any, Any]:
 @click.option("--host", help="Address to bind (default: venue [network] host).")
 @click.option("--state-port", type=int, help="ROUTER port for joins, clock probes and commands.")
 @click.option("--publish-port", type=int, help="PUB port for heartbeats and events.")
+@click.option("--state-file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Where the session is saved and resumed from (default: "
+                   "$EXHIBIT_STATE_FILE, else .exhibit/controller-SHOW.json beside "
+                   "venue.toml).")
+@click.option("--no-state", is_flag=True,
+              help="Neither resume nor save: every start is a fresh show.")
+@click.option("--sim-time", metavar="ISO",
+              help="Simulate the wall clock from this instant (e.g. 2026-03-29T14:03:00+02:00)"
+                   ": opening hours and the state file see it instead of the real clock.")
+@click.option("--key", "key_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="This machine's CURVE secret key (NAME.curve.key from `exhibit keys new "
+                   "NAME --kind curve`); needed when venue.toml [security] has curve = true (default: $EXHIBIT_KEY, else [security] controller_key).")
 def controller(venue: Path, show: Path, host: str | None, state_port: int | None,
-               publish_port: int | None) -> None:
+               publish_port: int | None, state_file: Path | None, no_state: bool,
+               sim_time: str | None, key_file: Path | None) -> None:
     """Run the show controller: the clock and the truth every node follows.
 
     Publishes the show-time anchor in heartbeats, answers clock probes, keeps the list
-    of nodes and takes operator commands. Stop it with Ctrl-C.
+    of nodes and takes operator and kiosk commands (`exhibit ctl`, `exhibit kiosk`).
+    Stop it with Ctrl-C.
+
+    The session (show time, cue, selection, blackout...) is saved to a state file
+    whenever it changes and every few seconds; a controller started again with the same
+    file resumes the show where it was, as if it had run on meanwhile. A state file that
+    cannot be read gives one warning and a fresh show.
     """
+    from datetime import datetime
+
     from .config import resolve_controller
 
+    if state_file is not None and no_state:
+        raise ConfigError("<flags>", "cannot be combined with --state-file", key="--no-state")
+    start = None
+    if sim_time is not None:
+        try:
+            start = datetime.fromisoformat(sim_time)
+        except ValueError:
+            raise ConfigError("<flags>", f"{sim_time!r} is not an ISO date and time, e.g. "
+                              "2026-03-29T14:03:00+02:00", key="--sim-time") from None
     v, s = _venue_show(venue, show)
     settings = resolve_controller(v, s, host=host, state_port=state_port,
-                                  publish_port=publish_port)
-    from .sync.controller import run_controller
+                                  publish_port=publish_port,
+                                  state_file=str(state_file) if state_file else None,
+                                  persist=not no_state,
+                                  key=str(key_file) if key_file else None)
+    from .sync.controller import run_controller, simulated_wall_clock
 
     _log_to_stderr()
+    wall = simulated_wall_clock(start) if start is not None else None
 
     def ready(server: Any) -> None:
+        saved = f"; state file {settings.state_file}" if settings.state_file else ""
         click.echo(f"controller: show {s.id!r} on {server.state_endpoint} (state) and "
-                   f"{server.publish_endpoint} (publish); Ctrl-C stops", err=True)
+                   f"{server.publish_endpoint} (publish){saved}; Ctrl-C stops", err=True)
 
-    sys.exit(run_controller(settings, on_ready=ready))
+    sys.exit(run_controller(settings, on_ready=ready, wall_clock=wall))
 
 
 @main.command()
@@ -466,10 +527,13 @@ def controller(venue: Path, show: Path, host: str | None, state_port: int | None
               "(with a display; the demo tiles its windows like the wall).")
 @click.option("--status-file", type=click.Path(dir_okay=False, path_type=Path),
               help="Write a JSON summary here on exit.")
+@click.option("--key", "key_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="This machine's CURVE secret key (NAME.curve.key from `exhibit keys new "
+                   "NAME --kind curve`); needed when venue.toml [security] has curve = true (default: $EXHIBIT_KEY).")
 def node(venue: Path, show: Path, display_id: str, bundle_dir: Path | None, host: str | None,
          state_port: int | None, publish_port: int | None, headless: bool,
          render_scale: float | None, frames: int | None, capture_dir: Path | None,
-         window_origin: str | None, status_file: Path | None) -> None:
+         window_origin: str | None, status_file: Path | None, key_file: Path | None) -> None:
     """Run a projector node: render this display's slice of the wall at show time.
 
     The node estimates the controller's clock (NTP-style), sets an off-axis lens for its
@@ -496,7 +560,11 @@ def node(venue: Path, show: Path, display_id: str, bundle_dir: Path | None, host
                             headless=headless, render_scale=render_scale, frames=frames,
                             capture_dir=str(capture_dir) if capture_dir else None,
                             status_path=str(status_file) if status_file else None,
-                            window_origin=origin)
+                            window_origin=origin, key=str(key_file) if key_file else None)
+    from .sync.auth import client_curve
+
+    # A missing or unlisted key is one line now, before any bundle is loaded.
+    client_curve(v.security, settings.key_file, role="projector")
     from .runtime.node_app import run_node
 
     _log_to_stderr()
@@ -512,21 +580,85 @@ def node(venue: Path, show: Path, display_id: str, bundle_dir: Path | None, host
               type=click.Path(file_okay=False, path_type=Path),
               help="Sample content: bundle sources, venue.toml and show.toml.")
 def demo(headless: bool, out_dir: Path, content_dir: Path) -> None:
-    """Run the demo show on this machine: a controller and two projector nodes.
+    """Run the demo show on this machine: a controller and three blended projector nodes.
 
     Builds the sample bundle if it is missing, starts the controller and one node per
-    display on 127.0.0.1, waits until both have joined, and asks both to capture the
-    same show time. Headless (no display, or --headless), the two slices are stitched
-    into OUT/wall.png and a summary is printed; with a display, windows open instead.
+    display on 127.0.0.1, waits until all have joined, and asks all to capture the
+    same show time. The blended slices are composited in linear light into
+    OUT/wall.png, the projector layout is drawn into OUT/layout.png, and a summary is
+    printed; with a display, one window per projector stays open as well.
     """
     from .demo import run_demo
 
     sys.exit(run_demo(out_dir=out_dir, content_dir=content_dir, headless=headless))
 
 
+# --------------------------------------------------------------------------- wall
+
+
+@main.group()
+def wall() -> None:
+    """Check a venue's projector wall: coverage, overlaps, blends, warps.
+
+    `exhibit wall check venue.toml` finds what will look wrong on the wall (gaps no
+    projector lights, overlaps as wide as a display, stretched pictures, folded warps)
+    and names the displays involved; --png draws the layout.
+    """
+
+
+@wall.command("check")
+@click.argument("venue", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--png", "png", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also draw the wall as a PNG: each projector's rectangle in its own "
+                   "colour, overlaps hatched with their blend widths, gaps in red.")
+def wall_check(venue: Path, png: Path | None) -> None:
+    """Check VENUE (venue.toml): print its displays and every problem with the wall.
+
+    Each problem is one line naming the displays, e.g. "displays 'left' and 'centre'
+    leave a 0.20 m gap at x = 3.00-3.20 m". Exits 1 when any problem is an error;
+    warnings alone exit 0.
+    """
+    from .config import load_venue
+    from .wall import blend_widths, check_venue
+
+    v = load_venue(venue)
+    problems = check_venue(v)
+    wall_ = v.wall
+    shape = (f"curved (radius {wall_.radius:.2f} m, {wall_.angle_deg:.0f} deg; x along the arc)"
+             if wall_.shape == "cylinder" else "flat")
+    click.echo(f"{v.name}: {wall_.width:.2f} m x {wall_.height:.2f} m {shape} wall, "
+               f"eye at ({wall_.eye[0]:.2f}, {wall_.eye[1]:.2f}) m, {wall_.eye[2]:.2f} m away")
+    head = ("display", "pixels", "x (m)", "y (m)", "px/m", "blend L/R/T/B (m)", "gamma", "warp")
+    rows = [head]
+    for d in v.displays:
+        x, y, w, h = d.rect
+        rows.append((d.id, f"{d.pixels[0]}x{d.pixels[1]}", f"{x:.2f}-{x + w:.2f}",
+                     f"{y:.2f}-{y + h:.2f}", f"{d.pixels[0] / w:.0f}",
+                     "/".join(f"{b:.2f}" for b in blend_widths(v, d)), f"{d.gamma:g}",
+                     "-" if d.warp is None else type(d.warp).__name__))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
+    for r in rows:
+        click.echo("  " + "  ".join(c.ljust(n) for c, n in zip(r, widths)).rstrip())
+    for p in problems:
+        click.echo(str(p))
+    if png is not None:
+        from .wall_diagram import save_wall_diagram
+
+        click.echo(f"diagram: {save_wall_diagram(v, png, problems)}")
+    errors = sum(p.severity == "error" for p in problems)
+    warnings = len(problems) - errors
+    if errors:
+        click.echo(f"wall check failed: {errors} error(s), {warnings} warning(s)")
+        sys.exit(1)
+    click.echo(f"wall ok: {len(v.displays)} displays" +
+               (f", {warnings} warning(s)" if warnings else ""))
+
+
 # --------------------------------------------------------------------------- bench
 
 main.add_command(bench)
+main.add_command(ctl)
+main.add_command(kiosk)
 
 
 if __name__ == "__main__":  # pragma: no cover

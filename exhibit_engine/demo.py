@@ -3,9 +3,11 @@
 Packs the sample bundle if it is missing, starts a controller and one node process per
 display of the sample venue on 127.0.0.1 (the first node before the controller, the
 others after it, to show both ways of joining), waits until every node has joined and
-drawn, then asks all of them to capture the same show time. Offscreen, the slices are
-stitched into ``wall.png`` and a summary is printed; with a display, node windows stay
-open until Ctrl-C.
+drawn, then asks all of them to capture the same show time. Each node's capture is what
+its projector emits (blend ramps applied by the final pass); the demo composites them in
+linear light, the way the projectors' light adds up on the wall, into ``wall.png``,
+draws the venue's layout into ``layout.png`` and prints a summary. With a display,
+node windows (one per projector, side by side in wall order) stay open until Ctrl-C.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from .assets.bundle import Bundle
 from .assets.pack import pack
 from .config import ShowConfig, VenueConfig, load_show, load_venue
 from .errors import BundleError, ExhibitError, SyncTimeout
-from .wall import pixel_rect
+from .wall_composite import composite_linear, wall_pixels
 
 __all__ = ["run_demo", "DEMO_RENDER_SCALE", "free_ports", "stitch"]
 
@@ -33,6 +35,8 @@ __all__ = ["run_demo", "DEMO_RENDER_SCALE", "free_ports", "stitch"]
 DEMO_RENDER_SCALE = 1 / 3
 JOIN_TIMEOUT_S = 90.0
 CAPTURE_DELAY_S = 1.5
+#: Pixels between the projectors' windows on a desktop.
+WINDOW_GAP = 8
 
 
 def free_ports(n: int, host: str = "127.0.0.1") -> list[int]:
@@ -66,25 +70,23 @@ def ensure_bundles(show: ShowConfig, content_dir: Path, bundle_dir: Path,
         say(f"packed {m.id} {m.version} ({len(m.files)} files) -> {out}")
 
 
-def _wall_pixels(venue: VenueConfig, scale: float) -> tuple[int, int]:
-    """The whole wall's size in pixels at the densest display's resolution, scaled."""
-    per_m = max(d.pixels[0] / d.rect[2] for d in venue.displays) * scale
-    return round(venue.wall.width * per_m), round(venue.wall.height * per_m)
-
-
 def stitch(venue: VenueConfig, slices: dict[str, Path], out: Path, scale: float) -> Path:
-    """Paste each display's captured slice where it sits on the wall; write ``out``."""
+    """Composite each display's captured slice onto the wall in linear light; write ``out``.
+
+    Slices are decoded with their display's gamma, added where they sit on the wall
+    (overlaps add up like projector light) and re-encoded (see
+    :func:`~exhibit_engine.wall_composite.composite_linear`).
+    """
+    import numpy as np
     from PIL import Image
 
-    wall_px = _wall_pixels(venue, scale)
-    canvas = Image.new("RGB", wall_px)
+    images = {}
     for d in venue.displays:
-        left, top, w, h = pixel_rect(venue.wall, d, wall_px)
         with Image.open(slices[d.id]) as img:
-            canvas.paste(img.convert("RGB").resize((w, h), Image.Resampling.LANCZOS)
-                         if img.size != (w, h) else img.convert("RGB"), (left, top))
+            images[d.id] = np.asarray(img.convert("RGB"))
+    wall = composite_linear(venue, images, wall_pixels(venue, scale))
     tmp = out.with_name(f".{out.stem}.tmp.png")
-    canvas.save(tmp)
+    Image.fromarray(wall).save(tmp)
     os.replace(tmp, out)
     return out
 
@@ -132,6 +134,7 @@ def run_demo(out_dir: Path, content_dir: Path, headless: bool = False,
     """
     from .runtime.node_app import has_display
     from .sync.operator import OperatorClient
+    from .wall_diagram import save_wall_diagram
 
     def _say(msg: str) -> None:
         print(msg, flush=True)
@@ -148,12 +151,18 @@ def run_demo(out_dir: Path, content_dir: Path, headless: bool = False,
     state_port, pub_port = free_ports(2, host)
     common = ["--venue", str(venue_path), "--show", str(show_path), "--host", host,
               "--state-port", str(state_port), "--publish-port", str(pub_port)]
-    (out_dir / "wall.png").unlink(missing_ok=True)
+    for stale in ("wall.png", "layout.png"):
+        (out_dir / stale).unlink(missing_ok=True)
     for d in venue.displays:
         for stale in (out_dir / f"{d.id}-wall.png", out_dir / f"node-{d.id}.json"):
             stale.unlink(missing_ok=True)
 
-    wall_px = _wall_pixels(venue, DEMO_RENDER_SCALE)
+    # With a display: one window per projector, side by side in wall order (projectors'
+    # light adds up where they overlap on a wall; overlapping windows would hide each other)
+    origins, x = {}, 40
+    for d in sorted(venue.displays, key=lambda d: (d.rect[0], d.rect[1])):
+        origins[d.id] = f"{x},40"
+        x += max(16, round(d.pixels[0] * DEMO_RENDER_SCALE)) + WINDOW_GAP
 
     def node_args(display_id: str) -> list[str]:
         args = ["node", *common, "--display", display_id, "--bundle-dir", str(bundle_dir),
@@ -162,9 +171,8 @@ def run_demo(out_dir: Path, content_dir: Path, headless: bool = False,
                 "--render-scale", f"{DEMO_RENDER_SCALE:.6f}"]
         if headless:
             args.append("--headless")
-        else:  # tile the windows on the desktop the way the slices tile the wall
-            left, top, _, _ = pixel_rect(venue.wall, venue.display(display_id), wall_px)
-            args += ["--window-origin", f"{40 + left},{40 + top}"]
+        else:
+            args += ["--window-origin", origins[display_id]]
         return args
 
     procs: list[_Proc] = []
@@ -178,7 +186,8 @@ def run_demo(out_dir: Path, content_dir: Path, headless: bool = False,
     try:
         first, *rest = venue.displays
         procs.append(_spawn(f"node-{first.id}", node_args(first.id), out_dir))
-        procs.append(_spawn("controller", ["controller", *common], out_dir))
+        # A fresh show every run: the demo's picture must not depend on the last one.
+        procs.append(_spawn("controller", ["controller", *common, "--no-state"], out_dir))
         for d in rest:
             procs.append(_spawn(f"node-{d.id}", node_args(d.id), out_dir))
         say(f"started controller on {host}:{state_port}/{pub_port} and "
@@ -217,7 +226,9 @@ def run_demo(out_dir: Path, content_dir: Path, headless: bool = False,
                                      for i in want), "every node's capture")
         wall_png = stitch(venue, {i: out_dir / f"{i}-wall.png" for i in want},
                           out_dir / "wall.png", DEMO_RENDER_SCALE)
-        _summary(say, st, nodes(st), venue, at, time.monotonic() - started, wall_png)
+        layout_png = save_wall_diagram(venue, out_dir / "layout.png")
+        _summary(say, st, nodes(st), venue, at, time.monotonic() - started, wall_png,
+                 layout_png)
         if not headless:
             say("node windows are open; close them or press Ctrl-C to stop the show")
             try:
@@ -235,7 +246,8 @@ def run_demo(out_dir: Path, content_dir: Path, headless: bool = False,
 
 
 def _summary(say: Callable[[str], None], st: dict[str, Any], nodes: dict[str, dict[str, Any]],
-             venue: VenueConfig, at: float, elapsed: float, wall_png: Path) -> None:
+             venue: VenueConfig, at: float, elapsed: float, wall_png: Path,
+             layout_png: Path) -> None:
     say("")
     say(f"Exhibit Engine demo: {venue.name}")
     say(f"  nodes joined: {len(nodes)}/{len(venue.displays)}   show time now: "
@@ -244,5 +256,7 @@ def _summary(say: Callable[[str], None], st: dict[str, Any], nodes: dict[str, di
     for d in venue.displays:
         n = nodes[d.id]
         say(f"  {d.id:<10}{n['offset_us']:>13.1f} us{n['rtt_us']:>11.1f} us{n['frames']:>9}")
-    say(f"  every node captured show time t={at:.6f} s; stitched wall -> {wall_png}")
+    say(f"  every node captured show time t={at:.6f} s")
+    say(f"  blended wall (slices composited in linear light) -> {wall_png}")
+    say(f"  layout of the projectors on the wall -> {layout_png}")
     say("")

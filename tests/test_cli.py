@@ -15,7 +15,7 @@ from exhibit_engine.cli import main
 
 EXHIBIT = Path(sys.executable).with_name("exhibit")
 COMMANDS = ["pack", "validate", "inspect", "render", "controller", "node", "demo", "keys",
-            "install", "preview", "bench"]
+            "install", "preview", "bench", "wall", "ctl", "kiosk"]
 
 
 def run_exhibit(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:

@@ -23,8 +23,11 @@ CORE_MODULES = [
     "exhibit_engine.errors",
     "exhibit_engine.config",
     "exhibit_engine.wall",
+    "exhibit_engine.wall_composite",
     "exhibit_engine.show",
     "exhibit_engine.show.timeline",
+    "exhibit_engine.show.schedule",
+    "exhibit_engine.show.control",
     "exhibit_engine.assets",
     "exhibit_engine.assets.manifest",
     "exhibit_engine.assets.bundle",
@@ -41,6 +44,9 @@ CORE_MODULES = [
     "exhibit_engine.sync",
     "exhibit_engine.sync.protocol",
     "exhibit_engine.sync.clock",
+    "exhibit_engine.sync.curve_keys",
+    "exhibit_engine.sync.persist",
+    "exhibit_engine.runtime.playback",
     "exhibit_engine.cli",
 ]
 

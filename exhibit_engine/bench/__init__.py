@@ -16,6 +16,8 @@ subcommand under ``exhibit bench``):
   Panda3D loop on the same scene graph, with draw calls and triangles.
 - ``sync`` (:mod:`.sync`): a controller and N sync-only node processes on 127.0.0.1:
   clock error, event delivery, late join, hung-node detection, controller CPU.
+- ``wall`` (:mod:`.wall`): the stitch test: a three-projector wall rendered as blended
+  slices and composited in linear light, against one render of the whole wall.
 
 The JSON a suite writes is flat: every metric's key at the top level (so scripts read
 ``report["validate_ratio"]``), plus ``suite``, ``units``, ``params``, ``targets`` (each
@@ -54,6 +56,7 @@ SUITES: dict[str, str] = {
     "bundle": "exhibit_engine.bench.bundle",
     "render": "exhibit_engine.bench.render",
     "sync": "exhibit_engine.bench.sync",
+    "wall": "exhibit_engine.bench.wall",
 }
 
 #: Benchmarks count decimal megabytes (10**6 bytes), for throughput and memory alike.

@@ -68,7 +68,7 @@ def bench() -> None:
 
     Every suite makes its own data unless given some, and measures a baseline in the
     same run (e.g. plain SHA-256 beside bundle validation), so its ratios mean the same
-    on any machine. Suites: bundle, render, sync.
+    on any machine. Suites: bundle, render, sync, wall.
     """
 
 
@@ -172,6 +172,52 @@ def bench_sync(nodes: int, seconds: float, state_keys: int, json_path: Path | No
     from .sync import SyncBenchOptions, run
 
     opts = SyncBenchOptions(nodes=nodes, seconds=seconds, state_keys=state_keys)
+    with _bench_progress() as progress:
+        report = run(opts, progress)
+    _finish(report, json_path, check)
+
+
+@bench.command("wall")
+@click.option("--source", type=click.Path(file_okay=False, path_type=Path),
+              help="The bundle source folder to render (default: content/ice-festival).")
+@click.option("--scene", "scene_id", help="The scene to draw (default: the bundle's first).")
+@click.option("--size", default="640x400", show_default=True, metavar="WxH",
+              help="One projector's output in pixels.")
+@click.option("--overlap", type=float, default=0.2, show_default=True,
+              help="Overlap of neighbouring projectors, as a fraction of a projector's width.")
+@click.option("--at", "t", type=float, default=27.0, show_default=True,
+              help="Show time drawn (s).")
+@click.option("--frames", type=int, default=5, show_default=True,
+              help="Frames per timed block of the final-pass timing (0: no timing).")
+@click.option("--repeat", type=int, default=3, show_default=True,
+              help="Timed blocks of each loop, alternating (medians).")
+@click.option("--save", type=click.Path(file_okay=False, path_type=Path),
+              help="Write wall-composite.png, wall-whole.png and wall-diff.png here.")
+@click.option("--workdir", type=click.Path(file_okay=False, path_type=Path),
+              help="Where the packed bundle goes (deleted afterwards).")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the results as JSON to this file.")
+@click.option("--check", is_flag=True,
+              help="Exit 1 if seam_psnr_db is under 40 dB.")
+def bench_wall(source: Path | None, scene_id: str | None, size: str, overlap: float,
+               t: float, frames: int, repeat: int, save: Path | None, workdir: Path | None,
+               json_path: Path | None, check: bool) -> None:
+    """The stitch test: three blended projector slices against one render of the wall.
+
+    Three projectors of --size side by side, overlapping by --overlap; each slice is
+    drawn through the node's final pass (blend ramp), the slices are composited in
+    linear light and compared with the whole wall rendered once: PSNR per overlap,
+    seam_psnr_db (the worst) and the whole image's PSNR.
+    """
+    from .wall import WallBenchOptions, run
+
+    try:
+        w, h = (int(v) for v in size.lower().split("x"))
+    except ValueError:
+        raise click.BadParameter(f"{size!r} is not WxH", param_hint="--size") from None
+    kw: dict[str, Any] = {"source": source} if source is not None else {}
+    opts = WallBenchOptions(scene=scene_id, size=(w, h), overlap=overlap, t=t, frames=frames,
+                            repeat=repeat, save=save, workdir=workdir, **kw)
     with _bench_progress() as progress:
         report = run(opts, progress)
     _finish(report, json_path, check)

@@ -5,8 +5,11 @@ Run as ``python -m exhibit_engine.bench._sync_proc controller HOST STATE_KEYS`` 
 ``python -m exhibit_engine.bench._sync_proc node ID HOST STATE_PORT PUBLISH_PORT
 STATE_KEYS OUT [--until-synced]``. A node runs a :class:`~exhibit_engine.sync.node.NodeLink`
 and a 60 Hz "frame" loop that draws nothing: it reads show time, takes due events and
-samples its clock estimate. On SIGTERM (or, with ``--until-synced``, once it has a
-verified snapshot) it writes what it measured to OUT as JSON.
+samples its clock estimate (with the time of each sample, so the bench can keep those of
+its measuring window). On SIGTERM it writes what it measured to OUT as JSON. With
+``--until-synced`` (the late joiner) it waits on the link's news instead of a frame
+clock, notes the moment its state is complete (anchor, clock estimate and a snapshot the
+link verified), then checks the content against the seeded state and writes OUT.
 
 Every process shares the machine's CLOCK_MONOTONIC, so the true offset between a node's
 clock and the controller's is 0 and a node's offset estimate *is* its clock error.
@@ -61,9 +64,7 @@ def _controller(host: str, keys: int) -> int:
     def ready(server: ControllerServer) -> None:
         core = server.core
         if core is not None and keys:
-            # As if the keys had been set one key-update each before any node joined.
-            core.state.update(seed_state(keys))
-            core.seq += keys
+            core.load_state(seed_state(keys))
         print("ready", server.state_port, server.publish_port, flush=True)
 
     return run_controller(settings, on_ready=ready)
@@ -100,8 +101,9 @@ def _node(node_id: str, host: str, state_port: int, publish_port: int, keys: int
     synced_at: float | None = None
     snapshot_ok = False
     snapshot_count = 0
-    applied: dict[int, list[float]] = {}
-    errors_us: list[float] = []
+    applied: dict[int, list[float | None]] = {}   # [effective_at, show, previous show]
+    errors_us: list[list[float]] = []     # [local time, |clock error| us]
+    prev_show: float | None = None
     frames = 0
     next_sample = started
     next_frame = started
@@ -110,25 +112,33 @@ def _node(node_id: str, host: str, state_port: int, publish_port: int, keys: int
             link.poll()
             now = time.monotonic()
             show = link.show_time()
+            state: dict[str, Any] | None = None
             if show is not None:
                 frames += 1
                 for event in link.take_events(show):
-                    applied[event.seq] = [event.effective_at, show]
-                with link._lock:     # a consistent view of the replicated state
-                    have = core.have_snapshot
-                    state = dict(core.state) if have and synced_at is None else None
+                    applied[event.seq] = [event.effective_at, show, prev_show]
+                prev_show = show
+                if synced_at is None:
+                    with link._lock:     # a consistent view of the replicated state
+                        if core.have_snapshot:
+                            synced_at = time.monotonic()
+                            state = dict(core.state)
                 if state is not None:
+                    # The link verified count and digest; check the content is the seeded one.
                     snapshot_count = len(state) - ("anchor" in state)
                     snapshot_ok = snapshot_count == keys and state_digest(state) == expected
-                    if snapshot_ok:
-                        synced_at = now
-                link.report(frames, show, extra={"synced": True, "snapshot": snapshot_ok})
+                link.report(frames, show, extra={"synced": synced_at is not None,
+                                                 "snapshot": snapshot_ok})
                 if now >= next_sample:
                     next_sample = now + _SAMPLE_S
-                    # Truth is 0 (one CLOCK_MONOTONIC): the estimate's offset is its error.
-                    errors_us.append(abs(link.offset_us))
-            if until_synced and synced_at is not None:
-                break
+                    # Truth is 0 (one CLOCK_MONOTONIC): the estimate's offset is its error,
+                    # read at this very instant.
+                    errors_us.append([now, abs(link.offset_us)])
+            if until_synced:
+                if synced_at is not None:
+                    break
+                link.poll(FRAME_S)      # wake on the link's news, not on a frame clock
+                continue
             next_frame += FRAME_S
             delay = next_frame - time.monotonic()
             if delay > 0:
@@ -137,7 +147,7 @@ def _node(node_id: str, host: str, state_port: int, publish_port: int, keys: int
                 next_frame = time.monotonic()
     finally:
         link.close()
-    doc = {"id": node_id, "started": started,
+    doc = {"id": node_id, "started": started, "synced_at": synced_at,
            "late_join_ms": None if synced_at is None else (synced_at - started) * 1e3,
            "snapshot_ok": snapshot_ok, "snapshot_count": snapshot_count, "frames": frames,
            "clock_error_us": errors_us,

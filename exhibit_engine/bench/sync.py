@@ -4,19 +4,30 @@ Nodes draw nothing: each runs a :class:`~exhibit_engine.sync.node.NodeLink` and 
 loop (see :mod:`._sync_proc`). All processes share CLOCK_MONOTONIC, so the truth is known:
 
 - ``clock_skew_p99_us``: |node's estimate of controller time - controller clock| sampled
-  every 50 ms on every node once synced (the estimate's offset, since the true one is 0).
+  every 50 ms on every node during the event window (the estimate's offset, read at that
+  instant, since the true one is 0). The window opens ``settle_s`` after the last node
+  synced: a node's first second (the probe burst, while 16 processes start at once) is
+  acquisition, not the steady state; ``clock_skew_max_us`` is the worst sample.
 - ``event_delivery_p99_ms``: an operator ``capture`` sent (4 a second for ``seconds``)
   until the last node received it (the agent thread's receive time).
 - ``events_applied_same_show_time``: fraction of events every node applied with the
-  same ``effective_at`` and on the first frame at or after it (within one 60 Hz frame).
-- ``late_join_ms``: a fresh node process, from creating its link to a verified snapshot
-  (count and content digest) with a clock estimate; Python start-up not included.
-- ``hung_node_detect_ms``: SIGSTOP one node until the controller's ``status`` says lost.
+  same ``effective_at`` and on its first frame at or after it (the frame before had a
+  show time below ``effective_at``): no node shows it early or a frame late. Frames
+  are not genlocked, so "the same frame" is the same show time. ``late_frame_applies``
+  counts applications on a frame that itself came late (more than one 60 Hz period plus
+  1 ms after ``effective_at``: the node's frame loop was descheduled).
+- ``late_join_ms``: a fresh node process, from creating its link to holding the whole
+  state (a snapshot in parts the link verified: count and digest) with a show anchor and
+  a clock estimate; Python start-up not included. ``snapshot_complete`` is the bench's own
+  check afterwards: every seeded key is there with its value (a content digest).
+- ``hung_node_detect_ms``: SIGSTOP one node until the controller's ``status`` says lost
+  (status asked back to back, no sleeping between asks).
 - ``controller_cpu_pct``: the controller's user+system CPU over the event window.
 
-The session state asked for (``state_keys``, 10,000 by default) must fit one snapshot;
-when the protocol cannot carry it the late join uses the largest state that fits and
-``state_keys`` (a metric with its own target) says how many keys were really held.
+The session state asked for (``state_keys``, 10,000 by default) is seeded in the
+controller before any node starts. When the protocol cannot carry that many the late join
+uses the largest state that fits and ``state_keys`` (a metric with its own target) says
+how many keys were really held.
 """
 
 from __future__ import annotations
@@ -41,6 +52,7 @@ __all__ = ["SyncBenchOptions", "run", "state_capacity"]
 
 _HOST = "127.0.0.1"
 _EVENTS_PER_S = 4.0
+_SETTLE_S = 2.0     # after the last node synced, before the event window opens
 
 
 @dataclass(frozen=True)
@@ -69,18 +81,22 @@ class SyncBenchOptions:
 
 def state_capacity(wanted: int) -> int:
     """The most of ``wanted`` seeded keys (plus the anchor) one snapshot can carry."""
-    from ..sync.protocol import MAX_STATE_KEYS, Snapshot
+    from ..sync.protocol import MAX_STATE_KEYS, snapshot_messages
 
     def fits(n: int) -> bool:
         if n + 1 > MAX_STATE_KEYS:
             return False
         try:
-            Snapshot.of(0, {"anchor": [0.0, 0.0, 1.0], **seed_state(n)}).encode()
+            for message in snapshot_messages(0, 0, {"anchor": [0.0, 0.0, 1.0],
+                                                    **seed_state(n)}):
+                message.encode()
         except ProtocolError:
             return False
         return True
 
-    lo, hi = 0, wanted
+    if fits(wanted):
+        return wanted
+    lo, hi = 0, min(wanted, MAX_STATE_KEYS)
     while lo < hi:
         mid = (lo + hi + 1) // 2
         lo, hi = (mid, hi) if fits(mid) else (lo, mid - 1)
@@ -207,6 +223,10 @@ def _run(options: SyncBenchOptions, keys: int, work: Path, procs: _Procs,
                         and s["state"] == "joined")
             progress("starting nodes", ready, n)
             time.sleep(0.05)
+        settle_end = time.monotonic() + _SETTLE_S
+        while time.monotonic() < settle_end:
+            progress("settling", _SETTLE_S - (settle_end - time.monotonic()), _SETTLE_S)
+            time.sleep(min(0.1, max(0.0, settle_end - time.monotonic())))
         # The event window.
         sent: dict[int, float] = {}
         cpu0, t0 = _cpu_s(ctl.pid), time.monotonic()
@@ -219,7 +239,8 @@ def _run(options: SyncBenchOptions, keys: int, work: Path, procs: _Procs,
             i += 1
             progress("events", time.monotonic() - t0, options.seconds)
             time.sleep(max(0.0, at + 1.0 / _EVENTS_PER_S - time.monotonic()))
-        cpu_pct = (_cpu_s(ctl.pid) - cpu0) / (time.monotonic() - t0) * 100.0
+        t1 = time.monotonic()
+        cpu_pct = (_cpu_s(ctl.pid) - cpu0) / (t1 - t0) * 100.0
         time.sleep(1.0)     # let the last events apply
         # Hung node: SIGSTOP the last one, wait for the controller to say lost.
         progress("hung node", 0, 0)
@@ -229,11 +250,11 @@ def _run(options: SyncBenchOptions, keys: int, work: Path, procs: _Procs,
         stopped_at = time.monotonic()
         detect_ms: float | None = None
         while time.monotonic() - stopped_at < 15.0:
+            # Back to back: the ask itself (a round trip) is the only wait.
             states = {s["id"]: s["state"] for s in op.command("status")["nodes"]}
             if states.get(victim_id) == "lost":
                 detect_ms = (time.monotonic() - stopped_at) * 1e3
                 break
-            time.sleep(0.01)
         victim.send_signal(signal.SIGCONT)
         procs.stopped.discard(victim.pid)
         # Late joiner.
@@ -250,26 +271,39 @@ def _run(options: SyncBenchOptions, keys: int, work: Path, procs: _Procs,
                for i in ids if (work / f"{i}.json").is_file()]
     late_doc = (json.loads(late_out.read_text(encoding="utf-8")) if late_out.is_file()
                 else {"late_join_ms": None, "snapshot_ok": False, "snapshot_count": 0})
-    errors = [e for r in results for e in r["clock_error_us"]]
+    errors = [e for r in results for at, e in r["clock_error_us"] if t0 <= at <= t1]
     deliveries, same = [], 0
+    misses = {"not applied by every node": 0, "different effective_at": 0,
+              "a node applied it after its first frame at or after effective_at": 0}
+    late_frames = 0
     for seq, at in sent.items():
         key = str(seq)
         recv = [r["received"].get(key) for r in results]
         if len(results) == n and all(v is not None for v in recv):
             deliveries.append((max(recv) - at) * 1e3)
         applied = [r["applied"].get(key) for r in results]
-        if len(results) == n and all(a is not None for a in applied):
-            eff = {a[0] for a in applied}
-            if len(eff) == 1 and all(0.0 <= a[1] - a[0] <= FRAME_S + 1e-3 for a in applied):
-                same += 1
-    report.params.update(nodes=n, seconds=options.seconds, events=len(sent),
+        if len(results) != n or any(a is None for a in applied):
+            misses["not applied by every node"] += 1
+        elif len({a[0] for a in applied}) != 1:
+            misses["different effective_at"] += 1
+        elif not all(a[1] >= a[0] and (a[2] is None or a[2] < a[0]) for a in applied):
+            misses["a node applied it after its first frame at or after effective_at"] += 1
+        else:
+            same += 1
+        late_frames += sum(1 for a in applied if a is not None and a[1] - a[0] > FRAME_S + 1e-3)
+    report.params.update(nodes=n, seconds=options.seconds, settle_s=_SETTLE_S,
+                         events=len(sent), skew_samples=len(errors),
                          state_keys_requested=options.state_keys, state_keys=keys,
                          nodes_reported=len(results), cpu_count=os.cpu_count())
     report.add("clock_skew_p99_us", _p99(errors), "us", "clock error p99 (all nodes)")
+    report.add("clock_skew_max_us", max(errors) if errors else None, "us",
+               "clock error, worst sample")
     report.add("event_delivery_p99_ms", _p99(deliveries), "ms",
                "event send -> last node received, p99")
     report.add("events_applied_same_show_time", same / len(sent) if sent else None, "",
                "events applied on the same show time")
+    report.add("late_frame_applies", late_frames, "",
+               "applications on a late frame")
     report.add("late_join_ms", late_doc["late_join_ms"], "ms", "late join -> synced")
     report.add("snapshot_complete", bool(late_doc["snapshot_ok"]), "",
                "late joiner's snapshot verified")
@@ -288,6 +322,16 @@ def _run(options: SyncBenchOptions, keys: int, work: Path, procs: _Procs,
     if keys < options.state_keys:
         report.notes.append(f"a snapshot carries at most {keys} keys besides the anchor "
                             f"(one frame, MAX_STATE_KEYS); {options.state_keys} asked for")
+    for why, count in misses.items():
+        if count:
+            report.notes.append(f"{count} of {len(sent)} events not on the same show time: "
+                                f"{why}")
+    if late_frames:
+        report.notes.append(f"{late_frames} of {len(sent) * n} applications came on a frame "
+                            f"more than {FRAME_S * 1e3:.1f} + 1 ms after effective_at (that "
+                            f"node's frame loop woke late; show time was still right)")
     report.notes.append("late_join_ms excludes Python start-up; delivery is measured on "
                         "one CLOCK_MONOTONIC shared by every process")
+    report.notes.append(f"clock skew sampled during the event window only (it opens "
+                        f"{_SETTLE_S:g} s after the last node synced)")
     return report

@@ -146,6 +146,8 @@ def open_layer_buffer(host: GraphicsOutput, name: str, size: tuple[int, int], so
     tex.set_wrap_u(SamplerState.WM_clamp)
     tex.set_wrap_v(SamplerState.WM_clamp)
     buf = host.make_texture_buffer(name, size[0], size[1], tex, False, _frame_properties())
+    if buf is not None:
+        buf.get_engine().open_windows()     # a window's buffers open only when asked to
     if buf is None or not buf.is_valid():
         if buf is not None:
             buf.get_engine().remove_window(buf)

@@ -15,6 +15,8 @@ import signal
 import tempfile
 import threading
 import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,7 +26,7 @@ from ..assets.content import CHECKS
 from ..assets.signing import load_public_keys
 from ..config import NodeSettings, ShowConfig
 from ..errors import BundleError, ExhibitError
-from ..show import Timeline
+from .playback import Frame, Playback
 from ..wall import display_frustum
 
 __all__ = ["NodeRun", "run_node", "has_display"]
@@ -77,6 +79,9 @@ class _Scenes:
         self.outgoing: tuple[str, str] | None = None    # ... held by a transition
         self.trust = [key for path in settings.venue.bundles.trusted_keys
                       for key in load_public_keys(path)]
+        # Announces a blocking scene load to the controller (NodeLink.loading), so the
+        # node is reported "loading", not hung or lost, while a load holds the loop.
+        self.announce: Callable[[], AbstractContextManager[None]] = nullcontext
 
     def bundle(self, bundle_id: str) -> Bundle:
         if bundle_id not in self.bundles:
@@ -96,6 +101,15 @@ class _Scenes:
 
     def ensure(self, renderer: Any, cue: tuple[str, str],
                outgoing: tuple[str, str] | None = None) -> None:
+        """Like :meth:`_ensure`, announced as a load (:attr:`announce`) when it builds a
+        scene."""
+        builds = self.current != cue or (outgoing is not None and self.outgoing != outgoing
+                                         and self.current != outgoing)
+        with self.announce() if builds else nullcontext():
+            self._ensure(renderer, cue, outgoing)
+
+    def _ensure(self, renderer: Any, cue: tuple[str, str],
+                outgoing: tuple[str, str] | None = None) -> None:
         """Make the renderer hold ``cue``'s scene and, during a transition, ``outgoing``'s.
 
         Scenes are pure in t, so a built scene serves every cue that shows it; a
@@ -131,8 +145,13 @@ def run_node(settings: NodeSettings, show: ShowConfig) -> int:
     Raises:
         ExhibitError: a bundle, scene or the renderer failed (the CLI prints one line).
     """
+    from ..sync.auth import client_curve
     from ..sync.node import NodeLink
+    from .output import OutputCorrection
     from .render import Renderer
+
+    # CURVE keys first (venue [security]): a bad key is one error before anything opens.
+    curve = client_curve(settings.venue.security, settings.key_file, role="projector")
 
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -143,7 +162,7 @@ def run_node(settings: NodeSettings, show: ShowConfig) -> int:
             max(16, round(disp.pixels[1] * settings.render_scale)))
     windowed = not settings.headless and has_display()
     run = NodeRun(display=disp.id)
-    timeline = Timeline.from_show(show)
+    playback = Playback(show)   # program, blackout and scene keys of the session state
     scenes = _Scenes(settings, show)
     try:
         for ref in show.bundles:  # check every bundle at boot: a bad one is reported now,
@@ -152,11 +171,15 @@ def run_node(settings: NodeSettings, show: ShowConfig) -> int:
         scenes.close()
         raise
     capture_dir = Path(settings.capture_dir) if settings.capture_dir else None
-    link = NodeLink(disp.id, settings.host, settings.state_port, settings.publish_port)
+    link = NodeLink(disp.id, settings.host, settings.state_port, settings.publish_port,
+                    curve=curve)
+    scenes.announce = link.loading
     renderer = Renderer(size, window=windowed, title=f"Exhibit Engine - {disp.id}",
                         origin=settings.window_origin)
     try:
         renderer.set_frustum(display_frustum(settings.venue.wall, disp))
+        # blend, black level and warp of this display, applied in the final pass
+        renderer.set_output(OutputCorrection.for_display(settings.venue, disp, size))
         frame_s = 0.0 if windowed else 1.0 / HEADLESS_FPS
         next_frame = time.monotonic()
         while not stop.is_set() and not renderer.closed:
@@ -166,17 +189,21 @@ def run_node(settings: NodeSettings, show: ShowConfig) -> int:
                 stop.wait(0.02)  # not synced yet: nothing to draw in step with
                 continue
             run.joined = True
+            # The controller clock, as this node estimates it: program changes and
+            # blackout fades are timed on it (show time stands still while paused).
+            frame = playback.frame(link.session_state(),
+                                   time.monotonic() + link.offset_us * 1e-6)
             for event in link.take_events(t):
                 if event.kind == "capture" and capture_dir is not None:
                     tag = str(event.args.get("tag", "capture"))
-                    _draw(renderer, scenes, timeline, event.effective_at)
+                    _draw(renderer, scenes, frame, event.effective_at)
                     png = capture_dir / f"{disp.id}-{tag}.png"
                     tmp = png.with_name(f".{png.stem}.tmp.png")
                     capture_dir.mkdir(parents=True, exist_ok=True)
                     renderer.snapshot().save(tmp)
                     os.replace(tmp, png)
                     run.captures.append(tag)
-            _draw(renderer, scenes, timeline, t)
+            _draw(renderer, scenes, frame, t)
             run.frames += 1
             run.show_time = t
             link.report(frames=run.frames, show_time=t, captures=list(run.captures))
@@ -203,20 +230,29 @@ def run_node(settings: NodeSettings, show: ShowConfig) -> int:
             _write_atomic(Path(settings.status_path), run.to_json().encode())
 
 
-def _draw(renderer: Any, scenes: _Scenes, timeline: Timeline, t: float) -> None:
+def _draw(renderer: Any, scenes: _Scenes, frame: Frame, t: float) -> None:
     """Draw show time ``t``: the cue's scene, or the timeline's transition into it.
 
     Everything drawn (which scenes, their local times, the blend weight) comes from
-    ``timeline.state_at(t)``, so every node blends its slice identically.
+    ``frame.timeline.state_at(t)``, so every node blends its slice identically; the
+    final pass dims it by ``frame.dim`` (blackout). A program without a timeline (a
+    standby without a scene) is black.
     """
     from .transitions import Transition
 
-    state = timeline.state_at(t)
+    if frame.timeline is None:
+        renderer.render(0.0, {"show_time": t}, None, dim=0.0)
+        return
+    state = frame.timeline.state_at(t)
     cue, prev = state.cue, state.previous
     scenes.ensure(renderer, (cue.bundle, cue.scene),
                   None if prev is None else (prev.bundle, prev.scene))
     transition = None
     if prev is not None:
+        lang = {k: v for k, v in frame.scene_state.items() if k == "language"}
         transition = Transition(cue.transition, state.weight, state.previous_local_t,
-                                {"cue": prev.id, "show_time": t})
-    renderer.render(state.local_t, {"cue": cue.id, "show_time": t}, transition)
+                                {"cue": prev.id, "show_time": t, **lang})
+    scene_state = {"cue": cue.id, "show_time": t, **frame.scene_state}
+    if "selected_at" in scene_state:    # show time -> the scene's own (cue-local) time
+        scene_state["selected_at"] -= t - state.local_t
+    renderer.render(state.local_t, scene_state, transition, dim=frame.dim)

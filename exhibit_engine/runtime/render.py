@@ -1,11 +1,12 @@
 """The renderer: one Panda3D output (offscreen buffer or window) drawing the show at time t.
 
 It draws one scene, or during a transition between cues the blend of two
-(:mod:`.transitions`). No ShowBase, no tasks, no clock: :meth:`Renderer.render` takes the show time and draws
-exactly one frame, so a frame is a pure function of (bundle, scene, state, t). The
-camera sits at the eye (the rig's origin) and the lens is an exact off-axis slice of
-the wall, set from a :class:`~exhibit_engine.wall.Frustum`; slices of one wall stitch
-edge to edge.
+(:mod:`.transitions`); a wall display's blend, black level and warp, and a blackout's
+``dim``, are applied by one final pass (:mod:`.output`). No ShowBase, no tasks, no
+clock: :meth:`Renderer.render` takes the show time and draws exactly one frame, so a
+frame is a pure function of (bundle, scene, state, t). The camera sits at the eye (the
+rig's origin) and the lens is an exact off-axis slice of the wall, set from a
+:class:`~exhibit_engine.wall.Frustum`; slices of one wall stitch edge to edge.
 
 PRC settings are loaded once per process (see :mod:`._gl`): ``load-display
 p3headlessgl``, ``window-type offscreen`` and ``sync-video false`` when headless,
@@ -35,13 +36,14 @@ from ..scenes.registry import get_kind
 from ..wall import Frustum, centered_frustum
 from . import _gl
 from .cache import ModelCache
-from .transitions import Compositor, Transition
+from .output import OutputCorrection, OutputPass
+from .transitions import Transition
 
 if TYPE_CHECKING:
     from ..assets.bundle import Bundle
 
 __all__ = ["Renderer", "render_to_png", "lens_from_frustum", "FRUSTUM_FLAGS", "GeometryCount",
-           "count_geometry", "Transition"]
+           "count_geometry", "Transition", "OutputCorrection"]
 
 #: How the lens is fitted to a frustum's four corners: off-axis (the view axis stays
 #: the eye's +Y, the film is shifted) and free aspect ratio (the slice fills its
@@ -203,7 +205,9 @@ class Renderer:
 
         self._current = _Layer("current", self.size)
         self._outgoing = _Layer("outgoing", self.size)
-        self._compositor: Compositor | None = None
+        self._pass: OutputPass | None = None
+        self._correction: OutputCorrection | None = None
+        self._pass_unchecked = False
         self._region = self._output.make_display_region()
         self._region.set_camera(self._current.camera_np)
         self.set_frustum(centered_frustum(self.size[0] / self.size[1]))
@@ -224,8 +228,33 @@ class Renderer:
             RenderError: the distances are invalid or the corners give no frustum.
         """
         lens = lens_from_frustum(frustum, near, far)
-        self._current.camera.set_lens(lens)
-        self._outgoing.camera.set_lens(lens)
+        heading = float(getattr(frustum, "heading_deg", 0.0))   # a curved wall's chord
+        for layer in (self._current, self._outgoing):
+            layer.camera.set_lens(lens)
+            layer.camera_np.set_h(heading)
+
+    def set_output(self, correction: OutputCorrection | None) -> None:
+        """Set the display's final-pass correction (blend, black level, warp).
+
+        ``None`` or an identity correction removes it: frames are then drawn straight to
+        the output, pixel for pixel as without a wall (unless :meth:`render` dims them).
+
+        Raises:
+            RenderError: the correction is for another output size.
+        """
+        self._check_open()
+        if correction is not None and correction.size != self.size:
+            raise RenderError(f"the output correction is for {correction.size[0]}x"
+                              f"{correction.size[1]} pixels, the output is "
+                              f"{self.size[0]}x{self.size[1]}")
+        self._correction = None if correction is None or correction.identity else correction
+        if self._pass is not None:
+            self._pass.set_correction(self._correction)
+
+    @property
+    def output_correction(self) -> OutputCorrection | None:
+        """The final pass's correction, or ``None`` (see :meth:`set_output`)."""
+        return self._correction
 
     @property
     def lens(self) -> Lens:
@@ -336,7 +365,7 @@ class Renderer:
     # -- drawing ----------------------------------------------------------------
 
     def render(self, t: float, state: Mapping[str, Any] = _EMPTY,
-               transition: Transition | None = None) -> None:
+               transition: Transition | None = None, *, dim: float = 1.0) -> None:
         """Draw one frame at show time ``t``: the current scene, or a transition.
 
         Args:
@@ -345,34 +374,42 @@ class Renderer:
             transition: the outgoing side of a running transition (its kind, weight,
                 time and state); ``None``, a cut, or no outgoing scene draws the
                 current scene alone.
+            dim: what the final image is multiplied by, 0..1 (``1 - blackout level``);
+                0 draws black without drawing the scenes.
 
         Raises:
-            RenderError: ``t`` is not finite, the renderer is closed, or (on the first
-                frame that draws a scene after its load) a shader of the scene failed
-                to compile; that scene is unloaded then.
+            RenderError: ``t`` or ``dim`` is out of range, the renderer is closed, or
+                (on the first frame that draws a scene after its load) a shader of the
+                scene failed to compile; that scene is unloaded then.
         """
         self._check_open()
         if not math.isfinite(t):
             raise RenderError(f"show time must be finite, not {t!r}")
+        if not (math.isfinite(dim) and 0.0 <= dim <= 1.0):
+            raise RenderError(f"dim must be in [0, 1], not {dim!r}")
         cur, out = self._current, self._outgoing
         g_out, g_in = (0.0, 1.0) if transition is None or out.scene is None \
             else transition.gains
+        if dim == 0.0:
+            g_out = g_in = 0.0              # blacked out: draw nothing at all
+        final = dim < 1.0 or self._correction is not None
         if g_in > 0.0 and cur.scene is not None:
             cur.scene.apply(float(t), state)
         if g_out > 0.0 and out.scene is not None and transition is not None:
             out.scene.apply(float(transition.t), transition.state)
-        if g_out == 0.0 and g_in == 1.0:
+        if g_out == 0.0 and g_in == 1.0 and not final:
             drawn = [cur]
             self._draw_direct(cur)
-        elif g_in == 0.0 and g_out == 1.0:
+        elif g_in == 0.0 and g_out == 1.0 and not final:
             drawn = [out]
             self._draw_direct(out)
-        elif g_in == 0.0 and g_out == 0.0:
+        elif g_in == 0.0 and g_out == 0.0 and (self._correction is None
+                                               or self._correction.black is None):
             drawn = []
             self._draw_direct(None)         # the midpoint of a fade: the cleared output
         else:
             drawn = [layer for layer, g in ((out, g_out), (cur, g_in)) if g > 0.0]
-            self._draw_blend(g_out, g_in)
+            self._draw_final(g_out, g_in, dim)
         self._draw_checked(drawn)
 
     def _draw_direct(self, layer: _Layer | None) -> None:
@@ -383,10 +420,12 @@ class Renderer:
         if layer is not None and self._region.get_camera() != layer.camera_np:
             self._region.set_camera(layer.camera_np)
 
-    def _draw_blend(self, g_out: float, g_in: float) -> None:
-        """Draw both layers into textures, and their blend to the output."""
-        if self._compositor is None:
-            self._compositor = Compositor()
+    def _draw_final(self, g_out: float, g_in: float, dim: float) -> None:
+        """Draw the layers with a gain into textures, and the final pass to the output."""
+        if self._pass is None:
+            self._pass = OutputPass()
+            self._pass.set_correction(self._correction)
+            self._pass_unchecked = True
         base = self._output.get_sort()
         textures = []
         for i, (layer, gain) in enumerate(((self._outgoing, g_out), (self._current, g_in))):
@@ -398,16 +437,18 @@ class Renderer:
             layer.set_drawn(gain > 0.0)
             textures.append(layer.texture if gain > 0.0 else None)
         tex_out, tex_in = textures
-        # a layer with gain 0 is not drawn: bind the drawn texture twice (times 0)
-        self._compositor.bind(tex_out or tex_in, tex_in or tex_out, (g_out, g_in))
+        # a layer with gain 0 is not drawn: the pass binds the drawn texture twice
+        # (times 0), or black when neither is (a blacked-out wall keeps its black level)
+        self._pass.bind(tex_out, tex_in, (g_out, g_in), self.size, dim)
         self._region.set_active(True)
-        if self._region.get_camera() != self._compositor.camera:
-            self._region.set_camera(self._compositor.camera)
+        if self._region.get_camera() != self._pass.camera:
+            self._region.set_camera(self._pass.camera)
 
     def _draw_checked(self, drawn: list[_Layer]) -> None:
         """Draw one frame; fail loudly if a shader drawn for the first time did not compile."""
         fresh = [layer for layer in drawn if layer.unchecked and layer.scene is not None]
-        if not fresh:
+        check_pass, self._pass_unchecked = self._pass_unchecked, False
+        if not fresh and not check_pass:
             self._engine.render_frame()
             self._frames += 1
             return
@@ -428,8 +469,8 @@ class Renderer:
                 raise RenderError(f"scene {scene.ctx.spec.id!r}: shader on "
                                   f"{', '.join(failed)} failed to compile: "
                                   f"{detail or 'see the log'}")
-        if self._compositor is not None and self._compositor.shader_failed:
-            raise RenderError("the transition's blend shader failed to compile: "
+        if self._pass is not None and self._pass.shader_failed:
+            raise RenderError("the final output shader failed to compile: "
                               f"{log.text.strip()[:600] or 'see the log'}")
 
     def snapshot(self) -> Image.Image:
@@ -479,8 +520,8 @@ class Renderer:
             for layer in (self._current, self._outgoing):
                 layer.buffer = layer.texture = None
                 layer.render.remove_node()
-            if self._compositor is not None:
-                self._compositor.close()
+            if self._pass is not None:
+                self._pass.close()
 
     def _check_open(self) -> None:
         if self._closed:

@@ -2,8 +2,9 @@
 
 During a transition the renderer holds two scenes, the outgoing and the incoming one,
 each with its own scene graph and camera rig (each scene poses its own camera). What
-reaches the output is a per-pixel blend of the two frames, drawn by a final full-screen
-pass (:class:`Compositor`):
+reaches the output is a per-pixel blend of the two frames, drawn by the final full-screen
+pass (:class:`~exhibit_engine.runtime.output.OutputPass`, which also applies a wall
+display's blend and warp):
 
     out = gain_out * outgoing + gain_in * incoming
 
@@ -28,43 +29,18 @@ scene straight to the output, which gives the same pixels (the blend reads texel
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from panda3d.core import (Camera, CardMaker, NodePath, OmniBoundingVolume, OrthographicLens,
-                          Shader, Texture)
-
 from ..config import TRANSITIONS
 from ..errors import RenderError
 
-__all__ = ["TRANSITIONS", "Transition", "gains", "Compositor"]
+__all__ = ["TRANSITIONS", "Transition", "gains"]
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
-_serial = itertools.count(1)
-
-_VERTEX = """
-in vec4 p3d_Vertex;
-void main() {
-    gl_Position = vec4(p3d_Vertex.x, p3d_Vertex.z, 0.0, 1.0);
-}
-"""
-
-_FRAGMENT = """
-uniform sampler2D u_out;
-uniform sampler2D u_in;
-uniform vec2 u_gain;
-out vec4 o_color;
-void main() {
-    // the layers are the output's size: read texel for pixel, never filter
-    ivec2 p = ivec2(gl_FragCoord.xy);
-    vec3 c = texelFetch(u_out, p, 0).rgb * u_gain.x + texelFetch(u_in, p, 0).rgb * u_gain.y;
-    o_color = vec4(c, 1.0);
-}
-"""
 
 
 @dataclass(frozen=True)
@@ -116,48 +92,3 @@ def gains(kind: str, weight: float) -> tuple[float, float]:
     if kind == "fade":
         return max(0.0, 1.0 - 2.0 * w), max(0.0, 2.0 * w - 1.0)
     raise RenderError(f"unknown transition {kind!r} (known: {', '.join(TRANSITIONS)})")
-
-
-class Compositor:
-    """The final pass of a transition: one full-screen quad blending two layer textures.
-
-    Attributes:
-        root: the pass's own scene graph (a quad and an orthographic camera).
-        camera: the camera a display region sets to draw the pass.
-    """
-
-    def __init__(self) -> None:
-        self.root = NodePath("composite")
-        cm = CardMaker("composite-quad")
-        cm.set_frame(-1.0, 1.0, -1.0, 1.0)
-        quad = self.root.attach_new_node(cm.generate())
-        # the vertex shader places the quad itself: never cull it
-        quad.node().set_bounds(OmniBoundingVolume())
-        quad.node().set_final(True)
-        quad.set_depth_test(False)
-        quad.set_depth_write(False)
-        head = f"#version 330\n#define EE_COMPOSITE_SERIAL {next(_serial)}\n"
-        shader = Shader.make(Shader.SL_GLSL, head + _VERTEX, head + _FRAGMENT)
-        if shader is None:                              # pragma: no cover - fixed source
-            raise RenderError("Panda3D refused the transition shader")
-        quad.set_shader(shader)
-        self._quad = quad
-        lens = OrthographicLens()
-        lens.set_film_size(2.0, 2.0)
-        lens.set_near_far(-1.0, 1.0)
-        self.camera = self.root.attach_new_node(Camera("composite-camera", lens))
-
-    def bind(self, outgoing: Texture, incoming: Texture, gain: tuple[float, float]) -> None:
-        """Set the two layer textures and their gains for the next frame."""
-        self._quad.set_shader_input("u_out", outgoing)
-        self._quad.set_shader_input("u_in", incoming)
-        self._quad.set_shader_input("u_gain", (float(gain[0]), float(gain[1])))
-
-    @property
-    def shader_failed(self) -> bool:
-        """Whether the blend shader failed to compile (known after its first draw)."""
-        return bool(self._quad.get_shader().get_error_flag())
-
-    def close(self) -> None:
-        """Release the pass's scene graph."""
-        self.root.remove_node()

@@ -10,9 +10,16 @@ Submodules (import the one you need; importing this package loads nothing):
   ``ControllerServer`` (ZeroMQ ROUTER + PUB) and ``run_controller``.
 - :mod:`~exhibit_engine.sync.node`: ``NodeCore`` and ``NodeLink``, polled once per frame.
 - :mod:`~exhibit_engine.sync.operator`: ``OperatorClient`` for operator commands.
+- :mod:`~exhibit_engine.sync.kiosk`: ``KioskClient``, a kiosk peer (select, touch, language).
+- :mod:`~exhibit_engine.sync.persist`: the controller's state file, to resume a show
+  after a restart (core: stdlib only).
+- :mod:`~exhibit_engine.sync.auth`: CURVE settings for every socket and the ZAP handler
+  that admits only allow-listed keys and names their role.
+- :mod:`~exhibit_engine.sync.curve_keys`: CURVE key files and Z85 (core: stdlib only).
 
-Only ``controller``, ``node`` and ``operator`` import ZeroMQ. The wire format is written
-out in ``docs/protocol.md``.
+Only ``controller``, ``node``, ``operator``, ``kiosk`` and ``auth`` import ZeroMQ. The wire format
+is written out in ``docs/protocol.md``.
 """
 
-__all__ = ["protocol", "clock", "controller", "node", "operator"]
+__all__ = ["protocol", "clock", "controller", "node", "operator", "kiosk", "persist", "auth",
+           "curve_keys"]

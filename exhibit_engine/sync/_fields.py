@@ -14,8 +14,8 @@ import msgpack
 from ..errors import ProtocolError
 from .clock import ShowAnchor
 
-__all__ = ["MAX_FRAME_BYTES", "MAX_MAP_KEYS", "REQUIRED", "Body", "check_value", "is_number",
-           "unpack", "decode_anchor"]
+__all__ = ["MAX_FRAME_BYTES", "MAX_INT", "MAX_MAP_KEYS", "MAX_STR", "REQUIRED", "Body",
+           "check_value", "is_number", "unpack", "decode_anchor"]
 
 #: Largest frame (bytes) any peer accepts.
 MAX_FRAME_BYTES = 64 * 1024
@@ -65,29 +65,69 @@ def unpack(data: bytes, what: str, peer: str | None, max_keys: int) -> Any:
         raise ProtocolError(f"{what} is not valid msgpack ({exc})", peer) from None
 
 
-def check_value(value: Any, where: str, peer: str | None, depth: int = 0) -> None:
+def check_value(value: Any, where: str, peer: str | None, depth: int = 0, *,
+                tuples: bool = False) -> int:
     """Allow only JSON-like values: nil, bool, int, float, str, arrays, string-keyed maps.
+
+    Args:
+        value: what to check.
+        where, peer: for the error message.
+        depth: the nesting depth ``value`` is at.
+        tuples: also allow tuples as arrays (a sender's own values; msgpack writes them
+            as arrays, and they come back as lists).
+
+    Returns:
+        How many values ``value`` holds, itself included (every scalar and every
+        container counts one), so callers can bound what many values add up to.
 
     Raises:
         ProtocolError: another type, a non-string key, or nesting deeper than 8.
     """
-    if depth > MAX_DEPTH:
-        raise ProtocolError(f"{where} is nested more than {MAX_DEPTH} deep", peer)
-    if value is None or isinstance(value, (bool, int, float, str)):
-        if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INT:
+    arrays: tuple[type, ...] = (list, tuple) if tuples else (list,)
+    count = 0
+    # Iterative, with scalars and empty containers checked in place: a hostile 64 KiB
+    # frame can hold tens of thousands of tiny containers, and this runs on every one.
+    stack = [(value, depth)]
+    while stack:
+        v, d = stack.pop()
+        if d > MAX_DEPTH:
+            raise ProtocolError(f"{where} is nested more than {MAX_DEPTH} deep", peer)
+        count += 1
+        if isinstance(v, dict):
+            if not all(isinstance(k, str) for k in v):
+                raise ProtocolError(f"{where} has a map key that is not a string", peer)
+            items: Any = v.values()
+        elif isinstance(v, arrays):
+            items = v
+        else:
+            _check_scalar(v, where, peer)
+            continue
+        inner = d + 1
+        if items and inner > MAX_DEPTH:
+            raise ProtocolError(f"{where} is nested more than {MAX_DEPTH} deep", peer)
+        for item in items:
+            t = type(item)
+            if t is str or t is float or t is bool or item is None:
+                count += 1
+            elif t is list or t is dict or (tuples and t is tuple):
+                if item:
+                    stack.append((item, inner))
+                else:
+                    count += 1            # an empty container: nothing inside to check
+            else:
+                _check_scalar(item, where, peer)
+                count += 1
+    return count
+
+
+def _check_scalar(v: Any, where: str, peer: str | None) -> None:
+    if v is None or isinstance(v, (bool, float, str)):
+        return
+    if isinstance(v, int):
+        if abs(v) > MAX_INT:
             raise ProtocolError(f"{where} holds an integer out of the 64-bit range", peer)
         return
-    if isinstance(value, list):
-        for item in value:
-            check_value(item, where, peer, depth + 1)
-        return
-    if isinstance(value, dict):
-        if not all(isinstance(k, str) for k in value):
-            raise ProtocolError(f"{where} has a map key that is not a string", peer)
-        for item in value.values():
-            check_value(item, where, peer, depth + 1)
-        return
-    raise ProtocolError(f"{where} holds a {type(value).__name__}; only nil, bool, int, "
+    raise ProtocolError(f"{where} holds a {type(v).__name__}; only nil, bool, int, "
                         "float, str, arrays and maps are allowed", peer)
 
 

@@ -11,7 +11,11 @@ t2 controller send, t3 node receive) and gives, as in NTP::
     delay  = (t3 - t0) - (t2 - t1)            network round trip
 
 The error of one offset is at most ``delay / 2``, so the estimator keeps the last N samples
-and trusts the one with the smallest round trip. A new estimate is reached by *slewing* (the
+and trusts the one with the smallest *sync distance*: ``delay / 2`` plus the drift the two
+clocks may have accumulated since it was taken (``drift * age``, NTP's dispersion). A long
+window of frequent probes then finds the rare probe that met no queueing on either side
+(on a busy machine most round trips are inflated by wake-ups and other traffic), while an
+old sample cannot outlive its usefulness. A new estimate is reached by *slewing* (the
 controller-time it reports runs at most ``max_slew`` faster or slower than local time) so
 show time never jumps; only an error above ``step_threshold_s`` is corrected at once, and so
 are the first few samples (the initial burst, before anything has played for long).
@@ -85,7 +89,7 @@ class ClockEstimator:
     """Best-of-N estimate of the controller clock, corrected by slewing.
 
     Args:
-        window: how many recent samples compete (the smallest round trip wins).
+        window: how many recent samples compete (the smallest sync distance wins).
         step_threshold_s: an error larger than this is corrected at once (a step);
             smaller ones are slewed.
         max_slew: the fastest the applied offset may change, in seconds per local second
@@ -94,14 +98,27 @@ class ClockEstimator:
         acquire: the first this many samples are always stepped to: while the first
             burst of probes comes in nothing has been shown for long, and a poor first
             probe should not take seconds to slew away.
+        drift: the most the two clocks' rates may differ (seconds per second): a
+            sample's sync distance grows by ``drift`` for every second of its age
+            (15 ppm, NTP's PHI, by default; 0 picks the smallest round trip, however old).
+        acquire_s: samples that arrive within this many seconds of the first one are
+            stepped to as well. A node that starts together with many others on a
+            busy machine gets only slow probes at first; slewing away their error of
+            tens of milliseconds would take seconds. :meth:`forget_samples` ends it.
     """
 
-    def __init__(self, window: int = 8, step_threshold_s: float = 0.05,
-                 max_slew: float = 0.005, max_delay_s: float = 1.0, acquire: int = 8) -> None:
+    def __init__(self, window: int = 32, step_threshold_s: float = 0.05,
+                 max_slew: float = 0.005, max_delay_s: float = 1.0, acquire: int = 8,
+                 drift: float = 15e-6, acquire_s: float = 5.0) -> None:
         if window < 1 or acquire < 1:
             raise ValueError("window and acquire must be at least 1")
         if step_threshold_s < 0 or not 0 < max_slew < 1 or max_delay_s <= 0:
             raise ValueError("step_threshold_s >= 0, 0 < max_slew < 1, max_delay_s > 0")
+        if not 0 <= drift < 0.01 or acquire_s < 0:
+            raise ValueError("drift must be from 0 to 0.01 and acquire_s at least 0")
+        self.drift = drift
+        self.acquire_s = acquire_s
+        self._acquire_until = math.inf     # set by the first sample
         self.step_threshold_s = step_threshold_s
         self.max_slew = max_slew
         self.max_delay_s = max_delay_s
@@ -122,7 +139,8 @@ class ClockEstimator:
 
     @property
     def best(self) -> ClockSample | None:
-        """The sample the estimate rests on (smallest round trip in the window)."""
+        """The sample the estimate rests on (smallest sync distance in the window when
+        the last sample was added)."""
         return self._best
 
     @property
@@ -164,14 +182,22 @@ class ClockEstimator:
             return False
         self._advance(t3)
         self._samples.append(ClockSample(offset, max(delay, 0.0), t3))
-        self._best = min(self._samples, key=lambda s: s.delay)
+        self._best = min(self._samples, key=lambda s: self.distance(s, t3))
         self._accepted += 1
         error = abs(self._best.offset - self._applied)
-        if self._accepted <= self.acquire or error > self.step_threshold_s:
+        if self._accepted == 1:
+            self._acquire_until = t3 + self.acquire_s
+        acquiring = self._accepted <= self.acquire or t3 <= self._acquire_until
+        if acquiring or error > self.step_threshold_s:
             if error > 0.0 or self._steps == 0:
                 self._steps += 1
             self._applied = self._best.offset
         return True
+
+    def distance(self, sample: ClockSample, now: float) -> float:
+        """The sync distance of ``sample`` at local time ``now``: the most its offset can
+        be wrong by then (half its round trip, plus ``drift`` times its age)."""
+        return sample.delay / 2.0 + self.drift * max(0.0, now - sample.at)
 
     def forget_samples(self) -> None:
         """Drop the samples but keep the applied offset (e.g. the controller restarted).
@@ -180,6 +206,7 @@ class ClockEstimator:
         to, or stepped to if it is far off.
         """
         self._samples.clear()
+        self._acquire_until = -math.inf    # the show is running: slew from now on
         if self._best is not None:
             # Keep "ready" and the current target until a fresh sample replaces them.
             self._best = ClockSample(self._applied, self._best.delay, self._best.at)

@@ -7,7 +7,9 @@ Two halves, like the controller:
   returns what is due (hello, snapshot request, clock probes). It follows the Clone
   pattern (subscribe, then snapshot; updates with ``seq <= snapshot`` dropped; a gap or a
   heartbeat ahead of us triggers a new snapshot), keeps a :class:`ClockEstimator`, and
-  holds events until their show time.
+  holds events until their show time. A snapshot arrives in parts; each request carries a
+  fresh nonce, and the parts of one answer are checked together (:class:`SnapshotAssembly`:
+  order, count, digest, size limits). A dropped part or a bad digest means: ask again.
 - :class:`NodeLink` drives it over ZeroMQ (a SUB connected first, then a DEALER with
   ``ZMQ_IMMEDIATE`` so nothing is queued for a controller that is not there) from a small
   agent thread, so clock probes are timed to the message, not to the frame. The render
@@ -22,18 +24,23 @@ from __future__ import annotations
 
 import logging
 import math
+import random
+import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import zmq
 
 from ..errors import ProtocolError, SyncError
+from .auth import ClientCurve, HandshakeWatch, apply_client
 from .clock import ClockEstimator, ShowAnchor
 from .protocol import (
     MAX_FRAME_BYTES,
+    MAX_LOADING_S,
     PUBLISHED_TYPES,
     Event,
     Heartbeat,
@@ -44,6 +51,8 @@ from .protocol import (
     Ping,
     Pong,
     Snapshot,
+    SnapshotAssembly,
+    SnapshotPart,
     SnapshotRequest,
     Welcome,
     decode,
@@ -67,22 +76,30 @@ class NodeCore:
         node_id: this node's id (its display id).
         role: the role it claims in its hello.
         burst: clock probes to collect right after joining (one in flight at a time).
-        probe_interval_s: time between probes after the burst.
+        probe_interval_s: time between probes after the burst (4 a second: the clock
+            estimator keeps the best of the last 32, so frequent probes find a quick one).
         fast_probe_interval_s: time between probes while the best round trip is above
             ``good_rtt_s``. A render loop that reads the answer only after drawing a slow
             frame inflates the round trip; probing more often finds the probes whose
             answer arrived while the loop was polling.
         good_rtt_s: a round trip this short needs no extra probes.
         probe_timeout_s: a burst probe unanswered this long is replaced by a new one.
-        status_interval_s: least time between two status reports.
+        status_interval_s: time between two status reports; they are the node's
+            heartbeat, by which the controller tells a stopped node (lost after a few
+            missed beats).
         controller_lost_s: silence after which the controller is taken as gone.
+        snapshot_timeout_s: a snapshot answer that makes no progress (no part) for this
+            long is given up and requested again.
+        hello_interval_s: time between hellos until a welcome arrives (a hello sent before
+            the DEALER has connected is dropped, so a short interval joins sooner).
         estimator: the clock estimator (a default :class:`ClockEstimator` if omitted).
     """
 
     def __init__(self, node_id: str, role: str = "projector", *, burst: int = 8,
-                 probe_interval_s: float = 1.0, fast_probe_interval_s: float = 0.2,
+                 probe_interval_s: float = 0.25, fast_probe_interval_s: float = 0.2,
                  good_rtt_s: float = 0.005, probe_timeout_s: float = 0.25,
-                 status_interval_s: float = 0.5, controller_lost_s: float = 3.0,
+                 status_interval_s: float = 0.1, controller_lost_s: float = 3.0,
+                 snapshot_timeout_s: float = 0.5, hello_interval_s: float = 0.05,
                  estimator: ClockEstimator | None = None) -> None:
         self.node_id = node_id
         self.role = role
@@ -93,16 +110,27 @@ class NodeCore:
         self.probe_timeout_s = probe_timeout_s
         self.status_interval_s = status_interval_s
         self.controller_lost_s = controller_lost_s
+        self.snapshot_timeout_s = snapshot_timeout_s
+        self.hello_interval_s = hello_interval_s
         self.clock = estimator or ClockEstimator()
         self.session: str | None = None
         self.state: dict[str, Any] = {}
         self.state_seq = 0
         self.malformed = 0
+        #: Snapshot answers given up (dropped part, bad digest or count, a limit passed).
+        self.snapshot_failures = 0
+        #: Why the last one was given up.
+        self.last_snapshot_error = ""
+        #: Snapshot parts (and closing messages) of no request in progress: dropped unread.
+        self.stale_parts = 0
         self._welcomed = False
         self._have_snapshot = False
         self._last_heard: float | None = None
         self._next_hello = -math.inf
         self._next_snapshot = -math.inf
+        self._snapshot_req = 0
+        self._assembly: SnapshotAssembly | None = None
+        self._failed_in_row = 0
         self._buffered: list[KeyUpdate] = []
         self._anchor: ShowAnchor | None = None
         self._next_anchor: ShowAnchor | None = None
@@ -181,7 +209,11 @@ class NodeCore:
             if not self._welcomed:
                 log.info("%s joined controller session %s", self.node_id, message.session)
             self._welcomed = True
-            self._next_snapshot = now
+            if self._assembly is None:     # (a second welcome must not abandon an answer)
+                self._next_snapshot = now
+            return []
+        if isinstance(message, SnapshotPart):
+            self._on_snapshot_part(message, now)
             return []
         if isinstance(message, Snapshot):
             self._on_snapshot(message, now)
@@ -206,14 +238,21 @@ class NodeCore:
             log.warning("%s: controller silent for %.1f s; playing on from the last anchor",
                         self.node_id, now - self._last_heard)
             self._welcomed = False
+            self._assembly = None        # an answer in progress will not come now
             self._next_hello = now
         if not self._welcomed:
             if now >= self._next_hello:
                 out.append(Hello(self.node_id, self.role))
-                self._next_hello = now + 0.2
+                self._next_hello = now + self.hello_interval_s
         elif not self._have_snapshot and now >= self._next_snapshot:
-            out.append(SnapshotRequest())
-            self._next_snapshot = now + 1.0
+            if self._assembly is not None:
+                self._snapshot_failed(f"no answer in {self.snapshot_timeout_s:g} s", now)
+            # A fresh nonce each time: parts of an earlier, abandoned answer still in
+            # flight can never be taken for parts of this one.
+            self._snapshot_req += 1
+            self._assembly = SnapshotAssembly(self._snapshot_req)
+            out.append(SnapshotRequest(self._snapshot_req))
+            self._next_snapshot = now + self.snapshot_timeout_s
         if self._probe_due(now):
             out.append(Ping(now))
             self._outstanding.append(now)
@@ -222,13 +261,25 @@ class NodeCore:
         return out
 
     def status(self, now: float, frames: int, show_time: float,
-               captures: Iterable[str] = (), extra: Mapping[str, Any] | None = None,
+               captures: Iterable[str] = (), extra: Mapping[str, Any] | None = None, *,
+               render_age_s: float = 0.0, loading_s: float = 0.0, force: bool = False,
                ) -> NodeStatus | None:
-        """Return a NodeStatus if one is due (at most every ``status_interval_s``)."""
-        if now - self._last_status < self.status_interval_s:
+        """Return a NodeStatus if one is due (every ``status_interval_s``, or now with
+        ``force``, e.g. to announce a scene load before it blocks).
+
+        Args:
+            now: local time.
+            frames, show_time, captures, extra: the render loop's last report.
+            render_age_s: seconds since the render loop last ran.
+            loading_s: the node will be busy loading for at most this long (clamped to
+                0..:data:`~.protocol.MAX_LOADING_S`).
+            force: send one now even if the last was sent less than an interval ago.
+        """
+        if not force and now - self._last_status < self.status_interval_s:
             return None
         self._last_status = now
         show = float(show_time)
+        age, loading = float(render_age_s), float(loading_s)
         return NodeStatus(
             node_id=self.node_id,
             frames=max(0, int(frames)),
@@ -237,6 +288,8 @@ class NodeCore:
             rtt_us=self.rtt_us,
             captures=tuple(str(c)[:256] for c in captures)[-64:],
             extra=dict(extra or {}),
+            render_age_s=max(0.0, age) if math.isfinite(age) else 0.0,
+            loading_s=min(MAX_LOADING_S, max(0.0, loading)) if math.isfinite(loading) else 0.0,
         )
 
     # ------------------------------------------------------------------ internals
@@ -257,6 +310,7 @@ class NodeCore:
         self.session = session
         self._welcomed = False
         self._have_snapshot = False
+        self._assembly = None
         self.state, self.state_seq = {}, 0
         self._buffered.clear()
         self._pending.clear()
@@ -277,10 +331,41 @@ class NodeCore:
             self._set_anchor(beat.anchor)
         return []
 
+    def _on_snapshot_part(self, part: SnapshotPart, now: float) -> None:
+        assembly = self._assembly
+        if assembly is None or part.req != assembly.req or not self._welcomed:
+            self.stale_parts += 1     # another (abandoned) request's: never mixed in
+            return
+        try:
+            assembly.add(part)
+        except ProtocolError as exc:
+            self._snapshot_failed(str(exc), now)
+            return
+        self._next_snapshot = now + self.snapshot_timeout_s     # progress: keep waiting
+
+    def _snapshot_failed(self, why: str, now: float) -> None:
+        self.snapshot_failures += 1
+        self.last_snapshot_error = why
+        self._failed_in_row += 1
+        self._assembly = None
+        log.warning("%s: snapshot given up (%s); asking again", self.node_id, why)
+        # 0.1 s, then back off (0.2, 0.4 ... 1 s) so a link that keeps dropping parts is
+        # not hammered with requests (the controller answers a peer at most every 0.1 s).
+        self._next_snapshot = now + min(1.0, 0.1 * 2 ** (self._failed_in_row - 1))
+
     def _on_snapshot(self, snap: Snapshot, now: float) -> None:
-        if not self._welcomed:
-            return    # a left-over answer from before the controller restarted
-        self.state, self.state_seq = dict(snap.items), snap.seq
+        assembly = self._assembly
+        if assembly is None or snap.req != assembly.req or not self._welcomed:
+            self.stale_parts += 1     # a left-over answer (e.g. from before a restart)
+            return
+        try:
+            items = assembly.finish(snap)
+        except ProtocolError as exc:
+            self._snapshot_failed(str(exc), now)
+            return
+        self._assembly = None
+        self._failed_in_row = 0
+        self.state, self.state_seq = items, snap.seq
         self._have_snapshot = True
         self._apply_value("anchor", self.state.get("anchor"))
         buffered, self._buffered = sorted(self._buffered, key=lambda u: u.seq), []
@@ -335,6 +420,11 @@ class NodeLink:
     frame and skew the offset by half of it. The render thread never touches a socket;
     :meth:`show_time`, :meth:`take_events` and :meth:`report` only take a short lock.
 
+    The agent can only read a message once it holds the interpreter lock, and Python
+    lets a busy render thread keep it for 5 ms before handing it over. So a link lowers
+    the interpreter's switch interval (process-wide) to 0.5 ms: an agent woken by a pong
+    or an event waits at most that long for a render thread that is running Python.
+
     Args:
         node_id: this node's id (its display id).
         host: the controller's address.
@@ -344,39 +434,63 @@ class NodeLink:
         role: the role claimed in the hello.
         core: the state machine to drive (a fresh :class:`NodeCore` for ``node_id`` and
             ``role`` if omitted); tools pass a subclass, e.g. to timestamp what arrives.
+        curve: this node's CURVE keys and the controller's public key, when the venue
+            has ``[security] curve = true`` (from :func:`.auth.client_curve`); both
+            sockets are then encrypted and authenticated.
 
     Raises:
         SyncError: the endpoints cannot be used (e.g. a malformed host).
     """
 
-    _TICK_S = 0.02     # the agent wakes at least this often for due probes and status
+    _TICK_S = 0.1      # the agent's timer: at least this often (retries, probes)...
+    _SWITCH_S = 0.0005     # the interpreter's switch interval while a link exists (at most)
+    _JITTER_S = 0.003  # ...and when the status beat is due, plus up to this much
+    _QUIET_S = 0.01    # after a broadcast, due probes wait this long (once) for quiet
+    _WARM_S = 0.0003   # a warm-up ping goes this long before a timed probe (0: none)
 
     def __init__(self, node_id: str, host: str, state_port: int, publish_port: int,
                  clock: Callable[[], float] = time.monotonic, *, role: str = "projector",
-                 core: NodeCore | None = None) -> None:
+                 core: NodeCore | None = None, curve: ClientCurve | None = None) -> None:
         self.core = core if core is not None else NodeCore(node_id, role)
+        if sys.getswitchinterval() > self._SWITCH_S:
+            sys.setswitchinterval(self._SWITCH_S)
         self.controller = f"tcp://{host}:{state_port}"
         self._clock = clock
         self._lock = threading.Lock()
         self._news = threading.Condition(self._lock)
         self._stop = threading.Event()
         self._error: Exception | None = None
-        self._latest: tuple[int, float, tuple[str, ...], dict[str, Any]] | None = None
+        self._latest: tuple[int, float, tuple[str, ...], dict[str, Any]] = (0, 0.0, (), {})
+        self._alive_at = clock()                # the render loop's last poll or report
+        self._loading_until = -math.inf         # announced scene load ends by then
+        self._announce = False                  # send a status at once (loading news)
+        self._turns = 0                         # agent iterations, to wait for one
+        self._turn = threading.Condition(self._lock)
         self._ctx: zmq.Context[zmq.Socket[bytes]] | None = zmq.Context()
         sub = self._ctx.socket(zmq.SUB)
         dealer = self._ctx.socket(zmq.DEALER)
+        # Says in the log why a CURVE node never joins (its key refused, a wrong
+        # controller key); the agent reads it only while the node is not joined.
+        self._watch: HandshakeWatch | None = None
+        self._refusal_logged = -math.inf
         try:
             for sock in (sub, dealer):
                 sock.setsockopt(zmq.LINGER, 0)
                 sock.setsockopt(zmq.MAXMSGSIZE, MAX_FRAME_BYTES)
+                if curve is not None:
+                    apply_client(sock, curve)
             for topic in PUBLISHED_TYPES:
                 sub.setsockopt(zmq.SUBSCRIBE, topic)
             # Clone pattern: subscribe first, so no update slips between snapshot and SUB.
             sub.connect(f"tcp://{host}:{publish_port}")
             dealer.setsockopt(zmq.IMMEDIATE, 1)
             dealer.setsockopt(zmq.SNDHWM, 100)
+            if curve is not None:
+                self._watch = HandshakeWatch(dealer, curve)
             dealer.connect(self.controller)
         except zmq.ZMQError as exc:
+            if self._watch is not None:
+                self._watch.close()
             sub.close(linger=0)
             dealer.close(linger=0)
             self._ctx.term()
@@ -411,6 +525,7 @@ class NodeLink:
             raise SyncError("the node link is closed")
         if self._error is not None:
             raise SyncError(f"the node link failed: {self._error}") from self._error
+        self._alive_at = self._clock()     # the render loop is running (a float store)
         if timeout_s > 0:
             with self._news:
                 self._news.wait(timeout_s)
@@ -459,13 +574,45 @@ class NodeLink:
                extra: Mapping[str, Any] | None = None) -> None:
         """Hand over the frame count, show time and captures for the next status report.
 
-        Never blocks: the agent sends a NodeStatus at most every ~0.5 s, and only after a
-        new report, so a render loop that hangs stops reporting. Dropped while no
-        controller is connected.
+        Never blocks. The agent sends a NodeStatus every 0.1 s whatever the render loop
+        does (the controller's liveness beat), with the last report and the time since
+        the render loop last called :meth:`report` or :meth:`poll` (``render_age_s``),
+        so a render loop that hangs is reported ``"hung"``, a stopped process ``"lost"``.
+        Dropped while no controller is connected.
         """
         latest = (int(frames), float(show_time), tuple(captures), dict(extra or {}))
         with self._lock:
             self._latest = latest
+            self._alive_at = self._clock()
+
+    @contextmanager
+    def loading(self, max_s: float = MAX_LOADING_S) -> Iterator[None]:
+        """Announce a blocking scene load around the ``with`` body.
+
+        The controller reports the node as ``"loading"`` (neither hung nor lost) until the
+        body ends or ``max_s`` (at most 30 s) has passed, even if its beats stop because a
+        loader holds the interpreter. The announcement is on the wire before the body
+        starts (this waits for the agent to send it, at most ~50 ms); the end is sent at
+        once too.
+
+        Args:
+            max_s: the longest the load may take; past it, silence counts again.
+        """
+        with self._lock:
+            self._loading_until = self._clock() + min(max(0.0, max_s), MAX_LOADING_S)
+            self._announce = True
+            # Two agent turns: the first builds the status, the second starts only after
+            # the first has sent it.
+            target = self._turns + 2
+            if self._ctx is not None and self._thread.is_alive():
+                self._turn.wait_for(lambda: self._turns >= target, timeout=0.25)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._loading_until = -math.inf
+                self._alive_at = self._clock()
+                self._announce = True
 
     def close(self) -> None:
         """Stop the agent, close both sockets (linger 0) and the context; safe twice."""
@@ -479,17 +626,61 @@ class NodeLink:
     # ------------------------------------------------------------------ agent thread
 
     def _agent(self, sub: zmq.Socket[bytes], dealer: zmq.Socket[bytes]) -> None:
+        # Timing matters here more than anywhere. A broadcast (heartbeat, event) wakes
+        # every node at once; a probe sent then queues behind all of them at the
+        # controller, and its round trip (and offset error) grows by milliseconds. So
+        # due work runs on the agent's own jittered timer, not on the wake-up a broadcast
+        # causes, and a probe that falls due just after one waits once for quiet. A
+        # reply on the DEALER (pong, welcome, snapshot) runs the core at once: the
+        # initial probe burst and the snapshot request follow without delay. The timer
+        # wakes when the status beat is due (probes ride on it), not on a fixed fast
+        # grid: 64 idle nodes on one machine must not eat its CPU waking for nothing.
+        # A probe on the timer follows a warm-up ping by ~0.3 ms. Every thread on the
+        # way out (our ZeroMQ I/O thread, the controller's, the controller itself) has
+        # usually slept for milliseconds, while those on the way back ran a moment ago:
+        # measured here, a cold request took ~200 us one way against ~85 us for the
+        # warm answer, an offset error of +60 us in every probe. After the warm-up both
+        # ways are warm (~50-60 us each). Its pong matches no probe and is dropped.
         poller = zmq.Poller()
         poller.register(sub, zmq.POLLIN)
         poller.register(dealer, zmq.POLLIN)
+        jitter = random.Random()
+        clock = self._clock
+        next_tick = clock()
+        quiet_until = -math.inf
+        waited = urgent = False
+        beat = self.core.status_interval_s
+        last_beat = last_probe = -math.inf
         try:
             while not self._stop.is_set():
-                self._send(dealer, self._due(self._clock()))
-                ready = dict(poller.poll(int(self._TICK_S * 1000)))
+                now = clock()
+                if now >= next_tick:
+                    if now < quiet_until and not (waited or urgent):
+                        next_tick = quiet_until + self._QUIET_S * jitter.random()
+                        waited = True
+                    else:
+                        if not urgent and self._WARM_S > 0 and self._probe_due(now, last_probe):
+                            self._send(dealer, [Ping(now)])
+                            time.sleep(self._WARM_S)
+                            now = clock()
+                        out = self._due(now)
+                        self._send(dealer, out)
+                        if any(isinstance(m, NodeStatus) for m in out):
+                            last_beat = now
+                        if any(isinstance(m, Ping) for m in out):
+                            last_probe = now
+                        next_tick = (min(now + self._TICK_S, max(now, last_beat + beat))
+                                     + self._JITTER_S * jitter.random())
+                        waited = urgent = False
+                ready = dict(poller.poll(max(0, math.ceil((next_tick - clock()) * 1000))))
                 handled = 0
-                for sock in (sub, dealer):
-                    if sock in ready:
-                        handled += self._drain(sock, dealer)
+                # The DEALER first: a pong's arrival time (t3) must not wait for broadcasts.
+                if dealer in ready:
+                    handled += self._drain(dealer, dealer)
+                    next_tick, urgent = clock(), True
+                if sub in ready:
+                    handled += self._drain(sub, dealer)
+                    quiet_until = clock() + self._QUIET_S
                 if handled:
                     with self._news:
                         self._news.notify_all()
@@ -499,18 +690,38 @@ class NodeLink:
             log.exception("node link agent failed")
             self._error = exc
         finally:
+            if self._watch is not None:
+                self._watch.close()
             sub.close(linger=0)
             dealer.close(linger=0)
+
+    def _probe_due(self, now: float, last_probe: float) -> bool:
+        """Whether the core is about to send a timed clock probe (to warm the path)."""
+        with self._lock:
+            core = self.core
+            interval = (core.probe_interval_s if core.clock.delay_s <= core.good_rtt_s
+                        else core.fast_probe_interval_s)
+            return core.joined and now - last_probe >= interval
 
     def _due(self, now: float) -> list[Message]:
         with self._lock:
             out = self.core.tick(now)
-            if self._latest is not None:
-                frames, show, captures, extra = self._latest
-                status = self.core.status(now, frames, show, captures, extra)
-                if status is not None:
-                    out.append(status)
-                    self._latest = None
+            frames, show, captures, extra = self._latest
+            status = self.core.status(now, frames, show, captures, extra,
+                                      render_age_s=now - self._alive_at,
+                                      loading_s=self._loading_until - now,
+                                      force=self._announce)
+            if status is not None:
+                out.append(status)
+                self._announce = False
+            self._turns += 1
+            self._turn.notify_all()
+            joined = self.core.joined
+        if self._watch is not None and not joined and now - self._refusal_logged >= 10.0:
+            why = self._watch.failure()
+            if why:
+                log.warning("%s cannot join %s: %s", self.core.node_id, self.controller, why)
+                self._refusal_logged = now
         return out
 
     def _drain(self, sock: zmq.Socket[bytes], dealer: zmq.Socket[bytes],

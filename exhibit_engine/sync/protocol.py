@@ -8,7 +8,7 @@ Sockets (the controller binds, peers connect)::
 
     controller ROUTER  tcp://HOST:STATE_PORT    <-  DEALER  node / kiosk / operator
                hello, snapshot-request, ping, node-status, command   (peer -> controller)
-               welcome, snapshot, pong, reply                        (controller -> peer)
+               welcome, snapshot-part, snapshot, pong, reply         (controller -> peer)
     controller PUB     tcp://HOST:PUBLISH_PORT  ->  SUB     node / kiosk
                heartbeat, key-update, event
 
@@ -16,7 +16,7 @@ Frames of one message (the ROUTER adds/strips the peer's routing id in front)::
 
     frame 0   type     ASCII message type, e.g. b"heartbeat"; also the PUB topic
     frame 1   body     msgpack map, string keys; "v": PROTOCOL_VERSION is always present
-    frame 2   items    only for "snapshot": the msgpack map of the state (see digest)
+    frame 2   items    only for "snapshot-part": a msgpack map, a chunk of the state
 
 Bodies (every key below is required unless a default is given; unknown keys are ignored)::
 
@@ -27,19 +27,30 @@ Bodies (every key below is required unless a default is given; unknown keys are 
     heartbeat         v, controller_time: float, anchor: [controller_time, position, rate],
                       seq: int (state sequence), session: str
     node-status       v, node_id: str, frames: int, show_time: float, offset_us: float,
-                      rtt_us: float, captures: [str] = [], extra: map = {}
+                      rtt_us: float, captures: [str] = [], extra: map = {},
+                      render_age_s: float = 0 (since the render loop last ran),
+                      loading_s: float = 0 (announced busy loading for this long, <= 30)
     command           v, name: str, args: map = {}, req: int = 0
     reply             v, ok: bool, data: map = {}, error: str = "", req: int = 0
     event             v, kind: str, effective_at: float (show seconds), args: map = {}, seq: int
-    snapshot-request  v
-    snapshot          v, seq: int, count: int, digest: str  (+ frame 2; digest is the hex
-                      SHA-256 of frame 2's bytes, count the number of keys in it)
+    snapshot-request  v, req: int = 0                   a nonce chosen by the peer
+    snapshot-part     v, req: int, index: int           (+ frame 2: a chunk of the items)
+    snapshot          v, req: int, seq: int, count: int, parts: int, digest: str
     key-update        v, seq: int, key: str, value: any
+
+A snapshot-request is answered by ``parts`` snapshot-part messages (index 0, 1, ...) and
+then one snapshot message, all echoing the request's ``req``. ``digest`` is the hex
+SHA-256 of the parts' frame-2 bytes concatenated in index order and ``count`` the number
+of keys in all parts together (no key appears twice). :class:`SnapshotAssembly` checks all
+of it; the ROUTER may drop parts of a peer that does not read, and a missing part must
+never pass as a complete state.
 
 Values inside maps are nil, bool, int, float, str, arrays and maps with string keys (no
 bin or ext types), nested at most 8 deep. A frame is at most 64 KiB; a map has at most 64
-keys (256 in snapshot items); a string field of a body (``node_id``, ``name``, ``kind``...)
-at most 256 characters, and so is each entry of ``captures``.
+keys (snapshot items: see below); a string field of a body (``node_id``, ``name``,
+``kind``...) and a state key at most 256 characters, and so is each entry of ``captures``.
+The whole state is at most :data:`MAX_STATE_KEYS` keys, :data:`MAX_STATE_BYTES` bytes of
+items frames and :data:`MAX_STATE_VALUES` values (every scalar and container counts one).
 
 A frame that breaks any of this raises :class:`~exhibit_engine.errors.ProtocolError` from
 :func:`decode`; nothing else escapes it. ``v`` must equal :data:`PROTOCOL_VERSION`: there is
@@ -56,7 +67,16 @@ from typing import Any, ClassVar, Union
 import msgpack
 
 from ..errors import ProtocolError
-from ._fields import MAX_FRAME_BYTES, MAX_MAP_KEYS, Body, check_value, decode_anchor, unpack
+from ._fields import (
+    MAX_FRAME_BYTES,
+    MAX_INT,
+    MAX_MAP_KEYS,
+    MAX_STR,
+    Body,
+    check_value,
+    decode_anchor,
+    unpack,
+)
 from .clock import ShowAnchor
 
 __all__ = [
@@ -64,6 +84,10 @@ __all__ = [
     "MAX_FRAME_BYTES",
     "MAX_MAP_KEYS",
     "MAX_STATE_KEYS",
+    "MAX_STATE_BYTES",
+    "MAX_STATE_VALUES",
+    "MAX_SNAPSHOT_PARTS",
+    "MAX_LOADING_S",
     "ROLES",
     "PUBLISHED_TYPES",
     "Hello",
@@ -76,18 +100,30 @@ __all__ = [
     "Reply",
     "Event",
     "SnapshotRequest",
+    "SnapshotPart",
     "Snapshot",
     "KeyUpdate",
     "Message",
+    "SnapshotAssembly",
+    "snapshot_messages",
     "decode",
     "decode_anchor",
     "encode_anchor",
 ]
 
 #: The version every body carries as ``"v"``; peers refuse any other.
-PROTOCOL_VERSION = 1
-#: Most keys in the replicated session state (a snapshot's items).
-MAX_STATE_KEYS = 256
+PROTOCOL_VERSION = 2
+#: Most keys in the replicated session state (all parts of a snapshot together).
+MAX_STATE_KEYS = 16384
+#: Most bytes of items frames in one snapshot (all parts together).
+MAX_STATE_BYTES = 4 << 20
+#: Most values in one snapshot: every scalar and every container counts one, so a state
+#: of tiny containers (1 byte on the wire, ~60 as a Python object) stays bounded too.
+MAX_STATE_VALUES = 1 << 18
+#: Most parts of one snapshot.
+MAX_SNAPSHOT_PARTS = 1024
+#: Longest busy-loading time a node may announce in its status (seconds).
+MAX_LOADING_S = 30.0
 #: Roles a peer may claim in its hello.
 ROLES = ("projector", "kiosk", "operator")
 #: Message types the controller sends on its PUB socket (the SUB topics).
@@ -232,6 +268,11 @@ class NodeStatus(_Wire):
         rtt_us: the round trip of its best clock probe, microseconds.
         captures: tags of the captures the node has taken.
         extra: free-form details (a map of plain values).
+        render_age_s: seconds since the node's render loop last ran (a frame or a poll);
+            the controller reports a node whose loop stalls as ``"hung"``.
+        loading_s: the node announces it is busy loading (a blocking scene load) for at
+            most this many seconds from now (0: not loading; at most
+            :data:`MAX_LOADING_S`); the controller reports ``"loading"`` meanwhile.
     """
 
     TYPE: ClassVar[bytes] = b"node-status"
@@ -242,11 +283,14 @@ class NodeStatus(_Wire):
     rtt_us: float
     captures: tuple[str, ...] = ()
     extra: Mapping[str, Any] = field(default_factory=dict)
+    render_age_s: float = 0.0
+    loading_s: float = 0.0
 
     def _body(self) -> dict[str, Any]:
         return {"node_id": self.node_id, "frames": self.frames, "show_time": self.show_time,
                 "offset_us": self.offset_us, "rtt_us": self.rtt_us,
-                "captures": list(self.captures), "extra": dict(self.extra)}
+                "captures": list(self.captures), "extra": dict(self.extra),
+                "render_age_s": self.render_age_s, "loading_s": self.loading_s}
 
 
 @dataclass(frozen=True)
@@ -300,45 +344,82 @@ class Event(_Wire):
 
 @dataclass(frozen=True)
 class SnapshotRequest(_Wire):
-    """A peer asks for the whole session state (Clone pattern)."""
+    """A peer asks for the whole session state (Clone pattern).
+
+    Attributes:
+        req: a nonce the peer picks anew for every request; every message of the answer
+            echoes it, so the parts of two answers never mix.
+    """
 
     TYPE: ClassVar[bytes] = b"snapshot-request"
+    req: int = 0
 
     def _body(self) -> dict[str, Any]:
-        return {}
+        return {"req": self.req}
 
 
 @dataclass(frozen=True)
-class Snapshot(_Wire):
-    """The whole session state at sequence ``seq``; build it with :meth:`of`.
+class SnapshotPart(_Wire):
+    """One chunk of a snapshot answer; build a whole answer with :func:`snapshot_messages`.
 
     Attributes:
-        seq: the state sequence number the items reflect.
-        items: the state map (``"anchor"`` and whatever else the show replicates).
-        count: the number of items, checked on receipt.
-        digest: hex SHA-256 of the items frame, checked on receipt.
+        req: the request's nonce, echoed.
+        index: 0 for the first part, then 1, 2...
+        items: this chunk of the state map.
+        packed: the wire bytes of ``items`` (frame 2), which the snapshot's digest covers.
+        values: how many values ``items`` holds (see :data:`MAX_STATE_VALUES`), counted
+            when it was checked; -1 if not known yet.
     """
 
-    TYPE: ClassVar[bytes] = b"snapshot"
-    seq: int
+    TYPE: ClassVar[bytes] = b"snapshot-part"
+    req: int
+    index: int
     items: Mapping[str, Any]
-    count: int
-    digest: str
+    packed: bytes = field(repr=False)
+    values: int = field(default=-1, repr=False, compare=False)
 
     @classmethod
-    def of(cls, seq: int, items: Mapping[str, Any]) -> Snapshot:
-        """Return a snapshot of ``items`` with its count and digest filled in.
+    def of(cls, req: int, index: int, items: Mapping[str, Any]) -> SnapshotPart:
+        """A part holding ``items`` (packed here).
 
         Raises:
             ProtocolError: the items cannot be encoded.
         """
-        return cls(seq, dict(items), len(items), hashlib.sha256(_pack_items(items)).hexdigest())
+        try:
+            packed = msgpack.packb(dict(items), use_bin_type=True)
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise ProtocolError(f"snapshot-part: cannot encode items ({exc})") from None
+        return cls(req, index, dict(items), packed)
 
     def _body(self) -> dict[str, Any]:
-        return {"seq": self.seq, "count": self.count, "digest": self.digest}
+        return {"req": self.req, "index": self.index}
 
     def _extra_frames(self) -> list[bytes]:
-        return [_pack_items(self.items)]
+        return [self.packed]
+
+
+@dataclass(frozen=True)
+class Snapshot(_Wire):
+    """The last message of a snapshot answer: what the parts before it must add up to.
+
+    Attributes:
+        req: the request's nonce, echoed.
+        seq: the state sequence number the items reflect.
+        count: the number of keys in all parts together.
+        parts: how many parts came before this message.
+        digest: hex SHA-256 of the parts' items frames concatenated in index order.
+    """
+
+    TYPE: ClassVar[bytes] = b"snapshot"
+    req: int
+    seq: int
+    count: int
+    parts: int
+    digest: str
+
+    def _body(self) -> dict[str, Any]:
+        return {"req": self.req, "seq": self.seq, "count": self.count, "parts": self.parts,
+                "digest": self.digest}
 
 
 @dataclass(frozen=True)
@@ -356,14 +437,170 @@ class KeyUpdate(_Wire):
 
 #: Any message of the protocol.
 Message = Union[Hello, Welcome, Ping, Pong, Heartbeat, NodeStatus, Command, Reply, Event,
-                SnapshotRequest, Snapshot, KeyUpdate]
+                SnapshotRequest, SnapshotPart, Snapshot, KeyUpdate]
 
 
-def _pack_items(items: Mapping[str, Any]) -> bytes:
-    try:
-        return msgpack.packb(dict(items), use_bin_type=True)
-    except (TypeError, ValueError, OverflowError) as exc:
-        raise ProtocolError(f"snapshot: cannot encode items ({exc})") from None
+# --------------------------------------------------------------------------- snapshots
+
+# Room in frame 2 for the entries of one part (a map header is at most 5 bytes).
+_PART_BUDGET = MAX_FRAME_BYTES - 16
+
+
+def snapshot_messages(req: int, seq: int, items: Mapping[str, Any]) -> list[Message]:
+    """The whole answer to a snapshot request: the parts, then the closing Snapshot.
+
+    Keys go in sorted order, each part filled up to the 64 KiB frame limit, so the same
+    state always gives the same parts and digest.
+
+    Args:
+        req: the request's nonce.
+        seq: the state sequence number ``items`` reflect.
+        items: the whole state.
+
+    Returns:
+        ``[SnapshotPart(req, 0, ...), ..., Snapshot(req, seq, count, parts, digest)]``.
+
+    Raises:
+        ProtocolError: the state breaks a limit (a key or value that is not allowed, one
+            entry too big for a frame, more than :data:`MAX_STATE_KEYS` keys,
+            :data:`MAX_STATE_BYTES` bytes or :data:`MAX_STATE_VALUES` values).
+    """
+    if len(items) > MAX_STATE_KEYS:
+        raise ProtocolError(f"snapshot: the state has {len(items)} keys, more than "
+                            f"{MAX_STATE_KEYS}")
+    for key in items:
+        if not isinstance(key, str) or not 0 < len(key) <= MAX_STR:
+            raise ProtocolError(f"snapshot: state key {str(key)[:40]!r} must be a non-empty "
+                                f"string of at most {MAX_STR} characters")
+    packer = msgpack.Packer(use_bin_type=True)
+    chunks: list[tuple[dict[str, Any], list[bytes]]] = []
+    chunk: dict[str, Any] = {}
+    entries: list[bytes] = []
+    used = values = part_values = 0
+    counts: list[int] = []
+    for key in sorted(items):
+        value = items[key]
+        kind = type(value)
+        n = 1 if (kind is str or kind is float or kind is bool or value is None
+                  or (kind is int and -MAX_INT <= value <= MAX_INT)) \
+            else check_value(value, f"state key {key!r}", None, tuples=True)
+        values += n
+        try:
+            entry = packer.pack(key) + packer.pack(value)
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise ProtocolError(f"snapshot: cannot encode state key {key!r} ({exc})") from None
+        if len(entry) > _PART_BUDGET:
+            raise ProtocolError(f"snapshot: state key {key!r} is too large for one frame "
+                                f"({len(entry)} bytes)")
+        if used + len(entry) > _PART_BUDGET:
+            chunks.append((chunk, entries))
+            counts.append(part_values)
+            chunk, entries, used, part_values = {}, [], 0, 0
+        chunk[key] = value
+        entries.append(entry)
+        used += len(entry)
+        part_values += n
+    if chunk:
+        chunks.append((chunk, entries))
+        counts.append(part_values)
+    packed_parts = [packer.pack_map_header(len(c)) + b"".join(e) for c, e in chunks]
+    total = sum(len(b) for b in packed_parts)
+    if total > MAX_STATE_BYTES or values > MAX_STATE_VALUES or len(chunks) > MAX_SNAPSHOT_PARTS:
+        raise ProtocolError(f"snapshot: the state is too large ({total} bytes, {values} "
+                            f"values, {len(chunks)} parts; at most {MAX_STATE_BYTES}, "
+                            f"{MAX_STATE_VALUES} and {MAX_SNAPSHOT_PARTS})")
+    digest = hashlib.sha256()
+    out: list[Message] = []
+    for index, ((part_items, _), packed, n) in enumerate(zip(chunks, packed_parts, counts,
+                                                             strict=True)):
+        digest.update(packed)
+        out.append(SnapshotPart(req, index, part_items, packed, n))
+    out.append(Snapshot(req, seq, len(items), len(chunks), digest.hexdigest()))
+    return out
+
+
+class SnapshotAssembly:
+    """Collects the parts of one snapshot answer and checks them against its Snapshot.
+
+    Memory stays bounded whatever arrives: parts beyond the limits fail the assembly
+    (and are not kept), and the caller drops parts of other requests before they get
+    here (a part of another ``req`` raises).
+
+    Args:
+        req: the nonce of the request being answered.
+        max_keys, max_bytes, max_values, max_parts: limits of the whole state
+            (defaults: the protocol's).
+
+    Raises (from :meth:`add` and :meth:`finish`):
+        ProtocolError: a part is missing, repeated or out of order, a key appears twice,
+            a limit is passed, or the closing Snapshot's parts, count or digest disagree.
+            The assembly is then spoiled: ask again with a new nonce.
+    """
+
+    def __init__(self, req: int, *, max_keys: int = MAX_STATE_KEYS,
+                 max_bytes: int = MAX_STATE_BYTES, max_values: int = MAX_STATE_VALUES,
+                 max_parts: int = MAX_SNAPSHOT_PARTS) -> None:
+        self.req = req
+        self.max_keys, self.max_bytes = max_keys, max_bytes
+        self.max_values, self.max_parts = max_values, max_parts
+        self.items: dict[str, Any] = {}
+        self.parts = 0
+        self.bytes = 0
+        self.values = 0
+        self._digest = hashlib.sha256()
+
+    def add(self, part: SnapshotPart, peer: str | None = None) -> None:
+        """Take the next part (index 0, 1, ... in order).
+
+        Raises:
+            ProtocolError: see the class.
+        """
+        if part.req != self.req:
+            raise ProtocolError(f"snapshot-part: for request {part.req}, not {self.req}", peer)
+        if part.index != self.parts:
+            what = "repeated" if part.index < self.parts else f"{self.parts} missing"
+            raise ProtocolError(f"snapshot-part: got part {part.index}, expected "
+                                f"{self.parts} (part {what})", peer)
+        if self.parts + 1 > self.max_parts:
+            raise ProtocolError(f"snapshot: more than {self.max_parts} parts", peer)
+        if len(self.items) + len(part.items) > self.max_keys:
+            raise ProtocolError(f"snapshot: more than {self.max_keys} keys", peer)
+        if self.bytes + len(part.packed) > self.max_bytes:
+            raise ProtocolError(f"snapshot: more than {self.max_bytes} bytes of items", peer)
+        values = part.values
+        if values < 0:
+            # depth -1: the map itself; its values start at depth 0, as in a key-update.
+            values = check_value(dict(part.items), "snapshot items", peer, -1,
+                                 tuples=True) - 1
+        if self.values + values > self.max_values:
+            raise ProtocolError(f"snapshot: more than {self.max_values} values", peer)
+        repeated = next((k for k in part.items if k in self.items), None)
+        if repeated is not None:
+            raise ProtocolError(f"snapshot-part: key {repeated!r} appears twice", peer)
+        self.items.update(part.items)
+        self.parts += 1
+        self.bytes += len(part.packed)
+        self.values += values
+        self._digest.update(part.packed)
+
+    def finish(self, final: Snapshot, peer: str | None = None) -> dict[str, Any]:
+        """Check the closing message; return the whole state it vouches for.
+
+        Raises:
+            ProtocolError: see the class.
+        """
+        if final.req != self.req:
+            raise ProtocolError(f"snapshot: for request {final.req}, not {self.req}", peer)
+        if final.parts != self.parts:
+            raise ProtocolError(f"snapshot: {final.parts} parts sent, {self.parts} arrived "
+                                "(a part was dropped)", peer)
+        if final.count != len(self.items):
+            raise ProtocolError(f"snapshot: holds {len(self.items)} keys, count says "
+                                f"{final.count}", peer)
+        if self._digest.hexdigest() != final.digest.lower():
+            raise ProtocolError("snapshot: items do not match the digest (altered or "
+                                "reordered parts)", peer)
+        return self.items
 
 
 # --------------------------------------------------------------------------- decoding
@@ -376,19 +613,37 @@ def _hello(b: Body, frames: list[bytes]) -> Hello:
     return Hello(b.text("node_id"), role, PROTOCOL_VERSION)
 
 
-def _snapshot(b: Body, frames: list[bytes]) -> Snapshot:
-    seq, count, digest = b.count("seq"), b.count("count"), b.text("digest")
+def _snapshot_part(b: Body, frames: list[bytes]) -> SnapshotPart:
+    req, index = b.count("req"), b.count("index")
     raw = frames[2]
-    if hashlib.sha256(raw).hexdigest() != digest.lower():
-        raise ProtocolError("snapshot: items do not match the digest (truncated or altered)",
-                            b.peer)
-    items = unpack(raw, "snapshot items", b.peer, MAX_STATE_KEYS)
+    items = unpack(raw, "snapshot-part items", b.peer, MAX_STATE_KEYS)
     if not isinstance(items, dict):
-        raise ProtocolError("snapshot: items must be a map", b.peer)
-    if len(items) != count:
-        raise ProtocolError(f"snapshot: holds {len(items)} items, count says {count}", b.peer)
-    check_value(items, "snapshot items", b.peer)
-    return Snapshot(seq, items, count, digest.lower())
+        raise ProtocolError("snapshot-part: items must be a map", b.peer)
+    if not all(isinstance(key, str) and 0 < len(key) <= MAX_STR for key in items):
+        raise ProtocolError(f"snapshot-part: a key must be a non-empty string of at most "
+                            f"{MAX_STR} characters", b.peer)
+    # depth -1 and - 1: the map itself; its values start at depth 0, as in a key-update.
+    values = check_value(items, "snapshot-part items", b.peer, -1) - 1
+    return SnapshotPart(req, index, items, raw, values)
+
+
+def _snapshot(b: Body, frames: list[bytes]) -> Snapshot:
+    digest = b.text("digest")
+    if len(digest) != 64 or any(c not in "0123456789abcdefABCDEF" for c in digest):
+        raise b.fail("digest", "must be 64 hex digits (SHA-256)")
+    return Snapshot(b.count("req"), b.count("seq"), b.count("count"), b.count("parts"),
+                    digest.lower())
+
+
+def _node_status(b: Body, frames: list[bytes]) -> NodeStatus:
+    render_age, loading = b.number("render_age_s", 0.0), b.number("loading_s", 0.0)
+    if render_age < 0:
+        raise b.fail("render_age_s", "must not be negative")
+    if not 0 <= loading <= MAX_LOADING_S:
+        raise b.fail("loading_s", f"must be from 0 to {MAX_LOADING_S:g} seconds")
+    return NodeStatus(b.text("node_id"), b.count("frames"), b.number("show_time"),
+                      b.number("offset_us"), b.number("rtt_us"), b.texts("captures"),
+                      b.mapping("extra"), render_age, loading)
 
 
 # type -> (number of frames, reader). Plain data, one line per message type.
@@ -399,16 +654,15 @@ _DECODERS: dict[bytes, tuple[int, Callable[[Body, list[bytes]], Message]]] = {
     b"pong": (2, lambda b, f: Pong(b.number("t0"), b.number("t1"), b.number("t2"))),
     b"heartbeat": (2, lambda b, f: Heartbeat(b.number("controller_time"), b.anchor("anchor"),
                                              b.count("seq"), b.text("session", ""))),
-    b"node-status": (2, lambda b, f: NodeStatus(
-        b.text("node_id"), b.count("frames"), b.number("show_time"), b.number("offset_us"),
-        b.number("rtt_us"), b.texts("captures"), b.mapping("extra"))),
+    b"node-status": (2, _node_status),
     b"command": (2, lambda b, f: Command(b.text("name"), b.mapping("args"), b.count("req", 0))),
     b"reply": (2, lambda b, f: Reply(b.flag("ok"), b.mapping("data"),
                                      b.text("error", "", nonempty=False), b.count("req", 0))),
     b"event": (2, lambda b, f: Event(b.text("kind"), b.number("effective_at"),
                                      b.mapping("args"), b.count("seq"))),
-    b"snapshot-request": (2, lambda b, f: SnapshotRequest()),
-    b"snapshot": (3, _snapshot),
+    b"snapshot-request": (2, lambda b, f: SnapshotRequest(b.count("req", 0))),
+    b"snapshot-part": (3, _snapshot_part),
+    b"snapshot": (2, _snapshot),
     b"key-update": (2, lambda b, f: KeyUpdate(b.count("seq"), b.text("key"),
                                               b.any_value("value"))),
 }

@@ -50,7 +50,10 @@ class Procs:
         log = (self.log_dir / f"{name}.log").open("wb")
         p = subprocess.Popen([sys.executable, "-m", "exhibit_engine.cli", *args],
                              stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                             env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                             env={**os.environ, "PYTHONUNBUFFERED": "1",
+                                  # each test's controllers resume from a state file of
+                                  # their own, never one beside the repo's venue.toml
+                                  "EXHIBIT_STATE_FILE": str(self.log_dir / "state.json")})
         log.close()
         self.procs[name] = p
         return p

@@ -6,6 +6,7 @@ sizes; each says what it proves about the blend.
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,6 +16,7 @@ from PIL import Image
 
 from exhibit_engine.config import CueConfig, DisplayConfig, WallConfig
 from exhibit_engine.errors import RenderError
+from exhibit_engine.runtime.playback import Frame
 from exhibit_engine.show import Timeline
 from exhibit_engine.wall import display_frustum, pixel_rect, wall_frustum
 
@@ -208,7 +210,7 @@ class FakeRenderer:
     def unload_outgoing(self) -> None:
         self.calls.append(("unload_outgoing",))
 
-    def render(self, t: float, state: Any, transition: Any = None) -> None:
+    def render(self, t: float, state: Any, transition: Any = None, dim: float = 1.0) -> None:
         self.calls.append(("render", round(t, 6), state["cue"],
                            None if transition is None else
                            (transition.kind, round(transition.weight, 6),
@@ -220,10 +222,17 @@ class FakeScenes:
         from exhibit_engine.runtime.node_app import _Scenes
 
         self.current = self.outgoing = None
+        self.announce = nullcontext
         self.ensure = _Scenes.ensure.__get__(self)
+        self._ensure = _Scenes._ensure.__get__(self)
 
     def bundle(self, bundle_id: str) -> str:
         return bundle_id
+
+
+def main(timeline: Timeline) -> Frame:
+    """What the node draws for the main program, without blackout."""
+    return Frame("main", timeline, 1.0)
 
 
 def cue(cid: str, scene: str, transition: str = "cut", time: float = 0.0) -> CueConfig:
@@ -238,7 +247,7 @@ def test_node_draw_holds_both_scenes_through_a_transition_and_then_lets_go() -> 
                          cue("c", "s2", "cut")), loop=True)
     r, scenes = FakeRenderer(), FakeScenes()
     for t in (5.0, 10.0, 11.0, 12.5, 21.0, 30.5, 31.0):
-        _draw(r, scenes, timeline, t)
+        _draw(r, scenes, main(timeline), t)
     w = timeline.state_at(11.0).weight
     assert r.calls == [
         ("load", "s1"), ("render", 5.0, "a", None),
@@ -257,14 +266,14 @@ def test_node_joining_mid_transition_builds_both_and_one_cue_crosses_into_itself
 
     r, scenes = FakeRenderer(), FakeScenes()
     timeline = Timeline((cue("a", "s1"), cue("b", "s2", "crossfade", 4.0)), loop=False)
-    _draw(r, scenes, timeline, 12.0)
+    _draw(r, scenes, main(timeline), 12.0)
     assert r.calls == [("load_outgoing", "s1"), ("load", "s2"),
                        ("render", 2.0, "b", ("crossfade", 0.5, 12.0, "a"))]
 
     r, scenes = FakeRenderer(), FakeScenes()
     timeline = Timeline((cue("only", "s1", "crossfade", 2.0),), loop=True)
     for t in (9.0, 11.0, 12.0):
-        _draw(r, scenes, timeline, t)
+        _draw(r, scenes, main(timeline), t)
     assert r.calls == [("load", "s1"), ("render", 9.0, "only", None),
                        ("retire",), ("load", "s1"),
                        ("render", 1.0, "only", ("crossfade", 0.5, 11.0, "only")),

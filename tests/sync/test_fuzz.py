@@ -23,6 +23,8 @@ import msgpack
 import pytest
 import zmq
 
+from exhibit_engine.sync.protocol import PROTOCOL_VERSION
+
 pytestmark = [pytest.mark.sync, pytest.mark.e2e]
 
 HOST = "127.0.0.1"
@@ -33,7 +35,7 @@ RSS_GROWTH_BOUND_KB = 30 * 1024
 MAX_NODES = 256               # ControllerCore's default node table size
 
 TYPES = ["hello", "welcome", "ping", "pong", "heartbeat", "node-status", "command", "reply",
-         "event", "snapshot-request", "snapshot", "key-update"]
+         "event", "snapshot-request", "snapshot-part", "snapshot", "key-update"]
 
 
 def valid_body(rng: random.Random, kind: str) -> dict[str, Any]:
@@ -51,8 +53,9 @@ def valid_body(rng: random.Random, kind: str) -> dict[str, Any]:
                     "args": {"tag": "x", "item": "y", "position": 1.0}, "req": 1},
         "reply": {"ok": True, "data": {}, "error": "", "req": 1},
         "event": {"kind": "capture", "effective_at": t, "args": {}, "seq": 1},
-        "snapshot-request": {},
-        "snapshot": {"seq": 0, "count": 1, "digest": "00"},
+        "snapshot-request": {"req": rng.randrange(2**31)},
+        "snapshot-part": {"req": 1, "index": 0},
+        "snapshot": {"req": 1, "seq": 0, "count": 1, "parts": 1, "digest": "00" * 32},
         "key-update": {"seq": 1, "key": "anchor", "value": [t, 0.0, 1.0]},
     }[kind]
 
@@ -77,7 +80,7 @@ def amplifier(rng: random.Random) -> dict[str, Any]:
 
 def hostile(rng: random.Random) -> list[bytes]:
     kind = rng.choice(TYPES)
-    body = {"v": 1, **valid_body(rng, kind)}
+    body = {"v": PROTOCOL_VERSION, **valid_body(rng, kind)}
     packed = msgpack.packb(body)
     roll = rng.randrange(12)
     if roll == 0:                                   # random bytes, 1-3 frames
@@ -99,7 +102,7 @@ def hostile(rng: random.Random) -> list[bytes]:
     if roll == 6:                                   # empty frames
         return rng.choice([[b""], [b"", b""], [kind.encode(), b""], [b"", packed]])
     if roll == 7:                                   # wrong or missing version
-        body["v"] = rng.choice([0, 2, "1", None, 1.0])
+        body["v"] = rng.choice([0, 1, 3, "2", None, 2.0])
         return [kind.encode(), msgpack.packb(body)]
     if roll == 8:                                   # a map with non-string keys
         return [kind.encode(), msgpack.packb({1: 2, b"k": 3, **body}, use_bin_type=True)]
@@ -115,11 +118,13 @@ def flood(rng: random.Random) -> Iterator[list[bytes]]:
     for i in range(FLOOD):
         node_id = f"fake-{rng.getrandbits(64):016x}"
         if i % 3:
-            yield [b"hello", msgpack.packb({"v": 1, "node_id": node_id, "role": "kiosk"})]
+            yield [b"hello", msgpack.packb({"v": PROTOCOL_VERSION, "node_id": node_id,
+                                            "role": "kiosk"})]
         else:
             extra = amplifier(rng) if i % 2 == 0 else {"fps": 1.0}
             yield [b"node-status", msgpack.packb({
-                "v": 1, "node_id": node_id, "frames": 1, "show_time": 0.0, "offset_us": 0.0,
+                "v": PROTOCOL_VERSION, "node_id": node_id, "frames": 1, "show_time": 0.0,
+                "offset_us": 0.0,
                 "rtt_us": 0.0, "captures": ["c" * 200] * 1000 if i % 2 else [],
                 "extra": extra})]
 
@@ -136,7 +141,8 @@ def status(make_socket, port: int, req: int) -> tuple[dict[str, Any], float]:
     dealer = make_socket(zmq.DEALER)
     dealer.connect(f"tcp://{HOST}:{port}")
     start = time.monotonic()
-    dealer.send_multipart([b"command", msgpack.packb({"v": 1, "name": "status", "req": req})])
+    dealer.send_multipart([b"command", msgpack.packb({"v": PROTOCOL_VERSION, "name": "status",
+                                                      "req": req})])
     deadline = start + 5.0
     while True:
         assert dealer.poll(max(1, int((deadline - time.monotonic()) * 1000))), "no status reply"

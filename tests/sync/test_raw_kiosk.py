@@ -41,10 +41,11 @@ class RawKiosk:
         self.events: dict[int, dict[str, Any]] = {}      # §6: deduplicated by seq
         self.session = ""
         self._req = 0
+        self._snapshot_req = 0
 
-    # §2: frame 0 the type in ASCII, frame 1 one msgpack map with "v": 1.
+    # §2: frame 0 the type in ASCII, frame 1 one msgpack map with "v": 2.
     def send(self, kind: str, **body: Any) -> bool:
-        frames = [kind.encode("ascii"), msgpack.packb({"v": 1, **body})]
+        frames = [kind.encode("ascii"), msgpack.packb({"v": 2, **body})]
         try:
             self.dealer.send_multipart(frames, zmq.NOBLOCK)
         except zmq.Again:       # §1: no controller connected yet; dropped, sent again later
@@ -55,7 +56,7 @@ class RawKiosk:
         while self.sub.poll(0):
             kind, body = self.sub.recv_multipart()
             msg = msgpack.unpackb(body)
-            assert msg["v"] == 1
+            assert msg["v"] == 2
             if kind == b"event":
                 self.events.setdefault(msg["seq"], msg)
 
@@ -84,15 +85,44 @@ class RawKiosk:
         assert isinstance(welcome["session"], str) and isinstance(welcome["seq"], int)
         self.session = welcome["session"]
 
-    def snapshot(self) -> tuple[int, dict[str, Any]]:
-        # §5 steps 3-4: snapshot-request (again every 1 s); check digest and count.
-        _, body, items_frame = self.recv(b"snapshot", 5.0, lambda: self.send(
-            "snapshot-request"), every=1.0)
-        head = msgpack.unpackb(body)
-        assert hashlib.sha256(items_frame).hexdigest() == head["digest"]
-        items = msgpack.unpackb(items_frame)
-        assert len(items) == head["count"]
-        return head["seq"], items
+    def snapshot(self, attempts: int = 5) -> tuple[int, dict[str, Any]]:
+        # §5 steps 3-4: snapshot-request with a new nonce "req"; collect the
+        # snapshot-parts of that req in index order, then check the closing snapshot's
+        # parts, count and digest. Anything wrong, or no answer in 1 s: ask again.
+        for _ in range(attempts):
+            result = self.try_snapshot()
+            if result is not None:
+                return result
+        raise AssertionError(f"no verified snapshot in {attempts} attempts")
+
+    def try_snapshot(self, timeout: float = 1.0) -> tuple[int, dict[str, Any]] | None:
+        self._snapshot_req += 1
+        req = self._snapshot_req
+        assert self.send("snapshot-request", req=req)
+        parts: list[bytes] = []
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.idle()
+            self._read_sub()
+            if not self.dealer.poll(10):
+                continue
+            frames = self.dealer.recv_multipart()
+            head = msgpack.unpackb(frames[1])
+            if head.get("req") != req:
+                continue                      # an answer to an older request: ignored
+            if frames[0] == b"snapshot-part":
+                if head["index"] != len(parts):
+                    return None               # a part went missing: ask again
+                parts.append(frames[2])
+            elif frames[0] == b"snapshot":
+                items: dict[str, Any] = {}
+                for frame in parts:
+                    items.update(msgpack.unpackb(frame))
+                if (head["parts"] != len(parts) or head["count"] != len(items)
+                        or hashlib.sha256(b"".join(parts)).hexdigest() != head["digest"]):
+                    return None
+                return head["seq"], items
+        return None
 
     def command(self, name: str, **args: Any) -> dict[str, Any]:
         # §7: a new req for each command; the reply echoes it.

@@ -72,6 +72,51 @@ def test_best_of_n_picks_smallest_round_trip() -> None:
     assert est.target_offset_s == pytest.approx(2.0, abs=1e-9)
 
 
+def test_rare_quick_probe_outlasts_many_slow_ones() -> None:
+    # A busy machine: most probes queue somewhere (lopsided, +-1 ms), one in a while is
+    # quick. The default window keeps that one for 24 more probes (6 s at 4 probes a s).
+    est = ClockEstimator()
+    est.add(*probe(0.5, 10.0, 0.0001, 0.0001))
+    for i in range(24):
+        up, down = (0.003, 0.001) if i % 2 else (0.001, 0.003)
+        est.add(*probe(0.5, 10.25 + 0.25 * i, up, down))
+    assert est.delay_s == pytest.approx(0.0002)
+    assert est.target_offset_s == pytest.approx(0.5, abs=1e-9)
+
+
+def test_sync_distance_grows_with_age() -> None:
+    est = ClockEstimator(drift=1e-5)
+    est.add(*probe(0.0, 10.0, 0.0001, 0.0001))
+    best = est.best
+    assert best is not None
+    assert est.distance(best, best.at) == pytest.approx(0.0001)
+    assert est.distance(best, best.at + 10.0) == pytest.approx(0.0002)
+    assert est.distance(best, best.at - 1.0) == pytest.approx(0.0001)    # never negative age
+
+
+def test_old_quick_sample_gives_way_to_a_fresh_one() -> None:
+    # Clocks may drift 10 us/s apart: a 0.2 ms probe 30 s old (distance 0.1 + 0.3 ms)
+    # is worse than a fresh 0.6 ms one (distance 0.3 ms)...
+    est = ClockEstimator(drift=1e-5)
+    est.add(*probe(1.0, 10.0, 0.0001, 0.0001))
+    est.add(*probe(1.0003, 40.0, 0.0003, 0.0003))
+    assert est.delay_s == pytest.approx(0.0006)
+    assert est.target_offset_s == pytest.approx(1.0003, abs=1e-9)
+    # ...but 5 s old (0.15 ms) it still beats the fresh one.
+    est = ClockEstimator(drift=1e-5)
+    est.add(*probe(1.0, 10.0, 0.0001, 0.0001))
+    est.add(*probe(1.0003, 15.0, 0.0003, 0.0003))
+    assert est.delay_s == pytest.approx(0.0002)
+    assert est.target_offset_s == pytest.approx(1.0, abs=1e-9)
+
+
+def test_zero_drift_keeps_the_smallest_round_trip_however_old() -> None:
+    est = ClockEstimator(drift=0.0)
+    est.add(*probe(1.0, 10.0, 0.0001, 0.0001))
+    est.add(*probe(1.0003, 1000.0, 0.0003, 0.0003))
+    assert est.target_offset_s == pytest.approx(1.0, abs=1e-9)
+
+
 def test_window_forgets_old_best() -> None:
     est = ClockEstimator(window=3)
     est.add(*probe(1.0, 10.0, 0.0001, 0.0001))
@@ -82,7 +127,7 @@ def test_window_forgets_old_best() -> None:
 
 
 def test_small_change_is_slewed_not_jumped() -> None:
-    est = ClockEstimator(max_slew=0.005, step_threshold_s=0.05, acquire=1)
+    est = ClockEstimator(max_slew=0.005, step_threshold_s=0.05, acquire=1, acquire_s=0.0)
     est.add(*probe(1.000, 10.0, 0.001, 0.001))
     # The controller clock now reads 10 ms further ahead, and with a quicker probe.
     est.add(*probe(1.010, 20.0, 0.0005, 0.0005))
@@ -97,7 +142,7 @@ def test_small_change_is_slewed_not_jumped() -> None:
 
 
 def test_slewed_controller_time_is_monotonic_and_rate_bounded() -> None:
-    est = ClockEstimator(max_slew=0.005, acquire=1)
+    est = ClockEstimator(max_slew=0.005, acquire=1, acquire_s=0.0)
     est.add(*probe(1.0, 0.0, 0.001, 0.001))
     est.add(*probe(0.97, 0.5, 0.0001, 0.0001))     # 30 ms behind: slew backwards
     times = [0.6 + i * 0.1 for i in range(100)]
@@ -108,7 +153,7 @@ def test_slewed_controller_time_is_monotonic_and_rate_bounded() -> None:
 
 
 def test_large_error_steps_at_once() -> None:
-    est = ClockEstimator(step_threshold_s=0.05, acquire=1)
+    est = ClockEstimator(step_threshold_s=0.05, acquire=1, acquire_s=0.0)
     est.add(*probe(1.0, 10.0, 0.001, 0.001))
     est.add(*probe(1.2, 11.0, 0.0005, 0.0005))     # 200 ms: step
     assert est.steps == 2
@@ -116,7 +161,7 @@ def test_large_error_steps_at_once() -> None:
 
 
 def test_step_threshold_boundary() -> None:
-    est = ClockEstimator(step_threshold_s=0.05, acquire=1)
+    est = ClockEstimator(step_threshold_s=0.05, acquire=1, acquire_s=0.0)
     est.add(*probe(0.0, 10.0, 0.001, 0.001))
     est.add(*probe(0.049, 11.0, 0.0005, 0.0005))
     assert est.steps == 1
@@ -139,7 +184,7 @@ def test_impossible_samples_are_rejected(times: tuple[float, float, float, float
 
 
 def test_forget_samples_keeps_time_continuous() -> None:
-    est = ClockEstimator(acquire=1)
+    est = ClockEstimator(acquire=1, acquire_s=0.0)
     est.add(*probe(1.0, 10.0, 0.0001, 0.0001))
     before = est.to_controller(20.0)
     est.forget_samples()
@@ -152,7 +197,7 @@ def test_forget_samples_keeps_time_continuous() -> None:
 
 
 def test_initial_burst_steps_to_each_better_sample() -> None:
-    est = ClockEstimator(acquire=3)
+    est = ClockEstimator(acquire=3, acquire_s=0.0)
     est.add(*probe(0.0, 10.0, 0.004, 0.0))          # poor first probe: 2 ms off
     assert est.offset_at(10.01) == pytest.approx(0.002)
     est.add(*probe(0.0, 10.1, 0.0001, 0.0001))      # good one, still acquiring: step
@@ -162,9 +207,33 @@ def test_initial_burst_steps_to_each_better_sample() -> None:
     assert est.offset_at(10.31) == pytest.approx(0.0, abs=1e-4)
 
 
+def test_samples_in_the_first_seconds_are_stepped_to() -> None:
+    # A node that started with many others on a busy machine: the burst's probes are all
+    # slow (30 ms off), a quick one comes 2 s later and is stepped to, not slewed for 6 s.
+    est = ClockEstimator(acquire=2, acquire_s=5.0, step_threshold_s=0.05)
+    est.add(*probe(0.0, 10.0, 0.060, 0.0))
+    est.add(*probe(0.0, 10.1, 0.061, 0.0))
+    assert est.offset_at(10.2) == pytest.approx(0.030)
+    est.add(*probe(0.0, 12.0, 0.0001, 0.0001))
+    assert est.offset_at(12.01) == pytest.approx(0.0, abs=1e-9)
+    # After acquire_s, a 3 ms change is slewed again.
+    est.add(*probe(0.003, 15.5, 0.00005, 0.00005))
+    assert est.offset_at(15.6) == pytest.approx(0.0, abs=0.0006)
+
+
+def test_forget_samples_ends_the_acquisition() -> None:
+    est = ClockEstimator(acquire=1, acquire_s=60.0)
+    est.add(*probe(1.0, 10.0, 0.0001, 0.0001))
+    est.forget_samples()
+    est.add(*probe(1.003, 11.0, 0.0001, 0.0001))     # the show runs: slew, do not jump
+    assert est.steps == 1
+    assert est.offset_at(11.1) == pytest.approx(1.0005, abs=1e-4)
+
+
 @pytest.mark.parametrize("kwargs", [{"window": 0}, {"acquire": 0}, {"max_slew": 0.0},
                                     {"max_slew": 1.5}, {"step_threshold_s": -1.0},
-                                    {"max_delay_s": 0.0}])
+                                    {"max_delay_s": 0.0}, {"drift": -1e-6},
+                                    {"drift": 0.5}, {"acquire_s": -1.0}])
 def test_estimator_rejects_bad_parameters(kwargs: dict[str, float]) -> None:
     with pytest.raises(ValueError):
         ClockEstimator(**kwargs)  # type: ignore[arg-type]

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from exhibit_engine.errors import ProtocolError
+from exhibit_engine.config import ControllerSettings, ShowConfig, load_venue
+from exhibit_engine.errors import ConfigError, ProtocolError
 from exhibit_engine.sync import protocol as p
 from exhibit_engine.sync.clock import ShowAnchor
-from exhibit_engine.sync.controller import ControllerCore, _encode
+from exhibit_engine.sync.controller import ControllerCore, ControllerServer, _encode
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
 def core() -> ControllerCore:
-    return ControllerCore(now=1000.0, session="sess", heartbeat_s=0.2, lost_after_s=3.0)
+    return ControllerCore(now=1000.0, session="sess", heartbeat_s=0.2, lost_after_s=0.35)
 
 
 def command(core: ControllerCore, name: str, now: float, **args: Any) -> tuple[p.Reply, tuple]:
@@ -42,11 +47,63 @@ def test_ping_is_answered_with_receive_time(core: ControllerCore) -> None:
     assert actions.replies == (p.Pong(5.0, 1000.5, 1000.5),)
 
 
+def snapshot_of(core: ControllerCore, now: float, req: int = 9) -> tuple[int, dict[str, Any]]:
+    """Ask for a snapshot (from a new peer); check and assemble the parts; return
+    (seq, items)."""
+    replies = core.handle(f"asker-{req}-{now}".encode(), p.SnapshotRequest(req), now).replies
+    assembly = p.SnapshotAssembly(req)
+    *parts, final = [p.decode(m.encode()) for m in replies]
+    for part in parts:
+        assembly.add(part)
+    assert isinstance(final, p.Snapshot) and final.req == req
+    return final.seq, assembly.finish(final)
+
+
 def test_snapshot_carries_the_anchor(core: ControllerCore) -> None:
-    (snap,) = core.handle(b"r1", p.SnapshotRequest(), 1000.1).replies
-    assert isinstance(snap, p.Snapshot)
-    assert snap.seq == 0 and snap.count == 1
-    assert p.decode(snap.encode()) == snap
+    replies = core.handle(b"r1", p.SnapshotRequest(3), 1000.1).replies
+    assert [type(m) for m in replies] == [p.SnapshotPart, p.Snapshot]
+    assert all(m.req == 3 for m in replies)
+    assert replies[-1].seq == 0 and replies[-1].count == 1
+    assert snapshot_of(core, 1000.1) == (0, {"anchor": [1000.0, 0.0, 1.0]})
+
+
+def test_load_state_seeds_ten_thousand_keys_under_one_seq(core: ControllerCore) -> None:
+    items = {f"k{i:05d}": i for i in range(10_000)}
+    assert core.load_state(items) == 1 == core.seq
+    seq, state = snapshot_of(core, 1000.2)
+    assert seq == 1 and state == {"anchor": [1000.0, 0.0, 1.0], **items}
+    # Nothing is published: the heartbeat's seq sends joined nodes for a snapshot.
+    (beat,) = core.tick(1000.2).publish
+    assert beat.seq == 1
+    # Two requests get the same parts, each stamped with its own nonce.
+    a = core.handle(b"r1", p.SnapshotRequest(1), 1000.3).replies
+    b = core.handle(b"r2", p.SnapshotRequest(2), 1000.3).replies
+    assert len(a) == len(b) >= 3
+    assert [replace(m, req=0) for m in a] == [replace(m, req=0) for m in b]
+    # One answer per peer per 0.1 s: a flood of requests is not a flood of answers.
+    assert core.handle(b"r1", p.SnapshotRequest(3), 1000.35).replies == ()
+    assert len(core.handle(b"r1", p.SnapshotRequest(4), 1000.41).replies) == len(a)
+    # Tuples are written as arrays (the show control's own values may hold them).
+    core.load_state({"pair": (1, (2, 3))})
+    assert snapshot_of(core, 1000.5)[1]["pair"] == [1, [2, 3]]
+    # An anchor among the keys becomes the show anchor.
+    core.load_state({"anchor": [1000.0, 50.0, 0.0]})
+    assert core.show_time(1010.0) == 50.0 and core.seq == 3
+
+
+@pytest.mark.parametrize("items, fragment", [
+    ({"x": b"bytes"}, "bytes"),
+    ({"": 1}, "string"),
+    ({1: "one", "a": 2}, "string"),
+    ({"big": "x" * 70_000}, "too large"),
+    ({f"k{i}": i for i in range(p.MAX_STATE_KEYS)}, "keys"),
+    ({"anchor": [1.0, 2.0]}, "anchor"),
+])
+def test_load_state_refuses_what_cannot_be_sent(core: ControllerCore, items: dict[str, Any],
+                                                fragment: str) -> None:
+    with pytest.raises(ProtocolError, match=fragment):
+        core.load_state(items)
+    assert core.seq == 0 and core.state == {"anchor": [1000.0, 0.0, 1.0]}
 
 
 def test_heartbeat_on_schedule(core: ControllerCore) -> None:
@@ -60,27 +117,98 @@ def test_heartbeat_on_schedule(core: ControllerCore) -> None:
     assert core.tick(1010.05).publish == ()
 
 
-def test_status_lists_nodes_and_marks_lost_after_three_seconds(core: ControllerCore) -> None:
+def beat(core: ControllerCore, node: str, now: float, *, render_age: float = 0.0,
+         loading: float = 0.0, peer: bytes = b"r1") -> None:
+    core.handle(peer, p.NodeStatus(node, 1, 0.0, 0.0, 0.0, render_age_s=render_age,
+                                   loading_s=loading), now)
+
+
+def states(core: ControllerCore, now: float) -> dict[str, str]:
+    reply, _ = command(core, "status", now)
+    return {n["id"]: n["state"] for n in reply.data["nodes"]}
+
+
+def test_status_lists_nodes_and_their_state(core: ControllerCore) -> None:
     core.handle(b"r1", p.Hello("left"), 1000.0)
-    core.handle(b"r1", p.NodeStatus("left", 120, 2.0, -15.0, 250.0, ("c1",)), 1001.0)
+    core.handle(b"r1", p.NodeStatus("left", 120, 2.0, -15.0, 250.0, ("c1",),
+                                    render_age_s=0.25), 1001.0)
     core.handle(b"r2", p.Hello("right"), 1001.0)
-    reply, _ = command(core, "status", 1002.0)
+    reply, _ = command(core, "status", 1001.2)
     assert reply.ok
     nodes = {n["id"]: n for n in reply.data["nodes"]}
     assert nodes["left"] == {"id": "left", "role": "projector", "state": "joined",
                              "frames": 120, "show_time": 2.0, "offset_us": -15.0,
                              "rtt_us": 250.0, "captures": ["c1"], "extra": {},
-                             "last_seen_s": 1.0}
-    assert reply.data["show_time"] == pytest.approx(2.0)
-    # A ping from the same routing id keeps "right" alive; "left" goes silent.
-    core.handle(b"r2", p.Ping(1.0), 1004.5)
-    reply, _ = command(core, "status", 1004.5)
-    states = {n["id"]: n["state"] for n in reply.data["nodes"]}
-    assert states == {"left": "lost", "right": "joined"}
-    # "left" comes back.
-    core.handle(b"r9", p.NodeStatus("left", 130, 4.0, 0.0, 0.0), 1005.0)
-    reply, _ = command(core, "status", 1005.0)
-    assert {n["id"]: n["state"] for n in reply.data["nodes"]}["left"] == "joined"
+                             "last_seen_s": 0.2, "render_age_s": 0.45}
+    assert reply.data["show_time"] == pytest.approx(1.2)
+
+
+def test_a_silent_projector_is_lost_after_a_few_missed_beats() -> None:
+    core = ControllerCore(now=0.0, session="s", lost_after_s=0.35)
+    t = 0.0
+    while t < 2.0:                                 # beats every 0.1 s
+        beat(core, "left", t)
+        assert states(core, t + 0.099) == {"left": "joined"}
+        t = round(t + 0.1, 6)
+    last = t - 0.1                                 # the process is stopped here
+    assert states(core, last + 0.349) == {"left": "joined"}
+    assert states(core, last + 0.351) == {"left": "lost"}
+    beat(core, "left", last + 5.0)                 # SIGCONT: back at once
+    assert states(core, last + 5.0) == {"left": "joined"}
+
+
+def test_clock_probes_do_not_keep_a_projector_alive(core: ControllerCore) -> None:
+    core.handle(b"r1", p.Hello("left"), 1000.0)
+    core.handle(b"k1", p.Hello("lobby", "kiosk"), 1000.0)
+    for i in range(1, 40):                         # probes and snapshot requests only
+        core.handle(b"r1", p.Ping(float(i)), 1000.0 + i * 0.1)
+        core.handle(b"r1", p.SnapshotRequest(i), 1000.0 + i * 0.1)
+        core.handle(b"k1", p.Ping(float(i)), 1000.0 + i * 0.1)
+    # The kiosk sends no beats: any message keeps it, for peer_lost_after_s.
+    assert states(core, 1004.0) == {"left": "lost", "lobby": "joined"}
+    assert states(core, 1003.9 + 3.01) == {"left": "lost", "lobby": "lost"}
+
+
+def test_a_hung_render_loop_is_reported_hung_not_lost() -> None:
+    core = ControllerCore(now=0.0, session="s", lost_after_s=0.35, hung_after_s=2.0)
+    # The agent keeps beating every 0.1 s; the render loop stopped at t = 1.0.
+    seen: dict[float, str] = {}
+    for i in range(50):
+        t = round(i * 0.1, 6)
+        beat(core, "left", t, render_age=max(0.0, t - 1.0))
+        seen[t] = states(core, t + 0.05)["left"]
+    assert {s for t, s in seen.items() if t + 0.05 <= 3.0} == {"joined"}   # < 2 s: fine
+    assert {s for t, s in seen.items() if t + 0.05 > 3.05} == {"hung"}
+    reply, _ = command(core, "status", 4.95)
+    assert reply.data["nodes"][0]["render_age_s"] == pytest.approx(3.95)
+    beat(core, "left", 5.0, render_age=0.01)             # it draws again
+    assert states(core, 5.0) == {"left": "joined"}
+
+
+def test_slow_frames_are_neither_hung_nor_lost() -> None:
+    core = ControllerCore(now=0.0, session="s", lost_after_s=0.35, hung_after_s=2.0)
+    # llvmpipe at 3 fps: the render loop runs every 0.33 s; beats keep their pace.
+    for i in range(100):
+        t = i * 0.1
+        beat(core, "left", t, render_age=t % 0.33)
+        assert states(core, t + 0.05) == {"left": "joined"}
+
+
+def test_an_announced_scene_load_is_loading_even_when_silent() -> None:
+    core = ControllerCore(now=0.0, session="s", lost_after_s=0.35, hung_after_s=2.0)
+    beat(core, "left", 0.0)
+    beat(core, "left", 0.1, loading=5.0)                 # announced, then silence
+    assert states(core, 0.2) == {"left": "loading"}
+    assert states(core, 2.0) == {"left": "loading"}      # a 2 s load: no false loss
+    assert states(core, 5.05) == {"left": "loading"}
+    assert states(core, 5.11) == {"left": "lost"}        # past its own deadline: lost
+    beat(core, "left", 6.0, render_age=5.9)              # back, with a stale render loop
+    assert states(core, 6.0) == {"left": "hung"}
+    beat(core, "left", 6.1, render_age=0.0)
+    assert states(core, 6.1) == {"left": "joined"}
+    # The announcement cannot be longer than MAX_LOADING_S (refused on the wire).
+    with pytest.raises(ProtocolError):
+        p.decode(p.NodeStatus("left", 1, 0.0, 0.0, 0.0, loading_s=1e6).encode())
 
 
 def test_capture_publishes_an_event_in_the_future(core: ControllerCore) -> None:
@@ -129,9 +257,8 @@ def test_seek_updates_state_and_publishes_key_update(core: ControllerCore) -> No
     assert core.show_time(1005.25) == 100.0
     (beat,) = core.tick(1005.3).publish
     assert beat.seq == 1 and beat.anchor == ShowAnchor(1005.25, 100.0, 1.0)
-    (snap,) = core.handle(b"r", p.SnapshotRequest(), 1005.3).replies
-    assert isinstance(snap, p.Snapshot) and snap.seq == 1
-    assert snap.items["anchor"] == [1005.25, 100.0, 1.0]
+    seq, items = snapshot_of(core, 1005.3)
+    assert seq == 1 and items["anchor"] == [1005.25, 100.0, 1.0]
     bad, published = command(core, "seek", 1005.0)
     assert not bad.ok and "'position'" in bad.error and published == ()
 
@@ -144,8 +271,7 @@ def test_select_publishes_an_event_and_sets_session_state(core: ControllerCore) 
     assert update == p.KeyUpdate(1, "selected_item", value)
     assert reply.data["seq"] == 1 and reply.data["state_seq"] == 1 == core.seq
     assert event in core.tick(1010.0).publish          # repeated like every pending event
-    (snap,) = core.handle(b"r", p.SnapshotRequest(), 1010.1).replies
-    assert isinstance(snap, p.Snapshot) and snap.items["selected_item"] == value
+    assert snapshot_of(core, 1010.1)[1]["selected_item"] == value
     # Events and state share nothing but the clock: a capture takes the next event seq.
     _, (capture,) = command(core, "capture", 1011.0, tag="t")
     assert capture.seq == 2 and core.seq == 1
@@ -211,3 +337,40 @@ def test_hostile_reports_are_bounded_and_status_always_fits_a_frame(core: Contro
     assert len(_encode(reply)[1]) <= p.MAX_FRAME_BYTES
     # The one joined projector is listed first; the lost flood is what gets omitted.
     assert "left" in [n["id"] for n in reply.data["nodes"]]
+
+
+def _venue_with(tmp_path: Path, extra: str) -> Path:
+    text = (REPO / "content" / "venue.toml").read_text(encoding="utf-8")
+    assert "\n[network]\n" in text
+    path = tmp_path / "venue.toml"
+    path.write_text(text.replace("\n[network]\n", f"\n[network]\n{extra}\n", 1),
+                    encoding="utf-8")
+    return path
+
+
+def test_venue_network_sets_the_liveness_thresholds(tmp_path: Path) -> None:
+    venue = load_venue(_venue_with(tmp_path, "lost_after_s = 0.5\nhung_after_s = 4"))
+    assert venue.network.lost_after_s == 0.5 and venue.network.hung_after_s == 4.0
+    default = load_venue(REPO / "content" / "venue.toml").network
+    assert (default.lost_after_s, default.hung_after_s) == (0.35, 2.0)
+    settings = ControllerSettings(venue, ShowConfig("t", {}, (), ()), "127.0.0.1", 0, 0)
+    server = ControllerServer(settings)
+    server.bind()
+    try:
+        assert server.core is not None
+        assert (server.core.lost_after_s, server.core.hung_after_s) == (0.5, 4.0)
+    finally:
+        server.close()
+
+
+@pytest.mark.parametrize("extra, key", [
+    ("lost_after_s = 0.01", "network.lost_after_s"),
+    ("lost_after_s = \"fast\"", "network.lost_after_s"),
+    ("hung_after_s = 0.1", "network.hung_after_s"),
+    ("lost_after_s = 120", "network"),
+])
+def test_bad_liveness_thresholds_are_refused_naming_the_key(tmp_path: Path, extra: str,
+                                                            key: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_venue(_venue_with(tmp_path, extra))
+    assert info.value.key == key and "venue.toml" in str(info.value)

@@ -9,7 +9,9 @@ from __future__ import annotations
 import heapq
 import itertools
 import random
+import tracemalloc
 from collections.abc import Callable
+from dataclasses import replace
 
 import pytest
 
@@ -108,7 +110,7 @@ def test_join_sync_and_show_time(sim: Sim) -> None:
     sim.run(0.5)
     assert node.joined and node.synced and node.have_snapshot
     assert node.session == "s1"
-    assert node.clock.sample_count == 8
+    assert node.clock.sample_count >= 8               # the burst, then regular probes
     assert node.offset_us(sim.now) == pytest.approx(5e6, abs=0.01)
     assert node.rtt_us == pytest.approx(2000.0, abs=1.0)
     assert sim.ctrl is not None
@@ -225,13 +227,33 @@ def test_node_core_events_in_order_once_each() -> None:
     assert node.take_events(100.0) == [e3]
 
 
+def request(node: NodeCore, now: float) -> p.SnapshotRequest:
+    """The snapshot request the node's tick sends at ``now`` (exactly one)."""
+    (req,) = [m for m in node.tick(now) if isinstance(m, p.SnapshotRequest)]
+    return req
+
+
+def answer(node: NodeCore, messages: list[p.Message], now: float) -> None:
+    """Deliver an answer through the wire format."""
+    for m in messages:
+        node.handle(p.decode(m.encode()), now)
+
+
+def feed_snapshot(node: NodeCore, seq: int, items: dict[str, object], now: float) -> int:
+    """Let the node ask for a snapshot and answer it whole; return the request's nonce."""
+    req = request(node, now).req
+    answer(node, p.snapshot_messages(req, seq, items), now)
+    return req
+
+
 def test_node_core_clone_rules() -> None:
     node = NodeCore("n")
     node.handle(p.Welcome("s", 0), 0.0)
     # Updates before the snapshot are buffered, then those after it applied in order.
     node.handle(p.KeyUpdate(3, "lang", "ru"), 0.0)
     node.handle(p.KeyUpdate(2, "lang", "en"), 0.0)
-    node.handle(p.Snapshot.of(1, {"anchor": [0.0, 0.0, 1.0], "lang": "zh"}), 0.0)
+    feed_snapshot(node, 1, {"anchor": [0.0, 0.0, 1.0], "lang": "zh"}, 0.0)
+    assert node.have_snapshot
     assert node.state_seq == 3 and node.state["lang"] == "ru"
     # Old and duplicate updates are dropped.
     node.handle(p.KeyUpdate(2, "lang", "xx"), 0.0)
@@ -240,29 +262,190 @@ def test_node_core_clone_rules() -> None:
     # A gap asks for a new snapshot.
     node.handle(p.KeyUpdate(5, "lang", "de"), 1.0)
     assert not node.have_snapshot
-    assert p.SnapshotRequest() in node.tick(1.0)
     # A bad anchor value is counted, not fatal.
-    node.handle(p.Snapshot.of(5, {"anchor": "nonsense"}), 2.0)
-    assert node.malformed == 1 and node.have_snapshot
+    feed_snapshot(node, 5, {"anchor": "nonsense"}, 1.0)
+    assert node.malformed == 1 and node.have_snapshot and node.state_seq == 5
 
 
 def test_snapshot_before_welcome_is_ignored() -> None:
     node = NodeCore("n")
-    node.handle(p.Snapshot.of(4, {"anchor": [0.0, 0.0, 1.0]}), 0.0)
-    assert not node.have_snapshot
+    answer(node, p.snapshot_messages(0, 4, {"anchor": [0.0, 0.0, 1.0]}), 0.0)
+    assert not node.have_snapshot and node.state == {}
+    assert node.stale_parts == 2
 
 
-def test_status_is_rate_limited_and_sanitised() -> None:
+def big_state(n: int = 10_000) -> dict[str, object]:
+    return {f"k{i:05d}": [i, f"value {i}"] for i in range(n)}
+
+
+def test_ten_thousand_keys_in_parts_over_the_simulated_network() -> None:
+    s = Sim(nodes=("left", "right"))
+    assert s.ctrl is not None
+    seq = s.ctrl.load_state(big_state())
+    assert seq == 1 and len(s.ctrl.state) == 10_001
+    parts: list[int] = []
+    s.drop = lambda dest, m: isinstance(m, p.SnapshotPart) and bool(parts.append(m.index))
+    s.run(0.5)
+    assert len(set(parts)) >= 4                    # it really went in several parts
+    for node in s.nodes.values():
+        assert node.have_snapshot and node.state == s.ctrl.state and node.state_seq == 1
+        assert node.snapshot_failures == 0
+    # A node that already had a snapshot when the keys were loaded catches up too
+    # (the heartbeat's seq is ahead of its own: a gap, so a new snapshot).
+    s.ctrl.load_state({"k00000": "changed"})
+    s.run(0.5)
+    for node in s.nodes.values():
+        assert node.state["k00000"] == "changed" and node.state_seq == 2
+
+
+def test_a_dropped_part_is_detected_and_the_snapshot_asked_for_again() -> None:
+    s = Sim()
+    assert s.ctrl is not None
+    s.ctrl.load_state(big_state())
+    dropped: list[int] = []
+
+    def drop(dest: str, m: p.Message) -> bool:
+        if isinstance(m, p.SnapshotPart) and m.index == 1 and not dropped:
+            dropped.append(m.req)                 # the ROUTER's high-water mark at work
+            return True
+        return False
+
+    s.drop = drop
+    s.run(0.5)
+    node = s.nodes["left"]
+    assert dropped and node.snapshot_failures == 1
+    assert "missing" in node.last_snapshot_error
+    assert node.have_snapshot and node.state == s.ctrl.state
+
+
+def test_a_dropped_closing_message_times_out_and_is_asked_again() -> None:
+    s = Sim()
+    finals: list[int] = []
+
+    def drop(dest: str, m: p.Message) -> bool:
+        if isinstance(m, p.Snapshot) and not finals:
+            finals.append(m.req)
+            return True
+        return False
+
+    s.drop = drop
+    s.run(0.3)
+    node = s.nodes["left"]
+    assert finals and not node.have_snapshot
+    s.run(0.5)
+    assert node.have_snapshot and node.snapshot_failures == 1
+    assert "no answer" in node.last_snapshot_error
+
+
+@pytest.mark.parametrize("field, value, fragment", [
+    ("count", 9_999, "count says"),
+    ("digest", "0" * 64, "digest"),
+    ("parts", 99, "parts sent"),
+])
+def test_a_wrong_count_or_digest_is_refused_and_asked_again(field: str, value: object,
+                                                           fragment: str) -> None:
     node = NodeCore("n")
-    first = node.status(10.0, 5, float("nan"), ["a"] * 100, {"fps": 60})
+    node.handle(p.Welcome("s", 0), 0.0)
+    first = request(node, 0.0)
+    *parts, final = p.snapshot_messages(first.req, 1, big_state())
+    answer(node, [*parts, replace(final, **{field: value})], 0.01)
+    assert not node.have_snapshot and node.state == {}
+    assert node.snapshot_failures == 1 and fragment in node.last_snapshot_error
+    assert not [m for m in node.tick(0.05) if isinstance(m, p.SnapshotRequest)]
+    again = request(node, 0.12)                    # after 0.1 s, with a new nonce
+    assert again.req != first.req
+    answer(node, p.snapshot_messages(again.req, 1, big_state()), 0.13)
+    assert node.have_snapshot and len(node.state) == 10_000
+
+
+def test_parts_of_two_requests_never_mix() -> None:
+    node = NodeCore("n")
+    node.handle(p.Welcome("s", 0), 0.0)
+    old = request(node, 0.0)
+    old_answer = p.snapshot_messages(old.req, 1, {"lang": "zh", "old": True})
+    answer(node, old_answer[:1], 0.1)
+    new = request(node, 1.0)                       # the old one timed out
+    assert new.req != old.req and node.snapshot_failures == 1
+    new_answer = p.snapshot_messages(new.req, 2, {"lang": "ru"})
+    # The rest of the old answer arrives amid the new one: ignored, not mixed in.
+    answer(node, [new_answer[0], *old_answer[1:], new_answer[1]], 1.1)
+    assert node.have_snapshot and node.state == {"lang": "ru"} and node.state_seq == 2
+    assert node.stale_parts == 1 and node.snapshot_failures == 1
+
+
+def test_hostile_answers_are_refused_without_growing_memory() -> None:
+    node = NodeCore("n")
+    node.handle(p.Welcome("s", 0), 0.0)
+    req = request(node, 0.0).req
+    # Too many keys: parts keep coming past MAX_STATE_KEYS; refused at the limit.
+    flood = [p.SnapshotPart.of(req, i, {f"k{i}-{j}": 0 for j in range(4096)})
+             for i in range(p.MAX_STATE_KEYS // 4096 + 2)]
+    answer(node, flood, 0.01)
+    assert node.snapshot_failures == 1 and "keys" in node.last_snapshot_error
+    assert node.state == {} and node._assembly is None
+    # Too many bytes: big values up to MAX_STATE_BYTES, then refused.
+    req = request(node, 0.2).req
+    big = [p.SnapshotPart.of(req, i, {f"b{i}": "x" * 60_000})
+           for i in range(p.MAX_STATE_BYTES // 60_000 + 2)]
+    answer(node, big, 0.21)
+    assert node.snapshot_failures == 2 and "bytes" in node.last_snapshot_error
+    assert node._assembly is None
+    # Parts for a nonce nobody asked for are dropped as they come (nothing kept).
+    stale_before = node.stale_parts
+    answer(node, [p.SnapshotPart.of(12345, i, {f"s{i}": 0}) for i in range(100)], 0.22)
+    assert node.stale_parts == stale_before + 100 and node._assembly is None
+    # The node still takes an honest answer afterwards.
+    feed_snapshot(node, 7, {"lang": "en"}, 2.0)
+    assert node.have_snapshot and node.state == {"lang": "en"}
+
+
+def test_hostile_answers_again_and_again_do_not_grow_memory() -> None:
+    node = NodeCore("n")
+    node.handle(p.Welcome("s", 0), 0.0)
+    # Decoded once (as the agent would, frame by frame); replayed for each request.
+    flood = [p.decode(m.encode()) for m in
+             (p.SnapshotPart.of(0, i, {f"k{i}-{j}": j for j in range(4000)})
+              for i in range(p.MAX_STATE_KEYS // 4000 + 2))]
+    t = 0.0
+
+    def one_round() -> None:
+        nonlocal t
+        t += 2.0
+        req = request(node, t).req
+        for part in flood:
+            node.handle(replace(part, req=req), t)
+        node.handle(p.decode(p.SnapshotPart.of(req + 99, 0, {"x": 1}).encode()), t)
+
+    tracemalloc.start()
+    try:
+        for _ in range(2):
+            one_round()
+        before = tracemalloc.get_traced_memory()[0]
+        for _ in range(8):
+            one_round()
+        after, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert node.snapshot_failures == 10 and node._assembly is None
+    assert after - before < 256 * 1024, f"grew {after - before} bytes over 8 hostile answers"
+    assert peak < 64 * 1024 * 1024
+
+
+def test_status_is_a_beat_every_tenth_of_a_second_and_sanitised() -> None:
+    node = NodeCore("n")
+    first = node.status(10.0, 5, float("nan"), ["a"] * 100, {"fps": 60},
+                        render_age_s=float("inf"), loading_s=1e9)
     assert first is not None and first.show_time == 0.0 and len(first.captures) == 64
+    assert first.render_age_s == 0.0 and first.loading_s == p.MAX_LOADING_S
     assert p.decode(first.encode()) == first
-    assert node.status(10.3, 6, 1.0) is None
-    assert node.status(10.5, 6, 1.0) is not None
+    assert node.status(10.05, 6, 1.0) is None
+    forced = node.status(10.06, 6, 1.0, render_age_s=0.02, loading_s=-3.0, force=True)
+    assert forced is not None and forced.loading_s == 0.0 and forced.render_age_s == 0.02
+    assert node.status(10.17, 6, 1.0) is not None
 
 
 def test_probe_schedule_burst_then_once_a_second() -> None:
-    node = NodeCore("n")
+    node = NodeCore("n", probe_interval_s=1.0)
     pings = [m for m in node.tick(0.0) if isinstance(m, p.Ping)]
     assert len(pings) == 1
     assert not [m for m in node.tick(0.1) if isinstance(m, p.Ping)]   # waiting for a reply
@@ -278,7 +461,7 @@ def test_probe_schedule_burst_then_once_a_second() -> None:
 
 
 def test_poor_round_trips_probe_faster_until_a_good_one() -> None:
-    node = NodeCore("n", burst=1)
+    node = NodeCore("n", burst=1, probe_interval_s=1.0)
     (ping,) = [m for m in node.tick(0.0) if isinstance(m, p.Ping)]
     node.handle(p.Pong(ping.t0, 0.04, 0.04), 0.08)            # 80 ms: a slow frame
     assert not [m for m in node.tick(0.1) if isinstance(m, p.Ping)]

@@ -6,6 +6,7 @@ import hashlib
 import random
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -26,13 +27,14 @@ SAMPLES: list[p.Message] = [
     p.Pong(1.0, 2.5, 2.75),
     p.Heartbeat(100.25, ShowAnchor(99.0, 12.5, 1.0), 3, "a1b2c3"),
     p.NodeStatus("wall-left", 600, 10.0, -12.5, 240.0, ("cap-1", "cap-2"),
-                 {"fps": 59.9, "gpu": "llvmpipe", "nested": {"a": [1, None, True]}}),
+                 {"fps": 59.9, "gpu": "llvmpipe", "nested": {"a": [1, None, True]}},
+                 0.25, 3.0),
     p.Command("capture", {"tag": "t1", "delay": 0.5}, 42),
     p.Reply(True, {"effective_at": 3.5}, "", 42),
     p.Reply(False, {}, "unknown command 'x'", 3),
     p.Event("capture", 12.75, {"tag": "t1"}, 5),
-    p.SnapshotRequest(),
-    p.Snapshot.of(9, {"anchor": [1.0, 0.0, 1.0], "language": "zh"}),
+    p.SnapshotRequest(17),
+    *p.snapshot_messages(17, 9, {"anchor": [1.0, 0.0, 1.0], "language": "zh"}),
     p.KeyUpdate(10, "language", "ru"),
     p.KeyUpdate(11, "anchor", [5.0, 1.0, 1.0]),
 ]
@@ -72,7 +74,7 @@ def test_every_type_has_a_sample_and_is_documented() -> None:
     doc = p.__doc__ or ""
     for t in types:
         assert t.decode() in doc
-    assert p.PROTOCOL_VERSION == 1
+    assert p.PROTOCOL_VERSION == 2
 
 
 def test_unknown_fields_are_ignored() -> None:
@@ -86,23 +88,31 @@ def test_defaults_for_optional_fields() -> None:
 
 
 def test_unknown_message_type() -> None:
-    frames = [b"teleport", msgpack.packb({"v": 1})]
+    frames = [b"teleport", msgpack.packb({"v": 2})]
     with pytest.raises(ProtocolError) as info:
         p.decode(frames, peer="peer-1")
     assert info.value.rule == "unknown message type"
     assert info.value.peer == "peer-1"
 
 
-@pytest.mark.parametrize("version", [0, 2, 99])
+@pytest.mark.parametrize("version", [0, 1, 3, 99])
 def test_wrong_version_names_both_versions(version: int) -> None:
     with pytest.raises(ProtocolError) as info:
         p.decode(p.Hello("a", version=version).encode())
-    assert f"version {version}" in info.value.rule and "version 1" in info.value.rule
+    assert f"version {version}" in info.value.rule and "version 2" in info.value.rule
 
 
 def test_wrong_version_is_reported_before_unknown_type() -> None:
-    with pytest.raises(ProtocolError, match="version 2"):
-        p.decode([b"brand-new-type", msgpack.packb({"v": 2})])
+    with pytest.raises(ProtocolError, match="version 3"):
+        p.decode([b"brand-new-type", msgpack.packb({"v": 3})])
+
+
+def test_a_version_1_snapshot_is_refused_with_the_reason() -> None:
+    # A v1 peer's single-frame snapshot: refused for its version, not misread.
+    v1 = [b"snapshot", msgpack.packb({"v": 1, "seq": 0, "count": 1, "digest": "00"}),
+          msgpack.packb({"anchor": [1.0, 0.0, 1.0]})]
+    with pytest.raises(ProtocolError, match="unsupported protocol version 1"):
+        p.decode(v1)
 
 
 @pytest.mark.parametrize("v", [None, "1", 1.0, True, [1]])
@@ -127,11 +137,11 @@ def test_bad_frame_lists(frames: Any) -> None:
 
 
 def test_frame_over_64_kib_is_refused() -> None:
-    huge = msgpack.packb({"v": 1, "t0": 1.0, "pad": "x" * p.MAX_FRAME_BYTES})
+    huge = msgpack.packb({"v": 2, "t0": 1.0, "pad": "x" * p.MAX_FRAME_BYTES})
     with pytest.raises(ProtocolError, match="larger than"):
         p.decode([b"ping", huge])
     with pytest.raises(ProtocolError, match="larger than"):
-        p.decode([b"x" * (p.MAX_FRAME_BYTES + 1), msgpack.packb({"v": 1})])
+        p.decode([b"x" * (p.MAX_FRAME_BYTES + 1), msgpack.packb({"v": 2})])
 
 
 def test_encode_refuses_oversized_messages() -> None:
@@ -142,7 +152,7 @@ def test_encode_refuses_oversized_messages() -> None:
 
 
 def test_too_many_keys() -> None:
-    b = {"v": 1, "t0": 1.0, **{f"k{i}": i for i in range(p.MAX_MAP_KEYS)}}
+    b = {"v": 2, "t0": 1.0, **{f"k{i}": i for i in range(p.MAX_MAP_KEYS)}}
     with pytest.raises(ProtocolError):
         p.decode([b"ping", msgpack.packb(b)])
     args = {f"k{i}": i for i in range(p.MAX_MAP_KEYS + 1)}
@@ -162,7 +172,7 @@ def test_deep_nesting_is_refused() -> None:
 
 @pytest.mark.parametrize("value", [b"bytes", msgpack.ExtType(5, b"x"), {1: 2}])
 def test_only_plain_values_inside_maps(value: Any) -> None:
-    raw = msgpack.packb({"v": 1, "name": "status", "args": {"x": value}}, use_bin_type=True,
+    raw = msgpack.packb({"v": 2, "name": "status", "args": {"x": value}}, use_bin_type=True,
                         strict_types=False)
     with pytest.raises(ProtocolError):
         p.decode([b"command", raw])
@@ -174,29 +184,178 @@ def test_body_must_be_a_map() -> None:
             p.decode([b"ping", raw])
 
 
-def test_snapshot_digest_and_count_are_checked() -> None:
-    good = p.Snapshot.of(3, {"anchor": [1.0, 0.0, 1.0], "lang": "en"})
-    frames = good.encode()
-    assert p.decode(frames) == good
-    # Altered items: the digest no longer matches.
-    altered = [frames[0], frames[1], msgpack.packb({"anchor": [1.0, 0.0, 1.0]})]
-    with pytest.raises(ProtocolError, match="digest"):
-        p.decode(altered)
-    # Truncated items.
+def assemble(messages: list[p.Message], req: int) -> dict[str, Any]:
+    """Feed decoded messages (wire round trip) to an assembly; return the verified state."""
+    assembly = p.SnapshotAssembly(req)
+    *parts, final = [p.decode(m.encode()) for m in messages]
+    for part in parts:
+        assert isinstance(part, p.SnapshotPart)
+        assembly.add(part)
+    assert isinstance(final, p.Snapshot)
+    return assembly.finish(final)
+
+
+def big_state(n: int = 10_000) -> dict[str, Any]:
+    return {"anchor": [1.0, 0.0, 1.0], **{f"k{i:05d}": {"i": i, "tag": "x" * (i % 17)}
+                                          for i in range(n)}}
+
+
+def test_a_10000_key_state_goes_in_parts_and_comes_back_whole() -> None:
+    state = big_state()
+    messages = p.snapshot_messages(5, 42, state)
+    *parts, final = messages
+    assert len(parts) >= 3 and isinstance(final, p.Snapshot)
+    assert final == p.Snapshot(5, 42, len(state), len(parts), final.digest)
+    assert all(len(f) <= p.MAX_FRAME_BYTES for m in messages for f in m.encode())
+    # The digest is SHA-256 over the parts' frame 2 in order, as the docs say.
+    frames2 = b"".join(m.encode()[2] for m in parts)
+    assert final.digest == hashlib.sha256(frames2).hexdigest()
+    assert sum(len(msgpack.unpackb(m.encode()[2])) for m in parts) == len(state)
+    assert assemble(messages, 5) == state
+    # Same state, any insertion order: same parts and digest (keys go sorted).
+    shuffled = dict(sorted(state.items(), key=lambda kv: hash(kv[0])))
+    assert p.snapshot_messages(5, 42, shuffled) == messages
+
+
+def test_an_empty_state_is_one_closing_message() -> None:
+    (final,) = p.snapshot_messages(1, 0, {})
+    assert final == p.Snapshot(1, 0, 0, 0, hashlib.sha256(b"").hexdigest())
+    assert assemble([final], 1) == {}
+
+
+@pytest.mark.parametrize("damage, fragment", [
+    ("drop-middle", "missing"),
+    ("drop-last-part", "dropped"),
+    ("repeat", "repeated"),
+    ("swap", "missing"),
+    ("wrong-count", "count says"),
+    ("wrong-parts", "parts sent"),
+    ("bad-digest", "digest"),
+    ("altered-part", "digest"),
+    ("other-req", "request"),
+])
+def test_every_damaged_answer_is_refused(damage: str, fragment: str) -> None:
+    messages = p.snapshot_messages(7, 3, big_state(12_000))
+    *parts, final = messages
+    assert len(parts) >= 4
+    if damage == "drop-middle":
+        parts = parts[:1] + parts[2:]
+    elif damage == "drop-last-part":
+        parts = parts[:-1]
+    elif damage == "repeat":
+        parts = parts[:2] + parts[1:]
+    elif damage == "swap":
+        parts = [parts[1], parts[0], *parts[2:]]
+    elif damage == "wrong-count":
+        final = replace(final, count=final.count - 1)
+    elif damage == "wrong-parts":
+        final = replace(final, parts=final.parts + 1)
+    elif damage == "bad-digest":
+        final = replace(final, digest="0" * 64)
+    elif damage == "altered-part":
+        # Same keys, another value: count and parts agree, only the digest can tell.
+        first = parts[0]
+        key = next(iter(first.items))
+        parts[0] = p.SnapshotPart.of(first.req, 0, {**first.items, key: "changed"})
+    elif damage == "other-req":
+        parts[1] = replace(parts[1], req=8)
+    with pytest.raises(ProtocolError, match=fragment):
+        assemble([*parts, final], 7)
+
+
+def test_assembly_limits_bound_what_a_hostile_answer_can_make_us_hold() -> None:
+    # Keys: the limit is checked before a part is taken in.
+    messages = p.snapshot_messages(1, 0, {f"k{i}": i for i in range(3000)})
+    assembly = p.SnapshotAssembly(1, max_keys=2500)
+    with pytest.raises(ProtocolError, match="more than 2500 keys"):
+        for m in messages[:-1]:
+            assembly.add(m)
+    assert len(assembly.items) <= 2500
+    # Bytes, parts and values likewise.
+    part = p.SnapshotPart.of(1, 0, {"a": "x" * 60_000})
+    for kwargs, fragment in (({"max_bytes": 50_000}, "bytes"), ({"max_parts": 0}, "parts"),
+                             ({"max_values": 10}, "values")):
+        one = p.SnapshotPart.of(1, 0, {f"k{i}": [[], {}] for i in range(20)}) \
+            if "max_values" in kwargs else part
+        a = p.SnapshotAssembly(1, **kwargs)
+        with pytest.raises(ProtocolError, match=fragment):
+            a.add(one)
+        assert a.items == {}
+    # The same key in two parts.
+    a = p.SnapshotAssembly(1)
+    a.add(p.SnapshotPart.of(1, 0, {"x": 1}))
+    with pytest.raises(ProtocolError, match="twice"):
+        a.add(p.SnapshotPart.of(1, 1, {"x": 2}))
+
+
+def test_a_state_beyond_the_limits_cannot_be_sent() -> None:
+    with pytest.raises(ProtocolError, match="keys"):
+        p.snapshot_messages(0, 0, {f"k{i}": 0 for i in range(p.MAX_STATE_KEYS + 1)})
+    with pytest.raises(ProtocolError, match="too large for one frame"):
+        p.snapshot_messages(0, 0, {"big": "x" * p.MAX_FRAME_BYTES})
+    with pytest.raises(ProtocolError, match="too large"):
+        p.snapshot_messages(0, 0, {f"k{i}": "x" * 60_000 for i in range(80)})
+    with pytest.raises(ProtocolError, match="string"):
+        p.snapshot_messages(0, 0, {"": 1})
     with pytest.raises(ProtocolError):
-        p.decode([frames[0], frames[1], frames[2][:-3]])
-    # A count that lies (digest right).
-    lying = p.Snapshot(3, good.items, 5, good.digest).encode()
-    with pytest.raises(ProtocolError, match="count"):
-        p.decode(lying)
-    # Items that are not a map, with a correct digest.
-    items = msgpack.packb([1, 2])
-    digest = hashlib.sha256(items).hexdigest()
-    b = msgpack.packb({"v": 1, "seq": 1, "count": 2, "digest": digest})
+        p.snapshot_messages(0, 0, {"k": b"bytes"})
+
+
+def test_snapshot_part_frames_are_checked() -> None:
+    part = p.SnapshotPart.of(3, 0, {"anchor": [1.0, 0.0, 1.0], "lang": "en"})
+    frames = part.encode()
+    assert p.decode(frames) == part
+    with pytest.raises(ProtocolError):
+        p.decode([frames[0], frames[1], frames[2][:-3]])            # truncated items
     with pytest.raises(ProtocolError, match="map"):
-        p.decode([b"snapshot", b, items])
+        p.decode([frames[0], frames[1], msgpack.packb([1, 2])])
+    with pytest.raises(ProtocolError, match="key"):
+        p.decode([frames[0], frames[1], msgpack.packb({"": 1})])
     with pytest.raises(ProtocolError, match="3 frames"):
         p.decode(frames[:2])
+    final = p.Snapshot(3, 1, 2, 1, "ab" * 32)
+    with pytest.raises(ProtocolError, match="'digest'"):
+        p.decode(frames_with(final, digest="xyz"))
+    with pytest.raises(ProtocolError, match="2 frames"):
+        p.decode([*final.encode(), frames[2]])
+
+
+def nest(levels: int) -> Any:
+    value: Any = 1
+    for _ in range(levels):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize("levels, ok", [(8, True), (9, False)])
+def test_state_values_nest_as_deep_in_a_snapshot_as_in_a_key_update(levels: int,
+                                                                   ok: bool) -> None:
+    value = nest(levels)
+    update = p.KeyUpdate(1, "deep", value).encode()
+    part = p.SnapshotPart.of(1, 0, {"deep": value}).encode()
+    for frames in (update, part):
+        if ok:
+            p.decode(frames)
+        else:
+            with pytest.raises(ProtocolError, match="nested"):
+                p.decode(frames)
+    if ok:
+        assert assemble(p.snapshot_messages(1, 0, {"deep": value}), 1) == {"deep": value}
+    else:
+        with pytest.raises(ProtocolError, match="nested"):
+            p.snapshot_messages(1, 0, {"deep": value})
+
+
+def test_node_status_liveness_fields() -> None:
+    status = p.NodeStatus("n", 1, 0.0, 0.0, 0.0, render_age_s=0.5, loading_s=30.0)
+    assert p.decode(status.encode()) == status
+    # Optional: a peer that sends neither gets 0 for both.
+    plain = frames_with(status, render_age_s=_DELETE, loading_s=_DELETE)
+    assert p.decode(plain) == replace(status, render_age_s=0.0, loading_s=0.0)
+    with pytest.raises(ProtocolError, match="'loading_s'"):
+        p.decode(frames_with(status, loading_s=31.0))
+    with pytest.raises(ProtocolError, match="'render_age_s'"):
+        p.decode(frames_with(status, render_age_s=-1.0))
 
 
 def test_anchor_wire_form() -> None:

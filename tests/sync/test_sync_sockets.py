@@ -169,7 +169,7 @@ def test_hostile_frames_do_not_stop_the_controller(start_controller, make_socket
         elif kind == 2:
             frames = [rng.choice(list(p._DECODERS)), b"\x8f" + rng.randbytes(30)]
         else:
-            frames = [b"ping", msgpack.packb({"v": 2, "t0": 1.0})]          # wrong version
+            frames = [b"ping", msgpack.packb({"v": 9, "t0": 1.0})]          # wrong version
         dealer.send_multipart(frames)
         sent += 1
     # Also a few frames over the 64 KiB limit from a second peer (zmq disconnects it).

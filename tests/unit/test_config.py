@@ -36,7 +36,7 @@ def _venue(tmp_path: Path, text: str) -> Path:
 def test_sample_venue_and_show_load() -> None:
     venue = load_venue(ROOT / "content" / "venue.toml")
     show = load_show(ROOT / "content" / "show.toml")
-    assert [d.id for d in venue.displays] == ["left", "right"]
+    assert [d.id for d in venue.displays] == ["left", "centre", "right"]
     assert show.cues[0].bundle in {b.id for b in show.bundles}
 
 

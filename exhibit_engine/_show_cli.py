@@ -1,0 +1,333 @@
+"""``exhibit ctl`` and ``exhibit kiosk``: run a live show from a terminal (thin: parse,
+send one command to the controller, print its answer in one line).
+
+Both find the controller from ``--host``/``--state-port``, then ``EXHIBIT_HOST`` /
+``EXHIBIT_STATE_PORT``, then ``--venue``'s ``[network]``, then 127.0.0.1:5570. A refused
+command (an unknown cue, a kiosk sending GO) or a controller that does not answer is one
+line on stderr and exit status 1; bad arguments are one line and exit status 2.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .errors import ConfigError
+
+__all__ = ["ctl", "kiosk"]
+
+
+def _network_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """--venue, --host, --state-port and --timeout, shared by both groups."""
+    for option in reversed([
+        click.option("--venue", type=click.Path(dir_okay=False, path_type=Path),
+                     help="venue.toml: the controller's address is its [network]."),
+        click.option("--host", help="Controller address (default: the venue's, or "
+                     "127.0.0.1)."),
+        click.option("--state-port", type=int, help="Controller ROUTER port (default: the "
+                     "venue's, or 5570)."),
+        click.option("--timeout", "timeout_s", type=float, default=2.0, show_default=True,
+                     help="Seconds to wait for the controller's answer."),
+        click.option("--key", "key_file", type=click.Path(dir_okay=False, path_type=Path),
+                     help="This machine's CURVE secret key (NAME.curve.key), when the "
+                          "venue's [security] has curve = true (default: $EXHIBIT_KEY)."),
+    ]):
+        f = option(f)
+    return f
+
+
+def _endpoint(venue: Path | None, host: str | None, state_port: int | None,
+              timeout_s: float, key_file: Path | None, role: str) -> dict[str, Any]:
+    from .config import load_venue, resolve_peer
+
+    if not (math.isfinite(timeout_s) and 0 < timeout_s <= 600):
+        raise ConfigError("<flags>", "must be more than 0 and at most 600 seconds",
+                          key="--timeout")
+    v = load_venue(venue) if venue else None
+    h, port, key = resolve_peer(v, host=host, state_port=state_port,
+                                key=str(key_file) if key_file else None)
+    curve = None
+    if v is not None:       # the venue says whether the show network is encrypted
+        from .sync.auth import client_curve
+
+        curve = client_curve(v.security, key, role=role)
+    return {"host": h, "state_port": port, "timeout_s": timeout_s, "curve": curve}
+
+
+def _number(value: str, flag: str, lo: float, hi: float) -> float:
+    """A number argument, checked here so a bad one is one line (exit 2)."""
+    try:
+        x = float(value)
+    except ValueError:
+        x = math.nan
+    if not (math.isfinite(x) and lo <= x <= hi):
+        raise ConfigError("<args>", f"{value!r} is not a number from {lo:g} to {hi:g}", key=flag)
+    return x
+
+
+def _delay_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--delay", metavar="SECONDS", default=None,
+                        help="Seconds until it takes effect on every node (0-10; default "
+                             "0.2: enough for every node to hear it first).")(f)
+
+
+def _delay(delay: str | None) -> dict[str, float]:
+    return {} if delay is None else {"delay": _number(delay, "--delay", 0.0, 10.0)}
+
+
+def _summary(name: str, data: dict[str, Any]) -> str:
+    """One line for a command's reply."""
+    if data.get("ignored"):
+        return f"{name}: ignored ({data['ignored']})"
+    parts = []
+    if "cue" in data:
+        parts.append(f"cue {data['cue']!r}" + (f" (#{data['index']})" if "index" in data
+                                                else ""))
+    if isinstance(data.get("position"), (int, float)):
+        parts.append(f"at show time {data['position']:.3f} s")
+    if "on" in data:
+        parts.append(f"blackout {'on' if data['on'] else 'off'}, fade {data['fade']:g} s")
+    if "stage" in data:
+        parts.append("fading to black (panic again: black at once, stopped)"
+                     if data["stage"] == 1 else "black and stopped ('blackout off' clears)")
+    if "program" in data:
+        parts.append(f"program {data['program']}")
+    return f"{name}: " + (", ".join(parts) or "done")
+
+
+@contextmanager
+def _client(kind: str, endpoint: dict[str, Any], **extra: Any) -> Iterator[Any]:
+    if kind == "kiosk":
+        from .sync.kiosk import KioskClient
+
+        client: Any = KioskClient(endpoint["host"], endpoint["state_port"],
+                                  timeout_s=endpoint["timeout_s"], curve=endpoint["curve"],
+                                  **extra)
+    else:
+        from .sync.operator import OperatorClient
+
+        client = OperatorClient(endpoint["host"], endpoint["state_port"],
+                                timeout_s=endpoint["timeout_s"], curve=endpoint["curve"])
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+# --------------------------------------------------------------------------- ctl
+
+
+@click.group()
+@_network_options
+@click.pass_context
+def ctl(ctx: click.Context, venue: Path | None, host: str | None, state_port: int | None,
+        timeout_s: float, key_file: Path | None) -> None:
+    """Operate a running show: GO, pause, goto, blackout, panic, status.
+
+    \b
+    exhibit ctl status                 every node: joined/lost, frames, show time
+    exhibit ctl go | next | back       next cue / previous cue (a double GO is ignored)
+    exhibit ctl pause | resume         hold / play on from the same frame
+    exhibit ctl goto CUE               a cue by id, or by index (0 = first)
+    exhibit ctl seek SECONDS           jump to a show time
+    exhibit ctl blackout on|off        fade the wall to black and back (--fade S)
+    exhibit ctl panic                  fade to black; a second panic: black and stopped
+    exhibit ctl capture TAG            every node saves a PNG of the same frame
+
+    Every change takes effect a moment later (--delay, 0.2 s), on the same frame on every
+    node. The show's state survives a controller restart.
+    """
+    ctx.obj = _endpoint(venue, host, state_port, timeout_s, key_file, "operator")
+
+
+def _ctl_send(ctx: click.Context, name: str, **args: Any) -> dict[str, Any]:
+    with _client("operator", ctx.obj) as op:
+        data = op.command(name, **args)
+    click.echo(_summary(name, data))
+    return data
+
+
+@ctl.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Print the controller's answer as JSON.")
+@click.pass_context
+def ctl_status(ctx: click.Context, as_json: bool) -> None:
+    """Show the show time, what plays, and every node and kiosk the controller knows.
+
+    A node is "joined" while it reports, "loading" while it builds a scene, "hung" when
+    its render loop stalls and "lost" when it falls silent.
+    """
+    with _client("operator", ctx.obj) as op:
+        st = op.command("status")
+    if as_json:
+        click.echo(json.dumps(st, indent=2, ensure_ascii=False))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    show = st.get("show") or {}
+    head = f"show time {st['show_time']:.3f} s, session {st['session']}"
+    if show:
+        head += (f", program {show['program']}, cue {show['cue']!r}"
+                 + (", paused" if show.get("paused") else "")
+                 + (", holding (wait cue)" if show.get("waiting") else "")
+                 + (f", panic {show['panic']}" if show.get("panic") else "")
+                 + (f", blackout {show['blackout']:.0%}" if show.get("blackout") else "")
+                 + ("" if show.get("open", True) else ", closed"))
+    click.echo(head)
+    table = Table()
+    for col, just in (("node", "left"), ("role", "left"), ("state", "left"),
+                      ("frames", "right"), ("show time", "right"), ("offset µs", "right"),
+                      ("rtt µs", "right"), ("seen", "right")):
+        table.add_column(col, justify=just)  # type: ignore[arg-type]
+    for n in st.get("nodes", []):
+        table.add_row(n["id"], n["role"], n["state"], f"{n['frames']:,}",
+                      f"{n['show_time']:.3f}", f"{n['offset_us']:.0f}", f"{n['rtt_us']:.0f}",
+                      f"{n['last_seen_s']:.1f} s ago")
+    Console().print(table)
+    if st.get("omitted"):
+        click.echo(f"({st['omitted']} more not shown)")
+
+
+def _simple(name: str, doc: str) -> None:
+    @_delay_option
+    @click.pass_context
+    def run(ctx: click.Context, delay: str | None) -> None:
+        _ctl_send(ctx, name, **_delay(delay))
+
+    run.__doc__ = doc
+    ctl.command(name)(run)
+
+
+_simple("go", "Jump to the start of the next cue and play (a second GO within the "
+              "show's guard time, 0.5 s by default, is ignored).")
+_simple("next", "The same as go: the next cue's start, playing.")
+_simple("back", "Jump to the start of the previous cue.")
+_simple("pause", "Hold the picture where it is (show time stops; it resumes from the "
+                 "same frame).")
+_simple("resume", "Play on from where the show was paused (or from a wait cue's hold).")
+_simple("panic", "Fade to black at once; a second panic is black immediately and stops "
+                 "the show. `blackout off` clears it, then `resume` or `go`.")
+
+
+@ctl.command("goto")
+@click.argument("cue")
+@_delay_option
+@click.pass_context
+def ctl_goto(ctx: click.Context, cue: str, delay: str | None) -> None:
+    """Jump to the start of cue CUE: its id, or its index in the cue list (0 = first).
+
+    A paused show stays paused on the new cue.
+    """
+    target: str | int = int(cue) if cue.isdigit() else cue
+    _ctl_send(ctx, "goto", cue=target, **_delay(delay))
+
+
+@ctl.command("seek")
+@click.argument("seconds")
+@click.option("--rate", metavar="RATE", help="Play rate from there (0-16; 0 holds, 1 plays).")
+@_delay_option
+@click.pass_context
+def ctl_seek(ctx: click.Context, seconds: str, rate: str | None, delay: str | None) -> None:
+    """Jump to show time SECONDS (from the start of the cue list)."""
+    args: dict[str, Any] = {"position": _number(seconds, "SECONDS", 0.0, 1e9)}
+    if rate is not None:
+        args["rate"] = _number(rate, "--rate", 0.0, 16.0)
+    _ctl_send(ctx, "seek", **args, **_delay(delay))
+
+
+@ctl.command("blackout")
+@click.argument("state", metavar="on|off")
+@click.option("--fade", metavar="SECONDS", help="Fade time in seconds (default: the show's, 2 s).")
+@_delay_option
+@click.pass_context
+def ctl_blackout(ctx: click.Context, state: str, fade: str | None, delay: str | None) -> None:
+    """Fade the whole wall to black (on) or back to the picture (off).
+
+    A blackout stays on through opening hours and a controller restart until turned off.
+    """
+    if state not in ("on", "off"):
+        raise ConfigError("<args>", f"must be on or off, not {state!r}", key="blackout")
+    args: dict[str, Any] = {"on": state == "on"}
+    if fade is not None:
+        args["fade"] = _number(fade, "--fade", 0.0, 600.0)
+    _ctl_send(ctx, "blackout", **args, **_delay(delay))
+
+
+@ctl.command("capture")
+@click.argument("tag")
+@_delay_option
+@click.pass_context
+def ctl_capture(ctx: click.Context, tag: str, delay: str | None) -> None:
+    """Ask every node to save a PNG of the same frame as TAG (nodes started with
+    --capture-dir write DISPLAY-TAG.png there)."""
+    with _client("operator", ctx.obj) as op:
+        data = op.command("capture", tag=tag, **_delay(delay))
+    click.echo(f"capture: {tag!r} at show time {data['effective_at']:.3f} s")
+
+
+# --------------------------------------------------------------------------- kiosk
+
+
+@click.group()
+@_network_options
+@click.option("--id", "kiosk_id", default="kiosk-cli", show_default=True,
+              help="This kiosk's id, as `exhibit ctl status` lists it.")
+@click.pass_context
+def kiosk(ctx: click.Context, venue: Path | None, host: str | None, state_port: int | None,
+          timeout_s: float, key_file: Path | None, kiosk_id: str) -> None:
+    """Act as a visitor kiosk: select an artifact, touch, switch the language.
+
+    \b
+    exhibit kiosk select ITEM     the wall turns to the item (an id from the bundle)
+    exhibit kiosk touch           visitor activity: the attract loop gives way
+    exhibit kiosk language LANG   the wall's captions switch (zh, en, ru...)
+
+    The wall follows on the same frame on every node. For operators checking a kiosk
+    and for tests; a real kiosk speaks the same protocol (docs/protocol.md).
+    """
+    if not 0 < len(kiosk_id) <= 256:
+        raise ConfigError("<flags>", "must be 1 to 256 characters", key="--id")
+    ctx.obj = {**_endpoint(venue, host, state_port, timeout_s, key_file, "kiosk"),
+               "kiosk_id": kiosk_id}
+
+
+def _kiosk(ctx: click.Context) -> Any:
+    endpoint = {k: v for k, v in ctx.obj.items() if k != "kiosk_id"}
+    return _client("kiosk", endpoint, kiosk_id=ctx.obj["kiosk_id"])
+
+
+@kiosk.command("select")
+@click.argument("item")
+@click.option("--delay", metavar="SECONDS", help="Seconds until every node shows it (0-60; default 0.3).")
+@click.pass_context
+def kiosk_select(ctx: click.Context, item: str, delay: str | None) -> None:
+    """Select ITEM (an artifact id): every node's scene turns to it."""
+    d = None if delay is None else _number(delay, "--delay", 0.0, 60.0)
+    with _kiosk(ctx) as k:
+        data = k.select(item, delay=d)
+    click.echo(f"select: {item!r} at show time {data['effective_at']:.3f} s")
+
+
+@kiosk.command("touch")
+@click.pass_context
+def kiosk_touch(ctx: click.Context) -> None:
+    """Report a visitor's touch: restarts the idle timer and leaves the attract loop."""
+    with _kiosk(ctx) as k:
+        data = k.touch()
+    click.echo(_summary("touch", data))
+
+
+@kiosk.command("language")
+@click.argument("lang")
+@click.pass_context
+def kiosk_language(ctx: click.Context, lang: str) -> None:
+    """Switch the wall's language to LANG (one of the show's title languages)."""
+    with _kiosk(ctx) as k:
+        data = k.language(lang)
+    click.echo(f"language: {data['language']}")

@@ -1,0 +1,76 @@
+"""``exhibit controller`` as a real process: on a simulated wall clock (``--sim-time``) it
+follows the show's opening hours and, started mid-day, catches up to where the schedule
+says the show should be; a state file it cannot use is one warning, never a crash."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from exhibit_engine.demo import free_ports
+from exhibit_engine.errors import SyncError
+from exhibit_engine.sync.operator import OperatorClient
+
+from .conftest import CONTENT, Procs, wait_until
+
+pytestmark = [pytest.mark.e2e, pytest.mark.sync]
+
+SCHEDULE = """
+[schedule]
+timezone = "Europe/Berlin"
+mon = "closed"
+tue = ["10:00", "18:00"]
+"""
+
+
+def _status(op: OperatorClient) -> dict[str, Any] | None:
+    try:
+        return op.command("status")
+    except SyncError:
+        return None
+
+
+@pytest.mark.parametrize("sim_time, program, show_time", [
+    # Tuesday 14:03: open since 10:00, 4 h 3 min = 14,580 s into a 120 s loop -> 60 s.
+    ("2026-11-24T14:03:00+01:00", "main", 60.0),
+    ("2026-11-23T14:03:00+01:00", "standby", None),      # Monday: closed all day
+])
+def test_a_controller_started_mid_day_lands_where_the_schedule_says(
+        procs: Procs, tmp_path: Path, sim_time: str, program: str,
+        show_time: float | None) -> None:
+    show = tmp_path / "show.toml"
+    show.write_text((CONTENT / "show.toml").read_text(encoding="utf-8") + SCHEDULE,
+                    encoding="utf-8")
+    state, pub = free_ports(2)
+    procs.start("controller", "controller", "--venue", str(CONTENT / "venue.toml"),
+                "--show", str(show), "--host", "127.0.0.1", "--state-port", str(state),
+                "--publish-port", str(pub), "--no-state", "--sim-time", sim_time)
+    with OperatorClient("127.0.0.1", state, timeout_s=2.0) as op:
+        st = wait_until(lambda: _status(op), 60.0, "the controller to answer")
+    assert st["show"]["program"] == program, procs.log("controller")
+    assert st["show"]["open"] is (program == "main")
+    if show_time is not None:
+        # It answered within a few seconds of starting: the clock ran on meanwhile.
+        assert show_time <= st["show_time"] < show_time + 10.0
+
+
+def test_an_unusable_state_file_is_one_warning_and_a_fresh_show(procs: Procs,
+                                                                 tmp_path: Path) -> None:
+    state_file = tmp_path / "state.json"
+    state_file.write_text('{"format": "exhibit-controller-state", "version": 7}')
+    state, pub = free_ports(2)
+    procs.start("controller", "controller", "--venue", str(CONTENT / "venue.toml"),
+                "--show", str(CONTENT / "show.toml"), "--host", "127.0.0.1",
+                "--state-port", str(state), "--publish-port", str(pub),
+                "--state-file", str(state_file))
+    with OperatorClient("127.0.0.1", state, timeout_s=2.0) as op:
+        st = wait_until(lambda: _status(op), 60.0, "the controller to answer")
+        assert st["show_time"] < 30.0          # a fresh show
+        # It saves its own session over the bad file as soon as one exists.
+        wait_until(lambda: '"version": 1' in state_file.read_text(), 10.0,
+                   "the controller to write its state file")
+    warnings = [ln for ln in procs.log("controller").splitlines() if "cannot be used" in ln]
+    assert len(warnings) == 1 and str(state_file) in warnings[0]
+    assert "unknown version 7" in warnings[0] and "Traceback" not in procs.log("controller")

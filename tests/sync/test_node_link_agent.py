@@ -1,0 +1,109 @@
+"""The NodeLink agent against a scripted controller: warm-up pings, switch interval.
+
+The controller here is a bare ROUTER/PUB pair driven by the test, so every ping the node
+sends is seen and answered exactly once. Waiting is on socket polls with deadlines.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Iterator
+from itertools import pairwise
+
+import pytest
+import zmq
+
+from exhibit_engine.sync.node import NodeLink
+from exhibit_engine.sync.protocol import (
+    Hello,
+    Ping,
+    Pong,
+    SnapshotRequest,
+    Welcome,
+    decode,
+    snapshot_messages,
+)
+
+HOST = "127.0.0.1"
+
+
+@pytest.fixture
+def restore_switch_interval() -> Iterator[None]:
+    before = sys.getswitchinterval()
+    yield
+    sys.setswitchinterval(before)
+
+
+def _serve(router: zmq.Socket[bytes], until: Callable[[list[float]], bool],
+           timeout_s: float = 10.0) -> list[float]:
+    """Answer hello, snapshot requests and pings until ``until(ping arrival times)``."""
+    pings: list[float] = []
+    deadline = time.monotonic() + timeout_s
+    while not until(pings):
+        left = deadline - time.monotonic()
+        assert left > 0, f"the node sent only {len(pings)} pings"
+        if not router.poll(int(left * 1000) + 1):
+            continue
+        peer, *frames = router.recv_multipart()
+        message = decode(frames)
+        now = time.monotonic()
+        if isinstance(message, Hello):
+            replies: list = [Welcome("s1", 0)]
+        elif isinstance(message, SnapshotRequest):
+            replies = snapshot_messages(message.req, 0, {"anchor": [now, 0.0, 1.0]})
+        elif isinstance(message, Ping):
+            pings.append(now)
+            replies = [Pong(message.t0, now, time.monotonic())]
+        else:
+            replies = []
+        for reply in replies:
+            router.send_multipart([peer, *reply.encode()])
+    return pings
+
+
+def test_timed_probes_follow_a_warm_up_whose_pong_is_no_sample(
+        make_socket: Callable[[int], zmq.Socket[bytes]],
+        make_node: Callable[..., NodeLink], restore_switch_interval: None) -> None:
+    router, pub = make_socket(zmq.ROUTER), make_socket(zmq.PUB)
+    state_port = router.bind_to_random_port(f"tcp://{HOST}")
+    publish_port = pub.bind_to_random_port(f"tcp://{HOST}")
+    link = make_node("n1", state_port, publish_port)
+    burst = link.core.burst
+
+    def timed_pairs(pings: list[float]) -> int:
+        # After the burst, timed probes are >= 0.2 s apart; a ping < 0.1 s after the one
+        # before it is the real probe of a (warm-up, probe) pair.
+        timed = pings[burst:]
+        return sum(1 for a, b in pairwise(timed) if b - a < 0.1)
+
+    pings = _serve(router, lambda p: timed_pairs(p) >= 3)
+    timed = pings[burst:]
+    assert len(timed) in (6, 7)          # three pairs (and maybe the next warm-up)
+
+    def samples() -> int:
+        with link._lock:
+            return link.core.clock.sample_count
+
+    # Pongs are read in order: once the last real probe's pong is a sample, every pong
+    # answered has been read. Each burst pong and real probe's pong is a sample; were
+    # the warm-up pongs too, there would be 8 + 6.
+    deadline = time.monotonic() + 5.0
+    while samples() < burst + 3 and time.monotonic() < deadline:
+        link.poll(0.05)
+    assert samples() == burst + 3
+
+
+def test_a_link_lowers_the_switch_interval(make_socket: Callable[[int], zmq.Socket[bytes]],
+                                           make_node: Callable[..., NodeLink],
+                                           restore_switch_interval: None) -> None:
+    sys.setswitchinterval(0.005)
+    router, pub = make_socket(zmq.ROUTER), make_socket(zmq.PUB)
+    make_node("n1", router.bind_to_random_port(f"tcp://{HOST}"),
+              pub.bind_to_random_port(f"tcp://{HOST}"))
+    assert sys.getswitchinterval() == pytest.approx(NodeLink._SWITCH_S)
+    # A lower interval set by the application is kept.
+    sys.setswitchinterval(0.0001)
+    make_node("n2", router.bind_to_random_port(f"tcp://{HOST}"),
+              pub.bind_to_random_port(f"tcp://{HOST}"))
+    assert sys.getswitchinterval() == pytest.approx(0.0001)
