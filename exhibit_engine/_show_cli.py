@@ -1,8 +1,12 @@
-"""``exhibit ctl`` and ``exhibit kiosk``: run a live show from a terminal (thin: parse,
-send one command to the controller, print its answer in one line).
+"""``exhibit ctl``, ``exhibit kiosk`` and ``exhibit status`` (``ctl status`` at the top
+level): run a live show from a terminal (thin: parse, send one command to the controller,
+print its answer in one line).
 
-Both find the controller from ``--host``/``--state-port``, then ``EXHIBIT_HOST`` /
-``EXHIBIT_STATE_PORT``, then ``--venue``'s ``[network]``, then 127.0.0.1:5570. A refused
+All find the controller from ``--host``/``--state-port``, then ``EXHIBIT_HOST`` /
+``EXHIBIT_STATE_PORT``, then ``--venue``'s ``[network]``, then 127.0.0.1:5570. With CURVE
+(``[security] curve = true``) they take ``--key`` and learn the controller's public key
+from ``--venue`` or, without a venue file, ``--server-key``; a key with neither is an
+error, never silently unused. A refused
 command (an unknown cue, a kiosk sending GO) or a controller that does not answer is one
 line on stderr and exit status 1; bad arguments are one line and exit status 2.
 """
@@ -20,11 +24,12 @@ import click
 
 from .errors import ConfigError
 
-__all__ = ["ctl", "kiosk"]
+__all__ = ["ctl", "kiosk", "status"]
 
 
 def _network_options(f: Callable[..., Any]) -> Callable[..., Any]:
-    """--venue, --host, --state-port and --timeout, shared by both groups."""
+    """--venue, --host, --state-port, --timeout, --key and --server-key, shared by
+    ``ctl``, ``kiosk`` and ``status``."""
     for option in reversed([
         click.option("--venue", type=click.Path(dir_okay=False, path_type=Path),
                      help="venue.toml: the controller's address is its [network]."),
@@ -36,14 +41,19 @@ def _network_options(f: Callable[..., Any]) -> Callable[..., Any]:
                      help="Seconds to wait for the controller's answer."),
         click.option("--key", "key_file", type=click.Path(dir_okay=False, path_type=Path),
                      help="This machine's CURVE secret key (NAME.curve.key), when the "
-                          "venue's [security] has curve = true (default: $EXHIBIT_KEY)."),
+                          "venue's [security] has curve = true (default: $EXHIBIT_KEY); "
+                          "needs --venue or --server-key."),
+        click.option("--server-key", type=click.Path(dir_okay=False, path_type=Path),
+                     help="The controller's CURVE public key file (the venue's "
+                          "controller_public_key), for --key without --venue."),
     ]):
         f = option(f)
     return f
 
 
 def _endpoint(venue: Path | None, host: str | None, state_port: int | None,
-              timeout_s: float, key_file: Path | None, role: str) -> dict[str, Any]:
+              timeout_s: float, key_file: Path | None, role: str,
+              server_key: Path | None = None) -> dict[str, Any]:
     from .config import load_venue, resolve_peer
 
     if not (math.isfinite(timeout_s) and 0 < timeout_s <= 600):
@@ -56,7 +66,22 @@ def _endpoint(venue: Path | None, host: str | None, state_port: int | None,
     if v is not None:       # the venue says whether the show network is encrypted
         from .sync.auth import client_curve
 
+        if server_key is not None:
+            raise ConfigError("<flags>", "give --venue or --server-key, not both (the "
+                              "venue's [security] names the controller's key)",
+                              key="--server-key")
         curve = client_curve(v.security, key, role=role)
+    elif server_key is not None:
+        from .sync.auth import client_curve_for_server
+
+        if not key:
+            raise ConfigError("<flags>", "needs --key PATH (this machine's NAME.curve.key)",
+                              key="--server-key")
+        curve = client_curve_for_server(key, str(server_key))
+    elif key:
+        raise ConfigError("<flags>", "a CURVE key (--key or EXHIBIT_KEY) needs the "
+                          "controller's public key: give --venue VENUE.toml or --server-key "
+                          "PATH (its controller_public_key file)", key="--key")
     return {"host": h, "state_port": port, "timeout_s": timeout_s, "curve": curve}
 
 
@@ -127,7 +152,7 @@ def _client(kind: str, endpoint: dict[str, Any], **extra: Any) -> Iterator[Any]:
 @_network_options
 @click.pass_context
 def ctl(ctx: click.Context, venue: Path | None, host: str | None, state_port: int | None,
-        timeout_s: float, key_file: Path | None) -> None:
+        timeout_s: float, key_file: Path | None, server_key: Path | None) -> None:
     """Operate a running show: GO, pause, goto, blackout, panic, status.
 
     \b
@@ -143,7 +168,7 @@ def ctl(ctx: click.Context, venue: Path | None, host: str | None, state_port: in
     Every change takes effect a moment later (--delay, 0.2 s), on the same frame on every
     node. The show's state survives a controller restart.
     """
-    ctx.obj = _endpoint(venue, host, state_port, timeout_s, key_file, "operator")
+    ctx.obj = _endpoint(venue, host, state_port, timeout_s, key_file, "operator", server_key)
 
 
 def _ctl_send(ctx: click.Context, name: str, **args: Any) -> dict[str, Any]:
@@ -162,7 +187,27 @@ def ctl_status(ctx: click.Context, as_json: bool) -> None:
     A node is "joined" while it reports, "loading" while it builds a scene, "hung" when
     its render loop stalls and "lost" when it falls silent.
     """
-    with _client("operator", ctx.obj) as op:
+    _print_status(ctx.obj, as_json)
+
+
+@click.command("status")
+@_network_options
+@click.option("--json", "as_json", is_flag=True, help="Print the controller's answer as JSON.")
+def status(venue: Path | None, host: str | None, state_port: int | None, timeout_s: float,
+           key_file: Path | None, server_key: Path | None, as_json: bool) -> None:
+    """Show the show time, what plays, and every node and kiosk the controller knows
+    (the same as `exhibit ctl status`).
+
+    A node is "joined" while it reports, "loading" while it builds a scene, "hung" when
+    its render loop stalls and "lost" when it falls silent.
+    """
+    _print_status(_endpoint(venue, host, state_port, timeout_s, key_file, "operator",
+                            server_key), as_json)
+
+
+def _print_status(endpoint: dict[str, Any], as_json: bool) -> None:
+    """Ask the controller for ``status`` and print it (a table, or JSON)."""
+    with _client("operator", endpoint) as op:
         st = op.command("status")
     if as_json:
         click.echo(json.dumps(st, indent=2, ensure_ascii=False))
@@ -280,7 +325,8 @@ def ctl_capture(ctx: click.Context, tag: str, delay: str | None) -> None:
               help="This kiosk's id, as `exhibit ctl status` lists it.")
 @click.pass_context
 def kiosk(ctx: click.Context, venue: Path | None, host: str | None, state_port: int | None,
-          timeout_s: float, key_file: Path | None, kiosk_id: str) -> None:
+          timeout_s: float, key_file: Path | None, server_key: Path | None,
+          kiosk_id: str) -> None:
     """Act as a visitor kiosk: select an artifact, touch, switch the language.
 
     \b
@@ -293,7 +339,7 @@ def kiosk(ctx: click.Context, venue: Path | None, host: str | None, state_port: 
     """
     if not 0 < len(kiosk_id) <= 256:
         raise ConfigError("<flags>", "must be 1 to 256 characters", key="--id")
-    ctx.obj = {**_endpoint(venue, host, state_port, timeout_s, key_file, "kiosk"),
+    ctx.obj = {**_endpoint(venue, host, state_port, timeout_s, key_file, "kiosk", server_key),
                "kiosk_id": kiosk_id}
 
 

@@ -16,7 +16,7 @@ from typing import Any
 import click
 
 from . import __version__
-from ._show_cli import ctl, kiosk
+from ._show_cli import ctl, kiosk, status
 from .bench._cli import bench
 from .errors import ConfigError, ExhibitError
 
@@ -56,7 +56,7 @@ def main() -> None:
     Curators:   pack, validate, inspect,         -- build, check and proof scene
                 render, preview                     bundles
     Signing:    keys new, pack --sign, install   -- sign bundles, install them safely
-    Operators:  controller, node,                -- run a show on a projector wall,
+    Operators:  controller, node, status,        -- run a show on a projector wall,
                 ctl go|pause|blackout|status...     cue it and watch every node
     Kiosks:     kiosk select|touch|language      -- what a visitor's touch sends
     Installers: wall check                       -- check a venue's wall, draw it
@@ -659,6 +659,7 @@ def wall_check(venue: Path, png: Path | None) -> None:
 main.add_command(bench)
 main.add_command(ctl)
 main.add_command(kiosk)
+main.add_command(status)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -196,7 +196,7 @@ class BundlePolicy:
     require_signed: bool = False
 
 
-#: ``[security]`` allow-list keys and the role each grants (the role is the ZAP User-Id).
+#: ``[security]`` allow-list keys and the role each grants (the ZAP User-Id is "ROLE:KEY_ID").
 SECURITY_ROLES = {"projectors": "projector", "kiosks": "kiosk", "operators": "operator"}
 
 
@@ -218,6 +218,9 @@ class SecurityConfig:
         controller_public: that key, 40 Z85 characters (``""`` without one).
         projectors, kiosks, operators: the allow-listed public key files, absolute.
         roles: every allow-listed key as ``(Z85 public key, role)``.
+        displays: ``[security.displays]``, optional: ``(display id, Z85 public key)``
+            pairs; the controller lets only that projector key use the display's id as
+            its node id, and a key bound so uses no other id.
     """
 
     curve: bool = False
@@ -228,6 +231,7 @@ class SecurityConfig:
     kiosks: tuple[str, ...] = ()
     operators: tuple[str, ...] = ()
     roles: tuple[tuple[str, str], ...] = ()
+    displays: tuple[tuple[str, str], ...] = ()
 
     def role_of(self, public_z85: str) -> str | None:
         """The role an allow-listed public key (Z85) grants, or ``None``."""
@@ -665,16 +669,19 @@ def load_venue(path: str | os.PathLike[str]) -> VenueConfig:
         network=network,
         path=name,
         bundles=policy,
-        security=_security(name, _Fields(name, data.get("security", {}), "security")),
+        security=_security(name, _Fields(name, data.get("security", {}), "security"),
+                           tuple(d.id for d in displays)),
     )
 
 
-def _security(name: str, sec: _Fields) -> SecurityConfig:
+def _security(name: str, sec: _Fields, display_ids: tuple[str, ...] = ()) -> SecurityConfig:
     """``[security]``: every listed key file must exist and parse, and a key may hold
-    one role only (it is how the controller tells a kiosk from an operator)."""
+    one role only (it is how the controller tells a kiosk from an operator).
+    ``[security.displays]`` binds a display id of ``display_ids`` to one listed
+    projector key."""
     from .sync.curve_keys import load_curve_public_keys
 
-    known = {"curve", "controller_key", "controller_public_key", *SECURITY_ROLES}
+    known = {"curve", "controller_key", "controller_public_key", "displays", *SECURITY_ROLES}
     for k in sec.table:
         if k not in known:
             raise ConfigError(name, f"unknown key (known: {', '.join(sorted(known))})",
@@ -732,11 +739,32 @@ def _security(name: str, sec: _Fields) -> SecurityConfig:
     if curve and not roles:
         raise ConfigError(name, "curve = true needs at least one allowed key in "
                           "projectors, kiosks or operators", key="security")
+    bound = sec._get("displays", {})
+    if not isinstance(bound, dict):
+        raise ConfigError(name, "must be a table: display id = \"its projector's "
+                          "NAME.curve.pub\"", key=sec._key("displays"))
+    displays: list[tuple[str, str]] = []
+    for display_id, file in bound.items():
+        where = f"displays.{display_id}"
+        if display_id not in display_ids:
+            raise ConfigError(name, f"no display {display_id!r} (known: "
+                              f"{', '.join(display_ids)})", key=sec._key(where))
+        if not isinstance(file, str) or not file:
+            raise ConfigError(name, "must be a projector's public key file path",
+                              key=sec._key(where))
+        path = str((here / file).resolve())
+        found = keys_in(path, where)
+        if len(found) != 1 or roles.get(found[0].z85, ("",))[0] != "projector":
+            raise ConfigError(name, f"{path} must hold one key, listed under projectors "
+                              "(a display is bound to one projector's key)",
+                              key=sec._key(where))
+        displays.append((display_id, found[0].z85))
     return SecurityConfig(
         curve=curve, controller_key=controller_key,
         controller_public_key=controller_public_key, controller_public=controller_public,
         projectors=lists["projectors"], kiosks=lists["kiosks"], operators=lists["operators"],
         roles=tuple((key, role) for key, (role, _) in roles.items()),
+        displays=tuple(displays),
     )
 
 

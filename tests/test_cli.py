@@ -15,7 +15,7 @@ from exhibit_engine.cli import main
 
 EXHIBIT = Path(sys.executable).with_name("exhibit")
 COMMANDS = ["pack", "validate", "inspect", "render", "controller", "node", "demo", "keys",
-            "install", "preview", "bench", "wall", "ctl", "kiosk"]
+            "install", "preview", "bench", "wall", "ctl", "kiosk", "status"]
 
 
 def run_exhibit(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -89,3 +89,27 @@ def test_usage_errors_exit_2_and_bad_config_is_one_line(tmp_path: Path) -> None:
     assert res.returncode == 2
     assert res.stderr.strip().splitlines() == [
         f"exhibit: error: {venue}: wall.width: must be greater than 0"]
+
+
+@pytest.mark.parametrize("args, flag, rule", [
+    (["ctl", "--key", "op.curve.key", "status"], "--key", "needs the controller's public key"),
+    (["kiosk", "--key", "k.curve.key", "touch"], "--key", "needs the controller's public key"),
+    (["status", "--key", "op.curve.key"], "--key", "needs the controller's public key"),
+    (["status", "--server-key", "c.curve.pub"], "--server-key", "needs --key PATH"),
+    (["ctl", "--venue", "venue.toml", "--server-key", "c.curve.pub", "status"],
+     "--server-key", "give --venue or --server-key, not both"),
+])
+def test_a_curve_key_is_never_silently_unused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                              args: list[str], flag: str, rule: str) -> None:
+    """`--key` without a way to know the controller's key (no --venue, no --server-key) is
+    one line and exit 2, before anything connects."""
+    (tmp_path / "venue.toml").write_text(
+        "[wall]\nwidth = 2.0\nheight = 1.0\neye = [1.0, 0.5, 2.0]\n[[displays]]\nid = \"a\"\n"
+        "pixels = [64, 32]\nrect = [0.0, 0.0, 2.0, 1.0]\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("EXHIBIT_KEY", raising=False)
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 2, res.output
+    lines = res.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"exhibit: error: <flags>: {flag}: ")
+    assert rule in lines[0] and "Traceback" not in res.output

@@ -6,10 +6,12 @@ With ``[security] curve = true`` in ``venue.toml``:
   in the ZAP domain :data:`ZAP_DOMAIN`, with ``ZMQ_ZAP_ENFORCE_DOMAIN`` set, so a
   handshake that no ZAP handler answers is refused rather than let through;
 - a :class:`ZapHandler` thread answers ZAP requests for the controller's context: a
-  client key on an allow-list gets status 200 and its role (``"projector"``, ``"kiosk"``
-  or ``"operator"``) as the ZAP *User-Id*; any other key, or any other mechanism, gets
-  400 and never gets a connection. The controller reads the User-Id of each message
-  (``frame.get("User-Id")``) and grants commands by that role;
+  client key on an allow-list gets status 200 and ``ROLE:KEY_ID`` as the ZAP *User-Id*
+  (its role, ``"projector"``, ``"kiosk"`` or ``"operator"``, and the key's id, e.g.
+  ``"projector:3f9a0c1d2e4b5a69"``, see :func:`user_id`); any other key, or any other
+  mechanism, gets 400 and never gets a connection. The controller reads the User-Id of
+  each message (``frame.get("User-Id")``), grants commands by the role and binds node
+  ids to the key (a live node's id cannot be claimed with another key);
 - every peer's DEALER and SUB are CURVE clients (:func:`apply_client`) that know the
   controller's public key, so a peer also knows it talks to the real controller. A
   :class:`HandshakeWatch` (a socket monitor) lets a refused client say why it never
@@ -40,7 +42,12 @@ import zmq
 
 from ..config import SecurityConfig
 from ..errors import ConfigError, SyncError
-from .curve_keys import CurvePublicKey, load_curve_secret_key, z85_encode
+from .curve_keys import (
+    CurvePublicKey,
+    load_curve_public_keys,
+    load_curve_secret_key,
+    z85_encode,
+)
 from .protocol import ROLES
 
 __all__ = [
@@ -53,9 +60,12 @@ __all__ = [
     "apply_client",
     "apply_server",
     "client_curve",
+    "client_curve_for_server",
     "new_key_pair",
     "public_key_of",
     "server_curve",
+    "split_user_id",
+    "user_id",
 ]
 
 log = logging.getLogger(__name__)
@@ -65,6 +75,19 @@ ZAP_DOMAIN = "exhibit"
 #: Where libzmq sends ZAP requests (RFC 27/ZAP), one handler per context.
 ZAP_ENDPOINT = "inproc://zeromq.zap.01"
 _WARN_EVERY_S = 5.0
+
+
+def user_id(role: str, public_z85: str) -> str:
+    """The ZAP User-Id the controller's handler gives an allow-listed key:
+    ``"ROLE:KEY_ID"`` (``KEY_ID`` as :attr:`.CurvePublicKey.key_id`, 16 hex digits)."""
+    return f"{role}:{CurvePublicKey(public_z85).key_id}"
+
+
+def split_user_id(value: str) -> tuple[str, str]:
+    """``(role, key id)`` of a User-Id made by :func:`user_id` (``key id`` is ``""``
+    when the User-Id holds a role only)."""
+    role, _, key_id = value.partition(":")
+    return role, key_id
 
 
 def new_key_pair() -> tuple[str, str]:
@@ -184,6 +207,25 @@ def client_curve(security: SecurityConfig, key_file: str | None,
     return ClientCurve(secret, public, security.controller_public)
 
 
+def client_curve_for_server(key_file: str, server_key_file: str) -> ClientCurve:
+    """A peer's CURVE settings without a venue file: its own secret key file and the
+    controller's public key file (what the venue lists as ``controller_public_key``).
+
+    Without the venue's allow-list the peer cannot check its key in advance; a key the
+    controller does not list is refused at the handshake (see :class:`HandshakeWatch`).
+
+    Raises:
+        ConfigError: a file is missing or unreadable, or the controller's file does not
+            hold exactly one public key.
+    """
+    secret, public = _secret_pair(key_file)
+    found = load_curve_public_keys(server_key_file)
+    if len(found) != 1:
+        raise ConfigError(server_key_file, f"holds {len(found)} keys; the controller's "
+                          "public key file holds exactly one")
+    return ClientCurve(secret, public, found[0].z85)
+
+
 def _a(word: str) -> str:
     return f"an {word}" if word[:1] in ("a", "e", "i", "o", "u") else f"a {word}"
 
@@ -252,7 +294,8 @@ class ZapHandler:
 
     Args:
         ctx: the controller's context (ZAP is per context).
-        roles: client public key (Z85) -> role; the role becomes the User-Id.
+        roles: client public key (Z85) -> role; the User-Id is ``ROLE:KEY_ID``
+            (:func:`user_id`).
         domain: the only ZAP domain accepted.
 
     Attributes:
@@ -269,7 +312,8 @@ class ZapHandler:
         for role in roles.values():
             if role not in ROLES:
                 raise ValueError(f"unknown role {role!r} (roles: {', '.join(ROLES)})")
-        self._roles = {key.encode("ascii"): role.encode("ascii") for key, role in roles.items()}
+        self._users = {key.encode("ascii"): user_id(role, key).encode("ascii")
+                       for key, role in roles.items()}
         self._domain = domain.encode("ascii")
         self.accepted = 0
         self.refused = 0
@@ -328,8 +372,8 @@ class ZapHandler:
             log.exception("the ZAP handler failed; new peers cannot connect")
 
     def answer(self, request: list[bytes]) -> list[bytes]:
-        """The reply frames to one ZAP request (RFC 27): 200 with the role as User-Id
-        for an allow-listed CURVE key, else 400 with the reason."""
+        """The reply frames to one ZAP request (RFC 27): 200 with ``ROLE:KEY_ID`` as
+        User-Id for an allow-listed CURVE key, else 400 with the reason."""
         if len(request) < 2:
             return self._refuse(b"", "malformed ZAP request")
         version, request_id = request[0], request[1]
@@ -345,12 +389,12 @@ class ZapHandler:
             return self._refuse(request_id, f"{peer}: only CURVE peers are admitted "
                                 f"(mechanism {mechanism[:20].decode('ascii', 'replace')})")
         key = z85_encode(credentials[0])
-        role = self._roles.get(key.encode("ascii"))
-        if role is None:
+        user = self._users.get(key.encode("ascii"))
+        if user is None:
             return self._refuse(request_id, f"{peer}: key {CurvePublicKey(key).key_id} "
                                 f"({key}) is not in venue.toml [security]")
         self.accepted += 1
-        return [b"1.0", request_id, b"200", b"OK", role, b""]
+        return [b"1.0", request_id, b"200", b"OK", user, b""]
 
     def _refuse(self, request_id: bytes, why: str) -> list[bytes]:
         self.refused += 1

@@ -35,10 +35,14 @@ heartbeat tick runs the schedule and the attract loop.
 Who may send what is :data:`ROLE_COMMANDS` (an operator everything; a kiosk ``select``,
 ``touch``, ``language`` and ``status``; a projector ``status``). The role is the one the
 peer's CURVE key is allow-listed for (``[security] curve = true``: the ZAP handler of
-:mod:`.auth` names it as each message's User-Id), else the role its hello claimed. A
-refusal is a reply naming the rule (``kiosk may not send 'seek'``); ``status`` counts
-them in ``refused`` / ``last_refused``, and refused CURVE handshakes in
-``handshakes_refused``.
+:mod:`.auth` names it and the key's id as each message's User-Id, ``ROLE:KEY_ID``),
+else the role its hello claimed. With CURVE a node id also belongs to the key that holds
+it: while its peer is not lost, another key (even one of the same role) cannot say hello
+or report status under that id; ``[security.displays]`` binds a display's id to one
+projector key for good (:attr:`ControllerCore.bound_ids`). A refusal is a reply naming
+the rule (``kiosk may not
+send 'seek'``); ``status`` counts them in ``refused`` / ``last_refused``, and refused
+CURVE handshakes in ``handshakes_refused``.
 
 With a state file (:mod:`.persist`) the server resumes the saved session at start and
 saves it whenever it changes, every few seconds, and on the way out.
@@ -64,8 +68,9 @@ from ..config import ControllerSettings
 from ..errors import ProtocolError, SyncError
 from ._fields import check_value
 from ._show import ShowCommands
-from .auth import ServerCurve, ZapHandler, apply_server, server_curve
+from .auth import ServerCurve, ZapHandler, apply_server, server_curve, split_user_id
 from .clock import ShowAnchor
+from .curve_keys import CurvePublicKey
 from .persist import SAVE_EVERY_S, SavedSession, load_session, save_session
 from .protocol import (
     MAX_FRAME_BYTES,
@@ -111,6 +116,7 @@ ROLE_COMMANDS: dict[str, frozenset[str]] = {
     "projector": frozenset({"status"}),
 }
 _EVENT_GRACE_S = 1.0     # events are repeated in heartbeats until this long after they apply
+_EVENT_REPEATS = 2       # ...and after their first copy in at most this many heartbeats
 _MAX_PENDING_EVENTS = 64
 _MAX_DELAY_S = 60.0
 _MAX_CAPTURES = 16       # per node, as reported by status
@@ -143,6 +149,7 @@ class NodeInfo:
         frames, show_time, offset_us, rtt_us, captures, extra: from its last NodeStatus.
         status_at: controller time of its last NodeStatus (``None``: none yet).
         render_age_s, loading_s: from its last NodeStatus (see the protocol).
+        key: the id of the CURVE key that holds this node id (``""`` without CURVE).
     """
 
     node_id: str
@@ -157,6 +164,7 @@ class NodeInfo:
     status_at: float | None = None
     render_age_s: float = 0.0
     loading_s: float = 0.0
+    key: str = ""
 
 
 class _BadArgs(Exception):
@@ -219,12 +227,16 @@ class ControllerCore(ShowCommands):
         self._refusal_logged_at = -math.inf
         self._unlogged_refusals = 0
         self.role_commands: dict[str, frozenset[str]] = dict(ROLE_COMMANDS)
+        #: With CURVE: node id -> the only key id that may use it (``[security.displays]``);
+        #: a key named here may use no other node id.
+        self.bound_ids: dict[str, str] = {}
         self._peers: dict[Any, str] = {}          # routing id -> node id
         self._snapshot_cache: tuple[tuple[int, int], list[Message]] | None = None
         self._snapshot_sent: dict[Any, float] = {}    # routing id -> last answer
         self._next_beat = now
         self._event_seq = 0
         self._pending: list[Event] = []
+        self._copies_left: dict[int, int] = {}  # event seq -> heartbeat copies to go
         self._published: list[Message] = []     # filled by command handlers
         self._commands: dict[str, Callable[[Mapping[str, Any], float], dict[str, Any]]] = {
             "status": self._cmd_status,
@@ -237,7 +249,7 @@ class ControllerCore(ShowCommands):
     # ------------------------------------------------------------------ inputs
 
     def handle(self, peer: Any, message: Message, now: float, role: str | None = None,
-               ) -> Actions:
+               key: str = "") -> Actions:
         """Take one decoded message from ``peer``, received at controller time ``now``.
 
         Args:
@@ -248,6 +260,9 @@ class ControllerCore(ShowCommands):
                 development mode, where the role its hello claimed counts instead. A
                 hello claiming another role than its key's is refused (counted in
                 ``refused``), and commands are granted by :attr:`role_commands`.
+            key: the id of its CURVE key (from the User-Id), ``""`` in development
+                mode. A hello or status under a node id that another key holds, while
+                that node is not lost, is refused (counted in ``refused``).
 
         Returns:
             The replies for ``peer`` and the messages to publish. A Pong's ``t1`` and ``t2``
@@ -261,10 +276,10 @@ class ControllerCore(ShowCommands):
                 return self._refuse(f"hello from {message.node_id[:64]!r} refused: it "
                                     f"claims role {message.role!r} but its key is "
                                     f"{_a(role)} key", 0, now)
-            taken = self._taken(message.node_id, role, now)
+            taken = self._taken(message.node_id, role, now, key)
             if taken:
                 return self._refuse(taken, 0, now)
-            self._seen(peer, message.node_id, message.role, now)
+            self._seen(peer, message.node_id, message.role, now, key)
             return Actions(replies=(Welcome(self.session, self.seq),))
         if isinstance(message, SnapshotRequest):
             self._touch_peer(peer, now)
@@ -275,10 +290,10 @@ class ControllerCore(ShowCommands):
             self._snapshot_sent[peer] = now
             return Actions(replies=self._snapshot_answer(message.req))
         if isinstance(message, NodeStatus):
-            taken = self._taken(message.node_id, role, now)
+            taken = self._taken(message.node_id, role, now, key)
             if taken:
                 return self._refuse(taken, 0, now)
-            info = self._seen(peer, message.node_id, role, now)
+            info = self._seen(peer, message.node_id, role, now, key)
             info.frames, info.show_time = message.frames, message.show_time
             info.offset_us, info.rtt_us = message.offset_us, message.rtt_us
             info.status_at = now
@@ -313,11 +328,20 @@ class ControllerCore(ShowCommands):
         self._next_beat += self.heartbeat_s
         if self._next_beat <= now:
             self._next_beat = now + self.heartbeat_s
+        sent = {e.seq for e in self._pending}     # published when made (commands)
         updates = self._tick_show(now, wall_time)
         show = self.anchor.show_time(now)
-        self._pending = [e for e in self._pending if show < e.effective_at + _EVENT_GRACE_S]
+        # Each event goes out when made and again in the next _EVENT_REPEATS heartbeats,
+        # for a node that missed the first copy; an event the show tick made has its
+        # first copy in this heartbeat. More copies only wake every node for nothing: a
+        # node that joins later takes the state from a snapshot.
+        repeat = [e for e in self._pending if show < e.effective_at + _EVENT_GRACE_S]
+        left = {e.seq: self._copies_left.get(e.seq, _EVENT_REPEATS + (e.seq not in sent)) - 1
+                for e in repeat}
+        self._pending = [e for e in repeat if left[e.seq] > 0]
+        self._copies_left = {seq: n for seq, n in left.items() if n > 0}
         beat = Heartbeat(now, self.anchor, self.seq, self.session)
-        return Actions(publish=(*updates, beat, *self._pending))
+        return Actions(publish=(*updates, beat, *repeat))
 
     def seconds_to_next_tick(self, now: float) -> float:
         """How long the driver may wait for input before calling :meth:`tick`."""
@@ -503,7 +527,8 @@ class ControllerCore(ShowCommands):
         if info is not None and info.role != "projector":
             info.last_seen = now
 
-    def _seen(self, peer: Any, node_id: str, role: str | None, now: float) -> NodeInfo:
+    def _seen(self, peer: Any, node_id: str, role: str | None, now: float,
+              key: str = "") -> NodeInfo:
         info = self.nodes.get(node_id)
         if info is None:
             if len(self.nodes) >= self.max_nodes:
@@ -515,21 +540,40 @@ class ControllerCore(ShowCommands):
             log.info("node %s is back", node_id)
         if role is not None:
             info.role = role
+        if key:
+            info.key = key      # a lost node's id passes to the key that claims it next
         info.last_seen = now
         if peer not in self._peers and len(self._peers) >= 4 * self.max_nodes:
             self._peers.clear()    # a flood of fake peers: forget routing, keep nodes
         self._peers[peer] = node_id
         return info
 
-    def _taken(self, node_id: str, role: str | None, now: float) -> str:
-        """With CURVE: why ``node_id`` may not be used by a peer of ``role`` (another
-        role's peer holds it and is not lost), else ``""``. A kiosk key cannot pose as
-        a projector in ``status``."""
-        info = self.nodes.get(node_id)
-        if role is None or info is None or info.role == role \
-                or self.node_state(info, now) == "lost":
+    def _taken(self, node_id: str, role: str | None, now: float, key: str = "") -> str:
+        """With CURVE: why ``node_id`` may not be used by a peer of ``role`` with key
+        ``key`` (:attr:`bound_ids` binds it, or this key, elsewhere; or another role's
+        peer, or another key, holds it and is not lost), else ``""``. A kiosk key cannot
+        pose as a projector in ``status``, nor one projector's key as another projector."""
+        if role is None:
             return ""
-        return f"node id {node_id[:64]!r} refused for {_a(role)} key: {_a(info.role)} holds it"
+        owner = self.bound_ids.get(node_id)
+        if key and owner is not None and owner != key:
+            return (f"node id {node_id[:64]!r} refused for {role} key {key[:16]}: venue.toml "
+                    f"[security.displays] binds it to key {owner}")
+        if key and owner is None and key in self.bound_ids.values():
+            mine = sorted(n for n, k in self.bound_ids.items() if k == key)
+            return (f"node id {node_id[:64]!r} refused for {role} key {key[:16]}: venue.toml "
+                    f"[security.displays] binds that key to {', '.join(mine)}")
+        info = self.nodes.get(node_id)
+        if info is None or self.node_state(info, now) == "lost":
+            return ""
+        if info.role != role:
+            return (f"node id {node_id[:64]!r} refused for {_a(role)} key: {_a(info.role)} "
+                    "holds it")
+        if key and info.key and info.key != key:
+            return (f"node id {node_id[:64]!r} refused for {role} key {key[:16]}: it belongs "
+                    f"to key {info.key} until that node is lost (a node id is bound to "
+                    "the key that holds it)")
+        return ""
 
     def _claimed_role(self, peer: Any) -> str:
         """Development mode: the role this peer's hello claimed; ``"operator"`` for a
@@ -713,6 +757,10 @@ class ControllerServer:
                                    lost_after_s=(self._lost_after_s
                                                  or self.settings.venue.network.lost_after_s),
                                    hung_after_s=self.settings.venue.network.hung_after_s)
+        if curve is not None:
+            self.core.bound_ids = {
+                display: CurvePublicKey(z85).key_id
+                for display, z85 in self.settings.venue.security.displays}
         saved = None
         if self.settings.state_file:
             saved = load_session(self.settings.state_file, self.settings.show.id)
@@ -805,13 +853,15 @@ class ControllerServer:
         if self._zap is not None:
             core.handshakes_refused = self._zap.refused
         for _ in range(limit):
-            role = None
+            role, key = None, ""
             try:
                 if curve:
-                    # Frames, not bytes: the role the ZAP handler gave the key travels as
-                    # each message's User-Id property.
+                    # Frames, not bytes: the role and key id the ZAP handler gave the key
+                    # travel as each message's User-Id property ("ROLE:KEY_ID").
                     parts = router.recv_multipart(zmq.NOBLOCK, copy=False)
-                    role = _user_id(parts[-1])
+                    user = _user_id(parts[-1])
+                    if user is not None:
+                        role, key = split_user_id(user)
                     frames = [p.bytes for p in parts]
                 else:
                     frames = router.recv_multipart(zmq.NOBLOCK)
@@ -830,7 +880,7 @@ class ControllerServer:
                 core.note_malformed(peer, exc)
                 self._warn(exc)
                 continue
-            actions = core.handle(peer, message, now, role)
+            actions = core.handle(peer, message, now, role, key)
             # Broadcasts first: an event reaches the nodes before the sender hears "ok".
             self._publish(actions)
             for reply in actions.replies:
@@ -887,7 +937,7 @@ def _a(role: str) -> str:
 
 
 def _user_id(frame: zmq.Frame) -> str | None:
-    """The ZAP User-Id of a received message (the peer's role), if it has one."""
+    """The ZAP User-Id of a received message (``ROLE:KEY_ID``), if it has one."""
     try:
         user_id = frame.get("User-Id")
     except zmq.ZMQError:

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 from typing import Any, cast
 
+from ..errors import SyncError
 from .operator import OperatorClient
-from .protocol import Hello, Welcome
+from .protocol import Hello, Message, Reply, Welcome
 
 __all__ = ["KioskClient"]
 
@@ -49,9 +50,14 @@ class KioskClient(OperatorClient):
 
         Raises:
             SyncTimeout: no controller answered within the timeout.
+            SyncError: the controller refused the hello (its reason is the message: a
+                key that is not a kiosk key, or a kiosk id another key holds).
         """
-        welcome = cast(Welcome, self._request(Hello(self.kiosk_id, "kiosk"), "hello",
-                                              lambda m: isinstance(m, Welcome)))
+        answer = self._request(Hello(self.kiosk_id, "kiosk"), "hello", _answers_hello)
+        if isinstance(answer, Reply):
+            raise SyncError(f"{self.address}: kiosk {self.kiosk_id[:64]!r} cannot join: "
+                            f"{answer.error or 'hello refused'}")
+        welcome = cast(Welcome, answer)
         self.session = welcome.session
         return welcome.session
 
@@ -72,6 +78,13 @@ class KioskClient(OperatorClient):
     def language(self, language: str) -> dict[str, Any]:
         """Switch the wall's language; returns ``{language, state_seq}``."""
         return self.command("language", language=language)
+
+
+def _answers_hello(message: Message) -> bool:
+    """A welcome, or the controller's refusal of a hello (a failed reply with req 0;
+    commands are numbered from 1)."""
+    return isinstance(message, Welcome) or (isinstance(message, Reply) and message.req == 0
+                                            and not message.ok)
 
 
 def _delay(delay: float | None) -> dict[str, float]:

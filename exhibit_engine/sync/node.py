@@ -442,10 +442,10 @@ class NodeLink:
         SyncError: the endpoints cannot be used (e.g. a malformed host).
     """
 
-    _TICK_S = 0.1      # the agent's timer: at least this often (retries, probes)...
+    _TICK_S = 0.1      # the agent's timer: at least this often (retries, probes), and
+    #                    at each status beat (on the node's own grid, random phase)
     _SWITCH_S = 0.0005     # the interpreter's switch interval while a link exists (at most)
-    _JITTER_S = 0.003  # ...and when the status beat is due, plus up to this much
-    _QUIET_S = 0.01    # after a broadcast, due probes wait this long (once) for quiet
+    _QUIET_S = 0.01    # after a broadcast, due beats and probes wait this long (once) for quiet
     _WARM_S = 0.0003   # a warm-up ping goes this long before a timed probe (0: none)
 
     def __init__(self, node_id: str, host: str, state_port: int, publish_port: int,
@@ -635,6 +635,10 @@ class NodeLink:
         # initial probe burst and the snapshot request follow without delay. The timer
         # wakes when the status beat is due (probes ride on it), not on a fixed fast
         # grid: 64 idle nodes on one machine must not eat its CPU waking for nothing.
+        # Each node beats on its own grid (a random phase, fixed): nodes started together
+        # would otherwise beat together, and each beat, with the probe riding on it,
+        # queues behind the others at the controller. A beat deferred for quiet does not
+        # move the grid, so deferred beats never pile up behind the broadcasts.
         # A probe on the timer follows a warm-up ping by ~0.3 ms. Every thread on the
         # way out (our ZeroMQ I/O thread, the controller's, the controller itself) has
         # usually slept for milliseconds, while those on the way back ran a moment ago:
@@ -646,11 +650,12 @@ class NodeLink:
         poller.register(dealer, zmq.POLLIN)
         jitter = random.Random()
         clock = self._clock
-        next_tick = clock()
+        beat = self.core.status_interval_s
+        next_beat = clock() + beat * jitter.random()     # this node's phase
+        next_tick = min(clock(), next_beat)
         quiet_until = -math.inf
         waited = urgent = False
-        beat = self.core.status_interval_s
-        last_beat = last_probe = -math.inf
+        last_probe = -math.inf
         try:
             while not self._stop.is_set():
                 now = clock()
@@ -663,14 +668,14 @@ class NodeLink:
                             self._send(dealer, [Ping(now)])
                             time.sleep(self._WARM_S)
                             now = clock()
-                        out = self._due(now)
+                        beating = now >= next_beat
+                        out = self._due(now, beating)
                         self._send(dealer, out)
-                        if any(isinstance(m, NodeStatus) for m in out):
-                            last_beat = now
+                        if beating:     # the next grid point after now
+                            next_beat += beat * (1 + math.floor((now - next_beat) / beat))
                         if any(isinstance(m, Ping) for m in out):
                             last_probe = now
-                        next_tick = (min(now + self._TICK_S, max(now, last_beat + beat))
-                                     + self._JITTER_S * jitter.random())
+                        next_tick = min(now + self._TICK_S, next_beat)
                         waited = urgent = False
                 ready = dict(poller.poll(max(0, math.ceil((next_tick - clock()) * 1000))))
                 handled = 0
@@ -703,16 +708,16 @@ class NodeLink:
                         else core.fast_probe_interval_s)
             return core.joined and now - last_probe >= interval
 
-    def _due(self, now: float) -> list[Message]:
+    def _due(self, now: float, beat: bool) -> list[Message]:
         with self._lock:
             out = self.core.tick(now)
-            frames, show, captures, extra = self._latest
-            status = self.core.status(now, frames, show, captures, extra,
-                                      render_age_s=now - self._alive_at,
-                                      loading_s=self._loading_until - now,
-                                      force=self._announce)
-            if status is not None:
-                out.append(status)
+            if beat or self._announce:      # the agent keeps the beat's time (its grid)
+                frames, show, captures, extra = self._latest
+                status = self.core.status(now, frames, show, captures, extra,
+                                          render_age_s=now - self._alive_at,
+                                          loading_s=self._loading_until - now, force=True)
+                if status is not None:
+                    out.append(status)
                 self._announce = False
             self._turns += 1
             self._turn.notify_all()
@@ -728,6 +733,9 @@ class NodeLink:
                limit: int = 256) -> int:
         handled = 0
         for _ in range(limit):
+            # Asking is cheaper than the exception an empty socket's receive raises.
+            if not sock.get(zmq.EVENTS) & zmq.POLLIN:
+                break
             try:
                 frames = sock.recv_multipart(zmq.NOBLOCK)
             except zmq.Again:
@@ -742,7 +750,8 @@ class NodeLink:
                 continue
             with self._lock:
                 out = self.core.handle(message, now)
-            self._send(dealer, out)
+            if out:
+                self._send(dealer, out)
             handled += 1
         return handled
 

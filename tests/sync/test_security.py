@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -25,20 +26,24 @@ from exhibit_engine.sync.auth import (
     apply_client,
     client_curve,
     new_key_pair,
+    public_key_of,
     server_curve,
+    split_user_id,
+    user_id,
 )
 from exhibit_engine.sync.controller import (
     ROLE_COMMANDS,
     ControllerCore,
     ControllerServer,
 )
-from exhibit_engine.sync.curve_keys import write_curve_key_files
+from exhibit_engine.sync.curve_keys import CurvePublicKey, write_curve_key_files
 from exhibit_engine.sync.node import NodeLink
 from exhibit_engine.sync.operator import OperatorClient
 from exhibit_engine.sync.protocol import (
     PROTOCOL_VERSION,
     Command,
     Hello,
+    NodeStatus,
     Reply,
     Welcome,
     decode,
@@ -80,7 +85,8 @@ def venue(tmp_path: Path) -> Venue:
     controller_public, controller_pub = _keys(tmp_path, "controller")
     roles = {}
     files: dict[str, list[str]] = {"projector": [], "kiosk": [], "operator": []}
-    for name, role in (("proj", "projector"), ("kiosk", "kiosk"), ("op", "operator")):
+    for name, role in (("proj", "projector"), ("proj2", "projector"), ("kiosk", "kiosk"),
+                       ("op", "operator")):
         public, pub = _keys(tmp_path, name)
         roles[public] = role
         files[role].append(pub)
@@ -156,7 +162,6 @@ def _ask(sock: zmq.Socket[bytes], message: object, timeout_s: float = TIMEOUT_S)
 
 def _stranger(venue: Venue) -> ClientCurve:
     """The unknown peer's curve settings: its own valid keys, the right server key."""
-    from exhibit_engine.sync.auth import public_key_of
     from exhibit_engine.sync.curve_keys import load_curve_secret_key
 
     secret = load_curve_secret_key(venue.key("stranger")).secret
@@ -330,8 +335,11 @@ def test_zap_handler_answers_every_request_and_admits_only_listed_curve_keys() -
             return zap.answer(list(frames))
 
         dom = ZAP_DOMAIN.encode()
-        assert ask(b"1.0", b"r1", dom, b"1.2.3.4", b"", b"CURVE", z85_decode(public)) == \
-            [b"1.0", b"r1", b"200", b"OK", b"kiosk", b""]
+        answer = ask(b"1.0", b"r1", dom, b"1.2.3.4", b"", b"CURVE", z85_decode(public))
+        assert answer[:4] == [b"1.0", b"r1", b"200", b"OK"] and answer[5] == b""
+        # The User-Id carries the role and the key's id: "kiosk:<16 hex digits>".
+        assert split_user_id(answer[4].decode()) == ("kiosk", CurvePublicKey(public).key_id)
+        assert answer[4] == user_id("kiosk", public).encode()
         other, _ = new_key_pair()
         assert ask(b"1.0", b"r2", dom, b"a", b"", b"CURVE", z85_decode(other))[2] == b"400"
         assert ask(b"1.0", b"r3", dom, b"a", b"", b"NULL")[2] == b"400"
@@ -460,3 +468,155 @@ def test_a_refused_node_says_why_in_its_log(secure_controller: Running, venue: V
         assert wait_for(lambda: "refused this client's CURVE key" in caplog.text, [link],
                         timeout=TIMEOUT_S)
     assert "intruder cannot join" in caplog.text and not link.joined
+
+
+# --------------------------------------------------------------------------- node ids and keys
+
+
+def test_a_node_id_is_bound_to_the_key_that_holds_it() -> None:
+    core = ControllerCore(0.0, "s", lost_after_s=0.35)
+    left = core.handle(b"p", Hello("left", "projector"), 0.0, role="projector", key="aaaa")
+    assert isinstance(left.replies[0], Welcome)
+    # Another projector key, same role: neither its hello nor its status may use 'left'.
+    hello = core.handle(b"q", Hello("left", "projector"), 0.05, role="projector", key="bbbb")
+    assert isinstance(hello.replies[0], Reply) and not hello.replies[0].ok
+    assert ("node id 'left' refused for projector key bbbb: it belongs to key aaaa until "
+            "that node is lost") in hello.replies[0].error
+    forged = core.handle(b"q", NodeStatus("left", 999, 1.0, 0.0, 0.0), 0.1,
+                         role="projector", key="bbbb")
+    assert isinstance(forged.replies[0], Reply) and not forged.replies[0].ok
+    assert core.nodes["left"].frames == 0 and core.nodes["left"].key == "aaaa"
+    assert core.refused == 2 and "belongs to key aaaa" in core.last_refused
+    # The holder's own key reports, and may rejoin from a new connection (a restart).
+    assert core.handle(b"p", NodeStatus("left", 5, 0.1, 0.0, 0.0), 0.15, role="projector",
+                       key="aaaa").replies == ()
+    assert core.nodes["left"].frames == 5
+    assert isinstance(core.handle(b"p2", Hello("left", "projector"), 0.2, role="projector",
+                                  key="aaaa").replies[0], Welcome)
+    # Once the holder is lost, the id passes to the next key that claims it.
+    later = 0.2 + core.lost_after_s + 0.01
+    assert core.node_state(core.nodes["left"], later) == "lost"
+    assert isinstance(core.handle(b"q", Hello("left", "projector"), later, role="projector",
+                                  key="bbbb").replies[0], Welcome)
+    assert core.nodes["left"].key == "bbbb" and core.refused == 2
+
+
+def test_one_projector_key_cannot_report_as_another_projector(
+        venue: Venue, make_socket: Callable[[int], zmq.Socket[bytes]]) -> None:
+    """Over real CURVE sockets: the key id reaches the controller in the User-Id."""
+    with _serving(_secure(controller_settings(), venue), lost_after_s=30.0) as server:
+        owner = _dealer(make_socket, server.state_port, venue.client("proj"))
+        assert isinstance(_ask(owner, Hello("left", "projector")), Welcome)
+        impostor = _dealer(make_socket, server.state_port, venue.client("proj2"))
+        refused = _ask(impostor, Hello("left", "projector"))
+        assert isinstance(refused, Reply) and not refused.ok
+        owner_id = CurvePublicKey(venue.client("proj").public).key_id
+        impostor_id = CurvePublicKey(venue.client("proj2").public).key_id
+        assert (f"node id 'left' refused for projector key {impostor_id}: it belongs to "
+                f"key {owner_id}") in refused.error
+        forged = _ask(impostor, NodeStatus("left", 999, 1.0, 0.0, 0.0))
+        assert isinstance(forged, Reply) and not forged.ok
+        # The impostor may still be a projector under an id of its own.
+        assert isinstance(_ask(impostor, Hello("right", "projector")), Welcome)
+        with OperatorClient(HOST, server.state_port, TIMEOUT_S,
+                            curve=venue.client("op")) as op:
+            status = op.command("status")
+        nodes = {n["id"]: n for n in status["nodes"]}
+        assert nodes["left"]["frames"] == 0 and set(nodes) == {"left", "right"}
+        assert status["refused"] == 2 and "belongs to key" in status["last_refused"]
+
+
+def test_venue_security_displays_reach_the_controller(
+        venue: Venue, make_socket: Callable[[int], zmq.Socket[bytes]]) -> None:
+    proj = venue.client("proj").public
+    security = replace(venue.security, displays=(("left", proj),))
+    settings = _secure(controller_settings(), venue)
+    settings = replace(settings, venue=replace(settings.venue, security=security))
+    with _serving(settings) as server:
+        other = _dealer(make_socket, server.state_port, venue.client("proj2"))
+        refused = _ask(other, Hello("left", "projector"))     # 'left' is free, but not its
+        assert isinstance(refused, Reply) and not refused.ok
+        assert "[security.displays] binds it to key " + CurvePublicKey(proj).key_id \
+            in refused.error
+        owner = _dealer(make_socket, server.state_port, venue.client("proj"))
+        assert isinstance(_ask(owner, Hello("left", "projector")), Welcome)
+
+
+@contextmanager
+def _serving(settings: ControllerSettings,
+             lost_after_s: float | None = None) -> Iterator[ControllerServer]:
+    """A controller serving in a thread for the ``with`` block."""
+    server = ControllerServer(settings, lost_after_s=lost_after_s)
+    server.bind()
+    stop = threading.Event()
+    thread = threading.Thread(target=server.serve, args=(stop,), daemon=True,
+                              name="test-controller")
+    thread.start()
+    try:
+        yield server
+    finally:
+        stop.set()
+        thread.join(timeout=5.0)
+    assert not thread.is_alive()
+
+
+def test_security_displays_bind_node_ids_to_keys() -> None:
+    core = ControllerCore(0.0, "s")
+    core.bound_ids = {"left": "aaaa"}
+    # The bound key may be 'left' (and only 'left'); no other key may, even with 'left' free.
+    free = core.handle(b"q", Hello("left", "projector"), 0.0, role="projector", key="bbbb")
+    assert isinstance(free.replies[0], Reply) and not free.replies[0].ok
+    assert ("node id 'left' refused for projector key bbbb: venue.toml [security.displays] "
+            "binds it to key aaaa") in free.replies[0].error
+    elsewhere = core.handle(b"p", Hello("right", "projector"), 0.0, role="projector",
+                            key="aaaa")
+    assert isinstance(elsewhere.replies[0], Reply) and not elsewhere.replies[0].ok
+    assert "binds that key to left" in elsewhere.replies[0].error
+    assert isinstance(core.handle(b"p", Hello("left", "projector"), 0.0, role="projector",
+                                  key="aaaa").replies[0], Welcome)
+    assert isinstance(core.handle(b"q", Hello("right", "projector"), 0.0, role="projector",
+                                  key="bbbb").replies[0], Welcome)
+    assert core.refused == 2
+    # Development mode (no keys) is not bound.
+    assert isinstance(core.handle(b"r", Hello("left-2", "projector"), 0.0).replies[0], Welcome)
+
+
+def test_kiosk_join_refused_is_one_clear_error_not_a_timeout(secure_controller: Running,
+                                                             venue: Venue) -> None:
+    from exhibit_engine.sync.kiosk import KioskClient
+
+    # A projector's key cannot say hello as a kiosk: the refusal is the error, at once.
+    with KioskClient(HOST, secure_controller.state_port, "kiosk-9", TIMEOUT_S,
+                     curve=venue.client("proj")) as kiosk:
+        with pytest.raises(SyncError, match=r"kiosk 'kiosk-9' cannot join: hello from "
+                                            r"'kiosk-9' refused: it claims role 'kiosk' but "
+                                            r"its key is a projector key") as info:
+            kiosk.join()
+        assert not isinstance(info.value, SyncTimeout) and kiosk.session is None
+        with pytest.raises(SyncError, match="cannot join"):
+            kiosk.select("bell")
+
+
+def test_cli_takes_the_controller_key_from_server_key_without_a_venue(
+        secure_controller: Running, venue: Venue) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from exhibit_engine.cli import main
+
+    flags = ["--host", HOST, "--state-port", str(secure_controller.state_port),
+             "--timeout", str(TIMEOUT_S), "--server-key", venue.security.controller_public_key]
+    res = CliRunner().invoke(main, ["kiosk", *flags, "--key", venue.key("kiosk"),
+                                    "--id", "kiosk-cli-9", "select", "bell"])
+    assert res.exit_code == 0, res.output
+    assert res.output.startswith("select: 'bell' at show time")
+    res = CliRunner().invoke(main, ["status", *flags, "--key", venue.key("op"), "--json"])
+    assert res.exit_code == 0, res.output
+    status = json.loads(res.output)
+    assert {n["id"]: n["role"] for n in status["nodes"]}["kiosk-cli-9"] == "kiosk"
+    # The same key without the controller's key is an error, not a plain connection.
+    res = CliRunner().invoke(main, ["ctl", *flags[:-2], "--key", venue.key("op"), "status"])
+    assert res.exit_code == 2
+    assert "--key: a CURVE key (--key or EXHIBIT_KEY) needs the controller's public key" \
+        in res.output

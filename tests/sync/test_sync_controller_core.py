@@ -223,8 +223,19 @@ def test_capture_publishes_an_event_in_the_future(core: ControllerCore) -> None:
 def test_pending_events_repeat_in_heartbeats_until_past(core: ControllerCore) -> None:
     _, (event,) = command(core, "capture", 1000.0, tag="x", delay=0.5)
     assert event in core.tick(1000.0).publish
-    assert event in core.tick(1001.0).publish         # 0.5 s past: still within grace
     assert event not in core.tick(1002.0).publish     # long past: no longer repeated
+
+
+def test_an_event_is_repeated_in_the_next_two_heartbeats_only(core: ControllerCore) -> None:
+    _, (event,) = command(core, "capture", 1000.0, tag="x", delay=5.0)
+    beats = [core.tick(1000.001 + 0.2 * i).publish for i in range(6)]  # all before 5.0
+    assert [event in beat for beat in beats] == [True, True, False, False, False, False]
+    assert all(isinstance(beat[0], p.Heartbeat) for beat in beats)
+    # A later event gets its own two repeats; the first one stays quiet.
+    _, (later,) = command(core, "capture", 1001.3, tag="y", delay=5.0)
+    beats = [core.tick(1001.401 + 0.2 * i).publish for i in range(3)]
+    assert [later in beat for beat in beats] == [True, True, False]
+    assert not any(event in beat for beat in beats)
 
 
 @pytest.mark.parametrize("args, fragment", [

@@ -214,6 +214,34 @@ def test_capture_event_once_on_every_node_despite_repeats() -> None:
     assert taken["left"] == taken["right"]
 
 
+def test_a_node_that_missed_an_event_applies_its_repeat_on_time() -> None:
+    s = Sim(nodes=("left", "right"))
+    s.run(0.5)
+    missed: list[p.Event] = []
+
+    def drop_first_copy(dest: str, m: p.Message) -> bool:
+        if dest == "right" and isinstance(m, p.Event) and not missed:
+            missed.append(m)
+            return True
+        return False
+
+    s.drop = drop_first_copy
+    reply = s.command("capture", tag="t1", delay=0.5)
+    assert [e.seq for e in missed] == [reply.data["seq"]]       # the original publication
+    applied: dict[str, list[tuple[float, p.Event]]] = {n: [] for n in s.nodes}
+    for _ in range(150):                                 # 1.5 s of 10 ms frames
+        s.step(0.01)
+        for name, node in s.nodes.items():
+            show = node.show_time(s.now)
+            assert show is not None
+            applied[name] += [(show, e) for e in node.take_events(show)]
+    at = reply.data["effective_at"]
+    for name in s.nodes:
+        ((show, event),) = applied[name]
+        assert event.seq == reply.data["seq"] and event.effective_at == at
+        assert at <= show < at + 0.011                   # the first frame at or after it
+
+
 def test_node_core_events_in_order_once_each() -> None:
     node = NodeCore("n")
     e1, e2, e3 = (p.Event("capture", at, {"tag": str(seq)}, seq)

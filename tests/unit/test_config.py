@@ -93,3 +93,34 @@ def test_bundle_policy_paths_are_relative_to_the_venue(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="bundles.trusted_keys: require_signed needs"):
         load_venue(_venue(tmp_path, VENUE + "\n[bundles]\nrequire_signed = true\n"))
     assert load_venue(_venue(tmp_path, VENUE)).bundles.trusted_keys == ()
+
+
+def test_sample_venue_documents_security_and_liveness_settings(tmp_path: Path) -> None:
+    """The commented examples in content/venue.toml work when uncommented (with key files
+    in place) and state the real defaults."""
+    import os
+    import re
+
+    from exhibit_engine.config import NetworkConfig
+    from exhibit_engine.sync.curve_keys import z85_encode
+
+    text = (ROOT / "content" / "venue.toml").read_text(encoding="utf-8")
+    network = re.findall(r"^# ((?:lost|hung)_after_s = [\d.]+)", text, re.MULTILINE)
+    block = re.search(r"^#   \[security\]\n(?:#   .*\n)+", text, re.MULTILINE)
+    assert block is not None, "content/venue.toml has no commented [security] example"
+    security = [line[4:] for line in block.group(0).splitlines()]
+    assert len(network) == 2 and security[0] == "[security]"
+    uncommented = text.replace("publish_port = 5571", "publish_port = 5571\n"
+                               + "\n".join(network)) + "\n" + "\n".join(security) + "\n"
+    for file in re.findall(r'"(keys/[\w.-]+)"', "\n".join(security)):
+        (tmp_path / file).parent.mkdir(exist_ok=True)
+        (tmp_path / file).write_text(z85_encode(os.urandom(32)) + "\n", encoding="utf-8")
+    venue = load_venue(_venue(tmp_path, uncommented))
+    defaults = NetworkConfig()
+    assert (venue.network.lost_after_s, venue.network.hung_after_s) == \
+        (defaults.lost_after_s, defaults.hung_after_s)
+    sec = venue.security
+    assert sec.curve and sec.controller_public
+    assert [len(sec.projectors), len(sec.kiosks), len(sec.operators)] == [3, 1, 1]
+    assert {role for _, role in sec.roles} == {"projector", "kiosk", "operator"}
+    assert [d for d, _ in sec.displays] == [d.id for d in venue.displays]

@@ -214,6 +214,27 @@ def test_security_mistakes_name_the_key(tmp_path: Path, security: str, key: str,
     assert str(path) in str(err.value)
 
 
+def test_security_displays_bind_a_display_to_one_projector_key(tmp_path: Path) -> None:
+    keys = tmp_path / "keys"
+    _pair(keys, "controller")
+    proj, _ = _pair(keys, "proj")
+    _pair(keys, "kiosk")
+    base = ('curve = true\ncontroller_public_key = "keys/controller.curve.pub"\n'
+            'projectors = ["keys/proj.curve.pub"]\nkiosks = ["keys/kiosk.curve.pub"]\n'
+            "[security.displays]\n")
+    sec = load_venue(_venue(tmp_path, base + 'a = "keys/proj.curve.pub"\n')).security
+    assert sec.displays == (("a", proj),)
+    assert load_venue(_venue(tmp_path, base)).security.displays == ()
+    for line, rule in (('zz = "keys/proj.curve.pub"\n', "no display 'zz' (known: a)"),
+                       ('a = "keys/kiosk.curve.pub"\n', "listed under projectors"),
+                       ("a = 5\n", "must be a projector's public key file path")):
+        path = _venue(tmp_path, base + line)
+        with pytest.raises(ConfigError) as err:
+            load_venue(path)
+        assert rule in str(err.value) and str(path) in str(err.value)
+        assert err.value.key == f"security.displays.{line.split()[0]}"
+
+
 def test_a_listed_key_file_that_is_missing_or_secret_is_named(tmp_path: Path) -> None:
     _pair(tmp_path / "keys", "proj")
     with pytest.raises(ConfigError, match=r"venue\.toml: security\.projectors: .*gone\.curve"
