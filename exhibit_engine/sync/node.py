@@ -50,6 +50,7 @@ from .protocol import (
     NodeStatus,
     Ping,
     Pong,
+    Reply,
     Snapshot,
     SnapshotAssembly,
     SnapshotPart,
@@ -64,6 +65,7 @@ __all__ = ["NodeCore", "NodeLink"]
 log = logging.getLogger(__name__)
 
 _MAX_BUFFERED_UPDATES = 256
+_REFUSED_RETRY_S = 5.0     # a refused node says hello again this often
 _MAX_PENDING_EVENTS = 1024
 _MAX_REMEMBERED_EVENTS = 4096
 
@@ -117,6 +119,9 @@ class NodeCore:
         self.state: dict[str, Any] = {}
         self.state_seq = 0
         self.malformed = 0
+        #: The controller's reason for refusing this node's last hello ("" while none):
+        #: a key not allowed for the role, a node id bound to another key...
+        self.refusal = ""
         #: Snapshot answers given up (dropped part, bad digest or count, a limit passed).
         self.snapshot_failures = 0
         #: Why the last one was given up.
@@ -209,6 +214,7 @@ class NodeCore:
             if not self._welcomed:
                 log.info("%s joined controller session %s", self.node_id, message.session)
             self._welcomed = True
+            self.refusal = ""
             if self._assembly is None:     # (a second welcome must not abandon an answer)
                 self._next_snapshot = now
             return []
@@ -228,7 +234,11 @@ class NodeCore:
                     del self._pending[min(self._pending)]
                 self._pending[seq] = message
             return []
-        return []    # replies and requests are not for a node
+        if isinstance(message, Reply) and not message.ok and message.req == 0 \
+                and not self._welcomed:
+            self._on_refusal(message.error or "hello refused", now)
+            return []
+        return []    # other replies and requests are not for a node
 
     def tick(self, now: float) -> list[Message]:
         """Return the messages due at ``now`` (hello, snapshot request, clock probe)."""
@@ -301,6 +311,15 @@ class NodeCore:
         interval = (self.probe_interval_s if self.clock.delay_s <= self.good_rtt_s
                     else self.fast_probe_interval_s)
         return now - self._last_probe >= interval
+
+    def _on_refusal(self, reason: str, now: float) -> None:
+        # A refused hello is a configuration problem (venue.toml's [security]), not a
+        # network one: say why once, then ask again only every few seconds, so the
+        # controller's allow-list can be fixed and restarted without restarting nodes.
+        if reason != self.refusal:
+            log.error("%s: the controller refused this node: %s", self.node_id, reason[:200])
+        self.refusal = reason[:200]
+        self._next_hello = max(self._next_hello, now + _REFUSED_RETRY_S)
 
     def _new_session(self, session: str, now: float) -> None:
         if self.session is not None:

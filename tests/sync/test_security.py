@@ -37,7 +37,7 @@ from exhibit_engine.sync.controller import (
     ControllerServer,
 )
 from exhibit_engine.sync.curve_keys import CurvePublicKey, write_curve_key_files
-from exhibit_engine.sync.node import NodeLink
+from exhibit_engine.sync.node import NodeCore, NodeLink
 from exhibit_engine.sync.operator import OperatorClient
 from exhibit_engine.sync.protocol import (
     PROTOCOL_VERSION,
@@ -620,3 +620,23 @@ def test_cli_takes_the_controller_key_from_server_key_without_a_venue(
     assert res.exit_code == 2
     assert "--key: a CURVE key (--key or EXHIBIT_KEY) needs the controller's public key" \
         in res.output
+
+
+def test_a_node_whose_hello_is_refused_keeps_the_reason_and_backs_off() -> None:
+    core = ControllerCore(0.0, "s", lost_after_s=0.35)
+    core.handle(b"p", Hello("left", "projector"), 0.0, role="projector", key="aaaa")
+    node = NodeCore("left")
+    hello = [m for m in node.tick(0.05) if isinstance(m, Hello)]
+    assert hello, "a fresh node says hello"
+    answer = core.handle(b"q", hello[0], 0.05, role="projector", key="bbbb").replies[0]
+    assert node.handle(answer, 0.06) == []
+    assert "belongs to key aaaa" in node.refusal and not node.joined
+    # No hello storm while refused: the next one waits a few seconds.
+    assert not [m for t in (0.1, 1.0, 4.0) for m in node.tick(t) if isinstance(m, Hello)]
+    later = [m for m in node.tick(5.1) if isinstance(m, Hello)]
+    assert later
+    # Once the holder is lost the id passes on; the welcome clears the refusal.
+    welcome = core.handle(b"q", later[0], 5.1, role="projector", key="bbbb").replies[0]
+    assert isinstance(welcome, Welcome)
+    node.handle(welcome, 5.11)
+    assert node.joined and node.refusal == ""
