@@ -156,7 +156,7 @@ def ctl(ctx: click.Context, venue: Path | None, host: str | None, state_port: in
     """Operate a running show: GO, pause, goto, blackout, panic, status.
 
     \b
-    exhibit ctl status                 every node: joined/lost, frames, show time
+    exhibit ctl status                 every peer: joined/loading/hung/lost, frames, show time
     exhibit ctl go | next | back       next cue / previous cue (a double GO is ignored)
     exhibit ctl pause | resume         hold / play on from the same frame
     exhibit ctl goto CUE               a cue by id, or by index (0 = first)

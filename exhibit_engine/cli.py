@@ -355,7 +355,8 @@ def install(bundle: Path, library_dir: Path, trust_files: tuple[Path, ...],
 @click.option("--size", type=str, default="1280x720", show_default=True,
               help="Image size WIDTHxHEIGHT in pixels.")
 @click.option("--venue", type=click.Path(dir_okay=False, path_type=Path),
-              help="venue.toml: with --display, render that display's slice of the wall; "
+              help="venue.toml: with --display, render that display's slice of the wall "
+                   "as the projector sends it (edge blend, black level and warp applied); "
                    "alone, render the whole wall as seen from the eye point.")
 @click.option("--display", "display_id", help="Display id in the venue (needs --venue).")
 @click.option("-o", "--output", "out", required=True,
@@ -371,7 +372,7 @@ def render(bundle: Path, scene_id: str, at: float, size: str, venue: Path | None
     from .wall import display_frustum, wall_frustum
 
     wh = _size(size)
-    frustum = None
+    frustum = output = None
     if display_id and not venue:
         raise click.UsageError("--display needs --venue")
     if venue:
@@ -380,7 +381,11 @@ def render(bundle: Path, scene_id: str, at: float, size: str, venue: Path | None
             else wall_frustum(v.wall)
     from .runtime.render import render_to_png
 
-    path = render_to_png(bundle, scene_id, at, wh, out, frustum=frustum)
+    if venue and display_id:    # as that projector sends it: blended and warped
+        from .runtime.output import OutputCorrection
+
+        output = OutputCorrection.for_display(v, v.display(display_id), wh)
+    path = render_to_png(bundle, scene_id, at, wh, out, frustum=frustum, output=output)
     click.echo(f"rendered {scene_id} at t={at:g}s, {wh[0]}x{wh[1]} -> {path}")
 
 

@@ -536,7 +536,8 @@ class Renderer:
 
 def render_to_png(bundle_path: str | os.PathLike[str], scene_id: str, t: float,
                   size: tuple[int, int], out_path: str | os.PathLike[str],
-                  frustum: Frustum | None = None, cache: ModelCache | None = None) -> Path:
+                  frustum: Frustum | None = None, cache: ModelCache | None = None,
+                  output: OutputCorrection | None = None) -> Path:
     """Render one frame of a bundle's scene offscreen and write it as a PNG, atomically.
 
     Args:
@@ -547,6 +548,8 @@ def render_to_png(bundle_path: str | os.PathLike[str], scene_id: str, t: float,
         out_path: the PNG to write (via a temporary file and ``os.replace``).
         frustum: the lens frustum; by default a centred 60-degree view of the same aspect.
         cache: the model cache (default: the one at the default cache folder).
+        output: a display's blend/warp correction, to write the frame as that projector
+            sends it (default: none, the plain image).
 
     Returns:
         The path written.
@@ -559,6 +562,7 @@ def render_to_png(bundle_path: str | os.PathLike[str], scene_id: str, t: float,
     out = Path(out_path)
     with Bundle.open(bundle_path) as bundle, Renderer(size, cache=cache) as renderer:
         renderer.set_frustum(frustum or centered_frustum(size[0] / size[1]))
+        renderer.set_output(output)
         renderer.load(bundle, scene_id)
         renderer.render(t)
         image = renderer.snapshot()

@@ -12,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -52,3 +53,21 @@ def test_two_processes_draw_identical_pixels(bundles: Path, tmp_path: Path, sour
     for t, (a, b) in hashes.items():
         assert a == b, f"{scene} at t={t}: two processes drew different pixels"
     assert hashes[TIMES[0]][0] != hashes[TIMES[1]][0], "different times, different frames"
+
+
+def test_a_display_render_is_the_slice_its_projector_sends(ice_exb: Path,
+                                                           tmp_path: Path) -> None:
+    """`exhibit render --venue --display` applies the display's edge blend: the sample
+    venue's left projector fades out towards its right edge (0.8 m of its 4 m overlap
+    'centre'), while its left edge, which nothing overlaps, keeps the picture."""
+    png = tmp_path / "left.png"
+    res = subprocess.run([str(EXHIBIT), "render", str(ice_exb), "--scene", "castle-night",
+                          "--at", "10", "--size", "240x150", "--venue",
+                          str(ROOT / "content" / "venue.toml"), "--display", "left",
+                          "-o", str(png)], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    with Image.open(png) as img:
+        left = np.asarray(img.convert("RGB"), dtype=np.float64)
+    edge, inside, far_left = left[:, -2:].mean(), left[:, -60:-50].mean(), left[:, :10].mean()
+    assert far_left > 20 and inside > 20     # the picture itself is there
+    assert edge < 0.1 * inside               # ... and ramps out over the overlap
