@@ -197,6 +197,46 @@ def _write_new(path: Path, data: bytes, mode: int, *, replace: bool) -> None:
         tmp.unlink(missing_ok=True)
 
 
+def key_pair_paths(directory: str | os.PathLike[str], name: str, secret_suffix: str,
+                   public_suffix: str, *, force: bool) -> tuple[Path, Path]:
+    """Make the key folder and return the (secret, public) file paths of key ``name``.
+
+    Raises:
+        ConfigError: the folder cannot be made, or a file exists and ``force`` is false.
+    """
+    folder = Path(directory)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(str(folder), f"cannot make the key folder ({exc.strerror})") from None
+    paths = (folder / f"{name}{secret_suffix}", folder / f"{name}{public_suffix}")
+    if not force:
+        for p in paths:
+            if p.exists() or p.is_symlink():
+                raise ConfigError(str(p), "already exists; use --force to replace it")
+    return paths
+
+
+def write_pair_files(secret_path: Path, secret: bytes, public_path: Path, public: bytes, *,
+                     force: bool) -> None:
+    """Write a key pair's two files atomically (the secret one mode 0600); a pair is never
+    left half-written: when the public file fails, the secret one is removed again.
+
+    Raises:
+        ConfigError: a write failed (naming the folder).
+    """
+    try:
+        _write_new(secret_path, secret, 0o600, replace=force)
+        try:
+            _write_new(public_path, public, 0o644, replace=force)
+        except (ConfigError, OSError):
+            secret_path.unlink(missing_ok=True)  # never leave half a pair
+            raise
+    except OSError as exc:
+        raise ConfigError(str(secret_path.parent),
+                          f"cannot write the key files ({exc.strerror})") from None
+
+
 def write_key_pair(name: str, directory: str | os.PathLike[str], *, force: bool = False
                    ) -> KeyPairFiles:
     """Make a new Ed25519 key pair and write ``NAME.ed25519.key`` and ``NAME.ed25519.pub``.
@@ -219,39 +259,30 @@ def write_key_pair(name: str, directory: str | os.PathLike[str], *, force: bool 
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
     check_key_name(name)
-    folder = Path(directory)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ConfigError(str(folder), f"cannot make the key folder ({exc.strerror})") from None
-    private_path = folder / f"{name}.{ALG}.key"
-    public_path = folder / f"{name}.{ALG}.pub"
-    if not force:
-        for p in (private_path, public_path):
-            if p.exists() or p.is_symlink():
-                raise ConfigError(str(p), "already exists; use --force to replace it")
+    private_path, public_path = key_pair_paths(directory, name, f".{ALG}.key", f".{ALG}.pub",
+                                               force=force)
     key = Ed25519PrivateKey.generate()
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                             serialization.NoEncryption())
     public = PublicKey(public_key_of(key).raw, name)
-    try:
-        _write_new(private_path, pem, 0o600, replace=force)
-        try:
-            _write_new(public_path, (public.to_line() + "\n").encode(), 0o644, replace=force)
-        except (ConfigError, OSError):
-            private_path.unlink(missing_ok=True)  # never leave half a pair
-            raise
-    except OSError as exc:
-        raise ConfigError(str(folder), f"cannot write the key files ({exc.strerror})") from None
+    write_pair_files(private_path, pem, public_path, (public.to_line() + "\n").encode(),
+                     force=force)
     return KeyPairFiles(private_path, public_path, public.key_id)
 
 
-def _read_key_file(path: Path) -> bytes:
+def read_key_file(path: Path) -> bytes:
+    """The bytes of a key file of any kind, at most 64 KiB.
+
+    Raises:
+        ConfigError: missing, a folder, unreadable or too large (naming the file).
+    """
     try:
         with path.open("rb") as f:
             data = f.read(_MAX_KEY_FILE_BYTES + 1)
     except FileNotFoundError:
         raise ConfigError(str(path), "key file not found") from None
+    except IsADirectoryError:
+        raise ConfigError(str(path), "is a folder, not a key file") from None
     except OSError as exc:
         raise ConfigError(str(path), f"cannot read the key file ({exc.strerror})") from None
     if len(data) > _MAX_KEY_FILE_BYTES:
@@ -270,7 +301,7 @@ def load_private_key(path: str | os.PathLike[str]) -> Ed25519PrivateKey:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
     p = Path(path)
-    data = _read_key_file(p)
+    data = read_key_file(p)
     if b"PRIVATE KEY-----" not in data:
         raise ConfigError(str(p), "not a PEM private key (the .key file written by "
                           "`exhibit keys new`, not the .pub file)")
@@ -317,7 +348,7 @@ def load_public_keys(path: str | os.PathLike[str]) -> list[PublicKey]:
             key, or a line is not ``exhibit-ed25519 <base64> [name]``.
     """
     p = Path(path)
-    data = _read_key_file(p)
+    data = read_key_file(p)
     if b"PRIVATE KEY-----" in data:
         raise ConfigError(str(p), "this is a private key; trust its .pub file instead")
     if data.lstrip().startswith(b"-----BEGIN"):

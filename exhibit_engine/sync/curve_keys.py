@@ -61,7 +61,6 @@ KEY_SUFFIX = ".curve.key"
 
 _Z85 = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#"
 _Z85_INDEX = {c: i for i, c in enumerate(_Z85)}
-_MAX_KEY_FILE_BYTES = 64 * 1024
 _LINE = re.compile(r"\s*(public-key|secret-key)\s*=\s*(.*?)\s*$")
 
 
@@ -175,17 +174,9 @@ class CurveKeyFiles:
 
 
 def _read(path: Path) -> str:
-    try:
-        with path.open("rb") as f:
-            data = f.read(_MAX_KEY_FILE_BYTES + 1)
-    except FileNotFoundError:
-        raise ConfigError(str(path), "key file not found") from None
-    except IsADirectoryError:
-        raise ConfigError(str(path), "is a folder, not a key file") from None
-    except OSError as exc:
-        raise ConfigError(str(path), f"cannot read the key file ({exc.strerror})") from None
-    if len(data) > _MAX_KEY_FILE_BYTES:
-        raise ConfigError(str(path), f"larger than {_MAX_KEY_FILE_BYTES} bytes; not a key file")
+    from ..assets.signing import read_key_file    # one reader (size, errors) for every kind
+
+    data = read_key_file(path)
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
@@ -302,30 +293,14 @@ def write_curve_key_files(name: str, directory: str | os.PathLike[str], public: 
         ConfigError: a bad name, an existing file (without ``force``), or a write failed.
         ValueError: a key is not 40 Z85 characters.
     """
-    # One atomic "create, never replace" writer and one name rule for every key kind.
-    from ..assets.signing import _write_new, check_key_name
+    # One name rule and one atomic "create, never replace" pair writer for every key kind.
+    from ..assets.signing import check_key_name, key_pair_paths, write_pair_files
 
     check_key_name(name)
     if not (is_z85_key(public) and is_z85_key(secret)):
         raise ValueError("CURVE keys are 40 Z85 characters")
-    folder = Path(directory)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ConfigError(str(folder), f"cannot make the key folder ({exc.strerror})") from None
-    secret_path = folder / f"{name}{KEY_SUFFIX}"
-    public_path = folder / f"{name}{PUB_SUFFIX}"
-    if not force:
-        for p in (secret_path, public_path):
-            if p.exists() or p.is_symlink():
-                raise ConfigError(str(p), "already exists; use --force to replace it")
-    try:
-        _write_new(secret_path, _certificate(name, public, secret), 0o600, replace=force)
-        try:
-            _write_new(public_path, _certificate(name, public, None), 0o644, replace=force)
-        except (ConfigError, OSError):
-            secret_path.unlink(missing_ok=True)  # never leave half a pair
-            raise
-    except OSError as exc:
-        raise ConfigError(str(folder), f"cannot write the key files ({exc.strerror})") from None
+    secret_path, public_path = key_pair_paths(directory, name, KEY_SUFFIX, PUB_SUFFIX,
+                                              force=force)
+    write_pair_files(secret_path, _certificate(name, public, secret), public_path,
+                     _certificate(name, public, None), force=force)
     return CurveKeyFiles(secret_path, public_path, CurvePublicKey(public).key_id)
