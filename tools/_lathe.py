@@ -1,7 +1,9 @@
 """Mesh helpers for the sample-content generators: lathe, sweep, grid surfaces, a GLB writer.
 
-Everything here is numpy on float64, rounded to a fixed grid before it becomes float32,
-so a generator that uses it writes the same bytes on every run.
+Everything here is numpy on float64, with the CPU-dependent parts (trigonometry, powers,
+matrix products and vector lengths) taken from :mod:`exhibit_engine.assets.portable_math`,
+and rounded to a fixed grid (``-0.0`` made ``0.0``) before it becomes float32, so a
+generator that uses it writes the same bytes on every run and on every CPU.
 
 - :func:`lathe` revolves a profile (r, z) polyline about +Z, optionally displacing the
   surface along its normal (cast relief, carved petals), and returns a :class:`Grid`.
@@ -20,12 +22,9 @@ from dataclasses import dataclass
 import _glb
 import numpy as np
 
+from exhibit_engine.assets import portable_math as pm
+
 __all__ = ["Grid", "Mesh", "lathe", "resample", "sweep", "value_noise", "write_glb"]
-
-
-def _q(a: np.ndarray, step: float) -> np.ndarray:
-    """Round to a grid so last-ulp differences between maths libraries cannot show."""
-    return np.round(np.asarray(a, dtype=np.float64) / step) * step
 
 
 def resample(points, n: int) -> np.ndarray:
@@ -36,11 +35,12 @@ def resample(points, n: int) -> np.ndarray:
     for k in range(len(p) - 1):
         p0, p1, p2, p3 = ext[k], ext[k + 1], ext[k + 2], ext[k + 3]
         t = np.linspace(0.0, 1.0, 33)[:-1, None]
-        dense.append(0.5 * ((2 * p1) + (-p0 + p2) * t + (2 * p0 - 5 * p1 + 4 * p2 - p3) * t ** 2
-                            + (-p0 + 3 * p1 - 3 * p2 + p3) * t ** 3))
+        t2 = t * t          # products, not ``**``: np.power has CPU-specific kernels
+        dense.append(0.5 * ((2 * p1) + (-p0 + p2) * t + (2 * p0 - 5 * p1 + 4 * p2 - p3) * t2
+                            + (-p0 + 3 * p1 - 3 * p2 + p3) * (t2 * t)))
     dense.append(p[-1:])
     d = np.concatenate(dense)
-    s = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(d, axis=0), axis=1))])
+    s = np.concatenate([[0.0], np.cumsum(pm.norm(np.diff(d, axis=0), axis=1))])
     target = np.linspace(0.0, s[-1], n)
     return np.stack([np.interp(target, s, d[:, k]) for k in range(d.shape[1])], axis=1)
 
@@ -73,7 +73,7 @@ class Grid:
         dr = diff(p, 0, self.wrap_r)
         dc = diff(p, 1, self.wrap_c)
         n = np.cross(dc, dr)
-        length = np.linalg.norm(n, axis=-1, keepdims=True)
+        length = pm.norm(n, axis=-1, keepdims=True)
         return n / np.maximum(length, 1e-12)
 
 
@@ -95,11 +95,11 @@ def lathe(profile, columns: int, displace=None, seam_angle: float = 0.0) -> tupl
     prof = np.asarray(profile, dtype=np.float64)
     phi = seam_angle + np.linspace(0.0, 2.0 * np.pi, columns + 1)
     seg = np.diff(prof, axis=0)
-    s = np.concatenate([[0.0], np.cumsum(np.linalg.norm(seg, axis=1))])
+    s = np.concatenate([[0.0], np.cumsum(pm.norm(seg, axis=1))])
     tang = np.gradient(prof, axis=0)
-    tang /= np.maximum(np.linalg.norm(tang, axis=1, keepdims=True), 1e-12)
+    tang /= np.maximum(pm.norm(tang, axis=1, keepdims=True), 1e-12)
     nrm2 = np.stack([tang[:, 1], -tang[:, 0]], axis=1)          # (dz, -dr): outward
-    turn = np.gradient(np.unwrap(np.arctan2(tang[:, 1], tang[:, 0])))
+    turn = np.gradient(np.unwrap(pm.arctan2(tang[:, 1], tang[:, 0])))
     ds = np.maximum(np.gradient(s), 1e-9)
     bend = -turn / ds
     R, C = len(prof), columns + 1
@@ -109,7 +109,7 @@ def lathe(profile, columns: int, displace=None, seam_angle: float = 0.0) -> tupl
     disp = np.zeros((R, C)) if displace is None else np.asarray(displace(PHI, S, Z), float)
     r = prof[:, 0:1] + nrm2[:, 0:1] * disp
     z = prof[:, 1:2] + nrm2[:, 1:2] * disp
-    pos = np.stack([r * np.cos(PHI), r * np.sin(PHI), z * np.ones_like(PHI)], axis=-1)
+    pos = np.stack([r * pm.cos(PHI), r * pm.sin(PHI), z * np.ones_like(PHI)], axis=-1)
     circumference = 2.0 * np.pi * max(float(prof[:, 0].max()), 1e-3)
     uv = np.stack([PHI / (2.0 * np.pi) * circumference, S], axis=-1)
     fields = {"phi": PHI, "s": S, "z": Z, "r": np.broadcast_to(prof[:, 0:1], (R, C)),
@@ -128,19 +128,19 @@ def sweep(path, section) -> Grid:
     path = np.asarray(path, dtype=np.float64)
     sec = np.asarray(section, dtype=np.float64)
     tang = np.roll(path, -1, axis=0) - np.roll(path, 1, axis=0)
-    tang /= np.linalg.norm(tang, axis=1, keepdims=True)
+    tang /= pm.norm(tang, axis=1, keepdims=True)
     centre = path.mean(axis=0)
     plane_n = np.cross(path[len(path) // 4] - centre, path[0] - centre)
-    plane_n /= np.linalg.norm(plane_n)
+    plane_n /= pm.norm(plane_n)
     side = np.cross(tang, plane_n)                      # in the plane, across the path
-    side /= np.linalg.norm(side, axis=1, keepdims=True)
+    side /= pm.norm(side, axis=1, keepdims=True)
     binorm = np.cross(side, tang)
     pts = (path[None, :, :] + sec[:, None, 0:1] * side[None] + sec[:, None, 1:2] * binorm[None])
     pts = np.concatenate([pts, pts[:1]], axis=0)
     pts = np.concatenate([pts, pts[:, :1]], axis=1)
-    along = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(
+    along = np.concatenate([[0.0], np.cumsum(pm.norm(np.diff(
         np.concatenate([path, path[:1]]), axis=0), axis=1))])
-    around = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(
+    around = np.concatenate([[0.0], np.cumsum(pm.norm(np.diff(
         np.concatenate([sec, sec[:1]]), axis=0), axis=1))])
     uv = np.stack(np.broadcast_arrays(along[None, :], around[:, None]), axis=-1)
     return Grid(pts, uv, wrap_c=True, wrap_r=True)
@@ -202,8 +202,8 @@ class Mesh:
             nrm = -nrm
         if transform is not None:
             m = np.asarray(transform, dtype=np.float64)
-            pos = pos @ m[:3, :3].T + m[:3, 3]
-            nrm = nrm @ m[:3, :3].T
+            pos = pm.matmul(pos, m[:3, :3].T) + m[:3, 3]
+            nrm = pm.matmul(nrm, m[:3, :3].T)
         i = np.arange(R - 1)[:, None] * C + np.arange(C - 1)[None, :]
         a, b, c, d = i, i + 1, i + C + 1, i + C
         tris = np.stack([a, b, c, a, c, d], axis=-1).reshape(-1, 3)
@@ -217,7 +217,7 @@ class Mesh:
         offsets = np.cumsum([0] + [len(p[0]) for p in self._parts[:-1]])
         idx = np.concatenate([p[4] + o for p, o in zip(self._parts, offsets)])
         pos, nrm, uv, col = (np.concatenate(p) for p in list(zip(*self._parts))[:4])
-        nrm = nrm / np.maximum(np.linalg.norm(nrm, axis=1, keepdims=True), 1e-12)
+        nrm = nrm / np.maximum(pm.norm(nrm, axis=1, keepdims=True), 1e-12)
 
         def yup(a: np.ndarray) -> np.ndarray:
             return np.stack([a[:, 0], a[:, 2], -a[:, 1]], axis=1)
@@ -225,9 +225,9 @@ class Mesh:
         # panda3d-gltf flips v (v -> 1 - v) on load; pre-flip so the scene sees metres.
         tex = np.stack([uv[:, 0], 1.0 - uv[:, 1]], axis=1)
         return {
-            "POSITION": _q(yup(pos), 1e-4).astype("<f4"),
-            "NORMAL": _q(yup(nrm), 1e-5).astype("<f4"),
-            "TEXCOORD_0": _q(tex, 1e-4).astype("<f4"),
+            "POSITION": pm.quantize(yup(pos), 1e-4).astype("<f4"),
+            "NORMAL": pm.quantize(yup(nrm), 1e-5).astype("<f4"),
+            "TEXCOORD_0": pm.quantize(tex, 1e-4).astype("<f4"),
             "COLOR_0": col.astype(np.uint8),
             "indices": idx.reshape(-1).astype("<u4" if len(pos) > 65535 else "<u2"),
         }

@@ -22,7 +22,8 @@ below 0.2 unglazed clay or stone. TEXCOORD_0 holds surface metres (around, along
 It writes ``bundle.toml`` (items with Dublin Core, the scene with its artifacts,
 anchored annotations and tour, and every visitor-facing text in zh/en/ru) and copies
 the label font and its licence from ``content/fonts``; every text is checked against
-the font. Byte-for-byte reproducible: seeded noise, rounded coordinates, fixed JSON.
+the font. Byte-for-byte reproducible on every CPU: seeded noise, trigonometry and powers
+from :mod:`exhibit_engine.assets.portable_math`, rounded coordinates, fixed JSON.
 
 Usage::
 
@@ -40,6 +41,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _content import LABEL_FONT, label_font_files, run, write_files
 from _lathe import Mesh, lathe, resample, sweep, value_noise, write_glb
+
+from exhibit_engine.assets import portable_math as pm
 
 __all__ = ["build_bowl", "build_ding", "build_vase", "generate", "main"]
 
@@ -109,13 +112,13 @@ def _boss_band(phi, s, z) -> np.ndarray:
     band = 0.0010 * _smooth(0.270, 0.274, z) * _smooth(0.342, 0.338, z)
     k = np.round(phi / (2 * np.pi) * 24.0)
     dphi = (phi - k * 2 * np.pi / 24.0) * 0.2
-    d = np.hypot(dphi, z - 0.306) / 0.013
-    boss = 0.0065 * np.clip(1.0 - d * d, 0.0, 1.0) ** 0.75
+    d = pm.hypot(dphi, z - 0.306) / 0.013
+    boss = 0.0065 * pm.power(np.clip(1.0 - d * d, 0.0, 1.0), 0.75)
     # a fine square-spiral ground (leiwen) between the bosses, very low
     cell = (phi / (2 * np.pi) * 72.0) % 1.0 - 0.5
     row = ((z - 0.276) / 0.020) % 1.0 - 0.5
     ring = np.maximum(np.abs(cell), np.abs(row))
-    lei = 0.0007 * (np.cos(ring * 2 * np.pi * 2.0) > 0.0) * (d > 1.15)
+    lei = 0.0007 * (pm.cos(ring * 2 * np.pi * 2.0) > 0.0) * (d > 1.15)
     inband = _smooth(0.281, 0.284, z) * _smooth(0.331, 0.328, z)
     return fillet + band + boss + lei * inband
 
@@ -150,7 +153,7 @@ def build_ding() -> Mesh:
     leg, lf = lathe(leg_prof, 28)
     for k, ang in enumerate((np.pi / 2, np.pi / 2 + 2 * np.pi / 3, np.pi / 2 + 4 * np.pi / 3)):
         m = np.eye(4)
-        m[:3, 3] = (0.125 * np.cos(ang), 0.125 * np.sin(ang), 0.0)
+        m[:3, 3] = (0.125 * pm.cos(ang), 0.125 * pm.sin(ang), 0.0)
         recess = 0.5 * _smooth(0.06, 0.0, lf["z"]) + 0.3 * _smooth(0.16, 0.2, lf["z"])
         edge = _smooth(30.0, 150.0, lf["bend"]) * 0.8
         lu, lv = lf["phi"] / (2 * np.pi), lf["s"] / lf["s"].max()
@@ -159,12 +162,12 @@ def build_ding() -> Mesh:
     # Upright loop handles: a rounded section swept along a rounded arch on the rim.
     t = np.linspace(0.0, 2 * np.pi, 64, endpoint=False)
     half_w, half_h, zc = 0.052, 0.050, 0.420
-    cx, cz = np.cos(t), np.sin(t)
-    px = half_w * np.sign(cx) * np.abs(cx) ** 0.45
-    pz = zc + half_h * np.sign(cz) * np.abs(cz) ** 0.45
+    cx, cz = pm.cos(t), pm.sin(t)
+    px = half_w * np.sign(cx) * pm.power(np.abs(cx), 0.45)
+    pz = zc + half_h * np.sign(cz) * pm.power(np.abs(cz), 0.45)
     a = np.linspace(0.0, 2 * np.pi, 12, endpoint=False)
-    section = np.stack([0.0085 * np.sign(np.cos(a)) * np.abs(np.cos(a)) ** 0.6,
-                        0.0065 * np.sign(np.sin(a)) * np.abs(np.sin(a)) ** 0.6], axis=1)
+    section = np.stack([0.0085 * np.sign(pm.cos(a)) * pm.power(np.abs(pm.cos(a)), 0.6),
+                        0.0065 * np.sign(pm.sin(a)) * pm.power(np.abs(pm.sin(a)), 0.6)], axis=1)
     for k, side in enumerate((1.0, -1.0)):
         path = np.stack([np.full_like(t, 0.203 * side), side * px, pz], axis=1)
         g = sweep(path, section)
@@ -172,7 +175,7 @@ def build_ding() -> Mesh:
         out = float(np.sum(g.normals() * (g.pos - ring), axis=-1).mean()) < 0.0
         hu, hv = g.uv[..., 0] / g.uv[..., 0].max(), g.uv[..., 1] / g.uv[..., 1].max()
         top = _smooth(0.44, 0.47, g.pos[..., 2])
-        outer_rim = _smooth(0.3, 0.9, np.abs(np.sin(2 * np.pi * hv)))
+        outer_rim = _smooth(0.3, 0.9, np.abs(pm.sin(2 * np.pi * hv)))
         mesh.add_grid(g, _bronze(0.4 * (1 - top), 0.5 * top + 0.3 * outer_rim, hu, hv, 30 + k),
                       flip=out)
     return mesh
@@ -239,7 +242,7 @@ def build_bowl() -> Mesh:
     k = 18.0
     for row, (z0, shift) in enumerate(((0.060, 0.0), (0.044, 0.5))):
         x = (u * k + shift) % 1.0 - 0.5
-        d = np.hypot(x * 2.0 * np.pi * 0.13 / k, (z - z0))
+        d = pm.hypot(x * 2.0 * np.pi * 0.13 / k, (z - z0))
         arc = _smooth(0.0028, 0.0012, np.abs(d - 0.0105)) * (z > z0 - 0.002)
         dot = _smooth(0.0034, 0.0024, d)
         paint = np.maximum(paint, (arc + dot) * _smooth(0.030, 0.036, z))

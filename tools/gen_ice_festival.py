@@ -10,9 +10,11 @@ font ``fonts/NotoSansSC-Labels.otf`` and its licence ``fonts/OFL.txt`` from
 ``content/fonts`` (made by ``tools/make_label_font.py``); packing subsets the font to
 the bundle's texts, so the bundle carries its own Chinese, Latin and Cyrillic glyphs.
 
-Byte-for-byte reproducible: no timestamps, one seeded generator, coordinates rounded to
-0.1 mm before they become float32, JSON written with fixed key order and separators.
-Run it twice and ``cmp`` the files.
+Byte-for-byte reproducible on every CPU: no timestamps, one seeded generator,
+trigonometry, matrix products and vector lengths from
+:mod:`exhibit_engine.assets.portable_math` (numpy's own kernels and OpenBLAS differ
+from CPU to CPU in the last bit), coordinates rounded to 0.1 mm before they become
+float32, JSON written with fixed key order and separators. Run it twice and ``cmp``.
 
 Vertex attributes the ``ice`` scene kind reads (see ``exhibit_engine/scenes/ice.py``):
 
@@ -22,9 +24,9 @@ Vertex attributes the ``ice`` scene kind reads (see ``exhibit_engine/scenes/ice.
                  (0 walls, 1 towers, 2 keep, 3 lantern), b = block seams (0 none,
                  1 blocks 1.0 m x 0.5 m), a = inner-light strength
 
-trimesh supplies the icospheres and the rotation matrices; the GLB writer is ours,
-because trimesh's exporter writes either vertex colours or UVs on a primitive, not both,
-and a fixed writer keeps the bytes independent of the trimesh version.
+The icospheres, rotation matrices and the GLB writer are ours: trimesh's exporter writes
+either vertex colours or UVs on a primitive, not both, and its geometry helpers go
+through BLAS; our own keep the bytes independent of the trimesh version and the CPU.
 
 Usage::
 
@@ -38,11 +40,12 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import trimesh
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _glb  # noqa: E402
 from _content import label_font_files, run, write_files  # noqa: E402
+
+from exhibit_engine.assets import portable_math as pm  # noqa: E402
 
 __all__ = ["MeshBuilder", "build_castle", "build_lantern", "write_glb", "generate", "main"]
 
@@ -116,11 +119,6 @@ walk = { zh = "沿着冰灯小径漫步", en = "A stroll along the lantern walk"
 """
 
 
-def _q(a: np.ndarray, step: float) -> np.ndarray:
-    """Round to a grid so last-ulp differences between maths libraries cannot show."""
-    return np.round(np.asarray(a, dtype=np.float64) / step) * step
-
-
 class MeshBuilder:
     """Collects triangles with position, normal, tangent, surface UV and COLOR_0."""
 
@@ -159,15 +157,16 @@ class MeshBuilder:
             a, b = pts[i], pts[(i + 1) % len(pts)]
             n += np.array([(a[1] - b[1]) * (a[2] + b[2]), (a[2] - b[2]) * (a[0] + b[0]),
                            (a[0] - b[0]) * (a[1] + b[1])])
-        n /= np.linalg.norm(n)
-        if outward_from is not None and np.dot(n, pts.mean(axis=0) - outward_from) < 0:
+        n /= pm.norm(n)
+        if outward_from is not None and pm.dot(n, pts.mean(axis=0) - outward_from) < 0:
             n, pts = -n, pts[::-1]
         t = np.cross([0.0, 0.0, 1.0], n)
-        if np.linalg.norm(t) < 1e-3:
+        if pm.norm(t) < 1e-3:
             t = np.array([1.0, 0.0, 0.0])
-        t /= np.linalg.norm(t)
+        t /= pm.norm(t)
         b = np.cross(n, t)
-        uv = np.stack([pts @ t + uv_offset[0], pts @ b + uv_offset[1]], axis=1)
+        uv = np.stack([pm.matmul(pts, t) + uv_offset[0], pm.matmul(pts, b) + uv_offset[1]],
+                      axis=1)
         k = len(pts)
         tris = [(0, i, i + 1) for i in range(1, k - 1)]
         self.add(pts, np.tile(n, (k, 1)), np.tile(t, (k, 1)), uv, col, tris)
@@ -177,8 +176,8 @@ class MeshBuilder:
         offsets = np.cumsum([0] + [len(p[0]) for p in self._parts[:-1]])
         idx = np.concatenate([p[5] + o for p, o in zip(self._parts, offsets)])
         pos, nrm, tan, uv, col = (np.concatenate(p) for p in list(zip(*self._parts))[:5])
-        nrm = nrm / np.linalg.norm(nrm, axis=1, keepdims=True)
-        tan = tan / np.linalg.norm(tan, axis=1, keepdims=True)
+        nrm = nrm / pm.norm(nrm, axis=1, keepdims=True)
+        tan = tan / pm.norm(tan, axis=1, keepdims=True)
 
         def yup(a: np.ndarray) -> np.ndarray:
             return np.stack([a[:, 0], a[:, 2], -a[:, 1]], axis=1)
@@ -187,10 +186,10 @@ class MeshBuilder:
         # panda3d-gltf flips v (v -> 1 - v) on load; pre-flip so the scene sees metres up.
         tex = np.stack([uv[:, 0], 1.0 - uv[:, 1]], axis=1)
         return {
-            "POSITION": _q(yup(pos), 1e-4).astype("<f4"),
-            "NORMAL": _q(yup(nrm), 1e-5).astype("<f4"),
-            "TANGENT": _q(tangent, 1e-5).astype("<f4"),
-            "TEXCOORD_0": _q(tex, 1e-4).astype("<f4"),
+            "POSITION": pm.quantize(yup(pos), 1e-4).astype("<f4"),
+            "NORMAL": pm.quantize(yup(nrm), 1e-5).astype("<f4"),
+            "TANGENT": pm.quantize(tangent, 1e-5).astype("<f4"),
+            "TEXCOORD_0": pm.quantize(tex, 1e-4).astype("<f4"),
             "COLOR_0": col.astype(np.uint8),
             "indices": idx.reshape(-1).astype("<u4" if len(pos) > 65535 else "<u2"),
         }
@@ -201,7 +200,49 @@ def _color(thick: float, zone: int, seams: bool, light: float) -> tuple[int, int
 
 
 def _rot_z(angle: float) -> np.ndarray:
-    return trimesh.transformations.rotation_matrix(angle, [0.0, 0.0, 1.0])[:3, :3]
+    """Rotation by ``angle`` about +Z."""
+    c, s = pm.cos(angle), pm.sin(angle)
+    return np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
+
+
+def _rot_y(angle: float) -> np.ndarray:
+    """Rotation by ``angle`` about +Y (+Z towards +X)."""
+    c, s = pm.cos(angle), pm.sin(angle)
+    return np.array([[c, 0.0, s], [0.0, 1.0, 0.0], [-s, 0.0, c]])
+
+
+#: The icosahedron: 12 vertices on the golden rectangles, 20 faces wound outwards.
+_ICO_FACES = ((0, 11, 5), (0, 5, 1), (0, 1, 7), (0, 7, 10), (0, 10, 11), (1, 5, 9), (5, 11, 4),
+              (11, 10, 2), (10, 7, 6), (7, 1, 8), (3, 9, 4), (3, 4, 2), (3, 2, 6), (3, 6, 8),
+              (3, 8, 9), (4, 9, 5), (2, 4, 11), (6, 2, 10), (8, 6, 7), (9, 8, 1))
+
+
+def _icosphere(subdivisions: int) -> tuple[np.ndarray, np.ndarray]:
+    """A unit icosphere: (vertices, faces); each level splits every face in four."""
+    g = (1.0 + float(np.sqrt(5.0))) / 2.0
+    verts = [(-1, g, 0), (1, g, 0), (-1, -g, 0), (1, -g, 0), (0, -1, g), (0, 1, g),
+             (0, -1, -g), (0, 1, -g), (g, 0, -1), (g, 0, 1), (-g, 0, -1), (-g, 0, 1)]
+    v = np.asarray(verts, dtype=np.float64)
+    v = v / pm.norm(v, axis=1, keepdims=True)
+    faces = [tuple(f) for f in _ICO_FACES]
+    for _ in range(subdivisions):
+        points = list(v)
+        mid: dict[tuple[int, int], int] = {}
+
+        def middle(a: int, b: int) -> int:
+            key = (min(a, b), max(a, b))
+            if key not in mid:
+                p = (points[a] + points[b]) / 2.0
+                points.append(p / pm.norm(p))
+                mid[key] = len(points) - 1
+            return mid[key]
+
+        split = []
+        for a, b, c in faces:
+            ab, bc, ca = middle(a, b), middle(b, c), middle(c, a)
+            split += [(a, ab, ca), (ab, b, bc), (ca, bc, c), (ab, bc, ca)]
+        v, faces = np.asarray(points), split
+    return v, np.asarray(faces, dtype=np.int64)
 
 
 # --------------------------------------------------------------------------- primitives
@@ -229,7 +270,7 @@ def chamfer_box(m: MeshBuilder, center, half, c: float, col, *, angle: float = 0
         p = {"A": (sx * hx, sy * (hy - c), sz * (hz - c)),
              "B": (sx * (hx - c), sy * hy, sz * (hz - c)),
              "C": (sx * (hx - c), sy * (hy - c), sz * hz)}[kind]
-        return rot @ np.asarray(p) + ctr
+        return pm.matmul(rot, np.asarray(p)) + ctr
 
     ring = [(-1, -1), (1, -1), (1, 1), (-1, 1)]
     polys = []
@@ -272,7 +313,7 @@ def merlon(m: MeshBuilder, center, half, c: float, col, *, angle: float = 0.0) -
     def P(sx: int, sy: int, level: int) -> np.ndarray:
         inset = c if level == 2 else 0.0
         z = (-hz, hz - c, hz)[level]
-        return rot @ np.array([sx * (hx - inset), sy * (hy - inset), z]) + ctr
+        return pm.matmul(rot, np.array([sx * (hx - inset), sy * (hy - inset), z])) + ctr
 
     for i in range(4):
         (ax, ay), (bx, by) = ring[i], ring[(i + 1) % 4]
@@ -287,7 +328,7 @@ def cylinder_band(m: MeshBuilder, cx: float, cy: float, r: float, z0: float, z1:
                   n: int, col, *, top: float | None = None) -> None:
     """A smooth vertical cylinder side from z0 to z1; ``top``: inner radius of a top ring."""
     th = np.linspace(0.0, 2.0 * math.pi, n + 1)
-    cos, sin = np.cos(th), np.sin(th)
+    cos, sin = pm.cos(th), pm.sin(th)
     pos, nrm, tan, uv = [], [], [], []
     for z in (z0, z1):
         pos.append(np.stack([cx + r * cos, cy + r * sin, np.full_like(th, z)], axis=1))
@@ -308,7 +349,7 @@ def annulus(m: MeshBuilder, cx: float, cy: float, r_in: float, r_out: float, z: 
             n: int, col, *, down: bool = False) -> None:
     """A flat ring (a disc when ``r_in`` is 0) facing up, or down."""
     th = np.linspace(0.0, 2.0 * math.pi, n + 1)
-    ring = lambda r: np.stack([cx + r * np.cos(th), cy + r * np.sin(th),  # noqa: E731
+    ring = lambda r: np.stack([cx + r * pm.cos(th), cy + r * pm.sin(th),  # noqa: E731
                                np.full_like(th, z)], axis=1)
     pos = np.concatenate([ring(r_in), ring(r_out)])
     k = n + 1
@@ -336,13 +377,13 @@ def spire(m: MeshBuilder, cx: float, cy: float, r0: float, z0: float, r1: float,
             a1 = a0 + twist
             pts.append((a0, r0 * f, z0, a1, r1 * f, z1))
         (a0, ra, za, a1, rb, zb), (b0, rc, zc, b1, rd, zd) = pts
-        p00 = [cx + ra * math.cos(a0), cy + ra * math.sin(a0), za]
-        p10 = [cx + rc * math.cos(b0), cy + rc * math.sin(b0), zc]
+        p00 = [cx + ra * pm.cos(a0), cy + ra * pm.sin(a0), za]
+        p10 = [cx + rc * pm.cos(b0), cy + rc * pm.sin(b0), zc]
         if r1 <= 1e-6:
             poly = [p00, p10, [cx, cy, z1]]
         else:
-            poly = [p00, p10, [cx + rd * math.cos(b1), cy + rd * math.sin(b1), zd],
-                    [cx + rb * math.cos(a1), cy + rb * math.sin(a1), zb]]
+            poly = [p00, p10, [cx + rd * pm.cos(b1), cy + rd * pm.sin(b1), zd],
+                    [cx + rb * pm.cos(a1), cy + rb * pm.sin(a1), zb]]
         if twist and r1 > 1e-6:  # a twisted quad is not planar: split it
             m.polygon(poly[:3], col, outward_from=ctr)
             m.polygon([poly[0], poly[2], poly[3]], col, outward_from=ctr)
@@ -352,13 +393,12 @@ def spire(m: MeshBuilder, cx: float, cy: float, r0: float, z0: float, r1: float,
 
 def ball(m: MeshBuilder, center, r: float, col, subdivisions: int = 1) -> None:
     """A smooth icosphere (finials, candle flames)."""
-    s = trimesh.creation.icosphere(subdivisions=subdivisions, radius=1.0)
-    v = np.asarray(s.vertices, dtype=np.float64)
-    nrm = v / np.linalg.norm(v, axis=1, keepdims=True)
+    v, faces = _icosphere(subdivisions)
+    nrm = v / pm.norm(v, axis=1, keepdims=True)
     tan = np.cross([0.0, 0.0, 1.0], nrm)
-    tan[np.linalg.norm(tan, axis=1) < 1e-6] = (1.0, 0.0, 0.0)
-    uv = np.stack([np.arctan2(nrm[:, 1], nrm[:, 0]) * r, nrm[:, 2] * r], axis=1)
-    m.add(v * r + np.asarray(center), nrm, tan, uv, col, np.asarray(s.faces))
+    tan[pm.norm(tan, axis=1) < 1e-6] = (1.0, 0.0, 0.0)
+    uv = np.stack([pm.arctan2(nrm[:, 1], nrm[:, 0]) * r, nrm[:, 2] * r], axis=1)
+    m.add(v * r + np.asarray(center), nrm, tan, uv, col, faces)
 
 
 # --------------------------------------------------------------------------- the castle
@@ -370,11 +410,11 @@ def wall_run(m: MeshBuilder, rng: np.random.Generator, a, b, z0: float, height: 
     """A straight curtain wall from a to b in courses of blocks, merlons on the outer edge."""
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     d = b - a
-    length = float(np.linalg.norm(d))
-    angle = math.atan2(d[1], d[0])
+    length = float(pm.norm(d))
+    angle = pm.arctan2(d[1], d[0])
     mid = (a + b) / 2.0
     normal = np.array([-d[1], d[0]]) / length
-    if np.dot(normal, outward) < 0:
+    if pm.dot(normal, outward) < 0:
         normal = -normal
     courses = round(height / course)
     for i in range(courses):
@@ -413,7 +453,7 @@ def round_tower(m: MeshBuilder, rng: np.random.Generator, cx: float, cy: float, 
     for k in range(merlons):
         a = 2.0 * math.pi * (k + 0.5) / merlons
         rm = r + 0.12
-        merlon(m, (cx + rm * math.cos(a), cy + rm * math.sin(a), top + 0.45 + 0.45),
+        merlon(m, (cx + rm * pm.cos(a), cy + rm * pm.sin(a), top + 0.45 + 0.45),
                (0.22, 0.5 * math.pi * r / merlons * 0.9, 0.45), 0.05, thin, angle=a)
     z = top + 0.45
     radius = r - 0.1
@@ -455,10 +495,10 @@ def gatehouse(m: MeshBuilder, rng: np.random.Generator, y: float, z0: float) -> 
         s = i / n
         if s <= 0.5:
             ang = math.pi - (math.pi / 3.0) * (s / 0.5)
-            xs.append((a + 2 * a * math.cos(ang), spring + 2 * a * math.sin(ang), a, +1))
+            xs.append((a + 2 * a * pm.cos(ang), spring + 2 * a * pm.sin(ang), a, +1))
         else:
             ang = (math.pi / 3.0) * ((1.0 - s) / 0.5)
-            xs.append((-a + 2 * a * math.cos(ang), spring + 2 * a * math.sin(ang), -a, -1))
+            xs.append((-a + 2 * a * pm.cos(ang), spring + 2 * a * pm.sin(ang), -a, -1))
     top = z0 + height
     # Spandrel faces (front and back) as vertical strips over the arch, plus the sides.
     for yy in (y0, y1):
@@ -495,7 +535,7 @@ def gatehouse(m: MeshBuilder, rng: np.random.Generator, y: float, z0: float) -> 
                 ang = (math.pi / 3.0) * ((1.0 - s) / 0.5)
                 cx0 = -a
             rr = 2 * a + 0.35
-            px, pz = cx0 + rr * math.cos(ang), spring + rr * math.sin(ang)
+            px, pz = cx0 + rr * pm.cos(ang), spring + rr * pm.sin(ang)
             # A block whose long axis runs radially: rotate a box about the y axis.
             chamfer_box_y(m, (px, yy + sgn * 0.06, pz), (0.42, 0.16, 0.32), 0.04, vous,
                           angle=ang)
@@ -511,9 +551,10 @@ def chamfer_box_y(m: MeshBuilder, center, half, c: float, col, *, angle: float) 
     """A chamfered box in the x-z plane, its x axis turned ``angle`` from +x towards +z."""
     tmp = MeshBuilder()
     chamfer_box(tmp, (0.0, 0.0, 0.0), half, c, col, bottom=True)
-    rot = trimesh.transformations.rotation_matrix(-angle, [0.0, 1.0, 0.0])[:3, :3]
+    rot = _rot_y(-angle)
     for pos, nrm, tan, uv, colors, tris in tmp._parts:
-        m.add(pos @ rot.T + np.asarray(center), nrm @ rot.T, tan @ rot.T, uv, col, tris)
+        m.add(pm.matmul(pos, rot.T) + np.asarray(center), pm.matmul(nrm, rot.T),
+              pm.matmul(tan, rot.T), uv, col, tris)
 
 
 def build_castle() -> MeshBuilder:
@@ -552,7 +593,7 @@ def build_castle() -> MeshBuilder:
         rot = _rot_z(ang)
         for j in range(4):
             x = -3.3 + j * 2.2
-            p = rot @ np.array([x, -4.7, 0.0])
+            p = pm.matmul(rot, np.array([x, -4.7, 0.0]))
             merlon(m, (p[0], p[1], ktop + 0.45), (0.5, 0.28, 0.45), 0.05,
                    _color(0.3, KEEP, True, 1.0), angle=ang)
     for sx in (-1, 1):
@@ -576,12 +617,12 @@ def build_lantern() -> tuple[MeshBuilder, MeshBuilder]:
     chamfer_box(ice, (0.0, 0.0, 1.16), (0.32, 0.32, 0.04), 0.015, pillar)
     for k in range(4):  # four thin panes around the flame, a gap at each corner
         ang = k * math.pi / 2.0
-        p = _rot_z(ang) @ np.array([0.0, -0.27, 0.0])
+        p = pm.matmul(_rot_z(ang), np.array([0.0, -0.27, 0.0]))
         chamfer_box(ice, (p[0], p[1], 1.2 + 0.21), (0.22, 0.025, 0.21), 0.01, pane,
                     angle=ang)
     for k in range(4):
         ang = k * math.pi / 2.0 + math.pi / 4.0
-        p = _rot_z(ang) @ np.array([0.0, -0.36, 0.0])
+        p = pm.matmul(_rot_z(ang), np.array([0.0, -0.36, 0.0]))
         chamfer_box(ice, (p[0], p[1], 1.41), (0.04, 0.04, 0.21), 0.012, pillar, angle=ang)
     chamfer_box(ice, (0.0, 0.0, 1.65), (0.36, 0.36, 0.03), 0.015, cap)
     spire(ice, 0.0, 0.0, 0.34, 1.68, 0.0, 1.9, 8, cap, ridge=0.0)

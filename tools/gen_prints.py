@@ -15,8 +15,10 @@ thinning and a pixel or two of misregistration per block. Writes::
     prints/<id>/block-<n>.png        8-bit grayscale carved mask of block n
     fonts/NotoSansSC-Labels.otf      label font + OFL.txt, copied from content/fonts
 
-Byte-for-byte reproducible: seeded generators only, PNGs written by Pillow with fixed
-options and no metadata, JSON with fixed key order. Run it twice and ``cmp``.
+Byte-for-byte reproducible on every CPU: seeded generators only, trigonometry and powers
+from :mod:`exhibit_engine.assets.portable_math` (numpy's own kernels differ from CPU to
+CPU in the last bit), PNGs written by Pillow with fixed options and no metadata, JSON
+with fixed key order. Run it twice and ``cmp``.
 
 Usage::
 
@@ -36,6 +38,7 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from exhibit_engine.assets import portable_math as pm  # noqa: E402
 from exhibit_engine.assets import woodblock as wb  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -122,7 +125,7 @@ class Canvas:
         """A skyline y(x): base + sum of amp * sin(freq * x + phase)."""
         y = np.full_like(self.x[0], base)
         for amp, freq, phase in waves:
-            y = y + amp * np.sin(freq * self.x[0] * 2 * np.pi + phase)
+            y = y + amp * pm.sin(freq * self.x[0] * 2 * np.pi + phase)
         return y[None, :]
 
     def outline(self, where: np.ndarray, ink: str, width_px: int = 2) -> None:
@@ -142,7 +145,7 @@ class Canvas:
 
 
 def _birch(c: Canvas, rng: np.random.Generator) -> None:
-    c.fill(c.y < 0.55, "pale-blue", np.clip(1.0 - c.y / 0.5, 0, 1) ** 1.3)
+    c.fill(c.y < 0.55, "pale-blue", pm.power(np.clip(1.0 - c.y / 0.5, 0, 1), 1.3))
     c.fill(c.disc(0.70, 0.36, 0.055), "vermilion")
     far = c.y > c.ridge(0.40, [(0.025, 1.3, 0.4), (0.012, 3.7, 1.9)])
     c.fill(far, "pale-blue")
@@ -187,20 +190,20 @@ def _birch(c: Canvas, rng: np.random.Generator) -> None:
                                                                * 1.2) < 0.0022) & (c.y < foot)
             c.fill(branch, "key")
         tuft = (np.abs(c.x - xc + 0.02) < 0.015) & (c.y > foot - 0.03) & (c.y < foot) & \
-            (np.sin(c.x * 700) > 0.3)
+            (pm.sin(c.x * 700) > 0.3)
         c.fill(tuft, "ochre")
 
 
 def _wheat(c: Canvas, rng: np.random.Generator) -> None:
     horizon = 0.42
-    c.fill(c.y < horizon, "pale-blue", np.clip(1.0 - c.y / 0.4, 0, 1) ** 1.1)
+    c.fill(c.y < horizon, "pale-blue", pm.power(np.clip(1.0 - c.y / 0.4, 0, 1), 1.1))
     for cx, cy, r in ((0.22, 0.14, 0.05), (0.30, 0.12, 0.07), (0.38, 0.15, 0.045),
                       (0.72, 0.22, 0.035), (0.78, 0.2, 0.05), (0.85, 0.23, 0.035)):
         c.fill(c.disc(cx, cy, r) & (c.y < cy + r * 0.45), None)
     c.fill((c.y < horizon) & (c.y > horizon - 0.09), "straw",
            np.clip((c.y - horizon + 0.09) / 0.09, 0, 1) * 0.7)
     belt = (c.y > c.ridge(horizon - 0.025, [(0.006, 7.0, 0.3), (0.004, 19.0, 1.1)])) & \
-        (c.y < horizon + 0.005) & (np.sin(c.x * 9.0 + 1.0) > -0.2)
+        (c.y < horizon + 0.005) & (pm.sin(c.x * 9.0 + 1.0) > -0.2)
     c.fill(belt, "pine")
     barn = c.rect(0.62, horizon - 0.04, 0.66, horizon) | \
         ((c.y > horizon - 0.06) & (c.y < horizon - 0.04) & (np.abs(c.x - 0.64) < 0.03 - (
@@ -209,11 +212,11 @@ def _wheat(c: Canvas, rng: np.random.Generator) -> None:
     ground = c.y >= horizon
     c.fill(ground, "straw")
     vx, vy = 0.55, horizon - 0.01
-    ang = np.arctan2(c.x - vx, np.maximum(c.y - vy, 1e-4))
-    rows = np.sin(ang * 60.0) > 0.1
+    ang = pm.arctan2(c.x - vx, np.maximum(c.y - vy, 1e-4))
+    rows = pm.sin(ang * 60.0) > 0.1
     field_b = (c.x - vx) < (c.y - horizon) * -0.8 + 0.02
     c.fill(ground & rows & field_b, "ochre")
-    c.fill(ground & ~field_b & (np.sin(np.log(np.maximum(c.y - vy, 1e-3)) * 24) > 0.55),
+    c.fill(ground & ~field_b & (pm.sin(pm.log(np.maximum(c.y - vy, 1e-3)) * 24) > 0.55),
            "ochre")
     c.outline(ground & field_b, "key", 1)
     # tractor and grain cart on the line between the fields
@@ -228,9 +231,9 @@ def _wheat(c: Canvas, rng: np.random.Generator) -> None:
     c.fill(c.disc(tx + 0.085, ty + 0.002, 0.018), "key")
     cart = c.rect(tx - 0.16, ty - 0.07, tx - 0.03, ty - 0.015)
     c.fill(cart, "ochre")
-    c.fill(cart & (np.sin(c.y * 400) > 0.7), "key")
+    c.fill(cart & (pm.sin(c.y * 400) > 0.7), "key")
     c.fill(c.rect(tx - 0.17, ty - 0.09, tx - 0.02, ty - 0.07) &
-           (c.y > ty - 0.07 - 0.02 * np.cos((c.x - tx + 0.095) * 20)), "straw")
+           (c.y > ty - 0.07 - 0.02 * pm.cos((c.x - tx + 0.095) * 20)), "straw")
     c.fill(c.rect(tx - 0.03, ty - 0.03, tx, ty - 0.024), "key")
     for wx in (tx - 0.13, tx - 0.06):
         c.fill(c.disc(wx, ty - 0.005, 0.019), "key")
@@ -248,7 +251,7 @@ def _wheat(c: Canvas, rng: np.random.Generator) -> None:
 
 
 def _river(c: Canvas, rng: np.random.Generator) -> None:
-    c.fill(c.y < 0.5, "indigo", np.clip(1.0 - c.y / 0.36, 0, 1) ** 1.6)
+    c.fill(c.y < 0.5, "indigo", pm.power(np.clip(1.0 - c.y / 0.36, 0, 1), 1.6))
     far = c.y > c.ridge(0.33, [(0.03, 1.1, 0.7), (0.01, 3.3, 2.0)])
     c.fill(far, "pale-blue")
     bank = c.y > c.ridge(0.41, [(0.01, 2.0, 0.5)])
@@ -258,11 +261,11 @@ def _river(c: Canvas, rng: np.random.Generator) -> None:
         fy = float(c.ridge(0.41, [(0.01, 2.0, 0.5)])[0, int(fx * (SIZE[0] - 1))])
         c.fill((np.abs(c.x - fx) < 0.002) & (c.y > fy - 0.03 - 0.02 * rng.random()) &
                (c.y < fy + 0.003), "key")
-    centre = 0.42 + 0.3 * c.y + 0.08 * np.sin(c.y * 9.0 + 0.5)
+    centre = 0.42 + 0.3 * c.y + 0.08 * pm.sin(c.y * 9.0 + 0.5)
     half = 0.01 + 0.42 * (c.y - 0.42)
     river = bank & (np.abs(c.x - centre) < half) & (c.y > 0.425)
     c.fill(river, "pale-blue")
-    cracks = river & (np.abs(np.sin(c.x * 40 + 8 * np.sin(c.y * 23)) ) < 0.03 * (c.y + 0.2))
+    cracks = river & (np.abs(pm.sin(c.x * 40 + 8 * pm.sin(c.y * 23)) ) < 0.03 * (c.y + 0.2))
     c.fill(cracks, "indigo")
     c.outline(river, "indigo", 2)
     for k, (fx, fy) in enumerate(((0.47, 0.60), (0.58, 0.72), (0.40, 0.80))):
@@ -288,7 +291,7 @@ def _river(c: Canvas, rng: np.random.Generator) -> None:
     c.fill(chim, "key")
     c.outline(wall | roof, "key", 2)
     ty = np.clip(hy - 0.17 - c.y, 0, None)
-    smoke = (c.y < hy - 0.17) & (np.abs(c.x - hx - 0.053 + ty * 0.5 - 0.025 * np.sin(
+    smoke = (c.y < hy - 0.17) & (np.abs(c.x - hx - 0.053 + ty * 0.5 - 0.025 * pm.sin(
         ty * 28)) < 0.006 + ty * 0.06) & (ty < 0.26)
     c.fill(smoke, None)
     c.fill(smoke, "pale-blue", 0.25 + 0.75 * np.clip(1.0 - ty / 0.26, 0, 1))
@@ -297,7 +300,7 @@ def _river(c: Canvas, rng: np.random.Generator) -> None:
         c.fill(trunk, "key")
         for k in range(6):
             a = -0.6 + 0.24 * k
-            c.fill((np.abs((c.x - tx) - (hy - 0.12 - c.y) * np.tan(a)) < 0.0018) &
+            c.fill((np.abs((c.x - tx) - (hy - 0.12 - c.y) * pm.tan(a)) < 0.0018) &
                    (c.y < hy - 0.12) & (c.y > hy - 0.22), "key")
 
 

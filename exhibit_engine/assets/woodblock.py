@@ -10,7 +10,10 @@ the sheet, lightest ink first and the key block (the darkest, usually warm black
 
 so a pixel that only one block covers fully shows exactly that ink, and overlaps darken
 as they do on paper. This module turns a painted image into such blocks (numpy only,
-deterministic: every random choice comes from a generator seeded by the caller):
+deterministic: every random choice comes from a generator seeded by the caller, and
+powers, roots, trigonometry and matrix products come from
+:mod:`~exhibit_engine.assets.portable_math`, so the same painting gives the same bytes
+on every CPU):
 
 - :func:`separate`: each pixel is matched to the nearest *paper -> ink* line in CIE
   Lab, so flat areas become one block and a gradation (bokashi) becomes one block with
@@ -35,6 +38,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+
+from . import portable_math as pm
 
 __all__ = ["Separation", "srgb_to_lab", "hex_to_rgb", "rgb_to_hex", "separate", "blur",
            "block_masks", "carve", "dry_ink", "misregister", "paper_grain", "composite",
@@ -66,17 +71,32 @@ def rgb_to_hex(rgb: Sequence[int]) -> str:
     return "#" + "".join(f"{int(c):02x}" for c in rgb)
 
 
-def srgb_to_lab(rgb: np.ndarray) -> np.ndarray:
-    """CIE Lab (D65) of sRGB colours given as uint8 (or floats in 0..255), shape (..., 3)."""
+def _lab_of_float(rgb: np.ndarray) -> np.ndarray:
     c = np.asarray(rgb, dtype=np.float64) / 255.0
-    lin = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+    lin = np.where(c <= 0.04045, c / 12.92, pm.power((c + 0.055) / 1.055, 2.4))
     m = np.array([[0.4124564, 0.3575761, 0.1804375],
                   [0.2126729, 0.7151522, 0.0721750],
                   [0.0193339, 0.1191920, 0.9503041]])
-    xyz = lin @ m.T / np.array([0.95047, 1.0, 1.08883])
-    f = np.where(xyz > 216 / 24389, np.cbrt(xyz), (24389 / 27 * xyz + 16) / 116)
+    xyz = pm.matmul(lin, m.T) / np.array([0.95047, 1.0, 1.08883])
+    f = np.where(xyz > 216 / 24389, pm.cbrt(xyz), (24389 / 27 * xyz + 16) / 116)
     return np.stack([116 * f[..., 1] - 16, 500 * (f[..., 0] - f[..., 1]),
                      200 * (f[..., 1] - f[..., 2])], axis=-1)
+
+
+def srgb_to_lab(rgb: np.ndarray) -> np.ndarray:
+    """CIE Lab (D65) of sRGB colours given as uint8 (or floats in 0..255), shape (..., 3).
+
+    uint8 input is converted once per distinct colour (a painting has far fewer colours
+    than pixels), the same numbers as converting every pixel.
+    """
+    a = np.asarray(rgb)
+    if a.dtype != np.uint8 or a.ndim < 2:
+        return _lab_of_float(a)
+    flat = a.reshape(-1, 3)
+    key = (flat[:, 0].astype(np.uint32) << 16) | (flat[:, 1].astype(np.uint32) << 8) | flat[:, 2]
+    colours, inverse = np.unique(key, return_inverse=True)
+    unique_rgb = np.stack([colours >> 16, (colours >> 8) & 255, colours & 255], axis=1)
+    return _lab_of_float(unique_rgb)[inverse.reshape(-1)].reshape(a.shape)
 
 
 # --------------------------------------------------------------------------- separation
@@ -124,13 +144,14 @@ def _lab_to_rgb_u8(lab: np.ndarray) -> np.ndarray:
     lab = np.asarray(lab, dtype=np.float64)
     fy = (lab[..., 0] + 16) / 116
     f = np.stack([fy + lab[..., 1] / 500, fy, fy - lab[..., 2] / 200], axis=-1)
-    xyz = np.where(f ** 3 > 216 / 24389, f ** 3, (116 * f - 16) / (24389 / 27))
+    f3 = f * f * f
+    xyz = np.where(f3 > 216 / 24389, f3, (116 * f - 16) / (24389 / 27))
     xyz = xyz * np.array([0.95047, 1.0, 1.08883])
     m = np.array([[3.2404542, -1.5371385, -0.4985314],
                   [-0.9692660, 1.8760108, 0.0415560],
                   [0.0556434, -0.2040259, 1.0572252]])
-    lin = np.clip(xyz @ m.T, 0.0, 1.0)
-    c = np.where(lin <= 0.0031308, lin * 12.92, 1.055 * lin ** (1 / 2.4) - 0.055)
+    lin = np.clip(pm.matmul(xyz, m.T), 0.0, 1.0)
+    c = np.where(lin <= 0.0031308, lin * 12.92, 1.055 * pm.power(lin, 1 / 2.4) - 0.055)
     return np.round(c * 255).astype(np.uint8)
 
 
@@ -191,7 +212,7 @@ def separate(image: np.ndarray, *, palette: Sequence[Sequence[int]] | None = Non
     cover = np.zeros(len(lab), dtype=np.float32)
     for k, ink in enumerate(inks):
         seg = srgb_to_lab(np.array(ink)) - p
-        t = np.clip(((lab - p) @ seg) / max(float(seg @ seg), 1e-9), 0.0, 1.0)
+        t = np.clip(pm.dot(lab - p, seg) / max(float(pm.dot(seg, seg)), 1e-9), 0.0, 1.0)
         d = ((lab - p - t[:, None] * seg) ** 2).sum(axis=1)
         # nearer line wins; a tie goes to the darker ink (printed later, on top)
         win = d <= best_d
@@ -315,8 +336,8 @@ def paper_grain(size: int, *, seed: int) -> np.ndarray:
     length = rng.gamma(2.0, size / 80.0, count)
     bright = rng.choice([-0.16, 0.12, 0.09], count, p=[0.15, 0.45, 0.40])
     for step in np.linspace(-0.5, 0.5, 9):
-        xs = ((x0 + np.cos(ang) * length * step) % size).astype(int)
-        ys = ((y0 + np.sin(ang) * length * step) % size).astype(int)
+        xs = ((x0 + pm.cos(ang) * length * step) % size).astype(int)
+        ys = ((y0 + pm.sin(ang) * length * step) % size).astype(int)
         np.add.at(fibre, (ys, xs), bright * 0.5)
     fibre = 0.55 * fibre + 0.45 * blur(fibre, 1.2)
     formation = 0.6 * _noise(shape, size / 10.0, rng) + 0.4 * _noise(shape, size / 28.0, rng)
