@@ -5,10 +5,6 @@ Small sizes keep these fast on a CPU; each test says what it proves about the pi
 
 from __future__ import annotations
 
-import hashlib
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -19,22 +15,11 @@ from exhibit_engine.config import DisplayConfig, WallConfig
 from exhibit_engine.errors import RenderError, SceneError
 from exhibit_engine.wall import display_frustum, pixel_rect, wall_frustum
 
+from ..frames import child_frame_hashes, frame_hash, start_child_frames
+
 pytestmark = pytest.mark.render
 
-ROOT = Path(__file__).resolve().parents[2]
 SCENE = "castle-night"
-
-_RENDER_IN_CHILD = """
-import hashlib, json, sys
-from exhibit_engine.assets.bundle import Bundle
-from exhibit_engine.runtime.render import Renderer
-path, t = sys.argv[1], float(sys.argv[2])
-with Bundle.open(path) as b, Renderer((160, 100)) as r:
-    r.load(b, "castle-night")
-    r.render(t)
-    print(json.dumps(hashlib.sha256(r.snapshot().tobytes()).hexdigest()))
-"""
-
 
 def pixels(img: Image.Image) -> np.ndarray:
     return np.asarray(img, dtype=np.float64)
@@ -64,19 +49,12 @@ def test_frame_is_a_night_scene_not_a_flat_colour(ice_bundle, make_renderer) -> 
 
 def test_same_time_gives_identical_pixels_in_separate_processes(ice_exb, ice_bundle,
                                                                 make_renderer) -> None:
-    procs = [subprocess.Popen([sys.executable, "-c", _RENDER_IN_CHILD, str(ice_exb), "33.5"],
-                              cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              text=True) for _ in range(2)]
+    procs = start_child_frames(ice_exb, SCENE, 33.5, size=(160, 100))
     r = make_renderer((160, 100))
     r.load(ice_bundle, SCENE)
     r.render(80.0)          # a different frame first: nothing may carry over
-    r.render(33.5)
-    here = hashlib.sha256(r.snapshot().tobytes()).hexdigest()
-    hashes = []
-    for p in procs:
-        out, err = p.communicate(timeout=120)
-        assert p.returncode == 0, err
-        hashes.append(json.loads(out.strip().splitlines()[-1]))
+    here = frame_hash(r, 33.5)
+    hashes = child_frame_hashes(procs)
     assert hashes[0] == hashes[1] == here
 
 

@@ -11,11 +11,6 @@ To refresh the references after a deliberate change, run this file with
 
 from __future__ import annotations
 
-import hashlib
-import json
-import subprocess
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -23,16 +18,15 @@ import pytest
 from PIL import Image
 
 from exhibit_engine.assets.bundle import Bundle
-from exhibit_engine.assets.pack import pack
 from exhibit_engine.errors import SceneError
 from exhibit_engine.scenes import _heritage_plan as plan
 
+from ..frames import broken_shader_render, child_frame_hashes, frame, frame_hash, start_child_frames
 from .reference import REFERENCE, assert_matches_reference, matches
 
 ROOT = Path(__file__).resolve().parents[2]
 CONTENT = ROOT / "content" / "heritage"
-SCENE = "gallery"
-SIZE = (320, 180)
+EXB, SCENE, SIZE = "heritage_exb", "gallery", (320, 180)      # for the renderer fixture
 
 #: (reference name, show time, state)
 SHOTS = (
@@ -42,54 +36,8 @@ SHOTS = (
     ("vase-selected-ru", 38.0, {"selected_item": "vase", "language": "ru"}),
 )
 
-_CHILD = """
-import hashlib, json, sys
-from exhibit_engine.assets.bundle import Bundle
-from exhibit_engine.runtime.render import Renderer
-with Bundle.open(sys.argv[1]) as b, Renderer((320, 180)) as r:
-    r.load(b, "gallery")
-    r.render(float(sys.argv[2]), json.loads(sys.argv[3]))
-    print(hashlib.sha256(r.snapshot().tobytes()).hexdigest())
-"""
-
-
-def files(folder: Path) -> dict[str, bytes]:
-    return {p.relative_to(folder).as_posix(): p.read_bytes()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
-
-
-@pytest.fixture(scope="module")
-def heritage_exb(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("heritage") / "heritage.exb"
-    pack(CONTENT, out)
-    return out
-
-
-@pytest.fixture(scope="module")
-def renderer(heritage_exb: Path) -> Iterator[object]:
-    from exhibit_engine.runtime.render import Renderer
-
-    with Bundle.open(heritage_exb) as bundle, Renderer(SIZE) as r:
-        r.load(bundle, SCENE)
-        yield r
-
-
-def frame(r, t: float, state: dict | None = None) -> np.ndarray:
-    r.render(t, state or {})
-    return np.asarray(r.snapshot(), dtype=np.float64)
-
 
 # --------------------------------------------------------------------------- content
-
-
-def test_generator_reproduces_the_committed_content(tmp_path: Path) -> None:
-    out = tmp_path / "heritage"
-    subprocess.run([sys.executable, str(ROOT / "tools" / "gen_heritage.py"), "--out", str(out)],
-                   check=True, capture_output=True, timeout=120)
-    made, committed = files(out), files(CONTENT)
-    assert sorted(made) == sorted(committed)
-    for name in made:
-        assert made[name] == committed[name], f"{name} differs: run tools/gen_heritage.py"
 
 
 def test_sample_bundle_packs_small_with_three_languages(heritage_exb: Path) -> None:
@@ -163,33 +111,11 @@ def test_a_blank_frame_fails_the_reference_check() -> None:
         assert not matches(fake, ref)
 
 
-_BROKEN_CHILD = """
-import sys
-from exhibit_engine.assets.bundle import Bundle
-from exhibit_engine.errors import RenderError
-from exhibit_engine.runtime.render import Renderer
-from exhibit_engine.scenes import base
-real = base.shader_source
-def broken(name):
-    text = real(name)
-    if name == "heritage_artifact.frag.glsl":
-        text = text.replace("void main() {", "void main() { undefined_symbol;")
-    return text
-base.shader_source = broken
-with Bundle.open(sys.argv[1]) as b, Renderer((320, 180)) as r:
-    r.load(b, "gallery")
-    try:
-        r.render(20.0)
-    except RenderError as exc:
-        print("refused:", exc)
-"""
-
-
 @pytest.mark.render
 def test_a_broken_shader_stops_the_render(heritage_exb: Path) -> None:
     # In a child process: a failed shader must not disturb this process's renderer.
-    p = subprocess.run([sys.executable, "-c", _BROKEN_CHILD, str(heritage_exb)], cwd=ROOT, check=False,
-                       capture_output=True, text=True, timeout=120)
+    p = broken_shader_render(heritage_exb, SCENE, 20.0, "heritage_artifact.frag.glsl",
+                             "void main() {", "void main() { undefined_symbol;")
     assert p.returncode == 0, p.stderr
     assert "refused:" in p.stdout and "compile" in p.stdout
     assert "heritage" in p.stdout or "gallery" in p.stdout
@@ -224,14 +150,8 @@ def test_annotations_follow_the_language(renderer) -> None:
 @pytest.mark.render
 def test_same_time_gives_identical_pixels_in_two_processes(heritage_exb: Path, renderer) -> None:
     state = {"language": "ru"}
-    procs = [subprocess.Popen([sys.executable, "-c", _CHILD, str(heritage_exb), "21.5",
-                               json.dumps(state)], cwd=ROOT, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    procs = start_child_frames(heritage_exb, SCENE, 21.5, state, SIZE)
     frame(renderer, 50.0)                   # a different frame first: nothing carries over
-    here = hashlib.sha256(frame(renderer, 21.5, state).astype(np.uint8).tobytes()).hexdigest()
-    out = []
-    for p in procs:
-        o, err = p.communicate(timeout=120)
-        assert p.returncode == 0, err
-        out.append(o.strip().splitlines()[-1])
+    here = frame_hash(renderer, 21.5, state)
+    out = child_frame_hashes(procs)
     assert out[0] == out[1] == here

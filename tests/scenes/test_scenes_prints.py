@@ -11,11 +11,7 @@ shader that stops compiling fails them. Regenerate the references with::
 
 from __future__ import annotations
 
-import hashlib
 import json
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -23,88 +19,23 @@ import pytest
 from PIL import Image
 
 from exhibit_engine.assets.bundle import Bundle, validate
-from exhibit_engine.assets.pack import pack
 from exhibit_engine.errors import SceneError
 from exhibit_engine.scenes.prints import PrintsParams, walk_pose
 from exhibit_engine.scenes.registry import get_kind
 
+from ..frames import broken_shader_render, child_frame_hashes, frame, frame_hash, start_child_frames
 from .reference import REFERENCE, assert_matches_reference, matches
 
 ROOT = Path(__file__).resolve().parents[2]
 CONTENT = ROOT / "content" / "northern-prints"
-SCENE = "gallery-walk"
-SIZE = (320, 180)
+EXB, SCENE, SIZE = "prints_exb", "gallery-walk", (320, 180)    # for the renderer fixture
 TIMES = (0.0, 20.0, 50.0)
 # Bundle params: walk 5 s, settle 1.2 s, 2.5 s per block, start 18 s: show time -10.55
 # is half-way through the first block of print 1 (6 blocks), 5.2 is 2 s after its last.
 EARLY_T, LATE_T = -10.55, 5.2
 
-_CHILD = """
-import hashlib, json, sys
-from exhibit_engine.assets.bundle import Bundle
-from exhibit_engine.runtime.render import Renderer
-with Bundle.open(sys.argv[1]) as b, Renderer((320, 180)) as r:
-    r.load(b, "gallery-walk")
-    r.render(float(sys.argv[2]))
-    print(json.dumps(hashlib.sha256(r.snapshot().tobytes()).hexdigest()))
-"""
-
-
-_BROKEN = """
-import sys
-from pathlib import Path
-from exhibit_engine.assets.bundle import Bundle
-from exhibit_engine.errors import RenderError
-from exhibit_engine.runtime.render import Renderer
-from exhibit_engine.scenes import base
-base._SHADER_DIR = Path(sys.argv[2])
-with Bundle.open(sys.argv[1]) as b, Renderer((320, 180)) as r:
-    r.load(b, "gallery-walk")
-    try:
-        r.render(0.0)
-        print("rendered")
-    except RenderError as exc:
-        print("RenderError", exc)
-"""
-
-
-def files(folder: Path) -> dict[str, bytes]:
-    return {p.relative_to(folder).as_posix(): p.read_bytes()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
-
-
-@pytest.fixture(scope="module")
-def prints_exb(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("prints") / "northern-prints.exb"
-    pack(CONTENT, out)
-    return out
-
-
-@pytest.fixture(scope="module")
-def renderer(prints_exb: Path):
-    from exhibit_engine.runtime.render import Renderer
-
-    with Bundle.open(prints_exb) as bundle, Renderer(SIZE) as r:
-        r.load(bundle, SCENE)
-        yield r
-
-
-def frame(r, t: float, state: dict | None = None) -> np.ndarray:
-    r.render(t, state or {})
-    return np.asarray(r.snapshot(), dtype=np.float64)
-
 
 # --------------------------------------------------------------------------- content
-
-
-def test_generator_reproduces_the_committed_content(tmp_path: Path) -> None:
-    out = tmp_path / "prints"
-    subprocess.run([sys.executable, str(ROOT / "tools" / "gen_prints.py"), "--out", str(out)],
-                   check=True, capture_output=True, timeout=180)
-    made, committed = files(out), files(CONTENT)
-    assert sorted(made) == sorted(committed)
-    for name in made:
-        assert made[name] == committed[name], f"{name} differs: run tools/gen_prints.py"
 
 
 def test_bundle_packs_validates_and_is_small(prints_exb: Path) -> None:
@@ -172,18 +103,14 @@ def test_the_tolerance_rejects_a_blank_frame() -> None:
 
 
 @pytest.mark.render
-def test_a_print_shader_that_does_not_compile_fails_the_render(prints_exb: Path,
-                                                               tmp_path: Path) -> None:
+def test_a_print_shader_that_does_not_compile_fails_the_render(prints_exb: Path) -> None:
     # In a child process: a second renderer closed in this one would disturb the
     # module's renderer (its GL objects are released with the other engine's).
     from exhibit_engine.scenes import base
 
-    shaders = tmp_path / "shaders"
-    shutil.copytree(base._SHADER_DIR, shaders)
-    src = (shaders / "print.frag.glsl").read_text()
-    (shaders / "print.frag.glsl").write_text(src.replace("sheet *= mix", "sheet *= mux"))
-    proc = subprocess.run([sys.executable, "-c", _BROKEN, str(prints_exb), str(shaders)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert "sheet *= mix" in base.shader_source("print.frag.glsl")
+    proc = broken_shader_render(prints_exb, SCENE, 0.0, "print.frag.glsl", "sheet *= mix",
+                                "sheet *= mux")
     assert proc.returncode == 0, proc.stderr
     assert "RenderError" in proc.stdout and "compile" in proc.stdout, proc.stdout
 
@@ -218,14 +145,8 @@ def test_captions_follow_the_visitor_language(renderer) -> None:
 @pytest.mark.render
 def test_same_time_gives_identical_pixels_in_separate_processes(prints_exb: Path,
                                                                 renderer) -> None:
-    procs = [subprocess.Popen([sys.executable, "-c", _CHILD, str(prints_exb), "33.5"],
-                              cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              text=True) for _ in range(2)]
+    procs = start_child_frames(prints_exb, SCENE, 33.5, size=SIZE)
     frame(renderer, 61.0)          # a different frame first: nothing may carry over
-    here = hashlib.sha256(frame(renderer, 33.5).astype(np.uint8).tobytes()).hexdigest()
-    hashes = []
-    for p in procs:
-        out, err = p.communicate(timeout=120)
-        assert p.returncode == 0, err
-        hashes.append(json.loads(out.strip().splitlines()[-1]))
+    here = frame_hash(renderer, 33.5)
+    hashes = child_frame_hashes(procs)
     assert hashes[0] == hashes[1] == here
