@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from exhibit_engine.assets.bundle import Bundle
-from exhibit_engine.wall import centered_frustum
+from exhibit_engine.wall.frustum import centered_frustum
 
 from .reference import REFERENCE, assert_matches_reference, matches
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from exhibit_engine.config import DisplayConfig, WallConfig
-from exhibit_engine.wall import centered_frustum, display_frustum, pixel_rect, wall_frustum
+from exhibit_engine.wall.frustum import centered_frustum, display_frustum, pixel_rect, wall_frustum
 
 WALL = WallConfig(width=8.0, height=2.5, eye=(4.0, 1.25, 4.0))
 LEFT = DisplayConfig("left", (1920, 1200), (0.0, 0.0, 4.0, 2.5))

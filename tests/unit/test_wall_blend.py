@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from exhibit_engine.config import DisplayConfig, NetworkConfig, VenueConfig, WallConfig
-from exhibit_engine.wall import (black_level, blend_ramp, blend_weights, blend_widths,
-                                 encode_blend, output_maps, weights_at)
+from exhibit_engine.wall.blend import (black_level, blend_ramp, blend_weights, blend_widths,
+                                       encode_blend, weights_at)
+from exhibit_engine.wall.output import output_maps
 
 PITCH = 0.01  # metres per pixel in the composited tests: every display's pixel centres align
 

@@ -9,9 +9,10 @@ import pytest
 
 from exhibit_engine.config import (CornerPin, DisplayConfig, MeshWarp, NetworkConfig,
                                    VenueConfig, WallConfig)
-from exhibit_engine.wall import (NO_IMAGE, apply_homography, blend_weights, corner_pin,
-                                 display_frustum, output_maps, wall_point, warp_map,
-                                 weights_at)
+from exhibit_engine.wall.blend import blend_weights, weights_at
+from exhibit_engine.wall.frustum import display_frustum, wall_point
+from exhibit_engine.wall.output import output_maps
+from exhibit_engine.wall.warp import NO_IMAGE, apply_homography, corner_pin, warp_map
 
 UNIT = [(0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0)]
 SKEW = [(12.0, 30.0), (610.0, 4.0), (580.0, 470.0), (40.0, 400.0)]  # a keystoned quad
