@@ -369,7 +369,7 @@ def render(bundle: Path, scene_id: str, at: float, size: str, venue: Path | None
     same arguments always give the same picture, on any node.
     """
     from .config import load_venue
-    from .wall import display_frustum, wall_frustum
+    from .wall.frustum import display_frustum, wall_frustum
 
     wh = _size(size)
     frustum = output = None
@@ -624,7 +624,8 @@ def wall_check(venue: Path, png: Path | None) -> None:
     warnings alone exit 0.
     """
     from .config import load_venue
-    from .wall import blend_widths, check_venue
+    from .wall.blend import blend_widths
+    from .wall.check import check_venue
 
     v = load_venue(venue)
     problems = check_venue(v)
@@ -647,7 +648,7 @@ def wall_check(venue: Path, png: Path | None) -> None:
     for p in problems:
         click.echo(str(p))
     if png is not None:
-        from .wall_diagram import save_wall_diagram
+        from .wall.diagram import save_wall_diagram
 
         click.echo(f"diagram: {save_wall_diagram(v, png, problems)}")
     errors = sum(p.severity == "error" for p in problems)

@@ -27,7 +27,7 @@ from .assets.bundle import Bundle
 from .assets.pack import pack
 from .config import ShowConfig, VenueConfig, load_show, load_venue
 from .errors import BundleError, ExhibitError, SyncTimeout
-from .wall_composite import composite_linear, wall_pixels
+from .wall.composite import composite_linear, wall_pixels
 
 __all__ = ["run_demo", "DEMO_RENDER_SCALE", "free_ports", "stitch"]
 
@@ -75,7 +75,7 @@ def stitch(venue: VenueConfig, slices: dict[str, Path], out: Path, scale: float)
 
     Slices are decoded with their display's gamma, added where they sit on the wall
     (overlaps add up like projector light) and re-encoded (see
-    :func:`~exhibit_engine.wall_composite.composite_linear`).
+    :func:`~exhibit_engine.wall.composite.composite_linear`).
     """
     import numpy as np
     from PIL import Image
@@ -134,7 +134,7 @@ def run_demo(out_dir: Path, content_dir: Path, headless: bool = False,
     """
     from .runtime.node_app import has_display
     from .sync.operator import OperatorClient
-    from .wall_diagram import save_wall_diagram
+    from .wall.diagram import save_wall_diagram
 
     def _say(msg: str) -> None:
         print(msg, flush=True)

@@ -18,9 +18,10 @@ from exhibit_engine.bench import get_suite
 from exhibit_engine.bench.wall import SEAM_PSNR_TARGET, WallBenchOptions, bench_venue
 from exhibit_engine.cli import main
 from exhibit_engine.errors import ConfigError
-from exhibit_engine.wall import blend_weights, blend_widths, encode_blend, pixel_rect
-from exhibit_engine.wall_composite import (composite_encoded, composite_linear, psnr,
+from exhibit_engine.wall.blend import blend_weights, blend_widths, encode_blend
+from exhibit_engine.wall.composite import (composite_encoded, composite_linear, psnr,
                                            slice_overlaps, wall_pixels)
+from exhibit_engine.wall.frustum import pixel_rect
 
 
 def test_bench_venue_puts_every_slice_on_the_wall_pixel_grid() -> None:

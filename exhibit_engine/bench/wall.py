@@ -11,7 +11,7 @@ first scene by default) at one show time:
   (:class:`~exhibit_engine.runtime.output.OutputCorrection.for_display`: the blend
   ramp as ``weight ** (1/gamma)`` on the encoded output);
 - the slices are composited in linear light
-  (:func:`~exhibit_engine.wall_composite.composite_linear`: decode, add at their wall
+  (:func:`~exhibit_engine.wall.composite.composite_linear`: decode, add at their wall
   pixel positions, re-encode);
 - the baseline: the whole wall rendered once, unblended, at the wall's pixel size.
 
@@ -43,7 +43,9 @@ from ..assets.bundle import Bundle
 from ..assets.pack import pack
 from ..config import DisplayConfig, NetworkConfig, VenueConfig, WallConfig
 from ..errors import ConfigError
-from ..wall_composite import composite_encoded, composite_linear, psnr, slice_overlaps
+from ..wall.blend import blend_weights
+from ..wall.composite import composite_encoded, composite_linear, psnr, slice_overlaps
+from ..wall.frustum import display_frustum, pixel_rect, wall_frustum
 from . import Progress, Report, Target
 
 __all__ = ["WallBenchOptions", "WallReport", "run", "bench_venue", "SEAM_PSNR_TARGET"]
@@ -144,8 +146,6 @@ def _noop(stage: str, done: float, total: float) -> None:
 
 def _weight_sum_error(venue: VenueConfig, wall_px: tuple[int, int]) -> float:
     """The largest |sum of weights - 1| over wall pixels, with weights from each slice."""
-    from ..wall import blend_weights, pixel_rect
-
     total = np.zeros((wall_px[1], wall_px[0]))
     for d in venue.displays:
         x, y, w, h = pixel_rect(venue.wall, d, wall_px)
@@ -165,7 +165,6 @@ def _render(bundle: Bundle, scene: str, opts: WallBenchOptions, venue: VenueConf
                                                                np.ndarray, dict[str, float]]:
     from ..runtime.output import OutputCorrection
     from ..runtime.render import Renderer
-    from ..wall import display_frustum, wall_frustum
 
     slices: dict[str, np.ndarray] = {}
     timing: dict[str, float] = {}

@@ -27,7 +27,7 @@ from ..assets.signing import load_public_keys
 from ..config import NodeSettings, ShowConfig
 from ..errors import BundleError, ExhibitError
 from .playback import Frame, Playback
-from ..wall import display_frustum
+from ..wall.frustum import display_frustum
 
 __all__ = ["NodeRun", "run_node", "has_display"]
 

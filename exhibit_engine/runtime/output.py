@@ -16,7 +16,7 @@ light of overlapping projectors adds up to the picture. ``dim`` (1 - blackout le
 scales the encoded value like the transitions' fade through black; the black-level
 uplift stays, so a blacked-out wall is evenly black across its overlaps.
 
-The maps are per *output* pixel (:func:`exhibit_engine.wall.output_maps` evaluates
+The maps are per *output* pixel (:func:`exhibit_engine.wall.output.output_maps` evaluates
 blend and black level at the wall point each output pixel lights, after the warp);
 ``uv`` has its origin at the image's top-left corner and is ``-1`` where no image
 lands (black there). Without a warp every lookup is ``texelFetch`` (texel for pixel,
@@ -171,7 +171,8 @@ class OutputCorrection:
                     size: tuple[int, int]) -> OutputCorrection:
         """The correction of one display of a venue, at an output of ``size`` pixels.
 
-        Blend, black level and warp come from :func:`exhibit_engine.wall.output_maps`.
+        Blend, black level and warp come from
+        :func:`exhibit_engine.wall.output.output_maps`.
         A corner pin on a flat wall becomes a homography the shader applies per pixel;
         a mesh warp or a curved wall, a warp-map texture. A display without overlaps,
         uplift or warp gets the identity.
@@ -179,16 +180,17 @@ class OutputCorrection:
         Raises:
             ValueError: the display's warp is degenerate (from the wall geometry).
         """
-        from .. import wall
         from ..config import CornerPin
+        from ..wall.output import output_maps
+        from ..wall.warp import corner_pin
 
-        maps = wall.output_maps(venue, display, size)
+        maps = output_maps(venue, display, size)
         warp = homography = None
         if isinstance(display.warp, CornerPin) and venue.wall.shape == "flat":
             w, h = size
             scale = np.array([display.pixels[0], display.pixels[1]], dtype=np.float64)
             quad = np.asarray(display.warp.quad(), dtype=np.float64) / scale
-            image_to_output = wall.corner_pin(((0, 0), (1, 0), (1, 1), (0, 1)), quad)
+            image_to_output = corner_pin(((0, 0), (1, 0), (1, 1), (0, 1)), quad)
             homography = np.linalg.inv(image_to_output)
         elif display.warp is not None or venue.wall.shape != "flat":
             warp = maps.uv

@@ -36,7 +36,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from .. import __version__
 from ..errors import ExhibitError, RenderError
-from ..wall import centered_frustum
+from ..wall.frustum import centered_frustum
 
 if TYPE_CHECKING:
     from ..assets.bundle import Bundle

@@ -6,7 +6,7 @@ It draws one scene, or during a transition between cues the blend of two
 clock: :meth:`Renderer.render` takes the show time and draws exactly one frame, so a
 frame is a pure function of (bundle, scene, state, t). The camera sits at the eye (the
 rig's origin) and the lens is an exact off-axis slice of the wall, set from a
-:class:`~exhibit_engine.wall.Frustum`; slices of one wall stitch edge to edge.
+:class:`~exhibit_engine.wall.frustum.Frustum`; slices of one wall stitch edge to edge.
 
 PRC settings are loaded once per process (see :mod:`._gl`): ``load-display
 p3headlessgl``, ``window-type offscreen`` and ``sync-video false`` when headless,
@@ -33,7 +33,7 @@ from PIL import Image
 from ..errors import RenderError
 from ..scenes.base import Scene, SceneContext
 from ..scenes.registry import get_kind
-from ..wall import Frustum, centered_frustum
+from ..wall.frustum import Frustum, centered_frustum
 from . import _gl
 from .cache import ModelCache
 from .output import OutputCorrection, OutputPass

@@ -10,7 +10,7 @@ from panda3d.core import Point2, Point3
 from exhibit_engine.config import DisplayConfig, WallConfig
 from exhibit_engine.errors import RenderError
 from exhibit_engine.runtime.render import lens_from_frustum
-from exhibit_engine.wall import Frustum, centered_frustum, display_frustum, wall_frustum
+from exhibit_engine.wall.frustum import Frustum, centered_frustum, display_frustum, wall_frustum
 
 WALL = WallConfig(width=8.0, height=2.5, eye=(3.0, 1.0, 5.0))
 FRUSTA = [

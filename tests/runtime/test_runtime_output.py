@@ -199,7 +199,8 @@ def test_for_display_takes_the_walls_maps_and_a_corner_pin_matches_its_warp_map(
     from exhibit_engine.bench.wall import bench_venue
     from exhibit_engine.config import CornerPin
     from exhibit_engine.runtime.output import OutputCorrection
-    from exhibit_engine.wall import blend_weights, encode_blend, output_maps
+    from exhibit_engine.wall.blend import blend_weights, encode_blend
+    from exhibit_engine.wall.output import output_maps
 
     venue, _ = bench_venue((W, H), 0.25)
     left, centre, _ = venue.displays

@@ -13,7 +13,7 @@ from PIL import Image
 
 from exhibit_engine.config import DisplayConfig, WallConfig
 from exhibit_engine.errors import RenderError, SceneError
-from exhibit_engine.wall import display_frustum, pixel_rect, wall_frustum
+from exhibit_engine.wall.frustum import display_frustum, pixel_rect, wall_frustum
 
 from ..frames import child_frame_hashes, frame_hash, start_child_frames
 

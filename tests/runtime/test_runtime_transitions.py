@@ -18,7 +18,7 @@ from exhibit_engine.config import CueConfig, DisplayConfig, WallConfig
 from exhibit_engine.errors import RenderError
 from exhibit_engine.runtime.playback import Frame
 from exhibit_engine.show import Timeline
-from exhibit_engine.wall import display_frustum, pixel_rect, wall_frustum
+from exhibit_engine.wall.frustum import display_frustum, pixel_rect, wall_frustum
 
 OUT, IN = "castle-night", "lantern-walk"
 T_OUT, T_IN = 40.0, 1.0

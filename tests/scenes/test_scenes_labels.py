@@ -58,7 +58,7 @@ from exhibit_engine.assets.bundle import Bundle
 from exhibit_engine.errors import AssetError
 from exhibit_engine.runtime.render import Renderer
 from exhibit_engine.scenes.labels import load_font, make_label
-from exhibit_engine.wall import Frustum
+from exhibit_engine.wall.frustum import Frustum
 
 exb, out, font_name = sys.argv[1], Path(sys.argv[2]), sys.argv[3]
 shots = json.loads(sys.argv[4])

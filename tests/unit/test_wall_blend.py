@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from exhibit_engine.config import DisplayConfig, NetworkConfig, VenueConfig, WallConfig
-from exhibit_engine.wall import (black_level, blend_ramp, blend_weights, blend_widths,
-                                 encode_blend, output_maps, weights_at)
+from exhibit_engine.wall.blend import (black_level, blend_ramp, blend_weights, blend_widths,
+                                       encode_blend, weights_at)
 
 PITCH = 0.01  # metres per pixel in the composited tests: every display's pixel centres align
 
@@ -127,16 +127,6 @@ def test_black_level_uplift_only_outside_overlaps() -> None:
     b = black_level(v, v.displays[0], (300, 10))
     assert np.all(b[:, :250] == 0.03) and np.all(b[:, 250:] == 0.0)
     assert np.all(black_level(v, v.displays[1], (300, 10)) == 0.0)
-
-
-def test_output_maps_without_warp_are_the_image_space_maps() -> None:
-    d = ROW.displays[1]
-    m = output_maps(ROW, d, (60, 50))
-    assert np.allclose(m.weight, blend_weights(ROW, d, (60, 50)))
-    assert np.allclose(m.blend, encode_blend(m.weight, d.gamma))
-    xs = (np.arange(60) + 0.5) / 60
-    assert np.allclose(m.uv[7, :, 0], xs) and np.allclose(m.uv[:, 3, 1], (np.arange(50) + 0.5) / 50)
-    assert np.all(m.black == 0.0)
 
 
 def test_blends_follow_the_render_size() -> None:

@@ -11,7 +11,7 @@ from PIL import Image
 
 from exhibit_engine.cli import main
 from exhibit_engine.config import load_venue
-from exhibit_engine.wall import check_venue
+from exhibit_engine.wall.check import check_venue
 
 ROOT = Path(__file__).resolve().parents[2]
 

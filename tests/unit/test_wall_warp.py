@@ -1,17 +1,12 @@
-"""Corner pins are true perspective; mesh warps interpolate their grid; curved walls."""
+"""Corner pins are true perspective; mesh warps interpolate their grid."""
 
 from __future__ import annotations
-
-import math
 
 import numpy as np
 import pytest
 
-from exhibit_engine.config import (CornerPin, DisplayConfig, MeshWarp, NetworkConfig,
-                                   VenueConfig, WallConfig)
-from exhibit_engine.wall import (NO_IMAGE, apply_homography, blend_weights, corner_pin,
-                                 display_frustum, output_maps, wall_point, warp_map,
-                                 weights_at)
+from exhibit_engine.config import CornerPin, DisplayConfig, MeshWarp
+from exhibit_engine.wall.warp import NO_IMAGE, apply_homography, corner_pin, warp_map
 
 UNIT = [(0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0)]
 SKEW = [(12.0, 30.0), (610.0, 4.0), (580.0, 470.0), (40.0, 400.0)]  # a keystoned quad
@@ -110,55 +105,3 @@ def test_mesh_warp_interpolates_its_grid_bilinearly() -> None:
     fwd = ((1 - s) * (1 - t) * grid[r, c] + s * (1 - t) * grid[r, c + 1]
            + (1 - s) * t * grid[r + 1, c] + s * t * grid[r + 1, c + 1])
     assert np.abs(fwd - target).max() < 1e-5
-
-
-def test_output_maps_evaluate_the_blend_where_the_warp_puts_each_pixel() -> None:
-    wall = WallConfig(7.0, 3.0, (3.5, 1.5, 4.0))
-    pin = CornerPin((8, 4), (60, 0), (64, 48), (2, 44))
-    a = DisplayConfig("a", (64, 48), (0.0, 0.0, 4.0, 3.0), warp=pin)
-    b = DisplayConfig("b", (64, 48), (3.0, 0.0, 4.0, 3.0))
-    v = VenueConfig("v", "v", wall, (a, b), NetworkConfig())
-    m = output_maps(v, a, (64, 48))
-    ok = m.uv[..., 0] >= 0
-    u = m.uv[..., 0] * 4.0
-    expect = weights_at(v, a, u, 3.0 - m.uv[..., 1] * 3.0)
-    assert np.allclose(m.weight[ok], expect[ok]) and np.all(m.blend[~ok] == 0)
-    assert m.weight[ok].min() < 0.05 and m.weight[ok].max() == 1.0
-    assert not np.allclose(m.weight, blend_weights(v, a, (64, 48)))  # warped, not image space
-
-
-CYL = WallConfig(width=5.0 * math.pi / 2, height=2.5, eye=(5.0 * math.pi / 4, 1.25, 5.0),
-                 shape="cylinder", radius=5.0)
-
-
-def test_cylinder_frusta_face_their_chords_and_meet_on_the_arc() -> None:
-    w = CYL.width
-    left = DisplayConfig("l", (800, 500), (0.0, 0.0, w / 2, 2.5))
-    right = DisplayConfig("r", (800, 500), (w / 2, 0.0, w / 2, 2.5))
-    fl, fr = display_frustum(CYL, left), display_frustum(CYL, right)
-    assert fl.heading_deg == pytest.approx(22.5) and fr.heading_deg == pytest.approx(-22.5)
-    for f in (fl, fr):  # each chord is a plane facing its camera: an off-axis frustum
-        c = f.as_array()
-        assert np.allclose(c[:, 1], c[0, 1]) and c[0, 1] == pytest.approx(5 * math.cos(
-            math.pi / 8))
-    edge = wall_point(CYL, w / 2, 2.0)   # on both chords' shared end line
-    assert fl.project(edge)[0] == pytest.approx(1.0) and fr.project(edge)[0] == \
-        pytest.approx(0.0)
-    assert fl.project(edge)[1] == pytest.approx(fr.project(edge)[1])
-    mid = wall_point(CYL, w / 4, 1.25)   # arc middle of the left display: behind its chord
-    assert fl.project(mid) == pytest.approx((0.5, 0.5))
-    assert np.linalg.norm(mid) == pytest.approx(5.0)
-
-
-def test_cylinder_output_maps_sample_the_chord_where_the_eye_sees_the_arc() -> None:
-    w = CYL.width
-    d = DisplayConfig("l", (80, 50), (0.0, 0.0, w / 2, 2.5))
-    v = VenueConfig("v", "v", CYL, (d,), NetworkConfig())
-    m = output_maps(v, d, (80, 50))
-    f = display_frustum(CYL, d)
-    for row, col in ((0, 0), (10, 33), (49, 79), (25, 40)):
-        u = (col + 0.5) / 80 * d.rect[2]
-        vv = 2.5 - (row + 0.5) / 50 * 2.5
-        assert m.uv[row, col] == pytest.approx(f.project(wall_point(CYL, u, vv)), abs=1e-9)
-    # arc points near the chord's middle lie farther than the chord: they shrink vertically
-    assert m.uv[0, 40, 1] > m.uv[0, 0, 1] and m.uv[0, 0, 1] == pytest.approx(0.01, abs=1e-3)

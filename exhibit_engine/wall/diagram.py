@@ -16,10 +16,12 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
-from .config import VenueConfig
-from .wall import Problem, blend_widths, check_venue, overlaps
+from ..config import VenueConfig
+from .blend import blend_widths
+from .check import Problem, check_venue, overlaps
+from .frustum import wall_point
 
-__all__ = ["draw_wall", "save_wall_diagram", "PALETTE"]
+__all__ = ["PALETTE", "draw_wall", "save_wall_diagram"]
 
 #: One colour per display, in venue order (repeats after ten).
 PALETTE = ((31, 119, 180), (255, 127, 14), (44, 160, 44), (148, 103, 189), (140, 86, 75),
@@ -86,7 +88,7 @@ def draw_wall(venue: VenueConfig, problems: list[Problem] | None = None,
 
     Args:
         venue: the venue.
-        problems: the problems to mark (default: :func:`~exhibit_engine.wall.check_venue`).
+        problems: the problems to mark (default: :func:`~exhibit_engine.wall.check.check_venue`).
         width_px: image width in pixels (400-4000).
     """
     if problems is None:
@@ -229,8 +231,6 @@ def draw_wall(venue: VenueConfig, problems: list[Problem] | None = None,
 def _draw_top_view(img: Image.Image, venue: VenueConfig,
                    box: tuple[int, int, int, int]) -> None:
     """Top view of a cylinder: the arc, each display's chord in its colour, the eye."""
-    from .wall import wall_point
-
     wall = venue.wall
     draw = ImageDraw.Draw(img)
     x0, y0, x1, y1 = box

@@ -19,10 +19,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .config import VenueConfig
-from .wall import pixel_rect
+from ..config import VenueConfig
+from .frustum import pixel_rect
 
-__all__ = ["SliceOverlap", "composite_linear", "composite_encoded", "slice_overlaps", "psnr",
+__all__ = ["SliceOverlap", "composite_encoded", "composite_linear", "psnr", "slice_overlaps",
            "wall_pixels"]
 
 
