@@ -38,12 +38,10 @@ import numpy as np
 
 from ..errors import AssetError
 from .gltf import MAX_IMAGE_PIXELS
-from .pack import Output
+from ._processing import Output, PackContext
 
 if TYPE_CHECKING:
     from PIL import Image as PILImage
-
-    from .pack import PackContext
 
 __all__ = ["IMAGE_EXTENSIONS", "SOURCE_FORMATS", "MAX_SOURCE_PIXELS", "MAX_DISPLAY_SIDE",
            "THUMB_SIDE", "TILE_SIZE", "TILE_THRESHOLD", "MAX_TILES", "JPEG_QUALITY",

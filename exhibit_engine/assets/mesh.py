@@ -42,13 +42,11 @@ import numpy as np
 
 from ..errors import AssetError
 from .gltf import check_gltf, split_glb
+from ._processing import Output, PackContext
 from .image import pixel_limit
-from .pack import Output
 
 if TYPE_CHECKING:
     import trimesh
-
-    from .pack import PackContext
 
 __all__ = ["UNITS", "MAX_TRIANGLES", "LOD_THRESHOLD", "LOD_RATIOS",
            "MeshOptions", "mesh_options", "gltf_to_glb", "process"]

@@ -12,7 +12,7 @@ The pipeline::
         -> written to a temporary file and renamed into place
 
 Processors are plain functions registered by extension in :data:`PROCESSORS` (a
-mapping, like trimesh's loaders). A processor gets the :class:`PackContext`, the
+mapping, like trimesh's loaders). A processor gets the :class:`~._processing.PackContext`, the
 source path relative to the folder and its bytes, and returns its outputs, the
 primary output first. It reports bad input by raising ``ctx.fail(rel, rule)``.
 """
@@ -28,73 +28,20 @@ import tomllib
 import zipfile
 import zlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..errors import BundleError
 from . import font as _font
+from ._processing import SOURCE_FILE, Output, PackContext, Processor
 from .manifest import FORMAT, Manifest, ManifestError, check_entry_name, media_type_for, \
     parse_manifest
 
-__all__ = ["SOURCE_FILE", "Output", "PackContext", "Processor", "PROCESSORS",
-           "NAMED_PROCESSORS", "pack", "collect_texts"]
+__all__ = ["PROCESSORS", "NAMED_PROCESSORS", "pack", "collect_texts"]
 
-#: The curator's description of a bundle, in the root of its source folder.
-SOURCE_FILE = "bundle.toml"
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 _MAX_SOURCE_BYTES = 2 << 30
 
-
-@dataclass(frozen=True)
-class Output:
-    """One file a processor puts into the bundle.
-
-    Attributes:
-        path: its path inside the bundle.
-        data: its bytes.
-    """
-
-    path: str
-    data: bytes
-
-
-@dataclass
-class PackContext:
-    """What a processor may know about the bundle being packed.
-
-    Attributes:
-        src: the source folder.
-        doc: the parsed ``bundle.toml``.
-        texts: every visitor-facing string in the bundle (titles, descriptions, label
-            texts), for font subsetting.
-        notes: remarks for the curator's summary (e.g. "made 2 LODs"), by source path.
-    """
-
-    src: Path
-    doc: Mapping[str, Any]
-    texts: tuple[str, ...]
-    notes: dict[str, list[str]] = field(default_factory=dict)
-
-    def options(self, rel: str) -> Mapping[str, Any]:
-        """Per-file options from ``[assets."<rel>"]`` in bundle.toml (e.g. units, up axis)."""
-        table = self.doc.get("assets", {})
-        opts = table.get(rel, {}) if isinstance(table, dict) else {}
-        if not isinstance(opts, dict):
-            raise self.fail(rel, f'[assets."{rel}"] in {SOURCE_FILE} must be a table')
-        return opts
-
-    def fail(self, rel: str, rule: str) -> BundleError:
-        """The error a processor raises for bad input: one line naming file and rule."""
-        return BundleError(str(self.src), rule, rel)
-
-    def note(self, rel: str, text: str) -> None:
-        """Add a remark to the packing summary."""
-        self.notes.setdefault(rel, []).append(text)
-
-
-#: A processor: (context, source path relative to the folder, its bytes) -> outputs.
-Processor = Callable[[PackContext, str, bytes], list[Output]]
 
 #: Processors by lower-case file extension; files with no entry are copied as they are.
 #: A value is a processor or a ``"module:function"`` reference imported on first use,

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from . import woodblock as wb
-from .pack import Output, PackContext
+from ._processing import Output, PackContext
 
 __all__ = ["process", "derive_blocks", "OPTIONS"]
 
