@@ -41,9 +41,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import AssetError
-from .gltf import check_gltf, split_glb
 from ._processing import Output, PackContext
-from .image import pixel_limit
+from .checks import image_header, pixel_limit
+from .gltf import check_gltf, split_glb
 
 if TYPE_CHECKING:
     import trimesh
@@ -337,8 +337,6 @@ class _FolderResolver:
 
     def get(self, name: str) -> bytes:
         """The bytes of a file named by the OBJ or its MTL, after the checks above."""
-        from .image import image_header
-
         path = (self.here / name.strip().strip('"')).resolve()
         if not path.is_relative_to(self.root):
             self.refused.append(f"references {name!r}, outside the source folder")

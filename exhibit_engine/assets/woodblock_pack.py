@@ -29,6 +29,7 @@ import numpy as np
 
 from . import woodblock as wb
 from ._processing import Output, PackContext
+from .checks import image_header, pixel_limit
 
 __all__ = ["process", "derive_blocks", "OPTIONS"]
 
@@ -94,8 +95,6 @@ def _options(ctx: PackContext, rel: str) -> dict[str, Any]:
 def process(ctx: PackContext, rel: str, data: bytes) -> list[Output]:
     """Cut a painting into woodblocks; the primary output is its ``blocks.json``."""
     from PIL import Image
-
-    from .image import image_header, pixel_limit
 
     opts = _options(ctx, rel)
     image_header(data, rel, _MAX_SOURCE_PIXELS)  # header first: never decode a bomb
