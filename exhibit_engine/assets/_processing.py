@@ -14,7 +14,7 @@ from typing import Any
 
 from ..errors import BundleError
 
-__all__ = ["SOURCE_FILE", "Output", "PackContext", "Processor"]
+__all__ = ["Output", "PackContext", "Processor", "SOURCE_FILE"]
 
 #: The curator's description of a bundle, in the root of its source folder.
 SOURCE_FILE = "bundle.toml"

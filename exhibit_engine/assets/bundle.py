@@ -35,7 +35,7 @@ from .manifest import (FileEntry, Manifest, ManifestError, SceneSpec, check_entr
 from .signing import (MAX_SIGNATURE_BYTES, SIGNATURE_FILE, PublicKey, Signature,
                       check_signature, parse_signature)
 
-__all__ = ["Limits", "Bundle", "validate", "RESERVED"]
+__all__ = ["Bundle", "Limits", "RESERVED", "validate"]
 
 #: Names in the archive root that the manifest does not list.
 RESERVED = ("manifest.json", "manifest.sig")

@@ -43,8 +43,8 @@ from ._processing import Output, PackContext
 if TYPE_CHECKING:
     from fontTools.ttLib import TTFont
 
-__all__ = ["MAX_FONT_BYTES", "EXTRA_CHARS", "FONT_OPTIONS", "required_chars", "open_font",
-           "font_codepoints", "subset_font", "process"]
+__all__ = ["EXTRA_CHARS", "FONT_OPTIONS", "MAX_FONT_BYTES", "font_codepoints", "open_font",
+           "process", "required_chars", "subset_font"]
 
 #: Largest font source accepted (a whole Noto Sans CJK collection is about 20 MB).
 MAX_FONT_BYTES = 64 << 20

@@ -48,8 +48,8 @@ from .gltf import check_gltf, split_glb
 if TYPE_CHECKING:
     import trimesh
 
-__all__ = ["UNITS", "MAX_TRIANGLES", "LOD_THRESHOLD", "LOD_RATIOS",
-           "MeshOptions", "mesh_options", "gltf_to_glb", "process"]
+__all__ = ["LOD_RATIOS", "LOD_THRESHOLD", "MAX_TRIANGLES", "MeshOptions", "UNITS", "gltf_to_glb",
+           "mesh_options", "process"]
 
 #: Metres per source unit.
 UNITS: Mapping[str, float] = {"m": 1.0, "cm": 0.01, "mm": 0.001, "in": 0.0254}

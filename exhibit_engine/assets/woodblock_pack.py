@@ -31,7 +31,7 @@ from . import woodblock as wb
 from ._processing import Output, PackContext
 from .checks import image_header, pixel_limit
 
-__all__ = ["process", "derive_blocks", "OPTIONS"]
+__all__ = ["OPTIONS", "derive_blocks", "process"]
 
 #: Options a woodblock source may set in ``[assets."<file>"]``.
 OPTIONS = frozenset({"processor", "inks", "palette", "paper", "seed", "max_side"})
