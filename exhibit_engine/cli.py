@@ -168,7 +168,7 @@ def validate(bundle: Path, trust_files: tuple[Path, ...], require_signed: bool) 
     from rich.progress import Progress
 
     from .assets.bundle import Bundle
-    from .assets.content import CHECKS
+    from .assets.checks import CHECKS
 
     trust = _trusted_keys(trust_files, require_signed)
     with Bundle.open(bundle) as b:

@@ -29,12 +29,13 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from ..errors import AssetError, BundleError, SceneError
+from .checks import CHECKS
 from .manifest import (FileEntry, Manifest, ManifestError, SceneSpec, check_entry_name,
                        parse_manifest)
 from .signing import (MAX_SIGNATURE_BYTES, SIGNATURE_FILE, PublicKey, Signature,
                       check_signature, parse_signature)
 
-__all__ = ["Limits", "Bundle", "validate", "RESERVED"]
+__all__ = ["Bundle", "Limits", "RESERVED", "validate"]
 
 #: Names in the archive root that the manifest does not list.
 RESERVED = ("manifest.json", "manifest.sig")
@@ -255,7 +256,7 @@ class Bundle:
         """Check every listed file in one pass; yield each entry once it has passed.
 
         Files are streamed and hashed chunk by chunk. A file whose extension has an
-        entry in ``checks`` (see :data:`exhibit_engine.assets.content.CHECKS`) is read
+        entry in ``checks`` (see :data:`exhibit_engine.assets.checks.CHECKS`) is read
         whole instead, hashed, and then handed to that content check, so no file is
         decompressed or hashed twice.
 
@@ -400,8 +401,6 @@ def validate(path: str | os.PathLike[str], limits: Limits = Limits(), *,
     Raises:
         BundleError: the first rule the bundle breaks.
     """
-    from .content import CHECKS  # content checks import the bundle model
-
     with Bundle.open(path, limits) as bundle:
         bundle.check_signature(trust, require_signed)
         for _ in bundle.iter_verified(CHECKS):

@@ -2,7 +2,7 @@
 
 A bundle carries its own label font so that Chinese, English and Russian labels render
 on a projector PC with no CJK font installed. Packing keeps only what the bundle's texts
-need (:attr:`~exhibit_engine.assets.pack.PackContext.texts`: titles, descriptions,
+need (:attr:`~exhibit_engine.assets._processing.PackContext.texts`: titles, descriptions,
 labels, captions), which turns a 16 MB CJK face into a few kilobytes.
 
 What the subset keeps, exactly:
@@ -38,14 +38,13 @@ from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from ..errors import AssetError, BundleError
+from ._processing import Output, PackContext
 
 if TYPE_CHECKING:
     from fontTools.ttLib import TTFont
 
-    from .pack import Output, PackContext
-
-__all__ = ["MAX_FONT_BYTES", "EXTRA_CHARS", "FONT_OPTIONS", "required_chars", "open_font",
-           "font_codepoints", "subset_font", "process"]
+__all__ = ["EXTRA_CHARS", "FONT_OPTIONS", "MAX_FONT_BYTES", "font_codepoints", "open_font",
+           "process", "required_chars", "subset_font"]
 
 #: Largest font source accepted (a whole Noto Sans CJK collection is about 20 MB).
 MAX_FONT_BYTES = 64 << 20
@@ -206,8 +205,6 @@ def process(ctx: PackContext, rel: str, data: bytes) -> list[Output]:
             message names the font and the missing characters.
     """
     from fontTools.ttLib import TTLibError
-
-    from .pack import Output
 
     face, fallback = _options(ctx, rel)
     try:

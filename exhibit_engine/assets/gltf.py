@@ -18,8 +18,8 @@ from typing import Any
 
 from ..errors import AssetError
 
-__all__ = ["MAX_IMAGE_PIXELS", "SUPPORTED_REQUIRED_EXTENSIONS", "split_glb", "check_gltf",
-           "check_image"]
+__all__ = ["MAX_IMAGE_PIXELS", "SUPPORTED_REQUIRED_EXTENSIONS", "check_gltf", "check_image",
+           "split_glb"]
 
 #: Largest image (width x height) a bundle may carry, embedded in a model or on its own.
 MAX_IMAGE_PIXELS = 8192 * 8192

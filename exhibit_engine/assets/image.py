@@ -9,9 +9,9 @@ What a source ``prints/wave.tif`` becomes::
     prints/iiif/wave/{region}/{size}/0/default.jpg   or ``tiles = true``): a static IIIF
                                         Image API 3.0 level-0 pyramid at full resolution
 
-The header is read first (Pillow opens lazily) and checked against
-:data:`MAX_SOURCE_PIXELS` before a pixel is decoded; Pillow's own bomb limit is lifted
-only for that one image, whose size has then been checked. PNG is written for images
+The header is read first (:func:`~.checks.image_header`: Pillow opens lazily) and
+checked against :data:`MAX_SOURCE_PIXELS` before a pixel is decoded; Pillow's own bomb
+limit is lifted only for that one image, whose size has then been checked. PNG is written for images
 with transparency and for small lossless sources; everything else becomes JPEG at
 quality 90. A JPEG source that needs no change is kept as it is, minus its metadata.
 
@@ -25,34 +25,30 @@ Options, per file in ``bundle.toml``::
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
 import math
 import struct
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..errors import AssetError
+from ._processing import Output, PackContext
+from .checks import image_header, pixel_limit
 from .gltf import MAX_IMAGE_PIXELS
-from .pack import Output
 
 if TYPE_CHECKING:
     from PIL import Image as PILImage
 
-    from .pack import PackContext
-
-__all__ = ["IMAGE_EXTENSIONS", "SOURCE_FORMATS", "MAX_SOURCE_PIXELS", "MAX_DISPLAY_SIDE",
-           "THUMB_SIDE", "TILE_SIZE", "TILE_THRESHOLD", "MAX_TILES", "JPEG_QUALITY",
-           "image_header", "iiif_pyramid", "pixel_limit", "process"]
+__all__ = ["IMAGE_EXTENSIONS", "JPEG_QUALITY", "MAX_DISPLAY_SIDE", "MAX_SOURCE_PIXELS",
+           "MAX_TILES", "THUMB_SIDE", "TILE_SIZE", "TILE_THRESHOLD", "iiif_pyramid",
+           "process"]
 
 #: Source extensions this module handles.
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp")
-#: Pillow formats accepted as sources (MPO is how Pillow names many camera JPEGs).
-SOURCE_FORMATS = frozenset({"PNG", "JPEG", "MPO", "TIFF", "WEBP", "BMP"})
 #: Largest source image (width x height) that is decoded at all: 16384 x 16384.
 MAX_SOURCE_PIXELS = 16384 * 16384
 #: Longest side of the display image (GPU texture limits; deep zoom uses the tiles).
@@ -72,66 +68,6 @@ _SIZES_MAX_SIDE = 1024      # whole-image sizes listed in info.json (and written
 _PNG_MAX_PIXELS = 4096 * 4096  # larger lossless sources become JPEG unless asked
 _OPTIONS = frozenset({"tiles", "format", "max_size"})
 _IIIF_CONTEXT = "http://iiif.io/api/image/3/context.json"
-
-
-@contextlib.contextmanager
-def pixel_limit(limit: int | None) -> Iterator[None]:
-    """Pillow's decompression-bomb limit set to ``limit`` (pixels) for a while, then restored.
-
-    Pillow keeps the limit in a module global. ``None`` (no limit) is used only while
-    a header is read, which allocates nothing; decoding runs under the limit the
-    header was checked against. Packing and validation are single-threaded.
-    """
-    from PIL import Image
-
-    saved = Image.MAX_IMAGE_PIXELS
-    Image.MAX_IMAGE_PIXELS = limit
-    try:
-        yield
-    finally:
-        Image.MAX_IMAGE_PIXELS = saved
-
-
-def image_header(data: bytes, name: str, limit: int = MAX_IMAGE_PIXELS,
-                 formats: frozenset[str] = SOURCE_FORMATS, *, verify: bool = False
-                 ) -> tuple[str, int, int]:
-    """Format and size from an image's header, without decoding a pixel.
-
-    Args:
-        data: the file's bytes.
-        name: the name errors carry.
-        limit: most pixels (width x height) allowed.
-        formats: Pillow format names allowed.
-        verify: once the header has passed, let Pillow check the file's structure
-            (chunk checksums for PNG) without decoding it.
-
-    Raises:
-        AssetError: unreadable, a format outside ``formats``, or more than ``limit``
-            pixels.
-    """
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with pixel_limit(None):  # the header only; its size is checked below
-            img = Image.open(io.BytesIO(data))
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, struct.error,
-            EOFError) as exc:
-        raise AssetError(name, f"not a readable image ({exc})") from None
-    with img:
-        fmt, (w, h) = str(img.format), img.size
-    if fmt not in formats:
-        raise AssetError(name, f"image format {fmt} is not allowed "
-                         f"({', '.join(sorted(formats))})")
-    if w <= 0 or h <= 0 or w * h > limit:
-        raise AssetError(name, f"image of {w}x{h} pixels is too large (limit {limit} "
-                         "pixels)")
-    if verify:
-        try:
-            with pixel_limit(limit), Image.open(io.BytesIO(data)) as img:
-                img.verify()
-        except (OSError, SyntaxError, ValueError, struct.error, EOFError) as exc:
-            raise AssetError(name, f"damaged {fmt} image ({exc})") from None
-    return fmt, w, h
 
 
 def _options(opts: Mapping[str, Any], name: str) -> tuple[bool | None, str | None, int]:

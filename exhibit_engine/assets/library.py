@@ -42,8 +42,8 @@ from .bundle import Bundle, Limits
 from .signing import PublicKey
 
 __all__ = [
-    "RECORD_FORMAT",
     "InstalledBundle",
+    "RECORD_FORMAT",
     "compare_versions",
     "install",
     "installed",

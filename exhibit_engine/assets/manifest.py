@@ -28,13 +28,13 @@ __all__ = [
     "FORMAT",
     "FileEntry",
     "Item",
-    "SceneSpec",
+    "MEDIA_TYPES",
     "Manifest",
     "ManifestError",
-    "parse_manifest",
+    "SceneSpec",
     "check_entry_name",
-    "MEDIA_TYPES",
     "media_type_for",
+    "parse_manifest",
 ]
 
 FORMAT = "exhibit-bundle/1"

@@ -41,17 +41,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import AssetError
+from ._processing import Output, PackContext
+from .checks import image_header, pixel_limit
 from .gltf import check_gltf, split_glb
-from .image import pixel_limit
-from .pack import Output
 
 if TYPE_CHECKING:
     import trimesh
 
-    from .pack import PackContext
-
-__all__ = ["UNITS", "MAX_TRIANGLES", "LOD_THRESHOLD", "LOD_RATIOS",
-           "MeshOptions", "mesh_options", "gltf_to_glb", "process"]
+__all__ = ["LOD_RATIOS", "LOD_THRESHOLD", "MAX_TRIANGLES", "MeshOptions", "UNITS", "gltf_to_glb",
+           "mesh_options", "process"]
 
 #: Metres per source unit.
 UNITS: Mapping[str, float] = {"m": 1.0, "cm": 0.01, "mm": 0.001, "in": 0.0254}
@@ -339,8 +337,6 @@ class _FolderResolver:
 
     def get(self, name: str) -> bytes:
         """The bytes of a file named by the OBJ or its MTL, after the checks above."""
-        from .image import image_header
-
         path = (self.here / name.strip().strip('"')).resolve()
         if not path.is_relative_to(self.root):
             self.refused.append(f"references {name!r}, outside the source folder")

@@ -11,16 +11,16 @@ The pipeline::
         -> optional manifest.sig
         -> written to a temporary file and renamed into place
 
-Processors are plain functions registered by extension in :data:`PROCESSORS` (a
-mapping, like trimesh's loaders). A processor gets the :class:`PackContext`, the
-source path relative to the folder and its bytes, and returns its outputs, the
-primary output first. It reports bad input by raising ``ctx.fail(rel, rule)``.
+Processors are plain functions registered by extension in :data:`PROCESSORS`, or by
+name in :data:`NAMED_PROCESSORS` (mappings, like trimesh's loaders). A processor gets
+the :class:`~._processing.PackContext`, the source path relative to the folder and its
+bytes, and returns its :class:`~._processing.Output` files, the primary output first.
+It reports bad input by raising ``ctx.fail(rel, rule)``.
 """
 
 from __future__ import annotations
 
 import hashlib
-import importlib
 import os
 import stat
 import tempfile
@@ -28,108 +28,47 @@ import tomllib
 import zipfile
 import zlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..errors import BundleError
-from . import font as _font
+from . import font, image, mesh, woodblock_pack
+from ._processing import SOURCE_FILE, Output, PackContext, Processor
 from .manifest import FORMAT, Manifest, ManifestError, check_entry_name, media_type_for, \
     parse_manifest
 
-__all__ = ["SOURCE_FILE", "Output", "PackContext", "Processor", "PROCESSORS",
-           "NAMED_PROCESSORS", "pack", "collect_texts"]
+__all__ = ["NAMED_PROCESSORS", "PROCESSORS", "collect_texts", "pack"]
 
-#: The curator's description of a bundle, in the root of its source folder.
-SOURCE_FILE = "bundle.toml"
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 _MAX_SOURCE_BYTES = 2 << 30
 
-
-@dataclass(frozen=True)
-class Output:
-    """One file a processor puts into the bundle.
-
-    Attributes:
-        path: its path inside the bundle.
-        data: its bytes.
-    """
-
-    path: str
-    data: bytes
-
-
-@dataclass
-class PackContext:
-    """What a processor may know about the bundle being packed.
-
-    Attributes:
-        src: the source folder.
-        doc: the parsed ``bundle.toml``.
-        texts: every visitor-facing string in the bundle (titles, descriptions, label
-            texts), for font subsetting.
-        notes: remarks for the curator's summary (e.g. "made 2 LODs"), by source path.
-    """
-
-    src: Path
-    doc: Mapping[str, Any]
-    texts: tuple[str, ...]
-    notes: dict[str, list[str]] = field(default_factory=dict)
-
-    def options(self, rel: str) -> Mapping[str, Any]:
-        """Per-file options from ``[assets."<rel>"]`` in bundle.toml (e.g. units, up axis)."""
-        table = self.doc.get("assets", {})
-        opts = table.get(rel, {}) if isinstance(table, dict) else {}
-        if not isinstance(opts, dict):
-            raise self.fail(rel, f'[assets."{rel}"] in {SOURCE_FILE} must be a table')
-        return opts
-
-    def fail(self, rel: str, rule: str) -> BundleError:
-        """The error a processor raises for bad input: one line naming file and rule."""
-        return BundleError(str(self.src), rule, rel)
-
-    def note(self, rel: str, text: str) -> None:
-        """Add a remark to the packing summary."""
-        self.notes.setdefault(rel, []).append(text)
-
-
-#: A processor: (context, source path relative to the folder, its bytes) -> outputs.
-Processor = Callable[[PackContext, str, bytes], list[Output]]
-
 #: Processors by lower-case file extension; files with no entry are copied as they are.
-#: A value is a processor or a ``"module:function"`` reference imported on first use,
-#: so that importing this module loads neither trimesh nor Pillow.
-PROCESSORS: dict[str, Processor | str] = {
-    ".otf": _font.process,
-    ".ttf": _font.process,
-    ".glb": "exhibit_engine.assets.mesh:process",
-    ".gltf": "exhibit_engine.assets.mesh:process",
-    ".obj": "exhibit_engine.assets.mesh:process",
-    ".stl": "exhibit_engine.assets.mesh:process",
-    ".ply": "exhibit_engine.assets.mesh:process",
-    ".png": "exhibit_engine.assets.image:process",
-    ".jpg": "exhibit_engine.assets.image:process",
-    ".jpeg": "exhibit_engine.assets.image:process",
-    ".tif": "exhibit_engine.assets.image:process",
-    ".tiff": "exhibit_engine.assets.image:process",
-    ".webp": "exhibit_engine.assets.image:process",
-    ".bmp": "exhibit_engine.assets.image:process",
+#: Every value is the processor function itself. The processor modules import Pillow,
+#: trimesh and fontTools only inside their functions, so importing this module still
+#: loads none of them.
+PROCESSORS: dict[str, Processor] = {
+    ".otf": font.process,
+    ".ttf": font.process,
+    ".glb": mesh.process,
+    ".gltf": mesh.process,
+    ".obj": mesh.process,
+    ".stl": mesh.process,
+    ".ply": mesh.process,
+    ".png": image.process,
+    ".jpg": image.process,
+    ".jpeg": image.process,
+    ".tif": image.process,
+    ".tiff": image.process,
+    ".webp": image.process,
+    ".bmp": image.process,
 }
 
 
 #: Processors a source file may ask for by name (``processor = "woodblock"`` in its
-#: ``[assets."<file>"]`` table), whatever its extension.
-NAMED_PROCESSORS: dict[str, Processor | str] = {
-    "woodblock": "exhibit_engine.assets.woodblock_pack:process",
+#: ``[assets."<file>"]`` table), whatever its extension; registered the same way.
+NAMED_PROCESSORS: dict[str, Processor] = {
+    "woodblock": woodblock_pack.process,
 }
-
-
-def _resolve(found: Processor | str) -> Processor:
-    """A processor, importing it first when it is given as ``"module:function"``."""
-    if isinstance(found, str):
-        module, _, name = found.partition(":")
-        found = getattr(importlib.import_module(module), name)
-    return found
 
 
 def _copy(ctx: PackContext, rel: str, data: bytes) -> list[Output]:
@@ -246,7 +185,7 @@ def pack(src_dir: str | os.PathLike[str], out_path: str | os.PathLike[str], *,
         if named is not None and named not in NAMED_PROCESSORS:
             raise ctx.fail(rel, f"unknown processor {named!r} (known: "
                                 f"{', '.join(sorted(NAMED_PROCESSORS))})")
-        made = _resolve(NAMED_PROCESSORS[named] if named else PROCESSORS.get(ext, _copy))(
+        made = (NAMED_PROCESSORS[named] if named else PROCESSORS.get(ext, _copy))(
             ctx, rel, data)
         if not made:
             raise ctx.fail(rel, "processing produced nothing")

@@ -28,9 +28,10 @@ from typing import Any
 import numpy as np
 
 from . import woodblock as wb
-from .pack import Output, PackContext
+from ._processing import Output, PackContext
+from .checks import image_header, pixel_limit
 
-__all__ = ["process", "derive_blocks", "OPTIONS"]
+__all__ = ["OPTIONS", "derive_blocks", "process"]
 
 #: Options a woodblock source may set in ``[assets."<file>"]``.
 OPTIONS = frozenset({"processor", "inks", "palette", "paper", "seed", "max_side"})
@@ -94,8 +95,6 @@ def _options(ctx: PackContext, rel: str) -> dict[str, Any]:
 def process(ctx: PackContext, rel: str, data: bytes) -> list[Output]:
     """Cut a painting into woodblocks; the primary output is its ``blocks.json``."""
     from PIL import Image
-
-    from .image import image_header, pixel_limit
 
     opts = _options(ctx, rel)
     image_header(data, rel, _MAX_SOURCE_PIXELS)  # header first: never decode a bomb

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ..assets.bundle import Bundle
-from ..assets.content import CHECKS
+from ..assets.checks import CHECKS
 from ..assets.signing import load_public_keys
 from ..config import NodeSettings, ShowConfig
 from ..errors import BundleError, ExhibitError

@@ -200,7 +200,7 @@ def _mask_texture(name: str, channels: Sequence[np.ndarray], size: tuple[int, in
 def _decode(data: bytes, name: str, mode: str) -> np.ndarray:
     from PIL import Image, UnidentifiedImageError
 
-    from ..assets.image import image_header, pixel_limit
+    from ..assets.checks import image_header, pixel_limit
     from .base import MAX_IMAGE_PIXELS
 
     image_header(data, name, MAX_IMAGE_PIXELS)

@@ -16,8 +16,9 @@ from fontTools.pens.ttGlyphPen import TTGlyphPen
 from fontTools.ttLib import TTCollection, TTFont
 
 from exhibit_engine.assets import font as fontmod
+from exhibit_engine.assets._processing import PackContext
 from exhibit_engine.assets.font import EXTRA_CHARS, process, required_chars
-from exhibit_engine.assets.pack import PackContext, collect_texts, pack
+from exhibit_engine.assets.pack import collect_texts, pack
 from exhibit_engine.errors import AssetError, BundleError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -117,7 +118,7 @@ def test_output_is_deterministic_across_runs_and_hash_seeds(tmp_path: Path,
     first = process(ctx_for(tmp_path, TEXTS), REL, label_font)[0].data
     assert process(ctx_for(tmp_path, TEXTS[::-1]), REL, label_font)[0].data == first
     code = ("import sys; from pathlib import Path; from exhibit_engine.assets.font import process;"
-            "from exhibit_engine.assets.pack import PackContext;"
+            "from exhibit_engine.assets._processing import PackContext;"
             "texts = tuple(sys.argv[2:]);"
             "ctx = PackContext(src=Path('.'), doc={}, texts=texts);"
             "data = Path(sys.argv[1]).read_bytes();"

@@ -15,8 +15,9 @@ import pytest
 from PIL import Image
 
 from exhibit_engine.assets import image as imagemod
-from exhibit_engine.assets.image import iiif_pyramid, image_header, process
-from exhibit_engine.assets.pack import Output, PackContext
+from exhibit_engine.assets._processing import Output, PackContext
+from exhibit_engine.assets.checks import image_header
+from exhibit_engine.assets.image import iiif_pyramid, process
 from exhibit_engine.errors import AssetError, BundleError
 
 

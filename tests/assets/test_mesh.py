@@ -14,10 +14,11 @@ import pytest
 import trimesh
 
 from exhibit_engine.assets import mesh as meshmod
+from exhibit_engine.assets._processing import Output, PackContext
 from exhibit_engine.assets.bundle import Bundle
 from exhibit_engine.assets.gltf import split_glb
 from exhibit_engine.assets.mesh import process
-from exhibit_engine.assets.pack import Output, PackContext, pack
+from exhibit_engine.assets.pack import pack
 from exhibit_engine.errors import BundleError
 
 ROOT = Path(__file__).resolve().parents[2]

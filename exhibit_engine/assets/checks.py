@@ -1,7 +1,9 @@
 """Content checks: every file of a bundle is checked by media type before any loader.
 
-Structure, sizes and hashes are :mod:`.bundle`'s job; this module looks inside the
-files whose readers would otherwise trust them::
+Each check takes a file's (name, bytes) and knows nothing of bundles: structure, sizes
+and hashes are :mod:`.bundle`'s job, and :meth:`.bundle.Bundle.iter_verified` runs the
+check of :data:`CHECKS` for each file's extension. This module looks inside the files
+whose readers would otherwise trust them::
 
     .glb                   GLB container, every URI a data: URI, only supported
                            required extensions, embedded images bounded (split_glb,
@@ -12,34 +14,101 @@ files whose readers would otherwise trust them::
     .json                  UTF-8, at most MAX_JSON_BYTES, no duplicate keys, no NaN,
                            bounded nesting; an IIIF info.json also has sane dimensions
 
-Every failure is one :class:`~exhibit_engine.errors.BundleError` naming the bundle,
-the entry and the rule. Pillow is imported only when an image is checked.
+A check raises :class:`~exhibit_engine.errors.AssetError` naming the file and the rule;
+the bundle turns it into one :class:`~exhibit_engine.errors.BundleError` naming the
+bundle, the entry and the rule.
+
+The image header reader (:func:`image_header`) and the guard on Pillow's global bomb
+limit (:func:`pixel_limit`) live here too, for the packing processors and the scene
+loaders that read images. Pillow is imported only when an image is read.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+import struct
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import PurePosixPath
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from ..errors import AssetError, BundleError
+from ..errors import AssetError
 from .gltf import MAX_IMAGE_PIXELS, check_gltf, split_glb
 
-if TYPE_CHECKING:
-    from .bundle import Bundle
-    from .manifest import FileEntry
-
-__all__ = ["MAX_JSON_BYTES", "BUNDLE_IMAGE_FORMATS", "CHECKS", "check_entry",
-           "iter_checked", "check_content"]
+__all__ = ["BUNDLE_IMAGE_FORMATS", "CHECKS", "MAX_JSON_BYTES", "SOURCE_FORMATS",
+           "check_entry", "image_header", "pixel_limit"]
 
 #: Largest JSON file a bundle may carry.
 MAX_JSON_BYTES = 4 << 20
 #: Image formats a bundle may carry (what packing writes; what Panda3D reads safely).
 BUNDLE_IMAGE_FORMATS = frozenset({"PNG", "JPEG"})
+#: Pillow formats accepted as sources (MPO is how Pillow names many camera JPEGs):
+#: what :func:`image_header` allows unless told otherwise.
+SOURCE_FORMATS = frozenset({"PNG", "JPEG", "MPO", "TIFF", "WEBP", "BMP"})
 _MAX_JSON_DEPTH = 32
 _NAME_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG"}
 _IIIF_MAX_SIDE = 1 << 20
+
+
+@contextlib.contextmanager
+def pixel_limit(limit: int | None) -> Iterator[None]:
+    """Pillow's decompression-bomb limit set to ``limit`` (pixels) for a while, then restored.
+
+    Pillow keeps the limit in a module global. ``None`` (no limit) is used only while
+    a header is read, which allocates nothing; decoding runs under the limit the
+    header was checked against. Packing and validation are single-threaded.
+    """
+    from PIL import Image
+
+    saved = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = limit
+    try:
+        yield
+    finally:
+        Image.MAX_IMAGE_PIXELS = saved
+
+
+def image_header(data: bytes, name: str, limit: int = MAX_IMAGE_PIXELS,
+                 formats: frozenset[str] = SOURCE_FORMATS, *, verify: bool = False
+                 ) -> tuple[str, int, int]:
+    """Format and size from an image's header, without decoding a pixel.
+
+    Args:
+        data: the file's bytes.
+        name: the name errors carry.
+        limit: most pixels (width x height) allowed.
+        formats: Pillow format names allowed.
+        verify: once the header has passed, let Pillow check the file's structure
+            (chunk checksums for PNG) without decoding it.
+
+    Raises:
+        AssetError: unreadable, a format outside ``formats``, or more than ``limit``
+            pixels.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with pixel_limit(None):  # the header only; its size is checked below
+            img = Image.open(io.BytesIO(data))
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, struct.error,
+            EOFError) as exc:
+        raise AssetError(name, f"not a readable image ({exc})") from None
+    with img:
+        fmt, (w, h) = str(img.format), img.size
+    if fmt not in formats:
+        raise AssetError(name, f"image format {fmt} is not allowed "
+                         f"({', '.join(sorted(formats))})")
+    if w <= 0 or h <= 0 or w * h > limit:
+        raise AssetError(name, f"image of {w}x{h} pixels is too large (limit {limit} "
+                         "pixels)")
+    if verify:
+        try:
+            with pixel_limit(limit), Image.open(io.BytesIO(data)) as img:
+                img.verify()
+        except (OSError, SyntaxError, ValueError, struct.error, EOFError) as exc:
+            raise AssetError(name, f"damaged {fmt} image ({exc})") from None
+    return fmt, w, h
 
 
 def _guarded_gltf(doc: dict[str, Any], binary: bytes | None, name: str) -> None:
@@ -49,8 +118,6 @@ def _guarded_gltf(doc: dict[str, Any], binary: bytes | None, name: str) -> None:
     before anything is decoded; Pillow's own limit would otherwise pre-empt that rule
     with its exception (or, just above its limit, only a warning).
     """
-    from .image import pixel_limit
-
     with pixel_limit(None):
         check_gltf(doc, binary, name)
 
@@ -68,8 +135,6 @@ def _check_gltf_json(name: str, data: bytes) -> None:
 
 
 def _check_image(name: str, data: bytes) -> None:
-    from .image import image_header
-
     # The header alone first: Pillow's global limit is not ours, and a huge header
     # must fail as a rule, not as Pillow's bomb error or warning.
     fmt, _, _ = image_header(data, name, MAX_IMAGE_PIXELS, BUNDLE_IMAGE_FORMATS,
@@ -177,31 +242,3 @@ def check_entry(name: str, data: bytes) -> None:
     check = CHECKS.get(PurePosixPath(name).suffix.lower())
     if check is not None:
         check(name, data)
-
-
-def iter_checked(bundle: Bundle) -> Iterator[FileEntry]:
-    """Check every listed file's content, in manifest order; yield each once it passed.
-
-    Files are read through :meth:`Bundle.read`, so their hashes are checked too.
-
-    Raises:
-        BundleError: at the first file that fails, naming bundle, entry and rule.
-    """
-    for entry in bundle.manifest.files:
-        if PurePosixPath(entry.path).suffix.lower() in CHECKS:
-            data = bundle.read(entry.path)
-            try:
-                check_entry(entry.path, data)
-            except AssetError as exc:
-                raise BundleError(str(bundle.path), exc.rule, entry.path) from None
-        yield entry
-
-
-def check_content(bundle: Bundle) -> None:
-    """Check the content of every file of an open bundle (see the module docstring).
-
-    Raises:
-        BundleError: the first file that fails, naming bundle, entry and rule.
-    """
-    for _ in iter_checked(bundle):
-        pass

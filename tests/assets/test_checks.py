@@ -1,4 +1,4 @@
-"""assets/content.py: a bundle's files are checked by media type before any loader."""
+"""assets/checks.py: a bundle's files are checked by media type before any loader."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from exhibit_engine.assets.bundle import Bundle
-from exhibit_engine.assets.content import check_content, check_entry, iter_checked
+from exhibit_engine.assets.checks import CHECKS, check_entry
 from exhibit_engine.assets.pack import pack
 from exhibit_engine.errors import AssetError, BundleError
 
@@ -24,7 +24,7 @@ def _bundle(tmp_path: Path, files: dict[str, bytes]) -> Path:
 def _refused(tmp_path: Path, files: dict[str, bytes]) -> BundleError:
     path = _bundle(tmp_path, files)
     with Bundle.open(path) as bundle, pytest.raises(BundleError) as err:
-        check_content(bundle)
+        list(bundle.iter_verified(CHECKS))
     assert err.value.bundle == str(path)
     assert "\n" not in str(err.value)
     return err.value
@@ -115,11 +115,7 @@ def test_good_files_pass_and_are_yielded_in_order(tmp_path: Path) -> None:
     files = {"a.glb": glb(triangle_doc()), "b.png": _png(), "c.json": b'{"k": [1, 2]}',
              "d.txt": b"anything"}
     with Bundle.open(_bundle(tmp_path, files)) as bundle:
-        assert [e.path for e in iter_checked(bundle)] == list(files)
-
-
-def test_the_sample_ice_bundle_passes(ice_bundle: Bundle) -> None:
-    check_content(ice_bundle)
+        assert [e.path for e in bundle.iter_verified(CHECKS)] == list(files)
 
 
 def test_a_packed_bundle_with_tiles_passes(tmp_path: Path) -> None:
@@ -135,4 +131,4 @@ def test_a_packed_bundle_with_tiles_passes(tmp_path: Path) -> None:
     assert manifest.scenes[0].assets == ("prints/p.png",)
     assert "prints/iiif/p/info.json" in {f.path for f in manifest.files}
     with Bundle.open(out) as bundle:
-        check_content(bundle)
+        list(bundle.iter_verified(CHECKS))
