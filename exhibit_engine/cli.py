@@ -291,8 +291,8 @@ def keys_new(name: str, directory: Path, kind: str, force: bool) -> None:
     bundles show (`exhibit inspect`) or that the controller logs.
     """
     if kind == "curve":
+        from .keys import write_curve_key_files
         from .sync.auth import new_key_pair
-        from .sync.curve_keys import write_curve_key_files
 
         public, secret = new_key_pair()
         pair = write_curve_key_files(name, directory, public, secret, force=force)

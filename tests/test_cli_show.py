@@ -4,8 +4,7 @@ command answers in one line; bad arguments and refusals are one line and a non-z
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -14,15 +13,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from exhibit_engine.cli import main
-from exhibit_engine.config import (
-    ControllerSettings,
-    CueConfig,
-    DisplayConfig,
-    NetworkConfig,
-    ShowConfig,
-    VenueConfig,
-    WallConfig,
-)
+from exhibit_engine.config import CueConfig, ShowConfig
 from exhibit_engine.demo import free_ports
 
 pytestmark = pytest.mark.sync
@@ -36,25 +27,10 @@ CTL_COMMANDS = ["status", "go", "next", "back", "pause", "resume", "goto", "seek
 
 
 @pytest.fixture
-def controller() -> Iterator[Any]:
+def controller(start_controller: Callable[..., Any]) -> Any:
     """A controller thread with a two-cue show; its core is inspected by the tests."""
-    from exhibit_engine.sync.controller import ControllerServer
-
-    venue = VenueConfig("v", "V", WallConfig(1.0, 1.0, (0.5, 0.5, 1.0)),
-                        (DisplayConfig("a", (64, 64), (0.0, 0.0, 1.0, 1.0)),), NetworkConfig())
-    server = ControllerServer(ControllerSettings(venue, SHOW, "127.0.0.1", 0, 0,
-                                                 heartbeat_s=0.1),
-                              wall_clock=lambda: datetime(2026, 5, 1, 12, tzinfo=UTC))
-    server.bind()
-    stop = threading.Event()
-    thread = threading.Thread(target=server.serve, args=(stop,), daemon=True,
-                              name="test-controller")
-    thread.start()
-    try:
-        yield server
-    finally:
-        stop.set()
-        thread.join(5.0)
+    return start_controller(show=SHOW,
+                            wall_clock=lambda: datetime(2026, 5, 1, 12, tzinfo=UTC)).server
 
 
 def run(*args: str) -> Result:

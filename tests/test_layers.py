@@ -50,7 +50,7 @@ CORE_MODULES = [
     "exhibit_engine.sync",
     "exhibit_engine.sync.protocol",
     "exhibit_engine.sync.clock",
-    "exhibit_engine.sync.curve_keys",
+    "exhibit_engine.keys",
     "exhibit_engine.sync.persist",
     "exhibit_engine.runtime.playback",
     "exhibit_engine.cli",

@@ -16,6 +16,8 @@ version included. Files this module reads and writes::
 
 The key id is the first 16 hex digits of the SHA-256 of the raw public key. It only
 picks which trusted key to check against; trust comes from the signature verifying.
+Key names, bounded reading and the atomic pair writer are those of every key kind
+(:mod:`exhibit_engine.keys`); this module adds the Ed25519 formats and the crypto.
 
 Importing this module is cheap (stdlib only); ``cryptography`` is loaded when a key is
 made or loaded, or a signature is made or checked.
@@ -25,17 +27,16 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import json
 import os
 import re
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import BundleError, ConfigError
+from ..keys import check_key_name, key_id_of, key_pair_paths, read_key_file, write_pair_files
 
 if TYPE_CHECKING:  # pragma: no cover
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -48,9 +49,7 @@ __all__ = [
     "KeyPairFiles",
     "PublicKey",
     "Signature",
-    "check_key_name",
     "check_signature",
-    "key_id_of",
     "load_private_key",
     "load_public_keys",
     "parse_signature",
@@ -68,27 +67,8 @@ PUBLIC_KEY_TYPE = "exhibit-ed25519"
 SIGNATURE_FILE = "manifest.sig"
 #: ``manifest.sig`` is refused above this size, before it is parsed.
 MAX_SIGNATURE_BYTES = 4096
-_MAX_KEY_FILE_BYTES = 64 * 1024
-_KEY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _KEY_ID = re.compile(r"[0-9a-f]{16}")
 _SIG_FIELDS = frozenset({"alg", "key_id", "signature"})
-
-
-def key_id_of(raw: bytes) -> str:
-    """The key id of a raw 32-byte public key: 16 hex digits of its SHA-256."""
-    return hashlib.sha256(raw).hexdigest()[:16]
-
-
-def check_key_name(name: str) -> str:
-    """Check a key name (letters, digits, '.', '_', '-'; at most 64) and return it.
-
-    Raises:
-        ConfigError: the name could not be used safely as a file name.
-    """
-    if not _KEY_NAME.fullmatch(name):
-        raise ConfigError("<flags>", "must be 1-64 letters, digits, '.', '_' or '-', "
-                          "starting with a letter or digit", key="NAME")
-    return name
 
 
 @dataclass(frozen=True)
@@ -168,75 +148,6 @@ class KeyPairFiles:
 # --------------------------------------------------------------------------- key files
 
 
-def _write_new(path: Path, data: bytes, mode: int, *, replace: bool) -> None:
-    """Write ``path`` atomically with ``mode``; never replace it unless ``replace``."""
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            if hasattr(os, "fchmod"):
-                os.fchmod(f.fileno(), mode)
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        if replace:
-            os.replace(tmp, path)
-            return
-        try:
-            os.link(tmp, path)  # atomic "create only if absent"
-        except FileExistsError:
-            raise ConfigError(str(path), "already exists; use --force to replace it") from None
-        except OSError:
-            # The file system has no hard links: a small race, but still no overwrite
-            # of a file that was there before we started.
-            if path.exists():
-                raise ConfigError(str(path), "already exists; use --force to replace "
-                                  "it") from None
-            os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def key_pair_paths(directory: str | os.PathLike[str], name: str, secret_suffix: str,
-                   public_suffix: str, *, force: bool) -> tuple[Path, Path]:
-    """Make the key folder and return the (secret, public) file paths of key ``name``.
-
-    Raises:
-        ConfigError: the folder cannot be made, or a file exists and ``force`` is false.
-    """
-    folder = Path(directory)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ConfigError(str(folder), f"cannot make the key folder ({exc.strerror})") from None
-    paths = (folder / f"{name}{secret_suffix}", folder / f"{name}{public_suffix}")
-    if not force:
-        for p in paths:
-            if p.exists() or p.is_symlink():
-                raise ConfigError(str(p), "already exists; use --force to replace it")
-    return paths
-
-
-def write_pair_files(secret_path: Path, secret: bytes, public_path: Path, public: bytes, *,
-                     force: bool) -> None:
-    """Write a key pair's two files atomically (the secret one mode 0600); a pair is never
-    left half-written: when the public file fails, the secret one is removed again.
-
-    Raises:
-        ConfigError: a write failed (naming the folder).
-    """
-    try:
-        _write_new(secret_path, secret, 0o600, replace=force)
-        try:
-            _write_new(public_path, public, 0o644, replace=force)
-        except (ConfigError, OSError):
-            secret_path.unlink(missing_ok=True)  # never leave half a pair
-            raise
-    except OSError as exc:
-        raise ConfigError(str(secret_path.parent),
-                          f"cannot write the key files ({exc.strerror})") from None
-
-
 def write_key_pair(name: str, directory: str | os.PathLike[str], *, force: bool = False
                    ) -> KeyPairFiles:
     """Make a new Ed25519 key pair and write ``NAME.ed25519.key`` and ``NAME.ed25519.pub``.
@@ -268,26 +179,6 @@ def write_key_pair(name: str, directory: str | os.PathLike[str], *, force: bool 
     write_pair_files(private_path, pem, public_path, (public.to_line() + "\n").encode(),
                      force=force)
     return KeyPairFiles(private_path, public_path, public.key_id)
-
-
-def read_key_file(path: Path) -> bytes:
-    """The bytes of a key file of any kind, at most 64 KiB.
-
-    Raises:
-        ConfigError: missing, a folder, unreadable or too large (naming the file).
-    """
-    try:
-        with path.open("rb") as f:
-            data = f.read(_MAX_KEY_FILE_BYTES + 1)
-    except FileNotFoundError:
-        raise ConfigError(str(path), "key file not found") from None
-    except IsADirectoryError:
-        raise ConfigError(str(path), "is a folder, not a key file") from None
-    except OSError as exc:
-        raise ConfigError(str(path), f"cannot read the key file ({exc.strerror})") from None
-    if len(data) > _MAX_KEY_FILE_BYTES:
-        raise ConfigError(str(path), f"larger than {_MAX_KEY_FILE_BYTES} bytes; not a key file")
-    return data
 
 
 def load_private_key(path: str | os.PathLike[str]) -> Ed25519PrivateKey:

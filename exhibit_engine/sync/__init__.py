@@ -14,12 +14,11 @@ Submodules (import the one you need; importing this package loads nothing):
 - :mod:`~exhibit_engine.sync.persist`: the controller's state file, to resume a show
   after a restart (core: stdlib only).
 - :mod:`~exhibit_engine.sync.auth`: CURVE settings for every socket and the ZAP handler
-  that admits only allow-listed keys and names their role.
-- :mod:`~exhibit_engine.sync.curve_keys`: CURVE key files and Z85 (core: stdlib only).
+  that admits only allow-listed keys and names their role (key files:
+  :mod:`exhibit_engine.keys`).
 
 Only ``controller``, ``node``, ``operator``, ``kiosk`` and ``auth`` import ZeroMQ. The wire format
 is written out in ``docs/protocol.md``.
 """
 
-__all__ = ["protocol", "clock", "controller", "node", "operator", "kiosk", "persist", "auth",
-           "curve_keys"]
+__all__ = ["protocol", "clock", "controller", "node", "operator", "kiosk", "persist", "auth"]

@@ -26,7 +26,9 @@ named thread the controller joins on close. Its socket is bound before the contr
 binds anything and closed only after the controller's sockets, so no handshake can
 happen without it; if the thread died, handshakes would stall (fail closed), never pass.
 
-Key files and their format are :mod:`~exhibit_engine.sync.curve_keys` (core, no zmq).
+Key files, their format and the venue's allow-list are :mod:`exhibit_engine.keys` (core,
+no zmq); this module adds what needs libsodium: making and checking key pairs, and the
+socket options.
 """
 
 from __future__ import annotations
@@ -42,8 +44,9 @@ import zmq
 
 from ..config import SecurityConfig
 from ..errors import ConfigError, SyncError
-from .curve_keys import (
+from ..keys import (
     CurvePublicKey,
+    load_allow_list,
     load_curve_public_keys,
     load_curve_secret_key,
     z85_encode,
@@ -108,12 +111,16 @@ class ServerCurve:
     Attributes:
         secret: its secret key (Z85).
         public: its public key (Z85).
-        roles: the allow-list, ``(client public key (Z85), role)`` pairs.
+        roles: the allow-list, ``(client public key (Z85), role)`` pairs: the ZAP
+            handler's table.
+        bound_ids: ``[security.displays]`` as ``(node id, key id)`` pairs: the only key
+            that may use each of those node ids (the controller core's ``bound_ids``).
     """
 
     secret: str
     public: str
     roles: tuple[tuple[str, str], ...]
+    bound_ids: tuple[tuple[str, str], ...] = ()
 
     def __repr__(self) -> str:  # never print a secret into a log or a traceback
         return f"ServerCurve(public={self.public!r}, {len(self.roles)} allowed keys)"
@@ -159,20 +166,23 @@ def server_curve(security: SecurityConfig, key_file: str | None) -> ServerCurve 
         key_file: the controller's secret key file (``--key`` or ``controller_key``).
 
     Raises:
-        ConfigError: curve is on and the key file is missing, unreadable, or does not
-            match the venue's ``controller_public_key``.
+        ConfigError: a key file the venue lists is missing or bad (even with curve off,
+            see :func:`exhibit_engine.keys.load_allow_list`), or curve is on and the
+            controller's key file is missing, unreadable, or does not match the venue's
+            ``controller_public_key``.
     """
+    allowed = load_allow_list(security)
     if not security.curve:
         return None
     if not key_file:
         raise _missing_key(security, "the controller's secret key file",
                            "--key PATH (or [security] controller_key)")
     secret, public = _secret_pair(key_file)
-    if security.controller_public and public != security.controller_public:
+    if allowed.controller_public and public != allowed.controller_public:
         raise ConfigError(key_file, "is not the key of [security] controller_public_key "
                           f"({security.controller_public_key}); peers would refuse this "
                           "controller")
-    return ServerCurve(secret, public, security.roles)
+    return ServerCurve(secret, public, allowed.roles, allowed.bound_ids())
 
 
 def client_curve(security: SecurityConfig, key_file: str | None,
@@ -185,10 +195,13 @@ def client_curve(security: SecurityConfig, key_file: str | None,
         role: the role the peer is about to play; its key must be listed for it.
 
     Raises:
-        ConfigError: curve is on and the key file is missing or unreadable, or its
-            public key is not allow-listed (for ``role``) in the venue: the controller
-            would refuse it, so say so now rather than time out later.
+        ConfigError: a key file the venue lists is missing or bad (even with curve off,
+            see :func:`exhibit_engine.keys.load_allow_list`), or curve is on and the key
+            file is missing or unreadable, or its public key is not allow-listed (for
+            ``role``) in the venue: the controller would refuse it, so say so now rather
+            than time out later.
     """
+    allowed = load_allow_list(security)
     if not security.curve:
         return None
     if not key_file:
@@ -196,7 +209,7 @@ def client_curve(security: SecurityConfig, key_file: str | None,
                            "--key PATH (NAME.curve.key from `exhibit keys new NAME --kind "
                            "curve`)")
     secret, public = _secret_pair(key_file)
-    listed = security.role_of(public)
+    listed = allowed.role_of(public)
     key_id = CurvePublicKey(public).key_id
     if listed is None:
         raise ConfigError(key_file, f"key {key_id} is not allowed by the venue: add its "
@@ -204,7 +217,7 @@ def client_curve(security: SecurityConfig, key_file: str | None,
     if role is not None and listed != role:
         raise ConfigError(key_file, f"key {key_id} is {_a(listed)} key; {_a(role)} needs a "
                           f"key listed under [security] {role}s")
-    return ClientCurve(secret, public, security.controller_public)
+    return ClientCurve(secret, public, allowed.controller_public)
 
 
 def client_curve_for_server(key_file: str, server_key_file: str) -> ClientCurve:

@@ -70,7 +70,6 @@ from ._fields import check_value
 from ._show import ShowCommands
 from .auth import ServerCurve, ZapHandler, apply_server, server_curve, split_user_id
 from .clock import ShowAnchor
-from .curve_keys import CurvePublicKey
 from .persist import SAVE_EVERY_S, SavedSession, load_session, save_session
 from .protocol import (
     MAX_FRAME_BYTES,
@@ -758,9 +757,7 @@ class ControllerServer:
                                                  or self.settings.venue.network.lost_after_s),
                                    hung_after_s=self.settings.venue.network.hung_after_s)
         if curve is not None:
-            self.core.bound_ids = {
-                display: CurvePublicKey(z85).key_id
-                for display, z85 in self.settings.venue.security.displays}
+            self.core.bound_ids = dict(curve.bound_ids)
         saved = None
         if self.settings.state_file:
             saved = load_session(self.settings.state_file, self.settings.show.id)

@@ -48,7 +48,6 @@ __all__ = [
     "SAVE_EVERY_S",
     "VERSION",
     "SavedSession",
-    "default_state_file",
     "load_session",
     "save_session",
 ]
@@ -106,13 +105,6 @@ class SavedSession:
             "seq": self.seq, "event_seq": self.event_seq, "state": dict(self.state),
             "control": None if self.control is None else dict(self.control),
         }, indent=1, ensure_ascii=False, allow_nan=False)
-
-
-def default_state_file(venue_path: str, show_id: str) -> str:
-    """Where a controller keeps its state unless told otherwise:
-    ``<venue dir>/.exhibit/controller-<show id>.json``."""
-    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in show_id) or "show"
-    return str(Path(venue_path).resolve().parent / ".exhibit" / f"controller-{safe}.json")
 
 
 def save_session(path: str | os.PathLike[str], saved: SavedSession) -> None:

@@ -20,11 +20,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from exhibit_engine.assets.bundle import Bundle, validate
 from exhibit_engine.assets.pack import pack
 from exhibit_engine.assets.signing import (MAX_SIGNATURE_BYTES, KeyPairFiles, PublicKey,
-                                           Signature, key_id_of, load_private_key,
-                                           load_public_keys, parse_signature, public_key_of,
-                                           sign_manifest, verify_signature, write_key_pair)
+                                           Signature, load_private_key, load_public_keys,
+                                           parse_signature, public_key_of, sign_manifest,
+                                           verify_signature, write_key_pair)
 from exhibit_engine.cli import main
 from exhibit_engine.errors import BundleError, ConfigError
+from exhibit_engine.keys import key_id_of
 
 from .zipkit import entries, write_zip
 

@@ -1,4 +1,6 @@
-"""Fixtures for the sync tests: sockets, controllers (threads and processes) and nodes.
+"""Fixtures for the sync tests: sockets, controller processes and nodes (the controller
+thread, ``start_controller``, and ``controller_settings`` are in ``tests/conftest.py``, for
+the command-line tests too).
 
 Everything a fixture opens it closes: sockets with linger 0, contexts terminated, threads
 joined, processes killed and reaped. Waiting is always on a socket poll with a deadline,
@@ -16,24 +18,19 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import zmq
 
-from exhibit_engine.config import (
-    ControllerSettings,
-    DisplayConfig,
-    NetworkConfig,
-    ShowConfig,
-    VenueConfig,
-    WallConfig,
-)
-from exhibit_engine.sync.controller import ControllerServer
+from exhibit_engine.config import SecurityConfig
+from exhibit_engine.keys import write_curve_key_files
+from exhibit_engine.sync.auth import ClientCurve, client_curve, new_key_pair
 from exhibit_engine.sync.node import NodeLink
 
-HOST = "127.0.0.1"
+from ..conftest import HOST
+
 REPO = Path(__file__).resolve().parents[2]
 
 # Run in a child interpreter: a controller on the given ports that says "ready" once bound.
@@ -51,16 +48,6 @@ def ready(server):
     print("ready", server.state_port, server.publish_port, flush=True)
 sys.exit(run_controller(settings, on_ready=ready))
 """
-
-
-def controller_settings(state_port: int = 0, publish_port: int = 0,
-                        heartbeat_s: float = 0.1) -> ControllerSettings:
-    """A controller's settings on 127.0.0.1 with a minimal venue and show."""
-    venue = VenueConfig("test", "Test", WallConfig(1.0, 1.0, (0.5, 0.5, 1.0)),
-                        (DisplayConfig("a", (64, 64), (0.0, 0.0, 1.0, 1.0)),), NetworkConfig())
-    show = ShowConfig("test", {}, (), ())
-    return ControllerSettings(venue, show, HOST, state_port, publish_port,
-                              heartbeat_s=heartbeat_s)
 
 
 def free_ports(n: int) -> list[int]:
@@ -124,56 +111,59 @@ def free_ports_fixture() -> Callable[[int], list[int]]:
     return free_ports
 
 
-@pytest.fixture(name="controller_settings")
-def controller_settings_fixture() -> Callable[..., ControllerSettings]:
-    """``controller_settings(state_port=0, publish_port=0, heartbeat_s=0.1)``."""
-    return controller_settings
-
-
 @dataclass
-class ThreadedController:
-    """A ControllerServer serving in a thread; :meth:`stop` ends it and joins the thread."""
+class CurveVenue:
+    """Key files for the controller and one peer per role (two projectors), plus an
+    unknown peer's, and the ``[security]`` that lists all but the unknown one.
 
-    server: ControllerServer
-    thread: threading.Thread
-    stop_event: threading.Event = field(default_factory=threading.Event)
+    Attributes:
+        dir: the folder of the key files (and of the venue file messages name).
+        security: curve on; proj and proj2 projectors, kiosk a kiosk, op an operator.
+        controller_key: the controller's secret key file.
+        controller_public: the controller's public key (Z85).
+    """
 
-    @property
-    def state_port(self) -> int:
-        return self.server.state_port
+    dir: Path
+    security: SecurityConfig
+    controller_key: str
+    controller_public: str
 
-    @property
-    def publish_port(self) -> int:
-        return self.server.publish_port
+    def key(self, name: str) -> str:
+        """The secret key file of ``name``."""
+        return str(self.dir / f"{name}.curve.key")
 
-    def stop(self) -> None:
-        self.stop_event.set()
-        self.thread.join(timeout=5.0)
-        if self.thread.is_alive():
-            raise RuntimeError("controller thread did not stop")
+    def pub(self, name: str) -> str:
+        """The public key file of ``name``."""
+        return str(self.dir / f"{name}.curve.pub")
+
+    def client(self, name: str) -> ClientCurve:
+        """The CURVE settings of peer ``name``, checked against the venue."""
+        curve = client_curve(self.security, self.key(name))
+        assert curve is not None
+        return curve
 
 
 @pytest.fixture
-def start_controller() -> Iterator[Callable[..., ThreadedController]]:
-    """Factory: start a controller thread (ports 0 = free ports); all stopped at teardown."""
-    started: list[ThreadedController] = []
+def curve_venue(tmp_path: Path) -> CurveVenue:
+    """Fresh key pairs (made by libsodium, written by ``exhibit``'s own key writer) and a
+    ``[security]`` that lists them."""
+    def keys(name: str) -> tuple[str, str]:
+        public, secret = new_key_pair()
+        files = write_curve_key_files(name, tmp_path, public, secret)
+        return public, str(files.public_path)
 
-    def start(state_port: int = 0, publish_port: int = 0, heartbeat_s: float = 0.1,
-              **kwargs: object) -> ThreadedController:
-        server = ControllerServer(controller_settings(state_port, publish_port, heartbeat_s),
-                                  **kwargs)  # type: ignore[arg-type]
-        server.bind()
-        stop = threading.Event()
-        thread = threading.Thread(target=server.serve, args=(stop,), daemon=True,
-                                  name="test-controller")
-        handle = ThreadedController(server, thread, stop)
-        started.append(handle)
-        thread.start()
-        return handle
-
-    yield start
-    for handle in started:
-        handle.stop()
+    controller_public, controller_pub = keys("controller")
+    files: dict[str, list[str]] = {"projector": [], "kiosk": [], "operator": []}
+    for name, role in (("proj", "projector"), ("proj2", "projector"), ("kiosk", "kiosk"),
+                       ("op", "operator")):
+        files[role].append(keys(name)[1])
+    keys("stranger")      # a valid key pair the venue does not list
+    security = SecurityConfig(
+        curve=True, controller_key=str(tmp_path / "controller.curve.key"),
+        controller_public_key=controller_pub, projectors=tuple(files["projector"]),
+        kiosks=tuple(files["kiosk"]), operators=tuple(files["operator"]),
+        path=str(tmp_path / "venue.toml"))
+    return CurveVenue(tmp_path, security, security.controller_key, controller_public)
 
 
 @pytest.fixture

@@ -22,7 +22,6 @@ from exhibit_engine.sync.persist import (
     FORMAT,
     VERSION,
     SavedSession,
-    default_state_file,
     load_session,
     save_session,
 )
@@ -88,12 +87,6 @@ def test_a_file_of_another_show_is_not_resumed(tmp_path: Path,
     assert load_session(tmp_path / "missing.json", SHOW) is None   # no file: silent
 
 
-def test_default_state_file_sits_beside_the_venue(tmp_path: Path) -> None:
-    venue = tmp_path / "hall" / "venue.toml"
-    assert default_state_file(str(venue), "winter/nights") == str(
-        tmp_path / "hall" / ".exhibit" / "controller-winter_nights.json")
-
-
 def test_core_resumes_show_time_state_and_sequence_numbers() -> None:
     first = ControllerCore(now=100.0, session="one")
     command(first, "seek", 100.0, position=40.0, delay=0.0)
@@ -141,27 +134,16 @@ def test_simulated_wall_clock_runs_in_absolute_time_across_a_dst_change() -> Non
     assert later.astimezone(UTC) == datetime(2026, 3, 29, 1, 30, tzinfo=UTC)
 
 
-def _serve(server: ControllerServer) -> tuple[threading.Thread, threading.Event]:
-    stop = threading.Event()
-    thread = threading.Thread(target=server.serve, args=(stop,), daemon=True,
-                              name="test-controller")
-    thread.start()
-    return thread, stop
-
-
 def test_server_saves_on_change_and_a_restarted_one_resumes(
-        controller_settings: Any, tmp_path: Path) -> None:
-    from dataclasses import replace
-
+        start_controller: Any, tmp_path: Path) -> None:
     state_file = tmp_path / "state.json"
-    settings = replace(controller_settings(), state_file=str(state_file))
     wall_now = [datetime(2026, 11, 25, 12, 0, tzinfo=UTC)]
     mono = [500.0]
-    server = ControllerServer(settings, clock=lambda: mono[0], wall_clock=lambda: wall_now[0])
-    server.bind()
-    thread, stop = _serve(server)
+    ctl = start_controller(state_file=str(state_file), clock=lambda: mono[0],
+                           wall_clock=lambda: wall_now[0])
+    settings = ctl.server.settings
     try:
-        with OperatorClient("127.0.0.1", server.state_port) as op:
+        with OperatorClient("127.0.0.1", ctl.state_port) as op:
             op.command("seek", position=100.0, rate=0.5, delay=0.0)
             op.command("select", item="vase")
         # The command loop saves once the change is handled; the reply came after it.
@@ -172,8 +154,7 @@ def test_server_saves_on_change_and_a_restarted_one_resumes(
             threading.Event().wait(0.01)
         assert saved is not None and saved.seq == 2
     finally:
-        stop.set()
-        thread.join(5.0)
+        ctl.stop()
     saved = load_session(state_file, SHOW)
     assert saved is not None and saved.rate == 0.5 and saved.position == pytest.approx(100.0)
     assert saved.wall_time == wall_now[0].timestamp()

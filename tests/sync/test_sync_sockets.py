@@ -226,17 +226,12 @@ def test_operator_refused_command_and_bad_reply(start_controller, make_socket,
     assert result.get("done")
 
 
-def test_serve_stops_promptly_and_closes(controller_settings) -> None:
-    server = ControllerServer(controller_settings())
-    server.bind()
-    stop = threading.Event()
-    thread = threading.Thread(target=server.serve, args=(stop,))
-    thread.start()
-    stop.set()
-    thread.join(timeout=2.0)
-    assert not thread.is_alive()
+def test_serve_stops_promptly_and_closes(start_controller, controller_settings) -> None:
+    ctrl = start_controller()
+    ctrl.stop(timeout=2.0)
+    assert not ctrl.thread.is_alive()
     # The ports are free again: a second server can bind them.
-    again = ControllerServer(controller_settings(server.state_port, server.publish_port))
+    again = ControllerServer(controller_settings(ctrl.state_port, ctrl.publish_port))
     again.bind()
     again.close()
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from exhibit_engine.config import load_show, load_venue, resolve_node
+from exhibit_engine.config import default_state_file, load_show, load_venue, resolve_node
 from exhibit_engine.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -84,6 +84,12 @@ def test_node_precedence_flag_then_env_then_file(tmp_path: Path,
         resolve_node(venue, "zz", state_port=1)
 
 
+def test_default_state_file_sits_beside_the_venue(tmp_path: Path) -> None:
+    venue = tmp_path / "hall" / "venue.toml"
+    assert default_state_file(str(venue), "winter/nights") == str(
+        tmp_path / "hall" / ".exhibit" / "controller-winter_nights.json")
+
+
 def test_bundle_policy_paths_are_relative_to_the_venue(tmp_path: Path) -> None:
     path = _venue(tmp_path, VENUE + '\n[bundles]\ntrusted_keys = ["keys/c.pub"]\n'
                   'require_signed = true\n')
@@ -102,7 +108,7 @@ def test_sample_venue_documents_security_and_liveness_settings(tmp_path: Path) -
     import re
 
     from exhibit_engine.config import NetworkConfig
-    from exhibit_engine.sync.curve_keys import z85_encode
+    from exhibit_engine.keys import load_allow_list, z85_encode
 
     text = (ROOT / "content" / "venue.toml").read_text(encoding="utf-8")
     network = re.findall(r"^# ((?:lost|hung)_after_s = [\d.]+)", text, re.MULTILINE)
@@ -120,7 +126,8 @@ def test_sample_venue_documents_security_and_liveness_settings(tmp_path: Path) -
     assert (venue.network.lost_after_s, venue.network.hung_after_s) == \
         (defaults.lost_after_s, defaults.hung_after_s)
     sec = venue.security
-    assert sec.curve and sec.controller_public
+    allowed = load_allow_list(sec)
+    assert sec.curve and allowed.controller_public
     assert [len(sec.projectors), len(sec.kiosks), len(sec.operators)] == [3, 1, 1]
-    assert {role for _, role in sec.roles} == {"projector", "kiosk", "operator"}
-    assert [d for d, _ in sec.displays] == [d.id for d in venue.displays]
+    assert {role for _, role in allowed.roles} == {"projector", "kiosk", "operator"}
+    assert [d for d, _ in allowed.displays] == [d.id for d in venue.displays]

@@ -1,4 +1,5 @@
-"""CURVE key files, venue.toml [security] and `exhibit keys new --kind curve`.
+"""CURVE key files, venue.toml [security], the allow-list read from its key files, and
+`exhibit keys new --kind curve`.
 
 Key pairs are made with ``exhibit``'s own writer from keys pyzmq generates, so the
 files are checked against pyzmq's certificate reader and libsodium's public-key
@@ -20,8 +21,10 @@ from click.testing import CliRunner
 from exhibit_engine.cli import main
 from exhibit_engine.config import SecurityConfig, load_venue
 from exhibit_engine.errors import ConfigError
-from exhibit_engine.sync.curve_keys import (
+from exhibit_engine.keys import (
+    AllowList,
     is_z85_key,
+    load_allow_list,
     load_curve_public_keys,
     load_curve_secret_key,
     write_curve_key_files,
@@ -53,6 +56,12 @@ def _venue(tmp_path: Path, security: str) -> Path:
     path = tmp_path / "venue.toml"
     path.write_text(VENUE + "\n[security]\n" + security)
     return path
+
+
+def _allowed(path: Path) -> AllowList:
+    """The venue's allow-list, as every role that uses [security] loads it: the venue
+    file parsed, then the key files it names read and checked."""
+    return load_allow_list(load_venue(path).security)
 
 
 # --------------------------------------------------------------------------- Z85 and files
@@ -148,11 +157,11 @@ def test_a_secret_key_readable_by_others_loads_with_a_warning(
         tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     _pair(tmp_path, "k")
     key_file = tmp_path / "k.curve.key"
-    with caplog.at_level(logging.WARNING, logger="exhibit_engine.sync.curve_keys"):
+    with caplog.at_level(logging.WARNING, logger="exhibit_engine.keys.curve"):
         load_curve_secret_key(key_file)
     assert not caplog.records
     key_file.chmod(0o644)
-    with caplog.at_level(logging.WARNING, logger="exhibit_engine.sync.curve_keys"):
+    with caplog.at_level(logging.WARNING, logger="exhibit_engine.keys.curve"):
         assert load_curve_secret_key(key_file).secret
     assert str(key_file) in caplog.text and "chmod 600" in caplog.text
 
@@ -172,19 +181,21 @@ def test_security_lists_resolve_relative_to_the_venue(tmp_path: Path) -> None:
     proj, _ = _pair(keys, "proj")
     kiosk, _ = _pair(keys, "kiosk")
     op, _ = _pair(keys, "op")
-    sec = load_venue(_venue(tmp_path, """
+    path = _venue(tmp_path, """
 curve = true
 controller_key = "keys/controller.curve.key"
 controller_public_key = "keys/controller.curve.pub"
 projectors = ["keys/proj.curve.pub"]
 kiosks = ["keys/kiosk.curve.pub"]
 operators = ["keys/op.curve.pub"]
-""")).security
-    assert sec.curve and sec.controller_public == ctl
+""")
+    sec = load_venue(path).security
+    allowed = _allowed(path)
+    assert sec.curve and allowed.controller_public == ctl
     assert sec.controller_key == str((keys / "controller.curve.key").resolve())
     assert sec.projectors == (str((keys / "proj.curve.pub").resolve()),)
-    assert dict(sec.roles) == {proj: "projector", kiosk: "kiosk", op: "operator"}
-    assert sec.role_of(kiosk) == "kiosk" and sec.role_of(ctl) is None
+    assert dict(allowed.roles) == {proj: "projector", kiosk: "kiosk", op: "operator"}
+    assert allowed.role_of(kiosk) == "kiosk" and allowed.role_of(ctl) is None
 
 
 @pytest.mark.parametrize("security, key, rule", [
@@ -209,7 +220,7 @@ def test_security_mistakes_name_the_key(tmp_path: Path, security: str, key: str,
     _pair(tmp_path / "keys", "proj")
     path = _venue(tmp_path, security)
     with pytest.raises(ConfigError) as err:
-        load_venue(path)
+        _allowed(path)
     assert err.value.key == key and rule in str(err.value)
     assert str(path) in str(err.value)
 
@@ -222,15 +233,16 @@ def test_security_displays_bind_a_display_to_one_projector_key(tmp_path: Path) -
     base = ('curve = true\ncontroller_public_key = "keys/controller.curve.pub"\n'
             'projectors = ["keys/proj.curve.pub"]\nkiosks = ["keys/kiosk.curve.pub"]\n'
             "[security.displays]\n")
-    sec = load_venue(_venue(tmp_path, base + 'a = "keys/proj.curve.pub"\n')).security
-    assert sec.displays == (("a", proj),)
-    assert load_venue(_venue(tmp_path, base)).security.displays == ()
+    path = _venue(tmp_path, base + 'a = "keys/proj.curve.pub"\n')
+    assert load_venue(path).security.displays == (("a", str(keys.resolve() / "proj.curve.pub")),)
+    assert _allowed(path).displays == (("a", proj),)
+    assert _allowed(_venue(tmp_path, base)).displays == ()
     for line, rule in (('zz = "keys/proj.curve.pub"\n', "no display 'zz' (known: a)"),
                        ('a = "keys/kiosk.curve.pub"\n', "listed under projectors"),
                        ("a = 5\n", "must be a projector's public key file path")):
         path = _venue(tmp_path, base + line)
         with pytest.raises(ConfigError) as err:
-            load_venue(path)
+            _allowed(path)
         assert rule in str(err.value) and str(path) in str(err.value)
         assert err.value.key == f"security.displays.{line.split()[0]}"
 
@@ -239,9 +251,9 @@ def test_a_listed_key_file_that_is_missing_or_secret_is_named(tmp_path: Path) ->
     _pair(tmp_path / "keys", "proj")
     with pytest.raises(ConfigError, match=r"venue\.toml: security\.projectors: .*gone\.curve"
                                           r"\.pub: key file not found"):
-        load_venue(_venue(tmp_path, 'projectors = ["keys/gone.curve.pub"]\n'))
+        _allowed(_venue(tmp_path, 'projectors = ["keys/gone.curve.pub"]\n'))
     with pytest.raises(ConfigError, match="security.kiosks: .*this is a secret key file"):
-        load_venue(_venue(tmp_path, 'kiosks = ["keys/proj.curve.key"]\n'))
+        _allowed(_venue(tmp_path, 'kiosks = ["keys/proj.curve.key"]\n'))
 
 
 # --------------------------------------------------------------------------- CLI

@@ -19,7 +19,8 @@ ours work there::
 A public-key file may instead hold bare 40-character Z85 lines, one key each ('#'
 comments and blank lines skipped), which is what ``curve_keygen`` prints. Nothing here
 imports ZeroMQ: making a key pair and deriving a public key from a secret one need
-libsodium and live in :mod:`~exhibit_engine.sync.auth`.
+libsodium and live in :mod:`exhibit_engine.sync.auth`. Names, bounded reading and the
+atomic pair writer are the ones every key kind uses (:mod:`.files`).
 
 Policy for secret files, as for Ed25519 signing keys (:mod:`exhibit_engine.assets.signing`):
 they are written with mode 0600. One found readable by group or others is still
@@ -29,7 +30,6 @@ stop a show over a file mode, while the warning gets it fixed.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import re
@@ -38,13 +38,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ConfigError
+from .files import check_key_name, key_id_of, key_pair_paths, read_key_file, write_pair_files
 
 __all__ = [
-    "KEY_SUFFIX",
-    "PUB_SUFFIX",
     "CurveKeyFiles",
     "CurvePublicKey",
     "CurveSecretKey",
+    "KEY_SUFFIX",
+    "PUB_SUFFIX",
     "is_z85_key",
     "load_curve_public_keys",
     "load_curve_secret_key",
@@ -136,7 +137,7 @@ class CurvePublicKey:
     @property
     def key_id(self) -> str:
         """First 16 hex digits of the SHA-256 of the raw key, to name a key in logs."""
-        return hashlib.sha256(z85_decode(self.z85)).hexdigest()[:16]
+        return key_id_of(z85_decode(self.z85))
 
 
 @dataclass(frozen=True)
@@ -174,8 +175,6 @@ class CurveKeyFiles:
 
 
 def _read(path: Path) -> str:
-    from ..assets.signing import read_key_file    # one reader (size, errors) for every kind
-
     data = read_key_file(path)
     try:
         return data.decode("utf-8")
@@ -293,9 +292,6 @@ def write_curve_key_files(name: str, directory: str | os.PathLike[str], public: 
         ConfigError: a bad name, an existing file (without ``force``), or a write failed.
         ValueError: a key is not 40 Z85 characters.
     """
-    # One name rule and one atomic "create, never replace" pair writer for every key kind.
-    from ..assets.signing import check_key_name, key_pair_paths, write_pair_files
-
     check_key_name(name)
     if not (is_z85_key(public) and is_z85_key(secret)):
         raise ValueError("CURVE keys are 40 Z85 characters")

@@ -1,0 +1,152 @@
+"""One frozen settings object per role, resolved once: flags, then environment, then file.
+
+:func:`resolve_controller` and :func:`resolve_node` turn a venue (and show), the
+command-line flags and the ``EXHIBIT_<NAME>`` environment variables into
+:class:`ControllerSettings` and :class:`NodeSettings`; :func:`resolve_peer` does the same
+for an operator tool or a kiosk. Precedence for every value: command-line flag, then
+environment variable, then the file, then the default. Nothing is read here but the
+environment: key files are named, not opened.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError
+from .show import ShowConfig
+from .venue import DisplayConfig, NetworkConfig, VenueConfig
+
+__all__ = [
+    "ControllerSettings",
+    "NodeSettings",
+    "default_state_file",
+    "resolve_controller",
+    "resolve_node",
+    "resolve_peer",
+]
+
+
+@dataclass(frozen=True)
+class ControllerSettings:
+    """Everything ``exhibit controller`` needs, resolved once."""
+
+    venue: VenueConfig
+    show: ShowConfig
+    host: str
+    state_port: int
+    publish_port: int
+    heartbeat_s: float = 0.2
+    #: The file the controller saves its session to and resumes from (``None``: none).
+    state_file: str | None = None
+    #: The controller's CURVE secret key file, when ``venue.security.curve`` is on.
+    key_file: str | None = None
+
+
+@dataclass(frozen=True)
+class NodeSettings:
+    """Everything ``exhibit node`` needs, resolved once."""
+
+    venue: VenueConfig
+    display: DisplayConfig
+    host: str
+    state_port: int
+    publish_port: int
+    bundle_dir: str
+    headless: bool = False
+    render_scale: float = 1.0
+    frames: int | None = None
+    capture_dir: str | None = None
+    status_path: str | None = None
+    window_origin: tuple[int, int] | None = None
+    #: This node's CURVE secret key file, when ``venue.security.curve`` is on.
+    key_file: str | None = None
+
+
+def default_state_file(venue_path: str, show_id: str) -> str:
+    """Where a controller keeps its state unless told otherwise:
+    ``<venue dir>/.exhibit/controller-<show id>.json``."""
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in show_id) or "show"
+    return str(Path(venue_path).resolve().parent / ".exhibit" / f"controller-{safe}.json")
+
+
+def _pick(flag: Any, env: str, file_value: Any, cast: Any = str) -> Any:
+    """Flag, then ``EXHIBIT_<env>``, then the file's value."""
+    if flag is not None:
+        return flag
+    raw = os.environ.get(f"EXHIBIT_{env}")
+    if raw is not None and raw != "":
+        try:
+            return cast(raw)
+        except ValueError:
+            raise ConfigError(f"EXHIBIT_{env}", f"not a valid value: {raw!r}") from None
+    return file_value
+
+
+def resolve_controller(venue: VenueConfig, show: ShowConfig, *, host: str | None = None,
+                       state_port: int | None = None,
+                       publish_port: int | None = None, state_file: str | None = None,
+                       persist: bool = True, key: str | None = None) -> ControllerSettings:
+    """Resolve the controller's settings: flags, then environment, then venue file.
+
+    The state file is ``state_file``, else ``EXHIBIT_STATE_FILE``, else
+    ``<venue dir>/.exhibit/controller-<show id>.json``; ``persist=False`` runs without one.
+    The CURVE secret key file is ``key``, else ``EXHIBIT_KEY``, else ``[security]
+    controller_key`` (used only when ``curve`` is on).
+    """
+    return ControllerSettings(
+        venue=venue,
+        show=show,
+        host=_pick(host, "HOST", venue.network.host),
+        state_port=_pick(state_port, "STATE_PORT", venue.network.state_port, int),
+        publish_port=_pick(publish_port, "PUBLISH_PORT", venue.network.publish_port, int),
+        state_file=_pick(state_file, "STATE_FILE",
+                         default_state_file(venue.path or "venue.toml", show.id))
+        if persist else None,
+        key_file=_pick(key, "KEY", venue.security.controller_key or None),
+    )
+
+
+def resolve_peer(venue: VenueConfig | None, *, host: str | None = None,
+                 state_port: int | None = None,
+                 key: str | None = None) -> tuple[str, int, str | None]:
+    """Where an operator or kiosk finds the controller and which CURVE key it uses, as
+    ``(host, state_port, key_file)``: flags, then environment (``EXHIBIT_HOST``,
+    ``EXHIBIT_STATE_PORT``, ``EXHIBIT_KEY``), then the venue file (if given), then the
+    defaults."""
+    net = venue.network if venue is not None else NetworkConfig()
+    return (_pick(host, "HOST", net.host),
+            _pick(state_port, "STATE_PORT", net.state_port, int),
+            _pick(key, "KEY", None))
+
+
+def resolve_node(venue: VenueConfig, display_id: str, *, host: str | None = None,
+                 state_port: int | None = None, publish_port: int | None = None,
+                 bundle_dir: str | None = None, headless: bool = False,
+                 render_scale: float | None = None, frames: int | None = None,
+                 capture_dir: str | None = None, status_path: str | None = None,
+                 window_origin: tuple[int, int] | None = None,
+                 key: str | None = None) -> NodeSettings:
+    """Resolve a projector node's settings: flags, then environment, then venue file
+    (``key``, this node's CURVE secret key file, falls back to ``EXHIBIT_KEY``)."""
+    scale = _pick(render_scale, "RENDER_SCALE", 1.0, float)
+    if not 0.05 <= scale <= 4.0:
+        raise ConfigError("<flags>", "render scale must be between 0.05 and 4",
+                          key="render_scale")
+    return NodeSettings(
+        venue=venue,
+        display=venue.display(display_id),
+        host=_pick(host, "HOST", venue.network.host),
+        state_port=_pick(state_port, "STATE_PORT", venue.network.state_port, int),
+        publish_port=_pick(publish_port, "PUBLISH_PORT", venue.network.publish_port, int),
+        bundle_dir=_pick(bundle_dir, "BUNDLE_DIR", str(Path(venue.path).parent / "bundles")),
+        headless=headless,
+        render_scale=scale,
+        frames=frames,
+        capture_dir=capture_dir,
+        status_path=status_path,
+        window_origin=window_origin,
+        key_file=_pick(key, "KEY", None),
+    )
