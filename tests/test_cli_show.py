@@ -14,6 +14,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from exhibit_engine.cli import main
+from exhibit_engine.cli.demo import free_ports
 from exhibit_engine.config import (
     ControllerSettings,
     CueConfig,
@@ -23,7 +24,6 @@ from exhibit_engine.config import (
     VenueConfig,
     WallConfig,
 )
-from exhibit_engine.demo import free_ports
 
 pytestmark = pytest.mark.sync
 
