@@ -13,8 +13,8 @@ import pytest
 from click.testing import CliRunner, Result
 
 from exhibit_engine.cli import main
+from exhibit_engine.cli.demo import free_ports
 from exhibit_engine.config import CueConfig, ShowConfig
-from exhibit_engine.demo import free_ports
 
 pytestmark = pytest.mark.sync
 

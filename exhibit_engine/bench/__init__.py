@@ -8,7 +8,7 @@ printing: the CLI prints :meth:`Report.rows` as a table and writes
 :meth:`Report.to_json` with ``--json``.
 
 Suites, by name (:data:`SUITES`; add a module and a line here, then a CLI
-subcommand under ``exhibit bench``):
+subcommand under ``exhibit bench`` in :mod:`exhibit_engine.cli.bench`):
 
 - ``bundle`` (:mod:`.bundle`): bundle validation against plain SHA-256, the peak memory
   of validation, and loading a model through the cache against converting it.

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from exhibit_engine.demo import free_ports
+from exhibit_engine.cli.demo import free_ports
 from exhibit_engine.errors import SyncError
 from exhibit_engine.sync.operator import OperatorClient
 

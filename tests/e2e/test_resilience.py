@@ -30,8 +30,8 @@ from typing import Any
 
 import pytest
 
+from exhibit_engine.cli.demo import free_ports
 from exhibit_engine.config import load_venue
-from exhibit_engine.demo import free_ports
 from exhibit_engine.errors import SyncError
 from exhibit_engine.sync.operator import OperatorClient
 

@@ -1,4 +1,10 @@
-"""``exhibit bench``: the command-line side of the benchmark suites (thin: parse, run, print)."""
+"""``exhibit bench``: the command-line side of the benchmark suites in
+:mod:`exhibit_engine.bench` (thin: parse, run, print).
+
+Each subcommand builds its suite's options, runs it with a progress bar on stderr,
+prints the report as a table, writes JSON with ``--json`` and, with ``--check``, exits
+1 when an acceptance target is missed.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +16,8 @@ from typing import Any
 
 import click
 
-__all__ = ["bench"]
+__all__ = ["bench", "bench_bundle", "bench_render", "bench_sync", "bench_wall"]
+
 
 @contextlib.contextmanager
 def _bench_progress() -> Iterator[Callable[[str, float, float], None]]:
@@ -52,7 +59,7 @@ def _print_report(report: Any) -> None:
 
 def _finish(report: Any, json_path: Path | None, check: bool) -> None:
     """Print the table, write JSON if asked, and exit 1 on a missed target with --check."""
-    from . import write_json
+    from ..bench import write_json
 
     _print_report(report)
     if json_path is not None:
@@ -102,7 +109,7 @@ def bench_bundle(bundle_path: Path | None, size_mb: float, triangles: int, textu
     same file, the peak RSS of validation in a fresh process, and loading the model
     uncached against loading it from the cache. Temporary data is always deleted.
     """
-    from .bundle import BundleBenchOptions, run
+    from ..bench.bundle import BundleBenchOptions, run
 
     opts = BundleBenchOptions(bundle=bundle_path, size_mb=size_mb, triangles=triangles,
                               texture_px=texture_px, repeat=repeat, loads=loads,
@@ -137,7 +144,7 @@ def bench_render(sources: tuple[Path, ...], size: str, frames: int, repeat: int,
     frame (scene.apply + draw) against GraphicsEngine.render_frame() alone on the same
     scene graph, with draw calls and triangles counted from the scene graph.
     """
-    from .render import RenderBenchOptions, run
+    from ..bench.render import RenderBenchOptions, run
 
     try:
         w, h = (int(v) for v in size.lower().split("x"))
@@ -169,7 +176,7 @@ def bench_sync(nodes: int, seconds: float, state_keys: int, json_path: Path | No
     a late joiner's snapshot, how fast a SIGSTOPped node is reported lost, and the
     controller's CPU. Every process started is ended.
     """
-    from .sync import SyncBenchOptions, run
+    from ..bench.sync import SyncBenchOptions, run
 
     opts = SyncBenchOptions(nodes=nodes, seconds=seconds, state_keys=state_keys)
     with _bench_progress() as progress:
@@ -209,7 +216,7 @@ def bench_wall(source: Path | None, scene_id: str | None, size: str, overlap: fl
     linear light and compared with the whole wall rendered once: PSNR per overlap,
     seam_psnr_db (the worst) and the whole image's PSNR.
     """
-    from .wall import WallBenchOptions, run
+    from ..bench.wall import WallBenchOptions, run
 
     try:
         w, h = (int(v) for v in size.lower().split("x"))

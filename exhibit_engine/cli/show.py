@@ -1,20 +1,26 @@
-"""``exhibit ctl``, ``exhibit kiosk`` and ``exhibit status`` (``ctl status`` at the top
-level): run a live show from a terminal (thin: parse, send one command to the controller,
+"""Running a show: ``exhibit controller`` and ``exhibit node`` start its processes;
+``exhibit ctl``, ``exhibit kiosk`` and ``exhibit status`` (``ctl status`` at the top
+level) operate it from a terminal (thin: parse, send one command to the controller,
 print its answer in one line).
 
-All find the controller from ``--host``/``--state-port``, then ``EXHIBIT_HOST`` /
-``EXHIBIT_STATE_PORT``, then ``--venue``'s ``[network]``, then 127.0.0.1:5570. With CURVE
-(``[security] curve = true``) they take ``--key`` and learn the controller's public key
-from ``--venue`` or, without a venue file, ``--server-key``; a key with neither is an
-error, never silently unused. A refused
-command (an unknown cue, a kiosk sending GO) or a controller that does not answer is one
-line on stderr and exit status 1; bad arguments are one line and exit status 2.
+The controller and a node resolve their settings once from venue.toml, show.toml and
+the flags (:mod:`exhibit_engine.config`), log joins, losses and dropped frames to
+stderr, one line each, and run until Ctrl-C.
+
+``ctl``, ``kiosk`` and ``status`` find the controller from ``--host``/``--state-port``,
+then ``EXHIBIT_HOST`` / ``EXHIBIT_STATE_PORT``, then ``--venue``'s ``[network]``, then
+127.0.0.1:5570. With CURVE (``[security] curve = true``) they take ``--key`` and learn
+the controller's public key from ``--venue`` or, without a venue file, ``--server-key``;
+a key with neither is an error, never silently unused. A refused command (an unknown
+cue, a kiosk sending GO) or a controller that does not answer is one line on stderr and
+exit status 1; bad arguments are one line and exit status 2.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,9 +28,163 @@ from typing import Any
 
 import click
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
-__all__ = ["ctl", "kiosk", "status"]
+__all__ = ["controller", "ctl", "ctl_blackout", "ctl_capture", "ctl_goto", "ctl_seek",
+           "ctl_status", "kiosk", "kiosk_language", "kiosk_select", "kiosk_touch", "node",
+           "status"]
+
+
+# --------------------------------------------------------------------------- controller, node
+
+
+def _log_to_stderr() -> None:
+    """Long-running roles log joins, losses and dropped frames, one line each."""
+    import logging
+
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(name)s: %(message)s")
+
+
+def _venue_show(venue: Path, show: Path | None) -> tuple[Any, Any]:
+    from ..config import load_show, load_venue
+
+    return load_venue(venue), (load_show(show) if show else None)
+
+
+@click.command()
+@click.option("--venue", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="venue.toml: the wall, its displays and the network.")
+@click.option("--show", "show", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="show.toml: the bundles and the cue list.")
+@click.option("--host", help="Address to bind (default: venue [network] host).")
+@click.option("--state-port", type=int, help="ROUTER port for joins, clock probes and commands.")
+@click.option("--publish-port", type=int, help="PUB port for heartbeats and events.")
+@click.option("--state-file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Where the session is saved and resumed from (default: "
+                   "$EXHIBIT_STATE_FILE, else .exhibit/controller-SHOW.json beside "
+                   "venue.toml).")
+@click.option("--no-state", is_flag=True,
+              help="Neither resume nor save: every start is a fresh show.")
+@click.option("--sim-time", metavar="ISO",
+              help="Simulate the wall clock from this instant (e.g. 2026-03-29T14:03:00+02:00)"
+                   ": opening hours and the state file see it instead of the real clock.")
+@click.option("--key", "key_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="This machine's CURVE secret key (NAME.curve.key from `exhibit keys new "
+                   "NAME --kind curve`); needed when venue.toml [security] has curve = true (default: $EXHIBIT_KEY, else [security] controller_key).")
+def controller(venue: Path, show: Path, host: str | None, state_port: int | None,
+               publish_port: int | None, state_file: Path | None, no_state: bool,
+               sim_time: str | None, key_file: Path | None) -> None:
+    """Run the show controller: the clock and the truth every node follows.
+
+    Publishes the show-time anchor in heartbeats, answers clock probes, keeps the list
+    of nodes and takes operator and kiosk commands (`exhibit ctl`, `exhibit kiosk`).
+    Stop it with Ctrl-C.
+
+    The session (show time, cue, selection, blackout...) is saved to a state file
+    whenever it changes and every few seconds; a controller started again with the same
+    file resumes the show where it was, as if it had run on meanwhile. A state file that
+    cannot be read gives one warning and a fresh show.
+    """
+    from datetime import datetime
+
+    from ..config import resolve_controller
+
+    if state_file is not None and no_state:
+        raise ConfigError("<flags>", "cannot be combined with --state-file", key="--no-state")
+    start = None
+    if sim_time is not None:
+        try:
+            start = datetime.fromisoformat(sim_time)
+        except ValueError:
+            raise ConfigError("<flags>", f"{sim_time!r} is not an ISO date and time, e.g. "
+                              "2026-03-29T14:03:00+02:00", key="--sim-time") from None
+    v, s = _venue_show(venue, show)
+    settings = resolve_controller(v, s, host=host, state_port=state_port,
+                                  publish_port=publish_port,
+                                  state_file=str(state_file) if state_file else None,
+                                  persist=not no_state,
+                                  key=str(key_file) if key_file else None)
+    from ..sync.controller import run_controller, simulated_wall_clock
+
+    _log_to_stderr()
+    wall = simulated_wall_clock(start) if start is not None else None
+
+    def ready(server: Any) -> None:
+        saved = f"; state file {settings.state_file}" if settings.state_file else ""
+        click.echo(f"controller: show {s.id!r} on {server.state_endpoint} (state) and "
+                   f"{server.publish_endpoint} (publish){saved}; Ctrl-C stops", err=True)
+
+    sys.exit(run_controller(settings, on_ready=ready, wall_clock=wall))
+
+
+@click.command()
+@click.option("--venue", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="venue.toml: the wall, its displays and the network.")
+@click.option("--show", "show", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="show.toml: which bundles and cues play.")
+@click.option("--display", "display_id", required=True, help="This node's display id.")
+@click.option("--bundle-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Folder holding the show's .exb bundles (default: bundles/ beside "
+                   "venue.toml).")
+@click.option("--host", help="Controller address (default: venue [network] host).")
+@click.option("--state-port", type=int, help="Controller ROUTER port.")
+@click.option("--publish-port", type=int, help="Controller PUB port.")
+@click.option("--headless", is_flag=True, help="Render offscreen, even where a display exists.")
+@click.option("--render-scale", type=float, help="Scale the display's pixel size "
+              "(e.g. 0.25 for a light demo).")
+@click.option("--frames", type=int, help="Stop after rendering this many frames.")
+@click.option("--capture-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Where capture events save PNGs of this node's slice.")
+@click.option("--window-origin", help="Window position X,Y on the desktop, in pixels "
+              "(with a display; the demo tiles its windows like the wall).")
+@click.option("--status-file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write a JSON summary here on exit.")
+@click.option("--key", "key_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="This machine's CURVE secret key (NAME.curve.key from `exhibit keys new "
+                   "NAME --kind curve`); needed when venue.toml [security] has curve = true (default: $EXHIBIT_KEY).")
+def node(venue: Path, show: Path, display_id: str, bundle_dir: Path | None, host: str | None,
+         state_port: int | None, publish_port: int | None, headless: bool,
+         render_scale: float | None, frames: int | None, capture_dir: Path | None,
+         window_origin: str | None, status_file: Path | None, key_file: Path | None) -> None:
+    """Run a projector node: render this display's slice of the wall at show time.
+
+    The node estimates the controller's clock (NTP-style), sets an off-axis lens for its
+    wall rectangle, and draws the cue the show timeline names for the current show time.
+    It may start before or after the controller, and keeps playing if the controller
+    goes away. Stop it with Ctrl-C.
+    """
+    from ..config import resolve_node
+
+    if frames is not None and frames < 1:
+        raise ConfigError("<flags>", "must be at least 1", key="--frames")
+    origin = None
+    if window_origin:
+        try:
+            x, y = (int(p) for p in window_origin.split(","))
+        except ValueError:
+            raise ConfigError("<flags>", "must be X,Y in pixels, e.g. 40,40",
+                              key="--window-origin") from None
+        origin = (x, y)
+    v, s = _venue_show(venue, show)
+    settings = resolve_node(v, display_id, host=host, state_port=state_port,
+                            publish_port=publish_port,
+                            bundle_dir=str(bundle_dir) if bundle_dir else None,
+                            headless=headless, render_scale=render_scale, frames=frames,
+                            capture_dir=str(capture_dir) if capture_dir else None,
+                            status_path=str(status_file) if status_file else None,
+                            window_origin=origin, key=str(key_file) if key_file else None)
+    from ..sync.auth import client_curve
+
+    # A missing or unlisted key is one line now, before any bundle is loaded.
+    client_curve(v.security, settings.key_file, role="projector")
+    from ..runtime.node_app import run_node
+
+    _log_to_stderr()
+    sys.exit(run_node(settings, s))
+
+
+# ------------------------------------------------------------- ctl, kiosk, status: shared
 
 
 def _network_options(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -54,7 +214,7 @@ def _network_options(f: Callable[..., Any]) -> Callable[..., Any]:
 def _endpoint(venue: Path | None, host: str | None, state_port: int | None,
               timeout_s: float, key_file: Path | None, role: str,
               server_key: Path | None = None) -> dict[str, Any]:
-    from .config import load_venue, resolve_peer
+    from ..config import load_venue, resolve_peer
 
     if not (math.isfinite(timeout_s) and 0 < timeout_s <= 600):
         raise ConfigError("<flags>", "must be more than 0 and at most 600 seconds",
@@ -64,7 +224,7 @@ def _endpoint(venue: Path | None, host: str | None, state_port: int | None,
                                 key=str(key_file) if key_file else None)
     curve = None
     if v is not None:       # the venue says whether the show network is encrypted
-        from .sync.auth import client_curve
+        from ..sync.auth import client_curve
 
         if server_key is not None:
             raise ConfigError("<flags>", "give --venue or --server-key, not both (the "
@@ -72,7 +232,7 @@ def _endpoint(venue: Path | None, host: str | None, state_port: int | None,
                               key="--server-key")
         curve = client_curve(v.security, key, role=role)
     elif server_key is not None:
-        from .sync.auth import client_curve_for_server
+        from ..sync.auth import client_curve_for_server
 
         if not key:
             raise ConfigError("<flags>", "needs --key PATH (this machine's NAME.curve.key)",
@@ -129,13 +289,13 @@ def _summary(name: str, data: dict[str, Any]) -> str:
 @contextmanager
 def _client(kind: str, endpoint: dict[str, Any], **extra: Any) -> Iterator[Any]:
     if kind == "kiosk":
-        from .sync.kiosk import KioskClient
+        from ..sync.kiosk import KioskClient
 
         client: Any = KioskClient(endpoint["host"], endpoint["state_port"],
                                   timeout_s=endpoint["timeout_s"], curve=endpoint["curve"],
                                   **extra)
     else:
-        from .sync.operator import OperatorClient
+        from ..sync.operator import OperatorClient
 
         client = OperatorClient(endpoint["host"], endpoint["state_port"],
                                 timeout_s=endpoint["timeout_s"], curve=endpoint["curve"])

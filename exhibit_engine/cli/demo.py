@@ -1,4 +1,4 @@
-"""``exhibit demo``: the whole engine on one machine.
+"""``exhibit demo``: the whole engine on one machine (the command and its runner).
 
 Packs the sample bundle if it is missing, starts a controller and one node process per
 display of the sample venue on 127.0.0.1 (the first node before the controller, the
@@ -8,6 +8,9 @@ its projector emits (blend ramps applied by the final pass); the demo composites
 linear light, the way the projectors' light adds up on the wall, into ``wall.png``,
 draws the venue's layout into ``layout.png`` and prints a summary. With a display,
 node windows (one per projector, side by side in wall order) stay open until Ctrl-C.
+
+The runner imports the packing, config and wall layers inside its functions, so that
+``exhibit --help`` does not load them.
 """
 
 from __future__ import annotations
@@ -21,22 +24,46 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .assets.bundle import Bundle
-from .assets.pack import pack
-from .config import ShowConfig, VenueConfig, load_show, load_venue
-from .errors import BundleError, ExhibitError, SyncTimeout
-from .wall.composite import composite_linear, wall_pixels
+import click
 
-__all__ = ["run_demo", "DEMO_RENDER_SCALE", "free_ports", "stitch"]
+from ..errors import BundleError, ExhibitError, SyncTimeout
+
+if TYPE_CHECKING:
+    from ..config import ShowConfig, VenueConfig
+
+__all__ = ["CAPTURE_DELAY_S", "DEMO_RENDER_SCALE", "JOIN_TIMEOUT_S", "WINDOW_GAP", "demo",
+           "ensure_bundles", "free_ports", "run_demo", "stitch"]
 
 #: Offscreen demo nodes draw at this fraction of their projectors' pixel size.
 DEMO_RENDER_SCALE = 1 / 3
+#: Seconds to wait for every node to join and draw, and again for every capture.
 JOIN_TIMEOUT_S = 90.0
+#: Seconds between asking for the capture and the show time every node captures.
 CAPTURE_DELAY_S = 1.5
 #: Pixels between the projectors' windows on a desktop.
 WINDOW_GAP = 8
+
+
+@click.command()
+@click.option("--headless", is_flag=True,
+              help="Render offscreen and stitch a picture, even where a display exists.")
+@click.option("--out", "out_dir", default="out/demo", show_default=True,
+              type=click.Path(file_okay=False, path_type=Path), help="Where results go.")
+@click.option("--content", "content_dir", default="content", show_default=True,
+              type=click.Path(file_okay=False, path_type=Path),
+              help="Sample content: bundle sources, venue.toml and show.toml.")
+def demo(headless: bool, out_dir: Path, content_dir: Path) -> None:
+    """Run the demo show on this machine: a controller and three blended projector nodes.
+
+    Builds the sample bundle if it is missing, starts the controller and one node per
+    display on 127.0.0.1, waits until all have joined, and asks all to capture the
+    same show time. The blended slices are composited in linear light into
+    OUT/wall.png, the projector layout is drawn into OUT/layout.png, and a summary is
+    printed; with a display, one window per projector stays open as well.
+    """
+    sys.exit(run_demo(out_dir=out_dir, content_dir=content_dir, headless=headless))
 
 
 def free_ports(n: int, host: str = "127.0.0.1") -> list[int]:
@@ -56,6 +83,9 @@ def free_ports(n: int, host: str = "127.0.0.1") -> list[int]:
 def ensure_bundles(show: ShowConfig, content_dir: Path, bundle_dir: Path,
                    say: Callable[[str], None]) -> None:
     """Pack each of the show's bundles from ``content_dir/<id>`` unless a valid one exists."""
+    from ..assets.bundle import Bundle
+    from ..assets.pack import pack
+
     for ref in show.bundles:
         out = bundle_dir / ref.file
         src = content_dir / ref.id
@@ -79,6 +109,8 @@ def stitch(venue: VenueConfig, slices: dict[str, Path], out: Path, scale: float)
     """
     import numpy as np
     from PIL import Image
+
+    from ..wall.composite import composite_linear, wall_pixels
 
     images = {}
     for d in venue.displays:
@@ -132,9 +164,10 @@ def run_demo(out_dir: Path, content_dir: Path, headless: bool = False,
     Raises:
         ExhibitError: content is broken, or a process failed (one line for the CLI).
     """
-    from .runtime.node_app import has_display
-    from .sync.operator import OperatorClient
-    from .wall.diagram import save_wall_diagram
+    from ..config import load_show, load_venue
+    from ..runtime.node_app import has_display
+    from ..sync.operator import OperatorClient
+    from ..wall.diagram import save_wall_diagram
 
     def _say(msg: str) -> None:
         print(msg, flush=True)

@@ -1,0 +1,71 @@
+"""``exhibit keys``: make the key pairs that sign bundles and secure the show network.
+
+Thin: ``keys new`` writes the files through :mod:`exhibit_engine.assets.signing`
+(Ed25519) or :mod:`exhibit_engine.keys.curve` (CURVE) and prints where they went.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+__all__ = ["keys", "keys_new"]
+
+
+@click.group()
+def keys() -> None:
+    """Make keys: Ed25519 key pairs that sign bundles, CURVE key pairs for the show network.
+
+    A curator signs with the private key (`exhibit pack --sign NAME.ed25519.key`); a
+    venue trusts the public key (`exhibit validate --trust NAME.ed25519.pub`,
+    `exhibit install --trust ...`). Keep the private key secret; share the .pub file.
+
+    With `--kind curve`, each machine on the show network (controller, projector,
+    kiosk, operator) gets a pair: it keeps NAME.curve.key (`--key`), and the venue lists
+    NAME.curve.pub under venue.toml [security].
+    """
+
+
+@keys.command("new")
+@click.argument("name")
+@click.option("--dir", "directory", default=".", show_default=True,
+              type=click.Path(file_okay=False, path_type=Path),
+              help="Folder to write the two key files into (made if missing).")
+@click.option("--kind", type=click.Choice(["ed25519", "curve"]), default="ed25519",
+              show_default=True, help="Key kind: ed25519 signs bundles; curve encrypts and "
+              "authenticates a controller or peer on the show network.")
+@click.option("--force", is_flag=True, help="Replace existing key files of the same name.")
+def keys_new(name: str, directory: Path, kind: str, force: bool) -> None:
+    """Make a new key pair called NAME and write it as two files.
+
+    \b
+    NAME.ed25519.key  private key, PEM PKCS#8, mode 0600: signs bundles; keep it secret
+    NAME.ed25519.pub  public key, one line "exhibit-ed25519 <base64> NAME": give it to
+                      venues, which trust it with --trust
+
+    \b
+    With --kind curve (ZeroMQ certificate files, as czmq and pyzmq write them):
+    NAME.curve.key    secret key pair, mode 0600: stays on the machine (--key)
+    NAME.curve.pub    public key: the venue lists it in venue.toml [security] under
+                      projectors, kiosks or operators (or as controller_public_key)
+
+    Existing files are never replaced without --force. Prints the key id that signed
+    bundles show (`exhibit inspect`) or that the controller logs.
+    """
+    if kind == "curve":
+        from ..keys import write_curve_key_files
+        from ..sync.auth import new_key_pair
+
+        public, secret = new_key_pair()
+        pair = write_curve_key_files(name, directory, public, secret, force=force)
+        click.echo(f"new curve key {name!r}, key id {pair.key_id}\n"
+                   f"  secret:  {pair.secret_path}  (keep on this machine; --key)\n"
+                   f"  public:  {pair.public_path}  (list in venue.toml [security])")
+        return
+    from ..assets.signing import write_key_pair
+
+    written = write_key_pair(name, directory, force=force)
+    click.echo(f"new {kind} key {name!r}, key id {written.key_id}\n"
+               f"  private: {written.private_path}  (secret; exhibit pack --sign)\n"
+               f"  public:  {written.public_path}  (share; exhibit validate --trust)")
