@@ -63,7 +63,7 @@ from typing import Any
 
 from ..config import ShowConfig
 from ..errors import ExhibitError
-from ..sync.clock import ShowAnchor
+from .anchor import ShowAnchor
 from .schedule import Schedule, elapsed_s
 from .timeline import PROGRAMS, CueFiring, CueStart, Timeline
 

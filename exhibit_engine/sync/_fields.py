@@ -12,7 +12,7 @@ from typing import Any
 import msgpack
 
 from ..errors import ProtocolError
-from .clock import ShowAnchor
+from ..show.anchor import ShowAnchor
 
 __all__ = ["MAX_FRAME_BYTES", "MAX_INT", "MAX_MAP_KEYS", "MAX_STR", "REQUIRED", "Body",
            "check_value", "is_number", "unpack", "decode_anchor"]

@@ -43,7 +43,7 @@ from ..show.control import (
     ShowControl,
     blackout_level,
 )
-from .clock import ShowAnchor
+from ..show.anchor import ShowAnchor
 from .protocol import Event, KeyUpdate, Message
 
 __all__ = ["DEFAULT_LANGUAGES", "SHOW_COMMANDS", "ShowCommands"]

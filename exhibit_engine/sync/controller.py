@@ -69,7 +69,7 @@ from ..errors import ProtocolError, SyncError
 from ._fields import check_value
 from ._show import ShowCommands
 from .auth import ServerCurve, ZapHandler, apply_server, server_curve, split_user_id
-from .clock import ShowAnchor
+from ..show.anchor import ShowAnchor
 from .curve_keys import CurvePublicKey
 from .persist import SAVE_EVERY_S, SavedSession, load_session, save_session
 from .protocol import (

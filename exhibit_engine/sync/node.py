@@ -36,8 +36,9 @@ from typing import Any
 import zmq
 
 from ..errors import ProtocolError, SyncError
+from ..show.anchor import ShowAnchor
 from .auth import ClientCurve, HandshakeWatch, apply_client
-from .clock import ClockEstimator, ShowAnchor
+from .clock import ClockEstimator
 from .protocol import (
     MAX_FRAME_BYTES,
     MAX_LOADING_S,

@@ -67,6 +67,7 @@ from typing import Any, ClassVar, Union
 import msgpack
 
 from ..errors import ProtocolError
+from ..show.anchor import ShowAnchor
 from ._fields import (
     MAX_FRAME_BYTES,
     MAX_INT,
@@ -77,7 +78,6 @@ from ._fields import (
     decode_anchor,
     unpack,
 )
-from .clock import ShowAnchor
 
 __all__ = [
     "PROTOCOL_VERSION",

@@ -7,7 +7,8 @@ import math
 import pytest
 
 from exhibit_engine.errors import SyncError
-from exhibit_engine.sync.clock import ClockEstimator, ShowAnchor, offset_delay
+from exhibit_engine.show.anchor import ShowAnchor
+from exhibit_engine.sync.clock import ClockEstimator, offset_delay
 
 
 def probe(offset: float, t0: float, up: float, down: float, work: float = 0.0001,

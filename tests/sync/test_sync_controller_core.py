@@ -10,8 +10,8 @@ import pytest
 
 from exhibit_engine.config import ControllerSettings, ShowConfig, load_venue
 from exhibit_engine.errors import ConfigError, ProtocolError
+from exhibit_engine.show.anchor import ShowAnchor
 from exhibit_engine.sync import protocol as p
-from exhibit_engine.sync.clock import ShowAnchor
 from exhibit_engine.sync.controller import ControllerCore, ControllerServer, _encode
 
 REPO = Path(__file__).resolve().parents[2]

@@ -14,8 +14,8 @@ import msgpack
 import pytest
 
 from exhibit_engine.errors import ProtocolError
+from exhibit_engine.show.anchor import ShowAnchor
 from exhibit_engine.sync import protocol as p
-from exhibit_engine.sync.clock import ShowAnchor
 
 REPO = Path(__file__).resolve().parents[2]
 
