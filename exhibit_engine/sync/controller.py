@@ -89,8 +89,8 @@ from .protocol import (
     decode,
     decode_anchor,
     encode_anchor,
-    snapshot_messages,
 )
+from .snapshot import snapshot_messages
 
 __all__ = ["Actions", "NodeInfo", "ControllerCore", "ControllerServer", "run_controller",
            "simulated_wall_clock", "ROLE_COMMANDS"]

@@ -53,13 +53,13 @@ from .protocol import (
     Pong,
     Reply,
     Snapshot,
-    SnapshotAssembly,
     SnapshotPart,
     SnapshotRequest,
     Welcome,
     decode,
     decode_anchor,
 )
+from .snapshot import SnapshotAssembly
 
 __all__ = ["NodeCore", "NodeLink"]
 

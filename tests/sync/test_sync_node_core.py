@@ -18,6 +18,7 @@ import pytest
 from exhibit_engine.sync import protocol as p
 from exhibit_engine.sync.controller import ControllerCore
 from exhibit_engine.sync.node import NodeCore
+from exhibit_engine.sync.snapshot import snapshot_messages
 
 
 class Sim:
@@ -270,7 +271,7 @@ def answer(node: NodeCore, messages: list[p.Message], now: float) -> None:
 def feed_snapshot(node: NodeCore, seq: int, items: dict[str, object], now: float) -> int:
     """Let the node ask for a snapshot and answer it whole; return the request's nonce."""
     req = request(node, now).req
-    answer(node, p.snapshot_messages(req, seq, items), now)
+    answer(node, snapshot_messages(req, seq, items), now)
     return req
 
 
@@ -297,7 +298,7 @@ def test_node_core_clone_rules() -> None:
 
 def test_snapshot_before_welcome_is_ignored() -> None:
     node = NodeCore("n")
-    answer(node, p.snapshot_messages(0, 4, {"anchor": [0.0, 0.0, 1.0]}), 0.0)
+    answer(node, snapshot_messages(0, 4, {"anchor": [0.0, 0.0, 1.0]}), 0.0)
     assert not node.have_snapshot and node.state == {}
     assert node.stale_parts == 2
 
@@ -375,14 +376,14 @@ def test_a_wrong_count_or_digest_is_refused_and_asked_again(field: str, value: o
     node = NodeCore("n")
     node.handle(p.Welcome("s", 0), 0.0)
     first = request(node, 0.0)
-    *parts, final = p.snapshot_messages(first.req, 1, big_state())
+    *parts, final = snapshot_messages(first.req, 1, big_state())
     answer(node, [*parts, replace(final, **{field: value})], 0.01)
     assert not node.have_snapshot and node.state == {}
     assert node.snapshot_failures == 1 and fragment in node.last_snapshot_error
     assert not [m for m in node.tick(0.05) if isinstance(m, p.SnapshotRequest)]
     again = request(node, 0.12)                    # after 0.1 s, with a new nonce
     assert again.req != first.req
-    answer(node, p.snapshot_messages(again.req, 1, big_state()), 0.13)
+    answer(node, snapshot_messages(again.req, 1, big_state()), 0.13)
     assert node.have_snapshot and len(node.state) == 10_000
 
 
@@ -390,11 +391,11 @@ def test_parts_of_two_requests_never_mix() -> None:
     node = NodeCore("n")
     node.handle(p.Welcome("s", 0), 0.0)
     old = request(node, 0.0)
-    old_answer = p.snapshot_messages(old.req, 1, {"lang": "zh", "old": True})
+    old_answer = snapshot_messages(old.req, 1, {"lang": "zh", "old": True})
     answer(node, old_answer[:1], 0.1)
     new = request(node, 1.0)                       # the old one timed out
     assert new.req != old.req and node.snapshot_failures == 1
-    new_answer = p.snapshot_messages(new.req, 2, {"lang": "ru"})
+    new_answer = snapshot_messages(new.req, 2, {"lang": "ru"})
     # The rest of the old answer arrives amid the new one: ignored, not mixed in.
     answer(node, [new_answer[0], *old_answer[1:], new_answer[1]], 1.1)
     assert node.have_snapshot and node.state == {"lang": "ru"} and node.state_seq == 2
