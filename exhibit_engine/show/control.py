@@ -4,6 +4,11 @@ A pure state machine (no clock is read, no I/O): the controller passes ``now`` (
 monotonic clock, seconds) and ``wall_time`` (an aware datetime) into every call, and gets
 back a :class:`ControlResult` naming the session-state keys to publish.
 
+Command arguments arrive checked: the sync layer's one command path
+(:mod:`exhibit_engine.sync.commands`) has already refused what a role may not send, unknown
+arguments, wrong types and values out of range. What only the show can judge stays here: a
+cue that is not in the cue list, a command that has nothing to do (``ignored``).
+
 Session-state keys this module owns (the values :meth:`ShowControl.state` returns)::
 
     "anchor":   [controller_time, position, rate]        show time on the controller clock
@@ -69,6 +74,7 @@ from .timeline import PROGRAMS, CueFiring, CueStart, Timeline
 
 __all__ = [
     "COMMANDS",
+    "MAX_DELAY_S",
     "PROGRAMS",
     "WAIT_LEAD_S",
     "ControlError",
@@ -77,31 +83,22 @@ __all__ = [
     "blackout_level",
 ]
 
-#: The commands :meth:`ShowControl.command` accepts, with the argument names each takes.
-COMMANDS: Mapping[str, tuple[str, ...]] = {
-    "go": ("delay",),
-    "next": ("delay",),
-    "back": ("delay",),
-    "pause": ("delay",),
-    "resume": ("delay",),
-    "goto": ("cue", "delay"),
-    "seek": ("position", "rate", "delay"),
-    "blackout": ("on", "fade", "delay"),
-    "panic": ("delay",),
-    "touch": ("delay",),
-}
-
+#: The commands :meth:`ShowControl.command` carries out (their arguments:
+#: :data:`exhibit_engine.sync.commands.COMMANDS`).
+COMMANDS = ("go", "next", "back", "pause", "resume", "goto", "seek", "blackout", "panic",
+            "touch")
+#: The longest a change may be announced ahead (``delay``, seconds).
+MAX_DELAY_S = 10.0
 #: How far ahead of a wait cue's end its hold is published (s).
 WAIT_LEAD_S = 1.0
 
 _HOLD_EPS = 1e-3      # a wait cue holds this long before its end: still its last frame
-_MAX_DELAY_S = 10.0
-_MAX_FADE_S = 600.0
 _SNAPSHOT_VERSION = 1
 
 
 class ControlError(ExhibitError, ValueError):
-    """A show command with a bad name or bad arguments, or a malformed saved state."""
+    """A show command the show cannot carry out (an unknown name, no such cue), a bad
+    setting or wall clock, or a malformed saved state."""
 
 
 @dataclass(frozen=True)
@@ -164,15 +161,12 @@ def _aware(wall_time: datetime) -> datetime:
     return wall_time
 
 
-def _number(args: Mapping[str, Any], key: str, default: float | None, lo: float,
-            hi: float) -> float:
-    v = args.get(key, default)
-    if v is None:
-        raise ControlError(f"'{key}' is required")
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) \
-            or not lo <= v <= hi:
-        raise ControlError(f"'{key}' must be a number from {lo:g} to {hi:g}")
-    return float(v)
+def _setting(key: str, value: float, hi: float) -> float:
+    """A number setting of the control itself (not a command argument), from 0 to ``hi``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) \
+            or not math.isfinite(value) or not 0.0 <= value <= hi:
+        raise ControlError(f"'{key}' must be a number from 0 to {hi:g}")
+    return float(value)
 
 
 class ShowControl:
@@ -205,9 +199,9 @@ class ShowControl:
                  delay: float = 0.2) -> None:
         wall_time = _aware(wall_time)
         self.show = show
-        self.delay = _number({"delay": delay}, "delay", None, 0.0, _MAX_DELAY_S)
+        self.delay = _setting("delay", delay, MAX_DELAY_S)
         guard = show.go_guard_s if go_guard_s is None else go_guard_s
-        self.go_guard_s = _number({"go_guard_s": guard}, "go_guard_s", None, 0.0, 60.0)
+        self.go_guard_s = _setting("go_guard_s", guard, 60.0)
         self.schedule = Schedule.from_show(show)
         self._timelines = {p: Timeline.from_show(show, p) for p in PROGRAMS
                            if Timeline.has_program(show, p)}
@@ -259,37 +253,32 @@ class ShowControl:
 
     # ------------------------------------------------------------------ commands
 
-    def command(self, name: str, args: Mapping[str, Any], now: float, wall_time: datetime,
-                role: str = "operator") -> ControlResult:
+    def command(self, name: str, args: Mapping[str, Any], now: float,
+                wall_time: datetime) -> ControlResult:
         """Carry out one show command (the rules are in the module docstring).
 
         Args:
             name: one of :data:`COMMANDS`.
-            args: the command's arguments (``goto``: ``cue`` id or index; ``seek``:
-                ``position`` and optional ``rate`` 0-16; ``blackout``: ``on`` and
-                optional ``fade``; every command: optional ``delay``).
+            args: the command's arguments, already checked by the sync layer's command
+                path (types, ranges, no unknown keys): ``goto``: ``cue`` (id or index,
+                judged here); ``seek``: ``position`` and optional ``rate`` (0 pauses);
+                ``blackout``: ``on`` and optional ``fade`` (the show's
+                ``blackout_fade_s`` if omitted); every command: optional ``delay``
+                (:attr:`delay` if omitted).
             now: controller clock (s).
             wall_time: aware datetime now.
-            role: the sender's role; a ``"kiosk"`` may only send ``"touch"``.
 
         Returns:
             The changes to publish; ``ignored`` says why nothing happened, if so.
 
         Raises:
-            ControlError: unknown command, a role that may not send it, or bad arguments.
+            ControlError: an unknown command, a naive ``wall_time``, or a cue that is not
+                in the main cue list.
         """
         if name not in COMMANDS:
             raise ControlError(f"unknown show command {name!r} (known: {', '.join(COMMANDS)})")
-        if role == "kiosk" and name != "touch":
-            raise ControlError(f"a kiosk may not send {name!r} (only 'touch')")
-        if not isinstance(args, Mapping):
-            raise ControlError("arguments must be a map")
-        extra = sorted(set(args) - set(COMMANDS[name]))
-        if extra:
-            raise ControlError(f"{name}: unknown argument {extra[0]!r} "
-                               f"(known: {', '.join(COMMANDS[name])})")
         wall_time = _aware(wall_time)
-        delay = _number(args, "delay", self.delay, 0.0, _MAX_DELAY_S)
+        delay = float(args.get("delay", self.delay))
         before = self.state()
         self._now, self._wall = now, wall_time
         eff = now + delay
@@ -367,9 +356,9 @@ class ShowControl:
 
     def _cmd_seek(self, args: Mapping[str, Any], now: float, eff: float,
                   events: list) -> tuple[dict[str, Any], str]:
-        pos = _number(args, "position", None, 0.0, 1e9)
+        pos = float(args["position"])
         if "rate" in args:
-            rate = _number(args, "rate", None, 0.0, 16.0)
+            rate = float(args["rate"])
             self.paused = rate == 0.0
             if rate > 0.0:
                 self._play_rate = rate
@@ -378,10 +367,8 @@ class ShowControl:
 
     def _cmd_blackout(self, args: Mapping[str, Any], now: float, eff: float,
                       events: list) -> tuple[dict[str, Any], str]:
-        on = args.get("on")
-        if not isinstance(on, bool):
-            raise ControlError("blackout: 'on' must be true or false")
-        fade = _number(args, "fade", self.show.blackout_fade_s, 0.0, _MAX_FADE_S)
+        on = bool(args["on"])
+        fade = float(args.get("fade", self.show.blackout_fade_s))
         if on == self._blackout_on and (on or self.panic == 0):
             return {}, f"blackout already {'on' if on else 'off'}"
         self._blackout_on = on

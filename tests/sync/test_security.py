@@ -31,11 +31,9 @@ from exhibit_engine.sync.auth import (
     split_user_id,
     user_id,
 )
-from exhibit_engine.sync.controller import (
-    ROLE_COMMANDS,
-    ControllerCore,
-    ControllerServer,
-)
+from exhibit_engine.sync.commands import ROLE_COMMANDS
+from exhibit_engine.sync.controller import ControllerServer
+from exhibit_engine.sync.controller_core import ControllerCore
 from exhibit_engine.sync.curve_keys import CurvePublicKey, write_curve_key_files
 from exhibit_engine.sync.node import NodeCore, NodeLink
 from exhibit_engine.sync.operator import OperatorClient

@@ -12,7 +12,8 @@ from exhibit_engine.config import ControllerSettings, ShowConfig, load_venue
 from exhibit_engine.errors import ConfigError, ProtocolError
 from exhibit_engine.show.anchor import ShowAnchor
 from exhibit_engine.sync import protocol as p
-from exhibit_engine.sync.controller import ControllerCore, ControllerServer, _encode
+from exhibit_engine.sync.controller import ControllerServer, _encode
+from exhibit_engine.sync.controller_core import ControllerCore
 from exhibit_engine.sync.snapshot import SnapshotAssembly
 
 REPO = Path(__file__).resolve().parents[2]

@@ -16,7 +16,7 @@ from dataclasses import replace
 import pytest
 
 from exhibit_engine.sync import protocol as p
-from exhibit_engine.sync.controller import ControllerCore
+from exhibit_engine.sync.controller_core import ControllerCore
 from exhibit_engine.sync.node import NodeCore
 from exhibit_engine.sync.snapshot import snapshot_messages
 
