@@ -5,6 +5,8 @@
 - :mod:`~exhibit_engine.show.timeline`: cue lists answered as ``state_at(t)``, and
   ``CueFiring`` (each cue start reported once).
 - :mod:`~exhibit_engine.show.schedule`: opening hours.
+- :mod:`~exhibit_engine.show.blackout`: ``blackout_level``, how dark the wall is (the
+  session-state value a node reads every frame).
 - :mod:`~exhibit_engine.show.control`: ``ShowControl``, the controller's show state machine
   (GO, pause, goto, blackout, panic, attract, the schedule); it takes command arguments
   that the sync layer has already checked.
@@ -13,7 +15,8 @@ The show lies below the sync layer: nothing here imports :mod:`exhibit_engine.sy
 """
 
 from .anchor import ShowAnchor
-from .control import ControlError, ControlResult, ShowControl, blackout_level
+from .blackout import blackout_level
+from .control import ControlError, ControlResult, ShowControl
 from .schedule import OpeningHours, Schedule
 from .timeline import PROGRAMS, CueFiring, CueStart, CueState, Timeline
 

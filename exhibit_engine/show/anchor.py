@@ -33,3 +33,8 @@ class ShowAnchor:
     def show_time(self, controller_time: float) -> float:
         """Return the show time at ``controller_time`` (extrapolating either way)."""
         return self.position + (controller_time - self.controller_time) * self.rate
+
+    def controller_time_at(self, position: float) -> float:
+        """Return the controller time at which show time reaches ``position`` (the rate
+        must not be 0)."""
+        return self.controller_time + (position - self.position) / self.rate

@@ -17,8 +17,8 @@ Session-state keys this module owns (the values :meth:`ShowControl.state` return
     "cue":      {"id": str, "index": int, "program": str}  informational ("" / -1: none)
 
 All times inside session-state values are *controller* times (not show time): show time
-stops while paused or after a panic, and a fade to black must still run then. A node
-evaluates ``blackout_level(state["blackout"], controller_now)``.
+stops while paused or after a panic, and a fade to black must still run then (a node
+reads ``"blackout"`` with :func:`~exhibit_engine.show.blackout.blackout_level`).
 
 Every change takes effect ``delay`` seconds in the future (default 0.2 s) so that every
 node switches on the same frame; :meth:`ShowControl.position` honours an anchor that is
@@ -69,18 +69,17 @@ from typing import Any
 from ..config import ShowConfig
 from ..errors import ExhibitError
 from .anchor import ShowAnchor
+from .blackout import blackout_level
 from .schedule import Schedule, elapsed_s
 from .timeline import PROGRAMS, CueFiring, CueStart, Timeline
 
 __all__ = [
     "COMMANDS",
     "MAX_DELAY_S",
-    "PROGRAMS",
     "WAIT_LEAD_S",
     "ControlError",
     "ControlResult",
     "ShowControl",
-    "blackout_level",
 ]
 
 #: The commands :meth:`ShowControl.command` carries out (their arguments:
@@ -120,39 +119,6 @@ class ControlResult:
     events: tuple[tuple[str, float, Mapping[str, Any]], ...] = ()
     data: Mapping[str, Any] = field(default_factory=dict)
     ignored: str = ""
-
-
-def blackout_level(value: Mapping[str, Any] | None, t: float) -> float:
-    """How dark the wall is at controller time ``t`` (0 = picture, 1 = black).
-
-    Args:
-        value: the ``"blackout"`` session-state value (``None`` or empty: no blackout).
-            ``from`` defaults to ``1 - level`` (a full fade).
-        t: controller time (seconds).
-
-    Returns:
-        The level in [0, 1]: ``from`` until ``at``, then a linear fade over ``fade``
-        seconds to ``level``. A malformed value counts as no blackout: the render loop
-        keeps the picture rather than fail.
-    """
-    if not isinstance(value, Mapping) or not value:
-        return 0.0
-    try:
-        level = float(value["level"])
-        start = float(value.get("from", 1.0 - level))
-        at = float(value.get("at", -math.inf))
-        fade = float(value.get("fade", 0.0))
-    except (KeyError, TypeError, ValueError):
-        return 0.0
-    if not all(math.isfinite(x) for x in (level, start, fade, t)):
-        return 0.0
-    if t < at:
-        out = start
-    elif fade <= 0.0 or t >= at + fade:
-        out = level
-    else:
-        out = start + (level - start) * (t - at) / fade
-    return min(1.0, max(0.0, out))
 
 
 def _aware(wall_time: datetime) -> datetime:
@@ -259,12 +225,10 @@ class ShowControl:
 
         Args:
             name: one of :data:`COMMANDS`.
-            args: the command's arguments, already checked by the sync layer's command
-                path (types, ranges, no unknown keys): ``goto``: ``cue`` (id or index,
-                judged here); ``seek``: ``position`` and optional ``rate`` (0 pauses);
-                ``blackout``: ``on`` and optional ``fade`` (the show's
-                ``blackout_fade_s`` if omitted); every command: optional ``delay``
-                (:attr:`delay` if omitted).
+            args: the command's arguments, checked by the sync layer (types, ranges, no
+                unknown keys): ``goto``: ``cue`` (an id or index, judged here); ``seek``:
+                ``position``, optional ``rate`` (0 pauses); ``blackout``: ``on``, optional
+                ``fade`` (default the show's); every command: optional ``delay``.
             now: controller clock (s).
             wall_time: aware datetime now.
 
@@ -440,23 +404,11 @@ class ShowControl:
         if (self.program != "main" or self.waiting or a.rate <= 0.0
                 or now < a.controller_time):
             return
-        tl = self._timelines["main"]
         p = a.show_time(now)
-        st = tl.state_at(p)
-        if st.ended:
-            return
-        n = len(tl.cues)
-        for step in range(n + 1):
-            i, k = (st.index + step) % n, st.loop + (st.index + step) // n
-            if not tl.loop and k > 0:
-                return
-            hold = k * tl.duration + tl.start_of(i + 1) - _HOLD_EPS
-            if tl.cues[i].wait and hold > p:
-                if (hold - p) / a.rate <= WAIT_LEAD_S:
-                    at = a.controller_time + (hold - a.position) / a.rate
-                    self._set_anchor(now, at, hold, 0.0)
-                    self.waiting = True
-                return
+        hold = self._timelines["main"].next_hold(p, _HOLD_EPS)
+        if hold is not None and (hold - p) / a.rate <= WAIT_LEAD_S:
+            self._set_anchor(now, a.controller_time_at(hold), hold, 0.0)
+            self.waiting = True
 
     # ------------------------------------------------------------------ internals
 
@@ -509,7 +461,9 @@ class ShowControl:
         self.paused, self.waiting = self.panic >= 2, False  # a panic stop stays stopped
         if self._open:
             self._last_activity = now
-            self._switch("main", now, eff, self._catch_up(wall_eff), self._rate(), events)
+            main = self._timelines["main"]
+            start = self.schedule.catch_up(wall_eff, main.duration, main.loop)
+            self._switch("main", now, eff, start, self._rate(), events)
         else:
             self._switch("standby", now, eff, 0.0, 1.0, events)
         if initial:
@@ -517,15 +471,6 @@ class ShowControl:
             level = self._blackout["level"]
             self._blackout = {"level": level, "from": level, "at": eff, "fade": 0.0}
             self._prev = self.anchor
-
-    def _catch_up(self, wall: datetime) -> float:
-        """Seconds since today's opening, wrapped by main's loop (0 without a schedule)."""
-        tl = self._timelines["main"]
-        period = self.schedule.period_at(wall)
-        if self.schedule.always_open or period is None:
-            return 0.0
-        seconds = max(0.0, elapsed_s(period.opening, wall))
-        return seconds % tl.duration if tl.loop else min(seconds, tl.duration)
 
     def _update_blackout(self, eff: float, fade: float) -> None:
         dark = (self._blackout_on or self.panic > 0
@@ -537,7 +482,7 @@ class ShowControl:
 
     def _controller_time_of(self, position: float, now: float) -> float:
         a = self._anchor_at(now)
-        return a.controller_time + (position - a.position) / a.rate if a.rate > 0 else now
+        return a.controller_time_at(position) if a.rate > 0 else now
 
     def _cue_event(self, cs: CueStart, at: float) -> tuple[str, float, Mapping[str, Any]]:
         return ("cue", at, {"id": cs.cue.id, "index": cs.index, "program": self.program,

@@ -42,7 +42,8 @@ from typing import Any
 from ..config import ShowConfig
 from ..errors import CommandError, SyncError
 from ..show.anchor import ShowAnchor
-from ..show.control import ControlError, ControlResult, ShowControl, blackout_level
+from ..show.blackout import blackout_level
+from ..show.control import ControlError, ControlResult, ShowControl
 
 __all__ = ["DEFAULT_LANGUAGES", "ShowChange", "ShowSession"]
 

@@ -35,7 +35,8 @@ from exhibit_engine.sync.commands import ROLE_COMMANDS
 from exhibit_engine.sync.controller import ControllerServer
 from exhibit_engine.sync.controller_core import ControllerCore
 from exhibit_engine.sync.curve_keys import CurvePublicKey, write_curve_key_files
-from exhibit_engine.sync.node import NodeCore, NodeLink
+from exhibit_engine.sync.node import NodeLink
+from exhibit_engine.sync.node_core import NodeCore
 from exhibit_engine.sync.operator import OperatorClient
 from exhibit_engine.sync.protocol import (
     PROTOCOL_VERSION,

@@ -17,7 +17,7 @@ import pytest
 
 from exhibit_engine.sync import protocol as p
 from exhibit_engine.sync.controller_core import ControllerCore
-from exhibit_engine.sync.node import NodeCore
+from exhibit_engine.sync.node_core import LinkSchedule, NodeCore
 from exhibit_engine.sync.snapshot import snapshot_messages
 
 
@@ -499,3 +499,48 @@ def test_poor_round_trips_probe_faster_until_a_good_one() -> None:
     assert node.rtt_us == pytest.approx(200.0)
     assert not [m for m in node.tick(0.6) if isinstance(m, p.Ping)]
     assert [m for m in node.tick(1.3) if isinstance(m, p.Ping)]
+
+
+def test_a_warm_up_is_due_with_a_timed_probe_and_only_once_joined() -> None:
+    node = NodeCore("n", burst=1, probe_interval_s=1.0)
+    assert not node.warm_up_due(0.0)                          # not welcomed yet
+    node.handle(p.Welcome("s", 0), 0.0)
+    assert node.warm_up_due(0.0)
+    (ping,) = [m for m in node.tick(0.0) if isinstance(m, p.Ping)]
+    node.handle(p.Pong(ping.t0, 0.0001, 0.0001), 0.0002)      # a good round trip
+    assert not node.warm_up_due(0.9)
+    assert node.warm_up_due(1.0)
+    assert [m for m in node.tick(1.0) if isinstance(m, p.Ping)]   # the probe it warms for
+
+
+# --------------------------------------------------------------------------- the agent's timing
+
+
+def test_the_beat_keeps_its_own_grid_and_a_late_turn_does_not_move_it() -> None:
+    timer = LinkSchedule(0.1, 10.0, lambda: 0.25)             # phase: a quarter beat
+    assert timer.next_beat == pytest.approx(10.025) and timer.due(10.0)
+    assert not timer.beating(10.0)
+    timer.ran(10.0, False)
+    assert timer.next_tick == pytest.approx(10.025)           # woken for the beat
+    assert not timer.due(10.02) and timer.due(10.025) and timer.beating(10.025)
+    timer.ran(10.031, True)                                   # a turn 6 ms late
+    assert timer.next_beat == pytest.approx(10.125)           # the grid, not now + 0.1
+    timer.ran(10.37, True)                                    # beats missed: no catching up
+    assert timer.next_beat == pytest.approx(10.425)
+    assert timer.wait_ms(10.3705) == 55                      # rounded up: 54.5 ms
+
+
+def test_a_turn_just_after_a_broadcast_waits_once_for_quiet_unless_a_reply_is_there() -> None:
+    timer = LinkSchedule(0.1, 0.0, lambda: 0.5, quiet_s=0.01)
+    timer.ran(0.0, False)
+    timer.broadcast(0.048)
+    assert not timer.due(0.05)                                # deferred, once
+    assert timer.next_tick == pytest.approx(0.063)            # quiet end + half of quiet_s
+    timer.broadcast(0.06)
+    assert timer.due(0.063)                                   # not deferred twice
+    timer.ran(0.063, True)
+    timer.broadcast(0.09)
+    timer.replied(0.095)                                      # a pong: run at once
+    assert timer.urgent and timer.due(0.095)
+    timer.ran(0.095, False)
+    assert not timer.urgent
