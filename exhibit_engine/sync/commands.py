@@ -18,24 +18,24 @@ reply's error::
 The table (seconds; "show": carried out by the show control, so refused while the show
 has no cue list)::
 
-    status                                         every role
+    status                                             every role
     capture   tag: str, delay=0.5 (0-60)
-    select    item: str, delay=0.3 (0-60)           kiosks too
+    select    item: str, delay=0.3 (0-60)              kiosks too
     seek      position (-1e9 to 1e9), rate=1 (-16 to 16), delay=0.2 (0-60)
-              while a show control runs: position (0 to 1e9), rate (0-16, kept if
-              omitted), delay (0-10) -- the show control's seek
-    language  language                             kiosks too
-    go, next, back, pause, resume, panic: delay     show
-    touch     delay                                show; kiosks too
-    goto      cue (an id or an index), delay       show
-    blackout  on: bool, fade (0-600), delay        show
+              while a show control runs, the show control's seek: position (0 to 1e9),
+              rate (0-16; omitted: kept), delay (0-10)
+    language  language                                 kiosks too
+    go | next | back | pause | resume | panic   delay  show
+    touch     delay                                    show; kiosks too
+    goto      cue (an id or an index), delay           show
+    blackout  on: bool, fade (0-600), delay            show
 
 A show command's ``delay`` is 0 to :data:`~exhibit_engine.show.control.MAX_DELAY_S`;
 omitted, the show control's own (0.2 s) applies, and an omitted ``fade`` is the show's
 ``blackout_fade_s``. What only the show can judge is left to it: whether a cue exists
 (``goto``) and which languages the show has (``language``).
 
-Core: standard library only.
+Core: the standard library and the show layer below; never ZeroMQ.
 """
 
 from __future__ import annotations

@@ -302,7 +302,7 @@ def test_an_operator_may_start_the_show_while_closed_until_the_next_change() -> 
 def test_a_wait_cue_holds_its_last_frame_until_go() -> None:
     show = replace(ALWAYS, cues=(replace(CUES[0], wait=True), *CUES[1:]))
     sim = Sim(show)
-    sim.at(60.0).cmd("touch")           # no attract before the hold
+    sim.at(60.0).cmd("touch")                                 # no attract before the hold
     assert sim.at(38.0).tick().changed == {}                  # 2 s before the end: not yet
     res = sim.at(1.5).tick()                                  # 0.5 s before
     hold = res.changed["anchor"]
