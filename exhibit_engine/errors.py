@@ -14,6 +14,8 @@ non-zero exit; nothing else reaches a user as a traceback.
     ├── RenderError (RuntimeError)       the renderer could not open or draw
     └── SyncError                        the sync layer
         ├── ProtocolError (ValueError)   a frame that breaks the wire format: .peer, .rule
+        ├── CommandError (ValueError)    a command refused by role, unknown or with bad
+        │                                arguments (the reply's error): .command, .refused
         └── SyncTimeout (TimeoutError)   a peer did not answer in time: .peer
 
 Each class also subclasses the matching built-in, so callers that already catch
@@ -31,6 +33,7 @@ __all__ = [
     "RenderError",
     "SyncError",
     "ProtocolError",
+    "CommandError",
     "SyncTimeout",
 ]
 
@@ -132,6 +135,26 @@ class ProtocolError(SyncError, ValueError):
         super().__init__(f"{peer}: {rule}" if peer else rule)
         self.peer = peer
         self.rule = rule
+
+
+class CommandError(SyncError, ValueError):
+    """The controller will not carry out a command: the sender's role may not send it, no
+    such command exists, or its arguments break the rules of
+    :mod:`exhibit_engine.sync.commands`.
+
+    ``str(err)`` is the error of the reply the sender gets, e.g. ``"kiosk may not send
+    'seek' (kiosk commands: ...)"`` or ``"seek: 'position' is required"``.
+
+    Attributes:
+        command: the command's name.
+        refused: True when the sender's role may not send it (the controller counts those
+            as refusals in ``status``).
+    """
+
+    def __init__(self, command: str, message: str, *, refused: bool = False) -> None:
+        super().__init__(message)
+        self.command = command
+        self.refused = refused
 
 
 class SyncTimeout(SyncError, TimeoutError):

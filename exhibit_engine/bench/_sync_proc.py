@@ -72,7 +72,8 @@ def _controller(host: str, keys: int) -> int:
 
 def _node(node_id: str, host: str, state_port: int, publish_port: int, keys: int,
           out: Path, until_synced: bool) -> int:
-    from ..sync.node import NodeCore, NodeLink
+    from ..sync.node import NodeLink
+    from ..sync.node_core import NodeCore
     from ..sync.protocol import Event, Message
 
     class StampingCore(NodeCore):

@@ -81,7 +81,8 @@ class SyncBenchOptions:
 
 def state_capacity(wanted: int) -> int:
     """The most of ``wanted`` seeded keys (plus the anchor) one snapshot can carry."""
-    from ..sync.protocol import MAX_STATE_KEYS, snapshot_messages
+    from ..sync.protocol import MAX_STATE_KEYS
+    from ..sync.snapshot import snapshot_messages
 
     def fits(n: int) -> bool:
         if n + 1 > MAX_STATE_KEYS:

@@ -4,6 +4,11 @@ A pure state machine (no clock is read, no I/O): the controller passes ``now`` (
 monotonic clock, seconds) and ``wall_time`` (an aware datetime) into every call, and gets
 back a :class:`ControlResult` naming the session-state keys to publish.
 
+Command arguments arrive checked: the sync layer's one command path
+(:mod:`exhibit_engine.sync.commands`) has already refused what a role may not send, unknown
+arguments, wrong types and values out of range. What only the show can judge stays here: a
+cue that is not in the cue list, a command that has nothing to do (``ignored``).
+
 Session-state keys this module owns (the values :meth:`ShowControl.state` returns)::
 
     "anchor":   [controller_time, position, rate]        show time on the controller clock
@@ -12,8 +17,8 @@ Session-state keys this module owns (the values :meth:`ShowControl.state` return
     "cue":      {"id": str, "index": int, "program": str}  informational ("" / -1: none)
 
 All times inside session-state values are *controller* times (not show time): show time
-stops while paused or after a panic, and a fade to black must still run then. A node
-evaluates ``blackout_level(state["blackout"], controller_now)``.
+stops while paused or after a panic, and a fade to black must still run then (a node
+reads ``"blackout"`` with :func:`~exhibit_engine.show.blackout.blackout_level`).
 
 Every change takes effect ``delay`` seconds in the future (default 0.2 s) so that every
 node switches on the same frame; :meth:`ShowControl.position` honours an anchor that is
@@ -63,45 +68,36 @@ from typing import Any
 
 from ..config import ShowConfig
 from ..errors import ExhibitError
-from ..sync.clock import ShowAnchor
+from .anchor import ShowAnchor
+from .blackout import blackout_level
 from .schedule import Schedule, elapsed_s
 from .timeline import PROGRAMS, CueFiring, CueStart, Timeline
 
 __all__ = [
     "COMMANDS",
-    "PROGRAMS",
+    "MAX_DELAY_S",
     "WAIT_LEAD_S",
     "ControlError",
     "ControlResult",
     "ShowControl",
-    "blackout_level",
 ]
 
-#: The commands :meth:`ShowControl.command` accepts, with the argument names each takes.
-COMMANDS: Mapping[str, tuple[str, ...]] = {
-    "go": ("delay",),
-    "next": ("delay",),
-    "back": ("delay",),
-    "pause": ("delay",),
-    "resume": ("delay",),
-    "goto": ("cue", "delay"),
-    "seek": ("position", "rate", "delay"),
-    "blackout": ("on", "fade", "delay"),
-    "panic": ("delay",),
-    "touch": ("delay",),
-}
-
+#: The commands :meth:`ShowControl.command` carries out (their arguments:
+#: :data:`exhibit_engine.sync.commands.COMMANDS`).
+COMMANDS = ("go", "next", "back", "pause", "resume", "goto", "seek", "blackout", "panic",
+            "touch")
+#: The longest a change may be announced ahead (``delay``, seconds).
+MAX_DELAY_S = 10.0
 #: How far ahead of a wait cue's end its hold is published (s).
 WAIT_LEAD_S = 1.0
 
 _HOLD_EPS = 1e-3      # a wait cue holds this long before its end: still its last frame
-_MAX_DELAY_S = 10.0
-_MAX_FADE_S = 600.0
 _SNAPSHOT_VERSION = 1
 
 
 class ControlError(ExhibitError, ValueError):
-    """A show command with a bad name or bad arguments, or a malformed saved state."""
+    """A show command the show cannot carry out (an unknown name, no such cue), a bad
+    setting or wall clock, or a malformed saved state."""
 
 
 @dataclass(frozen=True)
@@ -125,54 +121,18 @@ class ControlResult:
     ignored: str = ""
 
 
-def blackout_level(value: Mapping[str, Any] | None, t: float) -> float:
-    """How dark the wall is at controller time ``t`` (0 = picture, 1 = black).
-
-    Args:
-        value: the ``"blackout"`` session-state value (``None`` or empty: no blackout).
-            ``from`` defaults to ``1 - level`` (a full fade).
-        t: controller time (seconds).
-
-    Returns:
-        The level in [0, 1]: ``from`` until ``at``, then a linear fade over ``fade``
-        seconds to ``level``. A malformed value counts as no blackout: the render loop
-        keeps the picture rather than fail.
-    """
-    if not isinstance(value, Mapping) or not value:
-        return 0.0
-    try:
-        level = float(value["level"])
-        start = float(value.get("from", 1.0 - level))
-        at = float(value.get("at", -math.inf))
-        fade = float(value.get("fade", 0.0))
-    except (KeyError, TypeError, ValueError):
-        return 0.0
-    if not all(math.isfinite(x) for x in (level, start, fade, t)):
-        return 0.0
-    if t < at:
-        out = start
-    elif fade <= 0.0 or t >= at + fade:
-        out = level
-    else:
-        out = start + (level - start) * (t - at) / fade
-    return min(1.0, max(0.0, out))
-
-
 def _aware(wall_time: datetime) -> datetime:
     if not isinstance(wall_time, datetime) or wall_time.utcoffset() is None:
         raise ControlError("wall_time must be an aware datetime (with a time zone)")
     return wall_time
 
 
-def _number(args: Mapping[str, Any], key: str, default: float | None, lo: float,
-            hi: float) -> float:
-    v = args.get(key, default)
-    if v is None:
-        raise ControlError(f"'{key}' is required")
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) \
-            or not lo <= v <= hi:
-        raise ControlError(f"'{key}' must be a number from {lo:g} to {hi:g}")
-    return float(v)
+def _setting(key: str, value: float, hi: float) -> float:
+    """A number setting of the control itself (not a command argument), from 0 to ``hi``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) \
+            or not math.isfinite(value) or not 0.0 <= value <= hi:
+        raise ControlError(f"'{key}' must be a number from 0 to {hi:g}")
+    return float(value)
 
 
 class ShowControl:
@@ -205,9 +165,9 @@ class ShowControl:
                  delay: float = 0.2) -> None:
         wall_time = _aware(wall_time)
         self.show = show
-        self.delay = _number({"delay": delay}, "delay", None, 0.0, _MAX_DELAY_S)
+        self.delay = _setting("delay", delay, MAX_DELAY_S)
         guard = show.go_guard_s if go_guard_s is None else go_guard_s
-        self.go_guard_s = _number({"go_guard_s": guard}, "go_guard_s", None, 0.0, 60.0)
+        self.go_guard_s = _setting("go_guard_s", guard, 60.0)
         self.schedule = Schedule.from_show(show)
         self._timelines = {p: Timeline.from_show(show, p) for p in PROGRAMS
                            if Timeline.has_program(show, p)}
@@ -259,37 +219,30 @@ class ShowControl:
 
     # ------------------------------------------------------------------ commands
 
-    def command(self, name: str, args: Mapping[str, Any], now: float, wall_time: datetime,
-                role: str = "operator") -> ControlResult:
+    def command(self, name: str, args: Mapping[str, Any], now: float,
+                wall_time: datetime) -> ControlResult:
         """Carry out one show command (the rules are in the module docstring).
 
         Args:
             name: one of :data:`COMMANDS`.
-            args: the command's arguments (``goto``: ``cue`` id or index; ``seek``:
-                ``position`` and optional ``rate`` 0-16; ``blackout``: ``on`` and
-                optional ``fade``; every command: optional ``delay``).
+            args: the command's arguments, checked by the sync layer (types, ranges, no
+                unknown keys): ``goto``: ``cue`` (an id or index, judged here); ``seek``:
+                ``position``, optional ``rate`` (0 pauses); ``blackout``: ``on``, optional
+                ``fade`` (default the show's); every command: optional ``delay``.
             now: controller clock (s).
             wall_time: aware datetime now.
-            role: the sender's role; a ``"kiosk"`` may only send ``"touch"``.
 
         Returns:
             The changes to publish; ``ignored`` says why nothing happened, if so.
 
         Raises:
-            ControlError: unknown command, a role that may not send it, or bad arguments.
+            ControlError: an unknown command, a naive ``wall_time``, or a cue that is not
+                in the main cue list.
         """
         if name not in COMMANDS:
             raise ControlError(f"unknown show command {name!r} (known: {', '.join(COMMANDS)})")
-        if role == "kiosk" and name != "touch":
-            raise ControlError(f"a kiosk may not send {name!r} (only 'touch')")
-        if not isinstance(args, Mapping):
-            raise ControlError("arguments must be a map")
-        extra = sorted(set(args) - set(COMMANDS[name]))
-        if extra:
-            raise ControlError(f"{name}: unknown argument {extra[0]!r} "
-                               f"(known: {', '.join(COMMANDS[name])})")
         wall_time = _aware(wall_time)
-        delay = _number(args, "delay", self.delay, 0.0, _MAX_DELAY_S)
+        delay = float(args.get("delay", self.delay))
         before = self.state()
         self._now, self._wall = now, wall_time
         eff = now + delay
@@ -367,9 +320,9 @@ class ShowControl:
 
     def _cmd_seek(self, args: Mapping[str, Any], now: float, eff: float,
                   events: list) -> tuple[dict[str, Any], str]:
-        pos = _number(args, "position", None, 0.0, 1e9)
+        pos = float(args["position"])
         if "rate" in args:
-            rate = _number(args, "rate", None, 0.0, 16.0)
+            rate = float(args["rate"])
             self.paused = rate == 0.0
             if rate > 0.0:
                 self._play_rate = rate
@@ -378,10 +331,8 @@ class ShowControl:
 
     def _cmd_blackout(self, args: Mapping[str, Any], now: float, eff: float,
                       events: list) -> tuple[dict[str, Any], str]:
-        on = args.get("on")
-        if not isinstance(on, bool):
-            raise ControlError("blackout: 'on' must be true or false")
-        fade = _number(args, "fade", self.show.blackout_fade_s, 0.0, _MAX_FADE_S)
+        on = bool(args["on"])
+        fade = float(args.get("fade", self.show.blackout_fade_s))
         if on == self._blackout_on and (on or self.panic == 0):
             return {}, f"blackout already {'on' if on else 'off'}"
         self._blackout_on = on
@@ -453,23 +404,11 @@ class ShowControl:
         if (self.program != "main" or self.waiting or a.rate <= 0.0
                 or now < a.controller_time):
             return
-        tl = self._timelines["main"]
         p = a.show_time(now)
-        st = tl.state_at(p)
-        if st.ended:
-            return
-        n = len(tl.cues)
-        for step in range(n + 1):
-            i, k = (st.index + step) % n, st.loop + (st.index + step) // n
-            if not tl.loop and k > 0:
-                return
-            hold = k * tl.duration + tl.start_of(i + 1) - _HOLD_EPS
-            if tl.cues[i].wait and hold > p:
-                if (hold - p) / a.rate <= WAIT_LEAD_S:
-                    at = a.controller_time + (hold - a.position) / a.rate
-                    self._set_anchor(now, at, hold, 0.0)
-                    self.waiting = True
-                return
+        hold = self._timelines["main"].next_hold(p, _HOLD_EPS)
+        if hold is not None and (hold - p) / a.rate <= WAIT_LEAD_S:
+            self._set_anchor(now, a.controller_time_at(hold), hold, 0.0)
+            self.waiting = True
 
     # ------------------------------------------------------------------ internals
 
@@ -522,7 +461,9 @@ class ShowControl:
         self.paused, self.waiting = self.panic >= 2, False  # a panic stop stays stopped
         if self._open:
             self._last_activity = now
-            self._switch("main", now, eff, self._catch_up(wall_eff), self._rate(), events)
+            main = self._timelines["main"]
+            start = self.schedule.catch_up(wall_eff, main.duration, main.loop)
+            self._switch("main", now, eff, start, self._rate(), events)
         else:
             self._switch("standby", now, eff, 0.0, 1.0, events)
         if initial:
@@ -530,15 +471,6 @@ class ShowControl:
             level = self._blackout["level"]
             self._blackout = {"level": level, "from": level, "at": eff, "fade": 0.0}
             self._prev = self.anchor
-
-    def _catch_up(self, wall: datetime) -> float:
-        """Seconds since today's opening, wrapped by main's loop (0 without a schedule)."""
-        tl = self._timelines["main"]
-        period = self.schedule.period_at(wall)
-        if self.schedule.always_open or period is None:
-            return 0.0
-        seconds = max(0.0, elapsed_s(period.opening, wall))
-        return seconds % tl.duration if tl.loop else min(seconds, tl.duration)
 
     def _update_blackout(self, eff: float, fade: float) -> None:
         dark = (self._blackout_on or self.panic > 0
@@ -550,7 +482,7 @@ class ShowControl:
 
     def _controller_time_of(self, position: float, now: float) -> float:
         a = self._anchor_at(now)
-        return a.controller_time + (position - a.position) / a.rate if a.rate > 0 else now
+        return a.controller_time_at(position) if a.rate > 0 else now
 
     def _cue_event(self, cs: CueStart, at: float) -> tuple[str, float, Mapping[str, Any]]:
         return ("cue", at, {"id": cs.cue.id, "index": cs.index, "program": self.program,

@@ -124,6 +124,20 @@ class Schedule:
                 return p
         return None
 
+    def catch_up(self, dt: datetime, duration: float, loop: bool) -> float:
+        """Where a show of ``duration`` seconds plays at instant ``dt``: the seconds since
+        today's opening, wrapped by ``duration`` if the show loops, else held at its end
+        (0 without a schedule, or while closed).
+
+        Raises:
+            ValueError: ``dt`` is naive.
+        """
+        period = self.period_at(dt)
+        if self.always_open or period is None:
+            return 0.0
+        seconds = max(0.0, elapsed_s(period.opening, dt))
+        return seconds % duration if loop else min(seconds, duration)
+
     def is_open(self, dt: datetime) -> bool:
         """True when the venue is open at instant ``dt`` (opening inclusive, closing not).
 

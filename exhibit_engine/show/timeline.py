@@ -26,7 +26,7 @@ from itertools import accumulate
 
 from ..config import CueConfig, ShowConfig
 
-__all__ = ["CueStart", "CueState", "CueFiring", "Timeline", "PROGRAMS"]
+__all__ = ["PROGRAMS", "CueFiring", "CueStart", "CueState", "Timeline"]
 
 #: Program names a show may have: its main cue list, the attract loop, the standby scene.
 PROGRAMS = ("main", "attract", "standby")
@@ -165,6 +165,23 @@ class Timeline:
         if state.index + 1 < len(self.cues):
             return self.cue_start(state.index + 1, state.loop)
         return self.cue_start(0, state.loop + 1) if self.loop else None
+
+    def next_hold(self, t: float, eps: float) -> float | None:
+        """Where the next wait cue holds after show time ``t``: ``eps`` before its end
+        (still its last frame), the first such point past ``t``; ``None`` when no wait
+        cue lies ahead (or a non-looping show has ended)."""
+        st = self.state_at(t)
+        if st.ended:
+            return None
+        n = len(self.cues)
+        for step in range(n + 1):
+            i, k = (st.index + step) % n, st.loop + (st.index + step) // n
+            if not self.loop and k > 0:
+                return None
+            hold = k * self.duration + self.start_of(i + 1) - eps
+            if self.cues[i].wait and hold > t:
+                return hold
+        return None
 
     def state_at(self, t: float) -> CueState:
         """What plays at show time ``t`` (seconds since the show started).

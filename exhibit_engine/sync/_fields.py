@@ -12,10 +12,10 @@ from typing import Any
 import msgpack
 
 from ..errors import ProtocolError
-from .clock import ShowAnchor
+from ..show.anchor import ShowAnchor
 
-__all__ = ["MAX_FRAME_BYTES", "MAX_INT", "MAX_MAP_KEYS", "MAX_STR", "REQUIRED", "Body",
-           "check_value", "is_number", "unpack", "decode_anchor"]
+__all__ = ["MAX_DEPTH", "MAX_FRAME_BYTES", "MAX_INT", "MAX_LIST", "MAX_MAP_KEYS", "MAX_STR",
+           "REQUIRED", "Body", "check_value", "decode_anchor", "is_number", "unpack"]
 
 #: Largest frame (bytes) any peer accepts.
 MAX_FRAME_BYTES = 64 * 1024

@@ -1,4 +1,4 @@
-"""Clock maths: the show anchor, NTP-style offset/delay, and a slewing clock estimator.
+"""Clock maths: NTP-style offset/delay and a slewing clock estimator.
 
 Part of the core (standard library only). No function here reads a clock: the caller
 passes ``now`` (its local monotonic time), so tests feed numbers instead of waiting.
@@ -20,8 +20,8 @@ controller-time it reports runs at most ``max_slew`` faster or slower than local
 show time never jumps; only an error above ``step_threshold_s`` is corrected at once, and so
 are the first few samples (the initial burst, before anything has played for long).
 
-Show time is an anchor, not a stream: ``ShowAnchor(controller_time, position, rate)`` says
-"at that controller time the show was at ``position`` and runs at ``rate``".
+Show time itself is a :class:`~exhibit_engine.show.anchor.ShowAnchor` on the controller
+clock; the estimator turns a node's local time into that clock.
 """
 
 from __future__ import annotations
@@ -32,26 +32,7 @@ from dataclasses import dataclass
 
 from ..errors import SyncError
 
-__all__ = ["ShowAnchor", "ClockSample", "ClockEstimator", "offset_delay"]
-
-
-@dataclass(frozen=True)
-class ShowAnchor:
-    """Show time as a line through one point of the controller clock.
-
-    Attributes:
-        controller_time: the controller clock (seconds) at the anchor point.
-        position: the show time (seconds) at that point.
-        rate: show seconds per controller second (1.0 plays, 0.0 holds).
-    """
-
-    controller_time: float
-    position: float
-    rate: float = 1.0
-
-    def show_time(self, controller_time: float) -> float:
-        """Return the show time at ``controller_time`` (extrapolating either way)."""
-        return self.position + (controller_time - self.controller_time) * self.rate
+__all__ = ["ClockEstimator", "ClockSample", "offset_delay"]
 
 
 def offset_delay(t0: float, t1: float, t2: float, t3: float) -> tuple[float, float]:

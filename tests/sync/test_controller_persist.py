@@ -12,11 +12,8 @@ from typing import Any
 import pytest
 
 from exhibit_engine.sync import protocol as p
-from exhibit_engine.sync.controller import (
-    ControllerCore,
-    ControllerServer,
-    simulated_wall_clock,
-)
+from exhibit_engine.sync.controller import ControllerServer, simulated_wall_clock
+from exhibit_engine.sync.controller_core import ControllerCore
 from exhibit_engine.sync.operator import OperatorClient
 from exhibit_engine.sync.persist import (
     FORMAT,

@@ -10,7 +10,7 @@ import pytest
 
 from exhibit_engine.config import AttractConfig, CueConfig, ShowConfig
 from exhibit_engine.sync import protocol as p
-from exhibit_engine.sync.controller import ControllerCore
+from exhibit_engine.sync.controller_core import ControllerCore
 
 WALL = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 CUES = (CueConfig("intro", "b", "s1", 10.0), CueConfig("hall", "b", "s2", 20.0),

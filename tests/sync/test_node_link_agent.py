@@ -22,8 +22,8 @@ from exhibit_engine.sync.protocol import (
     SnapshotRequest,
     Welcome,
     decode,
-    snapshot_messages,
 )
+from exhibit_engine.sync.snapshot import snapshot_messages
 
 HOST = "127.0.0.1"
 

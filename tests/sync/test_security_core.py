@@ -15,12 +15,10 @@ from exhibit_engine.config import SecurityConfig
 from exhibit_engine.errors import ConfigError
 from exhibit_engine.keys import CurvePublicKey
 from exhibit_engine.sync.auth import client_curve, server_curve
-from exhibit_engine.sync.controller import (
-    ROLE_COMMANDS,
-    ControllerCore,
-    ControllerServer,
-)
-from exhibit_engine.sync.node import NodeCore
+from exhibit_engine.sync.commands import ROLE_COMMANDS
+from exhibit_engine.sync.controller import ControllerServer
+from exhibit_engine.sync.controller_core import ControllerCore
+from exhibit_engine.sync.node_core import NodeCore
 from exhibit_engine.sync.protocol import Command, Hello, NodeStatus, Reply, Welcome
 
 from ..conftest import controller_settings

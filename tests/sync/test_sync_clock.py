@@ -1,4 +1,4 @@
-"""Clock maths: anchors, NTP offset/delay, best-of-N, slewing versus stepping."""
+"""Clock maths: NTP offset/delay, best-of-N, slewing versus stepping."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import math
 import pytest
 
 from exhibit_engine.errors import SyncError
-from exhibit_engine.sync.clock import ClockEstimator, ShowAnchor, offset_delay
+from exhibit_engine.sync.clock import ClockEstimator, offset_delay
 
 
 def probe(offset: float, t0: float, up: float, down: float, work: float = 0.0001,
@@ -17,15 +17,6 @@ def probe(offset: float, t0: float, up: float, down: float, work: float = 0.0001
     t2 = t1 + work
     t3 = t2 - offset + down
     return t0, t1, t2, t3
-
-
-def test_anchor_show_time_runs_at_rate() -> None:
-    a = ShowAnchor(100.0, 5.0, 1.0)
-    assert a.show_time(100.0) == 5.0
-    assert a.show_time(102.5) == 7.5
-    assert a.show_time(99.0) == 4.0
-    assert ShowAnchor(10.0, 3.0, 0.0).show_time(50.0) == 3.0
-    assert ShowAnchor(10.0, 0.0, 2.0).show_time(11.0) == 2.0
 
 
 def test_offset_delay_symmetric_path_is_exact() -> None:

@@ -10,9 +10,11 @@ import pytest
 
 from exhibit_engine.config import ControllerSettings, ShowConfig, load_venue
 from exhibit_engine.errors import ConfigError, ProtocolError
+from exhibit_engine.show.anchor import ShowAnchor
 from exhibit_engine.sync import protocol as p
-from exhibit_engine.sync.clock import ShowAnchor
-from exhibit_engine.sync.controller import ControllerCore, ControllerServer, _encode
+from exhibit_engine.sync.controller import ControllerServer, _encode
+from exhibit_engine.sync.controller_core import ControllerCore
+from exhibit_engine.sync.snapshot import SnapshotAssembly
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -51,7 +53,7 @@ def snapshot_of(core: ControllerCore, now: float, req: int = 9) -> tuple[int, di
     """Ask for a snapshot (from a new peer); check and assemble the parts; return
     (seq, items)."""
     replies = core.handle(f"asker-{req}-{now}".encode(), p.SnapshotRequest(req), now).replies
-    assembly = p.SnapshotAssembly(req)
+    assembly = SnapshotAssembly(req)
     *parts, final = [p.decode(m.encode()) for m in replies]
     for part in parts:
         assembly.add(part)

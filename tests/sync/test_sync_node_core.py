@@ -16,8 +16,9 @@ from dataclasses import replace
 import pytest
 
 from exhibit_engine.sync import protocol as p
-from exhibit_engine.sync.controller import ControllerCore
-from exhibit_engine.sync.node import NodeCore
+from exhibit_engine.sync.controller_core import ControllerCore
+from exhibit_engine.sync.node_core import LinkSchedule, NodeCore
+from exhibit_engine.sync.snapshot import snapshot_messages
 
 
 class Sim:
@@ -270,7 +271,7 @@ def answer(node: NodeCore, messages: list[p.Message], now: float) -> None:
 def feed_snapshot(node: NodeCore, seq: int, items: dict[str, object], now: float) -> int:
     """Let the node ask for a snapshot and answer it whole; return the request's nonce."""
     req = request(node, now).req
-    answer(node, p.snapshot_messages(req, seq, items), now)
+    answer(node, snapshot_messages(req, seq, items), now)
     return req
 
 
@@ -297,7 +298,7 @@ def test_node_core_clone_rules() -> None:
 
 def test_snapshot_before_welcome_is_ignored() -> None:
     node = NodeCore("n")
-    answer(node, p.snapshot_messages(0, 4, {"anchor": [0.0, 0.0, 1.0]}), 0.0)
+    answer(node, snapshot_messages(0, 4, {"anchor": [0.0, 0.0, 1.0]}), 0.0)
     assert not node.have_snapshot and node.state == {}
     assert node.stale_parts == 2
 
@@ -375,14 +376,14 @@ def test_a_wrong_count_or_digest_is_refused_and_asked_again(field: str, value: o
     node = NodeCore("n")
     node.handle(p.Welcome("s", 0), 0.0)
     first = request(node, 0.0)
-    *parts, final = p.snapshot_messages(first.req, 1, big_state())
+    *parts, final = snapshot_messages(first.req, 1, big_state())
     answer(node, [*parts, replace(final, **{field: value})], 0.01)
     assert not node.have_snapshot and node.state == {}
     assert node.snapshot_failures == 1 and fragment in node.last_snapshot_error
     assert not [m for m in node.tick(0.05) if isinstance(m, p.SnapshotRequest)]
     again = request(node, 0.12)                    # after 0.1 s, with a new nonce
     assert again.req != first.req
-    answer(node, p.snapshot_messages(again.req, 1, big_state()), 0.13)
+    answer(node, snapshot_messages(again.req, 1, big_state()), 0.13)
     assert node.have_snapshot and len(node.state) == 10_000
 
 
@@ -390,11 +391,11 @@ def test_parts_of_two_requests_never_mix() -> None:
     node = NodeCore("n")
     node.handle(p.Welcome("s", 0), 0.0)
     old = request(node, 0.0)
-    old_answer = p.snapshot_messages(old.req, 1, {"lang": "zh", "old": True})
+    old_answer = snapshot_messages(old.req, 1, {"lang": "zh", "old": True})
     answer(node, old_answer[:1], 0.1)
     new = request(node, 1.0)                       # the old one timed out
     assert new.req != old.req and node.snapshot_failures == 1
-    new_answer = p.snapshot_messages(new.req, 2, {"lang": "ru"})
+    new_answer = snapshot_messages(new.req, 2, {"lang": "ru"})
     # The rest of the old answer arrives amid the new one: ignored, not mixed in.
     answer(node, [new_answer[0], *old_answer[1:], new_answer[1]], 1.1)
     assert node.have_snapshot and node.state == {"lang": "ru"} and node.state_seq == 2
@@ -498,3 +499,48 @@ def test_poor_round_trips_probe_faster_until_a_good_one() -> None:
     assert node.rtt_us == pytest.approx(200.0)
     assert not [m for m in node.tick(0.6) if isinstance(m, p.Ping)]
     assert [m for m in node.tick(1.3) if isinstance(m, p.Ping)]
+
+
+def test_a_warm_up_is_due_with_a_timed_probe_and_only_once_joined() -> None:
+    node = NodeCore("n", burst=1, probe_interval_s=1.0)
+    assert not node.warm_up_due(0.0)                          # not welcomed yet
+    node.handle(p.Welcome("s", 0), 0.0)
+    assert node.warm_up_due(0.0)
+    (ping,) = [m for m in node.tick(0.0) if isinstance(m, p.Ping)]
+    node.handle(p.Pong(ping.t0, 0.0001, 0.0001), 0.0002)      # a good round trip
+    assert not node.warm_up_due(0.9)
+    assert node.warm_up_due(1.0)
+    assert [m for m in node.tick(1.0) if isinstance(m, p.Ping)]   # the probe it warms for
+
+
+# --------------------------------------------------------------------------- the agent's timing
+
+
+def test_the_beat_keeps_its_own_grid_and_a_late_turn_does_not_move_it() -> None:
+    timer = LinkSchedule(0.1, 10.0, lambda: 0.25)             # phase: a quarter beat
+    assert timer.next_beat == pytest.approx(10.025) and timer.due(10.0)
+    assert not timer.beating(10.0)
+    timer.ran(10.0, False)
+    assert timer.next_tick == pytest.approx(10.025)           # woken for the beat
+    assert not timer.due(10.02) and timer.due(10.025) and timer.beating(10.025)
+    timer.ran(10.031, True)                                   # a turn 6 ms late
+    assert timer.next_beat == pytest.approx(10.125)           # the grid, not now + 0.1
+    timer.ran(10.37, True)                                    # beats missed: no catching up
+    assert timer.next_beat == pytest.approx(10.425)
+    assert timer.wait_ms(10.3705) == 55                      # rounded up: 54.5 ms
+
+
+def test_a_turn_just_after_a_broadcast_waits_once_for_quiet_unless_a_reply_is_there() -> None:
+    timer = LinkSchedule(0.1, 0.0, lambda: 0.5, quiet_s=0.01)
+    timer.ran(0.0, False)
+    timer.broadcast(0.048)
+    assert not timer.due(0.05)                                # deferred, once
+    assert timer.next_tick == pytest.approx(0.063)            # quiet end + half of quiet_s
+    timer.broadcast(0.06)
+    assert timer.due(0.063)                                   # not deferred twice
+    timer.ran(0.063, True)
+    timer.broadcast(0.09)
+    timer.replied(0.095)                                      # a pong: run at once
+    assert timer.urgent and timer.due(0.095)
+    timer.ran(0.095, False)
+    assert not timer.urgent

@@ -14,8 +14,9 @@ import msgpack
 import pytest
 
 from exhibit_engine.errors import ProtocolError
+from exhibit_engine.show.anchor import ShowAnchor
 from exhibit_engine.sync import protocol as p
-from exhibit_engine.sync.clock import ShowAnchor
+from exhibit_engine.sync.snapshot import SnapshotAssembly, snapshot_messages
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -34,7 +35,7 @@ SAMPLES: list[p.Message] = [
     p.Reply(False, {}, "unknown command 'x'", 3),
     p.Event("capture", 12.75, {"tag": "t1"}, 5),
     p.SnapshotRequest(17),
-    *p.snapshot_messages(17, 9, {"anchor": [1.0, 0.0, 1.0], "language": "zh"}),
+    *snapshot_messages(17, 9, {"anchor": [1.0, 0.0, 1.0], "language": "zh"}),
     p.KeyUpdate(10, "language", "ru"),
     p.KeyUpdate(11, "anchor", [5.0, 1.0, 1.0]),
 ]
@@ -186,7 +187,7 @@ def test_body_must_be_a_map() -> None:
 
 def assemble(messages: list[p.Message], req: int) -> dict[str, Any]:
     """Feed decoded messages (wire round trip) to an assembly; return the verified state."""
-    assembly = p.SnapshotAssembly(req)
+    assembly = SnapshotAssembly(req)
     *parts, final = [p.decode(m.encode()) for m in messages]
     for part in parts:
         assert isinstance(part, p.SnapshotPart)
@@ -202,7 +203,7 @@ def big_state(n: int = 10_000) -> dict[str, Any]:
 
 def test_a_10000_key_state_goes_in_parts_and_comes_back_whole() -> None:
     state = big_state()
-    messages = p.snapshot_messages(5, 42, state)
+    messages = snapshot_messages(5, 42, state)
     *parts, final = messages
     assert len(parts) >= 3 and isinstance(final, p.Snapshot)
     assert final == p.Snapshot(5, 42, len(state), len(parts), final.digest)
@@ -214,11 +215,11 @@ def test_a_10000_key_state_goes_in_parts_and_comes_back_whole() -> None:
     assert assemble(messages, 5) == state
     # Same state, any insertion order: same parts and digest (keys go sorted).
     shuffled = dict(sorted(state.items(), key=lambda kv: hash(kv[0])))
-    assert p.snapshot_messages(5, 42, shuffled) == messages
+    assert snapshot_messages(5, 42, shuffled) == messages
 
 
 def test_an_empty_state_is_one_closing_message() -> None:
-    (final,) = p.snapshot_messages(1, 0, {})
+    (final,) = snapshot_messages(1, 0, {})
     assert final == p.Snapshot(1, 0, 0, 0, hashlib.sha256(b"").hexdigest())
     assert assemble([final], 1) == {}
 
@@ -235,7 +236,7 @@ def test_an_empty_state_is_one_closing_message() -> None:
     ("other-req", "request"),
 ])
 def test_every_damaged_answer_is_refused(damage: str, fragment: str) -> None:
-    messages = p.snapshot_messages(7, 3, big_state(12_000))
+    messages = snapshot_messages(7, 3, big_state(12_000))
     *parts, final = messages
     assert len(parts) >= 4
     if damage == "drop-middle":
@@ -265,8 +266,8 @@ def test_every_damaged_answer_is_refused(damage: str, fragment: str) -> None:
 
 def test_assembly_limits_bound_what_a_hostile_answer_can_make_us_hold() -> None:
     # Keys: the limit is checked before a part is taken in.
-    messages = p.snapshot_messages(1, 0, {f"k{i}": i for i in range(3000)})
-    assembly = p.SnapshotAssembly(1, max_keys=2500)
+    messages = snapshot_messages(1, 0, {f"k{i}": i for i in range(3000)})
+    assembly = SnapshotAssembly(1, max_keys=2500)
     with pytest.raises(ProtocolError, match="more than 2500 keys"):
         for m in messages[:-1]:
             assembly.add(m)
@@ -277,12 +278,12 @@ def test_assembly_limits_bound_what_a_hostile_answer_can_make_us_hold() -> None:
                              ({"max_values": 10}, "values")):
         one = p.SnapshotPart.of(1, 0, {f"k{i}": [[], {}] for i in range(20)}) \
             if "max_values" in kwargs else part
-        a = p.SnapshotAssembly(1, **kwargs)
+        a = SnapshotAssembly(1, **kwargs)
         with pytest.raises(ProtocolError, match=fragment):
             a.add(one)
         assert a.items == {}
     # The same key in two parts.
-    a = p.SnapshotAssembly(1)
+    a = SnapshotAssembly(1)
     a.add(p.SnapshotPart.of(1, 0, {"x": 1}))
     with pytest.raises(ProtocolError, match="twice"):
         a.add(p.SnapshotPart.of(1, 1, {"x": 2}))
@@ -290,15 +291,15 @@ def test_assembly_limits_bound_what_a_hostile_answer_can_make_us_hold() -> None:
 
 def test_a_state_beyond_the_limits_cannot_be_sent() -> None:
     with pytest.raises(ProtocolError, match="keys"):
-        p.snapshot_messages(0, 0, {f"k{i}": 0 for i in range(p.MAX_STATE_KEYS + 1)})
+        snapshot_messages(0, 0, {f"k{i}": 0 for i in range(p.MAX_STATE_KEYS + 1)})
     with pytest.raises(ProtocolError, match="too large for one frame"):
-        p.snapshot_messages(0, 0, {"big": "x" * p.MAX_FRAME_BYTES})
+        snapshot_messages(0, 0, {"big": "x" * p.MAX_FRAME_BYTES})
     with pytest.raises(ProtocolError, match="too large"):
-        p.snapshot_messages(0, 0, {f"k{i}": "x" * 60_000 for i in range(80)})
+        snapshot_messages(0, 0, {f"k{i}": "x" * 60_000 for i in range(80)})
     with pytest.raises(ProtocolError, match="string"):
-        p.snapshot_messages(0, 0, {"": 1})
+        snapshot_messages(0, 0, {"": 1})
     with pytest.raises(ProtocolError):
-        p.snapshot_messages(0, 0, {"k": b"bytes"})
+        snapshot_messages(0, 0, {"k": b"bytes"})
 
 
 def test_snapshot_part_frames_are_checked() -> None:
@@ -340,10 +341,10 @@ def test_state_values_nest_as_deep_in_a_snapshot_as_in_a_key_update(levels: int,
             with pytest.raises(ProtocolError, match="nested"):
                 p.decode(frames)
     if ok:
-        assert assemble(p.snapshot_messages(1, 0, {"deep": value}), 1) == {"deep": value}
+        assert assemble(snapshot_messages(1, 0, {"deep": value}), 1) == {"deep": value}
     else:
         with pytest.raises(ProtocolError, match="nested"):
-            p.snapshot_messages(1, 0, {"deep": value})
+            snapshot_messages(1, 0, {"deep": value})
 
 
 def test_node_status_liveness_fields() -> None:
@@ -450,11 +451,15 @@ def test_hostile_frames_raise_only_protocol_error() -> None:
     assert decoded < len(attempts)
 
 
+CORE_MODULES = ("protocol", "_fields", "snapshot", "clock", "commands", "controller_core",
+                "_peers", "_show", "_status", "node_core", "persist")
+
+
 def test_core_modules_do_not_import_zmq() -> None:
     code = ("import sys\n"
-            "import exhibit_engine.sync, exhibit_engine.sync.protocol, exhibit_engine.sync.clock\n"
-            "import exhibit_engine.sync._fields\n"
-            "bad = [m for m in ('zmq', 'panda3d') if m in sys.modules]\n"
+            "import exhibit_engine.sync\n"
+            + "".join(f"import exhibit_engine.sync.{m}\n" for m in CORE_MODULES)
+            + "bad = [m for m in ('zmq', 'panda3d') if m in sys.modules]\n"
             "assert not bad, bad\n")
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
                             text=True, timeout=60)

@@ -26,7 +26,7 @@ import msgpack
 import pytest
 import zmq
 
-from exhibit_engine.sync import controller
+from exhibit_engine.sync import controller, controller_core
 from exhibit_engine.sync.operator import OperatorClient
 
 pytestmark = [pytest.mark.sync, pytest.mark.e2e]
@@ -66,7 +66,7 @@ def test_router_drops_parts_and_every_broken_answer_is_caught(start_controller, 
     # One peer may ask as fast as it likes here (normally one answer per 0.1 s), and the
     # ROUTER's high-water mark is 20 messages instead of 1,000, so that its queue for
     # that peer overflows within a few answers instead of after 64 MB.
-    monkeypatch.setattr(controller, "SNAPSHOT_EVERY_S", 0.0)
+    monkeypatch.setattr(controller_core, "SNAPSHOT_EVERY_S", 0.0)
     make = controller._socket
 
     def small_hwm(ctx: zmq.Context[zmq.Socket[bytes]], kind: int) -> zmq.Socket[bytes]:

@@ -113,3 +113,11 @@ def test_a_time_in_the_spring_gap_is_a_real_instant() -> None:
     # 02:30 does not exist that night: read with the offset before the change (+01:00)
     assert hours.opening == utc(2026, 3, 29, 1, 30)
     assert hours.opening.astimezone(BERLIN).hour == 3
+
+
+def test_catch_up_is_the_time_since_opening_wrapped_or_held_by_the_show() -> None:
+    at_1403 = datetime(2026, 12, 1, 14, 3, tzinfo=BERLIN)         # a Tuesday, open 10-18
+    assert SCHEDULE.catch_up(at_1403, 1800.0, True) == pytest.approx(14580.0 % 1800.0)
+    assert SCHEDULE.catch_up(at_1403, 1800.0, False) == 1800.0    # a finite show holds
+    assert SCHEDULE.catch_up(datetime(2026, 11, 30, 14, tzinfo=BERLIN), 1800.0, True) == 0.0
+    assert Schedule(None).catch_up(at_1403, 1800.0, True) == 0.0  # always open: from 0

@@ -180,3 +180,15 @@ def test_next_start() -> None:
     assert (tl.next_start(3.0).cue.id, tl.next_start(3.0).at) == ("b", 10.0)
     assert (tl.next_start(33.0).cue.id, tl.next_start(33.0).at) == ("a", 35.0)
     assert Timeline(CUES, loop=False).next_start(33.0) is None
+
+
+def test_next_hold_is_just_before_the_end_of_the_next_wait_cue() -> None:
+    waits = (CUES[0], CueConfig("w", "b", "s2", 20.0, wait=True), CUES[2])
+    tl = Timeline(waits, loop=True)
+    assert tl.next_hold(0.0, 0.001) == pytest.approx(29.999)       # this pass's wait cue
+    assert tl.next_hold(29.9995, 0.001) == pytest.approx(64.999)   # past it: the next pass
+    assert tl.next_hold(40.0, 0.001) == pytest.approx(64.999)
+    once = Timeline(waits, loop=False)
+    assert once.next_hold(31.0, 0.001) is None                     # none ahead
+    assert once.next_hold(100.0, 0.001) is None                    # ended
+    assert Timeline(CUES).next_hold(3.0, 0.001) is None            # no wait cue at all
