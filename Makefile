@@ -21,6 +21,7 @@ demo: $(STAMP)
 	$(BIN)/exhibit demo
 
 test: $(STAMP)
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
 
 content: $(STAMP)

@@ -1,62 +1,74 @@
-"""The layering rule of DESIGN.md: the core imports neither panda3d nor zmq.
+"""The layering rules of DESIGN.md, three ways.
 
-Each core module is imported in a fresh interpreter, which then reports whether
-``panda3d`` or ``zmq`` entered ``sys.modules``. A second, static check reads every
-module's imports, so the rule also holds for code paths an import does not run.
+1. ``lint-imports`` checks the contracts in ``pyproject.toml`` (``make test`` runs it): the
+   core imports neither panda3d, direct nor zmq; the layers point one way; no package's
+   modules import each other in a cycle. These tests prove the contracts bite: an
+   ``import zmq`` or a new cycle added to a copy of the package fails them.
+2. A graph check: no import cycle at all, between any two modules, counting the imports
+   inside function bodies (``grimp`` reads every import statement).
+3. A fresh-interpreter probe: every module of the package tree is imported in a new
+   interpreter, which reports which heavy packages entered ``sys.modules``. It catches
+   what a static reading cannot (an import done while a module runs); its list is the
+   package tree itself, so a new module is probed without anyone listing it.
 """
 
 from __future__ import annotations
 
 import ast
+import functools
 import json
+import os
+import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PKG = ROOT / "exhibit_engine"
-
-CORE_MODULES = [
-    "exhibit_engine",
-    "exhibit_engine.errors",
-    "exhibit_engine.config",
-    "exhibit_engine.wall",
-    "exhibit_engine.wall._geometry",
-    "exhibit_engine.wall.blend",
-    "exhibit_engine.wall.check",
-    "exhibit_engine.wall.composite",
-    "exhibit_engine.wall.frustum",
-    "exhibit_engine.wall.output",
-    "exhibit_engine.wall.warp",
-    "exhibit_engine.show",
-    "exhibit_engine.show.timeline",
-    "exhibit_engine.show.schedule",
-    "exhibit_engine.show.control",
-    "exhibit_engine.assets",
-    "exhibit_engine.assets.manifest",
-    "exhibit_engine.assets.bundle",
-    "exhibit_engine.assets.pack",
-    "exhibit_engine.assets.gltf",
-    "exhibit_engine.assets.font",
-    "exhibit_engine.assets.signing",
-    "exhibit_engine.assets.library",
-    "exhibit_engine.assets.schema",
-    "exhibit_engine.assets.woodblock",
-    "exhibit_engine.assets.woodblock_pack",
-    "exhibit_engine.bench",
-    "exhibit_engine.bench.bundle",
-    "exhibit_engine.sync",
-    "exhibit_engine.sync.protocol",
-    "exhibit_engine.sync.clock",
-    "exhibit_engine.keys",
-    "exhibit_engine.sync.persist",
-    "exhibit_engine.runtime.playback",
-    "exhibit_engine.cli",
-]
+LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
+CONTRACTS = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))[
+    "tool"]["importlinter"]["contracts"]
 
 FORBIDDEN = ("panda3d", "direct", "gltf", "zmq")
+PANDA = ("panda3d", "direct", "gltf")
+
+
+@functools.cache
+def package_modules() -> list[str]:
+    """Every module of the package tree, by dotted name."""
+    names = []
+    for path in sorted(PKG.rglob("*.py")):
+        parts = path.relative_to(ROOT).with_suffix("").parts
+        names.append(".".join(parts[:-1] if parts[-1] == "__init__" else parts))
+    return names
+
+
+@functools.cache
+def core_modules() -> list[str]:
+    """The modules the "core" contract covers, expanded to every module under them."""
+    sources = next(c for c in CONTRACTS if c["id"] == "core")["source_modules"]
+    return [m for m in package_modules()
+            if any(m == s or m.startswith(s + ".") for s in sources)]
+
+
+def allowed_heavy(module: str) -> frozenset[str]:
+    """What importing ``module`` may pull in: panda3d only in the rendering layers, zmq only
+    in the sync drivers and the layers above them that need a live link; nothing in the
+    core, the command line (``exhibit --help`` stays fast), bench or the asset pipeline."""
+    if module in core_modules():
+        return frozenset()
+    layer = module.split(".")[1] if "." in module else ""
+    if layer in ("scenes",):
+        return frozenset(PANDA)
+    if layer in ("runtime", "kiosk"):
+        return frozenset(FORBIDDEN)
+    if layer in ("sync", "console"):
+        return frozenset({"zmq"})
+    return frozenset()
+
 
 _PROBE = """
 import importlib, json, sys
@@ -89,9 +101,32 @@ def static_imports(source: str) -> set[str]:
     return names
 
 
-@pytest.mark.parametrize("module", CORE_MODULES)
-def test_core_module_imports_neither_panda3d_nor_zmq(module: str) -> None:
-    assert heavy_imports(module) == []
+def lint_imports(root: Path) -> subprocess.CompletedProcess[str]:
+    """Run ``lint-imports`` on the package found under ``root`` with the project's contracts."""
+    env = {**os.environ, "PYTHONPATH": str(root), "COLUMNS": "200"}
+    return subprocess.run([str(LINT_IMPORTS), str(ROOT / "pyproject.toml"), "--no-cache"],
+                          cwd=root, capture_output=True, text=True,
+                          timeout=300, env=env)
+
+
+# --------------------------------------------------------------------------- probe
+
+
+PROBED = [m for m in package_modules() if allowed_heavy(m) != frozenset(FORBIDDEN)]
+
+
+@pytest.mark.parametrize("module", PROBED)
+def test_importing_a_module_pulls_in_only_what_its_layer_allows(module: str) -> None:
+    assert set(heavy_imports(module)) <= allowed_heavy(module)
+
+
+def test_the_probe_covers_the_whole_core_and_the_command_line() -> None:
+    core = core_modules()
+    assert "exhibit_engine.errors" in core and "exhibit_engine.sync.protocol" in core
+    assert len(core) >= 30, core
+    assert set(core) <= set(PROBED)
+    assert {"exhibit_engine.cli", "exhibit_engine.bench", "exhibit_engine.assets.pack"} <= \
+        set(PROBED)
 
 
 def test_only_scenes_and_runtime_import_panda3d_only_sync_imports_zmq() -> None:
@@ -117,3 +152,119 @@ def test_checks_catch_a_core_module_that_imports_zmq_or_panda3d(tmp_path: Path) 
     assert heavy_imports("fakecore.uses_zmq", tmp_path) == ["zmq"]
     assert heavy_imports("fakecore.uses_panda", tmp_path) == ["panda3d"]
     assert static_imports((pkg / "uses_panda.py").read_text()) == {"panda3d"}
+
+
+# --------------------------------------------------------------------------- cycles
+
+
+def import_graph() -> dict[str, set[str]]:
+    """Module -> the package modules it imports, anywhere in its source (grimp)."""
+    import grimp
+
+    graph = grimp.build_graph("exhibit_engine", cache_dir=None)
+    return {m: set(graph.find_modules_directly_imported_by(m)) for m in graph.modules}
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components with more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in sorted(graph.get(v, ())):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                found.append(sorted(comp))
+
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), 10_000))
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return found
+
+
+def test_no_import_cycle_anywhere_not_even_inside_a_function() -> None:
+    assert cycles(import_graph()) == []
+
+
+def test_the_cycle_finder_finds_a_cycle() -> None:
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert cycles({"a": {"b"}, "b": set()}) == []
+
+
+# --------------------------------------------------------------------------- contracts
+
+
+@pytest.fixture(scope="module")
+def package_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the package (sources only) for contract tests that break it on purpose."""
+    root = tmp_path_factory.mktemp("copy")
+    shutil.copytree(PKG, root / "exhibit_engine",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    return root
+
+
+def _broken_copy(package_copy: Path, tmp_path: Path, module: str, line: str) -> Path:
+    root = tmp_path / "broken"
+    shutil.copytree(package_copy, root)
+    path = root.joinpath(*module.split(".")).with_suffix(".py")
+    if not path.exists():
+        path = root.joinpath(*module.split("."), "__init__.py")
+    path.write_text(path.read_text(encoding="utf-8") + f"\n\ndef _added():\n    {line}\n",
+                    encoding="utf-8")
+    return root
+
+
+def test_the_package_keeps_its_contracts(package_copy: Path) -> None:
+    res = lint_imports(package_copy)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "broken" not in res.stdout.lower().replace("0 broken", "")
+
+
+@pytest.mark.parametrize("module", ["exhibit_engine.sync.protocol", "exhibit_engine.show.control",
+                                    "exhibit_engine.config"])
+def test_an_import_of_zmq_in_the_core_breaks_the_contracts(package_copy: Path, tmp_path: Path,
+                                                           module: str) -> None:
+    res = lint_imports(_broken_copy(package_copy, tmp_path, module, "import zmq"))
+    assert res.returncode != 0
+    assert "The core imports neither panda3d, direct nor zmq BROKEN" in res.stdout
+    assert f"{module} -> zmq" in res.stdout
+
+
+def test_a_new_import_cycle_breaks_the_contracts(package_copy: Path, tmp_path: Path) -> None:
+    # sync.snapshot imports sync.protocol; protocol importing snapshot back closes a cycle
+    # that breaks no layer (both are sync): only the cycle contract can see it.
+    assert "exhibit_engine.sync.protocol" in import_graph()["exhibit_engine.sync.snapshot"]
+    res = lint_imports(_broken_copy(package_copy, tmp_path, "exhibit_engine.sync.protocol",
+                                    "from . import snapshot"))
+    assert res.returncode != 0
+    assert "No import cycles between the modules of any package BROKEN" in res.stdout
+    assert "Layers" in res.stdout and "Layers: cli" in res.stdout
+    assert "Layers: cli > bench > runtime | console | kiosk > sync > scenes > assets | show | " \
+           "wall > keys > config > errors KEPT" in res.stdout
+
+
+def test_an_upward_import_breaks_the_layers(package_copy: Path, tmp_path: Path) -> None:
+    res = lint_imports(_broken_copy(package_copy, tmp_path, "exhibit_engine.wall.frustum",
+                                    "from ..assets import bundle"))
+    assert res.returncode != 0
+    assert "BROKEN" in res.stdout and "exhibit_engine.wall.frustum -> " \
+        "exhibit_engine.assets.bundle" in res.stdout
