@@ -24,18 +24,8 @@ Each class also subclasses the matching built-in, so callers that already catch
 
 from __future__ import annotations
 
-__all__ = [
-    "ExhibitError",
-    "ConfigError",
-    "BundleError",
-    "AssetError",
-    "SceneError",
-    "RenderError",
-    "SyncError",
-    "ProtocolError",
-    "CommandError",
-    "SyncTimeout",
-]
+__all__ = ["AssetError", "BundleError", "CommandError", "ConfigError", "ExhibitError",
+           "ProtocolError", "RenderError", "SceneError", "SyncError", "SyncTimeout"]
 
 
 class ExhibitError(Exception):

@@ -41,23 +41,10 @@ from ..keys import check_key_name, key_id_of, key_pair_paths, read_key_file, wri
 if TYPE_CHECKING:  # pragma: no cover
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-__all__ = [
-    "ALG",
-    "MAX_SIGNATURE_BYTES",
-    "PUBLIC_KEY_TYPE",
-    "SIGNATURE_FILE",
-    "KeyPairFiles",
-    "PublicKey",
-    "Signature",
-    "check_signature",
-    "load_private_key",
-    "load_public_keys",
-    "parse_signature",
-    "public_key_of",
-    "sign_manifest",
-    "verify_signature",
-    "write_key_pair",
-]
+__all__ = ["ALG", "KeyPairFiles", "MAX_SIGNATURE_BYTES", "PUBLIC_KEY_TYPE", "PublicKey",
+           "SIGNATURE_FILE", "Signature", "check_signature", "load_private_key",
+           "load_public_keys", "parse_signature", "public_key_of", "sign_manifest",
+           "verify_signature", "write_key_pair"]
 
 #: The signature algorithm named in ``manifest.sig``.
 ALG = "ed25519"

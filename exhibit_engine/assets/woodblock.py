@@ -41,8 +41,8 @@ import numpy as np
 
 from . import portable_math as pm
 
-__all__ = ["Separation", "srgb_to_lab", "hex_to_rgb", "rgb_to_hex", "separate", "blur",
-           "block_masks", "carve", "dry_ink", "misregister", "paper_grain", "composite",
+__all__ = ["RGB", "Separation", "block_masks", "blur", "carve", "composite", "dry_ink",
+           "hex_to_rgb", "misregister", "paper_grain", "rgb_to_hex", "separate", "srgb_to_lab",
            "to_u8"]
 
 RGB = tuple[int, int, int]

@@ -48,8 +48,8 @@ from typing import Any
 from .. import __version__
 from ..errors import ConfigError
 
-__all__ = ["SUITES", "Metric", "Target", "Report", "Progress", "get_suite", "environment",
-           "median_ms", "write_json", "MB"]
+__all__ = ["MB", "Metric", "Progress", "Report", "SUITES", "Target", "environment",
+           "get_suite", "median_ms", "write_json"]
 
 #: Suite name -> module (imported on first use).
 SUITES: dict[str, str] = {

@@ -27,7 +27,7 @@ from typing import Any
 
 import msgpack
 
-__all__ = ["seed_state", "state_digest", "FRAME_S"]
+__all__ = ["FRAME_S", "seed_state", "state_digest"]
 
 #: The node's frame period (a 60 Hz projector).
 FRAME_S = 1.0 / 60.0

@@ -53,8 +53,7 @@ from ..assets.pack import pack
 from ..errors import ConfigError
 from . import MB, Progress, Report, Target, median_ms
 
-__all__ = ["BundleBenchOptions", "run", "make_textured_glb", "glb_triangles",
-           "GLB_MEDIA_TYPE"]
+__all__ = ["BundleBenchOptions", "GLB_MEDIA_TYPE", "glb_triangles", "make_textured_glb", "run"]
 
 GLB_MEDIA_TYPE = "model/gltf-binary"
 _CHUNK = 1 << 20            # the chunk size Bundle's streaming reads use

@@ -47,7 +47,7 @@ from ..assets.pack import pack
 from ..errors import ConfigError
 from . import Progress, Report, Target
 
-__all__ = ["RenderBenchOptions", "RenderReport", "run", "sample_sources", "OVERHEAD_TARGET"]
+__all__ = ["OVERHEAD_TARGET", "RenderBenchOptions", "RenderReport", "run", "sample_sources"]
 
 #: The most the engine's frame may cost over the bare loop's, for every sample scene.
 OVERHEAD_TARGET = 1.10

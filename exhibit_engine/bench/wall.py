@@ -48,7 +48,7 @@ from ..wall.composite import composite_encoded, composite_linear, psnr, slice_ov
 from ..wall.frustum import display_frustum, pixel_rect, wall_frustum
 from . import Progress, Report, Target
 
-__all__ = ["WallBenchOptions", "WallReport", "run", "bench_venue", "SEAM_PSNR_TARGET"]
+__all__ = ["SEAM_PSNR_TARGET", "WallBenchOptions", "WallReport", "bench_venue", "run"]
 
 #: The worst overlap of the composited slices must match the whole render this well.
 SEAM_PSNR_TARGET = 40.0

@@ -17,8 +17,8 @@ from panda3d.core import (ConfigPage, FrameBufferProperties, GraphicsEngine, Gra
 
 from ..errors import RenderError
 
-__all__ = ["PRC_COMMON", "PRC_HEADLESS", "PRC_WINDOW", "configure", "make_pipe", "open_output",
-           "open_layer_buffer", "read_frame", "iter_shaders", "CapturedNotify"]
+__all__ = ["CapturedNotify", "PRC_COMMON", "PRC_HEADLESS", "PRC_WINDOW", "configure",
+           "iter_shaders", "make_pipe", "open_layer_buffer", "open_output", "read_frame"]
 
 #: Settings for every renderer: quiet logs (p3headlessgl's EGL_NOT_INITIALIZED and the
 #: /dev/input warnings are harmless; a failed output still raises RenderError), no

@@ -62,8 +62,8 @@ from ..scenes.base import load_glb
 if TYPE_CHECKING:
     from ..assets.bundle import Bundle
 
-__all__ = ["CACHE_FORMAT", "DEFAULT_MAX_BYTES", "ENV_CACHE_DIR", "CacheStats", "ModelCache",
-           "default_cache_dir", "converter_versions", "encode_bam", "decode_bam"]
+__all__ = ["CACHE_FORMAT", "CacheStats", "Converter", "DEFAULT_MAX_BYTES", "ENV_CACHE_DIR",
+           "ModelCache", "converter_versions", "decode_bam", "default_cache_dir", "encode_bam"]
 
 log = logging.getLogger(__name__)
 

@@ -29,7 +29,7 @@ from ..errors import BundleError, ExhibitError
 from .playback import Frame, Playback
 from ..wall.frustum import display_frustum
 
-__all__ = ["NodeRun", "run_node", "has_display"]
+__all__ = ["HEADLESS_FPS", "NodeRun", "has_display", "run_node"]
 
 #: Frame-rate cap for offscreen nodes, so a demo on a laptop leaves CPU for its peers.
 HEADLESS_FPS = 30.0

@@ -43,7 +43,7 @@ from ..errors import RenderError
 if TYPE_CHECKING:
     from ..config import DisplayConfig, VenueConfig
 
-__all__ = ["OutputCorrection", "OutputPass", "WARP_NONE", "WARP_MAP", "WARP_HOMOGRAPHY"]
+__all__ = ["OutputCorrection", "OutputPass", "WARP_HOMOGRAPHY", "WARP_MAP", "WARP_NONE"]
 
 WARP_NONE, WARP_MAP, WARP_HOMOGRAPHY = 0, 1, 2
 _serial = itertools.count(1)

@@ -43,8 +43,8 @@ if TYPE_CHECKING:
     from ..assets.manifest import SceneSpec
     from .cache import ModelCache
 
-__all__ = ["DEFAULT_TIMES", "DEFAULT_TILE", "FONT_MEDIA_TYPES", "FontSource", "Fonts",
-           "PreviewResult", "SceneRow", "contact_sheet", "compose_sheet", "find_fonts"]
+__all__ = ["DEFAULT_TILE", "DEFAULT_TIMES", "FONT_MEDIA_TYPES", "FontSource", "Fonts",
+           "PreviewResult", "SceneRow", "compose_sheet", "contact_sheet", "find_fonts"]
 
 #: Show times (s) each scene is drawn at.
 DEFAULT_TIMES = (0.0, 20.0, 50.0)

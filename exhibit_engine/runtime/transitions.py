@@ -38,7 +38,7 @@ from typing import Any
 from ..config import TRANSITIONS
 from ..errors import RenderError
 
-__all__ = ["TRANSITIONS", "Transition", "gains"]
+__all__ = ["Transition", "gains"]
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 

@@ -18,25 +18,10 @@ from typing import Any
 
 from ..errors import SceneError
 
-__all__ = [
-    "CAPTION_AT",
-    "LANGUAGES",
-    "MAX_ANNOTATIONS",
-    "SLOTS",
-    "Annotation",
-    "Artifact",
-    "HeritageParams",
-    "Pose",
-    "TourStop",
-    "camera_pose",
-    "caption_weights",
-    "focus_pose",
-    "focus_weights",
-    "pick_language",
-    "smootherstep",
-    "tour_pose",
-    "turntable_deg",
-]
+__all__ = ["Annotation", "Artifact", "CAPTION_AT", "HeritageParams", "LANGUAGES",
+           "MAX_ANNOTATIONS", "Pose", "SLOTS", "TourStop", "camera_pose", "caption_weights",
+           "focus_pose", "focus_weights", "pick_language", "smootherstep", "tour_pose",
+           "turntable_deg"]
 
 #: Languages a visitor may choose; Chinese is the default.
 LANGUAGES = ("zh", "en", "ru")

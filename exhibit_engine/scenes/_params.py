@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 from ..errors import SceneError
 
-__all__ = ["typed_params", "check_ranges"]
+__all__ = ["check_ranges", "typed_params"]
 
 T = TypeVar("T")
 

@@ -32,8 +32,8 @@ from ..errors import AssetError
 if TYPE_CHECKING:
     from ..assets.manifest import SceneSpec
 
-__all__ = ["SceneContext", "Scene", "load_glb", "make_shader", "shader_source",
-           "MAX_IMAGE_PIXELS"]
+__all__ = ["Scene", "SceneContext", "load_glb", "make_shader",
+           "shader_source"]
 
 _SHADER_DIR = Path(__file__).resolve().parent / "shaders"
 _GLSL_VERSION = "#version 330\n"

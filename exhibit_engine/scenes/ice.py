@@ -39,8 +39,8 @@ from panda3d.core import (ColorBlendAttrib, Geom, GeomEnums, GeomNode, GeomPoint
 from ._params import check_ranges, typed_params
 from .base import Scene, make_shader
 
-__all__ = ["IceScene", "IceParams", "PROGRAMME", "programme_colour", "rig_pose",
-           "lantern_flicker", "EYE_HEIGHT", "MAX_LANTERNS"]
+__all__ = ["EYE_HEIGHT", "IceParams", "IceScene", "MAX_LANTERNS", "PROGRAMME",
+           "lantern_flicker", "programme_colour", "rig_pose"]
 
 #: The inner-light programme: saturated LED colours (linear RGB), in order.
 PROGRAMME: tuple[tuple[str, tuple[float, float, float]], ...] = (

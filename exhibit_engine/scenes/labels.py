@@ -28,7 +28,7 @@ from panda3d.core import (DynamicTextFont, Filename, NodePath, SamplerState, Tex
 
 from ..errors import AssetError
 
-__all__ = ["PIXELS_PER_EM", "ALIGNMENTS", "load_font", "missing_chars", "make_label"]
+__all__ = ["ALIGNMENTS", "PIXELS_PER_EM", "load_font", "make_label", "missing_chars"]
 
 #: Default glyph raster size: pixels per em in the glyph texture pages. 96 keeps edges
 #: sharp while an em spans up to about 100 output pixels (body text whose cap height is

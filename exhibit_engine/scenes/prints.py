@@ -49,8 +49,8 @@ from ._params import check_ranges, typed_params
 from .base import Scene, make_shader
 from .labels import load_font, make_label
 
-__all__ = ["PrintsScene", "PrintsParams", "Print", "Pose", "walk_pose", "EYE_HEIGHT",
-           "MAX_PRINTS", "MAX_BLOCKS", "LANGUAGES"]
+__all__ = ["EYE_HEIGHT", "LANGUAGES", "MAX_BLOCKS", "MAX_PRINTS", "Pose", "Print",
+           "PrintsParams", "PrintsScene", "walk_pose"]
 
 EYE_HEIGHT = 1.6
 MAX_PRINTS = 8
@@ -201,7 +201,7 @@ def _decode(data: bytes, name: str, mode: str) -> np.ndarray:
     from PIL import Image, UnidentifiedImageError
 
     from ..assets.checks import image_header, pixel_limit
-    from .base import MAX_IMAGE_PIXELS
+    from ..assets.gltf import MAX_IMAGE_PIXELS
 
     image_header(data, name, MAX_IMAGE_PIXELS)
     try:

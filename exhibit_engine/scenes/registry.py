@@ -21,7 +21,7 @@ from .heritage import HeritageScene
 from .ice import IceScene
 from .prints import PrintsScene
 
-__all__ = ["KINDS", "ENTRY_POINT_GROUP", "get_kind", "known_kinds"]
+__all__ = ["ENTRY_POINT_GROUP", "KINDS", "get_kind", "known_kinds"]
 
 #: The entry-point group third-party scene kinds register in.
 ENTRY_POINT_GROUP = "exhibit_engine.scenes"

@@ -20,17 +20,6 @@ from .control import ControlError, ControlResult, ShowControl
 from .schedule import OpeningHours, Schedule
 from .timeline import PROGRAMS, CueFiring, CueStart, CueState, Timeline
 
-__all__ = [
-    "PROGRAMS",
-    "ControlError",
-    "ControlResult",
-    "CueFiring",
-    "CueStart",
-    "CueState",
-    "OpeningHours",
-    "Schedule",
-    "ShowAnchor",
-    "ShowControl",
-    "Timeline",
-    "blackout_level",
-]
+__all__ = ["ControlError", "ControlResult", "CueFiring", "CueStart", "CueState",
+           "OpeningHours", "PROGRAMS", "Schedule", "ShowAnchor", "ShowControl", "Timeline",
+           "blackout_level"]

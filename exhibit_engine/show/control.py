@@ -73,14 +73,8 @@ from .blackout import blackout_level
 from .schedule import Schedule, elapsed_s
 from .timeline import PROGRAMS, CueFiring, CueStart, Timeline
 
-__all__ = [
-    "COMMANDS",
-    "MAX_DELAY_S",
-    "WAIT_LEAD_S",
-    "ControlError",
-    "ControlResult",
-    "ShowControl",
-]
+__all__ = ["COMMANDS", "ControlError", "ControlResult", "MAX_DELAY_S", "ShowControl",
+           "WAIT_LEAD_S"]
 
 #: The commands :meth:`ShowControl.command` carries out (their arguments:
 #: :data:`exhibit_engine.sync.commands.COMMANDS`).

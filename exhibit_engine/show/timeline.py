@@ -26,7 +26,7 @@ from itertools import accumulate
 
 from ..config import CueConfig, ShowConfig
 
-__all__ = ["PROGRAMS", "CueFiring", "CueStart", "CueState", "Timeline"]
+__all__ = ["CueFiring", "CueStart", "CueState", "PROGRAMS", "Timeline"]
 
 #: Program names a show may have: its main cue list, the attract loop, the standby scene.
 PROGRAMS = ("main", "attract", "standby")

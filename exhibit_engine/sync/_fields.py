@@ -14,8 +14,8 @@ import msgpack
 from ..errors import ProtocolError
 from ..show.anchor import ShowAnchor
 
-__all__ = ["MAX_DEPTH", "MAX_FRAME_BYTES", "MAX_INT", "MAX_LIST", "MAX_MAP_KEYS", "MAX_STR",
-           "REQUIRED", "Body", "check_value", "decode_anchor", "is_number", "unpack"]
+__all__ = ["Body", "MAX_DEPTH", "MAX_FRAME_BYTES", "MAX_INT", "MAX_LIST", "MAX_MAP_KEYS",
+           "MAX_STR", "REQUIRED", "check_value", "decode_anchor", "is_number", "unpack"]
 
 #: Largest frame (bytes) any peer accepts.
 MAX_FRAME_BYTES = 64 * 1024

@@ -53,23 +53,10 @@ from ..keys import (
 )
 from .protocol import ROLES
 
-__all__ = [
-    "ZAP_DOMAIN",
-    "ZAP_ENDPOINT",
-    "ClientCurve",
-    "HandshakeWatch",
-    "ServerCurve",
-    "ZapHandler",
-    "apply_client",
-    "apply_server",
-    "client_curve",
-    "client_curve_for_server",
-    "new_key_pair",
-    "public_key_of",
-    "server_curve",
-    "split_user_id",
-    "user_id",
-]
+__all__ = ["ClientCurve", "HandshakeWatch", "ServerCurve", "ZAP_DOMAIN", "ZAP_ENDPOINT",
+           "ZapHandler", "apply_client", "apply_server", "client_curve",
+           "client_curve_for_server", "new_key_pair", "public_key_of", "server_curve",
+           "split_user_id", "user_id"]
 
 log = logging.getLogger(__name__)
 

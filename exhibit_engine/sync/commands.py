@@ -48,7 +48,7 @@ from typing import Any, Literal
 from ..errors import CommandError
 from ..show.control import MAX_DELAY_S
 
-__all__ = ["COMMANDS", "ROLE_COMMANDS", "Arg", "CommandSpec", "check_command", "may_send"]
+__all__ = ["Arg", "COMMANDS", "CommandSpec", "ROLE_COMMANDS", "check_command", "may_send"]
 
 #: Which commands each role may send, as plain data (``"*"``: every command). The role
 #: is the one its CURVE key is allow-listed for, or in development mode (no CURVE) the

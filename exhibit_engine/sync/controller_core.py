@@ -91,14 +91,8 @@ from .protocol import (
 )
 from .snapshot import snapshot_messages
 
-__all__ = [
-    "HUNG_AFTER_S",
-    "LOST_AFTER_S",
-    "PEER_LOST_AFTER_S",
-    "SNAPSHOT_EVERY_S",
-    "Actions",
-    "ControllerCore",
-]
+__all__ = ["Actions", "ControllerCore", "HUNG_AFTER_S", "LOST_AFTER_S", "PEER_LOST_AFTER_S",
+           "SNAPSHOT_EVERY_S"]
 
 # The controller's log, whichever of its modules writes the line.
 log = logging.getLogger("exhibit_engine.sync.controller")

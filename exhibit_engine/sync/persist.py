@@ -43,14 +43,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-__all__ = [
-    "FORMAT",
-    "SAVE_EVERY_S",
-    "VERSION",
-    "SavedSession",
-    "load_session",
-    "save_session",
-]
+__all__ = ["FORMAT", "SAVE_EVERY_S", "SavedSession", "VERSION", "load_session", "save_session"]
 
 log = logging.getLogger(__name__)
 

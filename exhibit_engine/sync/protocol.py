@@ -77,35 +77,11 @@ from ._fields import (
     unpack,
 )
 
-__all__ = [
-    "MAX_FRAME_BYTES",
-    "MAX_LOADING_S",
-    "MAX_MAP_KEYS",
-    "MAX_SNAPSHOT_PARTS",
-    "MAX_STATE_BYTES",
-    "MAX_STATE_KEYS",
-    "MAX_STATE_VALUES",
-    "PROTOCOL_VERSION",
-    "PUBLISHED_TYPES",
-    "ROLES",
-    "Command",
-    "Event",
-    "Heartbeat",
-    "Hello",
-    "KeyUpdate",
-    "Message",
-    "NodeStatus",
-    "Ping",
-    "Pong",
-    "Reply",
-    "Snapshot",
-    "SnapshotPart",
-    "SnapshotRequest",
-    "Welcome",
-    "decode",
-    "decode_anchor",
-    "encode_anchor",
-]
+__all__ = ["Command", "Event", "Heartbeat", "Hello", "KeyUpdate", "MAX_FRAME_BYTES",
+           "MAX_LOADING_S", "MAX_MAP_KEYS", "MAX_SNAPSHOT_PARTS", "MAX_STATE_BYTES",
+           "MAX_STATE_KEYS", "MAX_STATE_VALUES", "Message", "NodeStatus", "PROTOCOL_VERSION",
+           "PUBLISHED_TYPES", "Ping", "Pong", "ROLES", "Reply", "Snapshot", "SnapshotPart",
+           "SnapshotRequest", "Welcome", "decode", "decode_anchor", "encode_anchor"]
 
 #: The version every body carries as ``"v"``; peers refuse any other.
 PROTOCOL_VERSION = 2
