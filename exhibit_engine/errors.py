@@ -12,6 +12,8 @@ non-zero exit; nothing else reaches a user as a traceback.
     ├── AssetError (ValueError)          one asset's content (mesh, image, font): .path, .rule
     ├── SceneError (LookupError)         unknown scene id or kind, bad scene parameters: .scene
     ├── RenderError (RuntimeError)       the renderer could not open or draw
+    ├── ControlError (ValueError)        a show command the show cannot carry out (no such
+    │                                    cue), a bad setting or wall clock, bad saved state
     └── SyncError                        the sync layer
         ├── ProtocolError (ValueError)   a frame that breaks the wire format: .peer, .rule
         ├── CommandError (ValueError)    a command refused by role, unknown or with bad
@@ -24,8 +26,9 @@ Each class also subclasses the matching built-in, so callers that already catch
 
 from __future__ import annotations
 
-__all__ = ["AssetError", "BundleError", "CommandError", "ConfigError", "ExhibitError",
-           "ProtocolError", "RenderError", "SceneError", "SyncError", "SyncTimeout"]
+__all__ = ["AssetError", "BundleError", "CommandError", "ConfigError", "ControlError",
+           "ExhibitError", "ProtocolError", "RenderError", "SceneError", "SyncError",
+           "SyncTimeout"]
 
 
 class ExhibitError(Exception):
@@ -103,6 +106,11 @@ class SceneError(ExhibitError, LookupError):
     def __init__(self, scene: str, message: str) -> None:
         super().__init__(f"scene {scene!r}: {message}")
         self.scene = scene
+
+
+class ControlError(ExhibitError, ValueError):
+    """A show command the show cannot carry out (an unknown name, no such cue), a bad
+    setting or wall clock, or a malformed saved state."""
 
 
 class RenderError(ExhibitError, RuntimeError):

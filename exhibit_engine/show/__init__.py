@@ -16,10 +16,10 @@ The show lies below the sync layer: nothing here imports :mod:`exhibit_engine.sy
 
 from .anchor import ShowAnchor
 from .blackout import blackout_level
-from .control import ControlError, ControlResult, ShowControl
+from .control import ControlResult, ShowControl
 from .schedule import OpeningHours, Schedule
 from .timeline import PROGRAMS, CueFiring, CueStart, CueState, Timeline
 
-__all__ = ["ControlError", "ControlResult", "CueFiring", "CueStart", "CueState",
+__all__ = ["ControlResult", "CueFiring", "CueStart", "CueState",
            "OpeningHours", "PROGRAMS", "Schedule", "ShowAnchor", "ShowControl", "Timeline",
            "blackout_level"]

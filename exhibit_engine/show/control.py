@@ -67,13 +67,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ..config import ShowConfig
-from ..errors import ExhibitError
+from ..errors import ControlError
 from .anchor import ShowAnchor
 from .blackout import blackout_level
 from .schedule import Schedule, elapsed_s
 from .timeline import PROGRAMS, CueFiring, CueStart, Timeline
 
-__all__ = ["COMMANDS", "ControlError", "ControlResult", "MAX_DELAY_S", "ShowControl",
+__all__ = ["COMMANDS", "ControlResult", "MAX_DELAY_S", "ShowControl",
            "WAIT_LEAD_S"]
 
 #: The commands :meth:`ShowControl.command` carries out (their arguments:
@@ -87,11 +87,6 @@ WAIT_LEAD_S = 1.0
 
 _HOLD_EPS = 1e-3      # a wait cue holds this long before its end: still its last frame
 _SNAPSHOT_VERSION = 1
-
-
-class ControlError(ExhibitError, ValueError):
-    """A show command the show cannot carry out (an unknown name, no such cue), a bad
-    setting or wall clock, or a malformed saved state."""
 
 
 @dataclass(frozen=True)

@@ -43,7 +43,8 @@ from ..config import ShowConfig
 from ..errors import CommandError, SyncError
 from ..show.anchor import ShowAnchor
 from ..show.blackout import blackout_level
-from ..show.control import ControlError, ControlResult, ShowControl
+from ..errors import ControlError
+from ..show.control import ControlResult, ShowControl
 
 __all__ = ["DEFAULT_LANGUAGES", "ShowChange", "ShowSession"]
 

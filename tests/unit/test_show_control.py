@@ -21,7 +21,8 @@ from exhibit_engine.config import (
     ScheduleConfig,
     ShowConfig,
 )
-from exhibit_engine.show import ControlError, ShowControl, Timeline, blackout_level
+from exhibit_engine.errors import ControlError
+from exhibit_engine.show import ShowControl, Timeline, blackout_level
 
 BERLIN = ZoneInfo("Europe/Berlin")
 OPEN = (600, 1080)                                           # 10:00-18:00
