@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from panda3d.core import (GeomVertexArrayFormat, GeomVertexData, GeomVertexFormat, InternalName,
                           NodePath, Shader, TextureAttrib)
 
-from ..assets.gltf import MAX_IMAGE_PIXELS, check_gltf, split_glb
+from ..assets.gltf import check_gltf, split_glb
 from ..errors import AssetError
 
 if TYPE_CHECKING:

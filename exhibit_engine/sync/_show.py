@@ -40,10 +40,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ..config import ShowConfig
-from ..errors import CommandError, SyncError
+from ..errors import CommandError, ControlError, SyncError
 from ..show.anchor import ShowAnchor
 from ..show.blackout import blackout_level
-from ..errors import ControlError
 from ..show.control import ControlResult, ShowControl
 
 __all__ = ["DEFAULT_LANGUAGES", "ShowChange", "ShowSession"]
