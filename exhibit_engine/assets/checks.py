@@ -27,13 +27,13 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 import struct
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import PurePosixPath
 from typing import Any
 
 from ..errors import AssetError
+from ._json import strict_loads
 from .gltf import MAX_IMAGE_PIXELS, check_gltf, split_glb
 
 __all__ = ["BUNDLE_IMAGE_FORMATS", "CHECKS", "MAX_JSON_BYTES", "SOURCE_FORMATS",
@@ -144,19 +144,6 @@ def _check_image(name: str, data: bytes) -> None:
         raise AssetError(name, f"content is {fmt}, but the name says {expected}")
 
 
-def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise ValueError(f"duplicate JSON key {key!r}")
-        out[key] = value
-    return out
-
-
-def _no_constant(token: str) -> Any:
-    raise ValueError(f"non-finite number {token} is not JSON")
-
-
 def _depth(value: Any) -> int:
     """Nesting depth, without recursion (a hostile file must not exhaust the stack)."""
     deepest, stack = 0, [(value, 1)]
@@ -174,8 +161,7 @@ def _parse_json(name: str, data: bytes) -> Any:
     if len(data) > MAX_JSON_BYTES:
         raise AssetError(name, f"JSON larger than {MAX_JSON_BYTES} bytes")
     try:
-        doc = json.loads(data.decode("utf-8"), object_pairs_hook=_unique,
-                         parse_constant=_no_constant)
+        doc = strict_loads(data.decode("utf-8"))
     except RecursionError:
         raise AssetError(name, "JSON nested too deeply") from None
     except (UnicodeDecodeError, ValueError) as exc:

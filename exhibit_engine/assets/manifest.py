@@ -24,6 +24,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ._json import strict_loads
+
 __all__ = [
     "FORMAT",
     "FileEntry",
@@ -182,15 +184,6 @@ class Manifest:
 # --------------------------------------------------------------------------- parsing
 
 
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in pairs:
-        if k in out:
-            raise ManifestError(f"duplicate JSON key {k!r}")
-        out[k] = v
-    return out
-
-
 def _depth(value: Any, level: int = 0) -> int:
     if level > _MAX_DEPTH:
         return level
@@ -199,10 +192,6 @@ def _depth(value: Any, level: int = 0) -> int:
     if isinstance(value, list):
         return max([_depth(v, level + 1) for v in value], default=level + 1)
     return level
-
-
-def _reject_constant(name: str) -> Any:
-    raise ManifestError(f"non-finite number {name} is not JSON")
 
 
 def _text(value: Any, where: str, *, required: bool = True) -> str:
@@ -246,8 +235,7 @@ def parse_manifest(data: bytes | str | Mapping[str, Any]) -> Manifest:
     """
     if isinstance(data, (bytes, str)):
         try:
-            doc = json.loads(data, object_pairs_hook=_no_duplicates,
-                             parse_constant=_reject_constant)
+            doc = strict_loads(data, ManifestError)
         except RecursionError:
             raise ManifestError("JSON nested too deeply") from None
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:

@@ -33,10 +33,17 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ..errors import BundleError, ConfigError
-from ..keys import check_key_name, key_id_of, key_pair_paths, read_key_file, write_pair_files
+from ..keys import (
+    check_key_name,
+    key_id_of,
+    key_pair_paths,
+    read_key_file,
+    write_pair_files,
+)
+from ._json import strict_loads
 
 if TYPE_CHECKING:  # pragma: no cover
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -269,15 +276,6 @@ def sign_manifest(manifest_bytes: bytes, private_key: Ed25519PrivateKey) -> byte
     return sig.to_bytes()
 
 
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in pairs:
-        if k in out:
-            raise ValueError(f"duplicate key {k!r}")
-        out[k] = v
-    return out
-
-
 def parse_signature(data: bytes, *, bundle: str = "<bundle>") -> Signature:
     """Parse ``manifest.sig`` (no key is checked yet).
 
@@ -296,7 +294,7 @@ def parse_signature(data: bytes, *, bundle: str = "<bundle>") -> Signature:
     if len(data) > MAX_SIGNATURE_BYTES:
         raise bad(f"larger than {MAX_SIGNATURE_BYTES} bytes")
     try:
-        doc = json.loads(data.decode("utf-8"), object_pairs_hook=_no_duplicates)
+        doc = strict_loads(data.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError):
         raise bad("not JSON") from None
     if not isinstance(doc, dict) or set(doc) != _SIG_FIELDS:
