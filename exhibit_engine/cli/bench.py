@@ -40,6 +40,19 @@ def _bench_progress() -> Iterator[Callable[[str, float, float], None]]:
         yield update
 
 
+def _report_options(check_help: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``--json PATH`` and ``--check``, the last options of every suite; ``check_help``
+    names the suite's acceptance target."""
+
+    def add(command: Callable[..., Any]) -> Callable[..., Any]:
+        command = click.option("--check", is_flag=True, help=check_help)(command)
+        return click.option("--json", "json_path",
+                            type=click.Path(dir_okay=False, path_type=Path),
+                            help="Write the results as JSON to this file.")(command)
+
+    return add
+
+
 def _print_report(report: Any) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -95,10 +108,7 @@ def bench() -> None:
               help="Timed model loads, uncached and cached (medians).")
 @click.option("--workdir", type=click.Path(file_okay=False, path_type=Path),
               help="Where the temporary data goes (deleted afterwards).")
-@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write the results as JSON to this file.")
-@click.option("--check", is_flag=True,
-              help="Exit 1 if an acceptance target that applies to this run is missed.")
+@_report_options("Exit 1 if an acceptance target that applies to this run is missed.")
 def bench_bundle(bundle_path: Path | None, size_mb: float, triangles: int, texture_px: int,
                  repeat: int, loads: int, workdir: Path | None, json_path: Path | None,
                  check: bool) -> None:
@@ -132,10 +142,7 @@ def bench_bundle(bundle_path: Path | None, size_mb: float, triangles: int, textu
               help="Timed blocks of each loop, alternating (medians).")
 @click.option("--workdir", type=click.Path(file_okay=False, path_type=Path),
               help="Where the packed bundles go (deleted afterwards).")
-@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write the results as JSON to this file.")
-@click.option("--check", is_flag=True,
-              help="Exit 1 if a scene's overhead_ratio is over 1.10.")
+@_report_options("Exit 1 if a scene's overhead_ratio is over 1.10.")
 def bench_render(sources: tuple[Path, ...], size: str, frames: int, repeat: int,
                  workdir: Path | None, json_path: Path | None, check: bool) -> None:
     """Each sample scene's engine frame against a bare Panda3D loop, offscreen.
@@ -164,10 +171,7 @@ def bench_render(sources: tuple[Path, ...], size: str, frames: int, repeat: int,
               help="Length of the event window (4 operator events a second).")
 @click.option("--state-keys", type=int, default=10_000, show_default=True,
               help="Session-state keys the late joiner's snapshot must carry.")
-@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write the results as JSON to this file.")
-@click.option("--check", is_flag=True,
-              help="Exit 1 if an acceptance target is missed.")
+@_report_options("Exit 1 if an acceptance target is missed.")
 def bench_sync(nodes: int, seconds: float, state_keys: int, json_path: Path | None,
                check: bool) -> None:
     """A controller and N sync-only node processes on 127.0.0.1.
@@ -202,10 +206,7 @@ def bench_sync(nodes: int, seconds: float, state_keys: int, json_path: Path | No
               help="Write wall-composite.png, wall-whole.png and wall-diff.png here.")
 @click.option("--workdir", type=click.Path(file_okay=False, path_type=Path),
               help="Where the packed bundle goes (deleted afterwards).")
-@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write the results as JSON to this file.")
-@click.option("--check", is_flag=True,
-              help="Exit 1 if seam_psnr_db is under 40 dB.")
+@_report_options("Exit 1 if seam_psnr_db is under 40 dB.")
 def bench_wall(source: Path | None, scene_id: str | None, size: str, overlap: float,
                t: float, frames: int, repeat: int, save: Path | None, workdir: Path | None,
                json_path: Path | None, check: bool) -> None:
