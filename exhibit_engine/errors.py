@@ -9,6 +9,7 @@ non-zero exit; nothing else reaches a user as a traceback.
     ExhibitError                         base; ``str(err)`` is the one line shown to users
     ├── ConfigError (ValueError)         venue.toml / show.toml / flags: .path, .key
     ├── BundleError (ValueError)         a .exb archive or source folder: .bundle, .entry, .rule
+    │   └── BundleErrors                 several problems of one source folder: .errors
     ├── AssetError (ValueError)          one asset's content (mesh, image, font): .path, .rule
     ├── SceneError (LookupError)         unknown scene id or kind, bad scene parameters: .scene
     ├── RenderError (RuntimeError)       the renderer could not open or draw
@@ -26,7 +27,7 @@ Each class also subclasses the matching built-in, so callers that already catch
 
 from __future__ import annotations
 
-__all__ = ["AssetError", "BundleError", "CommandError", "ConfigError", "ControlError",
+__all__ = ["AssetError", "BundleError", "BundleErrors", "CommandError", "ConfigError", "ControlError",
            "ExhibitError", "ProtocolError", "RenderError", "SceneError", "SyncError",
            "SyncTimeout"]
 
@@ -80,6 +81,25 @@ class BundleError(ExhibitError, ValueError):
         self.bundle = bundle
         self.entry = entry
         self.rule = rule
+
+
+class BundleErrors(BundleError):
+    """Several problems found in one run over a source folder (``exhibit pack``).
+
+    Packing keeps going after a bad file, so a curator sees every problem at once.
+    ``str(err)`` is still one line (the first problem and how many more); the CLI
+    prints :attr:`errors`, one line each.
+
+    Attributes:
+        errors: every problem, in source order, each a :class:`BundleError`.
+    """
+
+    def __init__(self, errors: list[BundleError] | tuple[BundleError, ...]) -> None:
+        first = errors[0]
+        more = len(errors) - 1
+        super().__init__(first.bundle, f"{first.rule} (and {more} more "
+                         f"problem{'s' if more != 1 else ''})", first.entry)
+        self.errors = tuple(errors)
 
 
 class AssetError(ExhibitError, ValueError):

@@ -43,12 +43,17 @@ class PackContext:
         texts: every visitor-facing string in the bundle (titles, descriptions, label
             texts), for font subsetting.
         notes: remarks for the curator's summary (e.g. "made 2 LODs"), by source path.
+        consumed: source files a processor read as part of another source (a .gltf's
+            .bin and images, an OBJ's .mtl and textures), by the source that read them.
+            Pack puts them into the bundle only inside that source's output, never as
+            entries of their own.
     """
 
     src: Path
     doc: Mapping[str, Any]
     texts: tuple[str, ...]
     notes: dict[str, list[str]] = field(default_factory=dict)
+    consumed: dict[str, str] = field(default_factory=dict)
 
     def options(self, rel: str) -> Mapping[str, Any]:
         """Per-file options from ``[assets."<rel>"]`` in bundle.toml (e.g. units, up axis)."""
@@ -61,6 +66,10 @@ class PackContext:
     def fail(self, rel: str, rule: str) -> BundleError:
         """The error a processor raises for bad input: one line naming file and rule."""
         return BundleError(str(self.src), rule, rel)
+
+    def consume(self, rel: str, by: str) -> None:
+        """Claim the source file ``rel`` as read into ``by``'s output (see ``consumed``)."""
+        self.consumed.setdefault(rel, by)
 
     def note(self, rel: str, text: str) -> None:
         """Add a remark to the packing summary."""

@@ -5,14 +5,30 @@ What a source becomes::
     scan.obj|stl|ply   trimesh; repaired where safe (merge vertices, drop degenerate and
                        duplicate faces, turn inside-out closed meshes); metres, Y-up,
                        smooth normals -> scan.glb
-    scan.gltf          data: URIs only; rewritten losslessly as scan.glb
+      scan.obj + .mtl  MTL materials become glTF PBR materials: Kd -> baseColorFactor,
+                       d (or Tr) -> its alpha (BLEND below 1), map_Kd -> baseColorTexture,
+                       a normal map in map_Bump/bump/norm -> normalTexture, Ns (or Pr)
+                       -> roughness, Pm -> metallic (0 otherwise), Ke -> emissive;
+                       paths with / or backslashes and spaces, inside the source folder
+      scan.ply         triangle strips (element tristrips, -1 restarts) -> triangles
+    scan.gltf          buffers and images as data: URIs or as files beside it (inside
+                       the source folder, percent-decoded) -> one self-contained scan.glb
+                       (buffers merged into its BIN chunk, images embedded)
     scan.glb           checked, then kept byte for byte (colours, UVs, tangents and all);
                        ``units``/``up`` only add one root node per scene to its JSON
     > LOD_THRESHOLD    + scan.lod1.glb, scan.lod2.glb: quadric decimation to ~25% and
       triangles          ~6%, UVs and vertex colours carried over
+    .dae .3mf .fbx     refused with one line (see :data:`UNSUPPORTED`): export glTF 2.0
+    .blend ...         from the tool that made them
+
+The files a source reads (a .gltf's .bin and textures, an OBJ's .mtl and textures) are
+claimed with ``ctx.consume``: they are inside its GLB, so pack does not also put them
+into the bundle as files of their own.
 
 Output is standard glTF: metres, Y-up (panda3d-gltf turns it Z-up on load), and a pure
-function of the source bytes and options (no names, clocks or ids).
+function of the source bytes and options (no names, clocks or ids). A mesh written from
+OBJ, STL or PLY always has an explicit material (non-metal, white where the source
+gives no colour), never glTF's metallic default.
 
 Options, per file in ``bundle.toml``::
 
@@ -21,13 +37,20 @@ Options, per file in ``bundle.toml``::
     up = "z"              # y (default for glTF/OBJ/PLY) or z (default for STL)
     lods = [40000, 8000]  # triangle targets; "auto" (default), or false for none
 
-trimesh and fast-simplification are imported only when a mesh is processed.
+A mesh whose largest side, after ``units``, is under 1 cm or over 20 m gets a note in
+the pack summary that suggests a ``units`` value.
+
+A scene may name the source file the curator has, in its ``assets`` list and anywhere
+in its ``params`` (e.g. ``model = "meshes/fuze.obj"`` in ``params.artifacts``): pack
+rewrites every string equal to a source path it renamed to the processed name
+(``meshes/fuze.glb``).
+
+trimesh and fast-simplification are imported only when a mesh is processed; no path
+needs scipy.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import io
 import itertools
 import json
@@ -41,6 +64,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import AssetError
+from ._mesh_materials import finish_glb, obj_materials
+from ._mesh_sources import UNSUPPORTED, SourceFolder, glb_bytes, gltf_to_glb, map_file_name, \
+    ply_strips, strip_triangles
 from ._processing import Output, PackContext
 from .checks import image_header, pixel_limit
 from .gltf import check_gltf, split_glb
@@ -48,8 +74,9 @@ from .gltf import check_gltf, split_glb
 if TYPE_CHECKING:
     import trimesh
 
-__all__ = ["LOD_RATIOS", "LOD_THRESHOLD", "MAX_TRIANGLES", "MeshOptions", "UNITS", "gltf_to_glb",
-           "mesh_options", "process"]
+__all__ = ["LOD_RATIOS", "LOD_THRESHOLD", "MAX_SIZE_M", "MAX_TRIANGLES", "MIN_SIZE_M",
+           "MeshOptions", "UNITS", "UNSUPPORTED", "gltf_to_glb", "mesh_options", "process",
+           "refuse"]
 
 #: Metres per source unit.
 UNITS: Mapping[str, float] = {"m": 1.0, "cm": 0.01, "mm": 0.001, "in": 0.0254}
@@ -59,6 +86,10 @@ MAX_TRIANGLES = 5_000_000
 LOD_THRESHOLD = 50_000
 #: Automatic LOD targets, as fractions of the full triangle count.
 LOD_RATIOS = (0.25, 0.0625)
+#: A mesh smaller than this (metres, largest side, after units) gets a pack note.
+MIN_SIZE_M = 0.01
+#: A mesh larger than this (metres, largest side, after units) gets a pack note.
+MAX_SIZE_M = 20.0
 _OPTIONS = frozenset({"units", "up", "lods"})
 _MIN_DECIMATE = 64  # parts smaller than this are kept whole in every LOD
 _SQRT_HALF = math.sqrt(0.5)
@@ -131,6 +162,8 @@ def process(ctx: PackContext, rel: str, data: bytes) -> list[Output]:
     """
     ext = PurePosixPath(rel).suffix.lower()
     try:
+        if not data.strip():
+            raise AssetError(rel, f"is an empty file ({len(data)} bytes): no mesh in it")
         opts = mesh_options(ctx.options(rel), ext, rel)
         if ext in (".glb", ".gltf"):
             primary, meshes = _from_gltf(ctx, rel, data, ext, opts)
@@ -143,13 +176,45 @@ def process(ctx: PackContext, rel: str, data: bytes) -> list[Output]:
         for i, target in enumerate(_lod_targets(opts, total), start=1):
             lod = [_decimate(m, target * len(m.faces) / total) for m in meshes]
             made.append(sum(len(m.faces) for m in lod))
-            outputs.append(Output(f"{stem}.lod{i}.glb", _export(lod)))
+            outputs.append(Output(f"{stem}.lod{i}.glb",
+                                  _export(lod, plain=ext not in (".glb", ".gltf"))))
     except AssetError as exc:
         raise ctx.fail(rel, exc.rule) from None
     if made:
         ctx.note(rel, f"{len(made)} LODs: {', '.join(str(n) for n in made)} tris "
                  f"(from {total})")
+    size = _size_note(meshes, opts, rel)
+    if size:
+        ctx.note(rel, size)
     return outputs
+
+
+def refuse(ctx: PackContext, rel: str, data: bytes) -> list[Output]:
+    """The processor of :data:`UNSUPPORTED` formats: one line saying what to export.
+
+    Raises:
+        BundleError: always.
+    """
+    ext = PurePosixPath(rel).suffix.lower()
+    raise ctx.fail(rel, f"{UNSUPPORTED.get(ext, ext)} ({ext}) is not supported: export "
+                   "glTF 2.0 (.glb) from your tool")
+
+
+def _size_note(meshes: list[trimesh.Trimesh], opts: MeshOptions, rel: str) -> str | None:
+    """A hint when the mesh's largest side, in metres, is implausible for an artifact."""
+    low = np.min([m.bounds[0] for m in meshes], axis=0)
+    high = np.max([m.bounds[1] for m in meshes], axis=0)
+    extent = high - low
+    side = float(extent.max())
+    if not math.isfinite(side) or MIN_SIZE_M <= side <= MAX_SIZE_M or side <= 0:
+        return None
+    raw = side / opts.scale  # in the file's own unit
+    best = min(UNITS, key=lambda u: abs(math.log(raw * UNITS[u] / 0.5)))
+    axis = "tall" if int(np.argmax(extent)) == 1 else "across"
+    size = f"{side * 100:.3g} cm" if side < 1 else f"{side:.3g} m"
+    hint = (f'is it in {best}? set [assets."{rel}"] units = "{best}"' if best != opts.units
+            else "check its units")
+    return f"{size} {axis} after units = {opts.units}: {hint}"
 
 
 def _lod_targets(opts: MeshOptions, total: int) -> list[int]:
@@ -163,7 +228,8 @@ def _lod_targets(opts: MeshOptions, total: int) -> list[int]:
 
 def _from_gltf(ctx: PackContext, rel: str, data: bytes, ext: str, opts: MeshOptions
                ) -> tuple[bytes, list[trimesh.Trimesh]]:
-    glb = data if ext == ".glb" else gltf_to_glb(data, rel)
+    folder = SourceFolder(ctx.src, (ctx.src / rel).parent)
+    glb = data if ext == ".glb" else gltf_to_glb(data, rel, folder)
     doc, binary = split_glb(glb, rel)
     with pixel_limit(None):  # check_gltf bounds embedded images by their headers itself
         check_gltf(doc, binary, rel)
@@ -172,7 +238,11 @@ def _from_gltf(ctx: PackContext, rel: str, data: bytes, ext: str, opts: MeshOpti
     degenerate = sum(int((~m.nondegenerate_faces()).sum()) for m in meshes)
     if degenerate:
         ctx.note(rel, f"{degenerate} zero-area faces left as they are (GLB kept)")
-    if ext == ".gltf":
+    if ext == ".gltf" and folder.read:
+        for used in folder.read:
+            ctx.consume(used, rel)
+        ctx.note(rel, f"rewritten as one GLB with {_files(folder.read)} embedded")
+    elif ext == ".gltf":
         ctx.note(rel, "embedded glTF rewritten as GLB")
     if opts.units != "m" or opts.up != "y":
         glb = _wrap_glb(doc, binary, opts, rel)
@@ -181,59 +251,6 @@ def _from_gltf(ctx: PackContext, rel: str, data: bytes, ext: str, opts: MeshOpti
         for m in meshes:
             m.apply_transform(matrix)
     return glb, meshes
-
-
-def gltf_to_glb(data: bytes, name: str) -> bytes:
-    """Rewrite a ``.gltf`` whose buffers are all ``data:`` URIs as one GLB, losslessly.
-
-    Nothing outside the file is read; other URIs fail here or in :func:`check_gltf`.
-
-    Raises:
-        AssetError: not JSON, a buffer that is not embedded, or a malformed data URI.
-    """
-    try:
-        doc = json.loads(data.decode("utf-8-sig"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        raise AssetError(name, f"not valid glTF JSON ({exc})") from None
-    buffers, views = (doc.get("buffers", []), doc.get("bufferViews", [])) if isinstance(
-        doc, dict) else (None, None)
-    if not isinstance(buffers, list) or not isinstance(views, list):
-        raise AssetError(name, "not a glTF object with lists of buffers and bufferViews")
-    blob, offsets = bytearray(), []
-    for i, buf in enumerate(buffers):
-        uri = buf.get("uri") if isinstance(buf, dict) else None
-        if not isinstance(uri, str) or not uri.startswith("data:"):
-            raise AssetError(name, f"buffers[{i}].uri: external URI {str(uri)[:80]!r} is "
-                             "not allowed (a .gltf must embed its buffers as data: URIs)")
-        head, _, payload = uri.partition(",")
-        try:
-            if not head.endswith(";base64"):
-                raise binascii.Error("not base64")
-            chunk = base64.b64decode(payload, validate=True)
-        except binascii.Error:
-            raise AssetError(name, f"buffers[{i}].uri: bad data URI") from None
-        blob += b"\0" * (-len(blob) % 8)
-        offsets.append(len(blob))
-        blob += chunk
-    for i, view in enumerate(views):
-        b = view.get("buffer") if isinstance(view, dict) else None
-        start = view.get("byteOffset", 0) if isinstance(view, dict) else None
-        if type(b) is not int or not 0 <= b < len(offsets) or type(start) is not int:
-            raise AssetError(name, f"bufferViews[{i}] does not name a buffer and offset")
-        view["buffer"], view["byteOffset"] = 0, start + offsets[b]
-    if buffers:
-        doc["buffers"] = [{"byteLength": len(blob)}]
-    return _glb_bytes(doc, bytes(blob) if buffers else None)
-
-
-def _glb_bytes(doc: dict[str, Any], binary: bytes | None) -> bytes:
-    text = json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-    text += b" " * (-len(text) % 4)
-    body = struct.pack("<I4s", len(text), b"JSON") + text
-    if binary is not None:
-        padded = binary + b"\0" * (-len(binary) % 4)
-        body += struct.pack("<I4s", len(padded), b"BIN\0") + padded
-    return struct.pack("<4sII", b"glTF", 2, 12 + len(body)) + body
 
 
 def _wrap_glb(doc: dict[str, Any], binary: bytes | None, opts: MeshOptions, name: str
@@ -256,7 +273,7 @@ def _wrap_glb(doc: dict[str, Any], binary: bytes | None, opts: MeshOptions, name
             nodes.append({"name": "exhibit-normalise", "children": roots,
                           "rotation": [-_SQRT_HALF, 0.0, 0.0, _SQRT_HALF] if opts.up == "z"
                           else [0.0, 0.0, 0.0, 1.0], "scale": [opts.scale] * 3})
-    return _glb_bytes(doc, binary)
+    return glb_bytes(doc, binary)
 
 
 def _gltf_triangles(doc: dict[str, Any], name: str) -> int:
@@ -284,12 +301,15 @@ def _gltf_triangles(doc: dict[str, Any], name: str) -> int:
 def _from_trimesh(ctx: PackContext, rel: str, data: bytes, ext: str, opts: MeshOptions
                   ) -> tuple[bytes, list[trimesh.Trimesh]]:
     _bound(rel, _estimate_triangles(ext, data))
-    resolver = _FolderResolver(ctx.src, (ctx.src / rel).parent) if ext == ".obj" else None
+    folder = SourceFolder(ctx.src, (ctx.src / rel).parent)
+    resolver = _ObjResolver(folder, rel) if ext == ".obj" else None
     scene = _load(data, ext[1:], rel, resolver)
     if resolver is not None and resolver.refused:
         raise AssetError(rel, resolver.refused[0])
     if resolver is not None and resolver.missing:
         ctx.note(rel, f"not found, left out: {', '.join(sorted(set(resolver.missing)))}")
+    if ext == ".ply":
+        scene = _with_strips(scene, rel)
     meshes = _meshes(scene, rel)
     counts = dict.fromkeys(("merged vertices", "degenerate faces", "duplicate faces",
                             "faces turned outwards"), 0)
@@ -299,6 +319,10 @@ def _from_trimesh(ctx: PackContext, rel: str, data: bytes, ext: str, opts: MeshO
             counts[key] += n
         m.apply_transform(matrix)
         _set_normals(m)
+    if ext == ".obj":
+        obj_materials(meshes, folder, lambda text: ctx.note(rel, text))
+        for used in folder.read:
+            ctx.consume(used, rel)
     done = [f"{n} {key}" for key, n in counts.items() if n]
     if done:
         ctx.note(rel, "repaired: " + ", ".join(done))
@@ -323,30 +347,37 @@ def _estimate_triangles(ext: str, data: bytes) -> int:
     return data.count(b"\nf ") + data.startswith(b"f ")
 
 
-class _FolderResolver:
+def _files(rels: list[str]) -> str:
+    images = [r for r in rels if PurePosixPath(r).suffix.lower() not in (".bin", ".mtl")]
+    others = [PurePosixPath(r).name for r in rels if r not in images]
+    return ", ".join(others + ([f"{len(images)} image{'s' if len(images) != 1 else ''}"]
+                               if images else []))
+
+
+class _ObjResolver:
     """Lets trimesh read an OBJ's material and textures, only from inside the source folder.
 
     trimesh swallows resolver errors, so refusals are recorded and raised afterwards;
-    a missing file is only noted (the mesh is kept, without that material).
+    a missing file is only noted (the mesh is kept, without that material). Texture
+    options of an MTL map line (``-s 1 1 1``, ``-bm 0.5``) are skipped.
     """
 
-    def __init__(self, root: Path, here: Path) -> None:
-        self.root, self.here = root.resolve(), here
+    def __init__(self, folder: SourceFolder, rel: str) -> None:
+        self.folder, self.rel = folder, rel
         self.refused: list[str] = []  # rules broken: fail the pack
         self.missing: list[str] = []  # names not found: noted
 
     def get(self, name: str) -> bytes:
         """The bytes of a file named by the OBJ or its MTL, after the checks above."""
-        path = (self.here / name.strip().strip('"')).resolve()
-        if not path.is_relative_to(self.root):
-            self.refused.append(f"references {name!r}, outside the source folder")
-            raise OSError(name)
-        if not path.is_file():
-            self.missing.append(name)
-            raise OSError(name)
-        data = path.read_bytes()
+        name = map_file_name(name)
+        try:
+            data = self.folder.get(name, self.rel)
+        except AssetError as exc:
+            (self.missing if "not found" in exc.rule else self.refused).append(
+                name if "not found" in exc.rule else f"references {exc.rule}")
+            raise OSError(name) from None
         try:  # trimesh hands textures straight to Pillow: check their headers first
-            if path.suffix.lower() != ".mtl":
+            if not name.lower().endswith(".mtl"):
                 image_header(data, name)
         except AssetError as exc:
             self.refused.append(f"texture {exc.rule}")
@@ -354,6 +385,28 @@ class _FolderResolver:
         return data
 
     __getitem__ = get
+
+
+def _with_strips(scene: trimesh.Scene, rel: str) -> trimesh.Scene:
+    """A PLY scene whose point cloud has triangle strips, turned into a triangle mesh."""
+    import trimesh
+
+    for key, geom in list(scene.geometry.items()):
+        if isinstance(geom, trimesh.Trimesh) and len(geom.faces):
+            continue
+        strips = ply_strips(getattr(geom, "metadata", {}).get("_ply_raw", {}))
+        if strips is None:
+            continue
+        vertices = np.asarray(geom.vertices, dtype=np.float64)
+        faces = strip_triangles(strips)
+        if len(faces) and (faces.max() >= len(vertices)):
+            raise AssetError(rel, "has triangle strips that index missing vertices")
+        colors = getattr(geom, "colors", None)
+        mesh = trimesh.Trimesh(vertices, faces, process=False)
+        if colors is not None and len(colors) == len(vertices):
+            mesh.visual.vertex_colors = colors
+        scene.geometry[key] = mesh
+    return scene
 
 
 def _bound(name: str, triangles: int) -> None:
@@ -377,8 +430,18 @@ def _load(data: bytes, file_type: str, name: str, resolver: Any = None) -> trime
     except MemoryError:
         raise
     except Exception as exc:  # noqa: BLE001 - trimesh raises any type on bad input
-        detail = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
-        raise AssetError(name, f"not a readable {file_type.upper()} mesh ({detail})") from None
+        raise AssetError(name, f"not a readable {file_type.upper()} mesh"
+                         f"{_detail(exc)}") from None
+
+
+def _detail(exc: Exception) -> str:
+    """What a loader's exception says, if it is words for a curator (not internals)."""
+    text = str(exc).splitlines()[0][:120] if str(exc).strip() else ""
+    internal = ("0x", "Traceback", "No module named", "object", "Error", "'", "index")
+    if isinstance(exc, (LookupError, AttributeError, TypeError, ImportError)) or not text \
+            or any(w in text for w in internal):
+        return " (malformed or truncated)"
+    return f" ({text})"
 
 
 def _meshes(scene: trimesh.Scene, name: str) -> list[trimesh.Trimesh]:
@@ -485,11 +548,13 @@ def _decimate(mesh: trimesh.Trimesh, target: float) -> trimesh.Trimesh:
     return out
 
 
-def _export(meshes: list[trimesh.Trimesh]) -> bytes:
+def _export(meshes: list[trimesh.Trimesh], plain: bool = True) -> bytes:
+    """One GLB of ``meshes``; ``plain`` (OBJ/STL/PLY sources) makes materials explicit."""
     import trimesh
 
     scene = trimesh.Scene()
     for i, m in enumerate(meshes):
         scene.add_geometry(m, node_name=f"part{i}", geom_name=f"part{i}")
     with np.errstate(all="ignore"):
-        return scene.export(file_type="glb", include_normals=True)
+        glb = scene.export(file_type="glb", include_normals=True)
+    return finish_glb(glb) if plain else glb

@@ -5,8 +5,15 @@ The pipeline::
     bundle.toml + source files
         -> each file goes through the processor registered for its extension
            (meshes -> GLB + LODs, images -> bounded PNG/JPEG + thumbnail + tiles,
-           fonts -> subset to the bundle's texts; anything else is copied)
-        -> scene asset references are rewritten to the processed names
+           fonts -> subset to the bundle's texts; COLLADA, 3MF, FBX... refused;
+           anything else is copied); sources that read sibling files (CONSUMERS:
+           a .gltf's .bin and textures, an OBJ's .mtl and textures) run first and
+           claim them, and a claimed file is not packed on its own
+        -> a bad file does not stop the run: every problem is collected, and pack
+           fails with all of them (BundleErrors) before anything is written
+        -> scene asset references, and any string of a scene's params that names
+           a renamed source (params.artifacts[].model = "meshes/fuze.obj"), are
+           rewritten to the processed names
         -> manifest.json (sizes, media types, SHA-256) + the files, in a ZIP
         -> optional manifest.sig
         -> written to a temporary file and renamed into place
@@ -31,13 +38,13 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from ..errors import BundleError
+from ..errors import AssetError, BundleError, BundleErrors
 from . import font, image, mesh, woodblock_pack
 from ._processing import SOURCE_FILE, Output, PackContext, Processor
 from .manifest import FORMAT, Manifest, ManifestError, check_entry_name, media_type_for, \
     parse_manifest
 
-__all__ = ["NAMED_PROCESSORS", "PROCESSORS", "collect_texts", "pack"]
+__all__ = ["CONSUMERS", "NAMED_PROCESSORS", "PROCESSORS", "collect_texts", "pack"]
 
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 _MAX_SOURCE_BYTES = 2 << 30
@@ -61,7 +68,13 @@ PROCESSORS: dict[str, Processor] = {
     ".tiff": image.process,
     ".webp": image.process,
     ".bmp": image.process,
+    **dict.fromkeys(mesh.UNSUPPORTED, mesh.refuse),
 }
+
+#: Extensions whose processors read sibling files into their own output (a .gltf's
+#: buffers and images, an OBJ's material and textures) and claim them with
+#: ``ctx.consume``: they run first, and a claimed file is not packed on its own.
+CONSUMERS = frozenset({".gltf", ".obj"})
 
 
 #: Processors a source file may ask for by name (``processor = "woodblock"`` in its
@@ -116,7 +129,8 @@ def _source_doc(src: Path) -> dict[str, Any]:
     return doc
 
 
-def _source_files(src: Path) -> list[str]:
+def _source_files(src: Path, problems: list[BundleError]) -> list[str]:
+    """Every file to pack, sorted; bad names and links go to ``problems``."""
     names = []
     for root, dirs, files in os.walk(src, followlinks=False):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
@@ -126,12 +140,51 @@ def _source_files(src: Path) -> list[str]:
             if name.startswith(".") or rel == SOURCE_FILE:
                 continue
             if p.is_symlink() or not p.is_file():
-                raise BundleError(str(src), "links and special files cannot be packed", rel)
+                problems.append(BundleError(str(src), "links and special files cannot be "
+                                            "packed", rel))
+                continue
             why = check_entry_name(rel)
             if why:
-                raise BundleError(str(src), why, rel)
+                problems.append(BundleError(str(src), why, rel))
+                continue
             names.append(rel)
     return sorted(names)
+
+
+def _process_one(ctx: PackContext, rel: str) -> list[Output]:
+    """One source through its processor, with the checks every output must pass."""
+    path = ctx.src / rel
+    if path.stat().st_size > _MAX_SOURCE_BYTES:
+        raise ctx.fail(rel, f"source file larger than {_MAX_SOURCE_BYTES} bytes")
+    data = path.read_bytes()
+    named = ctx.options(rel).get("processor")
+    if named is not None and named not in NAMED_PROCESSORS:
+        raise ctx.fail(rel, f"unknown processor {named!r} (known: "
+                            f"{', '.join(sorted(NAMED_PROCESSORS))})")
+    made = (NAMED_PROCESSORS[named] if named else PROCESSORS.get(path.suffix.lower(), _copy))(
+        ctx, rel, data)
+    if not made:
+        raise ctx.fail(rel, "processing produced nothing")
+    seen: set[str] = set()
+    for out in made:
+        why = check_entry_name(out.path)
+        if why:
+            raise ctx.fail(rel, f"processor output {out.path!r}: {why}")
+        if out.path in seen:
+            raise ctx.fail(rel, f"two outputs named {out.path!r}")
+        seen.add(out.path)
+    return made
+
+
+def _renamed_params(value: Any, moved: Mapping[str, str]) -> Any:
+    """Scene parameters with every string that names a renamed source replaced."""
+    if isinstance(value, str):
+        return moved.get(value, value)
+    if isinstance(value, dict):
+        return {k: _renamed_params(v, moved) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_renamed_params(v, moved) for v in value]
+    return value
 
 
 def _compressible(data: bytes) -> bool:
@@ -164,8 +217,12 @@ def pack(src_dir: str | os.PathLike[str], out_path: str | os.PathLike[str], *,
     Returns:
         The manifest written into the bundle.
 
+    Every file is processed even after one fails, so that all the problems of a folder
+    come out of one run; nothing is written unless every file is fine.
+
     Raises:
         BundleError: the source folder, or one of its files, breaks a rule.
+        BundleErrors: several files do (``.errors`` holds one BundleError each).
     """
     src = Path(src_dir)
     if not src.is_dir():
@@ -173,41 +230,57 @@ def pack(src_dir: str | os.PathLike[str], out_path: str | os.PathLike[str], *,
     doc = _source_doc(src)
     ctx = PackContext(src=src, doc=doc, texts=collect_texts(doc),
                       notes=notes if notes is not None else {})
+    problems: list[BundleError] = []
+    made_by: dict[str, list[Output]] = {}
+    failed: dict[str, BundleError] = {}
+    # Sources that may read sibling files (ctx.consume) go first, so a consumed
+    # texture is never processed on its own.
+    names = sorted(_source_files(src, problems),
+                   key=lambda r: (Path(r).suffix.lower() not in CONSUMERS, r))
+    for rel in names:
+        if rel in ctx.consumed:
+            if progress:
+                progress(rel, (src / rel).stat().st_size)
+            continue
+        try:
+            made_by[rel] = _process_one(ctx, rel)
+        except BundleError as exc:
+            failed[rel] = exc
+        except AssetError as exc:
+            failed[rel] = ctx.fail(rel, exc.rule)
+        if progress:
+            progress(rel, (src / rel).stat().st_size)
     outputs: dict[str, bytes] = {}
     renamed: dict[str, str] = {}
-    for rel in _source_files(src):
-        path = src / rel
-        if path.stat().st_size > _MAX_SOURCE_BYTES:
-            raise ctx.fail(rel, f"source file larger than {_MAX_SOURCE_BYTES} bytes")
-        data = path.read_bytes()
-        ext = path.suffix.lower()
-        named = ctx.options(rel).get("processor")
-        if named is not None and named not in NAMED_PROCESSORS:
-            raise ctx.fail(rel, f"unknown processor {named!r} (known: "
-                                f"{', '.join(sorted(NAMED_PROCESSORS))})")
-        made = (NAMED_PROCESSORS[named] if named else PROCESSORS.get(ext, _copy))(
-            ctx, rel, data)
-        if not made:
-            raise ctx.fail(rel, "processing produced nothing")
-        for out in made:
-            why = check_entry_name(out.path)
-            if why:
-                raise ctx.fail(rel, f"processor output {out.path!r}: {why}")
+    for rel in sorted(names):
+        if rel in ctx.consumed:  # read into another source's output (even if it came first)
+            continue
+        if rel in failed:
+            problems.append(failed[rel])
+            continue
+        for out in made_by.get(rel, []):
             if out.path in outputs:
-                raise ctx.fail(rel, f"two sources produce {out.path!r}")
+                problems.append(ctx.fail(rel, f"two sources produce {out.path!r}"))
+                break
             outputs[out.path] = out.data
-        renamed[rel] = made[0].path
-        if progress:
-            progress(rel, len(data))
+        else:
+            renamed[rel] = made_by[rel][0].path
+    if problems:  # the manifest is checked too when every file is fine
+        raise problems[0] if len(problems) == 1 else BundleErrors(problems)
 
     entries = [{"path": name, "size": len(data), "media_type": media_type_for(name),
                 "sha256": hashlib.sha256(data).hexdigest()}
                for name, data in sorted(outputs.items())]
+    moved = {a: b for a, b in renamed.items() if a != b}
     scenes = []
     for scene in doc.get("scenes", []) if isinstance(doc.get("scenes"), list) else []:
-        if isinstance(scene, dict) and isinstance(scene.get("assets"), list):
-            scene = {**scene, "assets": [renamed.get(a, a) if isinstance(a, str) else a
-                                         for a in scene["assets"]]}
+        if isinstance(scene, dict):
+            scene = dict(scene)
+            if isinstance(scene.get("assets"), list):
+                scene["assets"] = [renamed.get(a, a) if isinstance(a, str) else a
+                                   for a in scene["assets"]]
+            if "params" in scene:
+                scene["params"] = _renamed_params(scene["params"], moved)
         scenes.append(scene)
     b = doc["bundle"]
     raw = {

@@ -68,10 +68,20 @@ def pack(src_dir: Path, out: Path, sign_key: Path | None) -> None:
     source_bytes = sum(p.stat().st_size for p in src_dir.rglob("*")
                        if p.is_file() and not p.is_symlink()) if src_dir.is_dir() else 0
     notes: dict[str, list[str]] = {}
-    with Progress(transient=True) as bar:
-        task = bar.add_task(f"packing {src_dir}", total=source_bytes or None)
-        manifest = do_pack(src_dir, out, progress=lambda name, n: bar.advance(task, n),
-                           sign=sign, notes=notes)
+    from ..errors import BundleErrors
+
+    try:
+        with Progress(transient=True) as bar:
+            task = bar.add_task(f"packing {src_dir}", total=source_bytes or None)
+            manifest = do_pack(src_dir, out, progress=lambda name, n: bar.advance(task, n),
+                               sign=sign, notes=notes)
+    except BundleErrors as exc:  # every problem of the folder, one line each
+        for err in exc.errors:
+            click.echo(f"exhibit: error: {err}", err=True)
+        files = len({err.entry for err in exc.errors})
+        click.echo(f"exhibit: pack failed: {len(exc.errors)} problems in {files} "
+                   f"file{'s' if files != 1 else ''}; nothing written", err=True)
+        sys.exit(exc.exit_code)
     table = Table(title=f"{manifest.id} {manifest.version}", title_justify="left")
     for col, just in (("file", "left"), ("media type", "left"), ("size", "right")):
         table.add_column(col, justify=just)  # type: ignore[arg-type]

@@ -1,0 +1,195 @@
+"""Materials of the GLBs that packing writes from OBJ, STL and PLY sources.
+
+Helpers of :mod:`.mesh`:
+
+- :func:`obj_materials` turns the MTL materials trimesh read (``SimpleMaterial``) into
+  glTF metallic-roughness materials (``PBRMaterial``), reading what trimesh leaves
+  out (alpha, normal maps, PBR keys) from the MTL text itself::
+
+      Kd r g b        -> baseColorFactor (0.8 grey without Kd and texture)
+      d a | Tr t      -> its alpha (a, or 1 - t; "Tr 1" is read as opaque, as
+                         MeshLab writes it); alpha below 1 -> alphaMode BLEND
+      map_Kd file     -> baseColorTexture (only where the mesh has UVs)
+      norm|map_Bump|bump file -> normalTexture, when the image is a normal map (a
+                         height map is noted and left out)
+      Pr r | Ns n     -> roughnessFactor (r, or 1 - sqrt(n / 1000) as Blender reads
+                         it; 1 without either)
+      Pm m            -> metallicFactor (0 without it: OBJ has no metals)
+      Ke r g b        -> emissiveFactor
+
+- :func:`finish_glb` gives every primitive trimesh wrote without a material an
+  explicit non-metal one, and every material an explicit ``metallicFactor``, so a
+  plain scan never falls back on glTF's default material (fully metallic).
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..errors import AssetError
+from ._mesh_sources import SourceFolder, glb_bytes, map_file_name
+from .checks import image_header
+from .gltf import split_glb
+
+if TYPE_CHECKING:
+    import trimesh
+
+__all__ = ["DEFAULT_MATERIAL", "finish_glb", "obj_materials"]
+
+#: The material of a primitive whose source gives none: white, matte, not metal.
+DEFAULT_MATERIAL: dict[str, Any] = {
+    "name": "exhibit-default",
+    "pbrMetallicRoughness": {"baseColorFactor": [1.0, 1.0, 1.0, 1.0],
+                             "metallicFactor": 0.0, "roughnessFactor": 0.8},
+}
+_NORMAL_KEYS = ("norm", "map_bump", "bump")
+
+
+
+def mtl_tables(folder: SourceFolder) -> dict[str, dict[str, str]]:
+    """Every ``newmtl`` of the MTL files read so far: key (lower case) -> rest of line."""
+    tables: dict[str, dict[str, str]] = {}
+    for rel in folder.read:
+        if not rel.lower().endswith(".mtl"):
+            continue
+        text = (folder.root / rel).read_bytes().decode("utf-8", errors="replace")
+        current: dict[str, str] | None = None
+        for line in text.splitlines():
+            key, _, rest = line.strip().partition(" ") if " " in line.strip() \
+                else line.strip().partition("\t")
+            key, rest = key.lower(), rest.strip()
+            if key == "newmtl":
+                current = tables.setdefault(" ".join(rest.split()), {})
+            elif current is not None and key and not key.startswith("#"):
+                current[key] = rest
+    return tables
+
+
+def _floats(text: str | None, n: int) -> list[float] | None:
+    try:
+        values = [float(x) for x in (text or "").split()[:n]]
+    except ValueError:
+        return None
+    if not values or not all(math.isfinite(v) for v in values):
+        return None
+    return (values * n)[:n] if len(values) == 1 else values if len(values) == n else None
+
+
+def _is_normal_map(img: Any) -> bool:
+    """A tangent-space normal map is mostly blue (z up); a height map is grey."""
+    small = np.asarray(img.convert("RGB").resize((32, 32)), dtype=np.float64) / 255
+    r, g, b = small.reshape(-1, 3).mean(axis=0)
+    return bool(b > 0.6 and b > r + 0.1 and b > g + 0.1)
+
+
+def obj_materials(meshes: list[trimesh.Trimesh], folder: SourceFolder,
+                  note: Callable[[str], None]) -> None:
+    """Replace the MTL materials of ``meshes`` by glTF PBR ones (see the module docstring).
+
+    Raises:
+        AssetError: a normal map outside the folder, or one that is not an allowed image.
+    """
+    from trimesh.visual import TextureVisuals
+    from trimesh.visual.material import SimpleMaterial
+
+    tables = mtl_tables(folder)
+    made: dict[int, Any] = {}
+    for mesh in meshes:
+        visual = mesh.visual
+        if not isinstance(visual, TextureVisuals) \
+                or not isinstance(visual.material, SimpleMaterial):
+            continue
+        mat = visual.material
+        has_uv = visual.uv is not None and len(visual.uv) == len(mesh.vertices)
+        key = id(mat) * 2 + has_uv
+        if key not in made:
+            made[key] = _pbr(mat, tables.get(" ".join(str(mat.name or "").split()), {}),
+                             has_uv, folder, note)
+        visual.material = made[key]
+
+
+def _pbr(mat: Any, table: dict[str, str], has_uv: bool, folder: SourceFolder,
+         note: Callable[[str], None]) -> Any:
+    from PIL import Image
+    from trimesh.visual.material import PBRMaterial
+
+    name = str(mat.name or "material")
+    image = mat.image if has_uv else None
+    if mat.image is not None and not has_uv:
+        note(f"material {name!r}: texture left out (the mesh has no UVs)")
+    kd = _floats(table.get("kd"), 3)
+    base = kd or ([1.0, 1.0, 1.0] if image is not None else [0.8, 0.8, 0.8])
+    alpha = 1.0
+    d, tr = _floats(table.get("d"), 1), _floats(table.get("tr"), 1)
+    if d is not None:
+        alpha = d[0]
+    elif tr is not None:
+        alpha = 1.0 - tr[0] if tr[0] < 1.0 else 1.0
+    alpha = min(max(alpha, 0.0), 1.0)
+    pr, ns, pm = (_floats(table.get(k), 1) for k in ("pr", "ns", "pm"))
+    roughness = pr[0] if pr else 1.0 - math.sqrt(min(max(ns[0], 0.0), 1000.0) / 1000.0) \
+        if ns else 1.0
+    emissive = _floats(table.get("ke"), 3)
+    normal = None
+    for key in _NORMAL_KEYS:
+        if key not in table:
+            continue
+        file_name = map_file_name(table[key])
+        try:
+            data = folder.get(file_name, name)
+        except AssetError as exc:
+            if "not found" not in exc.rule:
+                raise AssetError(name, f"material {name!r}: {key} {exc.rule}") from None
+            note(f"material {name!r}: {key} {file_name!r} not found, left out")
+            break
+        image_header(data, f"material {name!r}: {key} {file_name!r}")
+        img = Image.open(io.BytesIO(data))
+        img.load()
+        if not has_uv:
+            break
+        if _is_normal_map(img):
+            normal = img
+        else:
+            note(f"material {name!r}: {key} {file_name!r} is a height map, left out "
+                 "(glTF takes normal maps)")
+        break
+    return PBRMaterial(
+        name=name,
+        baseColorFactor=[*[min(max(c, 0.0), 1.0) for c in base], alpha],
+        baseColorTexture=image,
+        metallicFactor=float(min(max(pm[0], 0.0), 1.0)) if pm else 0.0,
+        roughnessFactor=float(min(max(roughness, 0.0), 1.0)),
+        normalTexture=normal,
+        emissiveFactor=[min(max(c, 0.0), 1.0) for c in emissive]
+        if emissive and any(emissive) else None,
+        alphaMode="BLEND" if alpha < 1.0 else None,
+        doubleSided=False,
+    )
+
+
+def finish_glb(glb: bytes) -> bytes:
+    """A GLB that trimesh wrote, with explicit non-metal materials (see above).
+
+    Only the JSON chunk changes; the binary chunk is kept as it is.
+    """
+    doc, binary = split_glb(glb, "export")
+    materials = doc.setdefault("materials", [])
+    default = None
+    for mesh in doc.get("meshes", []):
+        for prim in mesh.get("primitives", []):
+            if "material" not in prim:
+                if default is None:
+                    default = len(materials)
+                    materials.append(dict(DEFAULT_MATERIAL))
+                prim["material"] = default
+    for mat in materials:
+        pbr = mat.setdefault("pbrMetallicRoughness", {})
+        pbr.setdefault("metallicFactor", 0.0)
+    if not materials:
+        del doc["materials"]
+    return glb_bytes(doc, binary)

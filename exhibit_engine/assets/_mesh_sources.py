@@ -1,0 +1,261 @@
+"""Mesh sources that span several files, or that trimesh reads only half-way.
+
+Helpers of :mod:`.mesh` (which documents what each source becomes):
+
+- :class:`SourceFolder` reads the files a source names (a ``.gltf``'s buffers and
+  images, an OBJ's ``.mtl`` and textures) from inside the source folder only: no
+  ``..`` out of it, no absolute paths, no ``file:``/``http:`` or other schemes;
+  URIs are percent-decoded, MTL paths may use ``\\``, names may hold spaces. Each
+  file read is remembered, so pack can claim it (``ctx.consume``) and not pack it twice.
+- :func:`gltf_to_glb` turns a ``.gltf`` (data: URIs or external files) into one
+  self-contained GLB: every buffer merged into the BIN chunk, every image embedded as
+  a bufferView.
+- :func:`strip_triangles` turns PLY triangle strips (``element tristrips``, ``-1``
+  restarts) into triangles with the strips' alternating winding.
+- :data:`UNSUPPORTED` names the mesh formats refused at pack with one line.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import struct
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+import numpy as np
+
+from ..errors import AssetError
+from .checks import BUNDLE_IMAGE_FORMATS, image_header
+
+__all__ = ["SourceFolder", "UNSUPPORTED", "glb_bytes", "gltf_to_glb", "map_file_name",
+           "ply_strips", "strip_triangles"]
+
+#: Mesh formats a curator may bring that packing refuses, by extension, with the name
+#: the refusal gives them (glTF 2.0 is what every tool can export instead).
+UNSUPPORTED: Mapping[str, str] = {
+    ".dae": "COLLADA", ".3mf": "3MF", ".fbx": "FBX", ".blend": "Blender",
+    ".3ds": "3DS", ".max": "3ds Max", ".usdz": "USDZ", ".usd": "USD", ".usda": "USD",
+    ".usdc": "USD", ".abc": "Alembic", ".c4d": "Cinema 4D", ".ma": "Maya",
+    ".mb": "Maya", ".skp": "SketchUp", ".wrl": "VRML", ".x3d": "X3D", ".lwo": "LightWave",
+    ".ifc": "IFC",
+}
+_MIME = {"PNG": "image/png", "JPEG": "image/jpeg"}
+# MTL map options and how many values each takes (-o/-s/-t take 1 to 3 numbers).
+_MAP_OPTIONS = {"-blendu": 1, "-blendv": 1, "-bm": 1, "-boost": 1, "-cc": 1, "-clamp": 1,
+                "-imfchan": 1, "-mm": 2, "-texres": 1, "-type": 1, "-o": 3, "-s": 3, "-t": 3}
+
+
+class SourceFolder:
+    """Reads the files one source names, confined to the source folder.
+
+    Attributes:
+        root: the source folder.
+        here: the folder of the source that names the files.
+        read: the files read so far, as paths relative to ``root`` (POSIX).
+    """
+
+    def __init__(self, root: Path, here: Path) -> None:
+        self.root, self.here = root.resolve(), here.resolve()
+        self.read: list[str] = []
+
+    def path(self, name: str, what: str) -> Path:
+        """The file ``name`` (a relative path or URI) inside the source folder.
+
+        Raises:
+            AssetError: an absolute path, a scheme, a path out of the folder, or no file.
+        """
+        clean = name.strip().strip('"').replace("\\", "/")
+        if not clean:
+            raise AssetError(what, "names an empty path")
+        head = clean.split("/", 1)[0]
+        if clean.startswith("/") or ":" in head:
+            raise AssetError(what, f"{name[:80]!r} is not a relative path inside the source "
+                             "folder (no absolute paths, drives or URI schemes)")
+        path = (self.here / clean).resolve()
+        if not path.is_relative_to(self.root):
+            raise AssetError(what, f"{name[:80]!r} is outside the source folder")
+        if not path.is_file():
+            raise AssetError(what, f"{name[:80]!r} not found in the source folder")
+        return path
+
+    def get(self, name: str, what: str = "") -> bytes:
+        """The bytes of ``name`` (see :meth:`path`), remembered in :attr:`read`."""
+        path = self.path(name, what or name)
+        rel = path.relative_to(self.root).as_posix()
+        if rel not in self.read:
+            self.read.append(rel)
+        return path.read_bytes()
+
+
+def glb_bytes(doc: dict[str, Any], binary: bytes | None) -> bytes:
+    """A GLB container: the JSON chunk padded with spaces, the BIN chunk with zeros."""
+    text = json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    text += b" " * (-len(text) % 4)
+    body = struct.pack("<I4s", len(text), b"JSON") + text
+    if binary is not None:
+        padded = binary + b"\0" * (-len(binary) % 4)
+        body += struct.pack("<I4s", len(padded), b"BIN\0") + padded
+    return struct.pack("<4sII", b"glTF", 2, 12 + len(body)) + body
+
+
+def _data_uri(uri: str, where: str, name: str) -> bytes:
+    head, _, payload = uri.partition(",")
+    try:
+        if not head.endswith(";base64"):
+            raise binascii.Error("not base64")
+        return base64.b64decode(payload, validate=True)
+    except binascii.Error:
+        raise AssetError(name, f"{where}.uri: bad data URI") from None
+
+
+def gltf_to_glb(data: bytes, name: str, folder: SourceFolder | None = None) -> bytes:
+    """Rewrite a ``.gltf`` as one self-contained GLB, losslessly.
+
+    Buffers given as ``data:`` URIs or, with ``folder``, as relative URIs of files in
+    the source folder are merged into the BIN chunk (each aligned to 8 bytes, so
+    every accessor keeps its alignment); images given as relative URIs are checked
+    by their headers (PNG or JPEG, bounded) and embedded as bufferViews. Without
+    ``folder`` nothing outside the file is read.
+
+    Raises:
+        AssetError: not JSON, a URI that leaves the folder or names no file, a buffer
+            shorter than its byteLength, or a texture that is not an allowed image.
+    """
+    try:
+        doc = json.loads(data.decode("utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise AssetError(name, f"not valid glTF JSON ({exc})") from None
+    buffers, views = (doc.get("buffers", []), doc.get("bufferViews", [])) if isinstance(
+        doc, dict) else (None, None)
+    images = doc.get("images", []) if isinstance(doc, dict) else None
+    if not isinstance(buffers, list) or not isinstance(views, list) \
+            or not isinstance(images, list):
+        raise AssetError(name, "not a glTF object with lists of buffers, bufferViews "
+                         "and images")
+    blob, offsets = bytearray(), []
+    for i, buf in enumerate(buffers):
+        where = f"buffers[{i}]"
+        chunk = _external(buf, where, name, folder)
+        length = buf.get("byteLength") if isinstance(buf, dict) else None
+        if type(length) is not int or length < 0 or length > len(chunk):
+            raise AssetError(name, f"{where}: byteLength {length!r} does not fit the "
+                             f"{len(chunk)} bytes of its data")
+        blob += b"\0" * (-len(blob) % 8)
+        offsets.append(len(blob))
+        blob += chunk[:length]
+    for i, view in enumerate(views):
+        b = view.get("buffer") if isinstance(view, dict) else None
+        start = view.get("byteOffset", 0) if isinstance(view, dict) else None
+        if type(b) is not int or not 0 <= b < len(offsets) or type(start) is not int:
+            raise AssetError(name, f"bufferViews[{i}] does not name a buffer and offset")
+        view["buffer"], view["byteOffset"] = 0, start + offsets[b]
+    for i, img in enumerate(images):
+        uri = img.get("uri") if isinstance(img, dict) else None
+        if not isinstance(uri, str) or uri.startswith("data:"):
+            continue  # embedded already (or broken: check_gltf names it)
+        where = f"images[{i}]"
+        pixels = _external(img, where, name, folder)
+        fmt, _, _ = image_header(pixels, f"{name}: {where} ({unquote(uri)[:80]})",
+                                 formats=BUNDLE_IMAGE_FORMATS)
+        blob += b"\0" * (-len(blob) % 8)
+        views.append({"buffer": 0, "byteOffset": len(blob), "byteLength": len(pixels)})
+        blob += pixels
+        del img["uri"]
+        img["bufferView"], img["mimeType"] = len(views) - 1, _MIME[fmt]
+    if views:
+        doc["bufferViews"] = views
+    if blob or buffers:
+        doc["buffers"] = [{"byteLength": len(blob)}]
+    return glb_bytes(doc, bytes(blob) if blob or buffers else None)
+
+
+def _external(obj: Any, where: str, name: str, folder: SourceFolder | None) -> bytes:
+    """The bytes a buffer or image ``uri`` names: a data: URI or a file of the folder."""
+    uri = obj.get("uri") if isinstance(obj, dict) else None
+    if isinstance(uri, str) and uri.startswith("data:"):
+        return _data_uri(uri, where, name)
+    if not isinstance(uri, str) or folder is None:
+        raise AssetError(name, f"{where}.uri: external URI {str(uri)[:80]!r} is not "
+                         "allowed (a .gltf must embed its buffers as data: URIs)")
+    try:
+        return folder.get(unquote(uri), name)
+    except AssetError as exc:
+        raise AssetError(name, f"{where}.uri: external URI {exc.rule}") from None
+
+
+def strip_triangles(flat: np.ndarray) -> np.ndarray:
+    """Triangles of triangle strips given as one index array with ``-1`` restarts.
+
+    Triangle ``k`` of a strip is ``(s[k], s[k+1], s[k+2])`` for even ``k`` and
+    ``(s[k+1], s[k], s[k+2])`` for odd ``k``, so every triangle keeps the strip's
+    facing (as OpenGL's GL_TRIANGLE_STRIP). Degenerate triangles, which strips use to
+    stitch, are dropped.
+    """
+    flat = np.asarray(flat, dtype=np.int64).ravel()
+    n = len(flat)
+    if n < 3:
+        return np.zeros((0, 3), dtype=np.int64)
+    index = np.arange(n)
+    restart = np.where(flat < 0, index, -1)
+    last = np.maximum.accumulate(restart)  # the latest -1 at or before each index
+    pos = index - last - 1  # position inside its strip
+    j = np.nonzero((flat >= 0) & (pos >= 2))[0]
+    a, b, c = flat[j - 2], flat[j - 1], flat[j]
+    odd = (pos[j] % 2) == 1
+    tri = np.stack([np.where(odd, b, a), np.where(odd, a, b), c], axis=1)
+    keep = (tri[:, 0] != tri[:, 1]) & (tri[:, 1] != tri[:, 2]) & (tri[:, 0] != tri[:, 2])
+    return tri[keep]
+
+
+def ply_strips(raw: Mapping[str, Any]) -> np.ndarray | None:
+    """The flat strip index array of a PLY's ``tristrips`` element, as trimesh parsed it.
+
+    Returns ``None`` when the file has no strips.
+    """
+    element = raw.get("tristrips") if isinstance(raw, Mapping) else None
+    data = element.get("data") if isinstance(element, Mapping) else None
+    if data is None:
+        return None
+    if isinstance(data, Mapping):
+        rows = data.get("vertex_indices", data.get("vertex_index"))
+    else:
+        names = getattr(getattr(data, "dtype", None), "names", None) or ()
+        key = next((k for k in ("vertex_indices", "vertex_index") if k in names), None)
+        rows = data[key] if key else None
+    if rows is None:
+        return None
+    parts: list[np.ndarray] = []
+    for row in rows:
+        items = row[1] if getattr(row, "dtype", None) is not None and row.dtype.names \
+            else row
+        parts += [np.asarray(items, dtype=np.int64).ravel(), np.array([-1])]
+    return np.concatenate(parts) if parts else None
+
+
+def map_file_name(rest: str) -> str:
+    """The file an OBJ or MTL line names: map options (``-s 1 1 1 tex.png``) skipped,
+    quotes stripped; ``\\`` is turned into ``/`` by :meth:`SourceFolder.path`."""
+    words = rest.split()
+    i = 0
+    while i < len(words) and words[i].lower() in _MAP_OPTIONS:
+        most = _MAP_OPTIONS[words[i].lower()]
+        i += 1
+        taken = 0
+        while i < len(words) and taken < most:
+            if most == 3 and taken and not _number(words[i]):
+                break
+            i += 1
+            taken += 1
+    return (" ".join(words[i:]) if i else rest.strip()).strip('"')
+
+
+def _number(word: str) -> bool:
+    try:
+        float(word)
+    except ValueError:
+        return False
+    return True
