@@ -141,7 +141,7 @@ def _pbr(mat: Any, table: dict[str, str], has_uv: bool, folder: SourceFolder,
             continue
         file_name = map_file_name(table[key])
         try:
-            data = folder.get(file_name, name)
+            data, _ = folder.get_near(file_name, name)
         except AssetError as exc:
             if "not found" not in exc.rule:
                 raise AssetError(name, f"material {name!r}: {key} {exc.rule}") from None

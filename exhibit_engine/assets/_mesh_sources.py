@@ -31,8 +31,8 @@ import numpy as np
 from ..errors import AssetError
 from .checks import BUNDLE_IMAGE_FORMATS, image_header
 
-__all__ = ["SourceFolder", "UNSUPPORTED", "glb_bytes", "gltf_to_glb", "map_file_name",
-           "ply_strips", "strip_triangles"]
+__all__ = ["SourceFolder", "UNSUPPORTED", "glb_bytes", "gltf_to_glb", "is_absolute",
+           "map_file_name", "ply_strips", "strip_triangles"]
 
 #: Mesh formats a curator may bring that packing refuses, by extension, with the name
 #: the refusal gives them (glTF 2.0 is what every tool can export instead).
@@ -62,8 +62,13 @@ class SourceFolder:
         self.root, self.here = root.resolve(), here.resolve()
         self.read: list[str] = []
 
-    def path(self, name: str, what: str) -> Path:
+    def path(self, name: str, what: str, here: Path | None = None) -> Path:
         """The file ``name`` (a relative path or URI) inside the source folder.
+
+        Args:
+            name: the path as the source writes it (``\\`` is read as ``/``).
+            what: the name errors carry.
+            here: the folder ``name`` is relative to (default: :attr:`here`).
 
         Raises:
             AssetError: an absolute path, a scheme, a path out of the folder, or no file.
@@ -71,24 +76,52 @@ class SourceFolder:
         clean = name.strip().strip('"').replace("\\", "/")
         if not clean:
             raise AssetError(what, "names an empty path")
-        head = clean.split("/", 1)[0]
-        if clean.startswith("/") or ":" in head:
+        if is_absolute(clean):
             raise AssetError(what, f"{name[:80]!r} is not a relative path inside the source "
                              "folder (no absolute paths, drives or URI schemes)")
-        path = (self.here / clean).resolve()
+        path = ((here or self.here) / clean).resolve()
         if not path.is_relative_to(self.root):
             raise AssetError(what, f"{name[:80]!r} is outside the source folder")
         if not path.is_file():
             raise AssetError(what, f"{name[:80]!r} not found in the source folder")
         return path
 
-    def get(self, name: str, what: str = "") -> bytes:
+    def get(self, name: str, what: str = "", here: Path | None = None) -> bytes:
         """The bytes of ``name`` (see :meth:`path`), remembered in :attr:`read`."""
-        path = self.path(name, what or name)
+        path = self.path(name, what or name, here)
         rel = path.relative_to(self.root).as_posix()
         if rel not in self.read:
             self.read.append(rel)
         return path.read_bytes()
+
+
+    def get_near(self, name: str, what: str) -> tuple[bytes, bool]:
+        """A file an OBJ or MTL names: beside the OBJ, else beside an MTL read so far.
+
+        An absolute path is never read; the file of that name beside them is. Returns
+        the bytes and whether the name was such an absolute path.
+
+        Raises:
+            AssetError: a path out of the folder, or no such file (rule: "not found").
+        """
+        clean = name.replace("\\", "/")
+        absolute = is_absolute(clean)
+        if absolute:
+            clean = clean.rsplit("/", 1)[-1]
+        bases = [self.here] + [(self.root / r).parent for r in self.read
+                               if r.lower().endswith(".mtl")]
+        for here in dict.fromkeys(bases):
+            try:
+                return self.get(clean, what, here), absolute
+            except AssetError as exc:
+                if "not found" not in exc.rule:
+                    raise
+        raise AssetError(what, f"{name[:80]!r} not found in the source folder")
+
+
+def is_absolute(name: str) -> bool:
+    """Whether a path (``/`` separated) is absolute, has a drive or a URI scheme."""
+    return name.startswith("/") or ":" in name.split("/", 1)[0]
 
 
 def glb_bytes(doc: dict[str, Any], binary: bytes | None) -> bytes:
@@ -159,8 +192,10 @@ def gltf_to_glb(data: bytes, name: str, folder: SourceFolder | None = None) -> b
             continue  # embedded already (or broken: check_gltf names it)
         where = f"images[{i}]"
         pixels = _external(img, where, name, folder)
-        fmt, _, _ = image_header(pixels, f"{name}: {where} ({unquote(uri)[:80]})",
-                                 formats=BUNDLE_IMAGE_FORMATS)
+        try:
+            fmt, _, _ = image_header(pixels, name, formats=BUNDLE_IMAGE_FORMATS)
+        except AssetError as exc:
+            raise AssetError(name, f"{where} ({unquote(uri)[:80]}): {exc.rule}") from None
         blob += b"\0" * (-len(blob) % 8)
         views.append({"buffer": 0, "byteOffset": len(blob), "byteLength": len(pixels)})
         blob += pixels

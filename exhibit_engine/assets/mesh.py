@@ -306,6 +306,9 @@ def _from_trimesh(ctx: PackContext, rel: str, data: bytes, ext: str, opts: MeshO
     scene = _load(data, ext[1:], rel, resolver)
     if resolver is not None and resolver.refused:
         raise AssetError(rel, resolver.refused[0])
+    if resolver is not None and resolver.renamed:
+        ctx.note(rel, "absolute paths read as the file of that name in the source folder: "
+                 + ", ".join(sorted(set(resolver.renamed))))
     if resolver is not None and resolver.missing:
         ctx.note(rel, f"not found, left out: {', '.join(sorted(set(resolver.missing)))}")
     if ext == ".ply":
@@ -357,25 +360,33 @@ def _files(rels: list[str]) -> str:
 class _ObjResolver:
     """Lets trimesh read an OBJ's material and textures, only from inside the source folder.
 
-    trimesh swallows resolver errors, so refusals are recorded and raised afterwards;
-    a missing file is only noted (the mesh is kept, without that material). Texture
-    options of an MTL map line (``-s 1 1 1``, ``-bm 0.5``) are skipped.
+    A texture is looked for beside the OBJ, then beside its MTL; an absolute path (as
+    exporters on Windows write them, ``C:\\Users\\...\\wood.jpg``) is never read, but
+    a file of that name beside the OBJ or MTL is. trimesh swallows resolver errors,
+    so refusals are recorded and raised afterwards; a missing file is only noted (the
+    mesh is kept, without that material). Texture options of an MTL map line
+    (``-s 1 1 1``, ``-bm 0.5``) are skipped.
     """
 
     def __init__(self, folder: SourceFolder, rel: str) -> None:
         self.folder, self.rel = folder, rel
         self.refused: list[str] = []  # rules broken: fail the pack
         self.missing: list[str] = []  # names not found: noted
+        self.renamed: list[str] = []  # absolute paths read by their file name
 
     def get(self, name: str) -> bytes:
         """The bytes of a file named by the OBJ or its MTL, after the checks above."""
         name = map_file_name(name)
         try:
-            data = self.folder.get(name, self.rel)
+            data, absolute = self.folder.get_near(name, self.rel)
         except AssetError as exc:
-            (self.missing if "not found" in exc.rule else self.refused).append(
-                name if "not found" in exc.rule else f"references {exc.rule}")
+            if "not found" in exc.rule:
+                self.missing.append(name)
+            else:
+                self.refused.append(f"references {exc.rule}")
             raise OSError(name) from None
+        if absolute:
+            self.renamed.append(name)
         try:  # trimesh hands textures straight to Pillow: check their headers first
             if not name.lower().endswith(".mtl"):
                 image_header(data, name)
