@@ -180,6 +180,10 @@ def process(ctx: PackContext, rel: str, data: bytes) -> list[Output]:
                                   _export(lod, plain=ext not in (".glb", ".gltf"))))
     except AssetError as exc:
         raise ctx.fail(rel, exc.rule) from None
+    except (ValueError, IndexError, KeyError, TypeError, struct.error):
+        # trimesh meeting data that parsed but does not hold together (e.g. an OBJ
+        # whose vertices have two coordinates): the curator gets words, not internals.
+        raise ctx.fail(rel, "not a usable mesh (malformed or inconsistent data)") from None
     if made:
         ctx.note(rel, f"{len(made)} LODs: {', '.join(str(n) for n in made)} tris "
                  f"(from {total})")
@@ -465,6 +469,8 @@ def _meshes(scene: trimesh.Scene, name: str) -> list[trimesh.Trimesh]:
         raise AssetError(name, "has no triangles (point clouds and lines are not shown)")
     _bound(name, sum(len(m.faces) for m in meshes))
     for m in meshes:
+        if m.vertices.ndim != 2 or m.vertices.shape[1] != 3:
+            raise AssetError(name, "has vertices without three coordinates")
         if not np.isfinite(m.vertices).all():
             raise AssetError(name, "has vertices with non-finite coordinates")
         if m.faces.min() < 0 or m.faces.max() >= len(m.vertices):
