@@ -10,6 +10,7 @@ Helpers of :mod:`.mesh` (which documents what each source becomes):
 - :func:`gltf_to_glb` turns a ``.gltf`` (data: URIs or external files) into one
   self-contained GLB: every buffer merged into the BIN chunk, every image embedded as
   a bufferView.
+- :class:`ObjResolver` is the resolver trimesh reads an OBJ's files through.
 - :func:`strip_triangles` turns PLY triangle strips (``element tristrips``, ``-1``
   restarts) into triangles with the strips' alternating winding.
 - :data:`UNSUPPORTED` names the mesh formats refused at pack with one line.
@@ -23,7 +24,7 @@ import json
 import struct
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 import numpy as np
@@ -31,8 +32,11 @@ import numpy as np
 from ..errors import AssetError
 from .checks import BUNDLE_IMAGE_FORMATS, image_header
 
-__all__ = ["SourceFolder", "UNSUPPORTED", "glb_bytes", "gltf_to_glb", "is_absolute",
-           "map_file_name", "ply_strips", "strip_triangles"]
+if TYPE_CHECKING:
+    import trimesh
+
+__all__ = ["ObjResolver", "SourceFolder", "UNSUPPORTED", "glb_bytes", "gltf_to_glb",
+           "is_absolute", "map_file_name", "ply_strips", "strip_triangles", "with_strips"]
 
 #: Mesh formats a curator may bring that packing refuses, by extension, with the name
 #: the refusal gives them (glTF 2.0 is what every tool can export instead).
@@ -294,3 +298,66 @@ def _number(word: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+class ObjResolver:
+    """Lets trimesh read an OBJ's material and textures, only from inside the source folder.
+
+    A texture is looked for beside the OBJ, then beside its MTL; an absolute path (as
+    exporters on Windows write them, ``C:\\Users\\...\\wood.jpg``) is never read, but
+    a file of that name beside the OBJ or MTL is. trimesh swallows resolver errors,
+    so refusals are recorded and raised afterwards; a missing file is only noted (the
+    mesh is kept, without that material). Texture options of an MTL map line
+    (``-s 1 1 1``, ``-bm 0.5``) are skipped.
+    """
+
+    def __init__(self, folder: SourceFolder, rel: str) -> None:
+        self.folder, self.rel = folder, rel
+        self.refused: list[str] = []  # rules broken: fail the pack
+        self.missing: list[str] = []  # names not found: noted
+        self.renamed: list[str] = []  # absolute paths read by their file name
+
+    def get(self, name: str) -> bytes:
+        """The bytes of a file named by the OBJ or its MTL, after the checks above."""
+        name = map_file_name(name)
+        try:
+            data, absolute = self.folder.get_near(name, self.rel)
+        except AssetError as exc:
+            if "not found" in exc.rule:
+                self.missing.append(name)
+            else:
+                self.refused.append(f"references {exc.rule}")
+            raise OSError(name) from None
+        if absolute:
+            self.renamed.append(name)
+        try:  # trimesh hands textures straight to Pillow: check their headers first
+            if not name.lower().endswith(".mtl"):
+                image_header(data, name)
+        except AssetError as exc:
+            self.refused.append(f"texture {exc.rule}")
+            raise OSError(name) from None
+        return data
+
+    __getitem__ = get
+
+
+def with_strips(scene: trimesh.Scene, rel: str) -> trimesh.Scene:
+    """A PLY scene whose point cloud has triangle strips, turned into a triangle mesh."""
+    import trimesh
+
+    for key, geom in list(scene.geometry.items()):
+        if isinstance(geom, trimesh.Trimesh) and len(geom.faces):
+            continue
+        strips = ply_strips(getattr(geom, "metadata", {}).get("_ply_raw", {}))
+        if strips is None:
+            continue
+        vertices = np.asarray(geom.vertices, dtype=np.float64)
+        faces = strip_triangles(strips)
+        if len(faces) and (faces.max() >= len(vertices)):
+            raise AssetError(rel, "has triangle strips that index missing vertices")
+        colors = getattr(geom, "colors", None)
+        mesh = trimesh.Trimesh(vertices, faces, process=False)
+        if colors is not None and len(colors) == len(vertices):
+            mesh.visual.vertex_colors = colors
+        scene.geometry[key] = mesh
+    return scene

@@ -58,17 +58,23 @@ import math
 import struct
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..errors import AssetError
 from ._mesh_materials import finish_glb, obj_materials
-from ._mesh_sources import UNSUPPORTED, SourceFolder, glb_bytes, gltf_to_glb, map_file_name, \
-    ply_strips, strip_triangles
+from ._mesh_sources import (
+    UNSUPPORTED,
+    ObjResolver,
+    SourceFolder,
+    glb_bytes,
+    gltf_to_glb,
+    with_strips,
+)
 from ._processing import Output, PackContext
-from .checks import image_header, pixel_limit
+from .checks import pixel_limit
 from .gltf import check_gltf, split_glb
 
 if TYPE_CHECKING:
@@ -306,7 +312,7 @@ def _from_trimesh(ctx: PackContext, rel: str, data: bytes, ext: str, opts: MeshO
                   ) -> tuple[bytes, list[trimesh.Trimesh]]:
     _bound(rel, _estimate_triangles(ext, data))
     folder = SourceFolder(ctx.src, (ctx.src / rel).parent)
-    resolver = _ObjResolver(folder, rel) if ext == ".obj" else None
+    resolver = ObjResolver(folder, rel) if ext == ".obj" else None
     scene = _load(data, ext[1:], rel, resolver)
     if resolver is not None and resolver.refused:
         raise AssetError(rel, resolver.refused[0])
@@ -316,7 +322,7 @@ def _from_trimesh(ctx: PackContext, rel: str, data: bytes, ext: str, opts: MeshO
     if resolver is not None and resolver.missing:
         ctx.note(rel, f"not found, left out: {', '.join(sorted(set(resolver.missing)))}")
     if ext == ".ply":
-        scene = _with_strips(scene, rel)
+        scene = with_strips(scene, rel)
     meshes = _meshes(scene, rel)
     counts = dict.fromkeys(("merged vertices", "degenerate faces", "duplicate faces",
                             "faces turned outwards"), 0)
@@ -359,69 +365,6 @@ def _files(rels: list[str]) -> str:
     others = [PurePosixPath(r).name for r in rels if r not in images]
     return ", ".join(others + ([f"{len(images)} image{'s' if len(images) != 1 else ''}"]
                                if images else []))
-
-
-class _ObjResolver:
-    """Lets trimesh read an OBJ's material and textures, only from inside the source folder.
-
-    A texture is looked for beside the OBJ, then beside its MTL; an absolute path (as
-    exporters on Windows write them, ``C:\\Users\\...\\wood.jpg``) is never read, but
-    a file of that name beside the OBJ or MTL is. trimesh swallows resolver errors,
-    so refusals are recorded and raised afterwards; a missing file is only noted (the
-    mesh is kept, without that material). Texture options of an MTL map line
-    (``-s 1 1 1``, ``-bm 0.5``) are skipped.
-    """
-
-    def __init__(self, folder: SourceFolder, rel: str) -> None:
-        self.folder, self.rel = folder, rel
-        self.refused: list[str] = []  # rules broken: fail the pack
-        self.missing: list[str] = []  # names not found: noted
-        self.renamed: list[str] = []  # absolute paths read by their file name
-
-    def get(self, name: str) -> bytes:
-        """The bytes of a file named by the OBJ or its MTL, after the checks above."""
-        name = map_file_name(name)
-        try:
-            data, absolute = self.folder.get_near(name, self.rel)
-        except AssetError as exc:
-            if "not found" in exc.rule:
-                self.missing.append(name)
-            else:
-                self.refused.append(f"references {exc.rule}")
-            raise OSError(name) from None
-        if absolute:
-            self.renamed.append(name)
-        try:  # trimesh hands textures straight to Pillow: check their headers first
-            if not name.lower().endswith(".mtl"):
-                image_header(data, name)
-        except AssetError as exc:
-            self.refused.append(f"texture {exc.rule}")
-            raise OSError(name) from None
-        return data
-
-    __getitem__ = get
-
-
-def _with_strips(scene: trimesh.Scene, rel: str) -> trimesh.Scene:
-    """A PLY scene whose point cloud has triangle strips, turned into a triangle mesh."""
-    import trimesh
-
-    for key, geom in list(scene.geometry.items()):
-        if isinstance(geom, trimesh.Trimesh) and len(geom.faces):
-            continue
-        strips = ply_strips(getattr(geom, "metadata", {}).get("_ply_raw", {}))
-        if strips is None:
-            continue
-        vertices = np.asarray(geom.vertices, dtype=np.float64)
-        faces = strip_triangles(strips)
-        if len(faces) and (faces.max() >= len(vertices)):
-            raise AssetError(rel, "has triangle strips that index missing vertices")
-        colors = getattr(geom, "colors", None)
-        mesh = trimesh.Trimesh(vertices, faces, process=False)
-        if colors is not None and len(colors) == len(vertices):
-            mesh.visual.vertex_colors = colors
-        scene.geometry[key] = mesh
-    return scene
 
 
 def _bound(name: str, triangles: int) -> None:
