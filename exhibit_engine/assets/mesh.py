@@ -336,6 +336,8 @@ def _from_trimesh(ctx: PackContext, rel: str, data: bytes, ext: str, opts: MeshO
         obj_materials(meshes, folder, lambda text: ctx.note(rel, text))
         for used in folder.read:
             ctx.consume(used, rel)
+        if folder.read:
+            ctx.note(rel, f"materials: {_files(folder.read)} embedded")
     done = [f"{n} {key}" for key, n in counts.items() if n]
     if done:
         ctx.note(rel, "repaired: " + ", ".join(done))
