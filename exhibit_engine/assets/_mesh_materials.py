@@ -8,7 +8,8 @@ Helpers of :mod:`.mesh`:
 
       Kd r g b        -> baseColorFactor (0.8 grey without Kd and texture)
       d a | Tr t      -> its alpha (a, or 1 - t; "Tr 1" is read as opaque, as
-                         MeshLab writes it); alpha below 1 -> alphaMode BLEND
+                         MeshLab writes it); alpha below 1 -> alphaMode BLEND; else a
+                         texture with cut-out alpha -> MASK, with partial alpha -> BLEND
       map_Kd file     -> baseColorTexture (only where the mesh has UVs)
       norm|map_Bump|bump file -> normalTexture, when the image is a normal map (a
                          height map is noted and left out)
@@ -32,8 +33,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import AssetError
-from ._mesh_sources import SourceFolder, glb_bytes, map_file_name
-from .checks import image_header
+from ._mesh_sources import SourceFolder, check_texture, glb_bytes, map_file_name
+from .checks import SOURCE_FORMATS
 from .gltf import split_glb
 
 if TYPE_CHECKING:
@@ -85,6 +86,19 @@ def _is_normal_map(img: Any) -> bool:
     small = np.asarray(img.convert("RGB").resize((32, 32)), dtype=np.float64) / 255
     r, g, b = small.reshape(-1, 3).mean(axis=0)
     return bool(b > 0.6 and b > r + 0.1 and b > g + 0.1)
+
+
+def _texture_alpha(img: Any) -> str | None:
+    """MASK for a texture whose alpha is only 0 or 255 (cut-outs), BLEND for one with
+    partial alpha, None (OPAQUE) for one without transparent pixels."""
+    if img is None or img.mode not in ("RGBA", "LA", "PA", "P"):
+        return None
+    if img.mode == "P" and "transparency" not in img.info:
+        return None
+    alpha = np.asarray(img.convert("RGBA"))[..., 3]
+    if alpha.min() == 255:
+        return None
+    return "MASK" if np.isin(alpha, (0, 255)).all() else "BLEND"
 
 
 def obj_materials(meshes: list[trimesh.Trimesh], folder: SourceFolder,
@@ -147,7 +161,7 @@ def _pbr(mat: Any, table: dict[str, str], has_uv: bool, folder: SourceFolder,
                 raise AssetError(name, f"material {name!r}: {key} {exc.rule}") from None
             note(f"material {name!r}: {key} {file_name!r} not found, left out")
             break
-        image_header(data, f"material {name!r}: {key} {file_name!r}")
+        check_texture(data, name, f"material {name!r}: {key} {file_name!r}", SOURCE_FORMATS)
         img = Image.open(io.BytesIO(data))
         img.load()
         if not has_uv:
@@ -167,7 +181,7 @@ def _pbr(mat: Any, table: dict[str, str], has_uv: bool, folder: SourceFolder,
         normalTexture=normal,
         emissiveFactor=[min(max(c, 0.0), 1.0) for c in emissive]
         if emissive and any(emissive) else None,
-        alphaMode="BLEND" if alpha < 1.0 else None,
+        alphaMode="BLEND" if alpha < 1.0 else _texture_alpha(image),
         doubleSided=False,
     )
 

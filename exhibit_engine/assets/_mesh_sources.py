@@ -21,6 +21,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 import struct
 from collections.abc import Mapping
 from pathlib import Path
@@ -30,13 +31,13 @@ from urllib.parse import unquote
 import numpy as np
 
 from ..errors import AssetError
-from .checks import BUNDLE_IMAGE_FORMATS, image_header
+from .checks import BUNDLE_IMAGE_FORMATS, SOURCE_FORMATS, image_header
 
 if TYPE_CHECKING:
     import trimesh
 
-__all__ = ["ObjResolver", "SourceFolder", "UNSUPPORTED", "glb_bytes", "gltf_to_glb",
-           "is_absolute", "map_file_name", "ply_strips", "strip_triangles", "with_strips"]
+__all__ = ["ObjResolver", "SourceFolder", "UNSUPPORTED", "check_texture", "glb_bytes",
+           "gltf_to_glb", "is_absolute", "map_file_name", "ply_strips", "strip_triangles", "with_strips"]
 
 #: Mesh formats a curator may bring that packing refuses, by extension, with the name
 #: the refusal gives them (glTF 2.0 is what every tool can export instead).
@@ -48,6 +49,7 @@ UNSUPPORTED: Mapping[str, str] = {
     ".ifc": "IFC",
 }
 _MIME = {"PNG": "image/png", "JPEG": "image/jpeg"}
+_GPU_TEXTURES = {b"\xabKTX 20\xbb": "KTX2/BasisU", b"\xabKTX 11\xbb": "KTX", b"DDS ": "DDS"}
 # MTL map options and how many values each takes (-o/-s/-t take 1 to 3 numbers).
 _MAP_OPTIONS = {"-blendu": 1, "-blendv": 1, "-bm": 1, "-boost": 1, "-cc": 1, "-clamp": 1,
                 "-imfchan": 1, "-mm": 2, "-texres": 1, "-type": 1, "-o": 3, "-s": 3, "-t": 3}
@@ -123,6 +125,29 @@ class SourceFolder:
         raise AssetError(what, f"{name[:80]!r} not found in the source folder")
 
 
+def check_texture(data: bytes, name: str, where: str,
+                  formats: frozenset[str] = BUNDLE_IMAGE_FORMATS) -> str:
+    """A texture's format, from its header (:func:`~.checks.image_header`), or one line.
+
+    GPU texture containers (KTX2/BasisU, KTX, DDS) are named as such: glTF sources
+    must carry PNG or JPEG images for panda3d to read.
+
+    Raises:
+        AssetError: ``where`` and the rule, with no Python internals in it.
+    """
+    for magic, kind in _GPU_TEXTURES.items():
+        if data.startswith(magic):
+            raise AssetError(name, f"{where}: {kind} textures are not supported (use PNG "
+                             "or JPEG images)")
+    try:
+        fmt, _, _ = image_header(data, name, formats=formats)
+    except AssetError as exc:
+        rule = re.sub(r"\s*\((?:cannot identify image file )?<[^>]*>\)|\s*<[^>]* at 0x[^>]*>",
+                      "", exc.rule)
+        raise AssetError(name, f"{where}: {rule}") from None
+    return fmt
+
+
 def is_absolute(name: str) -> bool:
     """Whether a path (``/`` separated) is absolute, has a drive or a URI scheme."""
     return name.startswith("/") or ":" in name.split("/", 1)[0]
@@ -196,10 +221,7 @@ def gltf_to_glb(data: bytes, name: str, folder: SourceFolder | None = None) -> b
             continue  # embedded already (or broken: check_gltf names it)
         where = f"images[{i}]"
         pixels = _external(img, where, name, folder)
-        try:
-            fmt, _, _ = image_header(pixels, name, formats=BUNDLE_IMAGE_FORMATS)
-        except AssetError as exc:
-            raise AssetError(name, f"{where} ({unquote(uri)[:80]}): {exc.rule}") from None
+        fmt = check_texture(pixels, name, f"{where} ({unquote(uri)[:80]})")
         blob += b"\0" * (-len(blob) % 8)
         views.append({"buffer": 0, "byteOffset": len(blob), "byteLength": len(pixels)})
         blob += pixels
@@ -332,9 +354,9 @@ class ObjResolver:
             self.renamed.append(name)
         try:  # trimesh hands textures straight to Pillow: check their headers first
             if not name.lower().endswith(".mtl"):
-                image_header(data, name)
+                check_texture(data, name, f"texture {name!r}", SOURCE_FORMATS)
         except AssetError as exc:
-            self.refused.append(f"texture {exc.rule}")
+            self.refused.append(exc.rule)
             raise OSError(name) from None
         return data
 

@@ -167,14 +167,15 @@ def process(ctx: PackContext, rel: str, data: bytes) -> list[Output]:
             triangles, a URI that leaves the file, a bad option).
     """
     ext = PurePosixPath(rel).suffix.lower()
+    folder = SourceFolder(ctx.src, (ctx.src / rel).parent)
     try:
         if not data.strip():
             raise AssetError(rel, f"is an empty file ({len(data)} bytes): no mesh in it")
         opts = mesh_options(ctx.options(rel), ext, rel)
         if ext in (".glb", ".gltf"):
-            primary, meshes = _from_gltf(ctx, rel, data, ext, opts)
+            primary, meshes = _from_gltf(ctx, rel, data, ext, opts, folder)
         else:
-            primary, meshes = _from_trimesh(ctx, rel, data, ext, opts)
+            primary, meshes = _from_trimesh(ctx, rel, data, ext, opts, folder)
         stem = str(PurePosixPath(rel).with_suffix(""))
         outputs = [Output(f"{stem}.glb", primary)]
         total = sum(len(m.faces) for m in meshes)
@@ -190,6 +191,9 @@ def process(ctx: PackContext, rel: str, data: bytes) -> list[Output]:
         # trimesh meeting data that parsed but does not hold together (e.g. an OBJ
         # whose vertices have two coordinates): the curator gets words, not internals.
         raise ctx.fail(rel, "not a usable mesh (malformed or inconsistent data)") from None
+    finally:  # what it read is its own, even when it failed: not reported twice
+        for used in folder.read:
+            ctx.consume(used, rel)
     if made:
         ctx.note(rel, f"{len(made)} LODs: {', '.join(str(n) for n in made)} tris "
                  f"(from {total})")
@@ -236,9 +240,8 @@ def _lod_targets(opts: MeshOptions, total: int) -> list[int]:
 # --------------------------------------------------------------------------- glTF / GLB
 
 
-def _from_gltf(ctx: PackContext, rel: str, data: bytes, ext: str, opts: MeshOptions
-               ) -> tuple[bytes, list[trimesh.Trimesh]]:
-    folder = SourceFolder(ctx.src, (ctx.src / rel).parent)
+def _from_gltf(ctx: PackContext, rel: str, data: bytes, ext: str, opts: MeshOptions,
+               folder: SourceFolder) -> tuple[bytes, list[trimesh.Trimesh]]:
     glb = data if ext == ".glb" else gltf_to_glb(data, rel, folder)
     doc, binary = split_glb(glb, rel)
     with pixel_limit(None):  # check_gltf bounds embedded images by their headers itself
@@ -249,8 +252,6 @@ def _from_gltf(ctx: PackContext, rel: str, data: bytes, ext: str, opts: MeshOpti
     if degenerate:
         ctx.note(rel, f"{degenerate} zero-area faces left as they are (GLB kept)")
     if ext == ".gltf" and folder.read:
-        for used in folder.read:
-            ctx.consume(used, rel)
         ctx.note(rel, f"rewritten as one GLB with {_files(folder.read)} embedded")
     elif ext == ".gltf":
         ctx.note(rel, "embedded glTF rewritten as GLB")
@@ -308,10 +309,9 @@ def _gltf_triangles(doc: dict[str, Any], name: str) -> int:
 # --------------------------------------------------------------------------- OBJ / STL / PLY
 
 
-def _from_trimesh(ctx: PackContext, rel: str, data: bytes, ext: str, opts: MeshOptions
-                  ) -> tuple[bytes, list[trimesh.Trimesh]]:
+def _from_trimesh(ctx: PackContext, rel: str, data: bytes, ext: str, opts: MeshOptions,
+                  folder: SourceFolder) -> tuple[bytes, list[trimesh.Trimesh]]:
     _bound(rel, _estimate_triangles(ext, data))
-    folder = SourceFolder(ctx.src, (ctx.src / rel).parent)
     resolver = ObjResolver(folder, rel) if ext == ".obj" else None
     scene = _load(data, ext[1:], rel, resolver)
     if resolver is not None and resolver.refused:
@@ -334,8 +334,6 @@ def _from_trimesh(ctx: PackContext, rel: str, data: bytes, ext: str, opts: MeshO
         _set_normals(m)
     if ext == ".obj":
         obj_materials(meshes, folder, lambda text: ctx.note(rel, text))
-        for used in folder.read:
-            ctx.consume(used, rel)
         if folder.read:
             ctx.note(rel, f"materials: {_files(folder.read)} embedded")
     done = [f"{n} {key}" for key, n in counts.items() if n]

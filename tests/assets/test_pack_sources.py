@@ -198,6 +198,43 @@ def test_obj_texture_with_an_absolute_windows_path_is_read_from_the_folder(
     assert any("absolute paths" in n and "skin tone.png" in n for n in notes["a.obj"])
 
 
+def _rgba_png(alphas: list[int]) -> bytes:
+    img = Image.new("RGBA", (len(alphas), 1))
+    img.putdata([(200, 100, 50, a) for a in alphas])
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize(("alphas", "mode"), [
+    ([255, 255], "OPAQUE"), ([0, 255], "MASK"), ([0, 128, 255], "BLEND"),
+])
+def test_obj_texture_alpha_sets_the_alpha_mode(tmp_path: Path, alphas: list[int],
+                                               mode: str) -> None:
+    src = _source(tmp_path, {"a.obj": QUAD_OBJ.format(mtl="a.mtl", mat="m"),
+                             "a.mtl": "newmtl m\nmap_Kd leaf.png\n",
+                             "leaf.png": _rgba_png(alphas)})
+    files, _ = _pack(src, tmp_path)
+    assert _material(files["a.glb"]).get("alphaMode", "OPAQUE") == mode
+
+
+def test_bad_textures_are_refused_in_one_line_naming_them(tmp_path: Path) -> None:
+    ktx2 = b"\xabKTX 20\xbb\r\n\x1a\n" + bytes(64)
+    doc, blob = _gltf_parts("tri.bin", "skin.ktx2")
+    src = _source(tmp_path, {"g/tri.gltf": json.dumps(doc), "g/tri.bin": blob,
+                             "g/skin.ktx2": ktx2,
+                             "o/a.obj": QUAD_OBJ.format(mtl="a.mtl", mat="m"),
+                             "o/a.mtl": "newmtl m\nmap_Kd broken.png\n",
+                             "o/broken.png": b"\x89PNG not really"})
+    with pytest.raises(BundleErrors) as err:
+        pack(src, tmp_path / "out.exb")
+    gltf, obj = err.value.errors
+    assert gltf.entry == "g/tri.gltf" and "images[0] (skin.ktx2): KTX2/BasisU" in gltf.rule
+    assert obj.entry == "o/a.obj" and "texture 'broken.png'" in obj.rule
+    for e in err.value.errors:
+        assert "0x" not in e.rule and "object at" not in e.rule
+
+
 def test_obj_colour_only_material_and_tr_opacity(tmp_path: Path) -> None:
     mtl = "newmtl red\nKd 0.8 0.1 0.1\nTr 1.000000\nillum 2\n"  # MeshLab's Tr 1 = opaque
     src = _source(tmp_path, {"a.obj": QUAD_OBJ.format(mtl="a.mtl", mat="red"), "a.mtl": mtl})
