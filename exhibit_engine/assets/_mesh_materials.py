@@ -186,12 +186,24 @@ def _pbr(mat: Any, table: dict[str, str], has_uv: bool, folder: SourceFolder,
     )
 
 
-def finish_glb(glb: bytes) -> bytes:
-    """A GLB that trimesh wrote, with explicit non-metal materials (see above).
+def finish_glb(glb: bytes, plain: bool = True) -> bytes:
+    """A GLB that trimesh wrote, finished (see the module docstring).
 
-    Only the JSON chunk changes; the binary chunk is kept as it is.
+    Images with the same bytes are stored once (trimesh writes a texture again for
+    each material, and twice where one image serves two maps) and the binary chunk is
+    rebuilt without the copies. With ``plain`` (OBJ, STL and PLY sources), every
+    material gets an explicit non-metal ``metallicFactor`` and every primitive a
+    material.
     """
     doc, binary = split_glb(glb, "export")
+    if binary is not None:
+        binary = _dedupe_images(doc, binary)
+    if plain:
+        _explicit_materials(doc)
+    return glb_bytes(doc, binary)
+
+
+def _explicit_materials(doc: dict[str, Any]) -> None:
     materials = doc.setdefault("materials", [])
     default = None
     for mesh in doc.get("meshes", []):
@@ -202,8 +214,49 @@ def finish_glb(glb: bytes) -> bytes:
                     materials.append(dict(DEFAULT_MATERIAL))
                 prim["material"] = default
     for mat in materials:
-        pbr = mat.setdefault("pbrMetallicRoughness", {})
-        pbr.setdefault("metallicFactor", 0.0)
+        mat.setdefault("pbrMetallicRoughness", {}).setdefault("metallicFactor", 0.0)
     if not materials:
         del doc["materials"]
-    return glb_bytes(doc, binary)
+
+
+def _dedupe_images(doc: dict[str, Any], binary: bytes) -> bytes:
+    """Drop repeated images from ``doc`` and return the binary chunk without them."""
+    images, views = doc.get("images", []), doc.get("bufferViews", [])
+
+    def blob(view: int) -> bytes:
+        v = views[view]
+        start = v.get("byteOffset", 0)
+        return binary[start:start + v["byteLength"]]
+
+    first: dict[tuple[Any, bytes], int] = {}
+    keep, where = [], {}
+    for i, img in enumerate(images):
+        key = (img.get("mimeType"), blob(img["bufferView"]))
+        if key not in first:
+            first[key] = len(keep)
+            keep.append(img)
+        where[i] = first[key]
+    if len(keep) == len(images):
+        return binary
+    for tex in doc.get("textures", []):
+        if "source" in tex:
+            tex["source"] = where[tex["source"]]
+    doc["images"] = keep
+    holders: list[dict[str, Any]] = list(keep)
+    for acc in doc.get("accessors", []):
+        holders.append(acc)
+        sparse = acc.get("sparse", {})
+        holders += [sparse[k] for k in ("indices", "values") if k in sparse]
+    live = sorted({h["bufferView"] for h in holders if "bufferView" in h})
+    out, new_views, moved = bytearray(), [], {}
+    for old in live:
+        out += b"\0" * (-len(out) % 8)
+        moved[old] = len(new_views)
+        new_views.append({**views[old], "buffer": 0, "byteOffset": len(out)})
+        out += blob(old)
+    for h in holders:
+        if "bufferView" in h:
+            h["bufferView"] = moved[h["bufferView"]]
+    doc["bufferViews"] = new_views
+    doc["buffers"] = [{"byteLength": len(out)}]
+    return bytes(out)

@@ -517,4 +517,4 @@ def _export(meshes: list[trimesh.Trimesh], plain: bool = True) -> bytes:
         scene.add_geometry(m, node_name=f"part{i}", geom_name=f"part{i}")
     with np.errstate(all="ignore"):
         glb = scene.export(file_type="glb", include_normals=True)
-    return finish_glb(glb) if plain else glb
+    return finish_glb(glb, plain)

@@ -429,3 +429,25 @@ def test_lods_of_textured_sources_need_no_scipy(tmp_path: Path,
                              "t.png": _png((9, 9, 9))}, toml)
     files, _ = _pack(src, tmp_path)
     assert {"s.glb", "s.lod1.glb", "s.lod2.glb", "q.glb"} <= set(files)
+
+
+def test_lods_store_a_shared_texture_once(tmp_path: Path) -> None:
+    image = Image.new("RGB", (16, 16), (30, 60, 90))
+    parts = []
+    for i in range(2):
+        sphere = trimesh.creation.icosphere(subdivisions=3)
+        sphere.apply_translation((3 * i, 0, 0))
+        material = trimesh.visual.material.PBRMaterial(name=f"m{i}", baseColorTexture=image,
+                                                       roughnessFactor=0.1 * (i + 1))
+        sphere.visual = trimesh.visual.TextureVisuals(uv=(sphere.vertices[:, :2] + 1) / 2,
+                                                      material=material)
+        parts.append(sphere)
+    glb = trimesh.Scene(parts).export(file_type="glb")
+    toml = TOML + '[assets."s.glb"]\nlods = [600]\n'
+    files, _ = _pack(_source(tmp_path, {"s.glb": glb}, toml), tmp_path)
+    lod = _doc(files["s.lod1.glb"])
+    assert len(lod["materials"]) == 2 and len(lod["images"]) == 1
+    assert {t["source"] for t in lod["textures"]} == {0}
+    mesh = trimesh.load(io.BytesIO(files["s.lod1.glb"]), file_type="glb", force="scene")
+    assert 0 < sum(len(g.faces) for g in mesh.dump()) <= 700
+
