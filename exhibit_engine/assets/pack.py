@@ -204,7 +204,8 @@ def pack(src_dir: str | os.PathLike[str], out_path: str | os.PathLike[str], *,
     Every source file goes through the processor for its extension; the archive is
     written to a temporary file beside ``out_path`` and renamed into place only when
     complete, so a failed pack leaves no partial output. The same source always gives
-    the same bytes (sorted entries, fixed timestamps).
+    the same bytes (sorted entries, fixed timestamps). Every file is processed even
+    after one fails, so that all the problems of a folder come out of one run.
 
     Args:
         src_dir: folder holding ``bundle.toml`` and the source files.
@@ -216,9 +217,6 @@ def pack(src_dir: str | os.PathLike[str], out_path: str | os.PathLike[str], *,
 
     Returns:
         The manifest written into the bundle.
-
-    Every file is processed even after one fails, so that all the problems of a folder
-    come out of one run; nothing is written unless every file is fine.
 
     Raises:
         BundleError: the source folder, or one of its files, breaks a rule.
@@ -265,7 +263,8 @@ def pack(src_dir: str | os.PathLike[str], out_path: str | os.PathLike[str], *,
             outputs[out.path] = out.data
         else:
             renamed[rel] = made_by[rel][0].path
-    if problems:  # the manifest is checked too when every file is fine
+    if problems:  # bundle.toml's scenes and items are checked once every file is fine
+        problems.sort(key=lambda e: e.entry or "")
         raise problems[0] if len(problems) == 1 else BundleErrors(problems)
 
     entries = [{"path": name, "size": len(data), "media_type": media_type_for(name),
