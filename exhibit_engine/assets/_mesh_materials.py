@@ -2,7 +2,8 @@
 
 Helpers of :mod:`.mesh`:
 
-- :func:`obj_materials` turns the MTL materials trimesh read (``SimpleMaterial``) into
+- :func:`obj_materials` turns the MTL materials trimesh read (``SimpleMaterial``; a
+  PLY's texture comes the same way, without MTL keys) into
   glTF metallic-roughness materials (``PBRMaterial``), reading what trimesh leaves
   out (alpha, normal maps, PBR keys) from the MTL text itself::
 

@@ -10,7 +10,7 @@ Helpers of :mod:`.mesh` (which documents what each source becomes):
 - :func:`gltf_to_glb` turns a ``.gltf`` (data: URIs or external files) into one
   self-contained GLB: every buffer merged into the BIN chunk, every image embedded as
   a bufferView.
-- :class:`ObjResolver` is the resolver trimesh reads an OBJ's files through.
+- :class:`FolderResolver` is the resolver trimesh reads an OBJ's or PLY's files through.
 - :func:`strip_triangles` turns PLY triangle strips (``element tristrips``, ``-1``
   restarts) into triangles with the strips' alternating winding.
 - :data:`UNSUPPORTED` names the mesh formats refused at pack with one line.
@@ -36,7 +36,7 @@ from .checks import BUNDLE_IMAGE_FORMATS, SOURCE_FORMATS, image_header
 if TYPE_CHECKING:
     import trimesh
 
-__all__ = ["ObjResolver", "SourceFolder", "UNSUPPORTED", "check_texture", "glb_bytes",
+__all__ = ["FolderResolver", "SourceFolder", "UNSUPPORTED", "check_texture", "glb_bytes",
            "gltf_to_glb", "is_absolute", "map_file_name", "ply_strips", "strip_triangles", "with_strips"]
 
 #: Mesh formats a curator may bring that packing refuses, by extension, with the name
@@ -322,8 +322,9 @@ def _number(word: str) -> bool:
     return True
 
 
-class ObjResolver:
-    """Lets trimesh read an OBJ's material and textures, only from inside the source folder.
+class FolderResolver:
+    """Lets trimesh read an OBJ's material and textures (or a PLY's texture), only from
+    inside the source folder.
 
     A texture is looked for beside the OBJ, then beside its MTL; an absolute path (as
     exporters on Windows write them, ``C:\\Users\\...\\wood.jpg``) is never read, but

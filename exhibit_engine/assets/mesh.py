@@ -10,7 +10,8 @@ What a source becomes::
                        a normal map in map_Bump/bump/norm -> normalTexture, Ns (or Pr)
                        -> roughness, Pm -> metallic (0 otherwise), Ke -> emissive;
                        paths with / or backslashes and spaces, inside the source folder
-      scan.ply         triangle strips (element tristrips, -1 restarts) -> triangles
+      scan.ply         triangle strips (element tristrips, -1 restarts) -> triangles;
+                       a texture named by "comment TextureFile" -> baseColorTexture
     scan.gltf          buffers and images as data: URIs or as files beside it (inside
                        the source folder, percent-decoded) -> one self-contained scan.glb
                        (buffers merged into its BIN chunk, images embedded)
@@ -21,7 +22,8 @@ What a source becomes::
     .dae .3mf .fbx     refused with one line (see :data:`UNSUPPORTED`): export glTF 2.0
     .blend ...         from the tool that made them
 
-The files a source reads (a .gltf's .bin and textures, an OBJ's .mtl and textures) are
+The files a source reads (a .gltf's .bin and textures, an OBJ's .mtl and textures, a
+PLY's texture) are
 claimed with ``ctx.consume``: they are inside its GLB, so pack does not also put them
 into the bundle as files of their own.
 
@@ -67,7 +69,7 @@ from ..errors import AssetError
 from ._mesh_materials import finish_glb, obj_materials
 from ._mesh_sources import (
     UNSUPPORTED,
-    ObjResolver,
+    FolderResolver,
     SourceFolder,
     glb_bytes,
     gltf_to_glb,
@@ -312,7 +314,7 @@ def _gltf_triangles(doc: dict[str, Any], name: str) -> int:
 def _from_trimesh(ctx: PackContext, rel: str, data: bytes, ext: str, opts: MeshOptions,
                   folder: SourceFolder) -> tuple[bytes, list[trimesh.Trimesh]]:
     _bound(rel, _estimate_triangles(ext, data))
-    resolver = ObjResolver(folder, rel) if ext == ".obj" else None
+    resolver = FolderResolver(folder, rel) if ext in (".obj", ".ply") else None
     scene = _load(data, ext[1:], rel, resolver)
     if resolver is not None and resolver.refused:
         raise AssetError(rel, resolver.refused[0])
@@ -332,7 +334,7 @@ def _from_trimesh(ctx: PackContext, rel: str, data: bytes, ext: str, opts: MeshO
             counts[key] += n
         m.apply_transform(matrix)
         _set_normals(m)
-    if ext == ".obj":
+    if resolver is not None:
         obj_materials(meshes, folder, lambda text: ctx.note(rel, text))
         if folder.read:
             ctx.note(rel, f"materials: {_files(folder.read)} embedded")

@@ -72,9 +72,9 @@ PROCESSORS: dict[str, Processor] = {
 }
 
 #: Extensions whose processors read sibling files into their own output (a .gltf's
-#: buffers and images, an OBJ's material and textures) and claim them with
+#: buffers and images, an OBJ's material and textures, a PLY's texture) and claim them with
 #: ``ctx.consume``: they run first, and a claimed file is not packed on its own.
-CONSUMERS = frozenset({".gltf", ".obj"})
+CONSUMERS = frozenset({".gltf", ".obj", ".ply"})
 
 
 #: Processors a source file may ask for by name (``processor = "woodblock"`` in its

@@ -319,6 +319,18 @@ def test_ply_triangle_strips_pack_as_triangles_facing_the_same_way(tmp_path: Pat
     assert np.allclose(mesh.face_normals[:, 2], 1.0), "every strip triangle faces +Z"
 
 
+def test_ply_texture_file_comment_becomes_the_base_colour_texture(tmp_path: Path) -> None:
+    ply = ("ply\nformat ascii 1.0\ncomment TextureFile scan texture.png\nelement vertex 3\n"
+           "property float x\nproperty float y\nproperty float z\nproperty float s\n"
+           "property float t\nelement face 1\nproperty list uchar int vertex_indices\n"
+           "end_header\n0 0 0 0 0\n1 0 0 1 0\n0 1 0 0 1\n3 0 1 2\n")
+    src = _source(tmp_path, {"p/a.ply": ply, "p/scan texture.png": _png((200, 10, 10))})
+    files, _ = _pack(src, tmp_path)
+    assert sorted(files) == ["p/a.glb"]
+    pbr = _material(files["p/a.glb"])["pbrMetallicRoughness"]
+    assert "baseColorTexture" in pbr and pbr["metallicFactor"] == 0.0
+
+
 def test_empty_ply_is_refused_in_one_line(tmp_path: Path) -> None:
     src = _source(tmp_path, {"empty.ply": b""})
     with pytest.raises(BundleError) as err:
