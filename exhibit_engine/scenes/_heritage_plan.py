@@ -229,7 +229,7 @@ class HeritageParams:
                 n = keys(n, {"title", "note", "at"}, w)
                 anns.append(Annotation(label(n.get("title"), f"{w}.title"),
                                        label(n.get("note"), f"{w}.note"),
-                                       vec(n.get("at"), 3, f"{w}.at", -5.0, 5.0)))  # type: ignore[arg-type]
+                                       vec(n.get("at"), 3, f"{w}.at")))  # type: ignore[arg-type]
             arts.append(Artifact(item, model, vec(a.get("at"), 2, f"{where}.at"),  # type: ignore[arg-type]
                                  vec(a.get("plinth", [0.5, 0.5, 0.9]), 3, f"{where}.plinth",
                                      0.0, 3.0),  # type: ignore[arg-type]

@@ -17,11 +17,17 @@ Parameters (``[scenes.params]``; labels are ids of ``[scenes.labels]``)::
     language = "zh"               # default language: zh, en or ru
     [[scenes.params.artifacts]]   # one per plinth
     item = "ding"                 # the item id (what a kiosk selects)
-    model = "meshes/ding.glb"     # one of the scene's assets (Z-up, base at z = 0)
+    model = "meshes/ding.glb"     # one of the scene's .glb assets (the packed name)
     at = [0.0, 0.0]               # plinth centre on the floor (m)
     plinth = [0.62, 0.62, 0.90]   # plinth width, depth, height (m)
     title = "ding"                # label on the plinth's front
     phase = 0.0                   # turntable heading at t = 0 (degrees)
+    display = [0.496, 0.496, 0.7] # display volume above the plinth top (default: the
+                                  # top less 10 % each side, 0.70 m high)
+    fit = "auto"                  # auto, fill or none (see _heritage_plan.fit_to_plinth)
+    height_m = 0.48               # or: real height (m) ... or scale = 0.01 (a factor)
+    rotate = [0.0, 0.0, 0.0]      # degrees about x, y, z (or one number: the heading)
+    up = "y"                      # the model's (glTF) axis that points up: y, -y, x, -x, z, -z
     annotations = [{ title = "ding.handles", note = "ding.handles.note", at = [x, y, z] }]
     [[scenes.params.tour]]        # viewpoints, in order, looping
     item = "ding"                 # frame this artifact ... or give eye and look
@@ -31,7 +37,13 @@ Parameters (``[scenes.params]``; labels are ids of ``[scenes.labels]``)::
     move = 4.0                    # s eased move to the next stop (at least 2)
     caption = "tour.ding"         # label shown during the hold
 
-The label font is the scene's first ``.otf``/``.ttf`` asset.
+Every model stands with its base on the plinth top, the centre of its bounds on the
+turntable axis, fitted to the display volume (:func:`._heritage_plan.fit_to_plinth`);
+framing and close-ups follow the fitted bounds. Annotation anchors ``at`` are in the
+model's own frame (metres, Z-up as loaded) and move with the fitted model. Skinned
+models show their bind pose, with the transforms above the skin applied (glTF's rule;
+see :func:`_bake_skin_parents`). :meth:`HeritageScene.placement` reports where an
+artifact stands. The label font is the scene's first ``.otf``/``.ttf`` asset.
 
 State keys read by :meth:`HeritageScene.apply`: ``language`` (zh, en, ru),
 ``selected_item`` (an item id), ``selected_at`` (show time of the selection: the camera
