@@ -270,11 +270,13 @@ class Placement:
     """Where an artifact stands at one show time (world metres; see ``HeritageScene.placement``).
 
     Attributes:
-        lo, hi: the model's world-space tight bounds.
+        lo, hi: the model's world-space tight bounds (axis-aligned, at ``t``'s heading).
         plinth_top: the plinth top's height (z).
         display: the display volume (width, depth, height) above the plinth top.
         axis: the turntable axis (x, y).
         fit: the fit applied.
+        turn_lo, turn_hi: the model's tight bounds in the turntable's own frame (origin
+            on the axis at the plinth top; turns with the model, so the same at any ``t``).
     """
 
     lo: tuple[float, float, float]
@@ -283,6 +285,8 @@ class Placement:
     display: tuple[float, float, float]
     axis: tuple[float, float]
     fit: Fit
+    turn_lo: tuple[float, float, float]
+    turn_hi: tuple[float, float, float]
 
 
 @dataclass(frozen=True)

@@ -77,7 +77,7 @@ from panda3d.core import (
     TransparencyAttrib,
 )
 
-from ..errors import SceneError
+from ..errors import AssetError, SceneError
 from . import _heritage_plan as plan
 from .base import Scene, make_shader
 from .labels import load_font, make_label
@@ -330,7 +330,7 @@ class HeritageScene(Scene):
         model.reparent_to(orient)
         bounds = model.get_tight_bounds(fitted)
         if not bounds:
-            raise SceneError(art.model, "the model has no geometry to place on the plinth")
+            raise AssetError(art.model, "has no geometry to stand on a plinth")
         lo, hi = bounds
         cx, cy = (lo.x + hi.x) / 2.0, (lo.y + hi.y) / 2.0
         # the largest distance from the axis, from the extents at eight headings (<2 % short)
@@ -362,8 +362,9 @@ class HeritageScene(Scene):
         fit, orient = self._fits[item]
         model = orient.get_child(0)
         lo, hi = model.get_tight_bounds(self.ctx.root)
+        tlo, thi = model.get_tight_bounds(orient.get_parent().get_parent())
         return plan.Placement(tuple(lo), tuple(hi), art.plinth[2], art.display_volume,
-                              art.at, fit)
+                              art.at, fit, tuple(tlo), tuple(thi))
 
     def _label(self, label_id: str, lang: str, em: float, color, *, align: str = "center",
                wrap: float | None = None, key: str = "p") -> NodePath:

@@ -130,9 +130,9 @@ def check_stands(scene, item: str) -> plan.Placement:
         for k in (0, 1):
             assert pl.lo[k] >= pl.axis[k] - half and pl.hi[k] <= pl.axis[k] + half, \
                 f"{item}: leaves its footprint at t={t}"
-        if t == 0.0:
-            centre = ((pl.lo[0] + pl.hi[0]) / 2.0, (pl.lo[1] + pl.hi[1]) / 2.0)
-            assert math.dist(centre, pl.axis) <= CM, f"{item}: not centred"
+        centre = ((pl.turn_lo[0] + pl.turn_hi[0]) / 2.0, (pl.turn_lo[1] + pl.turn_hi[1]) / 2.0)
+        assert math.hypot(*centre) <= CM, f"{item}: not centred on the turntable axis"
+        assert abs(pl.turn_lo[2]) <= CM
     return first
 
 
