@@ -18,10 +18,11 @@ from typing import Any
 
 from ..errors import SceneError
 
-__all__ = ["Annotation", "Artifact", "CAPTION_AT", "HeritageParams", "LANGUAGES",
-           "MAX_ANNOTATIONS", "Pose", "SLOTS", "TourStop", "camera_pose", "caption_weights",
-           "focus_pose", "focus_weights", "pick_language", "smootherstep", "tour_pose",
-           "turntable_deg"]
+__all__ = ["Annotation", "Artifact", "CAPTION_AT", "DISPLAY_HEIGHT", "DISPLAY_MARGIN", "FITS",
+           "Fit", "HeritageParams", "LANGUAGES", "MAX_ANNOTATIONS", "PLAUSIBLE_HEIGHT", "Placement", "Pose",
+           "SLOTS", "TourStop", "UP_AXES", "camera_pose", "caption_weights", "fit_to_plinth",
+           "focus_pose", "focus_weights", "orientation", "pick_language", "size_warnings",
+           "smootherstep", "tour_pose", "turntable_deg"]
 
 #: Languages a visitor may choose; Chinese is the default.
 LANGUAGES = ("zh", "en", "ru")
@@ -34,6 +35,18 @@ SLOTS: tuple[tuple[int, float, float], ...] = (
     (-1, -0.215, -0.080), (1, 0.215, -0.080))
 #: Where the caption's first baseline sits (view units, centred).
 CAPTION_AT = (0.0, -0.262)
+#: The default display volume's footprint is the plinth top's, less this share of each side.
+DISPLAY_MARGIN = 0.10
+#: The default display volume's height above the plinth top (m).
+DISPLAY_HEIGHT = 0.70
+#: How an artifact without ``height_m`` or ``scale`` is sized (see :func:`fit_to_plinth`).
+FITS = ("auto", "fill", "none")
+#: Axis names ``up`` accepts (the model's axis, in glTF's Y-up axes, that should point up).
+UP_AXES = ("y", "-y", "x", "-x", "z", "-z")
+#: Real heights (m) outside this range are probably a unit mistake: pack warns.
+PLAUSIBLE_HEIGHT = (0.01, 20.0)
+_FILL_BELOW = 0.1       # "auto" fills a model smaller than a tenth of its display volume
+_MAX_EYE_M = 900.0      # framing distance cap: the runtime's far plane is 2000 m
 _FADE_S = 1.0           # captions and annotations fade in/out over a second
 _VIEW_HALF_H = 0.325    # tan of half the vertical field of view the framing assumes
 
@@ -50,7 +63,11 @@ def _ramp(e0: float, e1: float, x: float) -> float:
 
 @dataclass(frozen=True)
 class Annotation:
-    """A note anchored to a point of an artifact (its own frame, metres, Z-up)."""
+    """A note anchored to a point of an artifact.
+
+    ``at`` is in the model's own frame as it loads (metres after pack's units/up, Z-up),
+    before :func:`fit_to_plinth`: the anchor moves, turns and scales with the model.
+    """
 
     title: str
     note: str
@@ -59,7 +76,7 @@ class Annotation:
 
 @dataclass(frozen=True)
 class Artifact:
-    """An artifact on its plinth."""
+    """An artifact on its plinth, with how it is placed (see :func:`fit_to_plinth`)."""
 
     item: str
     model: str
@@ -68,6 +85,21 @@ class Artifact:
     title: str
     phase: float
     annotations: tuple[Annotation, ...]
+    display: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    fit: str = "auto"
+    height_m: float | None = None
+    scale: float | None = None
+    rotate: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    up: str = "y"
+
+    @property
+    def display_volume(self) -> tuple[float, float, float]:
+        """Width, depth and height (m) the artifact must fit above its plinth top."""
+        if self.display != (0.0, 0.0, 0.0):
+            return self.display
+        w, d, _ = self.plinth
+        k = 1.0 - 2.0 * DISPLAY_MARGIN
+        return (w * k, d * k, DISPLAY_HEIGHT)
 
 
 @dataclass(frozen=True)
@@ -145,6 +177,31 @@ class HeritageParams:
                 raise fail(f"{key}: unknown key {extra[0]!r} (known: {', '.join(sorted(allowed))})")
             return d
 
+        def placement(a: Mapping[str, Any], where: str) -> dict[str, Any]:
+            out: dict[str, Any] = {}
+            if "display" in a:
+                out["display"] = vec(a["display"], 3, f"{where}.display", 0.01, 10.0)
+            if "height_m" in a and "scale" in a:
+                raise fail(f"{where}: give height_m or scale, not both")
+            if "height_m" in a:
+                out["height_m"] = num(a["height_m"], f"{where}.height_m", 1e-4, 1000.0)
+            if "scale" in a:
+                out["scale"] = num(a["scale"], f"{where}.scale", 1e-6, 1e6)
+            fit = a.get("fit", "auto")
+            if fit not in FITS:
+                raise fail(f"{where}.fit must be one of {', '.join(FITS)}, not {fit!r}")
+            out["fit"] = fit
+            rot = a.get("rotate", 0.0)
+            out["rotate"] = ((0.0, 0.0, num(rot, f"{where}.rotate", -360.0, 360.0))
+                             if not isinstance(rot, (list, tuple))
+                             else vec(rot, 3, f"{where}.rotate", -360.0, 360.0))
+            up = a.get("up", "y")
+            if up not in UP_AXES:
+                raise fail(f"{where}.up must be one of {', '.join(UP_AXES)}, not {up!r}")
+            out["up"] = up
+            return out
+
+        models = [m for m in assets if isinstance(m, str) and m.lower().endswith(".glb")]
         top = keys(params, {"artifacts", "tour", "turntable_period", "focus_seconds",
                             "language"}, "params")
         arts: list[Artifact] = []
@@ -153,11 +210,13 @@ class HeritageParams:
             raise fail("artifacts must be a non-empty list of tables")
         for i, a in enumerate(raw_arts):
             where = f"artifacts[{i}]"
-            a = keys(a, {"item", "model", "at", "plinth", "title", "phase", "annotations"},
-                     where)
+            a = keys(a, {"item", "model", "at", "plinth", "title", "phase", "annotations",
+                         "display", "fit", "height_m", "scale", "rotate", "up"}, where)
             model = a.get("model")
-            if model not in assets:
-                raise fail(f"{where}.model must be one of the scene's assets, not {model!r}")
+            if model not in models:
+                raise fail(f"{where}.model must name one of the scene's .glb assets "
+                           f"({', '.join(models) or 'none'}: the packed name, e.g. "
+                           f"meshes/x.glb for a source meshes/x.obj), not {model!r}")
             item = a.get("item")
             if not isinstance(item, str) or not item or any(x.item == item for x in arts):
                 raise fail(f"{where}.item must be a unique item id, not {item!r}")
@@ -170,13 +229,13 @@ class HeritageParams:
                 n = keys(n, {"title", "note", "at"}, w)
                 anns.append(Annotation(label(n.get("title"), f"{w}.title"),
                                        label(n.get("note"), f"{w}.note"),
-                                       vec(n.get("at"), 3, f"{w}.at", -5.0, 5.0)))  # type: ignore[arg-type]
+                                       vec(n.get("at"), 3, f"{w}.at")))  # type: ignore[arg-type]
             arts.append(Artifact(item, model, vec(a.get("at"), 2, f"{where}.at"),  # type: ignore[arg-type]
                                  vec(a.get("plinth", [0.5, 0.5, 0.9]), 3, f"{where}.plinth",
                                      0.0, 3.0),  # type: ignore[arg-type]
                                  label(a.get("title"), f"{where}.title"),
                                  num(a.get("phase", 0.0), f"{where}.phase", -3600.0, 3600.0),
-                                 tuple(anns)))
+                                 tuple(anns), **placement(a, where)))
         stops: list[TourStop] = []
         raw_tour = top.get("tour", [])
         if not isinstance(raw_tour, list):
@@ -203,6 +262,130 @@ class HeritageParams:
                    num(top.get("focus_seconds", 3.0), "focus_seconds", 2.0, 30.0), lang)
 
 
+# --------------------------------------------------------------------------- placement
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where an artifact stands at one show time (world metres; see ``HeritageScene.placement``).
+
+    Attributes:
+        lo, hi: the model's world-space tight bounds (axis-aligned, at ``t``'s heading).
+        plinth_top: the plinth top's height (z).
+        display: the display volume (width, depth, height) above the plinth top.
+        axis: the turntable axis (x, y).
+        fit: the fit applied.
+        turn_lo, turn_hi: the model's tight bounds in the turntable's own frame (origin
+            on the axis at the plinth top; turns with the model, so the same at any ``t``).
+    """
+
+    lo: tuple[float, float, float]
+    hi: tuple[float, float, float]
+    plinth_top: float
+    display: tuple[float, float, float]
+    axis: tuple[float, float]
+    fit: Fit
+    turn_lo: tuple[float, float, float]
+    turn_hi: tuple[float, float, float]
+
+
+@dataclass(frozen=True)
+class Fit:
+    """How a model stands on its turntable: ``p_turntable = scale * (R @ p_model) + offset``.
+
+    ``R`` is :func:`orientation`; ``size`` (width, depth, height) and ``radius`` (largest
+    horizontal distance from the turntable axis) are the fitted model's, in metres.
+    """
+
+    scale: float
+    offset: tuple[float, float, float]
+    size: tuple[float, float, float]
+    radius: float
+
+
+_UP_TURN = {"y": (0, 0.0), "-y": (0, 180.0), "x": (1, -90.0), "-x": (1, 90.0),
+            "z": (0, -90.0), "-z": (0, 90.0)}
+
+
+def _rot(axis: int, deg: float) -> tuple[tuple[float, float, float], ...]:
+    c, s = math.cos(math.radians(deg)), math.sin(math.radians(deg))
+    c, s = (float(round(c)) if abs(c - round(c)) < 1e-12 else c), \
+        (float(round(s)) if abs(s - round(s)) < 1e-12 else s)
+    if axis == 0:
+        return ((1.0, 0.0, 0.0), (0.0, c, -s), (0.0, s, c))
+    if axis == 1:
+        return ((c, 0.0, s), (0.0, 1.0, 0.0), (-s, 0.0, c))
+    return ((c, -s, 0.0), (s, c, 0.0), (0.0, 0.0, 1.0))
+
+
+def _matmul(a, b) -> tuple[tuple[float, float, float], ...]:
+    return tuple(tuple(sum(a[i][k] * b[k][j] for k in range(3)) for j in range(3))
+                 for i in range(3))
+
+
+def orientation(art: Artifact) -> tuple[tuple[float, float, float], ...]:
+    """The rotation (3x3, rows; acts on column vectors) from the model's frame to the turntable's.
+
+    The model's frame is Panda3D's as the GLB loads (Z-up: glTF's +y is +z, its +z is
+    -y). ``up`` first turns the named glTF axis to +z by a quarter or half turn about
+    x (for y/z axes) or y (for x axes); ``rotate = [x, y, z]`` then turns by x degrees
+    about the x axis, y about y, z about z (z is the heading, counter-clockwise from
+    above).
+    """
+    axis, deg = _UP_TURN[art.up]
+    m = _rot(axis, deg)
+    for k in range(3):
+        if art.rotate[k]:
+            m = _matmul(_rot(k, art.rotate[k]), m)
+    return m
+
+
+def fit_to_plinth(art: Artifact, lo: Sequence[float], hi: Sequence[float], radius: float
+                  ) -> Fit:
+    """Scale and offset that stand a model on its plinth top, centred, fitting its display volume.
+
+    Args:
+        art: the artifact (its display volume and overrides).
+        lo, hi: the oriented model's tight bounds at scale 1 (turntable frame, metres).
+        radius: the oriented model's largest horizontal distance from the vertical line
+            through the bounds' x/y centre, at scale 1.
+
+    The base (``lo`` z) lands on the plinth top and the bounds' x/y centre on the
+    turntable axis. The scale: ``height_m`` makes the height that many metres;
+    ``scale`` multiplies the file's size; otherwise ``fit``: ``"fill"`` scales the
+    model to just fit the display volume (its height within the height, its turning
+    footprint, a circle of ``radius``, within the footprint's inscribed circle),
+    ``"none"`` keeps the file's size, and ``"auto"`` (default) keeps a model that
+    already fits at the file's size (taken to be its real size), shrinks a larger one
+    to fit, and fills with one smaller than a tenth of the volume (not at real size).
+    """
+    w, d, h = (max(float(hi[k]) - float(lo[k]), 0.0) for k in range(3))
+    r = max(float(radius), 0.5 * max(w, d), 1e-9)
+    vw, vd, vh = art.display_volume
+    fill = min(min(vw, vd) / (2.0 * r), vh / max(h, 1e-9))
+    if art.height_m is not None:
+        s = art.height_m / max(h, 1e-9)
+    elif art.scale is not None:
+        s = art.scale
+    elif art.fit == "fill":
+        s = fill
+    elif art.fit == "none":
+        s = 1.0
+    else:
+        s = fill if fill < 1.0 or fill > 1.0 / _FILL_BELOW else 1.0
+    cx, cy = (float(lo[0]) + float(hi[0])) / 2.0, (float(lo[1]) + float(hi[1])) / 2.0
+    return Fit(s, (-s * cx, -s * cy, -s * float(lo[2])), (s * w, s * d, s * h), s * r)
+
+
+def size_warnings(p: HeritageParams) -> list[str]:
+    """Curator notes for declared real sizes that look like a unit mistake (pack prints them)."""
+    lo, hi = PLAUSIBLE_HEIGHT
+    return [f"artifacts[{i}] ({a.item}): height_m = {a.height_m:g} m is implausible (under "
+            f"{lo * 100:g} cm or over {hi:g} m); is the unit right?"
+            for i, a in enumerate(p.artifacts)
+            if a.height_m is not None and not lo <= a.height_m <= hi]
+
+
 # --------------------------------------------------------------------------- motion
 
 
@@ -216,14 +399,17 @@ def focus_pose(art: Artifact, height: float, radius: float) -> Pose:
 
     Args:
         art: the artifact.
-        height: its model's height (m).
-        radius: its model's largest distance from the turntable axis (m).
+        height: its fitted model's height above the plinth top (m; :attr:`Fit.size`).
+        radius: its fitted model's largest distance from the turntable axis (m).
+
+    The look-at point, the distance (never beyond ``_MAX_EYE_M``, well inside the
+    runtime's far plane) and the pitch all follow the fitted bounds.
     """
     x, y = art.at
     top = art.plinth[2]
     look = (x, y, top + 0.45 * height)
     # The object fills about 55 % of the view's height (and never its middle third's width).
-    d = max(height / (1.1 * _VIEW_HALF_H), 2.0 * radius / 0.30, 0.6)
+    d = min(max(height / (1.1 * _VIEW_HALF_H), 2.0 * radius / 0.30, 0.6), _MAX_EYE_M)
     # low objects are seen a little more from above, as on a museum table
     pitch = math.radians(11.0 + 10.0 * min(max(1.0 - height / (2.0 * radius), 0.0), 1.0))
     return Pose((x, y - d * math.cos(pitch), look[2] + d * math.sin(pitch)), look)

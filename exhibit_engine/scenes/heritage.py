@@ -17,11 +17,17 @@ Parameters (``[scenes.params]``; labels are ids of ``[scenes.labels]``)::
     language = "zh"               # default language: zh, en or ru
     [[scenes.params.artifacts]]   # one per plinth
     item = "ding"                 # the item id (what a kiosk selects)
-    model = "meshes/ding.glb"     # one of the scene's assets (Z-up, base at z = 0)
+    model = "meshes/ding.glb"     # one of the scene's .glb assets (the packed name)
     at = [0.0, 0.0]               # plinth centre on the floor (m)
     plinth = [0.62, 0.62, 0.90]   # plinth width, depth, height (m)
     title = "ding"                # label on the plinth's front
     phase = 0.0                   # turntable heading at t = 0 (degrees)
+    display = [0.496, 0.496, 0.7] # display volume above the plinth top (default: the
+                                  # top less 10 % each side, 0.70 m high)
+    fit = "auto"                  # auto, fill or none (see _heritage_plan.fit_to_plinth)
+    height_m = 0.48               # or: real height (m) ... or scale = 0.01 (a factor)
+    rotate = [0.0, 0.0, 0.0]      # degrees about x, y, z (or one number: the heading)
+    up = "y"                      # the model's (glTF) axis that points up: y, -y, x, -x, z, -z
     annotations = [{ title = "ding.handles", note = "ding.handles.note", at = [x, y, z] }]
     [[scenes.params.tour]]        # viewpoints, in order, looping
     item = "ding"                 # frame this artifact ... or give eye and look
@@ -31,7 +37,13 @@ Parameters (``[scenes.params]``; labels are ids of ``[scenes.labels]``)::
     move = 4.0                    # s eased move to the next stop (at least 2)
     caption = "tour.ding"         # label shown during the hold
 
-The label font is the scene's first ``.otf``/``.ttf`` asset.
+Every model stands with its base on the plinth top, the centre of its bounds on the
+turntable axis, fitted to the display volume (:func:`._heritage_plan.fit_to_plinth`);
+framing and close-ups follow the fitted bounds. Annotation anchors ``at`` are in the
+model's own frame (metres, Z-up as loaded) and move with the fitted model. Skinned
+models show their bind pose, with the transforms above the skin applied (glTF's rule;
+see :func:`_bake_skin_parents`). :meth:`HeritageScene.placement` reports where an
+artifact stands. The label font is the scene's first ``.otf``/``.ttf`` asset.
 
 State keys read by :meth:`HeritageScene.apply`: ``language`` (zh, en, ru),
 ``selected_item`` (an item id), ``selected_at`` (show time of the selection: the camera
@@ -55,6 +67,7 @@ from panda3d.core import (
     GeomVertexData,
     GeomVertexFormat,
     InternalName,
+    LMatrix4f,
     LPoint3f,
     LVecBase3f,
     LVecBase4f,
@@ -64,7 +77,7 @@ from panda3d.core import (
     TransparencyAttrib,
 )
 
-from ..errors import SceneError
+from ..errors import AssetError, SceneError
 from . import _heritage_plan as plan
 from .base import Scene, make_shader
 from .labels import load_font, make_label
@@ -177,6 +190,32 @@ def _wrap_cjk(text: str, width_em: float) -> str:
     return "\n".join(lines)
 
 
+def _bake_skin_parents(model: NodePath) -> None:
+    """Let a skinned mesh obey the transforms above it (pack's units/up node included).
+
+    panda3d-gltf skins "in global space": it multiplies a skinned mesh's vertices by the
+    inverse of its parent's transform within the file and roots the joints at the
+    inverse of the Character's, so the glTF nodes above a skin (such as the one pack
+    adds for ``units``/``up``) change nothing on screen. The bind pose is what is shown
+    (animations are not loaded), so multiplying the vertices back by that transform
+    gives the glTF result: ``parents * joint bind * inverse bind * v`` = ``parents * v``.
+    """
+    for char in model.find_all_matches("**/+Character"):
+        for gnp in char.find_all_matches("**/+GeomNode"):
+            mat = gnp.get_parent().get_mat(model)
+            if mat.almost_equal(LMatrix4f.ident_mat()):
+                continue
+            gnode = gnp.node()
+            for i in range(gnode.get_num_geoms()):
+                if gnode.get_geom(i).get_vertex_data().get_transform_blend_table() is None:
+                    continue
+                geom = gnode.modify_geom(i)
+                vdata = geom.modify_vertex_data()
+                vdata.transform_vertices(mat)
+        # drop the cached (unskinned) bounds so bounds and culling see the change
+        char.node().mark_bounds_stale()
+
+
 class HeritageScene(Scene):
     """Artifacts on turntables with annotations and a camera tour (see the module docstring)."""
 
@@ -209,6 +248,7 @@ class HeritageScene(Scene):
         spots = PTA_LVecBase4f.empty_array(8)
         self._turntables: list[tuple[plan.Artifact, NodePath]] = []
         self._frames: dict[str, plan.Pose] = {}
+        self._fits: dict[str, tuple[plan.Fit, NodePath]] = {}
         for i, art in enumerate(p.artifacts):
             w, d, h = art.plinth
             base = root.attach_new_node(f"plinth:{art.item}")
@@ -219,11 +259,11 @@ class HeritageScene(Scene):
             turn = base.attach_new_node(f"turntable:{art.item}")
             turn.set_z(h)
             model = self.ctx.load_model(art.model)
-            model.reparent_to(turn)
             model.set_shader(artifact_shader)
-            lo, hi = model.get_tight_bounds(turn) or (LPoint3f(-0.2, -0.2, 0), LPoint3f(0.2, 0.2, 0.4))
-            radius = max(abs(lo.x), abs(hi.x), abs(lo.y), abs(hi.y), 0.05)
-            self._frames[art.item] = plan.focus_pose(art, max(hi.z, 0.05), radius)
+            fit, orient = self._place(art, turn, model)
+            self._fits[art.item] = (fit, orient)
+            self._frames[art.item] = plan.focus_pose(art, max(fit.size[2], 0.05),
+                                                     max(fit.radius, 0.05))
             self._turntables.append((art, turn))
             if i < 8:
                 spots[i] = LVecBase4f(art.at[0], art.at[1], h, 1.0)
@@ -277,6 +317,55 @@ class HeritageScene(Scene):
         root.set_shader_input("u_spots", spots)
         self.apply(0.0, {})
 
+    @staticmethod
+    def _place(art: plan.Artifact, turn: NodePath, model: NodePath
+               ) -> tuple[plan.Fit, NodePath]:
+        """Stand ``model`` on ``turn`` (the plinth top): turntable > fit > orient > model."""
+        _bake_skin_parents(model)
+        fitted = turn.attach_new_node(f"fit:{art.item}")
+        orient = fitted.attach_new_node("orient")
+        r = plan.orientation(art)
+        orient.set_mat(LMatrix4f(r[0][0], r[1][0], r[2][0], 0.0, r[0][1], r[1][1], r[2][1], 0.0,
+                                 r[0][2], r[1][2], r[2][2], 0.0, 0.0, 0.0, 0.0, 1.0))
+        model.reparent_to(orient)
+        bounds = model.get_tight_bounds(fitted)
+        if not bounds:
+            raise AssetError(art.model, "has no geometry to stand on a plinth")
+        lo, hi = bounds
+        cx, cy = (lo.x + hi.x) / 2.0, (lo.y + hi.y) / 2.0
+        # the largest distance from the axis, from the extents at eight headings (<2 % short)
+        probe, radius = fitted.attach_new_node("probe"), 0.0
+        for k in range(8):
+            probe.set_h(22.5 * k)
+            plo, phi = model.get_tight_bounds(probe)
+            c = probe.get_relative_point(fitted, LPoint3f(cx, cy, 0.0))
+            radius = max(radius, c.x - plo.x, phi.x - c.x, c.y - plo.y, phi.y - c.y)
+        probe.remove_node()
+        fit = plan.fit_to_plinth(art, tuple(lo), tuple(hi), radius)
+        fitted.set_pos(*fit.offset)
+        fitted.set_scale(fit.scale)
+        return fit, orient
+
+    def placement(self, item: str, t: float = 0.0) -> plan.Placement:
+        """Where ``item``'s model stands at show time ``t`` (poses the scene at ``t``).
+
+        For numeric checks: the world-space tight bounds of the fitted model, its plinth
+        top, display volume and turntable axis.
+
+        Raises:
+            SceneError: no artifact shows ``item``.
+        """
+        art = self.params.artifact(item)
+        if art is None:
+            raise SceneError(self.ctx.spec.id, f"no artifact shows item {item!r}")
+        self.apply(t, {})
+        fit, orient = self._fits[item]
+        model = orient.get_child(0)
+        lo, hi = model.get_tight_bounds(self.ctx.root)
+        tlo, thi = model.get_tight_bounds(orient.get_parent().get_parent())
+        return plan.Placement(tuple(lo), tuple(hi), art.plinth[2], art.display_volume,
+                              art.at, fit, tuple(tlo), tuple(thi))
+
     def _label(self, label_id: str, lang: str, em: float, color, *, align: str = "center",
                wrap: float | None = None, key: str = "p") -> NodePath:
         texts = self.ctx.spec.labels[label_id]
@@ -316,9 +405,11 @@ class HeritageScene(Scene):
         seg_b = PTA_LVecBase4f.empty_array(_MAX_SEGS)
         if item is not None and weight > 0.002:
             turn = next(n for a, n in self._turntables if a.item == item)
+            orient = self._fits[item][1]
             for k, (ann, (side, x, z)) in enumerate(self._notes[item]):
-                anchor = root.get_relative_point(turn, LPoint3f(*ann.at))
-                radial = root.get_relative_vector(turn, LVecBase3f(ann.at[0], ann.at[1], 0.0))
+                on_turn = turn.get_relative_point(orient, LPoint3f(*ann.at))
+                anchor = root.get_relative_point(turn, on_turn)
+                radial = root.get_relative_vector(turn, LVecBase3f(on_turn.x, on_turn.y, 0.0))
                 facing = 1.0
                 if radial.length() > 1e-4:
                     radial.normalize()
