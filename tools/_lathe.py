@@ -12,7 +12,14 @@ generator that uses it writes the same bytes on every run and on every CPU.
   finite differences of the final, displaced positions; :meth:`Mesh.add_grid` turns it
   into triangles with per-vertex RGBA colours and surface UVs.
 - :func:`write_glb` writes meshes as one self-contained glTF 2.0 binary, Z-up converted
-  to glTF's Y-up, with POSITION, NORMAL, TEXCOORD_0 and COLOR_0 on every primitive.
+  to glTF's Y-up, with POSITION, NORMAL, TEXCOORD_0, TEXCOORD_1 and COLOR_0 on every
+  primitive, as one ordinary metallic-roughness material (see :func:`material_uv`).
+
+The generators colour a grid with RGBA: RGB the albedo (sRGB), A a material code:
+0.5..1 bronze (metalness ``2 a - 1``: gold edges 1, patina crust 0), about 0.3 glazed
+ceramic, below 0.2 unglazed clay or stone. The GLB carries that as glTF expects it:
+COLOR_0 the linear albedo, and per vertex a metalness and roughness, read through a
+2 x 2 metallic-roughness ramp texture by TEXCOORD_1.
 """
 
 from __future__ import annotations
@@ -24,7 +31,32 @@ import numpy as np
 
 from exhibit_engine.assets import portable_math as pm
 
-__all__ = ["Grid", "Mesh", "lathe", "resample", "sweep", "value_noise", "write_glb"]
+__all__ = ["RAMP", "Grid", "Mesh", "lathe", "material_uv", "resample", "sweep", "value_noise",
+           "write_glb"]
+
+
+#: The metallic-roughness ramp: B (metal) grows left to right, G (rough) top to bottom.
+RAMP = np.array([[[0, 0, 0], [0, 0, 255]], [[0, 255, 0], [0, 255, 255]]], dtype=np.uint8)
+
+
+def _smooth(e0: float, e1: float, x) -> np.ndarray:
+    u = np.clip((np.asarray(x, dtype=np.float64) - e0) / (e1 - e0), 0.0, 1.0)
+    return u * u * (3.0 - 2.0 * u)
+
+
+def material_uv(code) -> np.ndarray:
+    """TEXCOORD_1 for a material code: (metal, rough) at the :data:`RAMP` texel centres.
+
+    Bronze is rough (0.85) in its patina and smoother (0.30) where worn to metal, glaze
+    is glossy (0.09), clay matte (0.85).
+    """
+    code = np.asarray(code, dtype=np.float64)
+    bronze = (code >= 0.45).astype(np.float64)
+    metal = bronze * np.clip(2.0 * code - 1.0, 0.0, 1.0)
+    glaze = (1.0 - bronze) * _smooth(0.2, 0.28, code)
+    rough = 0.85 + (0.30 - 0.85) * metal
+    rough = rough + (0.09 - rough) * glaze
+    return np.stack([0.25 + 0.5 * metal, 0.25 + 0.5 * rough], axis=-1)
 
 
 def resample(points, n: int) -> np.ndarray:
@@ -209,8 +241,8 @@ class Mesh:
         tris = np.stack([a, b, c, a, c, d], axis=-1).reshape(-1, 3)
         if flip:
             tris = tris[:, ::-1]
-        col = np.clip(np.round(np.asarray(rgba).reshape(-1, 4) * 255.0), 0, 255)
-        self._parts.append((pos, nrm, grid.uv.reshape(-1, 2), col.astype(np.uint8), tris))
+        col = np.clip(np.asarray(rgba, dtype=np.float64).reshape(-1, 4), 0.0, 1.0)
+        self._parts.append((pos, nrm, grid.uv.reshape(-1, 2), col, tris))
 
     def arrays(self) -> dict[str, np.ndarray]:
         """The glTF-ready arrays, converted from Z-up to Y-up and quantised."""
@@ -228,7 +260,8 @@ class Mesh:
             "POSITION": pm.quantize(yup(pos), 1e-4).astype("<f4"),
             "NORMAL": pm.quantize(yup(nrm), 1e-5).astype("<f4"),
             "TEXCOORD_0": pm.quantize(tex, 1e-4).astype("<f4"),
-            "COLOR_0": col.astype(np.uint8),
+            "TEXCOORD_1": pm.quantize(material_uv(col[:, 3]), 1e-4).astype("<f4"),
+            "COLOR_0": pm.quantize(pm.power(col[:, :3], 2.2), 1e-5).astype("<f4"),
             "indices": idx.reshape(-1).astype("<u4" if len(pos) > 65535 else "<u2"),
         }
 
@@ -237,7 +270,10 @@ def write_glb(meshes: list[tuple[str, Mesh]], generator: str, copyright_: str) -
     """Serialise (node name, mesh) pairs as one GLB with embedded data, fixed bytes."""
     return _glb.write_glb(
         [(name, "artifact", mesh.arrays()) for name, mesh in meshes],
-        attributes=("POSITION", "NORMAL", "TEXCOORD_0", "COLOR_0"),
+        attributes=("POSITION", "NORMAL", "TEXCOORD_0", "TEXCOORD_1", "COLOR_0"),
         materials={"artifact": {"baseColorFactor": [1.0, 1.0, 1.0, 1.0],
-                                "metallicFactor": 0.0, "roughnessFactor": 0.5}},
+                                "metallicFactor": 1.0, "roughnessFactor": 1.0,
+                                "metallicRoughnessTexture": {"index": 0, "texCoord": 1}}},
+        images=[_glb.png_rgb(RAMP)],
+        samplers=[{"magFilter": 9729, "minFilter": 9729, "wrapS": 33071, "wrapT": 33071}],
         generator=generator, copyright_=copyright_)

@@ -12,12 +12,13 @@ lathe and sweep (see ``tools/_lathe.py``) and written as glTF 2.0 binaries:
 - ``meshes/bowl.glb``: a Hongshan-style painted pottery bowl, 0.26 m across: red clay,
   a black rim band and rows of painted scales.
 
-Patina and glaze are baked per vertex from the geometry: COLOR_0.rgb is the albedo
-(sRGB), green-blue patina gathers in recesses (low relief, profile concavities, near
-the ground), worn gold shows on raised edges; glaze pools darker in carved lines.
-COLOR_0.a is the material code the ``heritage`` scene kind reads: 0.5..1 bronze (its
-metalness is ``2 a - 1``: gold edges 1, patina crust 0), about 0.3 glazed ceramic,
-below 0.2 unglazed clay or stone. TEXCOORD_0 holds surface metres (around, along).
+Patina and glaze are baked per vertex from the geometry: green-blue patina gathers in
+recesses (low relief, profile concavities, near the ground), worn gold shows on raised
+edges; glaze pools darker in carved lines. Each is an ordinary glTF metallic-roughness
+material: COLOR_0 is the linear albedo, and a metalness and roughness per vertex reach
+the metallic-roughness texture through TEXCOORD_1 (see ``tools/_lathe.py``: bronze is
+metal where worn to gold, rough in its patina; glaze is glossy; clay is matte).
+TEXCOORD_0 holds surface metres (around, along).
 
 It writes ``bundle.toml`` (items with Dublin Core, the scene with its artifacts,
 anchored annotations and tour, and every visitor-facing text in zh/en/ru) and copies

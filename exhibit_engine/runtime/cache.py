@@ -68,7 +68,7 @@ __all__ = ["CACHE_FORMAT", "CacheStats", "Converter", "DEFAULT_MAX_BYTES", "ENV_
 log = logging.getLogger(__name__)
 
 #: Our part of the cache key: bump when load_glb's output changes for the same input.
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 #: Environment variable naming the cache folder (overrides the XDG default).
 ENV_CACHE_DIR = "EXHIBIT_CACHE_DIR"
 #: Default bound on the models folder; least recently used entries go first.

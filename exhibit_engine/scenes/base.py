@@ -28,6 +28,7 @@ from panda3d.core import (GeomVertexArrayFormat, GeomVertexData, GeomVertexForma
 
 from ..assets.gltf import check_gltf, split_glb
 from ..errors import AssetError
+from ._materials import prepare_materials
 
 if TYPE_CHECKING:
     from ..assets.manifest import SceneSpec
@@ -151,6 +152,7 @@ def load_glb(data: bytes, name: str) -> NodePath:
     node.set_name(Path(name).stem)
     model = NodePath(node)
     _expose_uv0(model)
+    prepare_materials(model, doc, conv.mat_states, conv.textures)
     return model
 
 

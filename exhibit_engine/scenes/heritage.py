@@ -232,7 +232,8 @@ class HeritageScene(Scene):
         self.font = load_font(self.ctx.read_asset(fonts[0]), fonts[0])
         self._labels: dict[tuple[str, str], NodePath] = {}
 
-        artifact_shader = make_shader("heritage.vert.glsl", "heritage_artifact.frag.glsl",
+        artifact_shader = make_shader("heritage_artifact.vert.glsl",
+                                      "heritage_artifact.frag.glsl",
                                       common="heritage_common.glsl")
         room_shader = make_shader("heritage.vert.glsl", "plinth.frag.glsl",
                                   common="heritage_common.glsl")

@@ -1,58 +1,135 @@
-// Artifacts: bronze (COLOR_0.a 0.5..1, metalness 2a-1: worn gold edges to patina crust),
-// glazed ceramic (a about 0.3: a clear glossy coat over the body colour) and unglazed
-// clay or stone (a below 0.2). COLOR_0.rgb is the baked albedo (sRGB). Warm key, cool
-// fill and a rim light that traces the silhouette; reflections of a dim gallery.
+// Artifacts: glTF 2.0 metallic-roughness PBR, read from each geom's own state (laid out
+// by scenes/_materials.py): base colour factor x texture (sRGB, decoded by the sampler)
+// x COLOR_0, metallic and roughness factors x texture (B metal, G rough), normal map
+// (vertex tangent, or a cotangent frame from derivatives), occlusion, emissive factor x
+// texture x strength, alpha OPAQUE / MASK / BLEND, double-sided. Lit by the gallery's
+// warm key, cool fill and rim (Cook-Torrance GGX) and by the gallery itself as an
+// environment: a diffuse irradiance term and a roughness-widened specular term of the
+// same room (analytic, with an analytic split-sum environment BRDF), so metals mirror
+// a dim room with the key's soft box in it. Linear light, the ACES curve at the end.
+uniform struct p3d_MaterialParameters {
+    vec4 baseColor;
+    vec4 emission;
+    float roughness;
+    float metallic;
+} p3d_Material;
+uniform sampler2D p3d_Texture0;   // base colour
+uniform sampler2D p3d_Texture1;   // metallic-roughness
+uniform sampler2D p3d_Texture2;   // normal
+uniform sampler2D p3d_Texture3;   // emissive
+uniform sampler2D p3d_Texture4;   // occlusion
+uniform sampler2D p3d_Texture5;   // params: alpha mode, cutoff, occlusion strength, normal scale
 in vec3 v_world;
 in vec3 v_normal;
-in vec2 v_uv;
+in vec4 v_tangent;
 in vec4 v_color;
+in vec2 v_uv[5];
 out vec4 o_color;
 
-vec3 gallery(vec3 r) {
-    // what a polished surface mirrors: a dark room, the key's soft box, the rim's glow
-    vec3 c = vec3(0.012, 0.012, 0.014) + vec3(0.03, 0.028, 0.026) * max(r.z, 0.0);
-    c += KEY * 0.22 * smoothstep(0.80, 0.97, dot(r, u_key_dir));
-    c += RIM * 0.12 * smoothstep(0.75, 0.97, dot(r, u_rim_dir));
-    c += FILL * 0.25 * smoothstep(0.6, 0.95, dot(r, u_fill_dir));
+// A soft cap of the room's light around direction d, widened by w (in 1 - cos units)
+// with its energy kept: a rough surface sees the key's box larger and dimmer.
+float lobe(float c, float lo, float hi, float w) {
+    float s0 = 1.0 - 0.5 * (lo + hi);
+    float k = (s0 + w) / s0;
+    return smoothstep(1.0 - (1.0 - lo) * k, 1.0 - (1.0 - hi) * k, c) / k;
+}
+
+// The gallery as an environment, seen along r, blurred by w: a dark room, a faint
+// ceiling, the key's soft box, the fill's bounce and the rim's glow.
+vec3 gallery(vec3 r, float w) {
+    vec3 c = vec3(0.024, 0.024, 0.028)
+           + vec3(0.06, 0.056, 0.052) * smoothstep(-0.3 - w, 1.0, r.z);
+    c += KEY * 0.44 * lobe(dot(r, u_key_dir), 0.80, 0.97, w);
+    c += RIM * 0.24 * lobe(dot(r, u_rim_dir), 0.75, 0.97, w);
+    c += FILL * 0.50 * lobe(dot(r, u_fill_dir), 0.60, 0.95, w);
     return c;
 }
 
+// Split-sum environment BRDF, analytic fit (Karis, "Physically Based Shading on Mobile").
+vec2 env_brdf(float rough, float ndv) {
+    const vec4 c0 = vec4(-1.0, -0.0275, -0.572, 0.022);
+    const vec4 c1 = vec4(1.0, 0.0425, 1.04, -0.04);
+    vec4 r = rough * c0 + c1;
+    float a004 = min(r.x * r.x, exp2(-9.28 * ndv)) * r.x + r.y;
+    return vec2(-1.04, 1.04) * a004 + r.zw;
+}
+
+float smith_ggx(float ndl, float ndv, float a) {
+    float a2 = a * a;
+    float gv = ndl * sqrt(ndv * ndv * (1.0 - a2) + a2);
+    float gl = ndv * sqrt(ndl * ndl * (1.0 - a2) + a2);
+    return 0.5 / max(gv + gl, 1e-5);
+}
+
 void main() {
-    vec3 N = normalize(v_normal);
-    vec3 V = normalize(u_cam - v_world);
-    if (dot(N, V) < 0.0) {
-        N = -N;   // inside of a vessel seen over its lip
+    vec4 params = texelFetch(p3d_Texture5, ivec2(0, 0), 0);
+    vec4 base = p3d_Material.baseColor * texture(p3d_Texture0, v_uv[0]) * v_color;
+    if (params.x > 0.25 && params.x < 0.75 && base.a < params.y) {
+        discard;                                        // MASK
     }
-    float code = v_color.a;
-    vec3 base = pow(v_color.rgb, vec3(2.2));
-    float grain = h_noise(v_uv * 420.0) * 0.6 + h_noise(v_uv * 90.0) * 0.4;
-    float bronze = step(0.45, code);
-    float metal = bronze * clamp(2.0 * code - 1.0, 0.0, 1.0);
-    float glaze = (1.0 - bronze) * smoothstep(0.2, 0.28, code);
-    base *= 0.9 + 0.2 * grain;
+    vec4 mr = texture(p3d_Texture1, v_uv[1]);
+    float metal = clamp(p3d_Material.metallic * mr.b, 0.0, 1.0);
+    float rough = clamp(p3d_Material.roughness * mr.g, 0.04, 1.0);
+    float a = rough * rough;
 
-    float rough = mix(0.85, 0.30, metal);
-    rough = mix(rough, 0.09, glaze);
-    rough = clamp(rough + 0.08 * (grain - 0.5), 0.05, 1.0);
-    vec3 diffuse_col = base * (1.0 - metal);
-    vec3 f0 = mix(vec3(0.04), base * 1.15, metal);
+    vec3 N = normalize(v_normal);
+    vec3 p = v_world;
+    vec3 T, B;
+    if (dot(v_tangent.xyz, v_tangent.xyz) > 1e-6) {
+        T = normalize(v_tangent.xyz - N * dot(N, v_tangent.xyz));
+        B = cross(N, T) * (v_tangent.w < 0.0 ? -1.0 : 1.0);
+    } else {
+        // cotangent frame from screen-space derivatives of position and UV
+        vec3 dp1 = dFdx(p), dp2 = dFdy(p);
+        vec2 du1 = dFdx(v_uv[2]), du2 = dFdy(v_uv[2]);
+        vec3 dp2perp = cross(dp2, N), dp1perp = cross(N, dp1);
+        T = dp2perp * du1.x + dp1perp * du2.x;
+        B = dp2perp * du1.y + dp1perp * du2.y;
+        float m = max(dot(T, T), dot(B, B));
+        float inv = m > 1e-20 ? inversesqrt(m) : 0.0;
+        T *= inv;
+        B *= inv;
+    }
+    if (!gl_FrontFacing) {
+        N = -N;                                          // double-sided: the back face
+        T = -T;
+        B = -B;
+    }
+    vec3 nt = texture(p3d_Texture2, v_uv[2]).xyz * 2.0 - 1.0;
+    nt.xy *= params.w;
+    vec3 Nm = normalize(T * nt.x + B * nt.y + N * max(nt.z, 1e-3));
+    N = dot(Nm, Nm) > 0.5 ? Nm : N;
 
-    float ndv = max(dot(N, V), 1e-3);
-    vec3 fres = f0 + (1.0 - f0) * pow(1.0 - ndv, 5.0);
-    vec3 color = AMBIENT * base;
+    vec3 V = normalize(u_cam - p);
+    float ndv = clamp(dot(N, V), 1e-3, 1.0);
+    vec3 c_diff = base.rgb * (1.0 - metal);
+    vec3 f0 = mix(vec3(0.04), base.rgb, metal);
+    float ao = 1.0 + params.z * (texture(p3d_Texture4, v_uv[4]).r - 1.0);
+
+    vec3 color = vec3(0.0);
     vec3 dirs[3] = vec3[3](u_key_dir, u_fill_dir, u_rim_dir);
     vec3 cols[3] = vec3[3](KEY, FILL, RIM);
     for (int i = 0; i < 3; ++i) {
         vec3 L = dirs[i];
         float ndl = max(dot(N, L), 0.0);
+        if (ndl <= 0.0) {
+            continue;
+        }
         vec3 H = normalize(L + V);
-        float spec = ggx(max(dot(N, H), 0.0), rough * rough) * 0.25 / max(ndv, 0.2);
-        vec3 lit = diffuse_col / PI + fres * spec;
-        color += cols[i] * lit * ndl;
+        float vdh = max(dot(V, H), 0.0);
+        vec3 F = f0 + (1.0 - f0) * pow(1.0 - vdh, 5.0);
+        vec3 spec = F * ggx(max(dot(N, H), 0.0), a) * smith_ggx(ndl, ndv, a);
+        color += cols[i] * ndl * ((1.0 - F) * c_diff / PI + spec);
     }
+    // image-based light from the gallery: diffuse irradiance and prefiltered specular
+    vec2 ab = env_brdf(rough, ndv);
+    vec3 spec_ibl = gallery(reflect(-V, N), a * 1.5) * (f0 * ab.x + ab.y);
+    vec3 diff_ibl = gallery(N, 1.2) * c_diff;
+    color += (diff_ibl + spec_ibl) * ao;
     // the rim light grazes the silhouette from behind
     float edge = pow(1.0 - ndv, 3.0);
-    color += RIM * 0.18 * edge * max(dot(N, u_rim_dir) + 0.3, 0.0) * mix(base + 0.1, vec3(1.0), glaze);
-    color += gallery(reflect(-V, N)) * fres * mix(1.0, 2.5, max(metal, glaze)) * (1.2 - rough);
-    o_color = vec4(to_display(color), 1.0);
+    color += RIM * 0.18 * edge * max(dot(N, u_rim_dir) + 0.3, 0.0) * (c_diff + f0) * ao;
+    color += p3d_Material.emission.rgb * texture(p3d_Texture3, v_uv[3]).rgb;
+    float alpha = params.x > 0.75 ? base.a : 1.0;      // BLEND keeps alpha; else opaque
+    o_color = vec4(to_display(color), alpha);
 }
