@@ -66,3 +66,18 @@ def test_real_bad_sources_are_refused_at_pack_in_one_line(tmp_path: Path, name: 
         pack(src, tmp_path / "real.exb")
     assert err.value.entry == f"models/{name}" and rule in err.value.rule
     assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize(("name", "glb", "textures"), [
+    ("fuze-obj-mtl", "models/fuze.glb", 1),
+    ("flight-helmet-gltf", "models/FlightHelmet.glb", 15),
+])
+def test_real_textured_sources_keep_their_textures(tmp_path: Path, name: str, glb: str,
+                                                   textures: int) -> None:
+    pack(_source(tmp_path, REAL / "good" / name), tmp_path / "real.exb")
+    with Bundle.open(tmp_path / "real.exb") as b:
+        doc, _ = split_glb(b.read(glb), glb)
+    assert len(doc["images"]) == textures
+    assert all("baseColorTexture" in m["pbrMetallicRoughness"] for m in doc["materials"])
+    assert all("metallicFactor" in m["pbrMetallicRoughness"] or "metallicRoughnessTexture"
+               in m["pbrMetallicRoughness"] for m in doc["materials"])
