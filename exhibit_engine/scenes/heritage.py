@@ -28,6 +28,7 @@ Parameters (``[scenes.params]``; labels are ids of ``[scenes.labels]``)::
     height_m = 0.48               # or: real height (m) ... or scale = 0.01 (a factor)
     rotate = [0.0, 0.0, 0.0]      # degrees about x, y, z (or one number: the heading)
     up = "y"                      # the model's (glTF) axis that points up: y, -y, x, -x, z, -z
+    animation = "Walk"            # play this animation of the model, looping with show time
     annotations = [{ title = "ding.handles", note = "ding.handles.note", at = [x, y, z] }]
     [[scenes.params.tour]]        # viewpoints, in order, looping
     item = "ding"                 # frame this artifact ... or give eye and look
@@ -42,7 +43,9 @@ turntable axis, fitted to the display volume (:func:`._heritage_plan.fit_to_plin
 framing and close-ups follow the fitted bounds. Annotation anchors ``at`` are in the
 model's own frame (metres, Z-up as loaded) and move with the fitted model. Skinned
 models show their bind pose, with the transforms above the skin applied (glTF's rule;
-see :func:`_skin_follows_parents`). :meth:`HeritageScene.placement` reports where an
+see :func:`_skin_follows_parents`), or play ``animation``: the frame is
+``t * fps`` modulo its length, so every node draws the same pose, and the fit covers
+every pose of the cycle. :meth:`HeritageScene.placement` reports where an
 artifact stands. The label font is the scene's first ``.otf``/``.ttf`` asset.
 
 State keys read by :meth:`HeritageScene.apply`: ``language`` (zh, en, ru),

@@ -52,8 +52,10 @@ def _built_in() -> MappingProxyType[str, type[Scene]]:
     return _kinds
 
 
-#: Names resolved on first use. KINDS: built-in scene kinds, manifest ``kind`` -> Scene
-#: subclass (a read-only mapping; importing them loads Panda3D).
+#: Built-in scene kinds: manifest ``kind`` -> Scene subclass (read-only). Resolved on
+#: first use (see ``_HOME``), since importing the classes loads Panda3D.
+KINDS: MappingProxyType[str, type[Scene]]
+#: Names resolved on first use -> the function that makes them.
 _HOME = {"KINDS": "_built_in"}
 
 
