@@ -72,10 +72,12 @@ def pack(src_dir: Path, out: Path, sign_key: Path | None) -> None:
         task = bar.add_task(f"packing {src_dir}", total=source_bytes or None)
         manifest = do_pack(src_dir, out, progress=lambda name, n: bar.advance(task, n),
                            sign=sign, notes=notes)
+    from ..assets.bundle import Bundle
     from ..scenes.registry import check_bundle_params
 
     try:  # scene parameters, on the packed names (no Panda3D); a bad one leaves no bundle
-        notes.update(check_bundle_params(str(src_dir), manifest.scenes))
+        with Bundle.open(out) as packed:
+            notes.update(check_bundle_params(str(src_dir), manifest.scenes, packed.read))
     except Exception:
         out.unlink(missing_ok=True)
         raise
@@ -148,9 +150,9 @@ def validate(bundle: Path, trust_files: tuple[Path, ...], require_signed: bool) 
             for entry in b.iter_verified(CHECKS):
                 bar.advance(task, entry.size)
         m = b.manifest
-    from ..scenes.registry import check_bundle_params
+        from ..scenes.registry import check_bundle_params
 
-    check_bundle_params(str(bundle), m.scenes)   # scene parameters (no Panda3D)
+        check_bundle_params(str(bundle), m.scenes, b.read)   # scene parameters (no Panda3D)
     click.echo(f"valid: {m.id} {m.version}, {len(m.files)} files, {len(m.scenes)} scenes, "
                f"{note} ({bundle})")
 

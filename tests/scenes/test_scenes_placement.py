@@ -341,3 +341,17 @@ def test_pack_notes_an_implausible_declared_size(tmp_path) -> None:
     res = CliRunner().invoke(main, ["pack", str(tmp_path / "src"), "-o", str(out)])
     assert res.exit_code == 0 and out.exists(), res.output
     assert "scene g: artifacts[0] (box): height_m = 48 m is implausible" in res.output
+
+
+def test_pack_and_validate_refuse_an_animation_the_model_does_not_have(tmp_path) -> None:
+    from exhibit_engine.cli import main
+
+    rising = box_glb((-10, 0, -10), (10, 50, 10), skinned=True, rise=20.0)
+    exb = make_bundle(tmp_path, {"rise": rising}, extra={"rise": 'animation = "Walk"'})
+    res = CliRunner().invoke(main, ["validate", str(exb)])
+    assert res.exit_code == 1
+    assert res.output.strip().endswith("heritage parameter artifacts[0].animation: "
+                                       "meshes/rise.glb has no animation 'Walk' (it has: Rise)")
+    out = tmp_path / "cli.exb"
+    res = CliRunner().invoke(main, ["pack", str(tmp_path / "src"), "-o", str(out)])
+    assert res.exit_code == 1 and not out.exists() and "(it has: Rise)" in res.output
