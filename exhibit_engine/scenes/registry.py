@@ -66,10 +66,10 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-Reader = Callable[[str], bytes]
+_Reader = Callable[[str], bytes]
 
 
-def _check_heritage(spec: SceneSpec, read: Reader | None) -> list[str]:
+def _check_heritage(spec: SceneSpec, read: _Reader | None) -> list[str]:
     p = _heritage_plan.HeritageParams.parse(spec.id, spec.params, spec.labels, spec.assets)
     for i, art in enumerate(p.artifacts):
         if art.animation is None or read is None:
@@ -87,11 +87,11 @@ def _check_heritage(spec: SceneSpec, read: Reader | None) -> list[str]:
 
 #: Pure parameter checkers: kind -> f(scene spec, reader of bundle files or None)
 #: returning notes for the curator (raising SceneError on a broken rule).
-PARAM_CHECKS: Mapping[str, Callable[[SceneSpec, Reader | None], list[str]]] = \
+PARAM_CHECKS: Mapping[str, Callable[[SceneSpec, _Reader | None], list[str]]] = \
     MappingProxyType({"heritage": _check_heritage})
 
 
-def check_params(spec: SceneSpec, read: Reader | None = None) -> list[str]:
+def check_params(spec: SceneSpec, read: _Reader | None = None) -> list[str]:
     """Check one scene's parameters as its kind will at build time, without Panda3D.
 
     Args:
@@ -114,7 +114,7 @@ def _entry_points() -> dict[str, EntryPoint]:
     return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
 
 
-def check_bundle_params(where: str, scenes: Iterable[SceneSpec], read: Reader | None = None
+def check_bundle_params(where: str, scenes: Iterable[SceneSpec], read: _Reader | None = None
                         ) -> dict[str, list[str]]:
     """:func:`check_params` for every scene of a bundle (``exhibit pack`` and ``validate``).
 
