@@ -202,10 +202,11 @@ def _skin_follows_parents(model: NodePath) -> None:
     """Let a skinned mesh obey the transforms above it (pack's units/up node included).
 
     panda3d-gltf skins "in global space": it multiplies a skinned mesh's vertices by the
-    inverse of its parent's transform within the file and roots the joints (bind pose
-    and animation alike) at the inverse of the Character's, so the glTF nodes above a
-    skin change nothing on screen. Applying that parent transform once more on the mesh
-    node gives glTF's result, ``parents * joints * inverse bind * v``, posed or not.
+    inverse of its parent's transform within the file and roots the joints at the
+    inverse of the Character's, so the glTF nodes above a skin change nothing on
+    screen. Applying that parent transform once more on the mesh node gives glTF's
+    result for the bind pose, ``parents * v``. (Played animations are not right this
+    way; an animated model is converted without pack's node instead: :func:`_unwrapped`.)
     """
     for char in model.find_all_matches("**/+Character"):
         for gnp in char.find_all_matches("**/+GeomNode"):
