@@ -198,7 +198,9 @@ def _compressible(data: bytes) -> bool:
 def pack(src_dir: str | os.PathLike[str], out_path: str | os.PathLike[str], *,
          progress: Callable[[str, int], None] | None = None,
          sign: Callable[[bytes], bytes] | None = None,
-         notes: dict[str, list[str]] | None = None) -> Manifest:
+         notes: dict[str, list[str]] | None = None,
+         check: Callable[[Manifest, Callable[[str], bytes]], Mapping[str, list[str]]]
+         | None = None) -> Manifest:
     """Pack a source folder into a ``.exb`` bundle, atomically and reproducibly.
 
     Every source file goes through the processor for its extension; the archive is
@@ -214,6 +216,10 @@ def pack(src_dir: str | os.PathLike[str], out_path: str | os.PathLike[str], *,
         sign: given the manifest bytes, returns a signature stored as ``manifest.sig``.
         notes: if given, filled with the processors' remarks per source file (for the
             curator's summary table).
+        check: called with the finished manifest and a reader of the packed files before
+            anything is written (the CLI passes the scene kinds' parameter checks, which
+            live above this layer); it raises BundleError to stop the pack, and returns
+            remarks that join ``notes``.
 
     Returns:
         The manifest written into the bundle.
@@ -298,6 +304,9 @@ def pack(src_dir: str | os.PathLike[str], out_path: str | os.PathLike[str], *,
     except ManifestError as exc:
         raise BundleError(str(src), exc.rule, f"{SOURCE_FILE}: {exc.entry}" if exc.entry
                           else SOURCE_FILE) from None
+    if check is not None:
+        for where, remarks in check(manifest, outputs.__getitem__).items():
+            ctx.notes.setdefault(where, []).extend(remarks)
     manifest_bytes = manifest.to_json_bytes()
     signature = sign(manifest_bytes) if sign else None
 

@@ -69,12 +69,16 @@ def pack(src_dir: Path, out: Path, sign_key: Path | None) -> None:
                        if p.is_file() and not p.is_symlink()) if src_dir.is_dir() else 0
     notes: dict[str, list[str]] = {}
     from ..errors import BundleErrors
+    from ..scenes.registry import check_bundle_params
+
+    def check(manifest, read):  # scene parameters on the packed names, before writing
+        return check_bundle_params(str(src_dir), manifest.scenes, read)
 
     try:
         with Progress(transient=True) as bar:
             task = bar.add_task(f"packing {src_dir}", total=source_bytes or None)
             manifest = do_pack(src_dir, out, progress=lambda name, n: bar.advance(task, n),
-                               sign=sign, notes=notes)
+                               sign=sign, notes=notes, check=check)
     except BundleErrors as exc:  # every problem of the folder, one line each
         for err in exc.errors:
             click.echo(f"exhibit: error: {err}", err=True)
@@ -82,13 +86,6 @@ def pack(src_dir: Path, out: Path, sign_key: Path | None) -> None:
         click.echo(f"exhibit: pack failed: {len(exc.errors)} problems in {files} "
                    f"file{'s' if files != 1 else ''}; nothing written", err=True)
         sys.exit(exc.exit_code)
-    from ..scenes.registry import check_bundle_params
-
-    try:  # scene parameters, on the packed names (no Panda3D); a bad one leaves no bundle
-        notes.update(check_bundle_params(str(src_dir), manifest.scenes))
-    except Exception:
-        out.unlink(missing_ok=True)
-        raise
     table = Table(title=f"{manifest.id} {manifest.version}", title_justify="left")
     for col, just in (("file", "left"), ("media type", "left"), ("size", "right")):
         table.add_column(col, justify=just)  # type: ignore[arg-type]
@@ -158,9 +155,9 @@ def validate(bundle: Path, trust_files: tuple[Path, ...], require_signed: bool) 
             for entry in b.iter_verified(CHECKS):
                 bar.advance(task, entry.size)
         m = b.manifest
-    from ..scenes.registry import check_bundle_params
+        from ..scenes.registry import check_bundle_params
 
-    check_bundle_params(str(bundle), m.scenes)   # scene parameters (no Panda3D)
+        check_bundle_params(str(bundle), m.scenes, b.read)   # scene parameters (no Panda3D)
     click.echo(f"valid: {m.id} {m.version}, {len(m.files)} files, {len(m.scenes)} scenes, "
                f"{note} ({bundle})")
 

@@ -91,6 +91,7 @@ class Artifact:
     scale: float | None = None
     rotate: tuple[float, float, float] = (0.0, 0.0, 0.0)
     up: str = "y"
+    animation: str | None = None
 
     @property
     def display_volume(self) -> tuple[float, float, float]:
@@ -199,6 +200,11 @@ class HeritageParams:
             if up not in UP_AXES:
                 raise fail(f"{where}.up must be one of {', '.join(UP_AXES)}, not {up!r}")
             out["up"] = up
+            anim = a.get("animation")
+            if anim is not None and (not isinstance(anim, str) or not anim.strip()):
+                raise fail(f"{where}.animation must name one of the model's animations, "
+                           f"not {anim!r}")
+            out["animation"] = anim
             return out
 
         models = [m for m in assets if isinstance(m, str) and m.lower().endswith(".glb")]
@@ -211,7 +217,7 @@ class HeritageParams:
         for i, a in enumerate(raw_arts):
             where = f"artifacts[{i}]"
             a = keys(a, {"item", "model", "at", "plinth", "title", "phase", "annotations",
-                         "display", "fit", "height_m", "scale", "rotate", "up"}, where)
+                         "display", "fit", "height_m", "scale", "rotate", "up", "animation"}, where)
             model = a.get("model")
             if model not in models:
                 raise fail(f"{where}.model must name one of the scene's .glb assets "

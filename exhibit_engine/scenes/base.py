@@ -143,7 +143,7 @@ def load_glb(data: bytes, name: str) -> NodePath:
             raise AssetError(name, "GLB has a BIN chunk but buffers[0] does not refer to it")
         buffers[0] = {**buffers[0], "uri": "_glb_bin", "_glb_bin": binary}
     try:
-        conv = Converter(f"/{name}", settings=GltfSettings(skip_animations=True))
+        conv = Converter(f"/{name}", settings=GltfSettings(skip_animations=False))
         conv.update(doc)
         node = conv.active_scene.node()
     except (RuntimeError, KeyError, IndexError, TypeError, ValueError, AttributeError,

@@ -28,6 +28,7 @@ Parameters (``[scenes.params]``; labels are ids of ``[scenes.labels]``)::
     height_m = 0.48               # or: real height (m) ... or scale = 0.01 (a factor)
     rotate = [0.0, 0.0, 0.0]      # degrees about x, y, z (or one number: the heading)
     up = "y"                      # the model's (glTF) axis that points up: y, -y, x, -x, z, -z
+    animation = "Walk"            # play this animation of the model, looping with show time
     annotations = [{ title = "ding.handles", note = "ding.handles.note", at = [x, y, z] }]
     [[scenes.params.tour]]        # viewpoints, in order, looping
     item = "ding"                 # frame this artifact ... or give eye and look
@@ -42,7 +43,9 @@ turntable axis, fitted to the display volume (:func:`._heritage_plan.fit_to_plin
 framing and close-ups follow the fitted bounds. Annotation anchors ``at`` are in the
 model's own frame (metres, Z-up as loaded) and move with the fitted model. Skinned
 models show their bind pose, with the transforms above the skin applied (glTF's rule;
-see :func:`_bake_skin_parents`). :meth:`HeritageScene.placement` reports where an
+see :func:`_skin_follows_parents`), or play ``animation``: the frame is
+``t * fps`` modulo its length, so every node draws the same pose, and the fit covers
+every pose of the cycle. :meth:`HeritageScene.placement` reports where an
 artifact stands. The label font is the scene's first ``.otf``/``.ttf`` asset.
 
 State keys read by :meth:`HeritageScene.apply`: ``language`` (zh, en, ru),
@@ -52,13 +55,16 @@ eases there from the tour; without it the camera is simply there), ``fade`` (0..
 
 from __future__ import annotations
 
+import json
 import math
+import struct
 from collections.abc import Mapping
 from pathlib import PurePosixPath
 from typing import Any
 
 import numpy as np
 from panda3d.core import (
+    AnimControlCollection,
     Geom,
     GeomEnums,
     GeomNode,
@@ -75,11 +81,13 @@ from panda3d.core import (
     OmniBoundingVolume,
     PTA_LVecBase4f,
     TransparencyAttrib,
+    auto_bind,
 )
 
+from ..assets.gltf import split_glb
 from ..errors import AssetError, SceneError
 from . import _heritage_plan as plan
-from .base import Scene, make_shader
+from .base import Scene, load_glb, make_shader
 from .labels import load_font, make_label
 
 __all__ = ["HeritageScene"]
@@ -190,30 +198,86 @@ def _wrap_cjk(text: str, width_em: float) -> str:
     return "\n".join(lines)
 
 
-def _bake_skin_parents(model: NodePath) -> None:
+def _skin_follows_parents(model: NodePath) -> None:
     """Let a skinned mesh obey the transforms above it (pack's units/up node included).
 
     panda3d-gltf skins "in global space": it multiplies a skinned mesh's vertices by the
     inverse of its parent's transform within the file and roots the joints at the
-    inverse of the Character's, so the glTF nodes above a skin (such as the one pack
-    adds for ``units``/``up``) change nothing on screen. The bind pose is what is shown
-    (animations are not loaded), so multiplying the vertices back by that transform
-    gives the glTF result: ``parents * joint bind * inverse bind * v`` = ``parents * v``.
+    inverse of the Character's, so the glTF nodes above a skin change nothing on
+    screen. Applying that parent transform once more on the mesh node gives glTF's
+    result for the bind pose, ``parents * v``. (Played animations are not right this
+    way; an animated model is converted without pack's node instead: :func:`_unwrapped`.)
     """
     for char in model.find_all_matches("**/+Character"):
         for gnp in char.find_all_matches("**/+GeomNode"):
-            mat = gnp.get_parent().get_mat(model)
-            if mat.almost_equal(LMatrix4f.ident_mat()):
-                continue
             gnode = gnp.node()
-            for i in range(gnode.get_num_geoms()):
-                if gnode.get_geom(i).get_vertex_data().get_transform_blend_table() is None:
-                    continue
-                geom = gnode.modify_geom(i)
-                vdata = geom.modify_vertex_data()
-                vdata.transform_vertices(mat)
-        # drop the cached (unskinned) bounds so bounds and culling see the change
-        char.node().mark_bounds_stale()
+            skinned = [gnode.get_geom(i).get_vertex_data().get_transform_blend_table()
+                       is not None for i in range(gnode.get_num_geoms())]
+            mat = gnp.get_parent().get_mat(model)
+            if skinned and all(skinned) and not mat.almost_equal(LMatrix4f.ident_mat()):
+                gnp.set_mat(gnp.get_mat() * mat)
+
+
+_WRAPPER = "exhibit-normalise"     # the root node pack adds for units/up (assets/mesh.py)
+
+
+def _glb(doc: dict[str, Any], binary: bytes | None) -> bytes:
+    """A GLB container around a glTF document and its binary chunk."""
+    text = json.dumps(doc, separators=(",", ":")).encode("utf-8")
+    text += b" " * (-len(text) % 4)
+    body = struct.pack("<I4s", len(text), b"JSON") + text
+    if binary is not None:
+        binary += b"\0" * (-len(binary) % 4)
+        body += struct.pack("<I4s", len(binary), b"BIN\0") + binary
+    return struct.pack("<4sII", b"glTF", 2, 12 + len(body)) + body
+
+
+def _unwrapped(model: NodePath, data: bytes, name: str) -> NodePath:
+    """An animated model with pack's units/up applied above it instead of inside the file.
+
+    panda3d-gltf animates joints below a non-identity node wrongly (translations keep
+    the file's units); converted without that node's transform, it animates exactly,
+    and a node above the model applies the transform to the posed result.
+    """
+    wrap = model.find(f"**/{_WRAPPER}")
+    if wrap.is_empty() or wrap.get_mat(model).almost_equal(LMatrix4f.ident_mat()):
+        return model
+    mat = wrap.get_mat(model)
+    doc, binary = split_glb(data, name)
+    for node in doc.get("nodes", []):
+        if isinstance(node, dict) and node.get("name") == _WRAPPER:
+            node.pop("rotation", None)
+            node.pop("scale", None)
+    out = NodePath(model.get_name())
+    holder = out.attach_new_node(_WRAPPER)
+    holder.set_mat(mat)
+    load_glb(_glb(doc, binary), name).reparent_to(holder)
+    return out
+
+
+def _animation(model: NodePath, name: str | None, where: str) -> list[Any]:
+    """The model's AnimControls playing ``name`` (one per Character), or [] for none."""
+    if name is None:
+        return []
+    found = AnimControlCollection()
+    auto_bind(model.node(), found, ~0)
+    names = sorted({found.get_anim_name(i) for i in range(found.get_num_anims())})
+    controls = [found.get_anim(i) for i in range(found.get_num_anims())
+                if found.get_anim_name(i) == name]
+    if not controls:
+        raise SceneError(where, f"heritage parameter animation: the model has no animation "
+                                f"{name!r} (it has: {', '.join(names) or 'none'})")
+    return controls
+
+
+def _pose(controls: list[Any], model: NodePath, t: float) -> None:
+    """Pose the animation at show time ``t`` (looping; a pure function of ``t``)."""
+    for c in controls:
+        n = c.get_num_frames()
+        c.pose((t * c.get_frame_rate()) % n if n > 1 else 0.0)
+    if controls:
+        for char in model.find_all_matches("**/+Character"):
+            char.node().force_update()
 
 
 class HeritageScene(Scene):
@@ -250,6 +314,7 @@ class HeritageScene(Scene):
         self._turntables: list[tuple[plan.Artifact, NodePath]] = []
         self._frames: dict[str, plan.Pose] = {}
         self._fits: dict[str, tuple[plan.Fit, NodePath]] = {}
+        self._anims: dict[str, tuple[list[Any], NodePath]] = {}
         for i, art in enumerate(p.artifacts):
             w, d, h = art.plinth
             base = root.attach_new_node(f"plinth:{art.item}")
@@ -260,6 +325,10 @@ class HeritageScene(Scene):
             turn = base.attach_new_node(f"turntable:{art.item}")
             turn.set_z(h)
             model = self.ctx.load_model(art.model)
+            if art.animation is not None and not model.find("**/+Character").is_empty():
+                model = _unwrapped(model, self.ctx.read_asset(art.model), art.model)
+            else:
+                _skin_follows_parents(model)
             model.set_shader(artifact_shader)
             fit, orient = self._place(art, turn, model)
             self._fits[art.item] = (fit, orient)
@@ -318,27 +387,42 @@ class HeritageScene(Scene):
         root.set_shader_input("u_spots", spots)
         self.apply(0.0, {})
 
-    @staticmethod
-    def _place(art: plan.Artifact, turn: NodePath, model: NodePath
+    def _place(self, art: plan.Artifact, turn: NodePath, model: NodePath
                ) -> tuple[plan.Fit, NodePath]:
         """Stand ``model`` on ``turn`` (the plinth top): turntable > fit > orient > model."""
-        _bake_skin_parents(model)
+        controls = _animation(model, art.animation, self.ctx.spec.id)
+        self._anims[art.item] = (controls, model)
         fitted = turn.attach_new_node(f"fit:{art.item}")
         orient = fitted.attach_new_node("orient")
         r = plan.orientation(art)
         orient.set_mat(LMatrix4f(r[0][0], r[1][0], r[2][0], 0.0, r[0][1], r[1][1], r[2][1], 0.0,
                                  r[0][2], r[1][2], r[2][2], 0.0, 0.0, 0.0, 0.0, 1.0))
         model.reparent_to(orient)
-        bounds = model.get_tight_bounds(fitted)
-        if not bounds:
+        # an animated model is fitted to the union of its poses over the cycle
+        n = max((c.get_num_frames() for c in controls), default=1)
+        poses = [(n - 1) * k / (min(n, 32) - 1) for k in range(min(n, 32))] if n > 1 else [0.0]
+
+        def bounds(frame: NodePath) -> tuple[LPoint3f, LPoint3f] | None:
+            lo = hi = None
+            for f in poses:
+                if controls:
+                    _pose(controls, model, f / controls[0].get_frame_rate())
+                b = model.get_tight_bounds(frame)
+                if b:
+                    lo = b[0] if lo is None else lo.fmin(b[0])
+                    hi = b[1] if hi is None else hi.fmax(b[1])
+            return None if lo is None else (lo, hi)
+
+        box = bounds(fitted)
+        if not box:
             raise AssetError(art.model, "has no geometry to stand on a plinth")
-        lo, hi = bounds
+        lo, hi = box
         cx, cy = (lo.x + hi.x) / 2.0, (lo.y + hi.y) / 2.0
         # the largest distance from the axis, from the extents at eight headings (<2 % short)
         probe, radius = fitted.attach_new_node("probe"), 0.0
         for k in range(8):
             probe.set_h(22.5 * k)
-            plo, phi = model.get_tight_bounds(probe)
+            plo, phi = bounds(probe)  # type: ignore[misc]
             c = probe.get_relative_point(fitted, LPoint3f(cx, cy, 0.0))
             radius = max(radius, c.x - plo.x, phi.x - c.x, c.y - plo.y, phi.y - c.y)
         probe.remove_node()
@@ -388,6 +472,7 @@ class HeritageScene(Scene):
 
         for art, turn in self._turntables:
             turn.set_h(plan.turntable_deg(art, t, p.turntable_period))
+            _pose(*self._anims[art.item], t)
         pose = plan.camera_pose(p, t, state, self._frames, _REST)
         rig.set_pos(root, *pose.eye)
         rig.look_at(root, LPoint3f(*pose.look), LVecBase3f(0.0, 0.0, 1.0))

@@ -23,7 +23,8 @@ from importlib.metadata import EntryPoint, entry_points
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from ..errors import BundleError, SceneError
+from ..assets.gltf import split_glb
+from ..errors import AssetError, BundleError, SceneError
 from . import _heritage_plan
 
 if TYPE_CHECKING:
@@ -52,8 +53,10 @@ def _built_in() -> MappingProxyType[str, type[Scene]]:
     return _kinds
 
 
-#: Names resolved on first use. KINDS: built-in scene kinds, manifest ``kind`` -> Scene
-#: subclass (a read-only mapping; importing them loads Panda3D).
+#: Built-in scene kinds: manifest ``kind`` -> Scene subclass (read-only). Resolved on
+#: first use (see ``_HOME``), since importing the classes loads Panda3D.
+KINDS: MappingProxyType[str, type[Scene]]
+#: Names resolved on first use -> the function that makes them.
 _HOME = {"KINDS": "_built_in"}
 
 
@@ -63,20 +66,38 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def _check_heritage(spec: SceneSpec) -> list[str]:
+_Reader = Callable[[str], bytes]
+
+
+def _check_heritage(spec: SceneSpec, read: _Reader | None) -> list[str]:
     p = _heritage_plan.HeritageParams.parse(spec.id, spec.params, spec.labels, spec.assets)
+    for i, art in enumerate(p.artifacts):
+        if art.animation is None or read is None:
+            continue
+        doc, _ = split_glb(read(art.model), art.model)
+        anims = doc.get("animations") if isinstance(doc.get("animations"), list) else []
+        names = [a.get("name", f"anim{k}") if isinstance(a, dict) else f"anim{k}"
+                 for k, a in enumerate(anims)]
+        if art.animation not in names:
+            raise SceneError(spec.id, f"heritage parameter artifacts[{i}].animation: "
+                                      f"{art.model} has no animation {art.animation!r} "
+                                      f"(it has: {', '.join(map(str, names)) or 'none'})")
     return _heritage_plan.size_warnings(p)
 
 
-#: Pure parameter checkers: kind -> f(scene spec) returning notes for the curator
-#: (raising SceneError on a broken rule).
-PARAM_CHECKS: Mapping[str, Callable[[SceneSpec], list[str]]] = MappingProxyType({
-    "heritage": _check_heritage,
-})
+#: Pure parameter checkers: kind -> f(scene spec, reader of bundle files or None)
+#: returning notes for the curator (raising SceneError on a broken rule).
+PARAM_CHECKS: Mapping[str, Callable[[SceneSpec, _Reader | None], list[str]]] = \
+    MappingProxyType({"heritage": _check_heritage})
 
 
-def check_params(spec: SceneSpec) -> list[str]:
+def check_params(spec: SceneSpec, read: _Reader | None = None) -> list[str]:
     """Check one scene's parameters as its kind will at build time, without Panda3D.
+
+    Args:
+        spec: the scene's manifest entry.
+        read: the bundle's file reader; with it, what the parameters say of the
+            scene's files is checked too (e.g. that a model has the named animation).
 
     Returns:
         Notes for the curator (e.g. an implausible declared size); empty if none, or
@@ -86,14 +107,15 @@ def check_params(spec: SceneSpec) -> list[str]:
         SceneError: a parameter breaks a rule (one line naming the scene and the rule).
     """
     check = PARAM_CHECKS.get(spec.kind)
-    return check(spec) if check is not None else []
+    return check(spec, read) if check is not None else []
 
 
 def _entry_points() -> dict[str, EntryPoint]:
     return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
 
 
-def check_bundle_params(where: str, scenes: Iterable[SceneSpec]) -> dict[str, list[str]]:
+def check_bundle_params(where: str, scenes: Iterable[SceneSpec], read: _Reader | None = None
+                        ) -> dict[str, list[str]]:
     """:func:`check_params` for every scene of a bundle (``exhibit pack`` and ``validate``).
 
     Returns:
@@ -105,8 +127,8 @@ def check_bundle_params(where: str, scenes: Iterable[SceneSpec]) -> dict[str, li
     notes: dict[str, list[str]] = {}
     for spec in scenes:
         try:
-            found = check_params(spec)
-        except SceneError as exc:
+            found = check_params(spec, read)
+        except (SceneError, AssetError) as exc:
             raise BundleError(where, exc.message) from None
         if found:
             notes[f"scene {spec.id}"] = found

@@ -23,6 +23,7 @@ from click.testing import CliRunner
 
 from exhibit_engine.assets.bundle import Bundle
 from exhibit_engine.assets.pack import pack
+from exhibit_engine.errors import SceneError
 from exhibit_engine.scenes import _heritage_plan as plan
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,8 +33,9 @@ TIMES = (0.0, 7.5, 15.0, 41.0)
 CM = 0.01           # tolerance: one centimetre
 
 
-def box_glb(lo, hi, *, skinned: bool = False) -> bytes:
-    """A box from ``lo`` to ``hi`` (glTF axes, Y-up); ``skinned``: bound to one joint."""
+def box_glb(lo, hi, *, skinned: bool = False, rise: float = 0.0) -> bytes:
+    """A box from ``lo`` to ``hi`` (glTF axes, Y-up); ``skinned``: bound to one joint;
+    ``rise``: with an animation "Rise" that lifts the joint by that much over 1 s."""
     xs, ys, zs = zip(lo, hi)
     pos = np.array([(x, y, z) for x in xs for y in ys for z in zs], dtype=np.float32)
     quads = ((0, 1, 3, 2), (4, 6, 7, 5), (0, 4, 5, 1), (2, 3, 7, 6), (0, 2, 6, 4), (1, 5, 7, 3))
@@ -58,8 +60,20 @@ def box_glb(lo, hi, *, skinned: bool = False) -> bytes:
         attrs.update(JOINTS_0=2, WEIGHTS_0=3)
         nodes[0]["skin"] = 0
         nodes.append({"name": "joint", "translation": [0.0, 0.25, 0.0]})
+        nodes.append({"name": "root", "children": [0, 1]})     # as exporters write it
         doc["skins"] = [{"joints": [1], "inverseBindMatrices": 4}]
-        doc["scenes"] = [{"nodes": [0, 1]}]
+        doc["scenes"] = [{"nodes": [2]}]
+        if rise:
+            # a key per frame at 30 fps (panda3d-gltf 1.x samples LINEAR keys one key late)
+            keys = np.linspace(0.0, 1.0, 31, dtype=np.float32)
+            chunks.append(keys.tobytes())
+            chunks.append(np.float32([[0, 0.25 + rise * k, 0] for k in keys]).tobytes())
+            accessors += [{"bufferView": 5, "componentType": 5126, "count": 31,
+                           "type": "SCALAR", "min": [0.0], "max": [1.0]},
+                          {"bufferView": 6, "componentType": 5126, "count": 31, "type": "VEC3"}]
+            doc["animations"] = [{"name": "Rise", "samplers": [
+                {"input": 5, "output": 6, "interpolation": "LINEAR"}], "channels": [
+                {"sampler": 0, "target": {"node": 1, "path": "translation"}}]}]
     views, blob = [], b""
     for c in chunks:
         views.append({"buffer": 0, "byteOffset": len(blob), "byteLength": len(c)})
@@ -211,19 +225,46 @@ def test_a_skinned_model_obeys_packs_units_and_up(tmp_path) -> None:
     assert height(scene.placement("metres")) == pytest.approx(50.0, abs=0.1)   # as asked
 
 
+def test_an_animation_is_a_pure_function_of_show_time_and_obeys_the_units(tmp_path) -> None:
+    rising = box_glb((-10, 0, -10), (10, 50, 10), skinned=True, rise=20.0)   # cm
+    exb = make_bundle(tmp_path, {"still": rising, "rise": rising},
+                      options='[assets."meshes/still.glb"]\nunits = "cm"\n'
+                              '[assets."meshes/rise.glb"]\nunits = "cm"\n',
+                      extra={"still": 'fit = "none"', "rise": 'fit = "none"\nanimation = "Rise"'})
+    scene = build(exb)
+    top = scene.placement("rise", 0.0).plinth_top
+    # fitted to the union of its poses: the lowest stands on the top; 0.5 m + 0.2 m high
+    assert scene.placement("rise", 0.0).fit.size[2] == pytest.approx(0.7, abs=CM)
+    for t, lift in ((0.0, 0.0), (0.25, 0.05), (0.5, 0.1), (2.5, 0.1), (0.9, 0.18), (0.5, 0.1)):
+        pl = scene.placement("rise", t)
+        assert pl.lo[2] - top == pytest.approx(lift, abs=CM), t
+        assert height(pl) == pytest.approx(0.5, abs=CM)
+        still = scene.placement("still", t)       # no animation asked: the bind pose
+        assert abs(still.lo[2] - top) <= CM and height(still) == pytest.approx(0.5, abs=CM)
+    with pytest.raises(SceneError, match=r"no animation 'Walk' \(it has: Rise\)"):
+        build(make_bundle(tmp_path / "walk", {"rise": rising},
+                          extra={"rise": 'animation = "Walk"'}))
+
+
 @pytest.mark.skipif(not (REAL / "fox-skinned" / "Fox.glb").is_file(),
                     reason="../shared/real-assets is absent (third-party test models)")
 def test_the_real_fox_stands_on_its_plinth(tmp_path) -> None:
     fox = REAL / "fox-skinned" / "Fox.glb"
-    exb = make_bundle(tmp_path, {"fox": fox, "foxcm": fox},
+    exb = make_bundle(tmp_path, {"fox": fox, "foxcm": fox, "walk": fox},
                       options='[assets."meshes/foxcm.glb"]\nunits = "cm"\n',
-                      extra={"foxcm": "height_m = 0.45"})
+                      extra={"foxcm": "height_m = 0.45", "walk": 'animation = "Walk"'})
     scene = build(exb)
     pl = check_stands(scene, "fox")
     assert height(pl) > 0.1
     real = scene.placement("foxcm")
     assert height(real) == pytest.approx(0.45, abs=CM)
     assert abs(real.lo[2] - real.plinth_top) <= CM
+    # walking: poses change with t, the same t gives the same pose, always inside the volume
+    a, b = scene.placement("walk", 3.0), scene.placement("walk", 3.2)
+    assert a.turn_lo != b.turn_lo and scene.placement("walk", 3.0) == a
+    for t in (0.0, 0.3, 3.0, 3.2, 17.7):
+        w = scene.placement("walk", t)
+        assert w.lo[2] >= w.plinth_top - CM and height(w) <= w.display[2] + CM
 
 
 @pytest.mark.render
@@ -300,3 +341,17 @@ def test_pack_notes_an_implausible_declared_size(tmp_path) -> None:
     res = CliRunner().invoke(main, ["pack", str(tmp_path / "src"), "-o", str(out)])
     assert res.exit_code == 0 and out.exists(), res.output
     assert "scene g: artifacts[0] (box): height_m = 48 m is implausible" in res.output
+
+
+def test_pack_and_validate_refuse_an_animation_the_model_does_not_have(tmp_path) -> None:
+    from exhibit_engine.cli import main
+
+    rising = box_glb((-10, 0, -10), (10, 50, 10), skinned=True, rise=20.0)
+    exb = make_bundle(tmp_path, {"rise": rising}, extra={"rise": 'animation = "Walk"'})
+    res = CliRunner().invoke(main, ["validate", str(exb)])
+    assert res.exit_code == 1
+    assert res.output.strip().endswith("heritage parameter artifacts[0].animation: "
+                                       "meshes/rise.glb has no animation 'Walk' (it has: Rise)")
+    out = tmp_path / "cli.exb"
+    res = CliRunner().invoke(main, ["pack", str(tmp_path / "src"), "-o", str(out)])
+    assert res.exit_code == 1 and not out.exists() and "(it has: Rise)" in res.output

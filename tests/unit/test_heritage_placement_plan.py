@@ -37,6 +37,7 @@ def refused(match: str, **extra) -> None:
 def test_default_display_volume_is_the_plinth_top_less_a_margin() -> None:
     assert art().display_volume == pytest.approx((0.4, 0.4, plan.DISPLAY_HEIGHT))
     assert art(display=[0.3, 0.2, 1.2]).display_volume == (0.3, 0.2, 1.2)
+    assert art().animation is None and art(animation="Walk").animation == "Walk"
 
 
 def test_a_model_that_fits_at_its_file_size_keeps_it_and_stands_on_the_top() -> None:
@@ -130,6 +131,8 @@ def test_rotate_is_degrees_about_x_then_y_then_z_and_one_number_is_a_heading() -
     ({"fit": "stretch"}, "fit must be one of"),
     ({"display": [0.4, 0.4]}, "display must be a list of 3"),
     ({"display": [0.4, 0.4, 0]}, "display must be a number"),
+    ({"animation": ""}, "animation must name one of the model's animations"),
+    ({"animation": 3}, "animation must name one of the model's animations"),
 ])
 def test_bad_overrides_are_refused_naming_the_key(extra: dict, match: str) -> None:
     refused(r"artifacts\[0\]" + ".*" + match, **extra)
@@ -162,7 +165,7 @@ def test_registry_checks_params_without_panda3d() -> None:
     probe = ("import json, sys\nfrom exhibit_engine.scenes import registry\n"
              "print(json.dumps([registry.known_kinds(), 'panda3d' in sys.modules]))")
     out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True,
-                         text=True, timeout=60, env={"PYTHONPATH": str(ROOT)})
+                         text=True, timeout=60, env={"PYTHONPATH": str(ROOT)}, check=False)
     assert json.loads(out.stdout.strip().splitlines()[-1]) == [["heritage", "ice", "prints"],
                                                                False]
     from exhibit_engine.scenes import registry
