@@ -35,13 +35,14 @@ float lobe(float c, float lo, float hi, float w) {
 }
 
 // The gallery as an environment, seen along r, blurred by w: a dark room, a faint
-// ceiling, the key's soft box, the fill's bounce and the rim's glow.
-vec3 gallery(vec3 r, float w) {
+// ceiling, and (weighted by lights) the key's soft box, the fill's bounce and the rim's
+// glow. The diffuse term takes little of those: the direct lights already give it.
+vec3 gallery(vec3 r, float w, float lights) {
     vec3 c = vec3(0.024, 0.024, 0.028)
            + vec3(0.06, 0.056, 0.052) * smoothstep(-0.3 - w, 1.0, r.z);
-    c += KEY * 0.44 * lobe(dot(r, u_key_dir), 0.80, 0.97, w);
-    c += RIM * 0.24 * lobe(dot(r, u_rim_dir), 0.75, 0.97, w);
-    c += FILL * 0.50 * lobe(dot(r, u_fill_dir), 0.60, 0.95, w);
+    c += lights * KEY * 0.44 * lobe(dot(r, u_key_dir), 0.80, 0.97, w);
+    c += lights * RIM * 0.24 * lobe(dot(r, u_rim_dir), 0.75, 0.97, w);
+    c += lights * FILL * 0.50 * lobe(dot(r, u_fill_dir), 0.60, 0.95, w);
     return c;
 }
 
@@ -123,8 +124,8 @@ void main() {
     }
     // image-based light from the gallery: diffuse irradiance and prefiltered specular
     vec2 ab = env_brdf(rough, ndv);
-    vec3 spec_ibl = gallery(reflect(-V, N), a * 1.5) * (f0 * ab.x + ab.y);
-    vec3 diff_ibl = gallery(N, 1.2) * c_diff;
+    vec3 spec_ibl = gallery(reflect(-V, N), a * 1.5, 1.0) * (f0 * ab.x + ab.y);
+    vec3 diff_ibl = gallery(N, 1.2, 0.2) * c_diff;
     color += (diff_ibl + spec_ibl) * ao;
     // the rim light grazes the silhouette from behind
     float edge = pow(1.0 - ndv, 3.0);
