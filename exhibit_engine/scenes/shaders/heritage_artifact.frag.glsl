@@ -34,12 +34,13 @@ float lobe(float c, float lo, float hi, float w) {
     return smoothstep(1.0 - (1.0 - lo) * k, 1.0 - (1.0 - hi) * k, c) / k;
 }
 
-// The gallery as an environment, seen along r, blurred by w: a dark room, a faint
-// ceiling, and (weighted by lights) the key's soft box, the fill's bounce and the rim's
+// The gallery as an environment, seen along r, blurred by w: a dark warm room, a faint
+// ceiling, the floor's pools of light, and (weighted by lights) the key's soft box, the fill's bounce and the rim's
 // glow. The diffuse term takes little of those: the direct lights already give it.
 vec3 gallery(vec3 r, float w, float lights) {
-    vec3 c = vec3(0.024, 0.024, 0.028)
-           + vec3(0.06, 0.056, 0.052) * smoothstep(-0.3 - w, 1.0, r.z);
+    vec3 c = vec3(0.026, 0.024, 0.024)
+           + vec3(0.066, 0.056, 0.044) * smoothstep(-0.3 - w, 1.0, r.z)
+           + vec3(0.05, 0.04, 0.028) * smoothstep(0.1 + w, -0.6, r.z);   // the lit floor
     c += lights * KEY * 0.44 * lobe(dot(r, u_key_dir), 0.80, 0.97, w);
     c += lights * RIM * 0.24 * lobe(dot(r, u_rim_dir), 0.75, 0.97, w);
     c += lights * FILL * 0.50 * lobe(dot(r, u_fill_dir), 0.60, 0.95, w);
