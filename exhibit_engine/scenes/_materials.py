@@ -28,10 +28,23 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from panda3d.core import (AlphaTestAttrib, GeomNode, InternalName, LColor, Material,
-                          MaterialAttrib, NodePath, RenderState, SamplerState, Texture,
-                          TextureAttrib, TextureStage, TexMatrixAttrib, TransformState,
-                          TransparencyAttrib)
+from panda3d.core import (
+    AlphaTestAttrib,
+    GeomNode,
+    InternalName,
+    LColor,
+    Material,
+    MaterialAttrib,
+    NodePath,
+    RenderState,
+    SamplerState,
+    TexMatrixAttrib,
+    Texture,
+    TextureAttrib,
+    TextureStage,
+    TransformState,
+    TransparencyAttrib,
+)
 
 __all__ = ["PARAMS", "SLOTS", "prepare_materials"]
 
