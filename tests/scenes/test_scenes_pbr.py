@@ -247,35 +247,32 @@ def test_texture_transform_is_honoured(frames) -> None:
 
 # --------------------------------------------------------------------------- state
 
-def test_every_geom_gets_the_six_slots_and_its_own_material() -> None:
-    from panda3d.core import MaterialAttrib, TextureAttrib
+def test_every_geom_gets_its_own_material_with_emissive_strength() -> None:
+    from panda3d.core import MaterialAttrib
 
-    from exhibit_engine.scenes._materials import SLOTS as MAT_SLOTS
     from exhibit_engine.scenes.base import load_glb
 
-    model = load_glb(cube_glb(CASES["effects"]["vase"][0]),
-                     "meshes/glow.glb")
+    model = load_glb(cube_glb(CASES["effects"]["vase"][0]), "meshes/glow.glb")
     state = model.find("**/+GeomNode").node().get_geom_state(0)
-    tex = state.get_attrib(TextureAttrib)
-    assert tex.get_num_on_stages() == len(MAT_SLOTS) == 6
-    assert [tex.get_on_stage(i).get_sort() for i in range(6)] == list(range(6))
     emission = state.get_attrib(MaterialAttrib).get_material().get_emission()
     assert abs(emission[0] - 4.0) < 1e-5 and abs(emission[1] - 0.6) < 1e-5
 
 
-def test_prepared_materials_survive_the_model_cache() -> None:
-    from panda3d.core import MaterialAttrib, TextureAttrib
+def test_textures_sit_in_slot_order_and_survive_the_model_cache() -> None:
+    from panda3d.core import MaterialAttrib, TextureAttrib, TextureStage
 
     from exhibit_engine.runtime.cache import decode_bam, encode_bam
     from exhibit_engine.scenes.base import load_glb
 
-    model = load_glb(cube_glb(pbr(base=RED, alphaMode="MASK", alphaCutoff=0.3)),
-                     "meshes/red.glb")
-    back = decode_bam(encode_bam(model), "meshes/red.glb")
+    occ = {"occlusionTexture": {"index": 0, "strength": 0.5}}
+    glb = cube_glb(pbr(base=RED, pbr={"baseColorTexture": {"index": 0}}, **occ),
+                   image=png(np.full((4, 4, 4), (0, 0, 255, 255))))
+    back = decode_bam(encode_bam(load_glb(glb, "meshes/red.glb")), "meshes/red.glb")
     state = back.find("**/+GeomNode").node().get_geom_state(0)
-    assert state.get_attrib(TextureAttrib).get_num_on_stages() == 6
+    tex = state.get_attrib(TextureAttrib)
+    stages = [tex.get_on_stage(i) for i in range(tex.get_num_on_stages())]
+    assert [s.get_mode() for s in stages] == [TextureStage.M_modulate, TextureStage.M_gloss]
+    occlusion = tex.get_on_texture(stages[1]).get_ram_image_as("RGB")
+    assert abs(occlusion[0] - 128) <= 1, "strength 0.5 halves the occlusion"
     base = state.get_attrib(MaterialAttrib).get_material().get_base_color()
     assert abs(base[0] - RED[0]) < 1e-6
-    params = state.get_attrib(TextureAttrib).get_on_texture(
-        state.get_attrib(TextureAttrib).get_on_stage(5))
-    assert params.has_ram_image()
