@@ -59,6 +59,7 @@ SLOTS = (("base_color", TextureStage.M_modulate), ("metal_rough", TextureStage.M
          ("occlusion", TextureStage.M_gloss))
 _SLOT_OF_MODE = {mode: k for k, (_, mode) in enumerate(SLOTS[:4])}
 _stages: dict[tuple[int, str], TextureStage] = {}
+_UV0 = InternalName.get_texcoord_name("0")
 
 
 def _stage(slot: int, texcoord: InternalName) -> TextureStage:
@@ -152,7 +153,7 @@ def _info(gltf_mat: Mapping[str, Any], key: str) -> dict:
 
 
 def _prepare_state(state: RenderState, gltf_mat: Mapping[str, Any] | None,
-                   textures: Mapping[int, Texture]) -> RenderState:
+                   textures: Mapping[int, Texture], renamed: bool) -> RenderState:
     """One geom's state laid out for the PBR shaders (see the module docstring)."""
     mat = gltf_mat or {}
     old_tex = state.get_attrib(TextureAttrib)
@@ -189,6 +190,8 @@ def _prepare_state(state: RenderState, gltf_mat: Mapping[str, Any] | None,
         if entry is None:
             continue
         tex, texcoord, transform = entry
+        if renamed and texcoord == _UV0:
+            texcoord = InternalName.get_texcoord()
         stage = _stage(k, texcoord)
         tex_attrib = tex_attrib.add_on_stage(stage, tex)
         if transform is not None and not transform.is_identity():
@@ -218,12 +221,16 @@ def prepare_materials(model: NodePath, doc: Mapping[str, Any],
     materials = doc.get("materials", [])
     by_state = {st: materials[i] if isinstance(i, int) and 0 <= i < len(materials)
                 and isinstance(materials[i], dict) else None for i, st in states.items()}
-    done: dict[RenderState, RenderState] = {}
+    done: dict[tuple[RenderState, bool], RenderState] = {}
     for gnp in model.find_all_matches("**/+GeomNode"):
         gnode: GeomNode = gnp.node()
         for i in range(gnode.get_num_geoms()):
             state = gnode.get_geom_state(i)
-            new = done.get(state)
+            fmt = gnode.get_geom(i).get_vertex_data().get_format()
+            # base._expose_uv0 renamed UV set 0 of untextured geoms to the default column
+            renamed = not fmt.has_column(_UV0) and fmt.has_column(InternalName.get_texcoord())
+            new = done.get((state, renamed))
             if new is None:
-                new = done[state] = _prepare_state(state, by_state.get(state), textures)
+                new = _prepare_state(state, by_state.get(state), textures, renamed)
+                done[(state, renamed)] = new
             gnode.set_geom_state(i, new)
