@@ -276,3 +276,46 @@ def test_textures_sit_in_slot_order_and_survive_the_model_cache() -> None:
     assert abs(occlusion[0] - 128) <= 1, "strength 0.5 halves the occlusion"
     base = state.get_attrib(MaterialAttrib).get_material().get_base_color()
     assert abs(base[0] - RED[0]) < 1e-6
+
+
+# --------------------------------------------------------------------------- a real model
+
+REAL = Path(__file__).resolve().parents[2].parent / "shared" / "real-assets" / "good"
+
+
+def _glb_json(data: bytes) -> tuple[dict, bytes]:
+    n = struct.unpack("<I", data[12:16])[0]
+    return json.loads(data[20:20 + n]), data[20 + n:]
+
+
+@pytest.mark.render
+@pytest.mark.skipif(not (REAL / "duck" / "Duck.glb").is_file(),
+                    reason="../shared/real-assets is absent (third-party test models)")
+def test_the_duck_is_yellow_and_textured(tmp_path: Path) -> None:
+    from exhibit_engine.runtime.render import Renderer
+
+    doc, rest = _glb_json((REAL / "duck" / "Duck.glb").read_bytes())
+    doc.pop("cameras", None)                 # a camera without zfar: not this test's concern
+    for node in doc["nodes"]:
+        node.pop("camera", None)
+    js = json.dumps(doc).encode()
+    js += b" " * ((-len(js)) % 4)
+    duck = (b"glTF" + struct.pack("<II", 2, 20 + len(js) + len(rest))
+            + struct.pack("<I", len(js)) + b"JSON" + js + rest)
+    # the duck's own texture: what its mean colour should look like
+    img = doc["images"][0]
+    view = doc["bufferViews"][img["bufferView"]]
+    start = 8 + view.get("byteOffset", 0)
+    texture = np.asarray(Image.open(io.BytesIO(rest[start:start + view["byteLength"]]))
+                         .convert("RGB"), float).reshape(-1, 3).mean(axis=0)
+    plain = cube_glb(pbr())
+    exb = tmp_path / "duck.exb"
+    pack(bundle_src(tmp_path / "src", {"ding": duck, "vase": plain, "bowl": plain}), exb)
+    with Bundle.open(exb) as b, Renderer(SIZE) as r:
+        r.load(b, "gallery")
+        img = frame(r, 20.0, {"selected_item": "ding"})
+    px = img.reshape(-1, 3)
+    yellow = px[(px[:, 0] > 1.3 * px[:, 2] + 20.0) & (px[:, 1] > 1.3 * px[:, 2] + 10.0)]
+    assert len(yellow) > 0.05 * len(px), "the duck fills part of the frame, in yellow"
+    h, s = hue_sat(yellow.mean(axis=0))
+    assert hue_near(h, hue_sat(texture)[0], 15.0) and s > 0.5, (h, s, texture)
