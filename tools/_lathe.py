@@ -31,7 +31,7 @@ import numpy as np
 
 from exhibit_engine.assets import portable_math as pm
 
-__all__ = ["RAMP", "Grid", "Mesh", "lathe", "material_uv", "resample", "sweep", "value_noise",
+__all__ = ["Grid", "Mesh", "RAMP", "lathe", "material_uv", "resample", "sweep", "value_noise",
            "write_glb"]
 
 

@@ -2,22 +2,25 @@
 
 panda3d-gltf turns each glTF material into a Panda3D :class:`Material` (base colour,
 metallic, roughness and emissive factors) and texture stages chosen by mode, with a
-:class:`TexMatrixAttrib` for ``KHR_texture_transform``; it drops ``occlusionTexture``,
-``normalTexture.scale``, ``occlusionTexture.strength`` and
-``KHR_materials_emissive_strength``. :func:`prepare_materials` completes every geom's
-state, once, right after conversion, so that a shader reads each geom's own material
-from its state (a GeomNode holds geoms with different materials) and nothing is done
-per frame:
+:class:`TexMatrixAttrib` for ``KHR_texture_transform``, an AlphaTestAttrib for MASK and a
+TransparencyAttrib for BLEND; it drops ``occlusionTexture``, ``normalTexture.scale``,
+``occlusionTexture.strength`` and ``KHR_materials_emissive_strength``.
+:func:`prepare_materials` completes every geom's state, once, right after conversion,
+so that a shader reads each geom's own material from its state (a GeomNode holds geoms
+with different materials) and nothing is done per frame:
 
-- texture stages in a fixed order, sort 0..5, each stage's UV set and transform its own
-  (``p3d_Texture0..5``, ``p3d_MultiTexCoord0..5``, ``p3d_TextureMatrix[0..5]``):
-  0 base colour (sRGB), 1 metallic-roughness (B metal, G rough), 2 normal, 3 emissive
-  (sRGB), 4 occlusion (R), 5 a 1x1 float texture of the material's other settings
-  (:data:`PARAMS`). A slot the material leaves empty gets a neutral 1x1 texture (white;
-  a flat normal), so every shader sees the same six;
-- the emissive factor multiplied by ``emissiveStrength``;
+- the material's textures as stages by mode, in a fixed order (sort): base colour
+  (``M_modulate``, sRGB: ``p3d_TextureModulate``), metallic-roughness (``M_selector``,
+  B metal, G rough: ``p3d_TextureSelector``), normal (``M_normal``), emissive
+  (``M_emission``, sRGB) and occlusion (``M_gloss``, R: ``p3d_TextureGloss``). Panda3D
+  binds a neutral texture for a stage a geom lacks (white; a flat normal). The first
+  stage's UV set and texture matrix (``p3d_MultiTexCoord0``, ``p3d_TextureMatrix``)
+  serve every texture of the material: glTF allows each its own, which this does not
+  honour;
+- ``normalTexture.scale`` and ``occlusionTexture.strength`` other than 1 baked into a
+  copy of that texture, and the emissive factor multiplied by ``emissiveStrength``;
 - a Material with the glTF defaults where a primitive has none, and a base colour for a
-  legacy (diffuse) material.
+  legacy (diffuse) material; OPAQUE materials lose any alpha test or blending.
 
 Everything it writes is plain Panda3D state (textures, texture matrices, materials),
 so it survives the runtime's BAM model cache; shader inputs would not.
@@ -25,69 +28,84 @@ so it survives the runtime's BAM model cache; shader inputs would not.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import math
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from panda3d.core import (AlphaTestAttrib, GeomNode, InternalName, LColor, Material,
-                          MaterialAttrib, NodePath, RenderState, SamplerState, Texture,
-                          TextureAttrib, TextureStage, TexMatrixAttrib, TransformState,
-                          TransparencyAttrib)
+import numpy as np
+from panda3d.core import (
+    AlphaTestAttrib,
+    GeomNode,
+    InternalName,
+    LColor,
+    Mat3,
+    Material,
+    MaterialAttrib,
+    NodePath,
+    RenderState,
+    TexMatrixAttrib,
+    Texture,
+    TextureAttrib,
+    TextureStage,
+    TransformState,
+    TransparencyAttrib,
+)
 
-__all__ = ["PARAMS", "SLOTS", "prepare_materials"]
+__all__ = ["SLOTS", "prepare_materials"]
 
-#: Texture stage order (the index is the stage's sort and the shader's p3d_TextureN).
-SLOTS = ("base_color", "metal_rough", "normal", "emission", "occlusion", "params")
-#: What the params texel holds, in order: alpha mode (0 OPAQUE, 0.5 MASK, 1 BLEND),
-#: alpha cutoff, occlusion strength, normal scale.
-PARAMS = ("alpha_mode", "alpha_cutoff", "occlusion_strength", "normal_scale")
-
-_MODES = {"base_color": TextureStage.M_modulate, "metal_rough": TextureStage.M_selector,
-          "normal": TextureStage.M_normal, "emission": TextureStage.M_emission,
-          "occlusion": TextureStage.M_selector, "params": TextureStage.M_selector}
-_ALPHA = {"OPAQUE": 0.0, "MASK": 0.5, "BLEND": 1.0}
+#: Texture stages in their sort order, with the mode each is bound by.
+SLOTS = (("base_color", TextureStage.M_modulate), ("metal_rough", TextureStage.M_selector),
+         ("normal", TextureStage.M_normal), ("emission", TextureStage.M_emission),
+         ("occlusion", TextureStage.M_gloss))
+_SLOT_OF_MODE = {mode: k for k, (_, mode) in enumerate(SLOTS[:4])}
 _stages: dict[tuple[int, str], TextureStage] = {}
-_neutral: dict[str, Texture] = {}
-_params: dict[tuple[float, ...], Texture] = {}
+_UV0 = InternalName.get_texcoord_name("0")
 
 
 def _stage(slot: int, texcoord: InternalName) -> TextureStage:
     key = (slot, texcoord.get_name())
     stage = _stages.get(key)
     if stage is None:
-        stage = TextureStage(f"pbr:{SLOTS[slot]}:{texcoord.get_name()}")
+        name, mode = SLOTS[slot]
+        stage = TextureStage(f"pbr:{name}:{texcoord.get_name()}")
         stage.set_sort(slot)
-        stage.set_mode(_MODES[SLOTS[slot]])
+        stage.set_mode(mode)
         stage.set_texcoord_name(texcoord)
         _stages[key] = stage
     return stage
 
 
-def _texel(name: str, rgba: Sequence[float], fmt: int = Texture.F_rgba) -> Texture:
-    tex = Texture(name)
-    tex.setup_2d_texture(1, 1, Texture.T_float, fmt)
-    tex.set_clear_color(LColor(*rgba))
-    tex.make_ram_image()
-    tex.set_minfilter(SamplerState.FT_nearest)
-    tex.set_magfilter(SamplerState.FT_nearest)
-    return tex
+def _number(x: Any, default: float) -> float:
+    return float(x) if isinstance(x, (int, float)) and math.isfinite(x) else default
 
 
-def _neutral_texture(slot: str) -> Texture:
-    tex = _neutral.get(slot)
-    if tex is None:
-        tex = _texel(f"pbr-default-{slot}", (0.5, 0.5, 1.0, 1.0) if slot == "normal"
-                     else (1.0, 1.0, 1.0, 1.0), Texture.F_rgba8)
-        _neutral[slot] = tex
-    return tex
+def _rescaled(tex: Texture, fn: Callable[[np.ndarray], np.ndarray]) -> Texture:
+    """A copy of ``tex`` with its pixels (float 0..1, RGB or RGBA) passed through ``fn``."""
+    fmt = "RGBA" if tex.get_num_components() == 4 else "RGB"
+    data = tex.get_ram_image_as(fmt)
+    if not data or tex.get_component_width() != 1:
+        return tex
+    px = np.frombuffer(bytes(data), np.uint8).reshape(-1, len(fmt)).astype(np.float64) / 255.0
+    out = tex.make_copy()
+    out.set_ram_image_as(np.clip(np.rint(fn(px) * 255.0), 0, 255).astype(np.uint8).tobytes(),
+                         fmt)
+    return out
 
 
-def _params_texture(values: tuple[float, ...]) -> Texture:
-    tex = _params.get(values)
-    if tex is None:
-        tex = _texel("pbr-params-" + "-".join(f"{v:g}" for v in values), values,
-                     Texture.F_rgba32)
-        _params[values] = tex
-    return tex
+def _normal_scaled(tex: Texture, scale: float) -> Texture:
+    def fn(px: np.ndarray) -> np.ndarray:
+        px = px.copy()
+        px[:, :2] = 0.5 + (px[:, :2] - 0.5) * scale
+        return px
+    return _rescaled(tex, fn)
+
+
+def _occlusion_scaled(tex: Texture, strength: float) -> Texture:
+    def fn(px: np.ndarray) -> np.ndarray:
+        px = px.copy()
+        px[:, 0] = 1.0 + strength * (px[:, 0] - 1.0)
+        return px
+    return _rescaled(tex, fn)
 
 
 def _material(state: RenderState, gltf_mat: Mapping[str, Any] | None) -> Material:
@@ -105,37 +123,23 @@ def _material(state: RenderState, gltf_mat: Mapping[str, Any] | None) -> Materia
             mat.set_metallic(0.0)
             mat.set_roughness(max(0.05, min(1.0, 1.0 - mat.get_shininess() / 128.0)))
     ext = (gltf_mat or {}).get("extensions", {})
-    strength = ext.get("KHR_materials_emissive_strength", {}).get("emissiveStrength", 1.0)
-    if isinstance(strength, (int, float)) and strength != 1.0:
+    ext = ext if isinstance(ext, dict) else {}
+    strength = _number((ext.get("KHR_materials_emissive_strength") or {}).get(
+        "emissiveStrength"), 1.0)
+    if strength != 1.0:
         e = mat.get_emission()
         mat.set_emission(LColor(e[0] * strength, e[1] * strength, e[2] * strength, 0.0))
     return mat
 
 
-def _occlusion(gltf_mat: Mapping[str, Any] | None, textures: Mapping[int, Texture]
-               ) -> tuple[Texture | None, int, Any]:
-    info = (gltf_mat or {}).get("occlusionTexture")
-    if not isinstance(info, dict):
-        return None, 0, None
-    tex = textures.get(info.get("index"))
-    transform = info.get("extensions", {}).get("KHR_texture_transform")
-    texcoord = info.get("texCoord", 0)
-    if isinstance(transform, dict) and "texCoord" in transform:
-        texcoord = transform["texCoord"]
-    return tex, int(texcoord) if isinstance(texcoord, int) else 0, transform
-
-
 def _texture_transform(ext: Mapping[str, Any]) -> TransformState:
     """KHR_texture_transform as panda3d-gltf writes it (Panda's lower-left UV origin)."""
-    from panda3d.core import Mat3
-
     mat = Mat3.ident_mat()
     scale = ext.get("scale")
     if scale:
         mat *= Mat3.translate_mat(0, -1) * Mat3.scale_mat(scale[0], scale[1]) * Mat3.translate_mat(0, 1)
     rot = ext.get("rotation")
     if rot:
-        import math
         mat *= Mat3.translate_mat(0, -1) * Mat3.rotate_mat(math.degrees(rot)) * Mat3.translate_mat(0, 1)
     offset = ext.get("offset")
     if offset:
@@ -143,63 +147,62 @@ def _texture_transform(ext: Mapping[str, Any]) -> TransformState:
     return TransformState.make_mat3(mat)
 
 
-def _slot_of(stage: TextureStage) -> int | None:
-    mode = stage.get_mode()
-    if mode == TextureStage.M_modulate:
-        return 0
-    if mode == TextureStage.M_selector:
-        return 1
-    if mode == TextureStage.M_normal:
-        return 2
-    if mode == TextureStage.M_emission:
-        return 3
-    return None
+def _info(gltf_mat: Mapping[str, Any], key: str) -> dict:
+    info = gltf_mat.get(key)
+    return info if isinstance(info, dict) else {}
 
 
 def _prepare_state(state: RenderState, gltf_mat: Mapping[str, Any] | None,
-                  textures: Mapping[int, Texture], has_column) -> RenderState:
+                   textures: Mapping[int, Texture], renamed: bool) -> RenderState:
     """One geom's state laid out for the PBR shaders (see the module docstring)."""
+    mat = gltf_mat or {}
     old_tex = state.get_attrib(TextureAttrib)
     old_mat = state.get_attrib(TexMatrixAttrib)
-    slots: list[tuple[Texture, InternalName, TransformState | None]] = [None] * 6  # type: ignore
+    slots: list[tuple[Texture, InternalName, TransformState | None] | None] = [None] * 5
     if old_tex is not None:
         for i in range(old_tex.get_num_on_stages()):
             stage = old_tex.get_on_stage(i)
-            slot = _slot_of(stage)
+            slot = _SLOT_OF_MODE.get(stage.get_mode())
             if slot is None or slots[slot] is not None:
                 continue
             transform = old_mat.get_transform(stage) if (
                 old_mat is not None and old_mat.has_stage(stage)) else None
             slots[slot] = (old_tex.get_on_texture(stage), stage.get_texcoord_name(), transform)
-    occ, occ_uv, occ_ext = _occlusion(gltf_mat, textures)
-    if occ is not None:
-        slots[4] = (occ, InternalName.get_texcoord_name(str(occ_uv)),
-                    _texture_transform(occ_ext) if isinstance(occ_ext, dict) else None)
-    mat = gltf_mat or {}
-    alpha = _ALPHA.get(mat.get("alphaMode", "OPAQUE"), 0.0)
-    cutoff = mat.get("alphaCutoff", 0.5)
-    occ_strength = (mat.get("occlusionTexture") or {}).get("strength", 1.0)
-    normal_scale = (mat.get("normalTexture") or {}).get("scale", 1.0)
-    values = tuple(float(v) if isinstance(v, (int, float)) else d for v, d in (
-        (alpha, 0.0), (cutoff, 0.5), (occ_strength, 1.0), (normal_scale, 1.0)))
-    slots[5] = (_params_texture(values), InternalName.get_texcoord_name("0"), None)
+    scale = _number(_info(mat, "normalTexture").get("scale"), 1.0)
+    if slots[2] is not None and scale != 1.0:
+        slots[2] = (_normal_scaled(slots[2][0], scale), *slots[2][1:])
+    occ = _info(mat, "occlusionTexture")
+    tex = textures.get(occ.get("index")) if isinstance(occ.get("index"), int) else None
+    if tex is not None:
+        ext = (occ.get("extensions") or {}).get("KHR_texture_transform")
+        uv = occ.get("texCoord", 0)
+        if isinstance(ext, dict) and "texCoord" in ext:
+            uv = ext["texCoord"]
+        strength = _number(occ.get("strength"), 1.0)
+        if strength != 1.0:
+            tex = _occlusion_scaled(tex, strength)
+        slots[4] = (tex, InternalName.get_texcoord_name(str(uv if isinstance(uv, int) else 0)),
+                    _texture_transform(ext) if isinstance(ext, dict) else None)
 
-    uv0 = InternalName.get_texcoord_name("0")
     tex_attrib = TextureAttrib.make()
     mat_attrib = TexMatrixAttrib.make()
-    for k, name in enumerate(SLOTS):
-        tex, texcoord, transform = slots[k] or (_neutral_texture(name), uv0, None)
-        if texcoord == uv0 and not has_column(uv0) and has_column(InternalName.get_texcoord()):
-            texcoord = InternalName.get_texcoord()      # renamed by base._expose_uv0
+    for k, entry in enumerate(slots):
+        if entry is None:
+            continue
+        tex, texcoord, transform = entry
+        if renamed and texcoord == _UV0:
+            texcoord = InternalName.get_texcoord()
         stage = _stage(k, texcoord)
         tex_attrib = tex_attrib.add_on_stage(stage, tex)
         if transform is not None and not transform.is_identity():
             mat_attrib = mat_attrib.add_stage(stage, transform)
-    state = state.set_attrib(tex_attrib).set_attrib(MaterialAttrib.make(_material(state, gltf_mat)))
-    state = state.remove_attrib(TexMatrixAttrib)
+    state = state.remove_attrib(TexMatrixAttrib).remove_attrib(TextureAttrib)
+    if tex_attrib.get_num_on_stages():
+        state = state.set_attrib(tex_attrib)
     if not mat_attrib.is_empty():
         state = state.set_attrib(mat_attrib)
-    if alpha == 0.0:  # OPAQUE ignores alpha: no test, no blend
+    state = state.set_attrib(MaterialAttrib.make(_material(state, gltf_mat)))
+    if mat.get("alphaMode", "OPAQUE") not in ("MASK", "BLEND"):
         state = state.remove_attrib(AlphaTestAttrib).remove_attrib(TransparencyAttrib)
     return state
 
@@ -216,19 +219,18 @@ def prepare_materials(model: NodePath, doc: Mapping[str, Any],
         textures: the converter's texture per glTF texture index.
     """
     materials = doc.get("materials", [])
-    by_state = {st: materials[i] if isinstance(i, int) and i < len(materials) else None
-                for i, st in states.items()}
-    done: dict[tuple[RenderState, bool, bool], RenderState] = {}
+    by_state = {st: materials[i] if isinstance(i, int) and 0 <= i < len(materials)
+                and isinstance(materials[i], dict) else None for i, st in states.items()}
+    done: dict[tuple[RenderState, bool], RenderState] = {}
     for gnp in model.find_all_matches("**/+GeomNode"):
         gnode: GeomNode = gnp.node()
         for i in range(gnode.get_num_geoms()):
             state = gnode.get_geom_state(i)
             fmt = gnode.get_geom(i).get_vertex_data().get_format()
-            key = (state, fmt.has_column(InternalName.get_texcoord_name("0")),
-                   fmt.has_column(InternalName.get_texcoord()))
-            new = done.get(key)
+            # base._expose_uv0 renamed UV set 0 of untextured geoms to the default column
+            renamed = not fmt.has_column(_UV0) and fmt.has_column(InternalName.get_texcoord())
+            new = done.get((state, renamed))
             if new is None:
-                gltf_mat = by_state.get(state)
-                new = _prepare_state(state, gltf_mat, textures, fmt.has_column)
-                done[key] = new
+                new = _prepare_state(state, by_state.get(state), textures, renamed)
+                done[(state, renamed)] = new
             gnode.set_geom_state(i, new)

@@ -13,17 +13,17 @@ uniform struct p3d_MaterialParameters {
     float roughness;
     float metallic;
 } p3d_Material;
-uniform sampler2D p3d_Texture0;   // base colour
-uniform sampler2D p3d_Texture1;   // metallic-roughness
-uniform sampler2D p3d_Texture2;   // normal
-uniform sampler2D p3d_Texture3;   // emissive
-uniform sampler2D p3d_Texture4;   // occlusion
-uniform sampler2D p3d_Texture5;   // params: alpha mode, cutoff, occlusion strength, normal scale
+// by stage mode; Panda3D binds white (a flat normal) where a geom lacks one
+uniform sampler2D p3d_TextureModulate;   // base colour (sRGB)
+uniform sampler2D p3d_TextureSelector;   // metallic-roughness
+uniform sampler2D p3d_TextureNormal;     // normal (scale baked in)
+uniform sampler2D p3d_TextureEmission;   // emissive (sRGB)
+uniform sampler2D p3d_TextureGloss;      // occlusion in R (strength baked in)
 in vec3 v_world;
 in vec3 v_normal;
 in vec4 v_tangent;
 in vec4 v_color;
-in vec2 v_uv[5];
+in vec2 v_uv;
 out vec4 o_color;
 
 // A soft cap of the room's light around direction d, widened by w (in 1 - cos units)
@@ -34,14 +34,16 @@ float lobe(float c, float lo, float hi, float w) {
     return smoothstep(1.0 - (1.0 - lo) * k, 1.0 - (1.0 - hi) * k, c) / k;
 }
 
-// The gallery as an environment, seen along r, blurred by w: a dark room, a faint
-// ceiling, the key's soft box, the fill's bounce and the rim's glow.
-vec3 gallery(vec3 r, float w) {
-    vec3 c = vec3(0.024, 0.024, 0.028)
-           + vec3(0.06, 0.056, 0.052) * smoothstep(-0.3 - w, 1.0, r.z);
-    c += KEY * 0.44 * lobe(dot(r, u_key_dir), 0.80, 0.97, w);
-    c += RIM * 0.24 * lobe(dot(r, u_rim_dir), 0.75, 0.97, w);
-    c += FILL * 0.50 * lobe(dot(r, u_fill_dir), 0.60, 0.95, w);
+// The gallery as an environment, seen along r, blurred by w: a dark warm room, a faint
+// ceiling, the floor's pools of light, and (weighted by lights) the key's soft box, the fill's bounce and the rim's
+// glow. The diffuse term takes little of those: the direct lights already give it.
+vec3 gallery(vec3 r, float w, float lights) {
+    vec3 c = vec3(0.026, 0.024, 0.024)
+           + vec3(0.066, 0.056, 0.044) * smoothstep(-0.3 - w, 1.0, r.z)
+           + vec3(0.05, 0.04, 0.028) * smoothstep(0.1 + w, -0.6, r.z);   // the lit floor
+    c += lights * KEY * 0.44 * lobe(dot(r, u_key_dir), 0.80, 0.97, w);
+    c += lights * RIM * 0.24 * lobe(dot(r, u_rim_dir), 0.75, 0.97, w);
+    c += lights * FILL * 0.50 * lobe(dot(r, u_fill_dir), 0.60, 0.95, w);
     return c;
 }
 
@@ -62,12 +64,9 @@ float smith_ggx(float ndl, float ndv, float a) {
 }
 
 void main() {
-    vec4 params = texelFetch(p3d_Texture5, ivec2(0, 0), 0);
-    vec4 base = p3d_Material.baseColor * texture(p3d_Texture0, v_uv[0]) * v_color;
-    if (params.x > 0.25 && params.x < 0.75 && base.a < params.y) {
-        discard;                                        // MASK
-    }
-    vec4 mr = texture(p3d_Texture1, v_uv[1]);
+    // MASK is the state's alpha test, BLEND its transparency; OPAQUE has neither
+    vec4 base = p3d_Material.baseColor * texture(p3d_TextureModulate, v_uv) * v_color;
+    vec4 mr = texture(p3d_TextureSelector, v_uv);
     float metal = clamp(p3d_Material.metallic * mr.b, 0.0, 1.0);
     float rough = clamp(p3d_Material.roughness * mr.g, 0.04, 1.0);
     float a = rough * rough;
@@ -81,7 +80,7 @@ void main() {
     } else {
         // cotangent frame from screen-space derivatives of position and UV
         vec3 dp1 = dFdx(p), dp2 = dFdy(p);
-        vec2 du1 = dFdx(v_uv[2]), du2 = dFdy(v_uv[2]);
+        vec2 du1 = dFdx(v_uv), du2 = dFdy(v_uv);
         vec3 dp2perp = cross(dp2, N), dp1perp = cross(N, dp1);
         T = dp2perp * du1.x + dp1perp * du2.x;
         B = dp2perp * du1.y + dp1perp * du2.y;
@@ -95,8 +94,7 @@ void main() {
         T = -T;
         B = -B;
     }
-    vec3 nt = texture(p3d_Texture2, v_uv[2]).xyz * 2.0 - 1.0;
-    nt.xy *= params.w;
+    vec3 nt = texture(p3d_TextureNormal, v_uv).xyz * 2.0 - 1.0;
     vec3 Nm = normalize(T * nt.x + B * nt.y + N * max(nt.z, 1e-3));
     N = dot(Nm, Nm) > 0.5 ? Nm : N;
 
@@ -104,7 +102,7 @@ void main() {
     float ndv = clamp(dot(N, V), 1e-3, 1.0);
     vec3 c_diff = base.rgb * (1.0 - metal);
     vec3 f0 = mix(vec3(0.04), base.rgb, metal);
-    float ao = 1.0 + params.z * (texture(p3d_Texture4, v_uv[4]).r - 1.0);
+    float ao = texture(p3d_TextureGloss, v_uv).r;
 
     vec3 color = vec3(0.0);
     vec3 dirs[3] = vec3[3](u_key_dir, u_fill_dir, u_rim_dir);
@@ -123,13 +121,12 @@ void main() {
     }
     // image-based light from the gallery: diffuse irradiance and prefiltered specular
     vec2 ab = env_brdf(rough, ndv);
-    vec3 spec_ibl = gallery(reflect(-V, N), a * 1.5) * (f0 * ab.x + ab.y);
-    vec3 diff_ibl = gallery(N, 1.2) * c_diff;
+    vec3 spec_ibl = gallery(reflect(-V, N), a * 1.5, 1.0) * (f0 * ab.x + ab.y);
+    vec3 diff_ibl = gallery(N, 1.2, 0.2) * c_diff;
     color += (diff_ibl + spec_ibl) * ao;
     // the rim light grazes the silhouette from behind
     float edge = pow(1.0 - ndv, 3.0);
     color += RIM * 0.18 * edge * max(dot(N, u_rim_dir) + 0.3, 0.0) * (c_diff + f0) * ao;
-    color += p3d_Material.emission.rgb * texture(p3d_Texture3, v_uv[3]).rgb;
-    float alpha = params.x > 0.75 ? base.a : 1.0;      // BLEND keeps alpha; else opaque
-    o_color = vec4(to_display(color), alpha);
+    color += p3d_Material.emission.rgb * texture(p3d_TextureEmission, v_uv).rgb;
+    o_color = vec4(to_display(color), base.a);
 }
