@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from panda3d.core import (GeomVertexArrayFormat, GeomVertexData, GeomVertexFormat, InternalName,
                           NodePath, Shader, TextureAttrib)
 
-from ..assets.gltf import check_gltf, split_glb
+from ..assets.gltf import check_gltf, converter_document, split_glb
 from ..errors import AssetError
 
 if TYPE_CHECKING:
@@ -136,6 +136,7 @@ def load_glb(data: bytes, name: str) -> NodePath:
 
     doc, binary = split_glb(data, name)
     check_gltf(doc, binary, name)
+    doc = converter_document(doc)
     buffers = doc.get("buffers", [])
     if binary is not None:
         if not buffers or not isinstance(buffers[0], dict) or "uri" in buffers[0]:
