@@ -405,8 +405,26 @@ def _meshes(d: _Doc) -> None:
             where = f"meshes[{m}].primitives[{p}]"
             if not isinstance(prim, dict):
                 raise d.fail(where, "is not an object")
-            d.ref(prim, "material", "materials", where)
+            m_i = d.ref(prim, "material", "materials", where)
             _primitive(d, prim, where, quantized)
+            for uv in _texcoords(d.doc["materials"][m_i]) if m_i is not None else ():
+                if f"TEXCOORD_{uv}" not in prim["attributes"]:
+                    raise d.fail(f"{where}.material", f"materials[{m_i}] has a texture that "
+                                 f"needs TEXCOORD_{uv}, which the primitive lacks")
+
+
+def _texcoords(mat: dict[str, Any]) -> set[int]:
+    """The UV sets a (checked) material's textures read."""
+    pbr = mat.get("pbrMetallicRoughness", {})
+    infos = [pbr.get(k) for k in ("baseColorTexture", "metallicRoughnessTexture")]
+    infos += [mat.get(k) for k in ("normalTexture", "occlusionTexture", "emissiveTexture")]
+    out = set()
+    for info in (i for i in infos if isinstance(i, dict)):
+        ext = info.get("extensions")
+        tt = ext.get("KHR_texture_transform") if isinstance(ext, dict) else None
+        out.add(tt.get("texCoord", info.get("texCoord", 0)) if isinstance(tt, dict) else
+                info.get("texCoord", 0))
+    return out
 
 
 def _nodes(d: _Doc) -> None:

@@ -29,6 +29,8 @@ from exhibit_engine.errors import AssetError
 from .zipkit import glb, png_header, with_manifest, write_zip
 
 EXHIBIT = Path(sys.executable).with_name("exhibit")
+_PNG = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGP438AAAAQBAYDFKhhd"
+                        "AAAAAElFTkSuQmCC")
 NAME = "meshes/m.glb"
 
 _POSITIONS = struct.pack("<12f", 0, 0, 0, 1, 0, 0, 1, 1, 0, 0, 1, 0)
@@ -86,6 +88,7 @@ def _sparse(indices: list[int], *, in_mesh: bool = False) -> bytes:
     doc["accessors"].append(copy.deepcopy(doc["accessors"][0]))
     if in_mesh:
         doc["meshes"][0]["primitives"][0]["attributes"]["POSITION"] = 2
+    doc["accessors"][2]["max"] = [1, 1, 0.5]
     doc["accessors"][2]["sparse"] = {
         "count": len(indices),
         "indices": {"bufferView": iv, "componentType": 5123},
@@ -103,6 +106,12 @@ def _ktx2(doc: dict[str, Any]) -> None:
 def _basisu(doc: dict[str, Any]) -> None:
     _ktx2(doc)
     doc["textures"] = [{"extensions": {"KHR_texture_basisu": {"source": 0}}}]
+
+
+def _png_texture(doc: dict[str, Any]) -> None:
+    doc["images"] = [{"uri": "data:image/png;base64," + base64.b64encode(_PNG).decode()}]
+    doc["textures"] = [{"source": 0}]
+    doc["materials"][0]["pbrMetallicRoughness"]["baseColorTexture"] = {"index": 0}
 
 
 def _draco(doc: dict[str, Any]) -> None:
@@ -197,6 +206,7 @@ REFUSED: dict[str, tuple[Callable[[], bytes], str]] = {
                                                     {"index": 0})), "not an index into textures"),
     "no-positions": (lambda: _edit(_set("meshes.0.primitives.0.attributes", {"NORMAL": 0})),
                      "has no POSITION"),
+    "texture-without-uvs": (lambda: _edit(_png_texture), "needs TEXCOORD_0"),
 }
 
 
