@@ -1,12 +1,11 @@
-"""The glTF 2.0 structure rules that :func:`.gltf.check_gltf` runs before any loader.
+"""The glTF 2.0 data rules that :func:`.gltf.check_gltf` runs before any loader.
 
 Every index, range and enum a loader would trust is checked against the glTF 2.0
 specification, plus the few limits of panda3d-gltf (the node's loader) that would
 otherwise crash or abort a projector: buffers, bufferViews and accessors (types,
-alignment, every byte inside its buffer, sparse data), mesh primitives (attribute types
-and counts, index values below the vertex count, finite positions), the node graph
-(one parent each, no cycles), skins, animations, cameras, materials, textures and
-samplers.
+alignment, every byte inside its buffer, sparse data) and mesh primitives (attribute
+types and counts, index values below the vertex count, finite positions).
+:class:`GltfDoc` holds a document under check; :mod:`._gltf_scene` checks the rest.
 
 Binary data is read through numpy views over the GLB's BIN chunk, and only after the
 range it claims has been proved to lie inside that chunk: nothing is allocated by a
@@ -24,18 +23,13 @@ import numpy as np
 
 from ..errors import AssetError
 
-__all__ = ["check_structure"]
+__all__ = ["GltfDoc", "check_data", "check_meshes"]
 
 _COMPONENTS = {5120: ("i1", 1), 5121: ("u1", 1), 5122: ("<i2", 2), 5123: ("<u2", 2),
                5125: ("<u4", 4), 5126: ("<f4", 4)}
 _TYPES = {"SCALAR": 1, "VEC2": 2, "VEC3": 3, "VEC4": 4, "MAT2": 4, "MAT3": 9, "MAT4": 16}
 _FLOAT, _UBYTE, _USHORT, _UINT = 5126, 5121, 5123, 5125
 _MODES = range(7)
-_ALPHA_MODES = ("OPAQUE", "MASK", "BLEND")
-_MAG_FILTERS = (9728, 9729)
-_MIN_FILTERS = (9728, 9729, 9984, 9985, 9986, 9987)
-_WRAPS = (33071, 33648, 10497)
-_PATHS = ("translation", "rotation", "scale", "weights")
 _BUFFER_MIMES = ("data:application/octet-stream;base64,", "data:application/gltf-buffer;base64,")
 #: attribute -> (accessor types, (componentType, normalized) pairs) that glTF 2.0 allows.
 _ATTRIBUTES: dict[str, tuple[tuple[str, ...], tuple[tuple[int, bool], ...]]] = {
@@ -57,18 +51,23 @@ def _is_num(v: Any) -> bool:
     return type(v) in (int, float) and math.isfinite(v)
 
 
-class _Doc:
-    """One document under check: its lists, its buffers' bytes, the error it raises."""
+class GltfDoc:
+    """One document under check: its lists, its buffers' bytes, the error it raises.
+
+    The small readers (:meth:`ref`, :meth:`uint`, :meth:`number`, :meth:`numbers`)
+    each prove one field and raise :class:`AssetError` naming it.
+    """
 
     def __init__(self, doc: dict[str, Any], binary: bytes | None, name: str) -> None:
         self.doc, self.binary, self.name = doc, binary, name
         self.data: list[bytes] = []
-        self.views_of_attributes: dict[int, list[int]] = {}
 
     def fail(self, where: str, rule: str) -> AssetError:
+        """The error for a broken ``where``."""
         return AssetError(self.name, f"{where}: {rule}")
 
     def items(self, key: str) -> list[dict[str, Any]]:
+        """The document's list ``key`` ([] when absent), proved a list of objects."""
         value = self.doc.get(key, [])
         if not isinstance(value, list):
             raise AssetError(self.name, f"{key} must be a list")
@@ -90,8 +89,22 @@ class _Doc:
                             f"({n} entries)")
         return i
 
+    def accessor(self, i: int) -> dict[str, Any]:
+        """accessors[i] (an index already proved)."""
+        return self.doc["accessors"][i]
+
+    def readable(self, i: int, where: str) -> dict[str, Any]:
+        """accessors[i] as the loader reads it: with a bufferView and no sparse data."""
+        acc = self.accessor(i)
+        if "bufferView" not in acc or "sparse" in acc:
+            raise self.fail(where, f"accessors[{i}] is sparse or has no bufferView; the "
+                            "model loader reads only plain accessors (export without "
+                            "sparse data)")
+        return acc
+
     def uint(self, obj: dict[str, Any], field: str, where: str, default: int = 0,
              minimum: int = 0) -> int:
+        """``obj[field]`` (or ``default``), proved an integer >= ``minimum``."""
         v = obj.get(field, default)
         if not _is_int(v) or v < minimum:
             raise self.fail(f"{where}.{field}", f"{v!r} must be an integer >= {minimum}")
@@ -99,6 +112,7 @@ class _Doc:
 
     def number(self, obj: dict[str, Any], field: str, where: str, default: float,
                lo: float = -math.inf, hi: float = math.inf) -> float:
+        """``obj[field]`` (or ``default``), proved a finite number in [lo, hi]."""
         v = obj.get(field, default)
         if not _is_num(v) or not lo <= v <= hi:
             span = f"in [{lo:g}, {hi:g}]" if math.isfinite(lo) and math.isfinite(hi) else (
@@ -108,6 +122,7 @@ class _Doc:
 
     def numbers(self, obj: dict[str, Any], field: str, where: str, n: int,
                 lo: float = -math.inf, hi: float = math.inf) -> None:
+        """``obj[field]``, where present, proved ``n`` finite numbers in [lo, hi]."""
         if field not in obj:
             return
         v = obj[field]
@@ -117,7 +132,7 @@ class _Doc:
             raise self.fail(f"{where}.{field}", f"must be {n} finite numbers{limit}")
 
 
-def _buffers(d: _Doc) -> None:
+def _buffers(d: GltfDoc) -> None:
     for i, buf in enumerate(d.items("buffers")):
         where = f"buffers[{i}]"
         length = d.uint(buf, "byteLength", where, -1, 1)
@@ -144,7 +159,7 @@ def _buffers(d: _Doc) -> None:
         d.data.append(blob[:length] if len(blob) != length else blob)
 
 
-def _views(d: _Doc) -> None:
+def _views(d: GltfDoc) -> None:
     for i, view in enumerate(d.items("bufferViews")):
         where = f"bufferViews[{i}]"
         b = d.ref(view, "buffer", "buffers", where, required=True)
@@ -172,7 +187,7 @@ def _element(comp: int, kind: str) -> int:
     return _TYPES[kind] * size
 
 
-def _span(d: _Doc, where: str, view_index: int, offset: int, count: int, elem: int,
+def _span(d: GltfDoc, where: str, view_index: int, offset: int, count: int, elem: int,
           align: int, stride: int | None = None) -> None:
     """Prove ``count`` elements at ``offset`` lie inside bufferViews[view_index]."""
     view = d.doc["bufferViews"][view_index]
@@ -188,7 +203,7 @@ def _span(d: _Doc, where: str, view_index: int, offset: int, count: int, elem: i
                      f"bufferViews[{view_index}] holds ({view['byteLength']} bytes)")
 
 
-def _raw(d: _Doc, view_index: int, offset: int, count: int, dtype: str, ncomp: int,
+def _raw(d: GltfDoc, view_index: int, offset: int, count: int, dtype: str, ncomp: int,
          stride: int | None = None) -> np.ndarray:
     """A read-only view (no copy) of ``count`` x ``ncomp`` values already proved in range."""
     view = d.doc["bufferViews"][view_index]
@@ -199,7 +214,7 @@ def _raw(d: _Doc, view_index: int, offset: int, count: int, dtype: str, ncomp: i
                       strides=(stride or size * ncomp, size))
 
 
-def _accessors(d: _Doc) -> None:
+def _accessors(d: GltfDoc) -> None:
     for i, acc in enumerate(d.items("accessors")):
         where = f"accessors[{i}]"
         comp, kind = acc.get("componentType"), acc.get("type")
@@ -228,7 +243,7 @@ def _accessors(d: _Doc) -> None:
             _sparse(d, acc, where, count, elem, comp)
 
 
-def _sparse(d: _Doc, acc: dict[str, Any], where: str, count: int, elem: int,
+def _sparse(d: GltfDoc, acc: dict[str, Any], where: str, count: int, elem: int,
             comp: int) -> None:
     sparse, where = acc["sparse"], f"{where}.sparse"
     if not isinstance(sparse, dict) or not all(
@@ -261,20 +276,7 @@ def _sparse(d: _Doc, acc: dict[str, Any], where: str, count: int, elem: int,
                      f"accessor's count {count}")
 
 
-def _accessor(d: _Doc, i: int) -> dict[str, Any]:
-    return d.doc["accessors"][i]
-
-
-def _loader_readable(d: _Doc, i: int, where: str) -> dict[str, Any]:
-    """The accessor the loader reads: it needs a bufferView and cannot apply sparse data."""
-    acc = _accessor(d, i)
-    if "bufferView" not in acc or "sparse" in acc:
-        raise d.fail(where, f"accessors[{i}] is sparse or has no bufferView; the model "
-                     "loader reads only plain accessors (export without sparse data)")
-    return acc
-
-
-def _primitive(d: _Doc, prim: dict[str, Any], where: str, quantized: bool) -> None:
+def _primitive(d: GltfDoc, prim: dict[str, Any], where: str, quantized: bool) -> None:
     ext = prim.get("extensions", {})
     if isinstance(ext, dict) and "KHR_draco_mesh_compression" in ext:
         raise d.fail(where, "Draco-compressed mesh (KHR_draco_mesh_compression) is not "
@@ -289,7 +291,7 @@ def _primitive(d: _Doc, prim: dict[str, Any], where: str, quantized: bool) -> No
     for sem, i in attrs.items():
         here = f"{where}.attributes.{sem}"
         d.ref(attrs, sem, "accessors", f"{where}.attributes", required=True)
-        acc = _loader_readable(d, i, here)
+        acc = d.readable(i, here)
         counts.add(acc["count"])
         views.setdefault(acc["bufferView"], []).append(i)
         base = sem.split("_")[0] if sem.startswith(("TEXCOORD_", "COLOR_", "JOINTS_",
@@ -320,7 +322,7 @@ def _primitive(d: _Doc, prim: dict[str, Any], where: str, quantized: bool) -> No
     if "indices" in prim:
         i = d.ref(prim, "indices", "accessors", where, required=True)
         assert i is not None
-        acc = _loader_readable(d, i, f"{where}.indices")
+        acc = d.readable(i, f"{where}.indices")
         if acc["type"] != "SCALAR" or acc["componentType"] not in (_UBYTE, _USHORT, _UINT):
             raise d.fail(f"{where}.indices", f"accessors[{i}] must be SCALAR of "
                          "componentType 5121, 5123 or 5125")
@@ -346,13 +348,13 @@ def _primitive(d: _Doc, prim: dict[str, Any], where: str, quantized: bool) -> No
         for sem in target:
             i = d.ref(target, sem, "accessors", f"{where}.targets[{t}]", required=True)
             assert i is not None
-            acc = _loader_readable(d, i, f"{where}.targets[{t}].{sem}")
+            acc = d.readable(i, f"{where}.targets[{t}].{sem}")
             if acc["count"] != vertices:
                 raise d.fail(f"{where}.targets[{t}].{sem}", f"count {acc['count']} is not "
                              f"the vertex count {vertices}")
 
 
-def _interleaved(d: _Doc, views: dict[int, list[int]], where: str) -> None:
+def _interleaved(d: GltfDoc, views: dict[int, list[int]], where: str) -> None:
     """Attributes sharing a bufferView: what the spec requires and what the loader copies.
 
     panda3d-gltf copies an interleaved bufferView as whole rows of its byteStride, with
@@ -366,12 +368,12 @@ def _interleaved(d: _Doc, views: dict[int, list[int]], where: str) -> None:
         if stride is None:
             raise d.fail(where, f"attributes share bufferViews[{view}], which then needs a "
                          "byteStride")
-        ordered = sorted(accs, key=lambda i: _accessor(d, i).get("byteOffset", 0))
-        if _accessor(d, ordered[1]).get("byteOffset", 0) >= stride:
+        ordered = sorted(accs, key=lambda i: d.accessor(i).get("byteOffset", 0))
+        if d.accessor(ordered[1]).get("byteOffset", 0) >= stride:
             continue  # not interleaved: the loader copies each attribute on its own
         pos = 0
         for i in ordered:
-            acc = _accessor(d, i)
+            acc = d.accessor(i)
             if acc.get("byteOffset", 0) != pos:
                 raise d.fail(where, f"interleaved bufferViews[{view}] has gaps or overlaps "
                              "between attributes (the model loader needs them packed)")
@@ -381,8 +383,8 @@ def _interleaved(d: _Doc, views: dict[int, list[int]], where: str) -> None:
                          f"but its attributes fill {pos} bytes (the loader needs them equal)")
 
 
-def _positions(d: _Doc, i: int, where: str) -> None:
-    acc = _accessor(d, i)
+def _positions(d: GltfDoc, i: int, where: str) -> None:
+    acc = d.accessor(i)
     if acc["componentType"] == _FLOAT:
         view = d.doc["bufferViews"][acc["bufferView"]]
         data = _raw(d, acc["bufferView"], acc.get("byteOffset", 0), acc["count"], "<f4", 3,
@@ -394,7 +396,8 @@ def _positions(d: _Doc, i: int, where: str) -> None:
         raise d.fail(where, f"accessors[{i}] (POSITION) must have min and max")
 
 
-def _meshes(d: _Doc) -> None:
+def check_meshes(d: GltfDoc) -> None:
+    """Every mesh primitive: attributes, indices, mode, targets and its material's UV sets."""
     used = d.doc.get("extensionsUsed", [])
     quantized = isinstance(used, list) and "KHR_mesh_quantization" in used
     for m, mesh in enumerate(d.items("meshes")):
@@ -427,244 +430,8 @@ def _texcoords(mat: dict[str, Any]) -> set[int]:
     return out
 
 
-def _nodes(d: _Doc) -> None:
-    nodes = d.items("nodes")
-    parent: dict[int, int] = {}
-    for n, node in enumerate(nodes):
-        where = f"nodes[{n}]"
-        for field, key in (("mesh", "meshes"), ("skin", "skins"), ("camera", "cameras")):
-            d.ref(node, field, key, where)
-        if "skin" in node and "mesh" not in node:
-            raise d.fail(where, "has a skin but no mesh")
-        children = node.get("children", [])
-        if not isinstance(children, list) or not all(
-                _is_int(c) and 0 <= c < len(nodes) for c in children):
-            raise d.fail(f"{where}.children", f"must be indices into nodes ({len(nodes)} "
-                         "entries)")
-        for c in children:
-            if c == n:
-                raise d.fail(f"{where}.children", "a node cannot be its own child")
-            if c in parent:
-                raise d.fail(f"nodes[{c}]", f"has two parents (nodes[{parent[c]}] and "
-                             f"nodes[{n}]); a node has at most one")
-            parent[c] = n
-        if "matrix" in node and any(k in node for k in ("translation", "rotation", "scale")):
-            raise d.fail(where, "has both a matrix and translation/rotation/scale")
-        for field, size in (("matrix", 16), ("translation", 3), ("rotation", 4),
-                            ("scale", 3)):
-            d.numbers(node, field, where, size)
-        weights = node.get("weights", [])
-        if not isinstance(weights, list) or not all(_is_num(w) for w in weights):
-            raise d.fail(f"{where}.weights", "must be a list of finite numbers")
-    for n in range(len(nodes)):  # with one parent each, a cycle shows as a walk that returns
-        seen, at = {n}, n
-        while at in parent:
-            at = parent[at]
-            if at in seen:
-                raise d.fail(f"nodes[{n}]", "is part of a cycle in the node hierarchy")
-            seen.add(at)
-    for s, scene in enumerate(d.items("scenes")):
-        roots = scene.get("nodes", [])
-        if not isinstance(roots, list) or not all(
-                _is_int(r) and 0 <= r < len(nodes) for r in roots):
-            raise d.fail(f"scenes[{s}].nodes", f"must be indices into nodes ({len(nodes)} "
-                         "entries)")
-        if len(set(roots)) != len(roots):
-            raise d.fail(f"scenes[{s}].nodes", "lists a node twice")
-        for r in roots:
-            if r in parent:
-                raise d.fail(f"scenes[{s}].nodes", f"nodes[{r}] is not a root node (its "
-                             f"parent is nodes[{parent[r]}])")
-    d.ref(d.doc, "scene", "scenes", "document")
-
-
-def _skins(d: _Doc) -> None:
-    nodes = len(d.items("nodes"))
-    for s, skin in enumerate(d.items("skins")):
-        where = f"skins[{s}]"
-        joints = skin.get("joints")
-        if not isinstance(joints, list) or not joints or not all(
-                _is_int(j) and 0 <= j < nodes for j in joints):
-            raise d.fail(f"{where}.joints", f"must be a non-empty list of indices into "
-                         f"nodes ({nodes} entries)")
-        if len(set(joints)) != len(joints):
-            raise d.fail(f"{where}.joints", "lists a node twice")
-        d.ref(skin, "skeleton", "nodes", where)
-        i = d.ref(skin, "inverseBindMatrices", "accessors", where)
-        if i is not None:
-            acc = _loader_readable(d, i, f"{where}.inverseBindMatrices")
-            if acc["type"] != "MAT4" or acc["componentType"] != _FLOAT:
-                raise d.fail(f"{where}.inverseBindMatrices", f"accessors[{i}] must be "
-                             "MAT4 of float")
-            if acc["count"] < len(joints):
-                raise d.fail(f"{where}.inverseBindMatrices", f"accessors[{i}] has "
-                             f"{acc['count']} matrices for {len(joints)} joints")
-
-
-def _animations(d: _Doc) -> None:
-    for a, anim in enumerate(d.items("animations")):
-        where = f"animations[{a}]"
-        samplers, channels = anim.get("samplers"), anim.get("channels")
-        if not isinstance(samplers, list) or not isinstance(channels, list) or not all(
-                isinstance(x, dict) for x in [*samplers, *channels]):
-            raise d.fail(where, "samplers and channels must be lists of objects")
-        for s, smp in enumerate(samplers):
-            here = f"{where}.samplers[{s}]"
-            for field in ("input", "output"):
-                d.ref(smp, field, "accessors", here, required=True)
-            if smp.get("interpolation", "LINEAR") not in ("LINEAR", "STEP", "CUBICSPLINE"):
-                raise d.fail(f"{here}.interpolation", f"{smp['interpolation']!r} is not "
-                             "LINEAR, STEP or CUBICSPLINE")
-            if _accessor(d, smp["input"]).get("type") != "SCALAR" or _accessor(
-                    d, smp["input"]).get("componentType") != _FLOAT:
-                raise d.fail(f"{here}.input", "must be a SCALAR float accessor")
-        for c, chan in enumerate(channels):
-            here = f"{where}.channels[{c}]"
-            if not _is_int(chan.get("sampler")) or not 0 <= chan["sampler"] < len(samplers):
-                raise d.fail(f"{here}.sampler", "is not an index into the animation's "
-                             "samplers")
-            target = chan.get("target")
-            if not isinstance(target, dict) or target.get("path") not in _PATHS:
-                raise d.fail(f"{here}.target", "needs a path: translation, rotation, "
-                             "scale or weights")
-            d.ref(target, "node", "nodes", f"{here}.target")
-
-
-def _cameras(d: _Doc) -> None:
-    for c, cam in enumerate(d.items("cameras")):
-        where = f"cameras[{c}]"
-        kind = cam.get("type")
-        if kind not in ("perspective", "orthographic") or not isinstance(cam.get(kind), dict):
-            raise d.fail(where, "needs type perspective or orthographic, and that object")
-        lens, here = cam[kind], f"{where}.{kind}"
-        if kind == "perspective":
-            if d.number(lens, "yfov", here, -1) <= 0:
-                raise d.fail(f"{here}.yfov", "must be more than 0")
-            near = d.number(lens, "znear", here, -1)
-            if near <= 0:
-                raise d.fail(f"{here}.znear", "must be more than 0")
-            if "aspectRatio" in lens and d.number(lens, "aspectRatio", here, 1) <= 0:
-                raise d.fail(f"{here}.aspectRatio", "must be more than 0")
-            if "zfar" in lens and d.number(lens, "zfar", here, 0) <= near:
-                raise d.fail(f"{here}.zfar", "must be more than znear")
-        else:
-            for field in ("xmag", "ymag"):
-                if d.number(lens, field, here, 0) == 0:
-                    raise d.fail(f"{here}.{field}", "must be a non-zero number")
-            near = d.number(lens, "znear", here, -1, 0)
-            if d.number(lens, "zfar", here, -1) <= near:
-                raise d.fail(f"{here}.zfar", "must be more than znear")
-
-
-def _texture_info(d: _Doc, obj: dict[str, Any], field: str, where: str) -> None:
-    if field not in obj:
-        return
-    info, here = obj[field], f"{where}.{field}"
-    if not isinstance(info, dict):
-        raise d.fail(here, "is not an object")
-    d.ref(info, "index", "textures", here, required=True)
-    d.uint(info, "texCoord", here)
-    if field == "normalTexture":
-        d.number(info, "scale", here, 1)
-    if field == "occlusionTexture":
-        d.number(info, "strength", here, 1, 0, 1)
-
-
-def _materials(d: _Doc) -> None:
-    for m, mat in enumerate(d.items("materials")):
-        where = f"materials[{m}]"
-        pbr = mat.get("pbrMetallicRoughness", {})
-        if not isinstance(pbr, dict):
-            raise d.fail(f"{where}.pbrMetallicRoughness", "is not an object")
-        here = f"{where}.pbrMetallicRoughness"
-        d.numbers(pbr, "baseColorFactor", here, 4, 0, 1)
-        d.number(pbr, "metallicFactor", here, 1, 0, 1)
-        d.number(pbr, "roughnessFactor", here, 1, 0, 1)
-        for field in ("baseColorTexture", "metallicRoughnessTexture"):
-            _texture_info(d, pbr, field, here)
-        for field in ("normalTexture", "occlusionTexture", "emissiveTexture"):
-            _texture_info(d, mat, field, where)
-        d.numbers(mat, "emissiveFactor", where, 3, 0, 1)
-        if mat.get("alphaMode", "OPAQUE") not in _ALPHA_MODES:
-            raise d.fail(f"{where}.alphaMode", f"{mat['alphaMode']!r} is not OPAQUE, MASK "
-                         "or BLEND")
-        d.number(mat, "alphaCutoff", where, 0.5, 0)
-        if not isinstance(mat.get("doubleSided", False), bool):
-            raise d.fail(f"{where}.doubleSided", "must be true or false")
-        ext = mat.get("extensions", {})
-        if not isinstance(ext, dict):
-            raise d.fail(f"{where}.extensions", "is not an object")
-        strength = ext.get("KHR_materials_emissive_strength")
-        if isinstance(strength, dict):
-            d.number(strength, "emissiveStrength", f"{where}.extensions."
-                     "KHR_materials_emissive_strength", 1, 0)
-        ior = ext.get("KHR_materials_ior")
-        if isinstance(ior, dict) and d.number(ior, "ior", f"{where}.extensions."
-                                              "KHR_materials_ior", 1.5, 0) < 1 and ior[
-                                                  "ior"] != 0:
-            raise d.fail(f"{where}.extensions.KHR_materials_ior.ior", "must be 0 or >= 1")
-        transform_holders = [mat, pbr]
-        for holder in transform_holders:
-            for value in holder.values():
-                tt = value.get("extensions", {}).get("KHR_texture_transform") if isinstance(
-                    value, dict) and isinstance(value.get("extensions"), dict) else None
-                if isinstance(tt, dict):
-                    d.numbers(tt, "offset", f"{where}.KHR_texture_transform", 2)
-                    d.numbers(tt, "scale", f"{where}.KHR_texture_transform", 2)
-                    d.number(tt, "rotation", f"{where}.KHR_texture_transform", 0)
-                    d.uint(tt, "texCoord", f"{where}.KHR_texture_transform")
-
-
-def _textures(d: _Doc) -> None:
-    for t, tex in enumerate(d.items("textures")):
-        where = f"textures[{t}]"
-        d.ref(tex, "source", "images", where)
-        d.ref(tex, "sampler", "samplers", where)
-    for s, smp in enumerate(d.items("samplers")):
-        where = f"samplers[{s}]"
-        for field, allowed in (("magFilter", _MAG_FILTERS), ("minFilter", _MIN_FILTERS),
-                               ("wrapS", _WRAPS), ("wrapT", _WRAPS)):
-            if field in smp and (not _is_int(smp[field]) or smp[field] not in allowed):
-                raise d.fail(f"{where}.{field}", f"{smp[field]!r} is not a glTF value")
-    for i, img in enumerate(d.items("images")):
-        where = f"images[{i}]"
-        if ("uri" in img) == ("bufferView" in img):
-            raise d.fail(where, "needs exactly one of uri and bufferView")
-        if "bufferView" in img:
-            d.ref(img, "bufferView", "bufferViews", where)
-            if img.get("mimeType") not in ("image/png", "image/jpeg"):
-                raise d.fail(f"{where}.mimeType", f"{img.get('mimeType')!r} must be "
-                             "image/png or image/jpeg")
-        elif not str(img["uri"]).startswith(("data:image/png;base64,",
-                                             "data:image/jpeg;base64,")):
-            raise d.fail(f"{where}.uri", "an image's data URI must be base64 image/png or "
-                         "image/jpeg")
-
-
-def check_structure(doc: dict[str, Any], binary: bytes | None, name: str) -> list[bytes]:
-    """Check every glTF 2.0 structure rule a loader would trust (see the module docstring).
-
-    Runs after :func:`.gltf.check_gltf` has refused external URIs and unsupported
-    extensions, and before embedded images are decoded.
-
-    Returns:
-        Each buffer's bytes (the BIN chunk or the decoded data URI), ``byteLength`` long.
-
-    Raises:
-        AssetError: naming the file, the offending field and the rule.
-    """
-    d = _Doc(doc, binary, name)
-    asset = doc.get("asset")
-    if not isinstance(asset, dict) or not str(asset.get("version", "")).startswith("2."):
-        raise AssetError(name, "asset.version must be \"2.0\" (glTF 2)")
+def check_data(d: GltfDoc) -> None:
+    """Buffers (their bytes into ``d.data``), bufferViews and accessors, sparse included."""
     _buffers(d)
     _views(d)
     _accessors(d)
-    _textures(d)
-    _materials(d)
-    _meshes(d)
-    _nodes(d)
-    _skins(d)
-    _animations(d)
-    _cameras(d)
-    return d.data

@@ -2,7 +2,8 @@
 
 The container (:func:`split_glb`), URIs, compression extensions and required
 extensions are checked here; the glTF 2.0 structure rules (accessors, buffers, the node
-graph, cameras, materials) in :mod:`._gltf_struct`, with numpy views over the binary.
+graph, cameras, materials) in :mod:`._gltf_struct` and :mod:`._gltf_scene`, with numpy
+views over the binary.
 Pillow (imported lazily) reads image headers. Used by bundle validation, by packing and
 by the scene loader, so a hostile or broken model is refused the same way on a curator's
 laptop and on a projector PC. :func:`converter_document` is what the loader converts.
@@ -20,7 +21,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..errors import AssetError
-from ._gltf_struct import check_structure
+from ._gltf_scene import check_structure
 from ._json import strict_loads
 
 __all__ = ["MAX_IMAGE_PIXELS", "SUPPORTED_REQUIRED_EXTENSIONS", "check_gltf", "check_image",
@@ -179,7 +180,7 @@ def check_gltf(doc: dict[str, Any], binary: bytes | None, name: str) -> None:
     read); Draco, meshopt and KTX2/BasisU data are refused wherever they appear; every
     extension the file *requires* must be one we support; the document must follow the
     glTF 2.0 structure rules (every index, range, accessor and buffer, the node graph,
-    cameras and materials: :mod:`._gltf_struct`); and every embedded image must pass
+    cameras and materials: :mod:`._gltf_struct`, :mod:`._gltf_scene`); and every embedded image must pass
     :func:`check_image`.
 
     Raises:
