@@ -11,6 +11,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
+
 from ..errors import AssetError
 from ._gltf_struct import GltfDoc, check_data, check_meshes
 
@@ -22,6 +24,11 @@ _MAG_FILTERS = (9728, 9729)
 _MIN_FILTERS = (9728, 9729, 9984, 9985, 9986, 9987)
 _WRAPS = (33071, 33648, 10497)
 _PATHS = ("translation", "rotation", "scale", "weights")
+#: Largest node transform value (the loader's matrices are float32; 1e9 m is past any
+#: survey coordinate).
+_MAX_COORD = 1e9
+_LISTS = ("accessors", "animations", "buffers", "bufferViews", "cameras", "images",
+          "materials", "meshes", "nodes", "samplers", "scenes", "skins", "textures")
 
 
 def _is_int(v: Any) -> bool:
@@ -57,7 +64,13 @@ def _nodes(d: GltfDoc) -> None:
             raise d.fail(where, "has both a matrix and translation/rotation/scale")
         for field, size in (("matrix", 16), ("translation", 3), ("rotation", 4),
                             ("scale", 3)):
-            d.numbers(node, field, where, size)
+            d.numbers(node, field, where, size, -_MAX_COORD, _MAX_COORD)
+        matrix = node.get("matrix")
+        if matrix is not None and (matrix[3] or matrix[7] or matrix[11] or matrix[15] != 1):
+            raise d.fail(f"{where}.matrix", "must be an affine transform (its last row "
+                         "0, 0, 0, 1)")
+        if "rotation" in node and abs(math.hypot(*node["rotation"]) - 1) > 0.01:
+            raise d.fail(f"{where}.rotation", "must be a unit quaternion")
         weights = node.get("weights", [])
         if not isinstance(weights, list) or not all(_is_num(w) for w in weights):
             raise d.fail(f"{where}.weights", "must be a list of finite numbers")
@@ -104,6 +117,15 @@ def _skins(d: GltfDoc) -> None:
             if acc["count"] < len(joints):
                 raise d.fail(f"{where}.inverseBindMatrices", f"accessors[{i}] has "
                              f"{acc['count']} matrices for {len(joints)} joints")
+            mats = d.values(i).reshape(-1, 4, 4)  # column-major: [k, column, row]
+            if not bool(np.isfinite(mats).all()) or bool(
+                    np.any(mats[:, :, 3] != np.array([0, 0, 0, 1], np.float32))):
+                raise d.fail(f"{where}.inverseBindMatrices", f"accessors[{i}] holds a "
+                             "matrix that is not a finite affine transform")
+            if bool(np.any(np.abs(np.linalg.det(mats[:, :3, :3].astype(np.float64)))
+                           < 1e-12)):
+                raise d.fail(f"{where}.inverseBindMatrices", f"accessors[{i}] holds a "
+                             "singular matrix")
 
 
 def _animations(d: GltfDoc) -> None:
@@ -258,6 +280,10 @@ def check_structure(doc: dict[str, Any], binary: bytes | None, name: str) -> lis
         AssetError: naming the file, the offending field and the rule.
     """
     d = GltfDoc(doc, binary, name)
+    for key in _LISTS:
+        for i, item in enumerate(d.items(key)):
+            if not isinstance(item.get("name", ""), str):
+                raise d.fail(f"{key}[{i}].name", "must be a string")
     asset = doc.get("asset")
     if not isinstance(asset, dict) or not str(asset.get("version", "")).startswith("2."):
         raise AssetError(name, "asset.version must be \"2.0\" (glTF 2)")

@@ -102,6 +102,14 @@ class GltfDoc:
                             "sparse data)")
         return acc
 
+    def values(self, i: int) -> np.ndarray:
+        """A plain accessor's elements as a (count, components) view (its range proved)."""
+        acc = self.accessor(i)
+        view = self.doc["bufferViews"][acc["bufferView"]]
+        return _raw(self, acc["bufferView"], acc.get("byteOffset", 0), acc["count"],
+                    _COMPONENTS[acc["componentType"]][0], _TYPES[acc["type"]],
+                    view.get("byteStride"))
+
     def uint(self, obj: dict[str, Any], field: str, where: str, default: int = 0,
              minimum: int = 0) -> int:
         """``obj[field]`` (or ``default``), proved an integer >= ``minimum``."""
@@ -218,9 +226,9 @@ def _accessors(d: GltfDoc) -> None:
     for i, acc in enumerate(d.items("accessors")):
         where = f"accessors[{i}]"
         comp, kind = acc.get("componentType"), acc.get("type")
-        if comp not in _COMPONENTS or not _is_int(comp):
+        if not _is_int(comp) or comp not in _COMPONENTS:
             raise d.fail(f"{where}.componentType", f"{comp!r} is not a glTF component type")
-        if kind not in _TYPES:
+        if not isinstance(kind, str) or kind not in _TYPES:
             raise d.fail(f"{where}.type", f"{kind!r} is not a glTF accessor type")
         count = d.uint(acc, "count", where, -1, 1)
         offset = d.uint(acc, "byteOffset", where)
@@ -394,6 +402,12 @@ def _positions(d: GltfDoc, i: int, where: str) -> None:
                          "positions")
     if not ("min" in acc and "max" in acc):
         raise d.fail(where, f"accessors[{i}] (POSITION) must have min and max")
+    if acc["componentType"] == _FLOAT and not acc.get("sparse"):
+        lo, hi = data.min(axis=0), data.max(axis=0)
+        if not (np.allclose(lo, np.asarray(acc["min"], float), rtol=1e-5, atol=1e-6)
+                and np.allclose(hi, np.asarray(acc["max"], float), rtol=1e-5, atol=1e-6)):
+            raise d.fail(where, f"accessors[{i}] min/max do not match its positions "
+                         f"(they span {lo.tolist()} to {hi.tolist()})")
 
 
 def check_meshes(d: GltfDoc) -> None:

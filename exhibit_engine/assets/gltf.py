@@ -223,11 +223,12 @@ def check_gltf(doc: dict[str, Any], binary: bytes | None, name: str) -> None:
 
 def converter_document(doc: dict[str, Any]) -> dict[str, Any]:
     """The checked document as the loader should see it: without the model's own
-    cameras and lights.
+    cameras and lights, and with the defaults panda3d-gltf does not fill in itself.
 
     A scene never uses a model's cameras or lights, and panda3d-gltf trips over valid
     ones (a perspective camera without ``zfar`` raises ``KeyError``; a model's light
-    would light the whole gallery). Pure: ``doc`` is not changed.
+    would light the whole gallery). A glTF scene without ``nodes`` (valid: an empty
+    scene) gets ``[]``. Pure: ``doc`` is not changed.
     """
     out = {k: v for k, v in doc.items() if k != "cameras"}
     ext = doc.get("extensions")
@@ -242,4 +243,34 @@ def converter_document(doc: dict[str, Any]) -> dict[str, Any]:
         nodes.append(node)
     if "nodes" in doc:
         out["nodes"] = nodes
+    out["scenes"] = [{"nodes": [], **scene} for scene in doc.get("scenes", [])]
+    _rebase_unindexed(out)
     return out
+
+
+def _rebase_unindexed(out: dict[str, Any]) -> None:
+    """Give a non-indexed primitive's POSITION accessor a bufferView of its own, offset 0.
+
+    panda3d-gltf starts a non-indexed primitive at vertex number ``byteOffset`` of its
+    POSITION accessor (a byte count), which fails Panda3D's own check whenever the
+    offset is not 0. The new accessor reads the very same bytes.
+    """
+    accessors, views = list(out.get("accessors", [])), list(out.get("bufferViews", []))
+    meshes = []
+    for mesh in out.get("meshes", []):
+        prims = []
+        for prim in mesh["primitives"]:
+            i = prim["attributes"]["POSITION"]
+            off = accessors[i].get("byteOffset", 0)
+            if "indices" not in prim and off:
+                view = views[accessors[i]["bufferView"]]
+                views.append({**view, "byteOffset": view.get("byteOffset", 0) + off,
+                              "byteLength": view["byteLength"] - off})
+                accessors.append({**accessors[i], "bufferView": len(views) - 1,
+                                  "byteOffset": 0})
+                prim = {**prim, "attributes": {**prim["attributes"],
+                                               "POSITION": len(accessors) - 1}}
+            prims.append(prim)
+        meshes.append({**mesh, "primitives": prims})
+    if "meshes" in out:
+        out.update(meshes=meshes, accessors=accessors, bufferViews=views)

@@ -331,3 +331,21 @@ def test_validate_passes_a_bundle_of_valid_odd_models(tmp_path: Path) -> None:
     res = subprocess.run([str(EXHIBIT), "validate", str(path)], capture_output=True,
                          text=True, timeout=30)
     assert res.returncode == 0, res.stderr
+
+
+def test_an_unindexed_primitive_with_an_offset_position_accessor_loads() -> None:
+    """panda3d-gltf would start drawing at vertex number byteOffset (and fail)."""
+    pytest.importorskip("gltf")
+    from exhibit_engine.scenes.base import load_glb
+
+    doc, data = quad()
+    doc["bufferViews"][0] = {"buffer": 0, "byteLength": 48, "byteStride": 12}
+    doc["accessors"][0].update(count=3, byteOffset=12, min=[0, 0, 0], max=[1, 1, 0])
+    del doc["meshes"][0]["primitives"][0]["indices"]
+    data_glb = glb(doc, data)
+    _check(data_glb)
+    out = converter_document(split_glb(data_glb, NAME)[0])
+    pos = out["accessors"][out["meshes"][0]["primitives"][0]["attributes"]["POSITION"]]
+    assert pos["byteOffset"] == 0 and out["bufferViews"][pos["bufferView"]]["byteOffset"] == 12
+    model = load_glb(data_glb, NAME)
+    assert model.find_all_matches("**/+GeomNode").get_num_paths() == 1
