@@ -30,6 +30,9 @@ _COMPONENTS = {5120: ("i1", 1), 5121: ("u1", 1), 5122: ("<i2", 2), 5123: ("<u2",
 _TYPES = {"SCALAR": 1, "VEC2": 2, "VEC3": 3, "VEC4": 4, "MAT2": 4, "MAT3": 9, "MAT4": 16}
 _FLOAT, _UBYTE, _USHORT, _UINT = 5126, 5121, 5123, 5125
 _MODES = range(7)
+#: Modes panda3d-gltf 1.3 mishandles: it sets no strip ends, and Panda3D aborts the
+#: process (non-indexed) or fails an assertion (indexed).
+_STRIPS = {3: "a line strip", 5: "a triangle strip", 6: "a triangle fan"}
 _BUFFER_MIMES = ("data:application/octet-stream;base64,", "data:application/gltf-buffer;base64,")
 #: attribute -> (accessor types, (componentType, normalized) pairs) that glTF 2.0 allows.
 _ATTRIBUTES: dict[str, tuple[tuple[str, ...], tuple[tuple[int, bool], ...]]] = {
@@ -326,6 +329,9 @@ def _primitive(d: GltfDoc, prim: dict[str, Any], where: str, quantized: bool) ->
     mode = prim.get("mode", 4)
     if not _is_int(mode) or mode not in _MODES:
         raise d.fail(f"{where}.mode", f"{mode!r} is not a glTF primitive mode (0-6)")
+    if mode in _STRIPS:
+        raise d.fail(f"{where}.mode", f"{_STRIPS[mode]} (mode {mode}) cannot be loaded on a "
+                     "node (panda3d-gltf aborts on it); export the model as triangles")
     n = vertices
     if "indices" in prim:
         i = d.ref(prim, "indices", "accessors", where, required=True)
