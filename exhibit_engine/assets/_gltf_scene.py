@@ -142,8 +142,18 @@ def _animations(d: GltfDoc) -> None:
             if smp.get("interpolation", "LINEAR") not in ("LINEAR", "STEP", "CUBICSPLINE"):
                 raise d.fail(f"{here}.interpolation", f"{smp['interpolation']!r} is not "
                              "LINEAR, STEP or CUBICSPLINE")
-            if d.accessor(smp["input"]).get("type") != "SCALAR" or d.accessor(smp["input"]).get("componentType") != _FLOAT:
+            times = d.readable(smp["input"], f"{here}.input")
+            values = d.readable(smp["output"], f"{here}.output")
+            if times["type"] != "SCALAR" or times["componentType"] != _FLOAT:
                 raise d.fail(f"{here}.input", "must be a SCALAR float accessor")
+            t = d.values(smp["input"])[:, 0]
+            if not bool(np.isfinite(t).all()) or bool(np.any(t[1:] <= t[:-1])) or t[0] < 0:
+                raise d.fail(f"{here}.input", "key times must be finite, >= 0 and strictly "
+                             "increasing")
+            per_key = 3 if smp.get("interpolation") == "CUBICSPLINE" else 1
+            if values["count"] % (per_key * times["count"]):
+                raise d.fail(f"{here}.output", f"{values['count']} values do not fit "
+                             f"{times['count']} key times")
         for c, chan in enumerate(channels):
             here = f"{where}.channels[{c}]"
             if not _is_int(chan.get("sampler")) or not 0 <= chan["sampler"] < len(samplers):

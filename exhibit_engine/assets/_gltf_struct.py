@@ -23,13 +23,16 @@ import numpy as np
 
 from ..errors import AssetError
 
-__all__ = ["GltfDoc", "check_data", "check_meshes"]
+__all__ = ["GltfDoc", "MAX_ZERO_FILLED_BYTES", "check_data", "check_meshes"]
 
 _COMPONENTS = {5120: ("i1", 1), 5121: ("u1", 1), 5122: ("<i2", 2), 5123: ("<u2", 2),
                5125: ("<u4", 4), 5126: ("<f4", 4)}
 _TYPES = {"SCALAR": 1, "VEC2": 2, "VEC3": 3, "VEC4": 4, "MAT2": 4, "MAT3": 9, "MAT4": 16}
 _FLOAT, _UBYTE, _USHORT, _UINT = 5126, 5121, 5123, 5125
 _MODES = range(7)
+#: Most bytes an accessor without a bufferView (all zeros, before sparse data) may claim:
+#: whoever reads it allocates them.
+MAX_ZERO_FILLED_BYTES = 64 << 20
 #: Modes panda3d-gltf 1.3 mishandles: it sets no strip ends, and Panda3D aborts the
 #: process (non-indexed) or fails an assertion (indexed).
 _STRIPS = {3: "a line strip", 5: "a triangle strip", 6: "a triangle fan"}
@@ -250,6 +253,9 @@ def _accessors(d: GltfDoc) -> None:
             _span(d, where, view, offset, count, elem, _COMPONENTS[comp][1], stride)
         elif "byteOffset" in acc:
             raise d.fail(f"{where}.byteOffset", "is not allowed without a bufferView")
+        elif count * elem > MAX_ZERO_FILLED_BYTES:
+            raise d.fail(where, f"claims {count} zero-filled elements ({count * elem} bytes, "
+                         f"more than {MAX_ZERO_FILLED_BYTES})")
         if "sparse" in acc:
             _sparse(d, acc, where, count, elem, comp)
 

@@ -180,6 +180,9 @@ REFUSED: dict[str, tuple[Callable[[], bytes], str]] = {
     "basisu-texture": (lambda: _edit(_basisu), "textures[0]: KTX2/BasisU texture"),
     "huge-count": (lambda: _edit(_set("accessors.0.count", 2**40)),
                    "more than bufferViews[0] holds"),
+    "huge-zero-filled-count": (lambda: _edit(lambda d: d["accessors"].append(
+        {"componentType": 5126, "count": 2**40, "type": "VEC3"})), "zero-filled elements"),
+    "animation-times-decrease": (lambda: _animated([1.0, 0.5]), "strictly increasing"),
     "non-finite-position": (lambda: _inf(quad()[0]), "non-finite"),
     "bad-component-type": (lambda: _edit(_set("accessors.0.componentType", 5124)),
                            "not a glTF component type"),
@@ -213,6 +216,22 @@ REFUSED: dict[str, tuple[Callable[[], bytes], str]] = {
 }
 
 
+def _animated(times: list[float]) -> bytes:
+    """The quad's node moved by a LINEAR translation animation with these key times."""
+    doc, data = quad()
+    binary = bytearray(data)
+    tv = _append(doc, binary, struct.pack(f"<{len(times)}f", *times))
+    ov = _append(doc, binary, struct.pack(f"<{3 * len(times)}f", *[0.0] * 3 * len(times)))
+    doc["accessors"] += [
+        {"bufferView": tv, "componentType": 5126, "count": len(times), "type": "SCALAR",
+         "min": [min(times)], "max": [max(times)]},
+        {"bufferView": ov, "componentType": 5126, "count": len(times), "type": "VEC3"}]
+    doc["animations"] = [{"samplers": [{"input": 2, "output": 3}],
+                          "channels": [{"sampler": 0, "target": {"node": 0,
+                                                                 "path": "translation"}}]}]
+    return glb(doc, bytes(binary))
+
+
 def _normal_count() -> bytes:
     doc, data = quad()
     binary = bytearray(data)
@@ -233,6 +252,7 @@ def test_the_quad_and_its_variants_are_valid() -> None:
     _check(glb(*quad()))
     _check(_sparse([1, 3]))
     _check(_edit(lambda d: None))
+    _check(_animated([0.0, 1.0]))
 
 
 @pytest.mark.parametrize("case", sorted(REFUSED))
