@@ -14,6 +14,7 @@ import pytest
 
 from exhibit_engine.assets.pack import pack
 
+from .. import gltf_validator
 from ..gltf_validator import require_validator, validate_glbs
 from .test_gltf_structure import CAMERAS, REFUSED, _animated, _cameras, _edit, _sparse, quad
 from .zipkit import glb
@@ -26,21 +27,28 @@ LOADER_LIMITS = {"sparse-in-a-mesh", "no-positions", "material-alpha-mode", "ktx
                  "triangle-strip", "triangle-fan", "huge-zero-filled-count"}
 
 
-@pytest.fixture(scope="module", autouse=True)
+@pytest.fixture
 def _validator() -> None:
     require_validator()
+
+
+def test_without_node_the_reason_is_given(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(gltf_validator.shutil, "which", lambda name: None)
+    assert "Node.js is not installed" in (gltf_validator.validator_missing() or "")
 
 
 def _errors(paths: list[Path]) -> dict[str, list[str]]:
     return {str(p): e for p, e in validate_glbs(paths).items() if e}
 
 
+@pytest.mark.usefixtures("_validator")
 def test_every_committed_sample_glb_is_valid() -> None:
     glbs = sorted(CONTENT.rglob("*.glb"))
     assert glbs
     assert _errors(glbs) == {}
 
 
+@pytest.mark.usefixtures("_validator")
 @pytest.mark.parametrize("folder", ["heritage", "ice-festival"])
 def test_every_glb_pack_writes_for_the_samples_is_valid(folder: str, tmp_path: Path) -> None:
     out = tmp_path / f"{folder}.exb"
@@ -55,6 +63,7 @@ def test_every_glb_pack_writes_for_the_samples_is_valid(folder: str, tmp_path: P
     assert _errors([tmp_path / "glb" / n for n in names]) == {}
 
 
+@pytest.mark.usefixtures("_validator")
 def test_the_corpus_is_judged_as_khronos_judges_it(tmp_path: Path) -> None:
     good = {f"ok-{c}": _edit(_cameras(cam)) for c, cam in CAMERAS.items()}
     good["ok-quad"], good["ok-sparse"] = glb(*quad()), _sparse([1, 3])
