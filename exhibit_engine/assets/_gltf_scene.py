@@ -267,7 +267,10 @@ def _textures(d: GltfDoc) -> None:
         if ("uri" in img) == ("bufferView" in img):
             raise d.fail(where, "needs exactly one of uri and bufferView")
         if "bufferView" in img:
-            d.ref(img, "bufferView", "bufferViews", where)
+            v = d.ref(img, "bufferView", "bufferViews", where)
+            if v is not None and "byteStride" in d.doc["bufferViews"][v]:
+                raise d.fail(where, f"bufferViews[{v}] of an image must not have a "
+                             "byteStride")
             if img.get("mimeType") not in ("image/png", "image/jpeg"):
                 raise d.fail(f"{where}.mimeType", f"{img.get('mimeType')!r} must be "
                              "image/png or image/jpeg")
