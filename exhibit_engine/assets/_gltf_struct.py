@@ -23,7 +23,7 @@ import numpy as np
 
 from ..errors import AssetError
 
-__all__ = ["GltfDoc", "MAX_ZERO_FILLED_BYTES", "check_data", "check_meshes"]
+__all__ = ["GltfDoc", "MAX_ZERO_FILLED_BYTES", "check_data", "check_meshes", "dense"]
 
 _COMPONENTS = {5120: ("i1", 1), 5121: ("u1", 1), 5122: ("<i2", 2), 5123: ("<u2", 2),
                5125: ("<u4", 4), 5126: ("<f4", 4)}
@@ -308,9 +308,10 @@ def _primitive(d: GltfDoc, prim: dict[str, Any], where: str, quantized: bool) ->
     for sem, i in attrs.items():
         here = f"{where}.attributes.{sem}"
         d.ref(attrs, sem, "accessors", f"{where}.attributes", required=True)
-        acc = d.readable(i, here)
+        acc = _vertex_accessor(d, i, here)
         counts.add(acc["count"])
-        views.setdefault(acc["bufferView"], []).append(i)
+        if _plain(acc):
+            views.setdefault(acc["bufferView"], []).append(i)
         base = sem.split("_")[0] if sem.startswith(("TEXCOORD_", "COLOR_", "JOINTS_",
                                                      "WEIGHTS_")) else sem
         rule = _ATTRIBUTES.get(base)
@@ -322,8 +323,8 @@ def _primitive(d: GltfDoc, prim: dict[str, Any], where: str, quantized: bool) ->
                 raise d.fail(here, f"accessors[{i}] is {acc['type']} of componentType "
                              f"{pair[0]}{' normalized' if pair[1] else ''}, not what "
                              f"glTF allows for {base}")
-        if acc.get("byteOffset", 0) % 4 or d.doc["bufferViews"][acc["bufferView"]].get(
-                "byteOffset", 0) % 4:
+        if _plain(acc) and (acc.get("byteOffset", 0) % 4 or d.doc["bufferViews"][
+                acc["bufferView"]].get("byteOffset", 0) % 4):
             raise d.fail(here, "vertex data must start on a 4-byte boundary")
         if base == "POSITION":
             _positions(d, i, here)
@@ -368,7 +369,7 @@ def _primitive(d: GltfDoc, prim: dict[str, Any], where: str, quantized: bool) ->
         for sem in target:
             i = d.ref(target, sem, "accessors", f"{where}.targets[{t}]", required=True)
             assert i is not None
-            acc = d.readable(i, f"{where}.targets[{t}].{sem}")
+            acc = _vertex_accessor(d, i, f"{where}.targets[{t}].{sem}")
             if acc["count"] != vertices:
                 raise d.fail(f"{where}.targets[{t}].{sem}", f"count {acc['count']} is not "
                              f"the vertex count {vertices}")
@@ -403,18 +404,46 @@ def _interleaved(d: GltfDoc, views: dict[int, list[int]], where: str) -> None:
                          f"but its attributes fill {pos} bytes (the loader needs them equal)")
 
 
+def _plain(acc: dict[str, Any]) -> bool:
+    return "bufferView" in acc and "sparse" not in acc
+
+
+def _vertex_accessor(d: GltfDoc, i: int, where: str) -> dict[str, Any]:
+    """A vertex attribute's accessor; a sparse or zero-filled one is made dense for the
+    loader (:func:`.gltf.converter_document`), so it may not be a matrix."""
+    acc = d.accessor(i)
+    if not _plain(acc) and acc["type"].startswith("MAT"):
+        raise d.fail(where, f"accessors[{i}]: a sparse or zero-filled matrix attribute is "
+                     "not supported")
+    return acc
+
+
+def dense(d: GltfDoc, i: int) -> np.ndarray:
+    """accessors[i]'s elements with its sparse data applied: a new (count, components)
+    array. Its size is bounded: by its bufferView, or by MAX_ZERO_FILLED_BYTES."""
+    acc = d.accessor(i)
+    dtype, ncomp = _COMPONENTS[acc["componentType"]][0], _TYPES[acc["type"]]
+    out = np.array(d.values(i)) if "bufferView" in acc else np.zeros(
+        (acc["count"], ncomp), dtype)
+    sparse = acc.get("sparse")
+    if sparse:
+        ind, val, n = sparse["indices"], sparse["values"], sparse["count"]
+        idx = _raw(d, ind["bufferView"], ind.get("byteOffset", 0), n,
+                   _COMPONENTS[ind["componentType"]][0], 1)[:, 0]
+        out[idx] = _raw(d, val["bufferView"], val.get("byteOffset", 0), n, dtype, ncomp)
+    return out
+
+
 def _positions(d: GltfDoc, i: int, where: str) -> None:
     acc = d.accessor(i)
     if acc["componentType"] == _FLOAT:
-        view = d.doc["bufferViews"][acc["bufferView"]]
-        data = _raw(d, acc["bufferView"], acc.get("byteOffset", 0), acc["count"], "<f4", 3,
-                    view.get("byteStride"))
+        data = d.values(i) if _plain(acc) else dense(d, i)
         if not bool(np.isfinite(data).all()):
             raise d.fail(where, f"accessors[{i}] holds non-finite (NaN or infinite) "
                          "positions")
     if not ("min" in acc and "max" in acc):
         raise d.fail(where, f"accessors[{i}] (POSITION) must have min and max")
-    if acc["componentType"] == _FLOAT and not acc.get("sparse"):
+    if acc["componentType"] == _FLOAT:
         lo, hi = data.min(axis=0), data.max(axis=0)
         if not (np.allclose(lo, np.asarray(acc["min"], float), rtol=1e-5, atol=1e-6)
                 and np.allclose(hi, np.asarray(acc["max"], float), rtol=1e-5, atol=1e-6)):

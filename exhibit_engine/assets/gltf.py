@@ -22,6 +22,7 @@ from typing import Any
 
 from ..errors import AssetError
 from ._gltf_scene import check_structure
+from ._gltf_struct import GltfDoc, check_data, dense
 from ._json import strict_loads
 
 __all__ = ["MAX_IMAGE_PIXELS", "SUPPORTED_REQUIRED_EXTENSIONS", "check_gltf", "check_image",
@@ -221,14 +222,18 @@ def check_gltf(doc: dict[str, Any], binary: bytes | None, name: str) -> None:
             raise AssetError(name, f"images[{i}]: {mime} declared, but the data is {fmt}")
 
 
-def converter_document(doc: dict[str, Any]) -> dict[str, Any]:
+def converter_document(doc: dict[str, Any], binary: bytes | None = None) -> dict[str, Any]:
     """The checked document as the loader should see it: without the model's own
     cameras and lights, and with the defaults panda3d-gltf does not fill in itself.
 
     A scene never uses a model's cameras or lights, and panda3d-gltf trips over valid
     ones (a perspective camera without ``zfar`` raises ``KeyError``; a model's light
     would light the whole gallery). A glTF scene without ``nodes`` (valid: an empty
-    scene) gets ``[]``. Pure: ``doc`` is not changed.
+    scene) gets ``[]``. panda3d-gltf ignores sparse data and needs a bufferView, so a
+    sparse or zero-filled vertex accessor is made dense, in a data: URI buffer of its
+    own (``binary`` is the GLB's BIN chunk). Pure: ``doc`` is not changed.
+
+    ``doc`` must have passed :func:`check_gltf`.
     """
     out = {k: v for k, v in doc.items() if k != "cameras"}
     ext = doc.get("extensions")
@@ -245,7 +250,30 @@ def converter_document(doc: dict[str, Any]) -> dict[str, Any]:
         out["nodes"] = nodes
     out["scenes"] = [{"nodes": [], **scene} for scene in doc.get("scenes", [])]
     _rebase_unindexed(out)
+    _densify(out, binary)
     return out
+
+
+def _densify(out: dict[str, Any], binary: bytes | None) -> None:
+    """Make every sparse or zero-filled vertex accessor plain (see converter_document)."""
+    accessors = list(out.get("accessors", []))
+    used = {i for mesh in out.get("meshes", []) for prim in mesh["primitives"]
+            for attrs in (prim["attributes"], *prim.get("targets", [])) for i in attrs.values()}
+    todo = sorted(i for i in used if "sparse" in accessors[i] or "bufferView" not in
+                  accessors[i])
+    if not todo:
+        return
+    d = GltfDoc(out, binary, "")
+    check_data(d)
+    buffers, views = list(out.get("buffers", [])), list(out.get("bufferViews", []))
+    for i in todo:
+        blob = dense(d, i).tobytes()
+        buffers.append({"byteLength": len(blob), "uri": "data:application/octet-stream;"
+                        "base64," + base64.b64encode(blob).decode("ascii")})
+        views.append({"buffer": len(buffers) - 1, "byteLength": len(blob)})
+        accessors[i] = {k: v for k, v in accessors[i].items()
+                        if k not in ("sparse", "byteOffset")} | {"bufferView": len(views) - 1}
+    out.update(accessors=accessors, buffers=buffers, bufferViews=views)
 
 
 def _rebase_unindexed(out: dict[str, Any]) -> None:

@@ -136,7 +136,7 @@ def load_glb(data: bytes, name: str) -> NodePath:
 
     doc, binary = split_glb(data, name)
     check_gltf(doc, binary, name)
-    doc = converter_document(doc)
+    doc = converter_document(doc, binary)
     buffers = doc.get("buffers", [])
     if binary is not None:
         if not buffers or not isinstance(buffers[0], dict) or "uri" in buffers[0]:
