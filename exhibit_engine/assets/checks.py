@@ -5,14 +5,18 @@ and hashes are :mod:`.bundle`'s job, and :meth:`.bundle.Bundle.iter_verified` ru
 check of :data:`CHECKS` for each file's extension. This module looks inside the files
 whose readers would otherwise trust them::
 
-    .glb                   GLB container, every URI a data: URI, only supported
-                           required extensions, embedded images bounded (split_glb,
-                           check_gltf)
+    .glb                   GLB container, every URI a data: URI, no Draco, meshopt or
+                           KTX2, only supported required extensions, the glTF 2.0
+                           structure rules (every accessor and buffer range, index
+                           values, the node graph, cameras, materials), embedded
+                           images bounded (split_glb, check_gltf): it will load
     .gltf                  the same, for a JSON glTF with everything embedded
     .png .jpg .jpeg        header read first: PNG or JPEG only, the format the name
     .webp .tif .tiff .bmp  says, at most MAX_IMAGE_PIXELS; then Pillow verifies the file
     .json                  UTF-8, at most MAX_JSON_BYTES, no duplicate keys, no NaN,
                            bounded nesting; an IIIF info.json also has sane dimensions
+    .dae .3mf .fbx .obj    refused: model sources no scene loads (pack converts the
+    .ply .stl ...          ones it reads to GLB)
 
 A check raises :class:`~exhibit_engine.errors.AssetError` naming the file and the rule;
 the bundle turns it into one :class:`~exhibit_engine.errors.BundleError` naming the
@@ -204,8 +208,21 @@ def _check_iiif_info(name: str, doc: Mapping[str, Any]) -> None:
         raise AssetError(name, "IIIF sizes must be a list of width/height pairs")
 
 
+#: Model formats no scene loads from a bundle (pack converts the sources it reads to GLB).
+_MODEL_SOURCES = {".3ds": "3DS", ".3mf": "3MF", ".blend": "Blender", ".dae": "COLLADA",
+                  ".fbx": "FBX", ".obj": "OBJ", ".ply": "PLY", ".stl": "STL", ".usd": "USD",
+                  ".usda": "USD", ".usdc": "USD", ".usdz": "USDZ"}
+
+
+def _check_model_source(name: str, data: bytes) -> None:
+    kind = _MODEL_SOURCES[PurePosixPath(name).suffix.lower()]
+    raise AssetError(name, f"a {kind} model cannot be shown from a bundle: scenes load GLB "
+                     "models only (pack converts glTF, OBJ, PLY and STL sources to GLB)")
+
+
 #: The content check for each lower-case extension; other files get none here.
 CHECKS: Mapping[str, Callable[[str, bytes], None]] = {
+    **{ext: _check_model_source for ext in sorted(_MODEL_SOURCES)},
     ".glb": _check_glb,
     ".gltf": _check_gltf_json,
     ".png": _check_image,

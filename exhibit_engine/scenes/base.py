@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from panda3d.core import (GeomVertexArrayFormat, GeomVertexData, GeomVertexFormat, InternalName,
                           NodePath, Shader, TextureAttrib)
 
-from ..assets.gltf import check_gltf, split_glb
+from ..assets.gltf import check_gltf, converter_document, split_glb
 from ..errors import AssetError
 from ._materials import prepare_materials
 
@@ -137,6 +137,7 @@ def load_glb(data: bytes, name: str) -> NodePath:
 
     doc, binary = split_glb(data, name)
     check_gltf(doc, binary, name)
+    doc = converter_document(doc, binary)
     buffers = doc.get("buffers", [])
     if binary is not None:
         if not buffers or not isinstance(buffers[0], dict) or "uri" in buffers[0]:
