@@ -278,6 +278,11 @@ class Renderer:
         return self._cache
 
     @property
+    def current_scene(self) -> Scene | None:
+        """The current scene object, or ``None`` (for tests and tools that measure it)."""
+        return self._current.scene
+
+    @property
     def scene_root(self) -> NodePath | None:
         """The current scene's root node, or ``None`` (for tests and tools)."""
         return self._current.root

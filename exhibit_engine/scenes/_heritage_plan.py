@@ -415,7 +415,7 @@ def focus_pose(art: Artifact, height: float, radius: float) -> Pose:
     top = art.plinth[2]
     look = (x, y, top + 0.45 * height)
     # The object fills about 55 % of the view's height (and never its middle third's width).
-    d = min(max(height / (1.1 * _VIEW_HALF_H), 2.0 * radius / 0.30, 0.6), _MAX_EYE_M)
+    d = min(max(height / (1.1 * _VIEW_HALF_H), 2.0 * radius / 0.30, 0.3), _MAX_EYE_M)
     # low objects are seen a little more from above, as on a museum table
     pitch = math.radians(11.0 + 10.0 * min(max(1.0 - height / (2.0 * radius), 0.0), 1.0))
     return Pose((x, y - d * math.cos(pitch), look[2] + d * math.sin(pitch)), look)
