@@ -1,9 +1,11 @@
 """The ``heritage`` scene kind: artifacts on plinths in a dark, quiet gallery.
 
 Each artifact stands on a plinth and turns slowly on a turntable (one turn per
-``turntable_period``), lit by a warm key, a cool fill and a rim light (our own GLSL:
-bronze is metallic where the baked colour says worn gold and rough where it says
-patina; glaze has a glossy coat; clay is matte). A tour moves the camera between
+``turntable_period``), lit by a warm key, a cool fill and a rim light and by the
+gallery itself (image-based light). The artifact shader is our own glTF 2.0
+metallic-roughness PBR: base colour, metal/rough, normal, occlusion and emissive maps,
+vertex colours, alpha modes and double-sided materials, as the model's file says
+(laid out by :mod:`._materials`). A tour moves the camera between
 viewpoints with eased motion and holds, captioned; a selected artifact draws the
 camera to it. The focused artifact's annotations appear: a marker on the anchored
 point, a thin leader line, a title and a one-sentence note in fixed slots left and
@@ -17,7 +19,8 @@ Parameters (``[scenes.params]``; labels are ids of ``[scenes.labels]``)::
     language = "zh"               # default language: zh, en or ru
     [[scenes.params.artifacts]]   # one per plinth
     item = "ding"                 # the item id (what a kiosk selects)
-    model = "meshes/ding.glb"     # one of the scene's .glb assets (the packed name)
+    model = "meshes/ding.glb"     # one of the scene's assets (the source file, e.g. a .obj,
+                                  # is rewritten by pack to its packed .glb)
     at = [0.0, 0.0]               # plinth centre on the floor (m)
     plinth = [0.62, 0.62, 0.90]   # plinth width, depth, height (m)
     title = "ding"                # label on the plinth's front
