@@ -27,9 +27,11 @@ Each class also subclasses the matching built-in, so callers that already catch
 
 from __future__ import annotations
 
+import re
+
 __all__ = ["AssetError", "BundleError", "BundleErrors", "CommandError", "ConfigError", "ControlError",
            "ExhibitError", "ProtocolError", "RenderError", "SceneError", "SyncError",
-           "SyncTimeout"]
+           "SyncTimeout", "plain"]
 
 
 class ExhibitError(Exception):
@@ -185,3 +187,18 @@ class SyncTimeout(SyncError, TimeoutError):
     def __init__(self, peer: str, message: str) -> None:
         super().__init__(f"{peer}: {message}")
         self.peer = peer
+
+
+_REPR = re.compile(r"\s*<[A-Za-z_][\w.]* object at 0x[0-9a-fA-F]+>")
+
+
+def plain(exc: BaseException) -> str:
+    """A library's error message fit for a user: its first line, with no Python internals.
+
+    Object reprs are dropped (Pillow's ``cannot identify image file <_io.BytesIO object
+    at 0x…>`` reads ``cannot identify image file``); an exception without a message
+    gives its kind in words.
+    """
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    text = _REPR.sub("", text).strip()
+    return text or re.sub(r"(?<!^)(?=[A-Z])", " ", type(exc).__name__).lower()

@@ -21,7 +21,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import re
 import struct
 from collections.abc import Mapping
 from pathlib import Path
@@ -141,10 +140,8 @@ def check_texture(data: bytes, name: str, where: str,
                              "or JPEG images)")
     try:
         fmt, _, _ = image_header(data, name, formats=formats)
-    except AssetError as exc:
-        rule = re.sub(r"\s*\((?:cannot identify image file )?<[^>]*>\)|\s*<[^>]* at 0x[^>]*>",
-                      "", exc.rule)
-        raise AssetError(name, f"{where}: {rule}") from None
+    except AssetError as exc:   # image_header's rule carries no internals (errors.plain)
+        raise AssetError(name, f"{where}: {exc.rule}") from None
     return fmt
 
 

@@ -36,7 +36,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import PurePosixPath
 from typing import Any
 
-from ..errors import AssetError
+from ..errors import AssetError, plain
 from ._json import strict_loads
 from .gltf import MAX_IMAGE_PIXELS, check_gltf, split_glb
 
@@ -97,7 +97,7 @@ def image_header(data: bytes, name: str, limit: int = MAX_IMAGE_PIXELS,
             img = Image.open(io.BytesIO(data))
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, struct.error,
             EOFError) as exc:
-        raise AssetError(name, f"not a readable image ({exc})") from None
+        raise AssetError(name, f"not a readable image ({plain(exc)})") from None
     with img:
         fmt, (w, h) = str(img.format), img.size
     if fmt not in formats:
@@ -111,7 +111,7 @@ def image_header(data: bytes, name: str, limit: int = MAX_IMAGE_PIXELS,
             with pixel_limit(limit), Image.open(io.BytesIO(data)) as img:
                 img.verify()
         except (OSError, SyntaxError, ValueError, struct.error, EOFError) as exc:
-            raise AssetError(name, f"damaged {fmt} image ({exc})") from None
+            raise AssetError(name, f"damaged {fmt} image ({plain(exc)})") from None
     return fmt, w, h
 
 

@@ -20,7 +20,7 @@ import warnings
 from collections.abc import Iterator
 from typing import Any
 
-from ..errors import AssetError
+from ..errors import AssetError, plain
 from ._gltf_scene import check_structure
 from ._gltf_struct import GltfDoc, check_data, dense
 from ._json import strict_loads
@@ -120,7 +120,7 @@ def check_image(name: str, where: str, blob: bytes) -> None:
         raise AssetError(name, f"{where}: image header claims more than "
                          f"{MAX_IMAGE_PIXELS} pixels") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise AssetError(name, f"{where}: not a readable image ({exc})") from None
+        raise AssetError(name, f"{where}: not a readable image ({plain(exc)})") from None
     try:
         with img:
             w, h = img.size
@@ -133,7 +133,7 @@ def check_image(name: str, where: str, blob: bytes) -> None:
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         if isinstance(exc, AssetError):
             raise
-        raise AssetError(name, f"{where}: not a readable image ({exc})") from None
+        raise AssetError(name, f"{where}: not a readable image ({plain(exc)})") from None
 
 
 def _compression(doc: dict[str, Any], name: str) -> None:

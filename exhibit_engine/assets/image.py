@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..errors import AssetError
+from ..errors import AssetError, plain
 from ._processing import Output, PackContext
 from .checks import image_header, pixel_limit
 from .gltf import MAX_IMAGE_PIXELS
@@ -135,7 +135,7 @@ def _decode(ctx: PackContext, rel: str, data: bytes) -> tuple[PILImage.Image, bo
             img = ImageOps.exif_transpose(src)
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, struct.error,
             EOFError, Image.DecompressionBombError) as exc:
-        raise AssetError(rel, f"not a readable image ({exc})") from None
+        raise AssetError(rel, f"not a readable image ({plain(exc)})") from None
     icc = img.info.get("icc_profile")
     img, converted = _to_srgb(ctx, rel, img, icc) if icc else (img, False)
     img = _to_rgb(img, rel)
