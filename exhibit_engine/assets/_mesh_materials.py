@@ -34,9 +34,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import AssetError
-from ._mesh_sources import SourceFolder, check_texture, glb_bytes, map_file_name
+from ._mesh_sources import SourceFolder, check_texture, map_file_name
 from .checks import SOURCE_FORMATS
-from .gltf import split_glb
+from .gltf import join_glb, split_glb
 
 if TYPE_CHECKING:
     import trimesh
@@ -201,7 +201,7 @@ def finish_glb(glb: bytes, plain: bool = True) -> bytes:
         binary = _dedupe_images(doc, binary)
     if plain:
         _explicit_materials(doc)
-    return glb_bytes(doc, binary)
+    return join_glb(doc, binary)
 
 
 def _explicit_materials(doc: dict[str, Any]) -> None:

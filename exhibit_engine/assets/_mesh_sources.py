@@ -21,7 +21,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import struct
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,11 +30,12 @@ import numpy as np
 
 from ..errors import AssetError
 from .checks import BUNDLE_IMAGE_FORMATS, SOURCE_FORMATS, image_header
+from .gltf import join_glb
 
 if TYPE_CHECKING:
     import trimesh
 
-__all__ = ["FolderResolver", "SourceFolder", "UNSUPPORTED", "check_texture", "glb_bytes",
+__all__ = ["FolderResolver", "SourceFolder", "UNSUPPORTED", "check_texture",
            "gltf_to_glb", "is_absolute", "map_file_name", "ply_strips", "strip_triangles", "with_strips"]
 
 #: Mesh formats a curator may bring that packing refuses, by extension, with the name
@@ -150,17 +150,6 @@ def is_absolute(name: str) -> bool:
     return name.startswith("/") or ":" in name.split("/", 1)[0]
 
 
-def glb_bytes(doc: dict[str, Any], binary: bytes | None) -> bytes:
-    """A GLB container: the JSON chunk padded with spaces, the BIN chunk with zeros."""
-    text = json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-    text += b" " * (-len(text) % 4)
-    body = struct.pack("<I4s", len(text), b"JSON") + text
-    if binary is not None:
-        padded = binary + b"\0" * (-len(binary) % 4)
-        body += struct.pack("<I4s", len(padded), b"BIN\0") + padded
-    return struct.pack("<4sII", b"glTF", 2, 12 + len(body)) + body
-
-
 def _data_uri(uri: str, where: str, name: str) -> bytes:
     head, _, payload = uri.partition(",")
     try:
@@ -228,7 +217,7 @@ def gltf_to_glb(data: bytes, name: str, folder: SourceFolder | None = None) -> b
         doc["bufferViews"] = views
     if blob or buffers:
         doc["buffers"] = [{"byteLength": len(blob)}]
-    return glb_bytes(doc, bytes(blob) if blob or buffers else None)
+    return join_glb(doc, bytes(blob) if blob or buffers else None)
 
 
 def _external(obj: Any, where: str, name: str, folder: SourceFolder | None) -> bytes:

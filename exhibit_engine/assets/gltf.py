@@ -25,8 +25,12 @@ from ._gltf_scene import check_structure
 from ._gltf_struct import GltfDoc, check_data, dense
 from ._json import strict_loads
 
-__all__ = ["MAX_IMAGE_PIXELS", "SUPPORTED_REQUIRED_EXTENSIONS", "check_gltf", "check_image",
-           "converter_document", "split_glb"]
+__all__ = ["MAX_IMAGE_PIXELS", "NORMALISE_NODE", "SUPPORTED_REQUIRED_EXTENSIONS", "check_gltf",
+           "check_image", "converter_document", "join_glb", "split_glb"]
+
+#: The root node pack adds to a glTF source for its units/up options (the heritage
+#: scene finds it again to pose animated models).
+NORMALISE_NODE = "exhibit-normalise"
 
 #: Largest image (width x height) a bundle may carry, embedded in a model or on its own.
 MAX_IMAGE_PIXELS = 8192 * 8192
@@ -99,6 +103,18 @@ def split_glb(data: bytes, name: str) -> tuple[dict[str, Any], bytes | None]:
         raise AssetError(name, "GLB JSON chunk is not an object")
     binary = chunks[1][1] if len(chunks) > 1 and chunks[1][0] == b"BIN\0" else None
     return doc, binary
+
+
+def join_glb(doc: dict[str, Any], binary: bytes | None) -> bytes:
+    """A GLB container (the inverse of :func:`split_glb`): the JSON chunk padded with
+    spaces, the BIN chunk with zeros."""
+    text = json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    text += b" " * (-len(text) % 4)
+    body = struct.pack("<I4s", len(text), b"JSON") + text
+    if binary is not None:
+        padded = binary + b"\0" * (-len(binary) % 4)
+        body += struct.pack("<I4s", len(padded), b"BIN\0") + padded
+    return struct.pack("<4sII", b"glTF", 2, 12 + len(body)) + body
 
 
 def check_image(name: str, where: str, blob: bytes) -> None:

@@ -71,13 +71,12 @@ from ._mesh_sources import (
     UNSUPPORTED,
     FolderResolver,
     SourceFolder,
-    glb_bytes,
     gltf_to_glb,
     with_strips,
 )
 from ._processing import Output, PackContext
 from .checks import pixel_limit
-from .gltf import check_gltf, split_glb
+from .gltf import NORMALISE_NODE, check_gltf, join_glb, split_glb
 
 if TYPE_CHECKING:
     import trimesh
@@ -283,10 +282,10 @@ def _wrap_glb(doc: dict[str, Any], binary: bytes | None, opts: MeshOptions, name
         seen.update(roots)
         if roots:
             scene["nodes"] = [len(nodes)]
-            nodes.append({"name": "exhibit-normalise", "children": roots,
+            nodes.append({"name": NORMALISE_NODE, "children": roots,
                           "rotation": [-_SQRT_HALF, 0.0, 0.0, _SQRT_HALF] if opts.up == "z"
                           else [0.0, 0.0, 0.0, 1.0], "scale": [opts.scale] * 3})
-    return glb_bytes(doc, binary)
+    return join_glb(doc, binary)
 
 
 def _gltf_triangles(doc: dict[str, Any], name: str) -> int:

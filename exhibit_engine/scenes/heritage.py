@@ -58,9 +58,7 @@ eases there from the tour; without it the camera is simply there), ``fade`` (0..
 
 from __future__ import annotations
 
-import json
 import math
-import struct
 from collections.abc import Mapping
 from pathlib import PurePosixPath
 from typing import Any
@@ -87,7 +85,7 @@ from panda3d.core import (
     auto_bind,
 )
 
-from ..assets.gltf import split_glb
+from ..assets.gltf import NORMALISE_NODE, join_glb, split_glb
 from ..errors import AssetError, SceneError
 from . import _heritage_plan as plan
 from .base import Scene, load_glb, make_shader
@@ -221,20 +219,6 @@ def _skin_follows_parents(model: NodePath) -> None:
                 gnp.set_mat(gnp.get_mat() * mat)
 
 
-_WRAPPER = "exhibit-normalise"     # the root node pack adds for units/up (assets/mesh.py)
-
-
-def _glb(doc: dict[str, Any], binary: bytes | None) -> bytes:
-    """A GLB container around a glTF document and its binary chunk."""
-    text = json.dumps(doc, separators=(",", ":")).encode("utf-8")
-    text += b" " * (-len(text) % 4)
-    body = struct.pack("<I4s", len(text), b"JSON") + text
-    if binary is not None:
-        binary += b"\0" * (-len(binary) % 4)
-        body += struct.pack("<I4s", len(binary), b"BIN\0") + binary
-    return struct.pack("<4sII", b"glTF", 2, 12 + len(body)) + body
-
-
 def _unwrapped(model: NodePath, data: bytes, name: str) -> NodePath:
     """An animated model with pack's units/up applied above it instead of inside the file.
 
@@ -242,19 +226,19 @@ def _unwrapped(model: NodePath, data: bytes, name: str) -> NodePath:
     the file's units); converted without that node's transform, it animates exactly,
     and a node above the model applies the transform to the posed result.
     """
-    wrap = model.find(f"**/{_WRAPPER}")
+    wrap = model.find(f"**/{NORMALISE_NODE}")
     if wrap.is_empty() or wrap.get_mat(model).almost_equal(LMatrix4f.ident_mat()):
         return model
     mat = wrap.get_mat(model)
     doc, binary = split_glb(data, name)
     for node in doc.get("nodes", []):
-        if isinstance(node, dict) and node.get("name") == _WRAPPER:
+        if isinstance(node, dict) and node.get("name") == NORMALISE_NODE:
             node.pop("rotation", None)
             node.pop("scale", None)
     out = NodePath(model.get_name())
-    holder = out.attach_new_node(_WRAPPER)
+    holder = out.attach_new_node(NORMALISE_NODE)
     holder.set_mat(mat)
-    load_glb(_glb(doc, binary), name).reparent_to(holder)
+    load_glb(join_glb(doc, binary), name).reparent_to(holder)
     return out
 
 
