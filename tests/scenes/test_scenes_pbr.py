@@ -120,7 +120,7 @@ def halves(left, right) -> np.ndarray:
 
 GLOW = pbr(base=(0, 0, 0, 1), emissiveFactor=[1.0, 1.0, 1.0],
            extensions={"KHR_materials_emissive_strength": {"emissiveStrength": 30.0}})
-RED, GOLD = (0.8, 0.06, 0.05, 1.0), (1.0, 0.72, 0.30, 1.0)
+RED, GOLD, GREY = (0.8, 0.06, 0.05, 1.0), (1.0, 0.72, 0.30, 1.0), (0.6, 0.6, 0.6, 1.0)
 TEX = {"baseColorTexture": {"index": 0}}
 CASES: dict[str, dict[str, tuple[dict, dict]]] = {
     "colours": {
@@ -143,6 +143,13 @@ CASES: dict[str, dict[str, tuple[dict, dict]]] = {
                  {"image": png(halves((230, 20, 20, 255), (20, 200, 20, 255)))}),
     },
     "probe": {s: (GLOW, {}) for s in SLOTS},
+    # a normal map: flat (0, 0, 1) must look like none; tilted must relight every face
+    "plain": {s: (pbr(base=GREY), {}) for s in SLOTS},
+    "normal-flat": {s: (pbr(base=GREY, normalTexture={"index": 0}),
+                        {"image": png(np.full((4, 4, 4), (128, 128, 255, 255)))}) for s in SLOTS},
+    "normal-tilted": {s: (pbr(base=GREY, normalTexture={"index": 0}),
+                          {"image": png(np.full((4, 4, 4), (235, 128, 170, 255)))})
+                      for s in SLOTS},
 }
 
 
@@ -243,6 +250,19 @@ def test_texture_transform_is_honoured(frames) -> None:
     green = (px[:, 1] > 1.5 * px[:, 0]).mean()
     red = (px[:, 0] > 1.5 * px[:, 1]).mean()
     assert red > 0.6 and green < 0.1, f"red {red:.2f}, green {green:.2f}"
+
+
+@pytest.mark.render
+def test_normal_maps_relight_the_surface_and_a_flat_one_changes_nothing(frames) -> None:
+    def diff(a: str, b: str, slot: str) -> float:
+        m = region(frames, slot)
+        return float(np.abs(frames[a][slot][m].astype(float)
+                            - frames[b][slot][m].astype(float)).mean())
+
+    for slot in SLOTS:
+        assert diff("normal-flat", "plain", slot) < 3.0, slot
+    tilted = [diff("normal-tilted", "normal-flat", slot) for slot in SLOTS]
+    assert sum(d > 8.0 for d in tilted) >= 2, tilted
 
 
 # --------------------------------------------------------------------------- state
