@@ -12,6 +12,7 @@ registers the subcommands, one module per group of them:
   ``render`` and ``preview``;
 - :mod:`.keys`: ``keys new``;
 - :mod:`.show`: ``controller``, ``node``, ``ctl ...``, ``kiosk ...`` and ``status``;
+- :mod:`.showcheck`: ``show check``;
 - :mod:`.wall`: ``wall check``;
 - :mod:`.bench`: ``bench bundle|render|sync|wall``;
 - :mod:`.demo`: ``demo`` and the runner behind it.
@@ -29,7 +30,7 @@ import click
 
 from .. import __version__
 from ..errors import ExhibitError
-from . import bench, bundles, demo, keys, show, wall
+from . import bench, bundles, demo, keys, show, showcheck, wall
 
 __all__ = ["main"]
 
@@ -60,7 +61,8 @@ def main() -> None:
     Operators:  controller, node, status,        -- run a show on a projector wall,
                 ctl go|pause|blackout|status...     cue it and watch every node
     Kiosks:     kiosk select|touch|language      -- what a visitor's touch sends
-    Installers: wall check                       -- check a venue's wall, draw it
+    Installers: wall check, show check           -- check a venue's wall, draw it;
+                                                    check a show against its bundles
     Newcomers:  demo                             -- the whole thing on one machine
     Hardware:   bench bundle, bench render,      -- measure this machine
                 bench sync, bench wall
@@ -82,6 +84,7 @@ main.add_command(show.node)
 main.add_command(show.ctl)
 main.add_command(show.kiosk)
 main.add_command(show.status)
+main.add_command(showcheck.show)
 main.add_command(wall.wall)
 main.add_command(bench.bench)
 main.add_command(demo.demo)
