@@ -260,6 +260,7 @@ class ControllerCore:
             self.peers.report(peer, message, role, now, key)
             return Actions()
         if isinstance(message, Command):
+            self.peers.touch(peer, now)           # any message is a sign of life (§5)
             return self._command(message, now, role or self.peers.claimed_role(peer))
         # Anything else (a peer echoing controller messages back) is not a request.
         self.note_malformed(peer, ProtocolError(f"{type(message).__name__} is not a request"))

@@ -171,6 +171,16 @@ def test_clock_probes_do_not_keep_a_projector_alive(core: ControllerCore) -> Non
     assert states(core, 1003.9 + 3.01) == {"left": "lost", "lobby": "lost"}
 
 
+def test_a_kiosk_that_only_sends_commands_is_not_lost(core: ControllerCore) -> None:
+    """docs/protocol.md §5: any message from a kiosk or operator desk is a sign of life
+    (before, only pings counted, so a kiosk went lost 3 s after hello while in use)."""
+    core.handle(b"k1", p.Hello("lobby", "kiosk"), 1000.0)
+    for i in range(1, 80):                         # a visitor touching, no pings
+        core.handle(b"k1", p.Command("touch", {}, i), 1000.0 + i * 0.1)
+    assert states(core, 1008.0) == {"lobby": "joined"}
+    assert states(core, 1007.9 + 3.01) == {"lobby": "lost"}
+
+
 def test_a_hung_render_loop_is_reported_hung_not_lost() -> None:
     core = ControllerCore(now=0.0, session="s", lost_after_s=0.35, hung_after_s=2.0)
     # The agent keeps beating every 0.1 s; the render loop stopped at t = 1.0.
