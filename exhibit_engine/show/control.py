@@ -239,7 +239,7 @@ class ShowControl:
         events: list[tuple[str, float, Mapping[str, Any]]] = []
         data, ignored = handler(args, now, eff, events)
         self._refresh_cue(now)
-        data = {**data, "program": self.program, "effective_at": eff} if not ignored else data
+        data = {**data, "program": self.program, "controller_at": eff} if not ignored else data
         return ControlResult(self._diff(before), tuple(events), data, ignored)
 
     def _cmd_go(self, args: Mapping[str, Any], now: float, eff: float,

@@ -67,6 +67,21 @@ def test_go_jumps_to_the_next_cue_as_key_updates_and_a_cue_event(core: Controlle
     assert core.show_time(101.7) == pytest.approx(10.5)
 
 
+def test_reply_times_keep_one_base_per_field_name(core: ControllerCore) -> None:
+    """docs/protocol.md §7: ``effective_at`` is show seconds in every reply and event;
+    show control replies say when they act in controller seconds, as ``controller_at``
+    (they used to call that ``effective_at`` too, in the other time base)."""
+    command(core, "seek", 100.0, position=100.0, delay=0.0)
+    go, published = command(core, "go", 101.0)
+    assert "effective_at" not in go.data
+    assert go.data["controller_at"] == pytest.approx(101.2)
+    (event,) = [m for m in published if isinstance(m, p.Event)]
+    assert updates(published)["anchor"][0] == pytest.approx(go.data["controller_at"])
+    capture, (cap_event,) = command(core, "capture", 101.0, tag="t", delay=0.5)
+    assert capture.data["effective_at"] == pytest.approx(core.show_time(101.0) + 0.5)
+    assert cap_event.effective_at == capture.data["effective_at"]
+
+
 def test_a_second_go_inside_the_guard_is_ignored_and_says_why(core: ControllerCore) -> None:
     command(core, "go", 101.0)
     seq = core.seq
