@@ -308,8 +308,9 @@ def _schedule(name: str, data: Mapping[str, Any]) -> ScheduleConfig | None:
             day = None
         if day is None:
             near = nearest(k, ("timezone", "special", *WEEKDAYS))
-            hint = f"did you mean `{near}`? " if near else ""
-            raise ConfigError(name, f"unknown key, {hint}expected timezone, a weekday "
+            if near:
+                raise ConfigError(name, f"unknown key, did you mean `{near}`?", key=key)
+            raise ConfigError(name, "unknown key: expected timezone, a weekday "
                               f"({', '.join(WEEKDAYS)}), special or a date YYYY-MM-DD", key=key)
         special_days.append((key, day, v))
     tz = t.str("timezone")

@@ -262,6 +262,7 @@ _BLEND_SIDES = ("left", "right", "top", "bottom")
 _DISPLAY_KEYS = ("id", "pixels", "rect", "blend", "gamma", "blend_exponent", "black_level",
                  "warp")
 _PIN_CORNERS = ("top_left", "top_right", "bottom_right", "bottom_left")
+_MESH_KEYS = ("rows", "cols", "points")
 
 
 def _point(name: str, value: Any, key: str) -> tuple[float, float]:
@@ -274,6 +275,7 @@ def _point(name: str, value: Any, key: str) -> tuple[float, float]:
 
 def _warp(name: str, t: Fields, pixels: tuple[int, int]) -> CornerPin | MeshWarp:
     """A display's ``warp`` table: ``kind = "corner_pin"`` or ``kind = "mesh"``."""
+    t.only("kind", *_PIN_CORNERS, *_MESH_KEYS)   # a misspelt `kind` is a typo, not missing
     kind = t.str("kind")
     w, h = pixels
     limit = 4 * max(w, h)  # a point far outside the output is a typo, not a warp
@@ -283,7 +285,7 @@ def _warp(name: str, t: Fields, pixels: tuple[int, int]) -> CornerPin | MeshWarp
         key = t.key("top_left")
         warp: CornerPin | MeshWarp = CornerPin(*pts)
     elif kind == "mesh":
-        t.only("kind", "rows", "cols", "points")
+        t.only("kind", *_MESH_KEYS)
         rows, cols = (t.get(k, REQUIRED) for k in ("rows", "cols"))
         for k, v in (("rows", rows), ("cols", cols)):
             if isinstance(v, bool) or not isinstance(v, int) or not 2 <= v <= 64:

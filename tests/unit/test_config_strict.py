@@ -358,3 +358,29 @@ def test_wall_check_refuses_a_venue_with_a_misspelt_key_in_one_line(tmp_path: Pa
     assert res.returncode == 2 and "wall ok" not in res.stdout
     assert res.stderr.splitlines() == [
         f"exhibit: error: {path}: displays[0].gama: unknown key, did you mean `gamma`?"]
+
+
+def _each_key_misspelt(text: str) -> list[tuple[str, str]]:
+    """``(text with one key line's key misspelt, that key)`` for every key line of ``text``:
+    a letter dropped from the middle of the key."""
+    lines = text.splitlines(keepends=True)
+    out = []
+    for i, line in enumerate(lines):
+        m = re.match(r"^([a-z_]+) = ", line)
+        if m:
+            key = m.group(1)
+            j = len(key) // 2
+            out.append(("".join([*lines[:i], key[:j] + key[j + 1:] + line[len(key):],
+                                 *lines[i + 1:]]), key))
+    return out
+
+
+@pytest.mark.parametrize("loader, base", [(load_venue, VENUE), (load_show, SHOW)],
+                         ids=["venue", "show"])
+def test_every_key_of_every_table_is_strict(tmp_path: Path, loader, base: str) -> None:  # type: ignore[no-untyped-def]
+    cases = _each_key_misspelt(base)
+    assert len(cases) > 20
+    for text, key in cases:
+        with pytest.raises(ConfigError) as err:
+            loader(_write(tmp_path, "config.toml", text))
+        assert str(err.value).endswith(f"did you mean `{key}`?"), (key, str(err.value))
