@@ -6,8 +6,8 @@ command-line flags and the ``EXHIBIT_<NAME>`` environment variables into
 for an operator tool or a kiosk. Precedence for every value: command-line flag, then
 environment variable, then the file, then the default. Nothing is read here but the
 environment: key files are named, not opened. Ports are checked wherever they come from
-(1-65535), and so is the render scale (0.05-4), each in one line naming the flag or the
-variable.
+(1-65535), and so are the render scale (0.05-4) and a window origin, each in one line
+naming the flag or the variable.
 """
 
 from __future__ import annotations
@@ -156,8 +156,12 @@ def resolve_node(venue: VenueConfig, display_id: str, *, host: str | None = None
     (``key``, this node's CURVE secret key file, falls back to ``EXHIBIT_KEY``)."""
     scale = _pick(render_scale, "RENDER_SCALE", 1.0, float)
     if not (math.isfinite(scale) and 0.05 <= scale <= 4.0):
-        raise ConfigError("<flags>", "render scale must be between 0.05 and 4",
-                          key="render_scale")
+        where = ("<flags>", "render_scale") if render_scale is not None else (
+            "EXHIBIT_RENDER_SCALE", None)
+        raise ConfigError(where[0], "render scale must be between 0.05 and 4", key=where[1])
+    if window_origin is not None and any(abs(c) > 100_000 for c in window_origin):
+        raise ConfigError("<flags>", "must be within 100000 pixels of the desktop's origin",
+                          key="--window-origin")
     state = _port(state_port, "STATE_PORT", venue.network.state_port)
     publish = _port(publish_port, "PUBLISH_PORT", venue.network.publish_port)
     _distinct(state, publish)

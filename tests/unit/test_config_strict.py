@@ -282,10 +282,16 @@ def _a_show(folder: Path):  # type: ignore[no-untyped-def]
     return load_show(_write(folder, "show.toml", SHOW))
 
 
-def test_a_nan_render_scale_is_refused(venue, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+def test_a_nan_render_scale_or_a_far_window_is_refused(venue, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("EXHIBIT_RENDER_SCALE", "nan")
-    with pytest.raises(ConfigError, match="render scale must be between"):
+    with pytest.raises(ConfigError) as err:
         resolve_node(venue, "a")
+    assert str(err.value) == "EXHIBIT_RENDER_SCALE: render scale must be between 0.05 and 4"
+    with pytest.raises(ConfigError, match="<flags>: render_scale: render scale must be"):
+        resolve_node(venue, "a", render_scale=float("inf"))
+    monkeypatch.delenv("EXHIBIT_RENDER_SCALE")
+    with pytest.raises(ConfigError, match="<flags>: --window-origin: must be within"):
+        resolve_node(venue, "a", window_origin=(10**12, 0))
 
 
 def _uncommented(text: str) -> str:
