@@ -28,6 +28,7 @@ from .roles import (
 )
 from .security import SECURITY_ROLES, SecurityConfig
 from .show import (
+    MAX_DURATION_S,
     TRANSITIONS,
     WEEKDAYS,
     AttractConfig,
@@ -57,6 +58,7 @@ __all__ = [
     "CornerPin",
     "CueConfig",
     "DisplayConfig",
+    "MAX_DURATION_S",
     "MeshWarp",
     "NetworkConfig",
     "NodeSettings",

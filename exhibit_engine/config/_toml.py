@@ -3,19 +3,25 @@
 Every mistake is a :class:`~exhibit_engine.errors.ConfigError` that names the file and
 the dotted key (``venue.toml: displays[1].rect: must be a list of 4 numbers``), so the
 parsers of :mod:`.venue`, :mod:`.security` and :mod:`.show` only state their rules.
+
+Config files are strict: :meth:`Fields.only` refuses any key a table does not know, with
+the nearest known name (``displays[1].gama: unknown key, did you mean `gamma`?``), so a
+typo never falls back silently to a default.
 """
 
 from __future__ import annotations
 
+import difflib
 import math
 import os
 import tomllib
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
 
-__all__ = ["Fields", "REQUIRED", "read_toml"]
+__all__ = ["Fields", "REQUIRED", "nearest", "read_toml", "unknown_key"]
 
 #: The default of a field that must be given.
 REQUIRED: Any = object()
@@ -49,6 +55,38 @@ def read_toml(path: str | os.PathLike[str]) -> tuple[str, dict[str, Any]]:
         raise ConfigError(name, f"not valid TOML ({exc})") from None
 
 
+def nearest(name: str, known: Iterable[str]) -> str | None:
+    """The known name nearest to ``name`` (a typo of it), or ``None`` when none is near.
+
+    Close spellings come from :func:`difflib.get_close_matches`; a dash for an underscore
+    or another case (``state-port``, ``Gamma``) also counts as near.
+    """
+    names = sorted(set(known))
+    near = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
+    if near:
+        return near[0]
+    folded = {n.replace("-", "_").lower(): n for n in names}
+    return folded.get(name.replace("-", "_").lower())
+
+
+def unknown_key(path: str, key: str, value: Any, known: Iterable[str]) -> ConfigError:
+    """The error for an unknown key ``key`` (dotted) holding ``value``.
+
+    The message names the nearest known name (:func:`difflib.get_close_matches`), or
+    lists them all when none is near; a table (or an array of tables) is called a table.
+    """
+    names = sorted(set(known))
+    leaf = key.rsplit(".", 1)[-1]
+    is_table = isinstance(value, dict) or (
+        isinstance(value, list) and bool(value) and all(isinstance(v, dict) for v in value))
+    what = "unknown table" if is_table else "unknown key"
+    near = nearest(leaf, names)
+    if near:
+        return ConfigError(path, f"{what}, did you mean `{near}`?", key=key)
+    listing = ", ".join(names) if names else "none"
+    return ConfigError(path, f"{what} (known here: {listing})", key=key)
+
+
 class Fields:
     """Typed access to one TOML table, with errors that name file and dotted key.
 
@@ -70,6 +108,17 @@ class Fields:
         """The dotted key of field ``name`` of this table."""
         return f"{self.prefix}.{name}" if self.prefix else name
 
+    def only(self, *known: str) -> Fields:
+        """Refuse every key of this table that is not in ``known``; returns ``self``.
+
+        Raises:
+            ConfigError: the first unknown key, in file order, with the nearest known name.
+        """
+        for k, v in self.table.items():
+            if k not in known:
+                raise unknown_key(self.path, self.key(k), v, known)
+        return self
+
     def get(self, name: str, default: Any) -> Any:
         """The raw value of ``name``, or ``default`` (:data:`REQUIRED`: an error)."""
         if name in self.table:
@@ -86,15 +135,21 @@ class Fields:
         return v
 
     def num(self, name: str, default: Any = None, *, positive: bool = False,
-            minimum: float | None = None) -> float:
-        """A finite number, optionally above 0 or at least ``minimum``."""
+            minimum: float | None = None, maximum: float | None = None,
+            unit: str = "") -> float:
+        """A finite number, optionally above 0, at least ``minimum``, at most ``maximum``
+        (``unit``, such as ``" s"``, follows the bounds in messages)."""
         v = self.get(name, REQUIRED if default is None else default)
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
             raise ConfigError(self.path, "must be a finite number", key=self.key(name))
         if positive and v <= 0:
             raise ConfigError(self.path, "must be greater than 0", key=self.key(name))
         if minimum is not None and v < minimum:
-            raise ConfigError(self.path, f"must be at least {minimum}", key=self.key(name))
+            raise ConfigError(self.path, f"must be at least {minimum:g}{unit}",
+                              key=self.key(name))
+        if maximum is not None and v > maximum:
+            raise ConfigError(self.path, f"must be at most {maximum:g}{unit}",
+                              key=self.key(name))
         return float(v)
 
     def port(self, name: str, default: int) -> int:

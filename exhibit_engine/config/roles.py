@@ -5,11 +5,14 @@ command-line flags and the ``EXHIBIT_<NAME>`` environment variables into
 :class:`ControllerSettings` and :class:`NodeSettings`; :func:`resolve_peer` does the same
 for an operator tool or a kiosk. Precedence for every value: command-line flag, then
 environment variable, then the file, then the default. Nothing is read here but the
-environment: key files are named, not opened.
+environment: key files are named, not opened. Ports are checked wherever they come from
+(1-65535), and so are the render scale (0.05-4) and a window origin, each in one line
+naming the flag or the variable.
 """
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,6 +88,23 @@ def _pick(flag: Any, env: str, file_value: Any, cast: Any = str) -> Any:
     return file_value
 
 
+def _port(flag: int | None, env: str, file_value: int) -> int:
+    """A port from the flag, ``EXHIBIT_<env>`` or the file, checked to be 1-65535."""
+    value = _pick(flag, env, file_value, int)
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
+        where = (("<flags>", f"--{env.lower().replace('_', '-')}") if flag is not None
+                 else (f"EXHIBIT_{env}", None))
+        raise ConfigError(where[0], f"must be a port number 1-65535, not {value}",
+                          key=where[1])
+    return value
+
+
+def _distinct(state_port: int, publish_port: int) -> None:
+    if state_port == publish_port:
+        raise ConfigError("<flags>", f"state and publish ports must differ (both {state_port})",
+                          key="--publish-port")
+
+
 def resolve_controller(venue: VenueConfig, show: ShowConfig, *, host: str | None = None,
                        state_port: int | None = None,
                        publish_port: int | None = None, state_file: str | None = None,
@@ -96,12 +116,15 @@ def resolve_controller(venue: VenueConfig, show: ShowConfig, *, host: str | None
     The CURVE secret key file is ``key``, else ``EXHIBIT_KEY``, else ``[security]
     controller_key`` (used only when ``curve`` is on).
     """
+    state = _port(state_port, "STATE_PORT", venue.network.state_port)
+    publish = _port(publish_port, "PUBLISH_PORT", venue.network.publish_port)
+    _distinct(state, publish)
     return ControllerSettings(
         venue=venue,
         show=show,
         host=_pick(host, "HOST", venue.network.host),
-        state_port=_pick(state_port, "STATE_PORT", venue.network.state_port, int),
-        publish_port=_pick(publish_port, "PUBLISH_PORT", venue.network.publish_port, int),
+        state_port=state,
+        publish_port=publish,
         state_file=_pick(state_file, "STATE_FILE",
                          default_state_file(venue.path or "venue.toml", show.id))
         if persist else None,
@@ -118,7 +141,7 @@ def resolve_peer(venue: VenueConfig | None, *, host: str | None = None,
     defaults."""
     net = venue.network if venue is not None else NetworkConfig()
     return (_pick(host, "HOST", net.host),
-            _pick(state_port, "STATE_PORT", net.state_port, int),
+            _port(state_port, "STATE_PORT", net.state_port),
             _pick(key, "KEY", None))
 
 
@@ -132,15 +155,22 @@ def resolve_node(venue: VenueConfig, display_id: str, *, host: str | None = None
     """Resolve a projector node's settings: flags, then environment, then venue file
     (``key``, this node's CURVE secret key file, falls back to ``EXHIBIT_KEY``)."""
     scale = _pick(render_scale, "RENDER_SCALE", 1.0, float)
-    if not 0.05 <= scale <= 4.0:
-        raise ConfigError("<flags>", "render scale must be between 0.05 and 4",
-                          key="render_scale")
+    if not (math.isfinite(scale) and 0.05 <= scale <= 4.0):
+        where = ("<flags>", "render_scale") if render_scale is not None else (
+            "EXHIBIT_RENDER_SCALE", None)
+        raise ConfigError(where[0], "render scale must be between 0.05 and 4", key=where[1])
+    if window_origin is not None and any(abs(c) > 100_000 for c in window_origin):
+        raise ConfigError("<flags>", "must be within 100000 pixels of the desktop's origin",
+                          key="--window-origin")
+    state = _port(state_port, "STATE_PORT", venue.network.state_port)
+    publish = _port(publish_port, "PUBLISH_PORT", venue.network.publish_port)
+    _distinct(state, publish)
     return NodeSettings(
         venue=venue,
         display=venue.display(display_id),
         host=_pick(host, "HOST", venue.network.host),
-        state_port=_pick(state_port, "STATE_PORT", venue.network.state_port, int),
-        publish_port=_pick(publish_port, "PUBLISH_PORT", venue.network.publish_port, int),
+        state_port=state,
+        publish_port=publish,
         bundle_dir=_pick(bundle_dir, "BUNDLE_DIR", str(Path(venue.path).parent / "bundles")),
         headless=headless,
         render_scale=scale,

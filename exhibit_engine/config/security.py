@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
-from ._toml import Fields
+from ._toml import Fields, nearest
 
 __all__ = ["SECURITY_ROLES", "SecurityConfig", "parse_security"]
 
@@ -71,12 +71,8 @@ def parse_security(name: str, table: Any, display_ids: tuple[str, ...] = ()) -> 
             without the controller's public key file or without any allowed key file,
             or ``[security.displays]`` naming an unknown display.
     """
-    sec = Fields(name, table, "security")
-    known = {"curve", "controller_key", "controller_public_key", "displays", *SECURITY_ROLES}
-    for k in sec.table:
-        if k not in known:
-            raise ConfigError(name, f"unknown key (known: {', '.join(sorted(known))})",
-                              key=sec.key(k))
+    sec = Fields(name, table, "security").only(
+        "curve", "controller_key", "controller_public_key", "displays", *SECURITY_ROLES)
     curve = sec.bool("curve", False)
     here = Path(name).parent
 
@@ -110,8 +106,10 @@ def parse_security(name: str, table: Any, display_ids: tuple[str, ...] = ()) -> 
     for display_id, file in bound.items():
         where = sec.key(f"displays.{display_id}")
         if display_id not in display_ids:
+            near = nearest(display_id, display_ids)
+            hint = f", did you mean `{near}`?" if near else ""
             raise ConfigError(name, f"no display {display_id!r} (known: "
-                              f"{', '.join(display_ids)})", key=where)
+                              f"{', '.join(display_ids)}){hint}", key=where)
         if not isinstance(file, str) or not file:
             raise ConfigError(name, "must be a projector's public key file path", key=where)
         displays.append((display_id, str((here / file).resolve())))

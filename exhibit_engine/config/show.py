@@ -4,7 +4,10 @@ opening hours.
 ``show.toml`` describes what plays. :func:`load_show` reads it with :mod:`tomllib`,
 checks it field by field (every cue names a bundle of ``[[bundles]]``, a transition it
 knows, a transition no longer than the cue) and turns every mistake into a
-:class:`~exhibit_engine.errors.ConfigError` naming the file and the dotted key.
+:class:`~exhibit_engine.errors.ConfigError` naming the file and the dotted key. Every
+table is strict: an unknown key or table is refused with the nearest valid name. Times
+are finite and bounded (a cue lasts at most :data:`MAX_DURATION_S`), so no time added
+to a clock can overflow it.
 """
 
 from __future__ import annotations
@@ -16,18 +19,30 @@ from datetime import date
 from typing import Any
 
 from ..errors import ConfigError
-from ._toml import REQUIRED, Fields, read_toml
+from ._toml import REQUIRED, Fields, nearest, read_toml
 
 __all__ = [
     "AttractConfig",
     "BundleRef",
     "CueConfig",
+    "MAX_DURATION_S",
     "ScheduleConfig",
     "ShowConfig",
     "TRANSITIONS",
     "WEEKDAYS",
     "load_show",
 ]
+
+#: The longest a cue (or standby, or the attract loop's idle wait) may last, in seconds
+#: (about 11.6 days): a longer one is a typo, and 1e308 s would overflow a clock.
+MAX_DURATION_S = 1e6
+
+#: The longest fade or GO guard ``[control]`` may ask for, in seconds.
+_MAX_CONTROL_S = 600.0
+
+#: The top-level tables of ``show.toml``.
+_SHOW_TABLES = ("show", "bundles", "cues", "attract", "standby", "schedule", "control")
+_CUE_KEYS = ("id", "bundle", "scene", "duration", "transition", "transition_time", "wait")
 
 #: Transitions a cue may ask for.
 TRANSITIONS = ("cut", "crossfade", "fade")
@@ -135,20 +150,22 @@ def load_show(path: str | os.PathLike[str]) -> ShowConfig:
         ConfigError: the file is missing, is not TOML, or breaks a rule.
     """
     name, data = read_toml(path)
-    top = Fields(name, data, "")
-    show = Fields(name, top.get("show", REQUIRED), "show")
+    top = Fields(name, data, "").only(*_SHOW_TABLES)
+    show = Fields(name, top.get("show", REQUIRED), "show").only("id", "title", "loop")
     title = show.get("title", {})
     if not isinstance(title, dict) or not all(isinstance(v, str) for v in title.values()):
         raise ConfigError(name, "must be a table of language = text", key="show.title")
     bundles = []
     for i, raw in enumerate(top.tables("bundles")):
-        b = Fields(name, raw, f"bundles[{i}]")
+        b = Fields(name, raw, f"bundles[{i}]").only("id", "file")
         bundles.append(BundleRef(id=b.str("id"), file=b.str("file")))
     ids = {b.id for b in bundles}
     if len(ids) != len(bundles):
         raise ConfigError(name, "bundle ids must be unique", key="bundles")
     cues = _cue_list(name, top.tables("cues"), "cues", ids, {}, "cue")
-    control = Fields(name, data.get("control", {}), "control")
+    control = Fields(name, data.get("control", {}), "control").only(
+        "go_guard_s", "blackout_fade_s", "panic_fade_s")
+    ctl = {"minimum": 0.0, "maximum": _MAX_CONTROL_S, "unit": " s"}
     return ShowConfig(
         id=show.str("id"),
         title=dict(title),
@@ -159,29 +176,32 @@ def load_show(path: str | os.PathLike[str]) -> ShowConfig:
         attract=_attract(name, data, ids, {c.id: c for c in cues}),
         standby=_standby(name, data, ids),
         schedule=_schedule(name, data),
-        go_guard_s=control.num("go_guard_s", 0.5, minimum=0.0),
-        blackout_fade_s=control.num("blackout_fade_s", 2.0, minimum=0.0),
-        panic_fade_s=control.num("panic_fade_s", 1.0, minimum=0.0),
+        go_guard_s=control.num("go_guard_s", 0.5, **ctl),
+        blackout_fade_s=control.num("blackout_fade_s", 2.0, **ctl),
+        panic_fade_s=control.num("panic_fade_s", 1.0, **ctl),
     )
 
 
 def _cue(name: str, raw: Any, key: str, ids: set[str], default_id: str) -> CueConfig:
     """One cue table, checked."""
-    c = Fields(name, raw, key)
+    c = Fields(name, raw, key).only(*_CUE_KEYS)
     cue = CueConfig(
         id=c.str("id", default_id),
         bundle=c.str("bundle"),
         scene=c.str("scene"),
-        duration=c.num("duration", positive=True),
+        duration=c.num("duration", positive=True, maximum=MAX_DURATION_S, unit=" s"),
         transition=c.str("transition", "cut"),
-        transition_time=c.num("transition_time", 0.0, minimum=0.0),
+        transition_time=c.num("transition_time", 0.0, minimum=0.0, maximum=MAX_DURATION_S,
+                              unit=" s"),
         wait=c.bool("wait", False),
     )
     if cue.bundle not in ids:
         raise ConfigError(name, f"names bundle {cue.bundle!r}, which [[bundles]] lacks",
                           key=f"{key}.bundle")
     if cue.transition not in TRANSITIONS:
-        raise ConfigError(name, f"must be one of {', '.join(TRANSITIONS)}",
+        near = nearest(cue.transition, TRANSITIONS)
+        hint = f", did you mean `{near}`?" if near else ""
+        raise ConfigError(name, f"must be one of {', '.join(TRANSITIONS)}{hint}",
                           key=f"{key}.transition")
     if cue.transition_time > cue.duration:
         raise ConfigError(name, "must not be longer than the cue's duration",
@@ -219,9 +239,9 @@ def _attract(name: str, data: Mapping[str, Any], ids: set[str],
     """``[attract]``: idle_after and a cue list (tables, or ids of main cues)."""
     if "attract" not in data:
         return None
-    t = Fields(name, data["attract"], "attract")
+    t = Fields(name, data["attract"], "attract").only("idle_after", "cues", "loop")
     return AttractConfig(
-        idle_after=t.num("idle_after", positive=True),
+        idle_after=t.num("idle_after", positive=True, maximum=MAX_DURATION_S, unit=" s"),
         cues=_cue_list(name, t.tables("cues"), "attract.cues", ids, known, "attract"),
         loop=t.bool("loop", True),
     )
@@ -231,9 +251,10 @@ def _standby(name: str, data: Mapping[str, Any], ids: set[str]) -> CueConfig | N
     """``[standby]``: the scene outside opening hours (absent: the wall goes black)."""
     if "standby" not in data:
         return None
-    t = Fields(name, data["standby"], "standby")
+    t = Fields(name, data["standby"], "standby").only("id", "bundle", "scene", "duration")
     cue = CueConfig(id=t.str("id", "standby"), bundle=t.str("bundle"), scene=t.str("scene"),
-                    duration=t.num("duration", 600.0, positive=True))
+                    duration=t.num("duration", 600.0, positive=True, maximum=MAX_DURATION_S,
+                                   unit=" s"))
     if cue.bundle not in ids:
         raise ConfigError(name, f"names bundle {cue.bundle!r}, which [[bundles]] lacks",
                           key="standby.bundle")
@@ -273,6 +294,25 @@ def _schedule(name: str, data: Mapping[str, Any]) -> ScheduleConfig | None:
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
     t = Fields(name, data["schedule"], "schedule")
+    # Special days: "YYYY-MM-DD" keys in [schedule.special], or directly in [schedule].
+    # Every other key is checked before the required timezone, so `timezon` is a typo.
+    sp = Fields(name, t.table.get("special", {}), "schedule.special")
+    days = [(f"schedule.special.{k}", k, v) for k, v in sp.table.items()]
+    days += [(f"schedule.{k}", k, v) for k, v in t.table.items()
+             if k not in ("timezone", "special", *WEEKDAYS)]
+    special_days: list[tuple[str, date, Any]] = []
+    for key, k, v in days:
+        try:
+            day = date.fromisoformat(k) if len(k) == 10 and k[4] == "-" else None
+        except ValueError:
+            day = None
+        if day is None:
+            near = nearest(k, ("timezone", "special", *WEEKDAYS))
+            if near:
+                raise ConfigError(name, f"unknown key, did you mean `{near}`?", key=key)
+            raise ConfigError(name, "unknown key: expected timezone, a weekday "
+                              f"({', '.join(WEEKDAYS)}), special or a date YYYY-MM-DD", key=key)
+        special_days.append((key, day, v))
     tz = t.str("timezone")
     try:
         ZoneInfo(tz)
@@ -281,20 +321,8 @@ def _schedule(name: str, data: Mapping[str, Any]) -> ScheduleConfig | None:
                           f"\"Europe/Berlin\")", key="schedule.timezone") from None
     weekly = tuple(_hours(name, t.table[d], f"schedule.{d}") if d in t.table else None
                    for d in WEEKDAYS)
-    # Special days: "YYYY-MM-DD" keys in [schedule.special], or directly in [schedule].
-    sp = Fields(name, t.table.get("special", {}), "schedule.special")
-    days = [(f"schedule.special.{k}", k, v) for k, v in sp.table.items()]
-    days += [(f"schedule.{k}", k, v) for k, v in t.table.items()
-             if k not in ("timezone", "special", *WEEKDAYS)]
     special: dict[date, tuple[int, int] | None] = {}
-    for key, k, v in days:
-        try:
-            day = date.fromisoformat(k) if len(k) == 10 and k[4] == "-" else None
-        except ValueError:
-            day = None
-        if day is None:
-            raise ConfigError(name, "unknown key: expected timezone, a weekday "
-                              f"({', '.join(WEEKDAYS)}), special or a date YYYY-MM-DD", key=key)
+    for key, day, v in special_days:
         if day in special:
             raise ConfigError(name, "date given twice", key=key)
         special[day] = _hours(name, v, key)

@@ -4,7 +4,8 @@ network and the bundle policy.
 ``venue.toml`` describes the hardware. :func:`load_venue` reads it with
 :mod:`tomllib`, checks it field by field (each display against the wall, each warp
 against its display's pixels) and turns every mistake into a
-:class:`~exhibit_engine.errors.ConfigError` naming the file and the dotted key. The
+:class:`~exhibit_engine.errors.ConfigError` naming the file and the dotted key. Every
+table is strict: an unknown key or table is refused with the nearest valid name. The
 ``[security]`` table is parsed by :mod:`.security`; no key file is read here.
 """
 
@@ -212,13 +213,14 @@ class VenueConfig:
 
 def _wall(name: str, t: Fields) -> WallConfig:
     """The ``[wall]`` table: a flat wall, or a cylinder given by radius and angle or width."""
+    t.only("shape", "width", "height", "eye", "radius", "angle")
     shape = t.str("shape", "flat")
     if shape not in WALL_SHAPES:
         raise ConfigError(name, f"unsupported wall shape {shape!r} (supported: "
                           f"{', '.join(WALL_SHAPES)})", key="wall.shape")
     radius = 0.0
     if shape == "cylinder":
-        radius = t.num("radius", positive=True)
+        radius = t.num("radius", positive=True, maximum=_MAX_WALL_M, unit=" m")
         if ("angle" in t.table) == ("width" in t.table):
             raise ConfigError(name, "a cylinder wall needs either angle (degrees) or width "
                               "(arc length, m), not both", key="wall.angle")
@@ -229,7 +231,7 @@ def _wall(name: str, t: Fields) -> WallConfig:
                                   "its chord; the eye must see every chord)", key="wall.angle")
             width = math.radians(angle) * radius
         else:
-            width = t.num("width", positive=True)
+            width = t.num("width", positive=True, maximum=_MAX_WALL_M, unit=" m")
             if width > math.pi * radius + 1e-9:
                 raise ConfigError(name, "a cylinder wall spans at most 180 degrees "
                                   "(arc length at most pi x radius)", key="wall.width")
@@ -238,11 +240,15 @@ def _wall(name: str, t: Fields) -> WallConfig:
             if extra in t.table:
                 raise ConfigError(name, "only a cylinder wall has this key",
                                   key=f"wall.{extra}")
-        width = t.num("width", positive=True)
-    wall = WallConfig(width=width, height=t.num("height", positive=True),
+        width = t.num("width", positive=True, maximum=_MAX_WALL_M, unit=" m")
+    wall = WallConfig(width=width, height=t.num("height", positive=True, maximum=_MAX_WALL_M,
+                                                unit=" m"),
                       eye=t.vec("eye", 3), shape=shape, radius=radius)
     if wall.eye[2] <= 0:
         raise ConfigError(name, "eye distance (third value) must be greater than 0",
+                          key="wall.eye")
+    if any(abs(c) > _MAX_WALL_M for c in wall.eye):
+        raise ConfigError(name, f"eye coordinates must be within {_MAX_WALL_M:g} m",
                           key="wall.eye")
     if shape == "cylinder" and wall.eye[2] >= 2 * radius:
         raise ConfigError(name, "eye distance must be less than the cylinder's diameter",
@@ -250,8 +256,13 @@ def _wall(name: str, t: Fields) -> WallConfig:
     return wall
 
 
+#: The largest wall size, radius or eye coordinate a venue may give (m).
+_MAX_WALL_M = 1000.0
 _BLEND_SIDES = ("left", "right", "top", "bottom")
+_DISPLAY_KEYS = ("id", "pixels", "rect", "blend", "gamma", "blend_exponent", "black_level",
+                 "warp")
 _PIN_CORNERS = ("top_left", "top_right", "bottom_right", "bottom_left")
+_MESH_KEYS = ("rows", "cols", "points")
 
 
 def _point(name: str, value: Any, key: str) -> tuple[float, float]:
@@ -264,20 +275,17 @@ def _point(name: str, value: Any, key: str) -> tuple[float, float]:
 
 def _warp(name: str, t: Fields, pixels: tuple[int, int]) -> CornerPin | MeshWarp:
     """A display's ``warp`` table: ``kind = "corner_pin"`` or ``kind = "mesh"``."""
+    t.only("kind", *_PIN_CORNERS, *_MESH_KEYS)   # a misspelt `kind` is a typo, not missing
     kind = t.str("kind")
     w, h = pixels
     limit = 4 * max(w, h)  # a point far outside the output is a typo, not a warp
     if kind == "corner_pin":
-        for extra in set(t.table) - {"kind", *_PIN_CORNERS}:
-            raise ConfigError(name, "not a corner-pin key (kind, top_left, top_right, "
-                              "bottom_right, bottom_left)", key=t.key(extra))
+        t.only("kind", *_PIN_CORNERS)
         pts = [_point(name, t.get(c, REQUIRED), t.key(c)) for c in _PIN_CORNERS]
         key = t.key("top_left")
         warp: CornerPin | MeshWarp = CornerPin(*pts)
     elif kind == "mesh":
-        for extra in set(t.table) - {"kind", "rows", "cols", "points"}:
-            raise ConfigError(name, "not a mesh key (kind, rows, cols, points)",
-                              key=t.key(extra))
+        t.only("kind", *_MESH_KEYS)
         rows, cols = (t.get(k, REQUIRED) for k in ("rows", "cols"))
         for k, v in (("rows", rows), ("cols", cols)):
             if isinstance(v, bool) or not isinstance(v, int) or not 2 <= v <= 64:
@@ -300,6 +308,7 @@ def _warp(name: str, t: Fields, pixels: tuple[int, int]) -> CornerPin | MeshWarp
 
 def _display(name: str, d: Fields, wall: WallConfig) -> DisplayConfig:
     """One ``[[displays]]`` table, checked against the wall."""
+    d.only(*_DISPLAY_KEYS)
     did = d.str("id")
     px = d.vec("pixels", 2, integer=True)
     if not all(16 <= p <= 16384 for p in px):
@@ -315,10 +324,7 @@ def _display(name: str, d: Fields, wall: WallConfig) -> DisplayConfig:
                           f"{wall.width:g} x {wall.height:g} m wall", key=d.key("rect"))
     blend = [0.0, 0.0, 0.0, 0.0]
     if "blend" in d.table:
-        b = Fields(name, d.table["blend"], d.key("blend"))
-        for extra in set(b.table) - set(_BLEND_SIDES):
-            raise ConfigError(name, "not a blend side (left, right, top, bottom)",
-                              key=b.key(extra))
+        b = Fields(name, d.table["blend"], d.key("blend")).only(*_BLEND_SIDES)
         for j, side in enumerate(_BLEND_SIDES):
             blend[j] = b.num(side, 0.0, minimum=0.0)
         for j, side in enumerate(_BLEND_SIDES):
@@ -341,6 +347,10 @@ def _display(name: str, d: Fields, wall: WallConfig) -> DisplayConfig:
                          gamma=gamma, blend_exponent=exponent, black_level=black, warp=warp)
 
 
+#: The top-level tables of ``venue.toml``.
+_VENUE_TABLES = ("venue", "wall", "network", "displays", "bundles", "security")
+
+
 def load_venue(path: str | os.PathLike[str]) -> VenueConfig:
     """Read and check a ``venue.toml``.
 
@@ -348,10 +358,11 @@ def load_venue(path: str | os.PathLike[str]) -> VenueConfig:
         ConfigError: the file is missing, is not TOML, or breaks a rule.
     """
     name, data = read_toml(path)
-    top = Fields(name, data, "")
-    venue = Fields(name, data.get("venue", {}), "venue")
+    top = Fields(name, data, "").only(*_VENUE_TABLES)
+    venue = Fields(name, data.get("venue", {}), "venue").only("id", "name")
     wall = _wall(name, Fields(name, top.get("wall", REQUIRED), "wall"))
-    net_t = Fields(name, data.get("network", {}), "network")
+    net_t = Fields(name, data.get("network", {}), "network").only(
+        "host", "state_port", "publish_port", "lost_after_s", "hung_after_s")
     network = NetworkConfig(
         host=net_t.str("host", "127.0.0.1"),
         state_port=net_t.port("state_port", 5570),
@@ -373,7 +384,8 @@ def load_venue(path: str | os.PathLike[str]) -> VenueConfig:
                               key=f"displays[{i}].id")
         seen.add(display.id)
         displays.append(display)
-    policy_t = Fields(name, data.get("bundles", {}), "bundles")
+    policy_t = Fields(name, data.get("bundles", {}), "bundles").only(
+        "trusted_keys", "require_signed")
     keys = policy_t.get("trusted_keys", [])
     if not isinstance(keys, list) or not all(isinstance(k, str) and k for k in keys):
         raise ConfigError(name, "must be a list of public key file paths",
