@@ -55,6 +55,7 @@ With a state file (:mod:`.persist`) the driver resumes the saved session at star
 
 from __future__ import annotations
 
+import difflib
 import logging
 import math
 from collections.abc import Callable, Mapping
@@ -145,6 +146,8 @@ class ControllerCore:
         show: the show control and its languages (:class:`~._show.ShowSession`).
         role_commands: which role may send which command; a copy of
             :data:`~.commands.ROLE_COMMANDS` (granting is editing this data).
+        items: the item ids the show's bundles hold, which ``select`` may name; ``None``
+            (the bundles are not known here) lets any item id through.
     """
 
     def __init__(self, now: float, session: str, *, heartbeat_s: float = 0.2,
@@ -173,6 +176,7 @@ class ControllerCore:
         self._refusal_logged_at = -math.inf
         self._unlogged_refusals = 0
         self.role_commands: dict[str, frozenset[str]] = dict(ROLE_COMMANDS)
+        self.items: frozenset[str] | None = None
         self._snapshot_cache: tuple[tuple[int, int], list[Message]] | None = None
         self._snapshot_sent: dict[Any, float] = {}    # routing id -> last answer
         self._next_beat = now
@@ -528,6 +532,11 @@ class ControllerCore:
     def _cmd_select(self, args: Mapping[str, Any], now: float,
                     ) -> tuple[dict[str, Any], list[Message]]:
         item = args["item"]
+        if self.items is not None and item not in self.items:
+            near = difflib.get_close_matches(item, sorted(self.items), n=1)
+            raise CommandError("select", f"select: no bundle of the show has item "
+                               f"{item[:64]!r}" + (f" (did you mean {near[0]!r}?)" if near
+                                                    else ""))
         event = self._event("select", self.show_time(now) + args["delay"], {"item": item})
         # Also session state, so a node that joins later knows what is selected.
         update = self._set("selected_item", {"item": item, "selected_at": event.effective_at})

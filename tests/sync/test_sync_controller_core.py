@@ -181,6 +181,18 @@ def test_a_kiosk_that_only_sends_commands_is_not_lost(core: ControllerCore) -> N
     assert states(core, 1007.9 + 3.01) == {"lobby": "lost"}
 
 
+def test_select_of_an_item_no_bundle_has_is_refused(core: ControllerCore) -> None:
+    core.items = frozenset({"ding", "vase"})
+    reply, published = command(core, "select", 10.0, item="dnig")
+    assert not reply.ok and published == ()
+    assert reply.error == "select: no bundle of the show has item 'dnig' (did you mean 'ding'?)"
+    assert "selected_item" not in core.state
+    reply, _ = command(core, "select", 10.0, item="vase")
+    assert reply.ok
+    core.items = None                      # bundles unknown here: any id goes
+    assert command(core, "select", 11.0, item="anything")[0].ok
+
+
 def test_a_hung_render_loop_is_reported_hung_not_lost() -> None:
     core = ControllerCore(now=0.0, session="s", lost_after_s=0.35, hung_after_s=2.0)
     # The agent keeps beating every 0.1 s; the render loop stopped at t = 1.0.
