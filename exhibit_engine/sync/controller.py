@@ -101,6 +101,7 @@ class ControllerServer:
         self._curve: ServerCurve | None = None
         self._zap: ZapHandler | None = None
         self._saved_mark: tuple[int, int] | None = None
+        self._saved = threading.Condition()
         self._next_save = -math.inf
         self._save_failed = False
 
@@ -230,8 +231,23 @@ class ControllerServer:
             log.info("controller state saved to %s again", path)
         self._save_failed = False
         self.state_save = {"ok": True, "path": str(path), "saved_at": self._stamp()}
-        self._saved_mark, self._next_save = core.save_mark, now + SAVE_EVERY_S
+        with self._saved:
+            self._saved_mark, self._next_save = core.save_mark, now + SAVE_EVERY_S
+            self._saved.notify_all()
         return True
+
+    def wait_saved(self, timeout: float = 5.0) -> bool:
+        """Block until the state file holds the session as it is now (everything handled
+        so far), or ``timeout`` seconds pass; return whether it does. For tests and tools
+        that drive a serving controller from another thread.
+        """
+        core = self.core
+        if core is None or not self.settings.state_file:
+            return False
+        target = core.save_mark
+        with self._saved:
+            return self._saved.wait_for(
+                lambda: self._saved_mark is not None and self._saved_mark >= target, timeout)
 
     def close(self) -> None:
         """Close both sockets (linger 0), then the ZAP handler, then the context."""
