@@ -351,3 +351,13 @@ def test_the_resume_log_gives_the_show_time_after_a_pending_seek_took_effect(
         assert line.startswith("resumed the saved show at 30.000 s (rate 1)")
     finally:
         again.close()
+
+
+def test_without_flock_the_controller_refuses_in_one_line_naming_no_state(
+        controller_settings: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "fcntl", None)      # as on Windows: no fcntl module
+    server = ControllerServer(replace(controller_settings(),
+                                      state_file=str(tmp_path / "state.json")))
+    with pytest.raises(SyncError, match=r"needs fcntl\.flock .*--no-state"):
+        server.bind()
+    server.close()
