@@ -66,6 +66,9 @@ def _venue_show(venue: Path, show: Path | None) -> tuple[Any, Any]:
                    "venue.toml).")
 @click.option("--no-state", is_flag=True,
               help="Neither resume nor save: every start is a fresh show.")
+@click.option("--fresh", is_flag=True,
+              help="Start a fresh show even if the state file cannot be read: it is moved "
+                   "aside to STATE.unreadable-TIME, never overwritten.")
 @click.option("--sim-time", metavar="ISO",
               help="Simulate the wall clock from this instant (e.g. 2026-03-29T14:03:00+02:00)"
                    ": opening hours and the state file see it instead of the real clock.")
@@ -74,7 +77,7 @@ def _venue_show(venue: Path, show: Path | None) -> tuple[Any, Any]:
                    "NAME --kind curve`); needed when venue.toml [security] has curve = true (default: $EXHIBIT_KEY, else [security] controller_key).")
 def controller(venue: Path, show: Path, host: str | None, state_port: int | None,
                publish_port: int | None, state_file: Path | None, no_state: bool,
-               sim_time: str | None, key_file: Path | None) -> None:
+               fresh: bool, sim_time: str | None, key_file: Path | None) -> None:
     """Run the show controller: the clock and the truth every node follows.
 
     Publishes the show-time anchor in heartbeats, answers clock probes, keeps the list
@@ -83,8 +86,9 @@ def controller(venue: Path, show: Path, host: str | None, state_port: int | None
 
     The session (show time, cue, selection, blackout...) is saved to a state file
     whenever it changes and every few seconds; a controller started again with the same
-    file resumes the show where it was, as if it had run on meanwhile. A state file that
-    cannot be read gives one warning and a fresh show.
+    file resumes the show where it was, as if it had run on meanwhile. One controller at a
+    time uses a state file. One that exists but cannot be read is never overwritten: the
+    controller refuses to start unless given --fresh.
     """
     from datetime import datetime
 
@@ -115,7 +119,7 @@ def controller(venue: Path, show: Path, host: str | None, state_port: int | None
         click.echo(f"controller: show {s.id!r} on {server.state_endpoint} (state) and "
                    f"{server.publish_endpoint} (publish){saved}; Ctrl-C stops", err=True)
 
-    sys.exit(run_controller(settings, on_ready=ready, wall_clock=wall))
+    sys.exit(run_controller(settings, on_ready=ready, wall_clock=wall, fresh=fresh))
 
 
 @click.command()
@@ -385,6 +389,10 @@ def _print_status(endpoint: dict[str, Any], as_json: bool) -> None:
                  + (f", blackout {show['blackout']:.0%}" if show.get("blackout") else "")
                  + ("" if show.get("open", True) else ", closed"))
     click.echo(head)
+    saving = st.get("state_save") or {}
+    if saving and not saving.get("ok", True):
+        click.echo(f"STATE NOT SAVED since {saving.get('since')}: {saving.get('path')}: "
+                   f"{saving.get('error')}")
     table = Table()
     for col, just in (("node", "left"), ("role", "left"), ("state", "left"),
                       ("frames", "right"), ("show time", "right"), ("offset µs", "right"),

@@ -12,7 +12,12 @@ What the controller does with each message, and the commands it takes, are writt
 :mod:`.controller_core` and :mod:`.commands`.
 
 With a state file (:mod:`.persist`) the server resumes the saved session at start and
-saves it whenever it changes, every few seconds, and on the way out.
+saves it whenever it changes, every few seconds, and on the way out. At start it first
+takes the state file's lock (a second controller on the same file refuses to start, naming
+the first), refuses a state file that exists but cannot be read or parsed (unless started
+``fresh``, when that file is moved aside, never overwritten) and removes the temporary
+files of crashed saves. A save that fails shows in the ``status`` reply's ``state_save``
+and in the log until one succeeds again.
 """
 
 from __future__ import annotations
@@ -35,8 +40,16 @@ from ..errors import ProtocolError, SyncError
 from .auth import ServerCurve, ZapHandler, apply_server, server_curve, split_user_id
 from .commands import ROLE_COMMANDS
 from .controller_core import Actions, ControllerCore
-from .persist import SAVE_EVERY_S, load_session, save_session
-from .protocol import MAX_FRAME_BYTES, Message, Pong, Reply, decode
+from .persist import (
+    SAVE_EVERY_S,
+    StateLock,
+    load_session,
+    move_aside,
+    remove_stale_temps,
+    save_session,
+    unreadable_reason,
+)
+from .protocol import MAX_FRAME_BYTES, Command, Message, Pong, Reply, decode
 
 __all__ = ["ControllerServer", "run_controller", "simulated_wall_clock"]
 
@@ -54,6 +67,9 @@ class ControllerServer:
         wall_clock: the wall clock, an aware :class:`~datetime.datetime` (show schedules
             and the state file use it); the real one unless a test or ``--sim-time``
             passes another.
+        fresh: a state file that exists but cannot be read or parsed is moved aside
+            (``<state>.unreadable-<timestamp>``) and the show starts fresh, instead of the
+            controller refusing to start.
 
     A port of 0 binds a free port; :attr:`state_port` and :attr:`publish_port` give the
     real ones after :meth:`bind`. With ``settings.state_file`` the session is resumed from
@@ -63,8 +79,14 @@ class ControllerServer:
 
     def __init__(self, settings: ControllerSettings, clock: Callable[[], float] = time.monotonic,
                  *, lost_after_s: float | None = None,
-                 wall_clock: Callable[[], datetime] | None = None) -> None:
+                 wall_clock: Callable[[], datetime] | None = None,
+                 fresh: bool = False) -> None:
         self.settings = settings
+        self._fresh = fresh
+        self._lock: StateLock | None = None
+        #: The last save's outcome, for ``status`` (``None`` before the first / without
+        #: a state file): ``ok``, ``path``, then ``saved_at`` or ``error`` and ``since``.
+        self.state_save: dict[str, Any] | None = None
         self._clock = clock
         self._lost_after_s = lost_after_s
         self._ctx: zmq.Context[zmq.Socket[bytes]] | None = None
@@ -79,6 +101,7 @@ class ControllerServer:
         self._curve: ServerCurve | None = None
         self._zap: ZapHandler | None = None
         self._saved_mark: tuple[int, int] | None = None
+        self._saved = threading.Condition()
         self._next_save = -math.inf
         self._save_failed = False
 
@@ -100,12 +123,16 @@ class ControllerServer:
         unknown peer can neither send nor listen.
 
         Raises:
-            SyncError: a port cannot be bound (in use, bad host...).
+            SyncError: a port cannot be bound (in use, bad host...); another controller
+                holds the state file; the state file exists but cannot be read or parsed
+                (without ``fresh``).
             ConfigError: curve is on and the controller's key file is missing or bad.
         """
         if self._ctx is not None:
             return
         curve = server_curve(self.settings.venue.security, self.settings.key_file)
+        if self.settings.state_file:
+            self._claim_state_file(self.settings.state_file)
         self._ctx = ctx = zmq.Context()
         try:
             if curve is not None:
@@ -139,6 +166,13 @@ class ControllerServer:
                 self.core.restore(saved, self._clock(), self._wall().timestamp())
         self.core.attach_show(self.settings.show, self._clock(), self._wall(),
                               restored=saved.control if saved is not None else None)
+        if saved is not None:
+            # After the show control is attached: its anchor (a seek pending at the save
+            # and due meanwhile, say) decides the show time, not the saved line alone.
+            now = self._clock()
+            log.info("resumed the saved show at %.3f s (rate %g), state seq %d, event "
+                     "seq %d", self.core.show_time(now), self.core.anchor.rate,
+                     self.core.seq, saved.event_seq)
         log.info("controller %s: state %s, publish %s", self.core.session,
                  self.state_endpoint, self.publish_endpoint)
 
@@ -173,7 +207,8 @@ class ControllerServer:
         passed (always with ``force``); returns whether it wrote.
 
         A write that fails is logged once (until one succeeds again) and never stops the
-        show.
+        show; :attr:`state_save` carries it (``ok`` false, the ``error`` and ``since``
+        when) for ``status`` until a save succeeds.
         """
         core, path = self.core, self.settings.state_file
         if core is None or not path:
@@ -187,12 +222,32 @@ class ControllerServer:
         except (OSError, ValueError) as exc:
             if not self._save_failed:
                 log.warning("cannot save the controller state to %s: %s", path, exc)
+                self.state_save = {"ok": False, "path": str(path), "error": _why(exc),
+                                   "since": self._stamp()}
             self._save_failed = True
             self._next_save = now + SAVE_EVERY_S
             return False
+        if self._save_failed:
+            log.info("controller state saved to %s again", path)
         self._save_failed = False
-        self._saved_mark, self._next_save = core.save_mark, now + SAVE_EVERY_S
+        self.state_save = {"ok": True, "path": str(path), "saved_at": self._stamp()}
+        with self._saved:
+            self._saved_mark, self._next_save = core.save_mark, now + SAVE_EVERY_S
+            self._saved.notify_all()
         return True
+
+    def wait_saved(self, timeout: float = 5.0) -> bool:
+        """Block until the state file holds the session as it is now (everything handled
+        so far), or ``timeout`` seconds pass; return whether it does. For tests and tools
+        that drive a serving controller from another thread.
+        """
+        core = self.core
+        if core is None or not self.settings.state_file:
+            return False
+        target = core.save_mark
+        with self._saved:
+            return self._saved.wait_for(
+                lambda: self._saved_mark is not None and self._saved_mark >= target, timeout)
 
     def close(self) -> None:
         """Close both sockets (linger 0), then the ZAP handler, then the context."""
@@ -206,8 +261,57 @@ class ControllerServer:
         if self._ctx is not None:
             self._ctx.term()
             self._ctx = None
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
     # ------------------------------------------------------------------ internals
+
+    def _claim_state_file(self, path: str) -> None:
+        """Lock the state file, refuse (or with ``fresh`` move aside) an unreadable one,
+        and remove crashed saves' temporary files."""
+        lock = StateLock(path)
+        try:
+            lock.acquire(_real_wall_clock().isoformat(timespec="seconds"))
+        except BlockingIOError as exc:
+            raise SyncError(f"controller state file {path} is in use by another controller "
+                            f"({exc}); stop that one, or give this one another "
+                            f"--state-file") from None
+        except NotImplementedError as exc:
+            raise SyncError(f"controller state file {path}: {exc}; run with --no-state "
+                            f"on this system") from None
+        except OSError as exc:
+            # A folder that cannot be written: saves fail too and show in status; the
+            # show itself still runs.
+            log.warning("cannot lock the controller state file %s (%s: %s); running "
+                        "without the lock", path, lock.path, _why(exc))
+            lock = None
+        try:
+            reason = unreadable_reason(path)
+            if reason is not None:
+                if not self._fresh:
+                    raise SyncError(f"controller state file {path} cannot be read ({reason}); "
+                                    "it was left as it is: fix it, or start with --fresh to "
+                                    "move it aside and start a fresh show")
+                try:
+                    aside = move_aside(path, _real_wall_clock().strftime("%Y%m%dT%H%M%S"))
+                except OSError as exc:
+                    raise SyncError(f"controller state file {path} cannot be read ({reason}) "
+                                    f"nor moved aside ({_why(exc)}); move it away by "
+                                    "hand") from None
+                log.warning("controller state file %s cannot be read (%s); moved it to %s "
+                            "and starting a fresh show", path, reason, aside)
+            if lock is not None:
+                for tmp in remove_stale_temps(path):
+                    log.info("removed %s, left by a save that never finished", tmp)
+        except BaseException:
+            if lock is not None:
+                lock.release()
+            raise
+        self._lock = lock
+
+    def _stamp(self) -> str:
+        return self._wall().isoformat(timespec="seconds")
 
     def _bind(self, sock: zmq.Socket[bytes], port: int) -> int:
         host = self.settings.host
@@ -254,9 +358,13 @@ class ControllerServer:
             actions = core.handle(peer, message, now, role, key)
             # Broadcasts first: an event reaches the nodes before the sender hears "ok".
             self._publish(actions)
+            status = isinstance(message, Command) and message.name == "status"
             for reply in actions.replies:
                 if isinstance(reply, Pong):
                     reply = replace(reply, t2=self._clock())
+                elif status and isinstance(reply, Reply) and reply.ok and self.state_save:
+                    reply = replace(reply, data={**reply.data,
+                                                 "state_save": dict(self.state_save)})
                 frames = _encode(reply)
                 if frames is not None:
                     _send(router, [peer, *frames])
@@ -275,6 +383,13 @@ class ControllerServer:
         if now - self._warned_at >= 5.0:
             log.warning("dropped %d malformed frame(s); last: %s", self._unwarned, exc)
             self._warned_at, self._unwarned = now, 0
+
+
+def _why(exc: BaseException) -> str:
+    """An OSError's reason without its errno and path (``No space left on device``)."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return str(exc)
 
 
 def _real_wall_clock() -> datetime:
@@ -339,22 +454,25 @@ def _send(sock: zmq.Socket[bytes], frames: list[bytes]) -> None:
 
 def run_controller(settings: ControllerSettings,
                    on_ready: Callable[[ControllerServer], None] | None = None, *,
-                   wall_clock: Callable[[], datetime] | None = None) -> int:
+                   wall_clock: Callable[[], datetime] | None = None,
+                   fresh: bool = False) -> int:
     """Run a controller until SIGINT or SIGTERM, then stop cleanly.
 
     Args:
         settings: the controller's settings.
         on_ready: called with the bound server before serving (e.g. to print its ports).
         wall_clock: the wall clock (see :class:`ControllerServer`); the real one if omitted.
+        fresh: move an unreadable state file aside instead of refusing to start.
 
     Returns:
         The process exit code, 0 after a clean stop.
 
     Raises:
-        SyncError: a port cannot be bound.
+        SyncError: a port cannot be bound, or the state file is locked or unreadable (see
+            :meth:`ControllerServer.bind`).
     """
     stop = threading.Event()
-    server = ControllerServer(settings, wall_clock=wall_clock)
+    server = ControllerServer(settings, wall_clock=wall_clock, fresh=fresh)
     server.bind()
     previous: dict[int, Any] = {}
     if threading.current_thread() is threading.main_thread():

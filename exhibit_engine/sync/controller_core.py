@@ -416,7 +416,9 @@ class ControllerCore:
 
         Values that break the wire rules (a hand-edited file) are left out with a warning,
         so a bad file can never stop the controller from serving snapshots. The show
-        control's own state (``saved.control``) is for :meth:`attach_show`.
+        control's own state (``saved.control``) is for :meth:`attach_show`, so the show
+        time resumed is known only after it (the driver logs it then: a seek pending at the
+        save may have taken effect meanwhile).
         """
         state: dict[str, Any] = {}
         for key, value in saved.state.items():
@@ -436,8 +438,6 @@ class ControllerCore:
         except ProtocolError as exc:
             log.warning("restored state dropped: %s", exc)
             self.load_state({"anchor": anchor})
-        log.info("resumed the saved show at %.3f s (rate %g), state seq %d, event seq %d",
-                 self.anchor.position, self.anchor.rate, self.seq, self._event_seq)
 
     # ------------------------------------------------------------------ queries
 

@@ -21,11 +21,18 @@ On start the show resumes at ``position + rate * (wall_now - wall_time)``: a sho
 playing has kept playing while the controller was away, a paused one is where it stopped.
 The session id is new (nodes notice the restart and take a fresh snapshot), but event and
 state sequence numbers continue. A missing file is a fresh start; a corrupt one, one of an
-unknown version or one written for another show gives one warning naming the file, and the
-controller starts fresh rather than failing.
+unknown version or one written for another show gives one warning naming the file from
+:func:`load_session`. The controller itself never overwrites a file that exists but cannot
+be read or parsed: :func:`unreadable_reason` says why, and the controller refuses to start
+unless the operator asks for a fresh show, when :func:`move_aside` keeps the file as
+``<state>.unreadable-<timestamp>``.
 
-Writes are atomic (a temporary file in the same folder, then :func:`os.replace`), so a
-controller killed mid-write leaves the previous file intact.
+Writes are atomic (a temporary file ``.<name>.XXXXXXXX.tmp`` in the same folder, then
+:func:`os.replace`), so a controller killed mid-write leaves the previous file intact; the
+temporary files such a crash leaves are removed at the next start
+(:func:`remove_stale_temps`). One controller at a time uses a state file:
+:class:`StateLock` holds an OS lock (``flock``) on ``<state>.lock`` for the controller's
+life, with the holder's pid, host and start time written inside for the refusal message.
 
 Pure standard library: no sockets, no clocks read here (times are arguments).
 """
@@ -36,6 +43,8 @@ import json
 import logging
 import math
 import os
+import re
+import socket
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -43,7 +52,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-__all__ = ["FORMAT", "SAVE_EVERY_S", "SavedSession", "VERSION", "load_session", "save_session"]
+__all__ = ["FORMAT", "SAVE_EVERY_S", "SavedSession", "StateLock", "VERSION", "load_session",
+           "move_aside", "remove_stale_temps", "save_session", "unreadable_reason"]
 
 log = logging.getLogger(__name__)
 
@@ -133,22 +143,159 @@ def load_session(path: str | os.PathLike[str], show_id: str) -> SavedSession | N
     """
     p = Path(path)
     try:
-        if p.stat().st_size > _MAX_BYTES:
-            raise ValueError(f"larger than {_MAX_BYTES} bytes")
-        data = json.loads(p.read_text(encoding="utf-8"))
-        saved = _parse(data)
+        saved = _read(p)
     except FileNotFoundError:
         return None
     except (OSError, ValueError, TypeError, KeyError) as exc:
-        # json.JSONDecodeError and UnicodeDecodeError are ValueErrors.
         log.warning("controller state file %s cannot be used (%s); starting a fresh show",
-                    p, exc)
+                    p, _reason(exc))
         return None
     if saved.show != show_id:
         log.warning("controller state file %s belongs to show %r, not %r; starting a fresh "
                     "show", p, saved.show, show_id)
         return None
     return saved
+
+
+def unreadable_reason(path: str | os.PathLike[str]) -> str | None:
+    """Why a state file that exists cannot be read or parsed; ``None`` if it reads (or
+    there is none, a fresh start).
+
+    A file of another show reads fine (``None``): :func:`load_session` warns about it.
+    """
+    try:
+        _read(Path(path))
+    except (FileNotFoundError, NotADirectoryError):
+        return None         # none there (a path under a file cannot hold one either)
+    except (OSError, ValueError, TypeError, KeyError) as exc:
+        return _reason(exc)
+    return None
+
+
+def move_aside(path: str | os.PathLike[str], stamp: str) -> Path:
+    """Rename a state file to ``<name>.unreadable-<stamp>`` beside it (never deleting
+    anything: a name already taken gets ``-2``, ``-3``...); return the new path.
+
+    Raises:
+        OSError: it cannot be renamed.
+    """
+    p = Path(path)
+    aside = p.with_name(f"{p.name}.unreadable-{stamp}")
+    n = 1
+    while aside.exists() or aside.is_symlink():
+        n += 1
+        aside = p.with_name(f"{p.name}.unreadable-{stamp}-{n}")
+    os.rename(p, aside)
+    return aside
+
+
+def remove_stale_temps(path: str | os.PathLike[str]) -> list[Path]:
+    """Remove the temporary files crashed saves of ``path`` left beside it (only names
+    :func:`save_session` makes: ``.<name>.XXXXXXXX.tmp``); return those removed.
+
+    Call it only while holding the :class:`StateLock`: a running controller's temporary
+    file is not stale. A file that cannot be removed is left (and not returned).
+    """
+    p = Path(path)
+    pattern = re.compile(rf"\.{re.escape(p.name)}\.[a-z0-9_]{{8}}\.tmp")
+    removed = []
+    try:
+        names = os.listdir(p.parent)
+    except OSError:
+        return []
+    for name in sorted(names):
+        tmp = p.parent / name
+        if pattern.fullmatch(name) and tmp.is_file() and not tmp.is_symlink():
+            try:
+                tmp.unlink()
+            except OSError:
+                continue
+            removed.append(tmp)
+    return removed
+
+
+class StateLock:
+    """An exclusive OS lock on ``<state file>.lock``, held from :meth:`acquire` to
+    :meth:`release` (or the process's end: the OS drops it even after kill -9).
+
+    The lock file holds the holder's ``pid``, ``host`` and ``started`` time (JSON), which a
+    refused controller reads back to name it. The file itself is left in place on release
+    (removing it would race with a controller that just opened it).
+
+    Args:
+        path: the state file (the lock is ``<path>.lock``).
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        state = Path(path)
+        self.path = state.with_name(state.name + ".lock")
+        self._fd: int | None = None
+
+    def acquire(self, started: str) -> None:
+        """Take the lock and write this process as its holder.
+
+        Args:
+            started: this controller's start time, as the refusal message will show it.
+
+        Raises:
+            BlockingIOError: another process holds it; the message names the holder.
+            OSError: the lock file cannot be made or opened.
+            NotImplementedError: this system has no ``fcntl.flock`` (not Linux or macOS).
+        """
+        try:
+            import fcntl
+        except ImportError:
+            raise NotImplementedError("state file locking needs fcntl.flock (Linux or "
+                                      "macOS)") from None
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = _holder(fd)
+            os.close(fd)
+            raise BlockingIOError(f"held by {holder}") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
+                                 "started": started}).encode("utf-8"))
+        self._fd = fd
+
+    @property
+    def held(self) -> bool:
+        """Whether this object holds the lock now."""
+        return self._fd is not None
+
+    def release(self) -> None:
+        """Let go of the lock (doing nothing if not held)."""
+        if self._fd is not None:
+            os.close(self._fd)       # closing the descriptor drops the flock
+            self._fd = None
+
+
+def _holder(fd: int) -> str:
+    """The holder a lock file names: ``pid N on HOST since TIME``, or as much as it says."""
+    try:
+        data = json.loads(os.pread(fd, 4096, 0).decode("utf-8"))
+        return f"pid {int(data['pid'])} on {str(data['host'])[:80]} since " \
+               f"{str(data['started'])[:40]}"
+    except (OSError, ValueError, TypeError, KeyError):
+        return "another process (it wrote no pid)"
+
+
+def _read(p: Path) -> SavedSession:
+    if p.stat().st_size > _MAX_BYTES:
+        raise ValueError(f"larger than {_MAX_BYTES} bytes")
+    return _parse(json.loads(p.read_text(encoding="utf-8")))
+
+
+def _reason(exc: BaseException) -> str:
+    # json.JSONDecodeError and UnicodeDecodeError are ValueErrors; an OSError is named
+    # by its strerror (not "[Errno 21] ... 'path'", the path is in the message already).
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror.lower() if exc.strerror[:1].isupper() else exc.strerror
+    if isinstance(exc, KeyError):
+        return f"missing {exc.args[0]!r}" if exc.args else "a key is missing"
+    return str(exc)
 
 
 def _parse(data: Any) -> SavedSession:

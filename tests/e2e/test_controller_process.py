@@ -1,6 +1,7 @@
 """``exhibit controller`` as a real process: on a simulated wall clock (``--sim-time``) it
 follows the show's opening hours and, started mid-day, catches up to where the schedule
-says the show should be; a state file it cannot use is one warning, never a crash."""
+says the show should be; a state file it cannot use is refused in one line (never
+overwritten), and with ``--fresh`` moved aside for a fresh show."""
 
 from __future__ import annotations
 
@@ -56,21 +57,31 @@ def test_a_controller_started_mid_day_lands_where_the_schedule_says(
         assert show_time <= st["show_time"] < show_time + 10.0
 
 
-def test_an_unusable_state_file_is_one_warning_and_a_fresh_show(procs: Procs,
-                                                                 tmp_path: Path) -> None:
+def test_an_unusable_state_file_is_refused_and_with_fresh_moved_aside(procs: Procs,
+                                                                       tmp_path: Path) -> None:
     state_file = tmp_path / "state.json"
-    state_file.write_text('{"format": "exhibit-controller-state", "version": 7}')
+    text = '{"format": "exhibit-controller-state", "version": 7}'
+    state_file.write_text(text)
     state, pub = free_ports(2)
-    procs.start("controller", "controller", "--venue", str(CONTENT / "venue.toml"),
-                "--show", str(CONTENT / "show.toml"), "--host", "127.0.0.1",
-                "--state-port", str(state), "--publish-port", str(pub),
-                "--state-file", str(state_file))
+    args = ("--venue", str(CONTENT / "venue.toml"), "--show", str(CONTENT / "show.toml"),
+            "--host", "127.0.0.1", "--state-port", str(state), "--publish-port", str(pub),
+            "--state-file", str(state_file))
+    # Never overwritten: without --fresh the controller refuses in one line.
+    refused = procs.start("refused", "controller", *args)
+    assert refused.wait(timeout=60) == 1
+    (line,) = procs.log("refused").strip().splitlines()
+    assert line.startswith("exhibit: error:") and str(state_file) in line
+    assert "unknown version 7" in line and "--fresh" in line
+    assert state_file.read_text() == text
+    # With --fresh it is moved aside, and the show starts fresh.
+    procs.start("controller", "controller", *args, "--fresh")
     with OperatorClient("127.0.0.1", state, timeout_s=2.0) as op:
         st = wait_until(lambda: _status(op), 60.0, "the controller to answer")
         assert st["show_time"] < 30.0          # a fresh show
-        # It saves its own session over the bad file as soon as one exists.
-        wait_until(lambda: '"version": 1' in state_file.read_text(), 10.0,
-                   "the controller to write its state file")
-    warnings = [ln for ln in procs.log("controller").splitlines() if "cannot be used" in ln]
-    assert len(warnings) == 1 and str(state_file) in warnings[0]
+        wait_until(lambda: state_file.exists() and '"version": 1' in state_file.read_text(),
+                   10.0, "the controller to write its state file")
+    (aside,) = tmp_path.glob("state.json.unreadable-*")
+    assert aside.read_text() == text
+    warnings = [ln for ln in procs.log("controller").splitlines() if "cannot be read" in ln]
+    assert len(warnings) == 1 and str(state_file) in warnings[0] and str(aside) in warnings[0]
     assert "unknown version 7" in warnings[0] and "Traceback" not in procs.log("controller")

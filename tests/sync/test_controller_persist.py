@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -143,12 +142,9 @@ def test_server_saves_on_change_and_a_restarted_one_resumes(
         with OperatorClient("127.0.0.1", ctl.state_port) as op:
             op.command("seek", position=100.0, rate=0.5, delay=0.0)
             op.command("select", item="vase")
-        # The command loop saves once the change is handled; the reply came after it.
-        for _ in range(200):
-            saved = load_session(state_file, SHOW)
-            if saved is not None and saved.seq == 2:
-                break
-            threading.Event().wait(0.01)
+        # The command loop saves once the change is handled; the reply came before it.
+        assert ctl.server.wait_saved(timeout=10.0)
+        saved = load_session(state_file, SHOW)
         assert saved is not None and saved.seq == 2
     finally:
         ctl.stop()
