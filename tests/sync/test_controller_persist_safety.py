@@ -25,6 +25,8 @@ from exhibit_engine.config import CueConfig, ShowConfig
 from exhibit_engine.errors import SyncError
 from exhibit_engine.sync import protocol as p
 from exhibit_engine.sync.controller import ControllerServer
+
+from .conftest import free_ports
 from exhibit_engine.sync.operator import OperatorClient
 from exhibit_engine.sync.persist import (
     SavedSession,
@@ -53,6 +55,12 @@ BAD_FILES = {
 # --------------------------------------------------------------------------- helpers
 
 
+def _free_port_flags() -> list[str]:
+    """--state-port and --publish-port on ports free a moment ago (the CLI takes 1-65535)."""
+    state, publish = free_ports(2)
+    return ["--state-port", str(state), "--publish-port", str(publish)]
+
+
 class ControllerProcess:
     """``exhibit controller`` in a child process on free ports; its stderr is read by a
     thread so the test waits on lines, never on sleeps."""
@@ -63,7 +71,7 @@ class ControllerProcess:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "exhibit_engine.cli", "controller",
              "--venue", str(CONTENT / "venue.toml"), "--show", str(CONTENT / "show.toml"),
-             "--host", "127.0.0.1", "--state-port", "0", "--publish-port", "0",
+             "--host", "127.0.0.1", *_free_port_flags(),
              "--state-file", str(state_file), *extra],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
             text=True, env=env)
@@ -222,7 +230,7 @@ def test_the_cli_refuses_an_unreadable_file_from_the_environment_and_the_default
     venue, show = tmp_path / "venue.toml", tmp_path / "show.toml"
     shutil.copy(CONTENT / "venue.toml", venue)
     shutil.copy(CONTENT / "show.toml", show)
-    ports = ["--host", "127.0.0.1", "--state-port", "0", "--publish-port", "0"]
+    ports = ["--host", "127.0.0.1", *_free_port_flags()]
     from_env = tmp_path / "env-state.json"
     from_env.write_bytes(b"{half a fi")
     monkeypatch.setenv("EXHIBIT_STATE_FILE", str(from_env))
