@@ -74,3 +74,23 @@ def test_a_damaged_bundle_is_unusable_not_a_crash(venue_dir: Path) -> None:
     (venue_dir / "bundles" / "ice-festival.exb").write_bytes(b"PK\x03\x04 not a zip")
     problems = check_show(load_show(venue_dir / "show.toml"), venue_dir / "bundles")
     assert problems and all("is unusable" in p.rule for p in problems)
+
+
+@pytest.mark.parametrize("role", ["controller", "node"])
+def test_the_controller_and_a_node_refuse_a_show_whose_cue_cannot_play(
+        venue_dir: Path, role: str) -> None:
+    """Checked at start, not at closing time when the standby cue comes up."""
+    _edit(venue_dir, '[standby]\nbundle = "ice-festival"\nscene = "lantern-walk"',
+          '[standby]\nbundle = "ice-festival"\nscene = "standbye"')
+    args = [role, "--venue", str(venue_dir / "venue.toml"), "--show",
+            str(venue_dir / "show.toml"), "--bundle-dir", str(venue_dir / "bundles")]
+    if role == "node":
+        args += ["--display", "left", "--headless", "--frames", "1"]
+    else:
+        args += ["--no-state"]
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 1, res.output
+    lines = res.output.strip().splitlines()
+    assert "show.toml: standby: bundle 'ice-festival' has no scene 'standbye'" in lines[0]
+    assert lines[0].startswith("exhibit: error:") and len(lines) == 2
+    assert "Traceback" not in res.output

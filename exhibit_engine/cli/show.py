@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -69,6 +70,11 @@ def _venue_show(venue: Path, show: Path | None) -> tuple[Any, Any]:
 @click.option("--fresh", is_flag=True,
               help="Start a fresh show even if the state file cannot be read: it is moved "
                    "aside to STATE.unreadable-TIME, never overwritten.")
+@click.option("--bundle-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Folder holding the show's .exb bundles (default: $EXHIBIT_BUNDLE_DIR, "
+                   "else bundles/ beside venue.toml). Where it exists, the show is checked "
+                   "against them at start (as `exhibit show check` does) and a kiosk may "
+                   "select only their items.")
 @click.option("--sim-time", metavar="ISO",
               help="Simulate the wall clock from this instant (e.g. 2026-03-29T14:03:00+02:00)"
                    ": opening hours and the state file see it instead of the real clock.")
@@ -77,7 +83,8 @@ def _venue_show(venue: Path, show: Path | None) -> tuple[Any, Any]:
                    "NAME --kind curve`); needed when venue.toml [security] has curve = true (default: $EXHIBIT_KEY, else [security] controller_key).")
 def controller(venue: Path, show: Path, host: str | None, state_port: int | None,
                publish_port: int | None, state_file: Path | None, no_state: bool,
-               fresh: bool, sim_time: str | None, key_file: Path | None) -> None:
+               fresh: bool, bundle_dir: Path | None, sim_time: str | None,
+               key_file: Path | None) -> None:
     """Run the show controller: the clock and the truth every node follows.
 
     Publishes the show-time anchor in heartbeats, answers clock probes, keeps the list
@@ -113,13 +120,36 @@ def controller(venue: Path, show: Path, host: str | None, state_port: int | None
 
     _log_to_stderr()
     wall = simulated_wall_clock(start) if start is not None else None
+    items = _checked_show(v, s, show, bundle_dir)
 
     def ready(server: Any) -> None:
+        server.core.items = items
         saved = f"; state file {settings.state_file}" if settings.state_file else ""
         click.echo(f"controller: show {s.id!r} on {server.state_endpoint} (state) and "
                    f"{server.publish_endpoint} (publish){saved}; Ctrl-C stops", err=True)
 
     sys.exit(run_controller(settings, on_ready=ready, wall_clock=wall, fresh=fresh))
+
+
+def _checked_show(v: Any, s: Any, show_path: Path, bundle_dir: Path | None
+                  ) -> frozenset[str] | None:
+    """Check the show against its bundles, where this machine has them (one line per
+    problem, exit 1); return their item ids, or ``None`` where the bundles are not here."""
+    from ..sync.show_check import check_show, show_items
+
+    folder = bundle_dir or Path(os.environ.get("EXHIBIT_BUNDLE_DIR")
+                                or Path(v.path).parent / "bundles")
+    if bundle_dir is None and not folder.is_dir():
+        return None            # a controller PC without the bundles: nothing to check
+    problems = check_show(s, folder)
+    if problems:
+        for p in problems:
+            click.echo(f"exhibit: error: {p}", err=True)
+        click.echo(f"exhibit: the show cannot play ({len(problems)} problem"
+                   f"{'s' if len(problems) != 1 else ''}; `exhibit show check` lists "
+                   f"them): {show_path}", err=True)
+        sys.exit(1)
+    return show_items(s, folder)
 
 
 @click.command()
@@ -156,7 +186,8 @@ def node(venue: Path, show: Path, display_id: str, bundle_dir: Path | None, host
     The node estimates the controller's clock (NTP-style), sets an off-axis lens for its
     wall rectangle, and draws the cue the show timeline names for the current show time.
     It may start before or after the controller, and keeps playing if the controller
-    goes away. Stop it with Ctrl-C.
+    goes away. Stop it with Ctrl-C. It refuses to start, one line per cue, if a cue of
+    the show could not play from its bundles (see `exhibit show check`).
     """
     from ..config import resolve_node
 
@@ -182,6 +213,9 @@ def node(venue: Path, show: Path, display_id: str, bundle_dir: Path | None, host
 
     # A missing or unlisted key is one line now, before any bundle is loaded.
     client_curve(v.security, settings.key_file, role="projector")
+    # Every cue it may be asked to play can be built: one line per problem, before the
+    # wall goes live (a misspelt scene would otherwise stop the node at that cue).
+    _checked_show(v, s, show, Path(settings.bundle_dir))
     from ..runtime.node_app import run_node
 
     _log_to_stderr()

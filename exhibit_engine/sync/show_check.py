@@ -24,7 +24,7 @@ from ..config.show import CueConfig, ShowConfig
 from ..errors import ExhibitError
 from ..scenes.registry import check_params
 
-__all__ = ["ShowProblem", "check_show", "show_cues"]
+__all__ = ["ShowProblem", "check_show", "show_cues", "show_items"]
 
 
 @dataclass(frozen=True)
@@ -97,6 +97,20 @@ def check_show(show: ShowConfig, bundle_dir: str | os.PathLike[str]) -> list[Sho
             if isinstance(b, Bundle):
                 b.close()
     return problems
+
+
+def show_items(show: ShowConfig, bundle_dir: str | os.PathLike[str]) -> frozenset[str]:
+    """Every item id the show's bundles hold (what a kiosk's ``select`` may name).
+
+    Raises:
+        BundleError: a bundle of the show is missing or unusable (run
+            :func:`check_show` first for one line per problem).
+    """
+    items: set[str] = set()
+    for ref in show.bundles:
+        with Bundle.open(Path(bundle_dir) / ref.file) as b:
+            items.update(item.id for item in b.manifest.items)
+    return frozenset(items)
 
 
 def _open(opened: dict[str, Bundle | str], show: ShowConfig, bundle_id: str,
