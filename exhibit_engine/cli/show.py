@@ -29,6 +29,8 @@ from typing import Any
 import click
 
 from ..errors import ConfigError
+from ._params import PORT, Count, Finite, output_path
+
 
 __all__ = ["controller", "ctl", "ctl_blackout", "ctl_capture", "ctl_goto", "ctl_seek",
            "ctl_status", "kiosk", "kiosk_language", "kiosk_select", "kiosk_touch", "node",
@@ -58,8 +60,8 @@ def _venue_show(venue: Path, show: Path | None) -> tuple[Any, Any]:
 @click.option("--show", "show", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="show.toml: the bundles and the cue list.")
 @click.option("--host", help="Address to bind (default: venue [network] host).")
-@click.option("--state-port", type=int, help="ROUTER port for joins, clock probes and commands.")
-@click.option("--publish-port", type=int, help="PUB port for heartbeats and events.")
+@click.option("--state-port", type=PORT, help="ROUTER port for joins, clock probes and commands.")
+@click.option("--publish-port", type=PORT, help="PUB port for heartbeats and events.")
 @click.option("--state-file", type=click.Path(dir_okay=False, path_type=Path),
               help="Where the session is saved and resumed from (default: "
                    "$EXHIBIT_STATE_FILE, else .exhibit/controller-SHOW.json beside "
@@ -128,12 +130,12 @@ def controller(venue: Path, show: Path, host: str | None, state_port: int | None
               help="Folder holding the show's .exb bundles (default: bundles/ beside "
                    "venue.toml).")
 @click.option("--host", help="Controller address (default: venue [network] host).")
-@click.option("--state-port", type=int, help="Controller ROUTER port.")
-@click.option("--publish-port", type=int, help="Controller PUB port.")
+@click.option("--state-port", type=PORT, help="Controller ROUTER port.")
+@click.option("--publish-port", type=PORT, help="Controller PUB port.")
 @click.option("--headless", is_flag=True, help="Render offscreen, even where a display exists.")
-@click.option("--render-scale", type=float, help="Scale the display's pixel size "
+@click.option("--render-scale", type=Finite(0.01, 4.0), help="Scale the display's pixel size "
               "(e.g. 0.25 for a light demo).")
-@click.option("--frames", type=int, help="Stop after rendering this many frames.")
+@click.option("--frames", type=Count(1, 10**9), help="Stop after rendering this many frames.")
 @click.option("--capture-dir", type=click.Path(file_okay=False, path_type=Path),
               help="Where capture events save PNGs of this node's slice.")
 @click.option("--window-origin", help="Window position X,Y on the desktop, in pixels "
@@ -156,6 +158,7 @@ def node(venue: Path, show: Path, display_id: str, bundle_dir: Path | None, host
     """
     from ..config import resolve_node
 
+    output_path(status_file, "--status-file")
     if frames is not None and frames < 1:
         raise ConfigError("<flags>", "must be at least 1", key="--frames")
     origin = None
@@ -195,9 +198,9 @@ def _network_options(f: Callable[..., Any]) -> Callable[..., Any]:
                      help="venue.toml: the controller's address is its [network]."),
         click.option("--host", help="Controller address (default: the venue's, or "
                      "127.0.0.1)."),
-        click.option("--state-port", type=int, help="Controller ROUTER port (default: the "
+        click.option("--state-port", type=PORT, help="Controller ROUTER port (default: the "
                      "venue's, or 5570)."),
-        click.option("--timeout", "timeout_s", type=float, default=2.0, show_default=True,
+        click.option("--timeout", "timeout_s", type=Finite(0.001, 600.0), default=2.0, show_default=True,
                      help="Seconds to wait for the controller's answer."),
         click.option("--key", "key_file", type=click.Path(dir_okay=False, path_type=Path),
                      help="This machine's CURVE secret key (NAME.curve.key), when the "
@@ -471,6 +474,11 @@ def ctl_blackout(ctx: click.Context, state: str, fade: str | None, delay: str | 
 def ctl_capture(ctx: click.Context, tag: str, delay: str | None) -> None:
     """Ask every node to save a PNG of the same frame as TAG (nodes started with
     --capture-dir write DISPLAY-TAG.png there)."""
+    from ..config.paths import check_file_name, shown
+
+    why = check_file_name(tag)          # the controller and each node check it again
+    if why is not None:
+        raise ConfigError("<args>", f"{shown(repr(tag))}: the tag {why}", key="TAG")
     with _client("operator", ctx.obj) as op:
         data = op.command("capture", tag=tag, **_delay(delay))
     click.echo(f"capture: {tag!r} at show time {data['effective_at']:.3f} s")

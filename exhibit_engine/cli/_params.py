@@ -1,0 +1,75 @@
+"""Option types shared by every ``exhibit`` command: ports, finite numbers, output paths.
+
+A value out of range is click's usage error (one line, exit 2) before any work starts:
+
+- :data:`PORT`: a TCP port, 1 to 65535 (``--state-port 70000`` would bind 4464);
+- :class:`Finite`: a float from ``lo`` to ``hi`` that is never NaN or infinite
+  (click's own ``FloatRange`` lets NaN through);
+- :class:`Count`: an int from ``lo`` to ``hi``;
+- :func:`output_path`: an option's output file checked with
+  :func:`~exhibit_engine.config.paths.check_output_path` (parent an existing writable
+  folder, destination a regular file or absent).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ..config.paths import check_output_path, shown
+
+__all__ = ["PORT", "Count", "Finite", "output_path"]
+
+
+class Finite(click.ParamType):
+    """A finite float from ``lo`` to ``hi`` (NaN, infinities and 1e308 refused)."""
+
+    name = "number"
+
+    def __init__(self, lo: float, hi: float) -> None:
+        self.lo, self.hi = lo, hi
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> float:
+        try:
+            x = float(value)
+        except (TypeError, ValueError):
+            x = math.nan
+        if not (math.isfinite(x) and self.lo <= x <= self.hi):
+            self.fail(f"{shown(str(value))} is not a number from {self.lo:g} to "
+                      f"{self.hi:g}", param, ctx)
+        return x
+
+
+class Count(click.ParamType):
+    """An int from ``lo`` to ``hi``."""
+
+    name = "integer"
+
+    def __init__(self, lo: int, hi: int) -> None:
+        self.lo, self.hi = lo, hi
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> int:
+        try:
+            n = int(value)
+        except (TypeError, ValueError, OverflowError):
+            n = None
+        if n is None or not self.lo <= n <= self.hi:
+            self.fail(f"{shown(str(value))} is not a whole number from {self.lo} to "
+                      f"{self.hi}", param, ctx)
+        return n
+
+
+#: A TCP port flag.
+PORT = Count(1, 65535)
+
+
+def output_path(path: str | os.PathLike[str] | None, flag: str) -> Path | None:
+    """``path`` checked as an output file (``None`` passes through); a broken rule is
+    one ``exhibit: error:`` line naming ``flag``."""
+    return None if path is None else check_output_path(path, flag)
