@@ -6,6 +6,7 @@ A value out of range is click's usage error (one line, exit 2) before any work s
 - :class:`Finite`: a float from ``lo`` to ``hi`` that is never NaN or infinite
   (click's own ``FloatRange`` lets NaN through);
 - :class:`Count`: an int from ``lo`` to ``hi``;
+- :func:`parse_size`: ``WIDTHxHEIGHT``, each side bounded;
 - :func:`output_path`: an option's output file checked with
   :func:`~exhibit_engine.config.paths.check_output_path` (parent an existing writable
   folder, destination a regular file or absent).
@@ -22,7 +23,7 @@ import click
 
 from ..config.paths import check_output_path, shown
 
-__all__ = ["PORT", "Count", "Finite", "output_path"]
+__all__ = ["PORT", "Count", "Finite", "output_path", "parse_size"]
 
 
 class Finite(click.ParamType):
@@ -67,6 +68,20 @@ class Count(click.ParamType):
 
 #: A TCP port flag.
 PORT = Count(1, 65535)
+
+
+def parse_size(value: str, lo: int = 16, hi: int = 8192, flag: str | None = None
+               ) -> tuple[int, int]:
+    """A WIDTHxHEIGHT option, ``lo``-``hi`` pixels each; anything else is a usage error."""
+    try:
+        w, h = (int(x) for x in value.lower().split("x"))
+    except ValueError:
+        raise click.BadParameter(f"{shown(repr(value))} is not WIDTHxHEIGHT, e.g. 1280x720",
+                                 param_hint=flag) from None
+    if not (lo <= w <= hi and lo <= h <= hi):
+        raise click.BadParameter(f"width and height must be {lo}-{hi} pixels",
+                                 param_hint=flag)
+    return w, h
 
 
 def output_path(path: str | os.PathLike[str] | None, flag: str) -> Path | None:

@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from ._params import Count, Finite, output_path
+from ._params import Count, Finite, output_path, parse_size
 
 __all__ = ["bench", "bench_bundle", "bench_render", "bench_sync", "bench_wall"]
 
@@ -156,10 +156,7 @@ def bench_render(sources: tuple[Path, ...], size: str, frames: int, repeat: int,
     """
     from ..bench.render import RenderBenchOptions, run
 
-    try:
-        w, h = (int(v) for v in size.lower().split("x"))
-    except ValueError:
-        raise click.BadParameter(f"{size!r} is not WxH", param_hint="--size") from None
+    w, h = parse_size(size, 16, 8192, "--size")
     opts = RenderBenchOptions(sources=sources, size=(w, h), frames=frames, repeat=repeat,
                               workdir=workdir)
     with _bench_progress() as progress:
@@ -222,10 +219,7 @@ def bench_wall(source: Path | None, scene_id: str | None, size: str, overlap: fl
     """
     from ..bench.wall import WallBenchOptions, run
 
-    try:
-        w, h = (int(v) for v in size.lower().split("x"))
-    except ValueError:
-        raise click.BadParameter(f"{size!r} is not WxH", param_hint="--size") from None
+    w, h = parse_size(size, 16, 4096, "--size")
     kw: dict[str, Any] = {"source": source} if source is not None else {}
     opts = WallBenchOptions(scene=scene_id, size=(w, h), overlap=overlap, t=t, frames=frames,
                             repeat=repeat, save=save, workdir=workdir, **kw)

@@ -17,21 +17,10 @@ from typing import Any
 import click
 
 from ..errors import ConfigError
-from ._params import Finite, output_path
+from ._params import Finite, output_path, parse_size as _size
 
 
 __all__ = ["inspect", "install", "pack", "preview", "render", "validate"]
-
-
-def _size(value: str) -> tuple[int, int]:
-    """A WIDTHxHEIGHT option, 16-8192 pixels each; anything else is a usage error."""
-    try:
-        w, h = (int(x) for x in value.lower().split("x"))
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not WIDTHxHEIGHT, e.g. 1280x720") from None
-    if not (16 <= w <= 8192 and 16 <= h <= 8192):
-        raise click.BadParameter("width and height must be 16-8192 pixels")
-    return w, h
 
 
 @click.command()

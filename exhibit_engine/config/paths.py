@@ -4,7 +4,7 @@ written atomically under the umask.
 Every file Exhibit Engine writes on request (``render -o``, ``pack -o``, ``preview -o``,
 ``wall check --png``, a node's ``--status-file`` and its captures) goes through here:
 
-- :func:`check_output_path`: the parent is an existing, writable folder and the
+- :func:`check_output_path`: a UTF-8 name; the parent is an existing, writable folder and the
   destination is a regular file or absent (never a device such as ``/dev/full``, a
   symbolic link or a folder). A broken rule is one :class:`~exhibit_engine.errors.ConfigError`
   line naming the path.
@@ -69,8 +69,17 @@ def check_file_name(name: object, max_len: int = MAX_NAME) -> str | None:
     return None
 
 
+def _utf8(path: Path, where: str) -> None:
+    try:
+        os.fsencode(path).decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(where, f"{shown(path)} is not a UTF-8 name (venue and show "
+                                 "files could never name it)") from None
+
+
 def _writable_dir(folder: Path, flag: str | None, what: str) -> None:
     where = flag or shown(folder)
+    _utf8(folder, where)
     try:
         st = folder.stat()
     except FileNotFoundError:
@@ -119,6 +128,7 @@ def check_output_path(path: str | os.PathLike[str], flag: str | None = None) -> 
     where = flag or shown(out)
     if not out.name or out.name in (".", ".."):
         raise ConfigError(where, f"{shown(out)} is not a file name")
+    _utf8(out, where)
     _writable_dir(out.parent, flag, "folder")
     try:
         st = out.lstat()
