@@ -12,6 +12,8 @@ output path) gets the bad values of its type:
   non-UTF-8 name in a missing folder, a read-only folder and ``/dev/full`` (the last
   two only when not root: root writes anywhere, and a missing check would replace the
   device);
+- output folders: a regular file, a path under one, a non-UTF-8 name and (not as
+  root) a folder in a read-only one;
 - input files: a path under a regular file, a non-UTF-8 name.
 
 Each run asserts exactly one ``exhibit: error:`` line (or click's usage error, exit 2),
@@ -41,6 +43,11 @@ ROOT_USER = os.geteuid() == 0
 
 #: Options that name a file the command writes.
 OUTPUT_FLAGS = {"--output", "--png", "--json", "--status-file"}
+#: Number options a plain ``float`` whose range the command checks itself (before any
+#: work, in one ``exhibit: error:`` line).
+CHECKED_IN_BODY = {"timeout_s"}
+#: Options that name a folder the command writes into.
+FOLDER_FLAGS = {"--capture-dir", "--out", "--save", "--workdir", "--dir"}
 #: String options and arguments that carry a number of seconds.
 SECONDS = {"delay", "fade", "rate", "seconds"}
 #: String options that carry WIDTHxHEIGHT.
@@ -120,6 +127,8 @@ def _cases() -> list[Any]:
                     kind = "size"
                 elif isinstance(p, click.Option) and set(p.opts) & OUTPUT_FLAGS:
                     kind = "output"
+                elif isinstance(p, click.Option) and set(p.opts) & FOLDER_FLAGS:
+                    kind = "folder"
                 elif isinstance(p.type, click.Path) and p.name not in ("state_file",):
                     kind = "input"
                 if kind is not None:
@@ -171,6 +180,17 @@ def _values(p: click.Parameter, kind: str, tmp: Path) -> list[tuple[str, str]]:
         return [(v, v) for v in BAD_SIZES]
     if kind == "output":
         return _bad_output_paths(tmp)
+    if kind == "folder":
+        (tmp / "plain").write_bytes(b"")
+        cases = [("a regular file", str(tmp / "plain")),
+                 ("under a file", str(tmp / "plain" / "sub")),
+                 ("non-UTF-8", os.fsdecode(bytes(tmp) + b"/\xff\xfe"))]
+        if not ROOT_USER:
+            ro = tmp / "ro"
+            ro.mkdir()
+            ro.chmod(0o555)
+            cases.append(("in a read-only folder", str(ro / "sub")))
+        return cases
     (tmp / "plain").write_bytes(b"")
     return [("under a file", str(tmp / "plain" / "x.toml")),
             ("non-UTF-8", os.fsdecode(bytes(tmp) + b"/\xff\xfe.toml"))]
@@ -191,7 +211,7 @@ def test_a_bad_value_is_one_line_and_writes_nothing(path: tuple[click.Command, .
                                                     tmp_path: Path) -> None:
     cmd = path[level]
     p = next(x for x in cmd.params if x.name == param)
-    if kind == "number":
+    if kind == "number" and param not in CHECKED_IN_BODY:
         assert isinstance(p.type, (Count, Finite, click.IntRange, click.FloatRange)), \
             f"{p.opts}: a number option needs a bounded type (cli._params)"
     work = tmp_path / "work"
@@ -201,7 +221,7 @@ def test_a_bad_value_is_one_line_and_writes_nothing(path: tuple[click.Command, .
     runner = CliRunner()
     checked = 0
     for what, value in values:
-        if kind == "number" and not _refuses(p, value):
+        if kind == "number" and param not in CHECKED_IN_BODY and not _refuses(p, value):
             assert value in ("-1", "1" + "0" * 40), f"{p.opts} accepts {value}"
             continue
         argv: list[str] = []   # each level: its name, its options, its arguments

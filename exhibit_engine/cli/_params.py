@@ -7,6 +7,7 @@ A value out of range is click's usage error (one line, exit 2) before any work s
   (click's own ``FloatRange`` lets NaN through);
 - :class:`Count`: an int from ``lo`` to ``hi``;
 - :func:`parse_size`: ``WIDTHxHEIGHT``, each side bounded;
+- :func:`output_folder`: a folder files are written into, existing or made in one;
 - :func:`output_path`: an option's output file checked with
   :func:`~exhibit_engine.config.paths.check_output_path` (parent an existing writable
   folder, destination a regular file or absent).
@@ -21,9 +22,10 @@ from typing import Any
 
 import click
 
-from ..config.paths import check_output_path, shown
+from ..config.paths import check_output_dir, check_output_path, shown
+from ..errors import ConfigError
 
-__all__ = ["PORT", "Count", "Finite", "output_path", "parse_size"]
+__all__ = ["PORT", "Count", "Finite", "output_folder", "output_path", "parse_size"]
 
 
 class Finite(click.ParamType):
@@ -82,6 +84,26 @@ def parse_size(value: str, lo: int = 16, hi: int = 8192, flag: str | None = None
         raise click.BadParameter(f"width and height must be {lo}-{hi} pixels",
                                  param_hint=flag)
     return w, h
+
+
+def output_folder(path: str | os.PathLike[str] | None, flag: str) -> Path | None:
+    """``path`` checked as a folder to write into: an existing writable folder, or
+    printable UTF-8 names under one (the command makes them); ``None`` passes through."""
+    if path is None:
+        return None
+    p = Path(path)
+    probe = p
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    check_output_dir(probe, flag)
+    for part in p.relative_to(probe).parts:
+        try:
+            part.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ConfigError(flag, f"{shown(p)} is not a UTF-8 name") from None
+        if not part.isprintable():
+            raise ConfigError(flag, f"{shown(p)} has control characters in its name")
+    return p
 
 
 def output_path(path: str | os.PathLike[str] | None, flag: str) -> Path | None:

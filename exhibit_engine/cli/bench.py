@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from ._params import Count, Finite, output_path, parse_size
+from ._params import Count, Finite, output_folder, output_path, parse_size
 
 __all__ = ["bench", "bench_bundle", "bench_render", "bench_sync", "bench_wall"]
 
@@ -110,6 +110,7 @@ def bench() -> None:
 @click.option("--loads", type=Count(1, 1000), default=5, show_default=True,
               help="Timed model loads, uncached and cached (medians).")
 @click.option("--workdir", type=click.Path(file_okay=False, path_type=Path),
+              callback=lambda _c, _p, v: output_folder(v, "--workdir"),
               help="Where the temporary data goes (deleted afterwards).")
 @_report_options("Exit 1 if an acceptance target that applies to this run is missed.")
 def bench_bundle(bundle_path: Path | None, size_mb: float, triangles: int, texture_px: int,
@@ -144,6 +145,7 @@ def bench_bundle(bundle_path: Path | None, size_mb: float, triangles: int, textu
 @click.option("--repeat", type=Count(1, 100), default=5, show_default=True,
               help="Timed blocks of each loop, alternating (medians).")
 @click.option("--workdir", type=click.Path(file_okay=False, path_type=Path),
+              callback=lambda _c, _p, v: output_folder(v, "--workdir"),
               help="Where the packed bundles go (deleted afterwards).")
 @_report_options("Exit 1 if a scene's overhead_ratio is over 1.10.")
 def bench_render(sources: tuple[Path, ...], size: str, frames: int, repeat: int,
@@ -203,8 +205,10 @@ def bench_sync(nodes: int, seconds: float, state_keys: int, json_path: Path | No
 @click.option("--repeat", type=Count(1, 100), default=3, show_default=True,
               help="Timed blocks of each loop, alternating (medians).")
 @click.option("--save", type=click.Path(file_okay=False, path_type=Path),
+              callback=lambda _c, _p, v: output_folder(v, "--save"),
               help="Write wall-composite.png, wall-whole.png and wall-diff.png here.")
 @click.option("--workdir", type=click.Path(file_okay=False, path_type=Path),
+              callback=lambda _c, _p, v: output_folder(v, "--workdir"),
               help="Where the packed bundle goes (deleted afterwards).")
 @_report_options("Exit 1 if seam_psnr_db is under 40 dB.")
 def bench_wall(source: Path | None, scene_id: str | None, size: str, overlap: float,

@@ -29,6 +29,7 @@ import click
 
 from ..config.paths import write_atomic
 from ..errors import BundleError, ExhibitError, SyncTimeout
+from ._params import output_folder
 
 if TYPE_CHECKING:
     from ..config import ShowConfig, VenueConfig
@@ -63,6 +64,7 @@ def demo(headless: bool, out_dir: Path, content_dir: Path) -> None:
     OUT/wall.png, the projector layout is drawn into OUT/layout.png, and a summary is
     printed; with a display, one window per projector stays open as well.
     """
+    output_folder(out_dir, "--out")
     sys.exit(run_demo(out_dir=out_dir, content_dir=content_dir, headless=headless))
 
 

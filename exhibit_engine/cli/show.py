@@ -29,7 +29,7 @@ from typing import Any
 import click
 
 from ..errors import ConfigError
-from ._params import PORT, Count, Finite, output_path
+from ._params import PORT, Count, Finite, output_folder, output_path
 
 
 __all__ = ["controller", "ctl", "ctl_blackout", "ctl_capture", "ctl_goto", "ctl_seek",
@@ -159,6 +159,7 @@ def node(venue: Path, show: Path, display_id: str, bundle_dir: Path | None, host
     from ..config import resolve_node
 
     output_path(status_file, "--status-file")
+    output_folder(capture_dir, "--capture-dir")
     if frames is not None and frames < 1:
         raise ConfigError("<flags>", "must be at least 1", key="--frames")
     origin = None
@@ -200,7 +201,7 @@ def _network_options(f: Callable[..., Any]) -> Callable[..., Any]:
                      "127.0.0.1)."),
         click.option("--state-port", type=PORT, help="Controller ROUTER port (default: the "
                      "venue's, or 5570)."),
-        click.option("--timeout", "timeout_s", type=Finite(0.001, 600.0), default=2.0, show_default=True,
+        click.option("--timeout", "timeout_s", type=float, default=2.0, show_default=True,
                      help="Seconds to wait for the controller's answer."),
         click.option("--key", "key_file", type=click.Path(dir_okay=False, path_type=Path),
                      help="This machine's CURVE secret key (NAME.curve.key), when the "
