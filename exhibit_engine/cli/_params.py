@@ -78,7 +78,7 @@ def parse_size(value: str, lo: int = 16, hi: int = 8192, flag: str | None = None
     try:
         w, h = (int(x) for x in value.lower().split("x"))
     except ValueError:
-        raise click.BadParameter(f"{shown(repr(value))} is not WIDTHxHEIGHT, e.g. 1280x720",
+        raise click.BadParameter(f"{shown(repr(value))} is not WxH (WIDTHxHEIGHT), e.g. 1280x720",
                                  param_hint=flag) from None
     if not (lo <= w <= hi and lo <= h <= hi):
         raise click.BadParameter(f"width and height must be {lo}-{hi} pixels",
