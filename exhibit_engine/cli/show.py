@@ -29,6 +29,7 @@ from typing import Any
 import click
 
 from ..errors import ConfigError
+from ._captures import CAPTURE_WAIT_S, capture_results, capture_view
 from ._params import PORT, Count, Finite, output_folder, output_path
 
 
@@ -477,15 +478,23 @@ def ctl_blackout(ctx: click.Context, state: str, fade: str | None, delay: str | 
 @click.pass_context
 def ctl_capture(ctx: click.Context, tag: str, delay: str | None) -> None:
     """Ask every node to save a PNG of the same frame as TAG (nodes started with
-    --capture-dir write DISPLAY-TAG.png there)."""
+    --capture-dir write DISPLAY-TAG.png there).
+
+    Waits for the nodes to report: a node that could not save its PNG (a full or
+    read-only disk) is one error line with its reason, and the exit status is 1; the
+    node goes on rendering."""
     from ..config.paths import check_file_name, shown
 
     why = check_file_name(tag)          # the controller and each node check it again
     if why is not None:
         raise ConfigError("<args>", f"{shown(repr(tag))}: the tag {why}", key="TAG")
     with _client("operator", ctx.obj) as op:
+        before = capture_view(op.command("status"))
         data = op.command("capture", tag=tag, **_delay(delay))
-    click.echo(f"capture: {tag!r} at show time {data['effective_at']:.3f} s")
+        click.echo(f"capture: {tag!r} at show time {data['effective_at']:.3f} s")
+        failed = capture_results(op, tag, before, float(delay or 0.5) + CAPTURE_WAIT_S)
+    if failed:
+        sys.exit(1)
 
 
 # --------------------------------------------------------------------------- kiosk

@@ -231,6 +231,7 @@ def run_node(settings: NodeSettings, show: ShowConfig) -> int:
                         log.warning("capture failed: %s", exc)
                         run.capture_errors = [*run.capture_errors[-7:], str(exc)]
                         extra["capture_error"] = str(exc)[:400]
+                        extra["capture_failures"] = extra.get("capture_failures", 0) + 1
                     else:
                         run.captures.append(str(tag))
                         extra.pop("capture_error", None)

@@ -215,54 +215,109 @@ def started(tmp_path: Path) -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
                 p.wait()
 
 
+class Wall:
+    """A real controller and one real headless node with ``--capture-dir``."""
+
+    def __init__(self, tmp_path: Path, ice_exb: Path,
+                 started: Callable[..., subprocess.Popen[bytes]], node_argv: list[str]
+                 ) -> None:
+        from exhibit_engine.cli.demo import free_ports
+        from exhibit_engine.config import load_venue
+        from exhibit_engine.sync.operator import OperatorClient
+
+        self.display = load_venue(CONTENT / "venue.toml").displays[0].id
+        self.state_port, publish_port = free_ports(2)
+        common = ["--venue", str(CONTENT / "venue.toml"), "--show",
+                  str(CONTENT / "show.toml"), "--host", "127.0.0.1", "--state-port",
+                  str(self.state_port), "--publish-port", str(publish_port)]
+        self.captures = tmp_path / "captures"
+        self.captures.mkdir()
+        started("controller", "-m", "exhibit_engine.cli", "controller", *common,
+                "--no-state")
+        self.node = started("node", *node_argv, "node", *common, "--display", self.display,
+                            "--bundle-dir", str(ice_exb.parent), "--headless",
+                            "--render-scale", "0.05", "--capture-dir", str(self.captures))
+        self.op = OperatorClient("127.0.0.1", self.state_port, timeout_s=2.0)
+        _wait(self.me, 120.0, "the node to join and draw")
+
+    def me(self) -> dict[str, Any] | None:
+        """The node's status while it is joined and drawing."""
+        from exhibit_engine.errors import SyncError
+
+        try:
+            st = self.op.command("status")
+        except SyncError:
+            return None
+        return next((n for n in st["nodes"] if n["id"] == self.display
+                     and n["state"] == "joined" and n["frames"] >= 2), None)
+
+    def ctl_capture(self, tag: str) -> Any:
+        """``exhibit ctl capture TAG``, in this process."""
+        from click.testing import CliRunner
+
+        from exhibit_engine.cli import main
+
+        return CliRunner().invoke(main, ["ctl", "--host", "127.0.0.1", "--state-port",
+                                         str(self.state_port), "capture", tag])
+
+
 @pytest.mark.render
 @pytest.mark.sync
 @pytest.mark.e2e
 def test_a_node_with_a_full_disk_reports_the_failed_capture_and_keeps_rendering(
         tmp_path: Path, ice_exb: Path, started: Callable[..., subprocess.Popen[bytes]]
         ) -> None:
-    from exhibit_engine.cli.demo import free_ports
-    from exhibit_engine.config import load_venue
     from exhibit_engine.errors import SyncError
-    from exhibit_engine.sync.operator import OperatorClient
 
-    display = load_venue(CONTENT / "venue.toml").displays[0].id
-    state_port, publish_port = free_ports(2)
-    common = ["--venue", str(CONTENT / "venue.toml"), "--show", str(CONTENT / "show.toml"),
-              "--host", "127.0.0.1", "--state-port", str(state_port),
-              "--publish-port", str(publish_port)]
-    captures = tmp_path / "captures"
-    captures.mkdir()
-    started("controller", "-m", "exhibit_engine.cli", "controller", *common, "--no-state")
-    node = started("node", "-c", _FULL_DISK, "node", *common, "--display", display,
-                   "--bundle-dir", str(ice_exb.parent), "--headless",
-                   "--render-scale", "0.05", "--capture-dir", str(captures))
-    op = OperatorClient("127.0.0.1", state_port, timeout_s=2.0)
+    wall = Wall(tmp_path, ice_exb, started, ["-c", _FULL_DISK])
+    display, op = wall.display, wall.op
     try:
-        def me() -> dict[str, Any] | None:
-            try:
-                st = op.command("status")
-            except SyncError:
-                return None
-            return next((n for n in st["nodes"] if n["id"] == display
-                         and n["state"] == "joined" and n["frames"] >= 2), None)
-
-        _wait(me, 120.0, "the node to join and draw")
         # A tag with '/' is refused at the controller, with the reason, in the reply.
         with pytest.raises(SyncError, match="must not contain '/'"):
             op.command("capture", tag="2026-12-01/opening", delay=0.2)
         # A full disk: the capture fails on the node, which reports it and draws on.
         op.command("capture", tag="opening", delay=0.3)
-        failed = _wait(lambda: (n := me()) and "capture_error" in n["extra"] and n,
+        failed = _wait(lambda: (n := wall.me()) and "capture_error" in n["extra"] and n,
                        30.0, "the node to report the failed capture")
         reason = failed["extra"]["capture_error"]
         assert reason.startswith("capture 'opening': ") and "No space left" in reason
         assert "opening" not in failed["captures"]
-        _wait(lambda: (n := me()) and n["frames"] > failed["frames"] + 5, 30.0,
+        _wait(lambda: (n := wall.me()) and n["frames"] > failed["frames"] + 5, 30.0,
               "the node to keep rendering")
-        assert node.poll() is None
-        assert sorted(p.name for p in captures.iterdir()) == []
+        # The operator's `exhibit ctl capture` waits for the nodes and says why.
+        res = wall.ctl_capture("second")
+        assert res.exit_code == 1, res.output
+        errors = [line for line in res.stderr.splitlines() if line.startswith("exhibit:")]
+        assert len(errors) == 1 and errors[0].startswith(
+            f"exhibit: error: {display}: capture 'second': "), res.stderr
+        assert "No space left" in errors[0] and "Traceback" not in res.output
+        assert wall.node.poll() is None
+        assert sorted(p.name for p in wall.captures.iterdir()) == []
     finally:
         op.close()
     log = (tmp_path / "node.log").read_text(errors="replace")
     assert "Traceback" not in log and "capture failed: capture 'opening'" in log
+
+
+@pytest.mark.render
+@pytest.mark.sync
+@pytest.mark.e2e
+def test_ctl_capture_waits_for_the_png_and_it_follows_the_umask(
+        tmp_path: Path, ice_exb: Path, started: Callable[..., subprocess.Popen[bytes]]
+        ) -> None:
+    old = os.umask(0o027)          # the node inherits it
+    try:
+        wall = Wall(tmp_path, ice_exb, started, ["-m", "exhibit_engine.cli"])
+    finally:
+        os.umask(old)
+    try:
+        res = wall.ctl_capture("opening")
+        assert res.exit_code == 0, res.output
+        assert res.stderr == "" and res.output.startswith("capture: 'opening' at show time")
+        png = wall.captures / f"{wall.display}-opening.png"
+        assert sorted(p.name for p in wall.captures.iterdir()) == [png.name]
+        assert png.stat().st_mode & 0o777 == 0o640
+        with Image.open(png) as im:
+            assert im.size[0] >= 16 and im.getbbox() is not None   # drawn, not black
+    finally:
+        wall.op.close()
