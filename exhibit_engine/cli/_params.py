@@ -108,5 +108,18 @@ def output_folder(path: str | os.PathLike[str] | None, flag: str) -> Path | None
 
 def output_path(path: str | os.PathLike[str] | None, flag: str) -> Path | None:
     """``path`` checked as an output file (``None`` passes through); a broken rule is
-    one ``exhibit: error:`` line naming ``flag``."""
-    return None if path is None else check_output_path(path, flag)
+    one ``exhibit: error:`` line naming ``flag``.
+
+    Missing parent folders are allowed when :func:`output_folder` accepts them (the
+    writers make them, as they always have); the file name itself must be UTF-8."""
+    if path is None:
+        return None
+    p = Path(path)
+    if not p.parent.exists():
+        output_folder(p.parent, flag)
+        try:
+            p.name.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ConfigError(flag, f"{shown(p)} is not a UTF-8 name") from None
+        return p
+    return check_output_path(p, flag)

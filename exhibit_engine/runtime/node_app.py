@@ -178,7 +178,11 @@ def run_node(settings: NodeSettings, show: ShowConfig) -> int:
         except OSError:
             pass
         check_output_dir(capture_dir, "--capture-dir")
-    if settings.status_path:
+    if settings.status_path:                # its folder is made, as it always was
+        try:
+            Path(settings.status_path).parent.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            pass
         check_output_path(settings.status_path, "--status-file")
 
     stop = threading.Event()
