@@ -30,14 +30,14 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
-import tempfile
 import tomllib
 import zipfile
 import zlib
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
+from ..config.paths import write_atomic
 from ..errors import AssetError, BundleError, BundleErrors
 from . import font, image, mesh, woodblock_pack
 from ._processing import SOURCE_FILE, Output, PackContext, Processor
@@ -310,23 +310,16 @@ def pack(src_dir: str | os.PathLike[str], out_path: str | os.PathLike[str], *,
     manifest_bytes = manifest.to_json_bytes()
     signature = sign(manifest_bytes) if sign else None
 
-    out = Path(out_path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as raw_file:
-            with zipfile.ZipFile(raw_file, "w") as zf:
-                _write_entry(zf, "manifest.json", manifest_bytes)
-                if signature is not None:
-                    _write_entry(zf, "manifest.sig", signature)
-                for entry in manifest.files:
-                    _write_entry(zf, entry.path, outputs[entry.path])
-            raw_file.flush()
-            os.fsync(raw_file.fileno())
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
+    def write(raw_file: BinaryIO) -> None:
+        with zipfile.ZipFile(raw_file, "w") as zf:
+            _write_entry(zf, "manifest.json", manifest_bytes)
+            if signature is not None:
+                _write_entry(zf, "manifest.sig", signature)
+            for entry in manifest.files:
+                _write_entry(zf, entry.path, outputs[entry.path])
+
+    # the bundle's mode follows the umask (0o666 less it), never mkstemp's 0600
+    write_atomic(out_path, write, parents=True)
     return manifest
 
 

@@ -29,6 +29,7 @@ from typing import Any
 import click
 
 from .. import __version__
+from ..config.paths import shown
 from ..errors import ExhibitError
 from . import bench, bundles, demo, keys, show, showcheck, wall
 
@@ -42,7 +43,8 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except ExhibitError as exc:
-            click.echo(f"exhibit: error: {exc}", err=True)
+            # one printable line, whatever a path in it holds (newlines, undecodable bytes)
+            click.echo(f"exhibit: error: {shown(str(exc))}", err=True)
             ctx.exit(exc.exit_code)
         except KeyboardInterrupt:
             click.echo("exhibit: interrupted", err=True)

@@ -16,6 +16,8 @@ from typing import Any
 
 import click
 
+from ._params import Count, Finite, output_folder, output_path, parse_size
+
 __all__ = ["bench", "bench_bundle", "bench_render", "bench_sync", "bench_wall"]
 
 
@@ -48,6 +50,7 @@ def _report_options(check_help: str) -> Callable[[Callable[..., Any]], Callable[
         command = click.option("--check", is_flag=True, help=check_help)(command)
         return click.option("--json", "json_path",
                             type=click.Path(dir_okay=False, path_type=Path),
+                            callback=lambda _ctx, _param, v: output_path(v, "--json"),
                             help="Write the results as JSON to this file.")(command)
 
     return add
@@ -96,17 +99,18 @@ def bench() -> None:
 @click.option("--bundle", "bundle_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Measure this .exb instead of a synthetic bundle (its largest GLB is "
                    "the model).")
-@click.option("--size-mb", type=float, default=200.0, show_default=True,
+@click.option("--size-mb", type=Finite(0.001, 1e5), default=200.0, show_default=True,
               help="Synthetic bundle: MB of incompressible data.")
-@click.option("--triangles", type=int, default=100_000, show_default=True,
+@click.option("--triangles", type=Count(1, 10**8), default=100_000, show_default=True,
               help="Synthetic bundle: least triangles of the textured model.")
-@click.option("--texture-px", type=int, default=1024, show_default=True,
+@click.option("--texture-px", type=Count(1, 16384), default=1024, show_default=True,
               help="Synthetic bundle: texture side in pixels.")
-@click.option("--repeat", type=int, default=3, show_default=True,
+@click.option("--repeat", type=Count(1, 100), default=3, show_default=True,
               help="Timed runs of hashing and of validation (medians).")
-@click.option("--loads", type=int, default=5, show_default=True,
+@click.option("--loads", type=Count(1, 1000), default=5, show_default=True,
               help="Timed model loads, uncached and cached (medians).")
 @click.option("--workdir", type=click.Path(file_okay=False, path_type=Path),
+              callback=lambda _c, _p, v: output_folder(v, "--workdir"),
               help="Where the temporary data goes (deleted afterwards).")
 @_report_options("Exit 1 if an acceptance target that applies to this run is missed.")
 def bench_bundle(bundle_path: Path | None, size_mb: float, triangles: int, texture_px: int,
@@ -136,11 +140,12 @@ def bench_bundle(bundle_path: Path | None, size_mb: float, triangles: int, textu
                    "content/*/bundle.toml).")
 @click.option("--size", default="1280x720", show_default=True, metavar="WxH",
               help="Output size in pixels.")
-@click.option("--frames", type=int, default=8, show_default=True,
+@click.option("--frames", type=Count(0, 1000), default=8, show_default=True,
               help="Frames per timed block.")
-@click.option("--repeat", type=int, default=5, show_default=True,
+@click.option("--repeat", type=Count(1, 100), default=5, show_default=True,
               help="Timed blocks of each loop, alternating (medians).")
 @click.option("--workdir", type=click.Path(file_okay=False, path_type=Path),
+              callback=lambda _c, _p, v: output_folder(v, "--workdir"),
               help="Where the packed bundles go (deleted afterwards).")
 @_report_options("Exit 1 if a scene's overhead_ratio is over 1.10.")
 def bench_render(sources: tuple[Path, ...], size: str, frames: int, repeat: int,
@@ -153,10 +158,7 @@ def bench_render(sources: tuple[Path, ...], size: str, frames: int, repeat: int,
     """
     from ..bench.render import RenderBenchOptions, run
 
-    try:
-        w, h = (int(v) for v in size.lower().split("x"))
-    except ValueError:
-        raise click.BadParameter(f"{size!r} is not WxH", param_hint="--size") from None
+    w, h = parse_size(size, 16, 8192, "--size")
     opts = RenderBenchOptions(sources=sources, size=(w, h), frames=frames, repeat=repeat,
                               workdir=workdir)
     with _bench_progress() as progress:
@@ -165,11 +167,11 @@ def bench_render(sources: tuple[Path, ...], size: str, frames: int, repeat: int,
 
 
 @bench.command("sync")
-@click.option("--nodes", type=int, default=16, show_default=True,
+@click.option("--nodes", type=Count(1, 256), default=16, show_default=True,
               help="Sync-only node processes.")
-@click.option("--seconds", type=float, default=20.0, show_default=True,
+@click.option("--seconds", type=Finite(1.0, 3600.0), default=20.0, show_default=True,
               help="Length of the event window (4 operator events a second).")
-@click.option("--state-keys", type=int, default=10_000, show_default=True,
+@click.option("--state-keys", type=Count(0, 10**6), default=10_000, show_default=True,
               help="Session-state keys the late joiner's snapshot must carry.")
 @_report_options("Exit 1 if an acceptance target is missed.")
 def bench_sync(nodes: int, seconds: float, state_keys: int, json_path: Path | None,
@@ -194,17 +196,19 @@ def bench_sync(nodes: int, seconds: float, state_keys: int, json_path: Path | No
 @click.option("--scene", "scene_id", help="The scene to draw (default: the bundle's first).")
 @click.option("--size", default="640x400", show_default=True, metavar="WxH",
               help="One projector's output in pixels.")
-@click.option("--overlap", type=float, default=0.2, show_default=True,
+@click.option("--overlap", type=Finite(0.0, 1.0), default=0.2, show_default=True,
               help="Overlap of neighbouring projectors, as a fraction of a projector's width.")
-@click.option("--at", "t", type=float, default=27.0, show_default=True,
+@click.option("--at", "t", type=Finite(0.0, 1e9), default=27.0, show_default=True,
               help="Show time drawn (s).")
-@click.option("--frames", type=int, default=5, show_default=True,
+@click.option("--frames", type=Count(0, 1000), default=5, show_default=True,
               help="Frames per timed block of the final-pass timing (0: no timing).")
-@click.option("--repeat", type=int, default=3, show_default=True,
+@click.option("--repeat", type=Count(1, 100), default=3, show_default=True,
               help="Timed blocks of each loop, alternating (medians).")
 @click.option("--save", type=click.Path(file_okay=False, path_type=Path),
+              callback=lambda _c, _p, v: output_folder(v, "--save"),
               help="Write wall-composite.png, wall-whole.png and wall-diff.png here.")
 @click.option("--workdir", type=click.Path(file_okay=False, path_type=Path),
+              callback=lambda _c, _p, v: output_folder(v, "--workdir"),
               help="Where the packed bundle goes (deleted afterwards).")
 @_report_options("Exit 1 if seam_psnr_db is under 40 dB.")
 def bench_wall(source: Path | None, scene_id: str | None, size: str, overlap: float,
@@ -219,10 +223,7 @@ def bench_wall(source: Path | None, scene_id: str | None, size: str, overlap: fl
     """
     from ..bench.wall import WallBenchOptions, run
 
-    try:
-        w, h = (int(v) for v in size.lower().split("x"))
-    except ValueError:
-        raise click.BadParameter(f"{size!r} is not WxH", param_hint="--size") from None
+    w, h = parse_size(size, 16, 4096, "--size")
     kw: dict[str, Any] = {"source": source} if source is not None else {}
     opts = WallBenchOptions(scene=scene_id, size=(w, h), overlap=overlap, t=t, frames=frames,
                             repeat=repeat, save=save, workdir=workdir, **kw)

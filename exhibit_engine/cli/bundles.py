@@ -17,19 +17,10 @@ from typing import Any
 import click
 
 from ..errors import ConfigError
+from ._params import Finite, output_path, parse_size as _size
+
 
 __all__ = ["inspect", "install", "pack", "preview", "render", "validate"]
-
-
-def _size(value: str) -> tuple[int, int]:
-    """A WIDTHxHEIGHT option, 16-8192 pixels each; anything else is a usage error."""
-    try:
-        w, h = (int(x) for x in value.lower().split("x"))
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not WIDTHxHEIGHT, e.g. 1280x720") from None
-    if not (16 <= w <= 8192 and 16 <= h <= 8192):
-        raise click.BadParameter("width and height must be 16-8192 pixels")
-    return w, h
 
 
 @click.command()
@@ -52,6 +43,7 @@ def pack(src_dir: Path, out: Path, sign_key: Path | None) -> None:
 
     from ..assets.pack import pack as do_pack
 
+    output_path(out, "--output")     # before packing: a bad path packs nothing
     sign = None
     signed_by = ""
     if sign_key is not None:
@@ -268,7 +260,7 @@ def install(bundle: Path, library_dir: Path, trust_files: tuple[Path, ...],
 @click.argument("bundle", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--scene", "scene_id", required=True, help="Scene id inside the bundle "
               "(see `exhibit inspect`).")
-@click.option("--at", "at", type=float, default=0.0, show_default=True,
+@click.option("--at", "at", type=Finite(0.0, 1e9), default=0.0, show_default=True,
               help="Show time in seconds.")
 @click.option("--size", type=str, default="1280x720", show_default=True,
               help="Image size WIDTHxHEIGHT in pixels.")
@@ -290,6 +282,7 @@ def render(bundle: Path, scene_id: str, at: float, size: str, venue: Path | None
     from ..wall.frustum import display_frustum, wall_frustum
 
     wh = _size(size)
+    output_path(out, "--output")     # before any work: nothing is rendered for a bad path
     frustum = output = None
     if display_id and not venue:
         raise click.UsageError("--display needs --venue")
@@ -311,7 +304,7 @@ def render(bundle: Path, scene_id: str, at: float, size: str, venue: Path | None
 @click.argument("bundle", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("-o", "--output", "out", required=True,
               type=click.Path(dir_okay=False, path_type=Path), help="PNG contact sheet to write.")
-@click.option("--at", "times", type=float, multiple=True,
+@click.option("--at", "times", type=Finite(0.0, 1e9), multiple=True,
               help="Show time in seconds; repeat for more tiles (default: 0, 20 and 50).")
 @click.option("--tile", default="480x270", show_default=True,
               help="Size of each frame WIDTHxHEIGHT in pixels.")
@@ -328,6 +321,7 @@ def preview(bundle: Path, out: Path, times: tuple[float, ...], tile: str) -> Non
     from ..runtime.preview import DEFAULT_TIMES, contact_sheet
 
     wh = _size(tile)
+    output_path(out, "--output")
     console = Console(stderr=True)
     with Progress(console=console, transient=True, disable=not console.is_terminal) as bar:
         task = bar.add_task(f"rendering {bundle.name}", total=None)

@@ -15,7 +15,6 @@ The runner imports the packing, config and wall layers inside its functions, so 
 
 from __future__ import annotations
 
-import os
 import signal
 import socket
 import subprocess
@@ -28,7 +27,9 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from ..config.paths import write_atomic
 from ..errors import BundleError, ExhibitError, SyncTimeout
+from ._params import output_folder
 
 if TYPE_CHECKING:
     from ..config import ShowConfig, VenueConfig
@@ -63,6 +64,7 @@ def demo(headless: bool, out_dir: Path, content_dir: Path) -> None:
     OUT/wall.png, the projector layout is drawn into OUT/layout.png, and a summary is
     printed; with a display, one window per projector stays open as well.
     """
+    output_folder(out_dir, "--out")
     sys.exit(run_demo(out_dir=out_dir, content_dir=content_dir, headless=headless))
 
 
@@ -117,10 +119,8 @@ def stitch(venue: VenueConfig, slices: dict[str, Path], out: Path, scale: float)
         with Image.open(slices[d.id]) as img:
             images[d.id] = np.asarray(img.convert("RGB"))
     wall = composite_linear(venue, images, wall_pixels(venue, scale))
-    tmp = out.with_name(f".{out.stem}.tmp.png")
-    Image.fromarray(wall).save(tmp)
-    os.replace(tmp, out)
-    return out
+    image = Image.fromarray(wall)
+    return write_atomic(out, lambda f: image.save(f, format="PNG"), parents=True)
 
 
 @dataclass

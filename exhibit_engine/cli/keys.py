@@ -10,6 +10,9 @@ from pathlib import Path
 
 import click
 
+from ..errors import ConfigError
+from ._params import output_folder
+
 __all__ = ["keys", "keys_new"]
 
 
@@ -53,6 +56,12 @@ def keys_new(name: str, directory: Path, kind: str, force: bool) -> None:
     Existing files are never replaced without --force. Prints the key id that signed
     bundles show (`exhibit inspect`) or that the controller logs.
     """
+    from ..config.paths import check_file_name, shown
+
+    why = check_file_name(name)
+    if why is not None:
+        raise ConfigError("<args>", f"{shown(repr(name))} {why}", key="NAME")
+    output_folder(directory, "--dir")
     if kind == "curve":
         from ..keys import write_curve_key_files
         from ..sync.auth import new_key_pair

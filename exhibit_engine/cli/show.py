@@ -30,6 +30,9 @@ from typing import Any
 import click
 
 from ..errors import ConfigError
+from ._captures import CAPTURE_WAIT_S, capture_results, capture_view
+from ._params import PORT, Count, Finite, output_folder, output_path
+
 
 __all__ = ["controller", "ctl", "ctl_blackout", "ctl_capture", "ctl_goto", "ctl_seek",
            "ctl_status", "kiosk", "kiosk_language", "kiosk_select", "kiosk_touch", "node",
@@ -59,8 +62,8 @@ def _venue_show(venue: Path, show: Path | None) -> tuple[Any, Any]:
 @click.option("--show", "show", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="show.toml: the bundles and the cue list.")
 @click.option("--host", help="Address to bind (default: venue [network] host).")
-@click.option("--state-port", type=int, help="ROUTER port for joins, clock probes and commands.")
-@click.option("--publish-port", type=int, help="PUB port for heartbeats and events.")
+@click.option("--state-port", type=PORT, help="ROUTER port for joins, clock probes and commands.")
+@click.option("--publish-port", type=PORT, help="PUB port for heartbeats and events.")
 @click.option("--state-file", type=click.Path(dir_okay=False, path_type=Path),
               help="Where the session is saved and resumed from (default: "
                    "$EXHIBIT_STATE_FILE, else .exhibit/controller-SHOW.json beside "
@@ -162,12 +165,12 @@ def _checked_show(v: Any, s: Any, show_path: Path, bundle_dir: Path | None
               help="Folder holding the show's .exb bundles (default: bundles/ beside "
                    "venue.toml).")
 @click.option("--host", help="Controller address (default: venue [network] host).")
-@click.option("--state-port", type=int, help="Controller ROUTER port.")
-@click.option("--publish-port", type=int, help="Controller PUB port.")
+@click.option("--state-port", type=PORT, help="Controller ROUTER port.")
+@click.option("--publish-port", type=PORT, help="Controller PUB port.")
 @click.option("--headless", is_flag=True, help="Render offscreen, even where a display exists.")
-@click.option("--render-scale", type=float, help="Scale the display's pixel size "
+@click.option("--render-scale", type=Finite(0.01, 4.0), help="Scale the display's pixel size "
               "(e.g. 0.25 for a light demo).")
-@click.option("--frames", type=int, help="Stop after rendering this many frames.")
+@click.option("--frames", type=Count(1, 10**9), help="Stop after rendering this many frames.")
 @click.option("--capture-dir", type=click.Path(file_okay=False, path_type=Path),
               help="Where capture events save PNGs of this node's slice.")
 @click.option("--window-origin", help="Window position X,Y on the desktop, in pixels "
@@ -191,6 +194,8 @@ def node(venue: Path, show: Path, display_id: str, bundle_dir: Path | None, host
     """
     from ..config import resolve_node
 
+    output_path(status_file, "--status-file")
+    output_folder(capture_dir, "--capture-dir")
     if frames is not None and frames < 1:
         raise ConfigError("<flags>", "must be at least 1", key="--frames")
     origin = None
@@ -233,7 +238,7 @@ def _network_options(f: Callable[..., Any]) -> Callable[..., Any]:
                      help="venue.toml: the controller's address is its [network]."),
         click.option("--host", help="Controller address (default: the venue's, or "
                      "127.0.0.1)."),
-        click.option("--state-port", type=int, help="Controller ROUTER port (default: the "
+        click.option("--state-port", type=PORT, help="Controller ROUTER port (default: the "
                      "venue's, or 5570)."),
         click.option("--timeout", "timeout_s", type=float, default=2.0, show_default=True,
                      help="Seconds to wait for the controller's answer."),
@@ -437,6 +442,9 @@ def _print_status(endpoint: dict[str, Any], as_json: bool) -> None:
                       f"{n['show_time']:.3f}", f"{n['offset_us']:.0f}", f"{n['rtt_us']:.0f}",
                       f"{n['last_seen_s']:.1f} s ago")
     Console().print(table)
+    for n in st.get("nodes", []):        # a failed capture: the node drew on regardless
+        if (n.get("extra") or {}).get("capture_error"):
+            click.echo(f"{n['id']}: {n['extra']['capture_error']}")
     if st.get("omitted"):
         click.echo(f"({st['omitted']} more not shown)")
 
@@ -512,10 +520,23 @@ def ctl_blackout(ctx: click.Context, state: str, fade: str | None, delay: str | 
 @click.pass_context
 def ctl_capture(ctx: click.Context, tag: str, delay: str | None) -> None:
     """Ask every node to save a PNG of the same frame as TAG (nodes started with
-    --capture-dir write DISPLAY-TAG.png there)."""
+    --capture-dir write DISPLAY-TAG.png there).
+
+    Waits for the nodes to report: a node that could not save its PNG (a full or
+    read-only disk) is one error line with its reason, and the exit status is 1; the
+    node goes on rendering."""
+    from ..config.paths import check_file_name, shown
+
+    why = check_file_name(tag)          # the controller and each node check it again
+    if why is not None:
+        raise ConfigError("<args>", f"{shown(repr(tag))}: the tag {why}", key="TAG")
     with _client("operator", ctx.obj) as op:
+        before = capture_view(op.command("status"))
         data = op.command("capture", tag=tag, **_delay(delay))
-    click.echo(f"capture: {tag!r} at show time {data['effective_at']:.3f} s")
+        click.echo(f"capture: {tag!r} at show time {data['effective_at']:.3f} s")
+        failed = capture_results(op, tag, before, float(delay or 0.5) + CAPTURE_WAIT_S)
+    if failed:
+        sys.exit(1)
 
 
 # --------------------------------------------------------------------------- kiosk

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import click
 
+from ._params import output_path
+
 __all__ = ["wall", "wall_check"]
 
 
@@ -40,6 +42,7 @@ def wall_check(venue: Path, png: Path | None) -> None:
     from ..wall.blend import blend_widths
     from ..wall.check import check_venue
 
+    output_path(png, "--png")
     v = load_venue(venue)
     problems = check_venue(v)
     wall_ = v.wall

@@ -10,9 +10,9 @@ but the anchor and its clock to draw the same picture as its neighbours.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -25,11 +25,15 @@ from ..assets.bundle import Bundle
 from ..assets.checks import CHECKS
 from ..assets.signing import load_public_keys
 from ..config import NodeSettings, ShowConfig
-from ..errors import BundleError, ExhibitError
+from ..config.paths import (check_file_name, check_output_dir, check_output_path, shown,
+                            write_atomic)
+from ..errors import BundleError, ConfigError, ExhibitError
 from .playback import Frame, Playback
 from ..wall.frustum import display_frustum
 
-__all__ = ["HEADLESS_FPS", "NodeRun", "has_display", "run_node"]
+__all__ = ["HEADLESS_FPS", "NodeRun", "capture", "has_display", "run_node"]
+
+log = logging.getLogger(__name__)
 
 #: Frame-rate cap for offscreen nodes, so a demo on a laptop leaves CPU for its peers.
 HEADLESS_FPS = 30.0
@@ -51,6 +55,7 @@ class NodeRun:
     rtt_us: float | None = None
     show_time: float | None = None
     captures: list[str] = field(default_factory=list)
+    capture_errors: list[str] = field(default_factory=list)
     error: str | None = None
 
     def to_json(self) -> str:
@@ -58,15 +63,28 @@ class NodeRun:
         return json.dumps(self.__dict__, indent=2)
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+def capture(renderer: Any, folder: Path, display: str, tag: object) -> Path:
+    """Save the frame just drawn as ``folder/DISPLAY-TAG.png``, atomically.
+
+    The tag is checked as a file name (:func:`~exhibit_engine.config.paths.check_file_name`:
+    no ``/``, ``..`` or control characters), the folder for being writable and having room
+    for the image, before anything is written.
+
+    Raises:
+        ExhibitError: the capture was refused or failed (one line: the tag and the reason);
+            nothing is left behind, and the node goes on rendering.
+    """
+    why = check_file_name(tag)
+    if why is not None:
+        raise ConfigError(f"capture {shown(repr(tag))}", f"the tag {why}")
+    image = renderer.snapshot()
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+        check_output_dir(folder, "--capture-dir")
+        return write_atomic(folder / f"{display}-{tag}.png",
+                            lambda f: image.save(f, format="PNG"),
+                            min_free=image.width * image.height * 4 + 65536)
+    except ExhibitError as exc:
+        raise ExhibitError(f"capture {tag!r}: {exc}") from None
 
 
 class _Scenes:
@@ -153,6 +171,20 @@ def run_node(settings: NodeSettings, show: ShowConfig) -> int:
     # CURVE keys first (venue [security]): a bad key is one error before anything opens.
     curve = client_curve(settings.venue.security, settings.key_file, role="projector")
 
+    capture_dir = Path(settings.capture_dir) if settings.capture_dir else None
+    if capture_dir is not None:             # made at start; a bad one is one line now
+        try:
+            capture_dir.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            pass
+        check_output_dir(capture_dir, "--capture-dir")
+    if settings.status_path:                # its folder is made, as it always was
+        try:
+            Path(settings.status_path).parent.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            pass
+        check_output_path(settings.status_path, "--status-file")
+
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
@@ -170,7 +202,7 @@ def run_node(settings: NodeSettings, show: ShowConfig) -> int:
     except ExhibitError:
         scenes.close()
         raise
-    capture_dir = Path(settings.capture_dir) if settings.capture_dir else None
+    extra: dict[str, Any] = {}              # what the node adds to its status reports
     link = NodeLink(disp.id, settings.host, settings.state_port, settings.publish_port,
                     curve=curve)
     scenes.announce = link.loading
@@ -195,18 +227,23 @@ def run_node(settings: NodeSettings, show: ShowConfig) -> int:
                                    time.monotonic() + link.offset_us * 1e-6)
             for event in link.take_events(t):
                 if event.kind == "capture" and capture_dir is not None:
-                    tag = str(event.args.get("tag", "capture"))
+                    tag = event.args.get("tag", "capture")
                     _draw(renderer, scenes, frame, event.effective_at)
-                    png = capture_dir / f"{disp.id}-{tag}.png"
-                    tmp = png.with_name(f".{png.stem}.tmp.png")
-                    capture_dir.mkdir(parents=True, exist_ok=True)
-                    renderer.snapshot().save(tmp)
-                    os.replace(tmp, png)
-                    run.captures.append(tag)
+                    try:
+                        capture(renderer, capture_dir, disp.id, tag)
+                    except ExhibitError as exc:     # reported; the wall stays lit
+                        log.warning("capture failed: %s", exc)
+                        run.capture_errors = [*run.capture_errors[-7:], str(exc)]
+                        extra["capture_error"] = str(exc)[:400]
+                        extra["capture_failures"] = extra.get("capture_failures", 0) + 1
+                    else:
+                        run.captures.append(str(tag))
+                        extra.pop("capture_error", None)
             _draw(renderer, scenes, frame, t)
             run.frames += 1
             run.show_time = t
-            link.report(frames=run.frames, show_time=t, captures=list(run.captures))
+            link.report(frames=run.frames, show_time=t, captures=list(run.captures),
+                        extra=extra)
             if settings.frames is not None and run.frames >= settings.frames:
                 break
             if frame_s:
@@ -227,7 +264,11 @@ def run_node(settings: NodeSettings, show: ShowConfig) -> int:
         renderer.close()
         scenes.close()
         if settings.status_path:
-            _write_atomic(Path(settings.status_path), run.to_json().encode())
+            try:
+                write_atomic(settings.status_path, run.to_json().encode(),
+                             flag="--status-file")
+            except ExhibitError as exc:
+                log.error("%s", exc)
 
 
 def _draw(renderer: Any, scenes: _Scenes, frame: Frame, t: float) -> None:

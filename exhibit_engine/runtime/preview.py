@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import io
 import os
-import secrets
 import shutil
 import subprocess
 import textwrap
@@ -35,6 +34,7 @@ from typing import TYPE_CHECKING
 from PIL import Image, ImageDraw, ImageFont
 
 from .. import __version__
+from ..config.paths import write_atomic
 from ..errors import ExhibitError, RenderError
 from ..wall.frustum import centered_frustum
 
@@ -436,19 +436,7 @@ def _render_rows(bundle: Bundle, scenes: Sequence[SceneSpec], times: Sequence[fl
 
 
 def _write_png(img: Image.Image, out: Path) -> None:
-    tmp = out.with_name(f".{out.name}.{secrets.token_hex(6)}.tmp")
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-        with os.fdopen(fd, "wb") as f:
-            img.save(f, format="PNG", optimize=False)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, out)
-    except OSError as exc:
-        raise RenderError(f"{out}: cannot write the contact sheet ({exc})") from None
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_atomic(out, lambda f: img.save(f, format="PNG", optimize=False), parents=True)
 
 
 def contact_sheet(bundle_path: str | os.PathLike[str], out_path: str | os.PathLike[str], *,

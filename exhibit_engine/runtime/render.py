@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import math
 import os
-import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +29,7 @@ from panda3d.core import (Camera, GeomPoints, GeomTriangles, GeomTrifans, GeomTr
                           PerspectiveLens, Texture)
 from PIL import Image
 
+from ..config.paths import check_output_path, write_atomic
 from ..errors import RenderError
 from ..scenes.base import Scene, SceneContext
 from ..scenes.registry import get_kind
@@ -564,23 +564,13 @@ def render_to_png(bundle_path: str | os.PathLike[str], scene_id: str, t: float,
     """
     from ..assets.bundle import Bundle
 
-    out = Path(out_path)
+    out = check_output_path(out_path) if Path(out_path).parent.exists() else Path(out_path)
     with Bundle.open(bundle_path) as bundle, Renderer(size, cache=cache) as renderer:
         renderer.set_frustum(frustum or centered_frustum(size[0] / size[1]))
         renderer.set_output(output)
         renderer.load(bundle, scene_id)
         renderer.render(t)
         image = renderer.snapshot()
-    tmp = out.with_name(f".{out.name}.{secrets.token_hex(6)}.tmp")
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        # os.open with 0o666 honours the umask (mkstemp would leave the PNG 0600)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-        with os.fdopen(fd, "wb") as f:
-            image.save(f, format="PNG")
-        os.replace(tmp, out)
-    except OSError as exc:
-        raise RenderError(f"{out}: cannot write the PNG ({exc})") from None
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_atomic(out, lambda f: image.save(f, format="PNG"), parents=True,
+                 min_free=size[0] * size[1] * 4 + 65536)
     return out

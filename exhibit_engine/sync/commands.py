@@ -13,6 +13,7 @@ reply's error::
     arguments  seek: unknown argument 'speed' (known: position, rate, delay)
                seek: 'position' is required
                capture: 'tag' must be a string of 1 to 128 characters
+               capture: 'tag' must not contain '/' or '\\' (it becomes a file name)
                blackout: 'on' must be true or false
 
 The table (seconds; "show": carried out by the show control, so refused while the show
@@ -45,6 +46,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from ..config.paths import check_file_name
 from ..errors import CommandError
 from ..show.control import MAX_DELAY_S
 
@@ -231,4 +233,8 @@ def check_command(role: str, name: str, args: Mapping[str, Any], *,
         given, value = arg.check(name, args)
         if given:
             checked[arg.name] = value
+    if name == "capture":       # the tag becomes part of each node's file name
+        why = check_file_name(checked["tag"])
+        if why is not None:
+            raise CommandError(name, f"capture: 'tag' {why}")
     return checked

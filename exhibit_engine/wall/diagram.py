@@ -17,6 +17,7 @@ from pathlib import Path
 from PIL import Image, ImageDraw, ImageFont
 
 from ..config import VenueConfig
+from ..config.paths import write_atomic
 from .blend import blend_widths
 from .check import Problem, check_venue, overlaps
 from .frustum import wall_point
@@ -266,9 +267,5 @@ def save_wall_diagram(venue: VenueConfig, path: str | os.PathLike[str],
     Returns:
         the path written.
     """
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    draw_wall(venue, problems).save(tmp, format="PNG")
-    os.replace(tmp, out)
-    return out
+    image = draw_wall(venue, problems)
+    return write_atomic(path, lambda f: image.save(f, format="PNG"), parents=True)
