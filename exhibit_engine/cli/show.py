@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -32,6 +31,7 @@ import click
 from ..errors import ConfigError
 from ._captures import CAPTURE_WAIT_S, capture_results, capture_view
 from ._params import PORT, Count, Finite, output_folder, output_path
+from .showcheck import checked_show
 
 
 __all__ = ["controller", "ctl", "ctl_blackout", "ctl_capture", "ctl_goto", "ctl_seek",
@@ -123,7 +123,7 @@ def controller(venue: Path, show: Path, host: str | None, state_port: int | None
 
     _log_to_stderr()
     wall = simulated_wall_clock(start) if start is not None else None
-    items = _checked_show(v, s, show, bundle_dir)
+    items = checked_show(v, s, show, bundle_dir)
 
     def ready(server: Any) -> None:
         server.core.items = items
@@ -132,27 +132,6 @@ def controller(venue: Path, show: Path, host: str | None, state_port: int | None
                    f"{server.publish_endpoint} (publish){saved}; Ctrl-C stops", err=True)
 
     sys.exit(run_controller(settings, on_ready=ready, wall_clock=wall, fresh=fresh))
-
-
-def _checked_show(v: Any, s: Any, show_path: Path, bundle_dir: Path | None
-                  ) -> frozenset[str] | None:
-    """Check the show against its bundles, where this machine has them (one line per
-    problem, exit 1); return their item ids, or ``None`` where the bundles are not here."""
-    from ..sync.show_check import check_show, show_items
-
-    folder = bundle_dir or Path(os.environ.get("EXHIBIT_BUNDLE_DIR")
-                                or Path(v.path).parent / "bundles")
-    if bundle_dir is None and not folder.is_dir():
-        return None            # a controller PC without the bundles: nothing to check
-    problems = check_show(s, folder)
-    if problems:
-        for p in problems:
-            click.echo(f"exhibit: error: {p}", err=True)
-        click.echo(f"exhibit: the show cannot play ({len(problems)} problem"
-                   f"{'s' if len(problems) != 1 else ''}; `exhibit show check` lists "
-                   f"them): {show_path}", err=True)
-        sys.exit(1)
-    return show_items(s, folder)
 
 
 @click.command()
@@ -220,7 +199,7 @@ def node(venue: Path, show: Path, display_id: str, bundle_dir: Path | None, host
     client_curve(v.security, settings.key_file, role="projector")
     # Every cue it may be asked to play can be built: one line per problem, before the
     # wall goes live (a misspelt scene would otherwise stop the node at that cue).
-    _checked_show(v, s, show, Path(settings.bundle_dir))
+    checked_show(v, s, show, Path(settings.bundle_dir))
     from ..runtime.node_app import run_node
 
     _log_to_stderr()

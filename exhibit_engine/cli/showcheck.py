@@ -9,10 +9,43 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
-__all__ = ["show", "show_check"]
+__all__ = ["checked_show", "show", "show_check"]
+
+
+def checked_show(v: Any, s: Any, show_path: Path, bundle_dir: Path | None
+                  ) -> frozenset[str] | None:
+    """The start-up check of ``exhibit controller`` and ``exhibit node``.
+
+    Checks the show against its bundles where this machine has them (``bundle_dir``
+    given, or the default folder exists), printing one line per problem and exiting 1.
+
+    Returns:
+        The item ids of the show's bundles, or ``None`` where the bundles are not here.
+    """
+    from ..config.paths import shown
+    from ..errors import ConfigError
+    from ..sync.show_check import check_show, show_items
+
+    folder = bundle_dir or Path(os.environ.get("EXHIBIT_BUNDLE_DIR")
+                                or Path(v.path).parent / "bundles")
+    if not folder.is_dir():
+        if bundle_dir is None:
+            return None        # a controller PC without the bundles: nothing to check
+        raise ConfigError("<flags>", f"{shown(folder)} is not a folder of bundles",
+                          key="--bundle-dir")
+    problems = check_show(s, folder)
+    if problems:
+        for p in problems:
+            click.echo(f"exhibit: error: {p}", err=True)
+        click.echo(f"exhibit: the show cannot play ({len(problems)} problem"
+                   f"{'s' if len(problems) != 1 else ''}; `exhibit show check` lists "
+                   f"them): {show_path}", err=True)
+        sys.exit(1)
+    return show_items(s, folder)
 
 
 @click.group()
