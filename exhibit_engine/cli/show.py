@@ -421,9 +421,10 @@ def _print_status(endpoint: dict[str, Any], as_json: bool) -> None:
                       f"{n['show_time']:.3f}", f"{n['offset_us']:.0f}", f"{n['rtt_us']:.0f}",
                       f"{n['last_seen_s']:.1f} s ago")
     Console().print(table)
-    for n in st.get("nodes", []):        # a failed capture: the node drew on regardless
-        if (n.get("extra") or {}).get("capture_error"):
-            click.echo(f"{n['id']}: {n['extra']['capture_error']}")
+    for n in st.get("nodes", []):        # a failed capture or cue: the node drew on
+        for key in ("fault", "capture_error"):
+            if (n.get("extra") or {}).get(key):
+                click.echo(f"{n['id']}: {n['extra'][key]}")
     if st.get("omitted"):
         click.echo(f"({st['omitted']} more not shown)")
 

@@ -95,6 +95,7 @@ class _Scenes:
         self.bundles: dict[str, Bundle] = {}
         self.current: tuple[str, str] | None = None     # (bundle, scene) built
         self.outgoing: tuple[str, str] | None = None    # ... held by a transition
+        self.failed: dict[tuple[str, str], ExhibitError] = {}   # scenes that cannot be shown
         self.trust = [key for path in settings.venue.bundles.trusted_keys
                       for key in load_public_keys(path)]
         # Announces a blocking scene load to the controller (NodeLink.loading), so the
@@ -146,6 +147,8 @@ class _Scenes:
             renderer.unload_outgoing()
             self.outgoing = None
         if self.current != cue:
+            if cue in self.failed:              # tried once: not rebuilt every frame
+                raise self.failed[cue]
             renderer.load(self.bundle(cue[0]), cue[1])
             self.current = cue
 
@@ -228,7 +231,7 @@ def run_node(settings: NodeSettings, show: ShowConfig) -> int:
             for event in link.take_events(t):
                 if event.kind == "capture" and capture_dir is not None:
                     tag = event.args.get("tag", "capture")
-                    _draw(renderer, scenes, frame, event.effective_at)
+                    _draw_or_report(renderer, scenes, frame, event.effective_at, extra)
                     try:
                         capture(renderer, capture_dir, disp.id, tag)
                     except ExhibitError as exc:     # reported; the wall stays lit
@@ -239,7 +242,7 @@ def run_node(settings: NodeSettings, show: ShowConfig) -> int:
                     else:
                         run.captures.append(str(tag))
                         extra.pop("capture_error", None)
-            _draw(renderer, scenes, frame, t)
+            _draw_or_report(renderer, scenes, frame, t, extra)
             run.frames += 1
             run.show_time = t
             link.report(frames=run.frames, show_time=t, captures=list(run.captures),
@@ -269,6 +272,43 @@ def run_node(settings: NodeSettings, show: ShowConfig) -> int:
                              flag="--status-file")
             except ExhibitError as exc:
                 log.error("%s", exc)
+
+
+def _draw_or_report(renderer: Any, scenes: _Scenes, frame: Frame, t: float,
+                    extra: dict[str, Any]) -> None:
+    """:func:`_draw`, but a cue that cannot be shown never stops the node.
+
+    What the start-up check could not foresee (a scene whose build fails at show time, a
+    bundle that became unreadable) is logged once per cue and reported in the node's
+    status as ``extra.fault`` (one line); the node then shows the show's standby scene
+    (or black, if that fails too or there is none) until the timeline moves on to a cue
+    that works, which clears the fault.
+    """
+    try:
+        _draw(renderer, scenes, frame, t)
+    except ExhibitError as exc:
+        cue = frame.timeline.state_at(t).cue if frame.timeline is not None else None
+        if cue is not None:
+            scenes.failed[(cue.bundle, cue.scene)] = exc
+        fault = f"cue {cue.id if cue else '?'!r} cannot be shown: {exc}"[:400]
+        if extra.get("fault") != fault:
+            log.error("%s; showing standby meanwhile", fault)
+        extra["fault"] = fault
+        standby = scenes.show.standby
+        if standby is not None and cue is not None and (standby.bundle, standby.scene) != (
+                cue.bundle, cue.scene):
+            try:
+                scenes.ensure(renderer, (standby.bundle, standby.scene))
+                renderer.render(t, {"show_time": t, **frame.scene_state}, None,
+                                dim=frame.dim)
+                return
+            except ExhibitError as again:
+                log.error("the standby scene cannot be shown either: %s", again)
+        renderer.unload()
+        scenes.current = scenes.outgoing = None
+        renderer.render(0.0, {"show_time": t}, None, dim=0.0)
+    else:
+        extra.pop("fault", None)
 
 
 def _draw(renderer: Any, scenes: _Scenes, frame: Frame, t: float) -> None:
