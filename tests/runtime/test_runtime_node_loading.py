@@ -32,6 +32,7 @@ def scenes_with(recorder: Recorder) -> _Scenes:
     scenes = object.__new__(_Scenes)          # no settings or bundles needed for ensure
     scenes.bundles = {"b": object()}
     scenes.current = scenes.outgoing = None
+    scenes.failed = {}
 
     @contextmanager
     def announce() -> Iterator[None]:

@@ -222,6 +222,7 @@ class FakeScenes:
         from exhibit_engine.runtime.node_app import _Scenes
 
         self.current = self.outgoing = None
+        self.failed: dict = {}
         self.announce = nullcontext
         self.ensure = _Scenes.ensure.__get__(self)
         self._ensure = _Scenes._ensure.__get__(self)
