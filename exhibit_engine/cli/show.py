@@ -78,6 +78,10 @@ def _venue_show(venue: Path, show: Path | None) -> tuple[Any, Any]:
                    "else bundles/ beside venue.toml). Where it exists, the show is checked "
                    "against them at start (as `exhibit show check` does) and a kiosk may "
                    "select only their items.")
+@click.option("--insecure", is_flag=True,
+              help="Bind a network address without CURVE ([security] curve = true): any "
+                   "machine that reaches it may command the show. For a closed test "
+                   "network only; the banner and `exhibit status` warn.")
 @click.option("--sim-time", metavar="ISO",
               help="Simulate the wall clock from this instant (e.g. 2026-03-29T14:03:00+02:00)"
                    ": opening hours and the state file see it instead of the real clock.")
@@ -86,7 +90,7 @@ def _venue_show(venue: Path, show: Path | None) -> tuple[Any, Any]:
                    "NAME --kind curve`); needed when venue.toml [security] has curve = true (default: $EXHIBIT_KEY, else [security] controller_key).")
 def controller(venue: Path, show: Path, host: str | None, state_port: int | None,
                publish_port: int | None, state_file: Path | None, no_state: bool,
-               fresh: bool, bundle_dir: Path | None, sim_time: str | None,
+               fresh: bool, bundle_dir: Path | None, insecure: bool, sim_time: str | None,
                key_file: Path | None) -> None:
     """Run the show controller: the clock and the truth every node follows.
 
@@ -102,7 +106,7 @@ def controller(venue: Path, show: Path, host: str | None, state_port: int | None
     """
     from datetime import datetime
 
-    from ..config import resolve_controller
+    from ..config.roles import is_loopback, resolve_controller
 
     if state_file is not None and no_state:
         raise ConfigError("<flags>", "cannot be combined with --state-file", key="--no-state")
@@ -119,6 +123,12 @@ def controller(venue: Path, show: Path, host: str | None, state_port: int | None
                                   state_file=str(state_file) if state_file else None,
                                   persist=not no_state,
                                   key=str(key_file) if key_file else None)
+    open_bind = not v.security.curve and not is_loopback(settings.host)
+    if open_bind and not insecure:
+        raise ConfigError(v.path or str(venue), f"the controller would listen on "
+                          f"{settings.host!r} without CURVE, so any machine on that network "
+                          "could command the show: set curve = true (docs/protocol.md §9), "
+                          "bind 127.0.0.1, or pass --insecure", key="security.curve")
     from ..sync.controller import run_controller, simulated_wall_clock
 
     _log_to_stderr()
@@ -130,6 +140,10 @@ def controller(venue: Path, show: Path, host: str | None, state_port: int | None
         saved = f"; state file {settings.state_file}" if settings.state_file else ""
         click.echo(f"controller: show {s.id!r} on {server.state_endpoint} (state) and "
                    f"{server.publish_endpoint} (publish){saved}; Ctrl-C stops", err=True)
+        if open_bind:
+            server.core.insecure = (f"listening on {settings.host} without CURVE: any "
+                                    "machine on that network may command the show")
+            click.echo(f"controller: WARNING: INSECURE: {server.core.insecure}", err=True)
 
     sys.exit(run_controller(settings, on_ready=ready, wall_clock=wall, fresh=fresh))
 
@@ -407,6 +421,8 @@ def _print_status(endpoint: dict[str, Any], as_json: bool) -> None:
                  + (f", blackout {show['blackout']:.0%}" if show.get("blackout") else "")
                  + ("" if show.get("open", True) else ", closed"))
     click.echo(head)
+    if st.get("insecure"):
+        click.echo(f"INSECURE: {st['insecure']}")
     saving = st.get("state_save") or {}
     if saving and not saving.get("ok", True):
         click.echo(f"STATE NOT SAVED since {saving.get('since')}: {saving.get('path')}: "

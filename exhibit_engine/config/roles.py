@@ -12,6 +12,7 @@ naming the flag or the variable.
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import os
 from dataclasses import dataclass
@@ -22,14 +23,8 @@ from ..errors import ConfigError
 from .show import ShowConfig
 from .venue import DisplayConfig, NetworkConfig, VenueConfig
 
-__all__ = [
-    "ControllerSettings",
-    "NodeSettings",
-    "default_state_file",
-    "resolve_controller",
-    "resolve_node",
-    "resolve_peer",
-]
+__all__ = ["ControllerSettings", "NodeSettings", "default_state_file", "is_loopback",
+           "resolve_controller", "resolve_node", "resolve_peer"]
 
 
 @dataclass(frozen=True)
@@ -180,3 +175,14 @@ def resolve_node(venue: VenueConfig, display_id: str, *, host: str | None = None
         window_origin=window_origin,
         key_file=_pick(key, "KEY", None),
     )
+
+
+def is_loopback(host: str) -> bool:
+    """Whether an address to bind keeps a socket on this machine (``localhost``,
+    127.0.0.0/8, ``::1``); a host name or a wildcard is reachable from elsewhere."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False

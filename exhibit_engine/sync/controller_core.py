@@ -146,6 +146,8 @@ class ControllerCore:
         show: the show control and its languages (:class:`~._show.ShowSession`).
         role_commands: which role may send which command; a copy of
             :data:`~.commands.ROLE_COMMANDS` (granting is editing this data).
+        insecure: set (to why) when the controller listens on a network address without
+            CURVE (``--insecure``); ``status`` repeats it.
         items: the item ids the show's bundles hold, which ``select`` may name; ``None``
             (the bundles are not known here) lets any item id through.
     """
@@ -177,6 +179,7 @@ class ControllerCore:
         self._unlogged_refusals = 0
         self.role_commands: dict[str, frozenset[str]] = dict(ROLE_COMMANDS)
         self.items: frozenset[str] | None = None
+        self.insecure: str | None = None          # why this controller is open, if it is
         self._snapshot_cache: tuple[tuple[int, int], list[Message]] | None = None
         self._snapshot_sent: dict[Any, float] = {}    # routing id -> last answer
         self._next_beat = now
@@ -498,6 +501,8 @@ class ControllerCore:
                 "nodes": nodes}
         if self.show.control is not None:
             data["show"] = self.show.summary(now, self.state)
+        if self.insecure:
+            data["insecure"] = self.insecure
         return fit_status(data)
 
     # ------------------------------------------------------------------ commands
