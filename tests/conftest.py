@@ -3,6 +3,7 @@ serving in a thread (for the sync tests and the command-line tests that talk to 
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -31,6 +32,20 @@ if TYPE_CHECKING:  # the sync driver (and zmq) load only for tests that start a 
 ROOT = Path(__file__).resolve().parents[1]
 ICE_SOURCE = ROOT / "content" / "ice-festival"
 HOST = "127.0.0.1"
+
+
+def writes_anywhere() -> bool:
+    """Whether this process ignores folder permissions (root with CAP_DAC_OVERRIDE)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as d:
+        ro = Path(d, "ro")
+        ro.mkdir()
+        ro.chmod(0o555)
+        try:
+            return os.access(ro, os.W_OK)
+        finally:
+            ro.chmod(0o755)
 
 BUNDLE_TOML = """\
 [bundle]

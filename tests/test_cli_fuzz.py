@@ -37,27 +37,16 @@ from click.testing import CliRunner
 from exhibit_engine.cli import main
 from exhibit_engine.cli._params import Count, Finite
 
+from .conftest import writes_anywhere
+
 ROOT = Path(__file__).resolve().parents[1]
 CONTENT = ROOT / "content"
 ROOT_USER = os.geteuid() == 0
 
-def _writes_anywhere() -> bool:
-    """Whether this process ignores folder permissions (root with CAP_DAC_OVERRIDE)."""
-    import tempfile
-
-    with tempfile.TemporaryDirectory() as d:
-        ro = Path(d, "ro")
-        ro.mkdir()
-        ro.chmod(0o555)
-        try:
-            return os.access(ro, os.W_OK)
-        finally:
-            ro.chmod(0o755)
-
 
 #: True where read-only folders stop this process (not root, or root without
 #: CAP_DAC_OVERRIDE).
-READ_ONLY = not _writes_anywhere()
+READ_ONLY = not writes_anywhere()
 
 #: Options that name a file the command writes.
 OUTPUT_FLAGS = {"--output", "--png", "--json", "--status-file"}

@@ -33,6 +33,8 @@ from PIL import Image
 
 from exhibit_engine.errors import CommandError, ConfigError, ExhibitError
 from exhibit_engine.runtime.node_app import capture
+
+from ..conftest import writes_anywhere
 from exhibit_engine.sync.commands import check_command
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -51,20 +53,6 @@ class Snap:
 def _files(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir())
 
-
-
-def _writes_anywhere() -> bool:
-    """Whether this process ignores folder permissions (root with CAP_DAC_OVERRIDE)."""
-    import tempfile
-
-    with tempfile.TemporaryDirectory() as d:
-        ro = Path(d, "ro")
-        ro.mkdir()
-        ro.chmod(0o555)
-        try:
-            return os.access(ro, os.W_OK)
-        finally:
-            ro.chmod(0o755)
 
 @pytest.mark.parametrize("tag", BAD_TAGS)
 def test_an_unsafe_tag_is_refused_by_the_node_and_nothing_is_written(tmp_path: Path,
@@ -138,7 +126,7 @@ def test_a_folder_without_room_is_refused_before_writing(tmp_path: Path,
     assert _files(tmp_path) == []
 
 
-@pytest.mark.skipif(_writes_anywhere(), reason="root writes into read-only folders")
+@pytest.mark.skipif(writes_anywhere(), reason="root writes into read-only folders")
 def test_a_read_only_folder_is_refused(tmp_path: Path) -> None:
     ro = tmp_path / "ro"
     ro.mkdir()

@@ -25,20 +25,8 @@ from exhibit_engine.config.paths import (
 )
 from exhibit_engine.errors import ConfigError, ExhibitError
 
+from ..conftest import writes_anywhere
 
-
-def _writes_anywhere() -> bool:
-    """Whether this process ignores folder permissions (root with CAP_DAC_OVERRIDE)."""
-    import tempfile
-
-    with tempfile.TemporaryDirectory() as d:
-        ro = Path(d, "ro")
-        ro.mkdir()
-        ro.chmod(0o555)
-        try:
-            return os.access(ro, os.W_OK)
-        finally:
-            ro.chmod(0o755)
 
 @pytest.fixture
 def umask() -> Iterator[None]:
@@ -76,7 +64,7 @@ def test_bad_destinations_are_one_line_each(tmp_path: Path) -> None:
     assert (tmp_path / "target").read_bytes() == b"kept"
 
 
-@pytest.mark.skipif(_writes_anywhere(), reason="root writes into read-only folders")
+@pytest.mark.skipif(writes_anywhere(), reason="root writes into read-only folders")
 def test_a_read_only_folder_is_refused(tmp_path: Path) -> None:
     ro = tmp_path / "ro"
     ro.mkdir()
