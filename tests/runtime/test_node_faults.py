@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from .test_capture_failures import Wall, _wait, started  # noqa: F401  (started: fixture)
+from .test_capture_failures import Wall, _wait, started  # noqa: F401, F811  (a fixture)
 
 #: ``exhibit`` whose ice scene "castle-night" (the sample show's first cue) fails to build.
 _BROKEN_CASTLE = """
