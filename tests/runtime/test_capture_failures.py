@@ -22,8 +22,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -35,6 +33,7 @@ from exhibit_engine.errors import CommandError, ConfigError, ExhibitError
 from exhibit_engine.runtime.node_app import capture
 
 from ..conftest import writes_anywhere
+from ..e2e.conftest import wait_until
 from exhibit_engine.sync.commands import check_command
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -163,18 +162,6 @@ main()
 """
 
 
-def _wait(check: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    pause = threading.Event()
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        pause.wait(0.05)
-
-
 @pytest.fixture
 def started(tmp_path: Path) -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
     procs: list[subprocess.Popen[bytes]] = []
@@ -226,7 +213,7 @@ class Wall:
                             "--bundle-dir", str(ice_exb.parent), "--headless",
                             "--render-scale", "0.05", "--capture-dir", str(self.captures))
         self.op = OperatorClient("127.0.0.1", self.state_port, timeout_s=2.0)
-        _wait(self.me, 120.0, "the node to join and draw")
+        wait_until(self.me, 120.0, "the node to join and draw")
 
     def me(self) -> dict[str, Any] | None:
         """The node's status while it is joined and drawing."""
@@ -265,12 +252,12 @@ def test_a_node_with_a_full_disk_reports_the_failed_capture_and_keeps_rendering(
             op.command("capture", tag="2026-12-01/opening", delay=0.2)
         # A full disk: the capture fails on the node, which reports it and draws on.
         op.command("capture", tag="opening", delay=0.3)
-        failed = _wait(lambda: (n := wall.me()) and "capture_error" in n["extra"] and n,
+        failed = wait_until(lambda: (n := wall.me()) and "capture_error" in n["extra"] and n,
                        30.0, "the node to report the failed capture")
         reason = failed["extra"]["capture_error"]
         assert reason.startswith("capture 'opening': ") and "No space left" in reason
         assert "opening" not in failed["captures"]
-        _wait(lambda: (n := wall.me()) and n["frames"] > failed["frames"] + 5, 30.0,
+        wait_until(lambda: (n := wall.me()) and n["frames"] > failed["frames"] + 5, 30.0,
               "the node to keep rendering")
         # The operator's `exhibit ctl capture` waits for the nodes and says why.
         res = wall.ctl_capture("second")

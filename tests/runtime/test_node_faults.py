@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from .test_capture_failures import Wall, _wait, started  # noqa: F401, F811  (a fixture)
+from ..e2e.conftest import wait_until
+from .test_capture_failures import Wall, started  # noqa: F401, F811  (a fixture)
 
 #: ``exhibit`` whose ice scene "castle-night" (the sample show's first cue) fails to build.
 _BROKEN_CASTLE = """
@@ -44,11 +45,11 @@ def test_a_cue_whose_scene_fails_to_build_is_reported_and_standby_shows(
         ) -> None:
     wall = Wall(tmp_path, ice_exb, started, ["-c", _BROKEN_CASTLE])
     try:
-        node = _wait(lambda: (n := wall.me()) and "fault" in n["extra"] and n, 30.0,
+        node = wait_until(lambda: (n := wall.me()) and "fault" in n["extra"] and n, 30.0,
                      "the node to report the fault")
         assert node["extra"]["fault"].startswith("cue 'castle' cannot be shown: ")
         assert "injected" in node["extra"]["fault"]
-        _wait(lambda: (n := wall.me()) and n["frames"] > node["frames"] + 5, 30.0,
+        wait_until(lambda: (n := wall.me()) and n["frames"] > node["frames"] + 5, 30.0,
               "the node to keep rendering")
         res = wall.ctl_capture("during-the-fault")
         assert res.exit_code == 0, res.output
