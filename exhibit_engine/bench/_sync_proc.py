@@ -112,11 +112,12 @@ def _node(node_id: str, host: str, state_port: int, publish_port: int, keys: int
         while not stop:
             link.poll()
             now = time.monotonic()
-            show = link.show_time()
+            times = link.frame_time()
+            show = times[0] if times is not None else None
             state: dict[str, Any] | None = None
-            if show is not None:
+            if times is not None and show is not None:
                 frames += 1
-                for event in link.take_events(show):
+                for event in link.take_events(*times):
                     applied[event.seq] = [event.effective_at, show, prev_show]
                 prev_show = show
                 if synced_at is None:

@@ -219,16 +219,17 @@ def run_node(settings: NodeSettings, show: ShowConfig) -> int:
         next_frame = time.monotonic()
         while not stop.is_set() and not renderer.closed:
             link.poll()
-            t = link.show_time()
-            if t is None:
+            times = link.frame_time()
+            if times is None:
                 stop.wait(0.02)  # not synced yet: nothing to draw in step with
                 continue
             run.joined = True
-            # The controller clock, as this node estimates it: program changes and
-            # blackout fades are timed on it (show time stands still while paused).
-            frame = playback.frame(link.session_state(),
-                                   time.monotonic() + link.offset_us * 1e-6)
-            for event in link.take_events(t):
+            # The controller clock, as this node estimates it: program changes, blackout
+            # fades and events are timed on it (show time stands still while paused and
+            # goes back at a backward jump).
+            t, controller_t = times
+            frame = playback.frame(link.session_state(), controller_t)
+            for event in link.take_events(t, controller_t):
                 if event.kind == "capture" and capture_dir is not None:
                     tag = event.args.get("tag", "capture")
                     _draw_or_report(renderer, scenes, frame, event.effective_at, extra)

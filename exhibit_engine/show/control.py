@@ -96,9 +96,10 @@ class ControlResult:
     Attributes:
         changed: session-state keys to set, with their new values (publish each as a
             key update).
-        events: ``(kind, effective_at, args)`` for each one-shot event, ``effective_at``
+        events: ``(kind, controller_at, args)`` for each one-shot event, ``controller_at``
             in controller time: ``("cue", t, {"id", "index", "program", "loop",
-            "position"})`` when a cue starts (or is entered by a jump).
+            "position"})`` when a cue starts (or is entered by a jump), at the moment it
+            does (a jump's: when its anchor takes effect).
         data: the command's reply data.
         ignored: why the command did nothing (e.g. ``"double GO within 0.5 s"``); empty when
             it was carried out.
@@ -353,15 +354,24 @@ class ShowControl:
 
     # ------------------------------------------------------------------ time
 
-    def tick(self, now: float, wall_time: datetime) -> ControlResult:
+    def tick(self, now: float, wall_time: datetime, lead: float = 0.0) -> ControlResult:
         """Advance time: opening hours, attract after idleness, wait cues, cue events.
 
         Call it often (every heartbeat, and at least every :data:`WAIT_LEAD_S`); calling
         it twice with the same inputs changes nothing the second time.
 
+        Args:
+            now: controller clock (s).
+            wall_time: aware datetime now.
+            lead: a cue start due within this many seconds is reported now (its event
+                time is still the moment its cue starts), so that the event reaches every
+                node before that moment: the caller ticks every ``lead / 2`` or so. At
+                most :data:`WAIT_LEAD_S` (a wait cue's hold is published first).
+
         Raises:
             ControlError: ``wall_time`` is naive.
         """
+        lead = min(max(lead, 0.0), WAIT_LEAD_S)
         wall_time = _aware(wall_time)
         before = self.state()
         self._now, self._wall = now, wall_time
@@ -376,7 +386,7 @@ class ShowControl:
             self._switch("attract", now, eff, 0.0, 1.0, events)
         self._hold_wait(now)
         if self._firing is not None and now >= self.anchor.controller_time:
-            for cs in self._firing.update(self.position(now)):
+            for cs in self._firing.update(self.position(now + lead)):
                 events.append(self._cue_event(cs, self._controller_time_of(cs.at, now)))
         self._refresh_cue(now)
         return ControlResult(self._diff(before), tuple(events))

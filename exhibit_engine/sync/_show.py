@@ -6,8 +6,9 @@ goto, blackout, panic, attract, opening hours) but never touches the core's stat
 call returns a :class:`ShowChange`, which the core applies in its own currency::
 
     ShowChange.changed  -> one KeyUpdate per key (state seq + 1 each), published now
-    ShowChange.events   -> Events (event seq + 1 each) at their show time (the show control's
-                           position at its controller time); repeated in heartbeats
+    ShowChange.events   -> Events (event seq + 1 each) at their controller time, with the
+                           show time there (the show control's position); repeated in
+                           heartbeats
     ShowChange.anchor   -> the core's show anchor
     ShowChange.data     -> the reply's data; ``ignored`` (why nothing happened) added
     ControlError        -> CommandError, its message the reply's error
@@ -60,8 +61,8 @@ class ShowChange:
 
     Attributes:
         changed: session-state keys and their new values, in order (one key update each).
-        events: ``(kind, effective_at, args)`` of each new event, ``effective_at`` in show
-            time.
+        events: ``(kind, controller_at, args)`` of each new event, ``controller_at`` in
+            controller time (the core adds the show time there as ``effective_at``).
         anchor: the show anchor from now on (``None``: unchanged).
         data: the reply's data (``ignored`` says why a command did nothing).
     """
@@ -148,12 +149,14 @@ class ShowSession:
                 "blackout": round(blackout_level(state.get("blackout"), now), 4),
                 "open": ctl.is_open()}
 
-    def tick(self, now: float, wall_time: datetime | None) -> ShowChange:
+    def tick(self, now: float, wall_time: datetime | None, lead: float = 0.0) -> ShowChange:
         """Advance the show control (schedule, attract, wait cues, cue events).
 
         Args:
             now: controller clock.
             wall_time: the wall clock now (aware); ``None`` runs the last one on.
+            lead: report cue starts due within this many seconds now (see
+                :meth:`~exhibit_engine.show.control.ShowControl.tick`).
         """
         if wall_time is not None:
             self._wall_ref = (now, wall_time)
@@ -161,7 +164,7 @@ class ShowSession:
         if ctl is None:
             return ShowChange()
         try:
-            result = ctl.tick(now, self.wall_time_at(now))
+            result = ctl.tick(now, self.wall_time_at(now), lead)
         except ControlError as exc:       # a naive wall clock: a driver bug, not fatal
             log.error("show control tick failed: %s", exc)
             return ShowChange()
@@ -208,5 +211,4 @@ class ShowSession:
 
     @staticmethod
     def _change(ctl: ShowControl, result: ControlResult) -> ShowChange:
-        events = tuple((kind, ctl.position(at), args) for kind, at, args in result.events)
-        return ShowChange(dict(result.changed), events, ctl.anchor)
+        return ShowChange(dict(result.changed), tuple(result.events), ctl.anchor)

@@ -111,6 +111,11 @@ _EVENT_GRACE_S = 1.0     # events are repeated in heartbeats until this long aft
 _EVENT_REPEATS = 2       # ...and after their first copy in at most this many heartbeats
 _MAX_PENDING_EVENTS = 64
 
+def _at(event: Event) -> float:
+    """The controller time an event of ours takes effect at (ours always carry one)."""
+    return event.controller_at if event.controller_at is not None else -math.inf
+
+
 # A command handler: checked arguments and the time in, reply data and messages out.
 _Handler = Callable[[Mapping[str, Any], float], tuple[dict[str, Any], list[Message]]]
 
@@ -166,6 +171,7 @@ class ControllerCore:
         self.peer_lost_after_s = peer_lost_after_s
         self.max_nodes = max_nodes
         self.anchor = ShowAnchor(now + 0.0, 0.0, 1.0)
+        self._prev_anchor = self.anchor     # in force until self.anchor's controller_time
         self.seq = 0
         self.state: dict[str, Any] = {"anchor": encode_anchor(self.anchor)}
         self.peers = Peers(max_nodes, lambda info, t: self.node_state(info, t) == "lost")
@@ -293,13 +299,14 @@ class ControllerCore:
         if self._next_beat <= now:
             self._next_beat = now + self.heartbeat_s
         sent = {e.seq for e in self._pending}     # published when made (commands)
-        updates, _ = self._apply(self.show.tick(now, wall_time))
-        show = self.anchor.show_time(now)
+        # Cue starts due before the next tick (and its way to the nodes) go out now, so
+        # each arrives before its moment and every node applies it on the same frame.
+        updates, _ = self._apply(self.show.tick(now, wall_time, lead=2 * self.heartbeat_s))
         # Each event goes out when made and again in the next _EVENT_REPEATS heartbeats,
         # for a node that missed the first copy; an event the show tick made has its
         # first copy in this heartbeat. More copies only wake every node for nothing: a
         # node that joins later takes the state from a snapshot.
-        repeat = [e for e in self._pending if show < e.effective_at + _EVENT_GRACE_S]
+        repeat = [e for e in self._pending if now < _at(e) + _EVENT_GRACE_S]
         left = {e.seq: self._copies_left.get(e.seq, _EVENT_REPEATS + (e.seq not in sent)) - 1
                 for e in repeat}
         self._pending = [e for e in repeat if left[e.seq] > 0]
@@ -353,6 +360,8 @@ class ControllerCore:
         anchor = decode_anchor(merged["anchor"]) if "anchor" in items else self.anchor
         merged["anchor"] = encode_anchor(anchor)
         answer = snapshot_messages(0, self.seq + 1, merged)    # checks every limit
+        if anchor != self.anchor:
+            self._prev_anchor = anchor      # seeded or resumed: no earlier one to keep
         self.state, self.anchor = merged, anchor
         self.seq += 1
         self._snapshot_cache = ((self.seq, len(self.state)), answer)
@@ -375,16 +384,26 @@ class ControllerCore:
                 return ()
         return tuple(replace(m, req=req) for m in self._snapshot_cache[1])
 
+    def _set_anchor(self, anchor: ShowAnchor, now: float) -> None:
+        """Make ``anchor`` the show anchor, keeping the one in force at ``now`` until it
+        takes effect."""
+        if now >= self.anchor.controller_time:
+            self._prev_anchor = self.anchor
+        self.anchor = anchor
+
     def _set(self, key: str, value: Any) -> KeyUpdate:
         """Set one state key under the next sequence number; return its key update."""
         self.seq += 1
         self.state[key] = value
         return KeyUpdate(self.seq, key, value)
 
-    def _event(self, kind: str, effective_at: float, args: Mapping[str, Any]) -> Event:
-        """A new event (next event sequence number), kept to repeat in heartbeats."""
+    def _event(self, kind: str, controller_at: float, args: Mapping[str, Any]) -> Event:
+        """A new event at controller time ``controller_at`` (next event sequence number),
+        kept to repeat in heartbeats; its ``effective_at`` is the show time then, under
+        the anchor in force then."""
         self._event_seq += 1
-        event = Event(kind, effective_at, dict(args), self._event_seq)
+        event = Event(kind, self.show_time(controller_at), dict(args), self._event_seq,
+                      controller_at)
         self._pending = [*self._pending, event][-_MAX_PENDING_EVENTS:]
         return event
 
@@ -392,7 +411,7 @@ class ControllerCore:
         """Take what the show changed into the state; return its key updates and events."""
         updates = [self._set(key, value) for key, value in change.changed.items()]
         if change.anchor is not None:
-            self.anchor = change.anchor
+            self.anchor = change.anchor     # (the show control keeps the one before)
         events = [self._event(kind, at, args) for kind, at, args in change.events]
         return updates, events
 
@@ -449,7 +468,8 @@ class ControllerCore:
         later takes effect then, as on the nodes)."""
         if self.show.control is not None:
             return self.show.control.position(now)
-        return self.anchor.show_time(now)
+        anchor = self.anchor if now >= self.anchor.controller_time else self._prev_anchor
+        return anchor.show_time(now)
 
     def node_state(self, info: NodeInfo, now: float) -> str:
         """The peer's state at controller time ``now``.
@@ -531,8 +551,9 @@ class ControllerCore:
 
     def _cmd_capture(self, args: Mapping[str, Any], now: float,
                      ) -> tuple[dict[str, Any], list[Message]]:
-        event = self._event("capture", self.show_time(now) + args["delay"], {"tag": args["tag"]})
-        return {"effective_at": event.effective_at, "seq": event.seq}, [event]
+        event = self._event("capture", now + args["delay"], {"tag": args["tag"]})
+        return {"effective_at": event.effective_at, "controller_at": event.controller_at,
+                "seq": event.seq}, [event]
 
     def _cmd_select(self, args: Mapping[str, Any], now: float,
                     ) -> tuple[dict[str, Any], list[Message]]:
@@ -542,18 +563,19 @@ class ControllerCore:
             raise CommandError("select", f"select: no bundle of the show has item "
                                f"{item[:64]!r}" + (f" (did you mean {near[0]!r}?)" if near
                                                     else ""))
-        event = self._event("select", self.show_time(now) + args["delay"], {"item": item})
+        event = self._event("select", now + args["delay"], {"item": item})
         # Also session state, so a node that joins later knows what is selected.
         update = self._set("selected_item", {"item": item, "selected_at": event.effective_at})
         updates, events = self._apply(self.show.activity(now))   # the attract loop gives way
-        return ({"effective_at": event.effective_at, "seq": event.seq, "state_seq": self.seq},
+        return ({"effective_at": event.effective_at, "controller_at": event.controller_at,
+                 "seq": event.seq, "state_seq": self.seq},
                 [event, update, *updates, *events])
 
     def _cmd_seek(self, args: Mapping[str, Any], now: float,
                   ) -> tuple[dict[str, Any], list[Message]]:
         if self.show.control is not None:
             return self._cmd_show("seek", args, now)
-        self.anchor = ShowAnchor(now + args["delay"], args["position"], args["rate"])
+        self._set_anchor(ShowAnchor(now + args["delay"], args["position"], args["rate"]), now)
         update = self._set("anchor", encode_anchor(self.anchor))
         return {"anchor": self.state["anchor"], "seq": self.seq}, [update]
 

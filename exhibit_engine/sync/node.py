@@ -181,10 +181,23 @@ class NodeLink:
         with self._lock:
             return self.core.show_time(self._clock())
 
-    def take_events(self, show_t: float) -> list[Event]:
-        """Events with ``effective_at <= show_t`` not yet returned, in order, once each."""
+    def frame_time(self) -> tuple[float, float] | None:
+        """``(show time, controller time)`` now, from one clock reading (a frame's times:
+        pass both to :meth:`take_events`), or ``None`` until :attr:`synced`."""
         with self._lock:
-            return self.core.take_events(show_t)
+            now = self._clock()
+            show_t = self.core.show_time(now)
+            controller_t = self.core.controller_time(now)
+        if show_t is None or controller_t is None:
+            return None
+        return show_t, controller_t
+
+    def take_events(self, show_t: float, controller_t: float | None = None) -> list[Event]:
+        """The events due on the frame at ``show_t`` / ``controller_t`` not yet returned,
+        in order, once each (see :meth:`NodeCore.take_events
+        <exhibit_engine.sync.node_core.NodeCore.take_events>`)."""
+        with self._lock:
+            return self.core.take_events(show_t, controller_t)
 
     def session_state(self) -> dict[str, Any]:
         """A copy of the replicated session state (e.g. ``"anchor"``, ``"selected_item"``);

@@ -174,10 +174,29 @@ class NodeCore:
         """Round trip of the best clock probe, microseconds; 0 before the first."""
         return self.clock.delay_s * 1e6
 
-    def take_events(self, show_t: float) -> list[Event]:
-        """Return the events due at show time ``show_t``, each exactly once, in order."""
-        due = sorted((e for e in self._pending.values() if e.effective_at <= show_t),
-                     key=lambda e: (e.effective_at, e.seq))
+    def controller_time(self, now: float) -> float | None:
+        """The controller clock at local time ``now``, or ``None`` until :attr:`synced`."""
+        return self.clock.to_controller(now) if self.synced else None
+
+    def take_events(self, show_t: float, controller_t: float | None = None) -> list[Event]:
+        """Return the events due on a frame, each exactly once, in order.
+
+        Args:
+            show_t: the frame's show time.
+            controller_t: the frame's controller time (the one its show time was taken
+                at). An event that names its ``controller_at`` is due once this reaches
+                it, so it lands on the same frame as the anchor it comes with on every
+                node; one that names none is due once ``show_t`` reaches its
+                ``effective_at``.
+        """
+        def due_at(e: Event) -> bool:
+            if e.controller_at is not None and controller_t is not None:
+                return e.controller_at <= controller_t
+            return e.effective_at <= show_t
+
+        due = sorted((e for e in self._pending.values() if due_at(e)),
+                     key=lambda e: (e.effective_at if e.controller_at is None
+                                    else e.controller_at, e.seq))
         for event in due:
             del self._pending[event.seq]
             self._remember(event.seq)

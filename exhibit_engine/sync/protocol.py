@@ -32,7 +32,8 @@ Bodies (every key below is required unless a default is given; unknown keys are 
                       loading_s: float = 0 (announced busy loading for this long, <= 30)
     command           v, name: str, args: map = {}, req: int = 0
     reply             v, ok: bool, data: map = {}, error: str = "", req: int = 0
-    event             v, kind: str, effective_at: float (show seconds), args: map = {}, seq: int
+    event             v, kind: str, effective_at: float (show seconds), args: map = {}, seq: int,
+                      controller_at: float (controller seconds: the frame it applies on)
     snapshot-request  v, req: int = 0                   a nonce chosen by the peer
     snapshot-part     v, req: int, index: int           (+ frame 2: a chunk of the items)
     snapshot          v, req: int, seq: int, count: int, parts: int, digest: str
@@ -294,13 +295,19 @@ class Reply(_Wire):
 
 @dataclass(frozen=True)
 class Event(_Wire):
-    """Something every node applies at the same show time (capture, GO, blackout...).
+    """Something every node applies on the same frame (a capture, a selection, a cue).
 
     Attributes:
         kind: what happens, e.g. ``"capture"``.
-        effective_at: the show time (seconds) at which it takes effect.
+        effective_at: the show time (seconds) of the frame it takes effect on, under the
+            anchor in force at ``controller_at`` (a backward jump's cue: the cue's start).
         args: the event's parameters.
         seq: unique per controller session; nodes drop repeats by it.
+        controller_at: the controller time (seconds) it takes effect at: a node applies
+            it on its first frame whose controller time is at or after it, as it switches
+            anchors (so an event and the jump it comes with land on one frame, even when
+            show time goes back or stands still). ``None`` (a peer that sent none): the
+            node judges ``effective_at`` against its show time instead.
     """
 
     TYPE: ClassVar[bytes] = b"event"
@@ -308,10 +315,14 @@ class Event(_Wire):
     effective_at: float
     args: Mapping[str, Any] = field(default_factory=dict)
     seq: int = 0
+    controller_at: float | None = None
 
     def _body(self) -> dict[str, Any]:
-        return {"kind": self.kind, "effective_at": self.effective_at, "args": dict(self.args),
+        body = {"kind": self.kind, "effective_at": self.effective_at, "args": dict(self.args),
                 "seq": self.seq}
+        if self.controller_at is not None:
+            body["controller_at"] = self.controller_at
+        return body
 
 
 @dataclass(frozen=True)
@@ -469,7 +480,9 @@ _DECODERS: dict[bytes, tuple[int, Callable[[Body, list[bytes]], Message]]] = {
     b"reply": (2, lambda b, f: Reply(b.flag("ok"), b.mapping("data"),
                                      b.text("error", "", nonempty=False), b.count("req", 0))),
     b"event": (2, lambda b, f: Event(b.text("kind"), b.number("effective_at"),
-                                     b.mapping("args"), b.count("seq"))),
+                                     b.mapping("args"), b.count("seq"),
+                                     b.number("controller_at") if "controller_at" in b.body
+                                     else None)),
     b"snapshot-request": (2, lambda b, f: SnapshotRequest(b.count("req", 0))),
     b"snapshot-part": (3, _snapshot_part),
     b"snapshot": (2, _snapshot),

@@ -78,8 +78,14 @@ def test_reply_times_keep_one_base_per_field_name(core: ControllerCore) -> None:
     (event,) = [m for m in published if isinstance(m, p.Event)]
     assert updates(published)["anchor"][0] == pytest.approx(go.data["controller_at"])
     capture, (cap_event,) = command(core, "capture", 101.0, tag="t", delay=0.5)
-    assert capture.data["effective_at"] == pytest.approx(core.show_time(101.0) + 0.5)
-    assert cap_event.effective_at == capture.data["effective_at"]
+    # Controller time 101.5, after the GO took effect at 101.2: the frame there shows
+    # the next cue, so that is the show time the capture names.
+    assert capture.data["controller_at"] == pytest.approx(101.5)
+    assert capture.data["effective_at"] == pytest.approx(core.show_time(101.5))
+    assert capture.data["effective_at"] == pytest.approx(event.effective_at + 0.3)
+    assert (cap_event.effective_at, cap_event.controller_at) == (
+        capture.data["effective_at"], capture.data["controller_at"])
+    assert event.controller_at == pytest.approx(go.data["controller_at"])
 
 
 def test_a_second_go_inside_the_guard_is_ignored_and_says_why(core: ControllerCore) -> None:
@@ -185,3 +191,72 @@ def test_a_malformed_saved_control_starts_the_show_fresh(
     c.attach_show(SHOW, 0.0, WALL, restored={"version": 99})
     assert "saved show state not used" in caplog.text
     assert c.show_time(0.0) == 0.0 and c.show_control is not None
+
+
+def _jump_frame(event: p.Event, old: tuple[float, float, float],
+                new: tuple[float, float, float], frames: list[float]) -> tuple[int, int]:
+    """On a node that draws at controller times ``frames`` and holds anchor ``old`` until
+    ``new`` takes effect: (the frame that applies ``event``, the first frame of ``new``)."""
+    assert event.controller_at is not None
+    applied = next(i for i, c in enumerate(frames) if c >= event.controller_at)
+    switched = next(i for i, c in enumerate(frames) if c >= new[0])
+    return applied, switched
+
+
+@pytest.mark.parametrize("jump", ["back", "goto", "seek", "back-while-paused"])
+def test_a_backward_jump_event_lands_on_the_frame_of_its_anchor(core: ControllerCore,
+                                                               jump: str) -> None:
+    """Issue 12: a ``cue`` event after a backward jump carried an ``effective_at`` already
+    behind the show time of the anchor the nodes still held, so each node applied it as
+    soon as it arrived, on a different frame. Now every event names the controller time
+    it takes effect at, the moment its anchor does."""
+    command(core, "go", 101.0)                        # hall (10 s) at 101.2
+    command(core, "go", 103.0)                        # end (30 s) at 103.2
+    if jump == "back-while-paused":
+        command(core, "pause", 104.0)
+    old = tuple(core.state["anchor"])
+    name, args = {"back": ("back", {}), "goto": ("goto", {"cue": "intro"}),
+                  "seek": ("seek", {"position": 2.0}),
+                  "back-while-paused": ("back", {})}[jump]
+    reply, published = command(core, name, 105.0, **args)
+    assert reply.ok, reply.error
+    new = tuple(updates(published)["anchor"])
+    (event,) = [m for m in published if isinstance(m, p.Event)]
+    assert event.kind == "cue"
+    assert event.controller_at == pytest.approx(new[0]) == pytest.approx(
+        reply.data["controller_at"])
+    assert event.effective_at == pytest.approx(new[1])      # the show time it jumps to
+    # The old anchor's show time is past the event's effective_at: judged by show time
+    # alone, it would be due at once (on whichever frame it arrives), not at the jump.
+    assert old[1] + (105.0 - old[0]) * old[2] > event.effective_at
+    frames = [105.0 + i / 60 for i in range(60)]          # a 60 Hz node around the jump
+    applied, switched = _jump_frame(event, old, new, frames)  # type: ignore[arg-type]
+    assert applied == switched
+
+
+def test_a_cue_start_is_announced_before_it_happens() -> None:
+    """A cue that starts as the timeline plays used to be reported in the first heartbeat
+    after its start, up to a beat late; now it goes out before it, for the moment it
+    starts, so every node meets it on the same frame."""
+    show = ShowConfig("plain", {}, (), CUES)
+    core = ControllerCore(now=100.0, session="s", heartbeat_s=0.2)
+    core.attach_show(show, 100.0, WALL)
+    core.tick(100.0, WALL)
+    published = core.tick(109.75, WALL + timedelta(seconds=9.75)).publish
+    (event,) = [m for m in published if isinstance(m, p.Event)]
+    assert event.args["id"] == "hall"
+    assert event.controller_at == pytest.approx(110.0)      # hall starts at 10 s
+    assert event.effective_at == pytest.approx(10.0)
+    # ... and only once.
+    later = core.tick(109.95, WALL + timedelta(seconds=9.95)).publish
+    assert [m.seq for m in later if isinstance(m, p.Event)] == [event.seq]   # a repeat
+
+
+def test_a_capture_while_paused_still_happens() -> None:
+    """A capture's time was show time + delay, which a paused show never reaches."""
+    core = ControllerCore(now=100.0, session="s", heartbeat_s=0.2)
+    core.attach_show(ShowConfig("plain", {}, (), CUES), 100.0, WALL)
+    command(core, "pause", 102.0, delay=0.0)
+    reply, (event,) = command(core, "capture", 103.0, tag="still", delay=0.5)
+    assert event.controller_at == pytest.approx(103.5)
+    assert event.effective_at == pytest.approx(2.0)      # the paused frame it captures

@@ -239,7 +239,9 @@ def test_capture_publishes_an_event_in_the_future(core: ControllerCore) -> None:
     reply, published = command(core, "capture", 1010.0, tag="shot", delay=0.75)
     assert reply.ok and reply.data["effective_at"] == pytest.approx(10.75)
     (event,) = published
-    assert event == p.Event("capture", reply.data["effective_at"], {"tag": "shot"}, 1)
+    assert event == p.Event("capture", reply.data["effective_at"], {"tag": "shot"}, 1,
+                            controller_at=reply.data["controller_at"])
+    assert reply.data["controller_at"] == pytest.approx(1010.75)
     reply2, (event2,) = command(core, "capture", 1011.0, tag="again")
     assert event2.seq == 2 and event2.effective_at == pytest.approx(11.5)   # default delay
 
@@ -301,7 +303,8 @@ def test_seek_updates_state_and_publishes_key_update(core: ControllerCore) -> No
 def test_select_publishes_an_event_and_sets_session_state(core: ControllerCore) -> None:
     reply, (event, update) = command(core, "select", 1010.0, item="whale")
     assert reply.ok and reply.data["effective_at"] == pytest.approx(10.3)   # default delay
-    assert event == p.Event("select", reply.data["effective_at"], {"item": "whale"}, 1)
+    assert event == p.Event("select", reply.data["effective_at"], {"item": "whale"}, 1,
+                            controller_at=pytest.approx(1010.3))
     value = {"item": "whale", "selected_at": event.effective_at}
     assert update == p.KeyUpdate(1, "selected_item", value)
     assert reply.data["seq"] == 1 and reply.data["state_seq"] == 1 == core.seq

@@ -251,3 +251,40 @@ def test_closed_link_refuses_poll(make_node, free_ports) -> None:
         link.poll()
     link.report(1, 0.0, [])                    # harmless after close
     assert not [t for t in threading.enumerate() if t.name.startswith("exhibit-sync-")]
+
+
+def test_every_node_applies_a_back_on_the_frame_it_jumps(start_controller, make_node,
+                                                         wait_for) -> None:
+    """Issue 12: after ``back`` the cue event's time was already behind the show time of
+    the anchor every node still held, so each node applied it on whatever frame it
+    arrived. Now each node applies it on its first frame of the new anchor."""
+    from exhibit_engine.config import CueConfig, ShowConfig
+
+    cues = (CueConfig("intro", "b", "s1", 10.0), CueConfig("hall", "b", "s2", 20.0))
+    ctrl = start_controller(show=ShowConfig("two", {}, (), cues))
+    links = [make_node(name, ctrl.state_port, ctrl.publish_port) for name in ("left", "right")]
+    assert wait_for(joined_and_synced(*links), links)
+    with OperatorClient(HOST, ctrl.state_port) as op:
+        op.command("seek", position=15.0, delay=0.05)        # inside "hall"
+        assert wait_for(lambda: all((link.show_time() or 0.0) > 15.2 for link in links), links)
+        frames: dict[str, list[tuple[float, list[p.Event]]]] = {"left": [], "right": []}
+        reply = op.command("back", delay=0.3)                  # to "intro", at 0 s
+    assert reply["cue"] == "intro"
+
+    def frame() -> bool:
+        for name, link in zip(("left", "right"), links):
+            times = link.frame_time()
+            assert times is not None
+            cues_now = [e for e in link.take_events(*times) if e.seq in reply["events"]]
+            frames[name].append((times[0], cues_now))
+        return all(f[-1][0] < 5.0 and len(f) > 1 and f[-1][0] > 0.3 for f in frames.values())
+
+    assert wait_for(frame, links, timeout=5.0, step=0.004)
+    for name, seen in frames.items():
+        applied = [i for i, (_, events) in enumerate(seen) if events]
+        jumped = next(i for i, (show, _) in enumerate(seen) if show < 5.0)
+        assert applied == [jumped], (name, applied, jumped)
+        (event,) = seen[jumped][1]
+        assert event.args["id"] == "intro" and event.effective_at == 0.0
+        assert 0.0 <= seen[jumped][0] < 0.1          # the jump frame shows the cue's start
+        assert seen[jumped - 1][0] > 15.0            # and the frame before, the old cue
