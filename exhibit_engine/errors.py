@@ -31,7 +31,7 @@ import re
 
 __all__ = ["AssetError", "BundleError", "BundleErrors", "CommandError", "ConfigError", "ControlError",
            "ExhibitError", "ProtocolError", "RenderError", "SceneError", "SyncError",
-           "SyncTimeout", "plain"]
+           "SyncTimeout", "VersionMismatch", "plain"]
 
 
 class ExhibitError(Exception):
@@ -155,6 +155,24 @@ class ProtocolError(SyncError, ValueError):
         super().__init__(f"{peer}: {rule}" if peer else rule)
         self.peer = peer
         self.rule = rule
+
+
+class VersionMismatch(ProtocolError):
+    """A frame in another protocol version than this peer's (``docs/protocol.md`` §2).
+
+    The controller answers it with a failed ``reply`` carrying the reason, so the peer
+    learns why it is never welcomed.
+
+    Attributes:
+        version: the version the frame claims.
+        req: the frame's ``req`` where it has a readable one, else 0.
+    """
+
+    def __init__(self, rule: str, peer: str | None = None, *, version: int = 0,
+                 req: int = 0) -> None:
+        super().__init__(rule, peer)
+        self.version = version
+        self.req = req
 
 
 class CommandError(SyncError, ValueError):

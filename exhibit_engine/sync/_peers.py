@@ -61,6 +61,23 @@ class NodeInfo:
     loading_s: float = 0.0
     key: str = ""
 
+    def render_age(self, now: float) -> float:
+        """Seconds since the peer's render loop last ran, as of ``now`` (0 before its
+        first status)."""
+        if self.status_at is None:
+            return 0.0
+        return self.render_age_s + max(0.0, now - self.status_at)
+
+    def row(self, now: float, state: str) -> dict[str, Any]:
+        """Its entry in the ``status`` reply at ``now``, in ``state`` (the core's
+        judgment)."""
+        return {"id": self.node_id, "role": self.role, "state": state,
+                "frames": self.frames, "show_time": self.show_time,
+                "offset_us": self.offset_us, "rtt_us": self.rtt_us,
+                "captures": list(self.captures[-_MAX_CAPTURES:]), "extra": dict(self.extra),
+                "last_seen_s": round(now - self.last_seen, 6),
+                "render_age_s": round(self.render_age(now), 6)}
+
 
 def a_role(role: str) -> str:
     """``"a kiosk"``, ``"an operator"``."""
@@ -159,8 +176,8 @@ class Peers:
                     "the key that holds it)")
         return ""
 
-    def claimed_role(self, peer: Any) -> str:
-        """Development mode: the role this peer's hello claimed; ``"operator"`` for a
-        peer that never said hello (``exhibit ctl`` and ``status`` send none)."""
-        info = self.nodes.get(self._routes.get(peer, ""))
-        return info.role if info is not None else "operator"
+    def welcomed(self, peer: Any) -> NodeInfo | None:
+        """The record of the node this routing id said hello (or reported status) as, if
+        the registry still holds both (``None``: it must say hello, again)."""
+        node_id = self._routes.get(peer)
+        return self.nodes.get(node_id) if node_id is not None else None

@@ -121,11 +121,14 @@ class ClientCurve:
         secret: the peer's secret key (Z85).
         public: the peer's public key (Z85).
         server_public: the controller's public key (Z85).
+        role: the role the venue lists the key under (``None``: not known here, e.g.
+            without the venue file); a client says hello in that role.
     """
 
     secret: str
     public: str
     server_public: str
+    role: str | None = None
 
     def __repr__(self) -> str:
         return f"ClientCurve(public={self.public!r}, server_public={self.server_public!r})"
@@ -204,7 +207,7 @@ def client_curve(security: SecurityConfig, key_file: str | None,
     if role is not None and listed != role:
         raise ConfigError(key_file, f"key {key_id} is {_a(listed)} key; {_a(role)} needs a "
                           f"key listed under [security] {role}s")
-    return ClientCurve(secret, public, allowed.controller_public)
+    return ClientCurve(secret, public, allowed.controller_public, listed)
 
 
 def client_curve_for_server(key_file: str, server_key_file: str) -> ClientCurve:

@@ -30,6 +30,9 @@ has no cue list)::
     touch     delay                                    show; kiosks too
     goto      cue (an id or an index), delay           show
     blackout  on: bool, fade (0-600), delay            show
+    debug-fill keys (0-16000), value_bytes=64 (1-4096) development mode only: fills the
+                                                       state with filler keys (0 removes
+                                                       them), to test multi-part snapshots
 
 A show command's ``delay`` is 0 to :data:`~exhibit_engine.show.control.MAX_DELAY_S`;
 omitted, the show control's own (0.2 s) applies, and an omitted ``fade`` is the show's
@@ -54,8 +57,8 @@ __all__ = ["Arg", "COMMANDS", "CommandSpec", "ROLE_COMMANDS", "check_command", "
 
 #: Which commands each role may send, as plain data (``"*"``: every command). The role
 #: is the one its CURVE key is allow-listed for, or in development mode (no CURVE) the
-#: one its hello claimed; a peer that never said hello there counts as an operator
-#: (``exhibit ctl`` sends no hello). A projector only reads ``status``.
+#: one its hello claimed; a peer that never said hello may send nothing (the controller
+#: refuses it before this check). A projector only reads ``status``.
 ROLE_COMMANDS: dict[str, frozenset[str]] = {
     "operator": frozenset({"*"}),
     "kiosk": frozenset({"select", "touch", "language", "status"}),
@@ -178,6 +181,8 @@ COMMANDS: Mapping[str, CommandSpec] = {spec.name: spec for spec in (
     _show("blackout", Arg("on", "flag"), Arg("fade", hi=_MAX_FADE_S)),
     _show("panic"),
     _show("touch"),
+    CommandSpec("debug-fill", (Arg("keys", hi=16_000, required=True),
+                               Arg("value_bytes", lo=1, hi=4096, default=64))),
 )}
 
 

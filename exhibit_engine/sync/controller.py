@@ -159,6 +159,7 @@ class ControllerServer:
                                    hung_after_s=self.settings.venue.network.hung_after_s)
         if curve is not None:
             self.core.bound_ids = dict(curve.bound_ids)
+            self.core.debug_commands = False
         saved = None
         if self.settings.state_file:
             saved = load_session(self.settings.state_file, self.settings.show.id)
@@ -352,22 +353,28 @@ class ControllerServer:
             try:
                 message = decode(payload, peer=peer.hex())
             except ProtocolError as exc:
-                core.note_malformed(peer, exc)
                 self._warn(exc)
+                self._reply(router, peer, core.note_malformed(peer, exc))
                 continue
             actions = core.handle(peer, message, now, role, key)
             # Broadcasts first: an event reaches the nodes before the sender hears "ok".
             self._publish(actions)
-            status = isinstance(message, Command) and message.name == "status"
-            for reply in actions.replies:
-                if isinstance(reply, Pong):
-                    reply = replace(reply, t2=self._clock())
-                elif status and isinstance(reply, Reply) and reply.ok and self.state_save:
-                    reply = replace(reply, data={**reply.data,
-                                                 "state_save": dict(self.state_save)})
-                frames = _encode(reply)
-                if frames is not None:
-                    _send(router, [peer, *frames])
+            self._reply(router, peer, actions,
+                        status=isinstance(message, Command) and message.name == "status")
+
+    def _reply(self, router: zmq.Socket[bytes], peer: bytes, actions: Actions,
+               status: bool = False) -> None:
+        """Send ``actions``' replies to ``peer`` (a pong stamped as it leaves; a status
+        reply with the state file's last save)."""
+        for reply in actions.replies:
+            if isinstance(reply, Pong):
+                reply = replace(reply, t2=self._clock())
+            elif status and isinstance(reply, Reply) and reply.ok and self.state_save:
+                reply = replace(reply, data={**reply.data,
+                                             "state_save": dict(self.state_save)})
+            frames = _encode(reply)
+            if frames is not None:
+                _send(router, [peer, *frames])
 
     def _publish(self, actions: Actions) -> None:
         if self._pub is not None:

@@ -14,39 +14,21 @@ It is made of parts that each own one concern:
   own state (sequence numbers, key updates, events);
 - :mod:`._status`: the ``status`` reply, trimmed to one frame.
 
-Operator commands (``Command`` -> ``Reply``)::
+Every command, its arguments and its reply are in :mod:`.commands` and
+``docs/protocol.md`` §7; a command from a peer that has not said hello is refused
+(:data:`HELLO_FIRST`). Every event takes effect at a controller time (``controller_at``,
+when its anchor does), with the show time there as ``effective_at``.
 
-    status                         -> {show_time, session, seq, malformed, last_malformed,
-                                       nodes: [{id, role, state: "joined"|"loading"|"hung"|
-                                       "lost", frames, show_time, offset_us, rtt_us,
-                                       captures (last 16), extra, last_seen_s,
-                                       render_age_s}]}
-    capture  tag: str, delay: s=0.5 -> publishes Event("capture", now_show + delay, {tag})
-                                       {effective_at, seq}
-    seek     position: s, rate=1.0, delay: s=0.2
-                                    -> new anchor from controller time now + delay;
-                                       published as a key-update; {anchor, seq}
-    select   item: str, delay: s=0.3 -> publishes Event("select", now_show + delay, {item})
-                                       and sets state "selected_item" to {item,
-                                       selected_at} (a key-update); {effective_at, seq,
-                                       state_seq}; counts as kiosk activity (touch)
+With a cue list, a :class:`~exhibit_engine.show.control.ShowControl` runs the show (see
+:mod:`._show`); the heartbeat tick runs its schedule and attract loop.
 
-With a show that has a cue list, a :class:`~exhibit_engine.show.control.ShowControl` runs
-the show (see :mod:`._show`): ``go``, ``next``, ``back``, ``pause``, ``resume``, ``goto``,
-``seek`` (then through the control), ``blackout``, ``panic``, ``touch`` and ``language``;
-``status`` gains ``show: {program, cue, paused, waiting, panic, blackout, open}``; the
-heartbeat tick runs the schedule and the attract loop.
-
-Who may send what is :data:`~.commands.ROLE_COMMANDS` (an operator everything; a kiosk
-``select``, ``touch``, ``language`` and ``status``; a projector ``status``). The role is
-the one the peer's CURVE key is allow-listed for (``[security] curve = true``: the ZAP
-handler of :mod:`.auth` names it and the key's id as each message's User-Id,
-``ROLE:KEY_ID``), else the role its hello claimed. With CURVE a node id also belongs to
-the key that holds it: while its peer is not lost, another key (even one of the same role)
-cannot say hello or report status under that id; ``[security.displays]`` binds a display's
-id to one projector key for good (:attr:`ControllerCore.bound_ids`). A refusal is a reply
-naming the rule (``kiosk may not send 'seek'``); ``status`` counts them in ``refused`` /
-``last_refused``, and refused CURVE handshakes in ``handshakes_refused``.
+Who may send what is :data:`~.commands.ROLE_COMMANDS`. The role is the one the peer's
+CURVE key is allow-listed for (the ZAP handler of :mod:`.auth` names it and the key's id as
+each message's User-Id, ``ROLE:KEY_ID``), else the role its hello claimed. With CURVE a
+node id belongs to the key that holds it while its peer is not lost, and
+``[security.displays]`` binds a display's id to one projector key for good
+(:attr:`ControllerCore.bound_ids`). A refusal is a reply naming the rule; ``status``
+counts them (``refused``, ``last_refused``, ``handshakes_refused``).
 
 With a state file (:mod:`.persist`) the driver resumes the saved session at start
 (:meth:`ControllerCore.restore`) and saves :meth:`ControllerCore.saved` whenever
@@ -65,16 +47,16 @@ from functools import partial
 from typing import Any
 
 from ..config import ShowConfig
-from ..errors import CommandError, ProtocolError
+from ..errors import CommandError, ProtocolError, VersionMismatch
 from ..show.anchor import ShowAnchor
 from ..show.control import ShowControl
-from ._fields import check_value
 from ._peers import NodeInfo, Peers, a_role
 from ._show import ShowChange, ShowSession
 from ._status import fit_status
 from .commands import COMMANDS, ROLE_COMMANDS, check_command
-from .persist import SavedSession
+from .persist import SavedSession, wire_safe
 from .protocol import (
+    PROTOCOL_VERSION,
     Command,
     Event,
     Heartbeat,
@@ -92,8 +74,8 @@ from .protocol import (
 )
 from .snapshot import snapshot_messages
 
-__all__ = ["Actions", "ControllerCore", "HUNG_AFTER_S", "LOST_AFTER_S", "PEER_LOST_AFTER_S",
-           "SNAPSHOT_EVERY_S"]
+__all__ = ["Actions", "ControllerCore", "DEBUG_FILL_PREFIX", "HELLO_FIRST", "HUNG_AFTER_S",
+           "LOST_AFTER_S", "PEER_LOST_AFTER_S", "SNAPSHOT_EVERY_S"]
 
 # The controller's log, whichever of its modules writes the line.
 log = logging.getLogger("exhibit_engine.sync.controller")
@@ -104,17 +86,19 @@ LOST_AFTER_S = 0.35
 HUNG_AFTER_S = 2.0
 #: A kiosk or operator (any message counts, they send no beats) silent this long is lost.
 PEER_LOST_AFTER_S = 3.0
+#: The refusal of a command from a peer that has not said hello (or whose hello this
+#: controller no longer holds: it restarted, or forgot the peer); its reply's data is
+#: ``{"hello_first": true}``, so a client says hello and sends the command again.
+HELLO_FIRST = ("say hello first: this controller takes commands only from a peer it has "
+               "welcomed (docs/protocol.md §5)")
+#: The state keys ``debug-fill`` sets (development mode; see docs/protocol.md §7).
+DEBUG_FILL_PREFIX = "debug/fill/"
 #: A peer gets at most one snapshot answer this often (a 20-byte request can ask for
 #: megabytes, so a flood of requests must not turn into a flood of answers).
 SNAPSHOT_EVERY_S = 0.1
 _EVENT_GRACE_S = 1.0     # events are repeated in heartbeats until this long after they apply
 _EVENT_REPEATS = 2       # ...and after their first copy in at most this many heartbeats
 _MAX_PENDING_EVENTS = 64
-
-def _at(event: Event) -> float:
-    """The controller time an event of ours takes effect at (ours always carry one)."""
-    return event.controller_at if event.controller_at is not None else -math.inf
-
 
 # A command handler: checked arguments and the time in, reply data and messages out.
 _Handler = Callable[[Mapping[str, Any], float], tuple[dict[str, Any], list[Message]]]
@@ -186,6 +170,7 @@ class ControllerCore:
         self.role_commands: dict[str, frozenset[str]] = dict(ROLE_COMMANDS)
         self.items: frozenset[str] | None = None
         self.insecure: str | None = None          # why this controller is open, if it is
+        self.debug_commands = True                # debug-fill (the driver: off with CURVE)
         self._snapshot_cache: tuple[tuple[int, int], list[Message]] | None = None
         self._snapshot_sent: dict[Any, float] = {}    # routing id -> last answer
         self._next_beat = now
@@ -198,6 +183,7 @@ class ControllerCore:
             "seek": self._cmd_seek,
             "select": self._cmd_select,
             "language": self._cmd_language,
+            "debug-fill": self._cmd_debug_fill,
             **{name: partial(self._cmd_show, name)
                for name, spec in COMMANDS.items() if spec.show},
         }
@@ -252,7 +238,7 @@ class ControllerCore:
             if role is not None and message.role != role:
                 return self._refuse(f"hello from {message.node_id[:64]!r} refused: it "
                                     f"claims role {message.role!r} but its key is "
-                                    f"{a_role(role)} key", 0, now)
+                                    f"{a_role(role)} key", 0, now, {"role": role})
             taken = self.peers.taken(message.node_id, role, now, key)
             if taken:
                 return self._refuse(taken, 0, now)
@@ -273,16 +259,30 @@ class ControllerCore:
             self.peers.report(peer, message, role, now, key)
             return Actions()
         if isinstance(message, Command):
+            info = self.peers.welcomed(peer)
+            if info is None:
+                # Refused before anything is judged (so a retry after hello is safe).
+                return self._refuse(HELLO_FIRST, message.req, now, {"hello_first": True})
             self.peers.touch(peer, now)           # any message is a sign of life (§5)
-            return self._command(message, now, role or self.peers.claimed_role(peer))
+            return self._command(message, now, role or info.role)
         # Anything else (a peer echoing controller messages back) is not a request.
         self.note_malformed(peer, ProtocolError(f"{type(message).__name__} is not a request"))
         return Actions()
 
-    def note_malformed(self, peer: Any, error: ProtocolError) -> None:
-        """Count a frame that could not be used (it is dropped) and keep its reason."""
+    def note_malformed(self, peer: Any, error: ProtocolError) -> Actions:
+        """Count a frame that could not be used (it is dropped) and keep its reason.
+
+        Returns:
+            A failed reply with the reason for a frame in another protocol version (the
+            peer learns why it is never welcomed), else nothing: a broken frame gets no
+            answer.
+        """
         self.malformed += 1
         self.last_malformed = str(error)[:200]
+        if isinstance(error, VersionMismatch):
+            return Actions(replies=(Reply(False, {"version": PROTOCOL_VERSION},
+                                          error=error.rule, req=error.req),))
+        return Actions()
 
     def tick(self, now: float, wall_time: datetime | None = None) -> Actions:
         """Return what is due at ``now``: the show control's changes (schedule, attract,
@@ -306,7 +306,7 @@ class ControllerCore:
         # for a node that missed the first copy; an event the show tick made has its
         # first copy in this heartbeat. More copies only wake every node for nothing: a
         # node that joins later takes the state from a snapshot.
-        repeat = [e for e in self._pending if now < _at(e) + _EVENT_GRACE_S]
+        repeat = [e for e in self._pending if now < (e.controller_at or 0.0) + _EVENT_GRACE_S]
         left = {e.seq: self._copies_left.get(e.seq, _EVENT_REPEATS + (e.seq not in sent)) - 1
                 for e in repeat}
         self._pending = [e for e in repeat if left[e.seq] > 0]
@@ -424,7 +424,8 @@ class ControllerCore:
         return SavedSession(
             show=show_id, wall_time=wall_time, position=self.show_time(now),
             rate=self.anchor.rate, seq=self.seq, event_seq=self._event_seq,
-            state={k: v for k, v in self.state.items() if k != "anchor"},
+            state={k: v for k, v in self.state.items()
+                   if k != "anchor" and not k.startswith(DEBUG_FILL_PREFIX)},
             control=None if control is None else control.to_dict())
 
     @property
@@ -442,16 +443,7 @@ class ControllerCore:
         time resumed is known only after it (the driver logs it then: a seek pending at the
         save may have taken effect meanwhile).
         """
-        state: dict[str, Any] = {}
-        for key, value in saved.state.items():
-            try:
-                if not 0 < len(key) <= 256:
-                    raise ProtocolError(f"state key {key[:40]!r}: 1 to 256 characters")
-                check_value(value, f"state key {key!r}", None)
-            except ProtocolError as exc:
-                log.warning("restored state: dropped %s", exc)
-                continue
-            state[key] = value
+        state = wire_safe(saved.state)
         self.seq = max(self.seq, saved.seq)
         self._event_seq = max(self._event_seq, saved.event_seq)
         anchor = encode_anchor(ShowAnchor(now + 0.0, saved.position_at(wall_time), saved.rate))
@@ -488,17 +480,9 @@ class ControllerCore:
             return "loading"
         if now - info.last_seen > self.lost_after_s:
             return "lost"
-        if self._render_age(info, now) > self.hung_after_s:
+        if info.render_age(now) > self.hung_after_s:
             return "hung"
         return "joined"
-
-    @staticmethod
-    def _render_age(info: NodeInfo, now: float) -> float:
-        """Seconds since the peer's render loop last ran, as of ``now`` (0 before its
-        first status)."""
-        if info.status_at is None:
-            return 0.0
-        return info.render_age_s + max(0.0, now - info.status_at)
 
     def status(self, now: float) -> dict[str, Any]:
         """The answer to the ``status`` command.
@@ -507,13 +491,8 @@ class ControllerCore:
         ``captures`` and ``extra`` (``trimmed``: true), then joined nodes are listed before
         lost ones and the rest are counted in ``omitted`` (see :func:`~._status.fit_status`).
         """
-        nodes = [{
-            "id": n.node_id, "role": n.role, "state": self.node_state(n, now),
-            "frames": n.frames, "show_time": n.show_time, "offset_us": n.offset_us,
-            "rtt_us": n.rtt_us, "captures": list(n.captures[-16:]), "extra": dict(n.extra),
-            "last_seen_s": round(now - n.last_seen, 6),
-            "render_age_s": round(self._render_age(n, now), 6),
-        } for n in sorted(self.nodes.values(), key=lambda n: n.node_id)]
+        nodes = [n.row(now, self.node_state(n, now))
+                 for n in sorted(self.nodes.values(), key=lambda n: n.node_id)]
         data = {"show_time": self.show_time(now), "session": self.session, "seq": self.seq,
                 "malformed": self.malformed, "last_malformed": self.last_malformed,
                 "refused": self.refused, "last_refused": self.last_refused,
@@ -527,7 +506,8 @@ class ControllerCore:
 
     # ------------------------------------------------------------------ commands
 
-    def _refuse(self, why: str, req: int, now: float) -> Actions:
+    def _refuse(self, why: str, req: int, now: float,
+                data: Mapping[str, Any] | None = None) -> Actions:
         self.refused += 1
         self.last_refused = why[:200]
         # At most one line every 5 s (a refused node says hello 5 times a second); the
@@ -536,7 +516,7 @@ class ControllerCore:
         if now - self._refusal_logged_at >= 5.0:
             log.warning("refused %d request(s) by role; last: %s", self._unlogged_refusals, why)
             self._refusal_logged_at, self._unlogged_refusals = now, 0
-        return Actions(replies=(Reply(False, error=why, req=req),))
+        return Actions(replies=(Reply(False, dict(data or {}), error=why, req=req),))
 
     def _command(self, cmd: Command, now: float, role: str = "operator") -> Actions:
         try:
@@ -578,6 +558,28 @@ class ControllerCore:
         self._set_anchor(ShowAnchor(now + args["delay"], args["position"], args["rate"]), now)
         update = self._set("anchor", encode_anchor(self.anchor))
         return {"anchor": self.state["anchor"], "seq": self.seq}, [update]
+
+    def _cmd_debug_fill(self, args: Mapping[str, Any], now: float,
+                        ) -> tuple[dict[str, Any], list[Message]]:
+        """Development mode: hold ``keys`` filler keys (``debug/fill/00000``...) of
+        ``value_bytes`` characters each, under one new sequence number (nodes see the
+        gap and take a snapshot of many parts); 0 removes them."""
+        if not self.debug_commands:
+            raise CommandError("debug-fill", "debug-fill: only in development mode (a "
+                               "controller without [security] curve)")
+        n = int(args["keys"])
+        state = {**{k: v for k, v in self.state.items() if not k.startswith(DEBUG_FILL_PREFIX)},
+                 **{f"{DEBUG_FILL_PREFIX}{i:05d}": "x" * int(args["value_bytes"])
+                    for i in range(n)}}
+        try:
+            answer = snapshot_messages(0, self.seq + 1, state)
+        except ProtocolError as exc:
+            raise CommandError("debug-fill", f"debug-fill: {exc.rule}") from None
+        self.state = state
+        self.seq += 1
+        self._snapshot_cache = ((self.seq, len(self.state)), answer)
+        return {"keys": n, "state_keys": len(self.state), "parts": len(answer) - 1,
+                "state_seq": self.seq}, []
 
     def _cmd_language(self, args: Mapping[str, Any], now: float,
                       ) -> tuple[dict[str, Any], list[Message]]:

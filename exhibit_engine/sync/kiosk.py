@@ -14,11 +14,9 @@ numbers and timeouts) that introduces itself first; ``exhibit kiosk`` uses it, a
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
-from ..errors import SyncError
 from .operator import OperatorClient
-from .protocol import Hello, Message, Reply, Welcome
 
 __all__ = ["KioskClient"]
 
@@ -37,35 +35,19 @@ class KioskClient(OperatorClient):
         SyncError: the address cannot be used.
     """
 
+    role = "kiosk"
+
     def __init__(self, host: str, state_port: int, kiosk_id: str = "kiosk",
                  timeout_s: float = 2.0, **kwargs: Any) -> None:
         if not 0 < len(kiosk_id) <= 256:
             raise ValueError("kiosk_id must be 1 to 256 characters")
-        super().__init__(host, state_port, timeout_s, **kwargs)
-        self.kiosk_id = kiosk_id
-        self.session: str | None = None
+        super().__init__(host, state_port, timeout_s, peer_id=kiosk_id, role="kiosk",
+                         **kwargs)
 
-    def join(self) -> str:
-        """Say hello as a kiosk; return the controller's session id.
-
-        Raises:
-            SyncTimeout: no controller answered within the timeout.
-            SyncError: the controller refused the hello (its reason is the message: a
-                key that is not a kiosk key, or a kiosk id another key holds).
-        """
-        answer = self._request(Hello(self.kiosk_id, "kiosk"), "hello", _answers_hello)
-        if isinstance(answer, Reply):
-            raise SyncError(f"{self.address}: kiosk {self.kiosk_id[:64]!r} cannot join: "
-                            f"{answer.error or 'hello refused'}")
-        welcome = cast(Welcome, answer)
-        self.session = welcome.session
-        return welcome.session
-
-    def command(self, name: str, **args: Any) -> dict[str, Any]:
-        """Send a command (joining first if this kiosk has not said hello yet)."""
-        if self.session is None:
-            self.join()
-        return super().command(name, **args)
+    @property
+    def kiosk_id(self) -> str:
+        """This kiosk's id (its hello's ``node_id``)."""
+        return self.peer_id
 
     def select(self, item: str, delay: float | None = None) -> dict[str, Any]:
         """Select ``item`` on the wall; returns ``{effective_at, seq, state_seq}``."""
@@ -78,13 +60,6 @@ class KioskClient(OperatorClient):
     def language(self, language: str) -> dict[str, Any]:
         """Switch the wall's language; returns ``{language, state_seq}``."""
         return self.command("language", language=language)
-
-
-def _answers_hello(message: Message) -> bool:
-    """A welcome, or the controller's refusal of a hello (a failed reply with req 0;
-    commands are numbered from 1)."""
-    return isinstance(message, Welcome) or (isinstance(message, Reply) and message.req == 0
-                                            and not message.ok)
 
 
 def _delay(delay: float | None) -> dict[str, float]:

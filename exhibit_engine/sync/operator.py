@@ -1,14 +1,19 @@
-"""An operator's client: send one command to the controller, wait for its reply.
+"""An operator's client: say hello, send one command to the controller, wait for its reply.
 
 Used by ``exhibit status``, ``exhibit ctl …`` and the demo. A DEALER with
 ``ZMQ_IMMEDIATE`` (a command is never queued for a controller that is not running, so a
-timed-out ``capture`` cannot fire later) and linger 0. Every command carries a request
-number that its reply echoes, so a late reply to an earlier, timed-out command is
-recognised and dropped.
+timed-out ``capture`` cannot fire later) and linger 0. The client says hello (role
+``"operator"`` unless told otherwise) before its first command, as the protocol asks, and
+again when a controller that restarted or forgot it refuses a command with
+``hello_first``; the command, which that controller did not carry out, is then sent once
+more. Every command carries a request number that its reply echoes, so a late reply to an
+earlier, timed-out command is recognised and dropped.
 """
 
 from __future__ import annotations
 
+import getpass
+import socket
 import time
 from collections.abc import Callable
 from typing import Any, cast
@@ -17,9 +22,18 @@ import zmq
 
 from ..errors import ProtocolError, SyncError, SyncTimeout
 from .auth import ClientCurve, HandshakeWatch, apply_client
-from .protocol import MAX_FRAME_BYTES, Command, Message, Reply, Welcome, decode
+from .protocol import (
+    MAX_FRAME_BYTES,
+    ROLES,
+    Command,
+    Hello,
+    Message,
+    Reply,
+    Welcome,
+    decode,
+)
 
-__all__ = ["OperatorClient"]
+__all__ = ["OperatorClient", "default_peer_id"]
 
 
 class OperatorClient:
@@ -28,17 +42,37 @@ class OperatorClient:
     Args:
         host: the controller's address.
         state_port: its ROUTER port.
-        timeout_s: how long :meth:`command` waits, connection included.
+        timeout_s: how long each request waits, connection included.
         curve: this client's CURVE keys and the controller's public key, when the venue
             has ``[security] curve = true`` (from :func:`.auth.client_curve`). A key the
             controller does not allow never connects: a command then fails with a
             :class:`SyncError` that says so.
+        peer_id: the id its hello gives, as ``status`` lists it; default
+            ``ctl-USER@HOST`` (so repeated ``exhibit ctl`` runs are one line there).
+        role: the role its hello claims (with CURVE it must be its key's).
+
+    Attributes:
+        session: the controller session that welcomed it (``None`` before).
     """
 
+    role = "operator"
+
     def __init__(self, host: str, state_port: int, timeout_s: float = 2.0, *,
-                 curve: ClientCurve | None = None) -> None:
+                 curve: ClientCurve | None = None, peer_id: str | None = None,
+                 role: str | None = None) -> None:
         if not timeout_s > 0:
             raise ValueError("timeout_s must be greater than 0")
+        if peer_id is not None and not 0 < len(peer_id) <= 256:
+            raise ValueError("peer_id must be 1 to 256 characters")
+        self._peer_id = peer_id
+        # The role to claim: the one asked for, else the one the venue lists the key
+        # under, else this class's; a role a controller names for the key is taken on.
+        self._role_given = role is not None
+        if role is not None:
+            self.role = role
+        elif curve is not None and curve.role is not None:
+            self.role = curve.role
+        self.session: str | None = None
         self.address = f"tcp://{host}:{state_port}"
         self.timeout_s = timeout_s
         self._req = 0
@@ -63,22 +97,57 @@ class OperatorClient:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    @property
+    def peer_id(self) -> str:
+        """The id its hello gives (default: :func:`default_peer_id` of its role)."""
+        return self._peer_id if self._peer_id is not None else default_peer_id(self.role)
+
+    def join(self) -> str:
+        """Say hello as :attr:`peer_id` in :attr:`role`; return the controller's session.
+
+        Raises:
+            SyncTimeout: no controller answered within the timeout.
+            SyncError: the controller refused the hello (its reason is the message: a
+                key of another role, or an id another key holds).
+        """
+        answer = self._request(Hello(self.peer_id, self.role), "hello", _answers_hello)
+        key_role = answer.data.get("role") if isinstance(answer, Reply) else None
+        if not self._role_given and key_role in ROLES and key_role != self.role:
+            # With CURVE the key's role is the one that counts (a projector PC asking
+            # for status with its projector key): claim that one.
+            self.role = str(key_role)
+            answer = self._request(Hello(self.peer_id, self.role), "hello", _answers_hello)
+        if isinstance(answer, Reply):
+            raise SyncError(f"{self.address}: {self.role} {self.peer_id[:64]!r} cannot "
+                            f"join: {answer.error or 'hello refused'}")
+        self.session = cast(Welcome, answer).session
+        return self.session
+
     def command(self, name: str, **args: Any) -> dict[str, Any]:
-        """Send command ``name`` with ``args`` and return the reply's data.
+        """Send command ``name`` with ``args`` and return the reply's data (saying hello
+        first, and again if the controller has forgotten this client).
 
         Raises:
             SyncTimeout: no reply within ``timeout_s`` (names the controller's address).
             ProtocolError: the reply breaks the wire format.
-            SyncError: the controller refused the command (its reason is the message),
-                or the client is closed.
+            SyncError: the controller refused the hello or the command (its reason is
+                the message), or the client is closed.
         """
-        self._req += 1
-        req = self._req
-        reply = cast(Reply, self._request(Command(name, args, req), repr(name),
-                                          lambda m: isinstance(m, Reply) and m.req == req))
+        if self.session is None:
+            self.join()
+        reply = self._command(name, args)
+        if not reply.ok and reply.data.get("hello_first") is True:
+            self.join()      # it restarted or forgot us; the command was not carried out
+            reply = self._command(name, args)
         if not reply.ok:
             raise SyncError(f"{self.address}: {reply.error or 'command failed'}")
         return dict(reply.data)
+
+    def _command(self, name: str, args: dict[str, Any]) -> Reply:
+        self._req += 1
+        req = self._req
+        return cast(Reply, self._request(Command(name, args, req), repr(name),
+                                         lambda m: isinstance(m, Reply) and m.req == req))
 
     def _request(self, message: Message, what: str, answers: Callable[[Message], bool],
                  ) -> Message:
@@ -129,6 +198,24 @@ class OperatorClient:
         self._sock.close(linger=0)
         self._ctx.term()
         self._ctx = None
+
+
+def default_peer_id(role: str = "operator") -> str:
+    """``ctl-USER@HOST`` (``ctl-ROLE-USER@HOST`` for another role than operator): the same
+    for every ``exhibit ctl`` run of one person on one machine."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):      # no name for this uid (a bare container)
+        user = "operator"
+    who = "ctl" if role == "operator" else f"ctl-{role}"
+    return f"{who}-{user}@{socket.gethostname()}"[:256]
+
+
+def _answers_hello(message: Message) -> bool:
+    """A welcome, or the controller's refusal of a hello (a failed reply with req 0;
+    commands are numbered from 1)."""
+    return isinstance(message, Welcome) or (isinstance(message, Reply) and message.req == 0
+                                            and not message.ok)
 
 
 def _ms_left(deadline: float) -> int:

@@ -52,8 +52,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from ..errors import ProtocolError
+from ._fields import check_value
+
 __all__ = ["FORMAT", "SAVE_EVERY_S", "SavedSession", "StateLock", "VERSION", "load_session",
-           "move_aside", "remove_stale_temps", "save_session", "unreadable_reason"]
+           "move_aside", "remove_stale_temps", "save_session", "unreadable_reason", "wire_safe"]
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +111,23 @@ class SavedSession:
             "seq": self.seq, "event_seq": self.event_seq, "state": dict(self.state),
             "control": None if self.control is None else dict(self.control),
         }, indent=1, ensure_ascii=False, allow_nan=False)
+
+
+def wire_safe(state: dict[str, Any]) -> dict[str, Any]:
+    """``state`` less the keys and values that break the wire rules (a hand-edited file),
+    each dropped with a warning, so a bad file can never stop the controller from serving
+    snapshots."""
+    kept: dict[str, Any] = {}
+    for key, value in state.items():
+        try:
+            if not 0 < len(key) <= 256:
+                raise ProtocolError(f"state key {key[:40]!r}: 1 to 256 characters")
+            check_value(value, f"state key {key!r}", None)
+        except ProtocolError as exc:
+            log.warning("restored state: dropped %s", exc)
+            continue
+        kept[key] = value
+    return kept
 
 
 def save_session(path: str | os.PathLike[str], saved: SavedSession) -> None:

@@ -66,10 +66,11 @@ from typing import Any, ClassVar, Union
 
 import msgpack
 
-from ..errors import ProtocolError
+from ..errors import ProtocolError, VersionMismatch
 from ..show.anchor import ShowAnchor
 from ._fields import (
     MAX_FRAME_BYTES,
+    MAX_INT,
     MAX_MAP_KEYS,
     MAX_STR,
     Body,
@@ -521,8 +522,11 @@ def decode(frames: Sequence[bytes], peer: str | None = None) -> Message:
     if not isinstance(version, int) or isinstance(version, bool):
         raise ProtocolError("body lacks the protocol version 'v'", peer)
     if version != PROTOCOL_VERSION:
-        raise ProtocolError(f"unsupported protocol version {version} (this peer speaks "
-                            f"version {PROTOCOL_VERSION})", peer)
+        req = body.get("req")
+        raise VersionMismatch(f"unsupported protocol version {version} (this peer speaks "
+                              f"version {PROTOCOL_VERSION})", peer, version=version,
+                              req=req if isinstance(req, int) and not isinstance(req, bool)
+                              and 0 <= req <= MAX_INT else 0)
     entry = _DECODERS.get(raw[0])
     if entry is None:
         raise ProtocolError("unknown message type", peer)

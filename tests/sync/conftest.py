@@ -20,13 +20,16 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import zmq
 
 from exhibit_engine.config import SecurityConfig
 from exhibit_engine.keys import write_curve_key_files
+from exhibit_engine.sync import protocol as p
 from exhibit_engine.sync.auth import ClientCurve, client_curve, new_key_pair
+from exhibit_engine.sync.controller_core import Actions, ControllerCore
 from exhibit_engine.sync.node import NodeLink
 
 from ..conftest import HOST
@@ -253,3 +256,12 @@ def spawn_controller() -> Iterator[Callable[[int, int], ControllerProcess]]:
         if handle.proc.poll() is None:
             handle.proc.send_signal(signal.SIGKILL)
         handle.proc.communicate(timeout=10)
+
+
+def desk_command(core: ControllerCore, name: str, now: float, args: dict[str, Any] | None = None,
+                 req: int = 1, peer: bytes = b"op") -> Actions:
+    """Send ``core`` an operator command from ``peer``, which says hello first (as the
+    protocol asks) if the core does not know it yet; return the command's actions."""
+    if core.peers.welcomed(peer) is None:
+        core.handle(peer, p.Hello(f"desk-{peer.hex()}", "operator"), now)
+    return core.handle(peer, p.Command(name, dict(args or {}), req), now)

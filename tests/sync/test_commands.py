@@ -22,6 +22,8 @@ from exhibit_engine.sync import protocol as p
 from exhibit_engine.sync.commands import COMMANDS, ROLE_COMMANDS, check_command, may_send
 from exhibit_engine.sync.controller_core import ControllerCore
 
+from .conftest import desk_command
+
 WALL = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 SHOW = ShowConfig("s", {}, (BundleRef("b", "b.exb"),),
                   (CueConfig("intro", "b", "one", 100.0), CueConfig("story", "b", "two", 900.0)))
@@ -79,7 +81,7 @@ def test_every_command_of_the_table_reaches_a_controller_handler() -> None:
     core = ControllerCore(0.0, "s")
     core.attach_show(SHOW, 0.0, WALL)
     for name in COMMANDS:
-        reply = core.handle(b"op", p.Command(name, {}, 1), 0.1).replies[0]
+        reply = desk_command(core, name, 0.1).replies[0]
         assert isinstance(reply, p.Reply)
         assert "unknown command" not in reply.error, name
 

@@ -22,11 +22,13 @@ from exhibit_engine.sync.persist import (
     save_session,
 )
 
+from .conftest import desk_command
+
 SHOW = "test"     # the show id of the sync fixtures' minimal show
 
 
 def command(core: ControllerCore, name: str, now: float, **args: Any) -> p.Reply:
-    (reply,) = core.handle(b"op", p.Command(name, args, 1), now).replies
+    (reply,) = desk_command(core, name, now, args).replies
     assert isinstance(reply, p.Reply)
     return reply
 

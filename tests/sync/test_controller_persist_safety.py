@@ -36,6 +36,8 @@ from exhibit_engine.sync.persist import (
     save_session,
 )
 
+from .conftest import desk_command
+
 pytestmark = pytest.mark.sync
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -338,9 +340,8 @@ def test_the_resume_log_gives_the_show_time_after_a_pending_seek_took_effect(
     first.bind()
     try:
         assert first.core is not None
-        (reply,) = first.core.handle(b"op", p.Command("seek", {"position": 25.0,
-                                                               "delay": 5.0}, 1),
-                                     100.0).replies
+        (reply,) = desk_command(first.core, "seek", 100.0,
+                                {"position": 25.0, "delay": 5.0}).replies
         assert isinstance(reply, p.Reply) and reply.ok
         mono[0], wall[0] = 101.0, wall[0] + timedelta(seconds=1)
         assert first.save(force=True)

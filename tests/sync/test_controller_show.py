@@ -12,6 +12,8 @@ from exhibit_engine.config import AttractConfig, CueConfig, ShowConfig
 from exhibit_engine.sync import protocol as p
 from exhibit_engine.sync.controller_core import ControllerCore
 
+from .conftest import desk_command
+
 WALL = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 CUES = (CueConfig("intro", "b", "s1", 10.0), CueConfig("hall", "b", "s2", 20.0),
         CueConfig("end", "b", "s3", 30.0))
@@ -28,7 +30,7 @@ def core() -> ControllerCore:
 
 def command(core: ControllerCore, name: str, now: float, **args: Any,
             ) -> tuple[p.Reply, tuple[p.Message, ...]]:
-    actions = core.handle(b"op", p.Command(name, args, 3), now)
+    actions = desk_command(core, name, now, args, 3)
     (reply,) = actions.replies
     assert isinstance(reply, p.Reply) and reply.req == 3
     return reply, actions.publish

@@ -140,6 +140,14 @@ def status(make_socket, port: int, req: int) -> tuple[dict[str, Any], float]:
     """Ask for status on a fresh DEALER; return the reply data and how long it took."""
     dealer = make_socket(zmq.DEALER)
     dealer.connect(f"tcp://{HOST}:{port}")
+    # Hello first (docs/protocol.md §5): commands from a peer not welcomed are refused.
+    dealer.send_multipart([b"hello", msgpack.packb({"v": PROTOCOL_VERSION, "node_id": "desk",
+                                                    "role": "operator"})])
+    deadline = time.monotonic() + 5.0
+    while True:
+        assert dealer.poll(max(1, int((deadline - time.monotonic()) * 1000))), "no welcome"
+        if dealer.recv_multipart()[0] == b"welcome":
+            break
     start = time.monotonic()
     dealer.send_multipart([b"command", msgpack.packb({"v": PROTOCOL_VERSION, "name": "status",
                                                       "req": req})])

@@ -16,6 +16,8 @@ from exhibit_engine.sync.controller import ControllerServer, _encode
 from exhibit_engine.sync.controller_core import ControllerCore
 from exhibit_engine.sync.snapshot import SnapshotAssembly
 
+from .conftest import desk_command
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -25,7 +27,7 @@ def core() -> ControllerCore:
 
 
 def command(core: ControllerCore, name: str, now: float, **args: Any) -> tuple[p.Reply, tuple]:
-    actions = core.handle(b"op", p.Command(name, args, 7), now)
+    actions = desk_command(core, name, now, args, 7)
     (reply,) = actions.replies
     assert isinstance(reply, p.Reply) and reply.req == 7
     return reply, actions.publish
@@ -125,9 +127,14 @@ def beat(core: ControllerCore, node: str, now: float, *, render_age: float = 0.0
                                    loading_s=loading), now)
 
 
+def peers(reply: p.Reply) -> list[dict[str, Any]]:
+    """The peers of a status reply, less the operator desk that asked."""
+    return [n for n in reply.data["nodes"] if n["role"] != "operator"]
+
+
 def states(core: ControllerCore, now: float) -> dict[str, str]:
     reply, _ = command(core, "status", now)
-    return {n["id"]: n["state"] for n in reply.data["nodes"]}
+    return {n["id"]: n["state"] for n in peers(reply)}
 
 
 def test_status_lists_nodes_and_their_state(core: ControllerCore) -> None:
@@ -204,7 +211,7 @@ def test_a_hung_render_loop_is_reported_hung_not_lost() -> None:
     assert {s for t, s in seen.items() if t + 0.05 <= 3.0} == {"joined"}   # < 2 s: fine
     assert {s for t, s in seen.items() if t + 0.05 > 3.05} == {"hung"}
     reply, _ = command(core, "status", 4.95)
-    assert reply.data["nodes"][0]["render_age_s"] == pytest.approx(3.95)
+    assert peers(reply)[0]["render_age_s"] == pytest.approx(3.95)
     beat(core, "left", 5.0, render_age=0.01)             # it draws again
     assert states(core, 5.0) == {"left": "joined"}
 
@@ -412,3 +419,56 @@ def test_bad_liveness_thresholds_are_refused_naming_the_key(tmp_path: Path, extr
     with pytest.raises(ConfigError) as info:
         load_venue(_venue_with(tmp_path, extra))
     assert info.value.key == key and "venue.toml" in str(info.value)
+
+
+def test_no_command_is_accepted_before_hello(core: ControllerCore) -> None:
+    """Issue 12: a socket that never said hello could send operator commands in
+    development mode. Now it is refused, before anything is judged, and the reply says
+    so in its data, so a client says hello and sends the command again."""
+    actions = core.handle(b"stranger", p.Command("seek", {"position": 5.0}, 4), 1000.0)
+    (reply,) = actions.replies
+    assert isinstance(reply, p.Reply) and not reply.ok and reply.req == 4
+    assert reply.error.startswith("say hello first")
+    assert reply.data == {"hello_first": True}
+    assert actions.publish == () and core.seq == 0 and core.refused == 1
+    core.handle(b"stranger", p.Hello("desk", "operator"), 1000.1)
+    (reply,) = core.handle(b"stranger", p.Command("seek", {"position": 5.0}, 5),
+                           1000.2).replies
+    assert isinstance(reply, p.Reply) and reply.ok
+
+
+def test_a_frame_of_another_protocol_version_is_answered_with_the_reason(
+        core: ControllerCore) -> None:
+    """Issue 12: a version refusal never reached the peer."""
+    import msgpack
+
+    from exhibit_engine.errors import VersionMismatch
+
+    body = msgpack.packb({"v": 3, "name": "status", "req": 9})
+    with pytest.raises(VersionMismatch) as info:
+        p.decode([b"command", body], peer="ab")
+    (reply,) = core.note_malformed(b"ab", info.value).replies
+    assert isinstance(reply, p.Reply) and not reply.ok and reply.req == 9
+    assert reply.error == "unsupported protocol version 3 (this peer speaks version 2)"
+    assert reply.data == {"version": 2}
+    assert core.malformed == 1
+    # A broken frame of this version gets no answer.
+    assert core.note_malformed(b"ab", ProtocolError("junk")).replies == ()
+
+
+def test_debug_fill_makes_a_state_of_many_snapshot_parts(core: ControllerCore) -> None:
+    reply, published = command(core, "debug-fill", 1000.0, keys=3000, value_bytes=100)
+    assert reply.ok, reply.error
+    assert published == ()                            # nodes see the seq gap and resync
+    assert reply.data["parts"] > 1 and reply.data["keys"] == 3000
+    answer = core.handle(b"n", p.SnapshotRequest(7), 1000.1).replies
+    assert len(answer) == reply.data["parts"] + 1
+    assert isinstance(answer[-1], p.Snapshot) and answer[-1].count == 3001   # + anchor
+    assert not core.saved(1000.2, 0.0, "show").state    # never saved with the session
+    reply, _ = command(core, "debug-fill", 1000.3, keys=0)
+    assert reply.ok and reply.data["state_keys"] == 1
+    reply, _ = command(core, "debug-fill", 1000.4, keys=16_000, value_bytes=4096)
+    assert not reply.ok and "debug-fill: " in reply.error     # past the 4 MiB limit
+    core.debug_commands = False                       # a controller with CURVE
+    reply, _ = command(core, "debug-fill", 1000.5, keys=10)
+    assert not reply.ok and "only in development mode" in reply.error

@@ -20,6 +20,8 @@ from exhibit_engine.sync.controller_core import ControllerCore
 from exhibit_engine.sync.node_core import LinkSchedule, NodeCore
 from exhibit_engine.sync.snapshot import snapshot_messages
 
+from .conftest import desk_command
+
 
 class Sim:
     """One controller and some nodes; ``run(seconds)`` advances the node clock."""
@@ -92,8 +94,8 @@ class Sim:
 
     def command(self, name: str, **args: object) -> p.Reply:
         assert self.ctrl is not None
-        actions = self.ctrl.handle(b"operator", p.Command(name, dict(args), 1),
-                                   self.controller_time())
+        actions = desk_command(self.ctrl, name, self.controller_time(), dict(args),
+                               peer=b"operator")
         self._publish(self.now, actions.publish)
         (reply,) = actions.replies
         assert isinstance(reply, p.Reply)
