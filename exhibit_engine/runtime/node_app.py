@@ -105,11 +105,12 @@ class _Scenes:
     """The bundles a show uses, each opened and fully verified, and the scene on screen.
 
     Every bundle is opened and verified at boot (:meth:`bundle`). Whenever a scene is
-    about to be built (a cue change; the scene on screen is never rebuilt mid-cue), its
-    bundle's file is checked for a change on disk (:data:`_Identity`: a ``stat``, no
-    hashing); a changed file is opened and verified as at boot and used from then on. A
-    changed file that cannot be used (missing, unreadable, half written, failing a check,
-    or lacking the scene) makes that cue raise, and the node's fault path shows standby.
+    about to be built (a cue change; the scene on screen is never rebuilt because of a
+    swap, and a cue that goes on showing it builds nothing), its bundle's file is checked
+    for a change on disk (:data:`_Identity`: a ``stat``, no hashing); a changed file is
+    opened and verified as at boot and used from then on. A changed file that cannot be
+    used (missing, unreadable, half written, failing a check, or lacking the scene) makes
+    that cue raise, and the node's fault path (:func:`_draw_or_report`) shows standby.
     Failures are remembered (:attr:`failed`) so that a cue is not rebuilt every frame;
     at the next cue change (:meth:`note_cue`) those of a bundle whose file changed since
     are forgotten, so a good file put in place is picked up then.

@@ -27,7 +27,7 @@ import pytest
 from PIL import Image
 
 from exhibit_engine.assets.pack import pack
-from exhibit_engine.config import CueConfig, NodeSettings, load_show, load_venue
+from exhibit_engine.config import NodeSettings, load_show, load_venue
 from exhibit_engine.runtime.node_app import _draw_or_report, _Scenes
 from exhibit_engine.runtime.playback import Frame
 from exhibit_engine.show import Timeline
@@ -78,9 +78,9 @@ def _source(folder: Path, version: str, scenes: dict[str, int]) -> Path:
     """A "lanterns" bundle source: one small lantern model, ice scenes by id and seed."""
     (folder / "meshes").mkdir(parents=True)
     shutil.copy(LANTERN, folder / "meshes" / "lantern.glb")
-    text = [f'[bundle]\nid = "lanterns"\nversion = "{version}"\n'
-            'title = { zh = "冰灯", en = "Lanterns", ru = "Фонари" }\n'
-            'rights = "test"\nlicense = "CC-BY-4.0"\n']
+    text = [(f'[bundle]\nid = "lanterns"\nversion = "{version}"\n'
+             'title = { zh = "冰灯", en = "Lanterns", ru = "Фонари" }\n'
+             'rights = "test"\nlicense = "CC-BY-4.0"\n')]
     for sid, seed in scenes.items():
         text.append(f'[[scenes]]\nid = "{sid}"\nkind = "ice"\n'
                     f'title = {{ zh = "冰灯", en = "{sid}", ru = "Фонари" }}\n'
