@@ -27,7 +27,7 @@ from ..assets.signing import load_public_keys
 from ..config import NodeSettings, ShowConfig
 from ..config.paths import (check_file_name, check_output_dir, check_output_path, shown,
                             write_atomic)
-from ..errors import BundleError, ConfigError, ExhibitError
+from ..errors import BundleError, ConfigError, ExhibitError, SceneError
 from .playback import Frame, Playback
 from ..wall.frustum import display_frustum
 
@@ -87,36 +87,138 @@ def capture(renderer: Any, folder: Path, display: str, tag: object) -> Path:
         raise ExhibitError(f"capture {tag!r}: {exc}") from None
 
 
+#: A bundle file's identity on disk: (device, inode, size, modification time in ns), or
+#: ``None`` when it cannot be read (missing, no permission). A replaced or rewritten file
+#: changes it; checking it is one ``stat``, never a hash.
+_Identity = tuple[int, int, int, int] | None
+
+
+def _identity(path: Path) -> _Identity:
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
 class _Scenes:
-    """The bundles a show uses, opened and fully verified once, and the scene on screen."""
+    """The bundles a show uses, each opened and fully verified, and the scene on screen.
+
+    Every bundle is opened and verified at boot (:meth:`bundle`). Whenever a scene is
+    about to be built (a cue change; the scene on screen is never rebuilt because of a
+    swap, and a cue that goes on showing it builds nothing), its bundle's file is checked
+    for a change on disk (:data:`_Identity`: a ``stat``, no hashing); a changed file is
+    opened and verified as at boot and used from then on. A changed file that cannot be
+    used (missing, unreadable, half written, failing a check, or lacking the scene) makes
+    that cue raise, and the node's fault path (:func:`_draw_or_report`) shows standby.
+    Failures are remembered (:attr:`failed`) so that a cue is not rebuilt every frame;
+    at the next cue change (:meth:`note_cue`) those of a bundle whose file changed since
+    are forgotten, so a good file put in place is picked up then.
+    """
 
     def __init__(self, settings: NodeSettings, show: ShowConfig) -> None:
         self.settings, self.show = settings, show
-        self.bundles: dict[str, Bundle] = {}
+        self.bundles: dict[str, Bundle] = {}   # the version each new build uses
+        self.seen: dict[str, _Identity] = {}   # each file as at the last open, good or bad
+        self.broken: dict[str, BundleError] = {}  # bundles whose file, as seen, is unusable
+        # Older versions a scene still held on screen may have been built from, each with
+        # the (bundle, scene) keys held when it was replaced; closed once none is held.
+        self.retired: list[tuple[Bundle, set[tuple[str, str]]]] = []
         self.current: tuple[str, str] | None = None     # (bundle, scene) built
         self.outgoing: tuple[str, str] | None = None    # ... held by a transition
         self.failed: dict[tuple[str, str], ExhibitError] = {}   # scenes that cannot be shown
+        self.cue: tuple[object, ...] | None = None      # the cue the last frame played
+        self.cue_id: str | None = None
+        self.local_t = 0.0
         self.trust = [key for path in settings.venue.bundles.trusted_keys
                       for key in load_public_keys(path)]
         # Announces a blocking scene load to the controller (NodeLink.loading), so the
         # node is reported "loading", not hung or lost, while a load holds the loop.
         self.announce: Callable[[], AbstractContextManager[None]] = nullcontext
 
+    def _path(self, bundle_id: str) -> Path:
+        return Path(self.settings.bundle_dir) / self.show.bundle(bundle_id).file
+
     def bundle(self, bundle_id: str) -> Bundle:
-        if bundle_id not in self.bundles:
-            ref = self.show.bundle(bundle_id)
-            path = Path(self.settings.bundle_dir) / ref.file
-            b = Bundle.open(path)
-            try:
-                policy = self.settings.venue.bundles
-                b.check_signature(self.trust, policy.require_signed)  # the venue's policy
-                for _ in b.iter_verified(CHECKS):  # every hash and every model's and
-                    pass                           # image's content, before the renderer
-            except BundleError:
+        """The version of a bundle to build its scenes from, opened and fully verified.
+
+        The first call (at boot) opens the file; later ones return the same version
+        unless the file changed on disk since, in which case the new file is opened and
+        verified the same way and used from then on. The version it replaces is closed
+        once no scene built from it is held (:meth:`_release`).
+
+        Raises:
+            BundleError: the file is missing, unreadable or breaks a rule (the venue's
+                signature policy, a hash, a file's content). A changed file that failed
+                raises the same error again, without being read again, until it changes.
+        """
+        path = self._path(bundle_id)
+        now = _identity(path)
+        if bundle_id in self.seen and now == self.seen[bundle_id]:
+            if bundle_id in self.broken:
+                raise self.broken[bundle_id]
+            return self.bundles[bundle_id]
+        old = self.bundles.pop(bundle_id, None)
+        if old is not None:         # a scene on screen may still come from it
+            held = {k for k in (self.current, self.outgoing) if k and k[0] == bundle_id}
+            self.retired.append((old, held))
+        self.seen[bundle_id] = now
+        try:
+            new = self._open(path)
+        except BundleError as exc:
+            self.broken[bundle_id] = exc
+            raise
+        self.broken.pop(bundle_id, None)
+        self.bundles[bundle_id] = new
+        self.failed = {k: e for k, e in self.failed.items() if k[0] != bundle_id}
+        if old is not None:
+            log.info("bundle %r changed on disk; playing version %s (%s) from %s", bundle_id,
+                     new.manifest.version, path,
+                     f"cue {self.cue_id!r}" if self.cue_id is not None else "now on")
+        self._release()
+        return new
+
+    def _open(self, path: Path) -> Bundle:
+        """Open and fully verify one bundle file, as the venue's policy asks."""
+        b = Bundle.open(path)
+        try:
+            policy = self.settings.venue.bundles
+            b.check_signature(self.trust, policy.require_signed)  # the venue's policy
+            for _ in b.iter_verified(CHECKS):  # every hash and every model's and
+                pass                           # image's content, before the renderer
+        except OSError as exc:      # the file went away or changed while being read
+            b.close()
+            raise BundleError(str(path), f"cannot be read ({exc.strerror or exc})") from None
+        except BundleError:
+            b.close()
+            raise
+        return b
+
+    def note_cue(self, cue: tuple[object, ...], local_t: float, cue_id: str) -> None:
+        """Note the cue a frame plays: ``cue`` names it (program, index, pass).
+
+        At a cue change (another cue, the next pass of a loop, or a jump back in the same
+        cue) the failures of bundles whose file changed since are forgotten, so the next
+        build tries the new file, and versions no longer held are closed.
+        """
+        changed = cue != self.cue or local_t < self.local_t
+        self.cue, self.local_t, self.cue_id = cue, local_t, cue_id
+        if changed:
+            moved = {b for b, _ in self.failed if b in self.seen
+                     and _identity(self._path(b)) != self.seen[b]}
+            self.failed = {k: e for k, e in self.failed.items() if k[0] not in moved}
+            self._release()
+
+    def _release(self) -> None:
+        """Close the replaced versions from which no scene held now can come."""
+        on = {self.current, self.outgoing}
+        keep = []
+        for b, held in self.retired:
+            if held & on:
+                keep.append((b, held))
+            else:
                 b.close()
-                raise
-            self.bundles[bundle_id] = b
-        return self.bundles[bundle_id]
+        self.retired = keep
 
     def ensure(self, renderer: Any, cue: tuple[str, str],
                outgoing: tuple[str, str] | None = None) -> None:
@@ -141,7 +243,7 @@ class _Scenes:
                 renderer.retire()
                 self.outgoing, self.current = self.current, None
             else:                               # joined mid-transition
-                renderer.load_outgoing(self.bundle(outgoing[0]), outgoing[1])
+                _build(renderer.load_outgoing, self.bundle(outgoing[0]), outgoing[1])
                 self.outgoing = outgoing
         elif outgoing is None and self.outgoing is not None:
             renderer.unload_outgoing()
@@ -149,12 +251,25 @@ class _Scenes:
         if self.current != cue:
             if cue in self.failed:              # tried once: not rebuilt every frame
                 raise self.failed[cue]
-            renderer.load(self.bundle(cue[0]), cue[1])
+            _build(renderer.load, self.bundle(cue[0]), cue[1])
             self.current = cue
 
     def close(self) -> None:
-        for b in self.bundles.values():
+        for b in [*self.bundles.values(), *(b for b, _ in self.retired)]:
             b.close()
+
+
+def _build(load: Callable[[Any, str], None], bundle: Any, scene: str) -> None:
+    """``load(bundle, scene)``; a scene the bundle lacks (a file swapped for one without
+    it) is one line naming the bundle file."""
+    try:
+        load(bundle, scene)
+    except SceneError:
+        if isinstance(bundle, Bundle) and all(s.id != scene for s in bundle.manifest.scenes):
+            has = ", ".join(repr(s.id) for s in bundle.manifest.scenes) or "none"
+            raise BundleError(str(bundle.path), f"has no scene {scene!r} (its scenes: {has})"
+                              ) from None
+        raise
 
 
 def run_node(settings: NodeSettings, show: ShowConfig) -> int:
@@ -280,15 +395,20 @@ def _draw_or_report(renderer: Any, scenes: _Scenes, frame: Frame, t: float,
     """:func:`_draw`, but a cue that cannot be shown never stops the node.
 
     What the start-up check could not foresee (a scene whose build fails at show time, a
-    bundle that became unreadable) is logged once per cue and reported in the node's
-    status as ``extra.fault`` (one line); the node then shows the show's standby scene
-    (or black, if that fails too or there is none) until the timeline moves on to a cue
-    that works, which clears the fault.
+    bundle that became unreadable or was swapped on disk for one that is unusable or
+    lacks the scene) is logged once per cue and reported in the node's status as
+    ``extra.fault`` (one line); the node then shows the show's standby scene (or black,
+    if that fails too or there is none) until the timeline moves on to a cue that works,
+    which clears the fault.
     """
+    state = frame.timeline.state_at(t) if frame.timeline is not None else None
+    if state is not None:
+        scenes.note_cue((frame.program, state.index, state.loop), state.local_t,
+                        state.cue.id)
     try:
         _draw(renderer, scenes, frame, t)
     except ExhibitError as exc:
-        cue = frame.timeline.state_at(t).cue if frame.timeline is not None else None
+        cue = state.cue if state is not None else None
         if cue is not None:
             scenes.failed[(cue.bundle, cue.scene)] = exc
         fault = f"cue {cue.id if cue else '?'!r} cannot be shown: {exc}"[:400]
@@ -298,13 +418,16 @@ def _draw_or_report(renderer: Any, scenes: _Scenes, frame: Frame, t: float,
         standby = scenes.show.standby
         if standby is not None and cue is not None and (standby.bundle, standby.scene) != (
                 cue.bundle, cue.scene):
+            key = (standby.bundle, standby.scene)
             try:
-                scenes.ensure(renderer, (standby.bundle, standby.scene))
+                scenes.ensure(renderer, key)
                 renderer.render(t, {"show_time": t, **frame.scene_state}, None,
                                 dim=frame.dim)
                 return
             except ExhibitError as again:
-                log.error("the standby scene cannot be shown either: %s", again)
+                if key not in scenes.failed:     # tried once per cue, logged once
+                    log.error("the standby scene cannot be shown either: %s", again)
+                scenes.failed[key] = again
         renderer.unload()
         scenes.current = scenes.outgoing = None
         renderer.render(0.0, {"show_time": t}, None, dim=0.0)

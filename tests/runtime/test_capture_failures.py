@@ -191,10 +191,12 @@ def started(tmp_path: Path) -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
 
 
 class Wall:
-    """A real controller and one real headless node with ``--capture-dir``."""
+    """A real controller and one real headless node with ``--capture-dir`` (the sample
+    show and the packed ice festival, unless ``show`` and ``bundle_dir`` are given)."""
 
     def __init__(self, tmp_path: Path, ice_exb: Path,
-                 started: Callable[..., subprocess.Popen[bytes]], node_argv: list[str]
+                 started: Callable[..., subprocess.Popen[bytes]], node_argv: list[str],
+                 *, show: Path = CONTENT / "show.toml", bundle_dir: Path | None = None
                  ) -> None:
         from exhibit_engine.cli.demo import free_ports
         from exhibit_engine.config import load_venue
@@ -203,14 +205,14 @@ class Wall:
         self.display = load_venue(CONTENT / "venue.toml").displays[0].id
         self.state_port, publish_port = free_ports(2)
         common = ["--venue", str(CONTENT / "venue.toml"), "--show",
-                  str(CONTENT / "show.toml"), "--host", "127.0.0.1", "--state-port",
+                  str(show), "--host", "127.0.0.1", "--state-port",
                   str(self.state_port), "--publish-port", str(publish_port)]
         self.captures = tmp_path / "captures"
         self.captures.mkdir()
         started("controller", "-m", "exhibit_engine.cli", "controller", *common,
                 "--no-state")
         self.node = started("node", *node_argv, "node", *common, "--display", self.display,
-                            "--bundle-dir", str(ice_exb.parent), "--headless",
+                            "--bundle-dir", str(bundle_dir or ice_exb.parent), "--headless",
                             "--render-scale", "0.05", "--capture-dir", str(self.captures))
         self.op = OperatorClient("127.0.0.1", self.state_port, timeout_s=2.0)
         wait_until(self.me, 120.0, "the node to join and draw")

@@ -30,7 +30,7 @@ class Recorder:
 
 def scenes_with(recorder: Recorder) -> _Scenes:
     scenes = object.__new__(_Scenes)          # no settings or bundles needed for ensure
-    scenes.bundles = {"b": object()}
+    scenes.bundle = lambda bundle_id: object()   # type: ignore[method-assign]
     scenes.current = scenes.outgoing = None
     scenes.failed = {}
 
