@@ -34,7 +34,6 @@ import json
 import math
 import os
 import platform
-import secrets
 import statistics
 import sys
 import time
@@ -46,6 +45,7 @@ from types import ModuleType
 from typing import Any
 
 from .. import __version__
+from ..config.paths import write_atomic
 from ..errors import ConfigError
 
 __all__ = ["MB", "Metric", "Progress", "Report", "SUITES", "Target", "environment",
@@ -222,20 +222,12 @@ def median_ms(fn: Callable[[], object], repeat: int) -> float:
 
 
 def write_json(report: Report, path: str | os.PathLike[str]) -> Path:
-    """Write a report's JSON atomically (temporary file, then ``os.replace``).
+    """Write a report's JSON atomically (:func:`~exhibit_engine.config.paths.write_atomic`:
+    a temporary file, then ``os.replace``; missing folders are made).
 
     Raises:
-        ConfigError: the file cannot be written.
+        ConfigError: the path cannot be a file (under a file, a device...).
+        ExhibitError: the file cannot be written.
     """
-    out = Path(path)
-    tmp = out.with_name(f".{out.name}.{secrets.token_hex(4)}.tmp")
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(json.dumps(report.to_json(), indent=2, ensure_ascii=False) + "\n",
-                       encoding="utf-8")
-        os.replace(tmp, out)
-    except OSError as exc:
-        raise ConfigError(str(out), f"cannot write the benchmark JSON ({exc})") from None
-    finally:
-        tmp.unlink(missing_ok=True)
-    return out
+    text = json.dumps(report.to_json(), indent=2, ensure_ascii=False) + "\n"
+    return write_atomic(path, text.encode("utf-8"), parents=True)

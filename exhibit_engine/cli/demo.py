@@ -248,7 +248,8 @@ def run_demo(out_dir: Path, content_dir: Path, headless: bool = False,
             raise ExhibitError(f"demo: timed out after {JOIN_TIMEOUT_S:.0f} s waiting for {what}")
 
         def nodes(st: dict[str, Any]) -> dict[str, dict[str, Any]]:
-            return {n["id"]: n for n in st.get("nodes", []) if n.get("state") == "joined"}
+            return {n["id"]: n for n in st.get("nodes", [])
+                    if n.get("state") == "joined" and n.get("role") == "projector"}
 
         wait_for(lambda st: all(nodes(st).get(i, {}).get("frames", 0) >= 3 for i in want),
                  "every node to join and draw")
