@@ -22,9 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
-from PIL import Image
 
 from exhibit_engine.assets.pack import pack
 from exhibit_engine.config import NodeSettings, load_show, load_venue
@@ -34,6 +32,7 @@ from exhibit_engine.show import Timeline
 
 from ..e2e.conftest import wait_until
 from .test_capture_failures import Wall, started  # noqa: F401, F811  (a fixture)
+from .test_node_faults import assert_standby_drawn
 
 ROOT = Path(__file__).resolve().parents[2]
 CONTENT = ROOT / "content"
@@ -296,15 +295,7 @@ def test_a_bundle_swapped_for_one_without_the_scene_shows_standby_and_reports_it
         fault = node["extra"]["fault"]
         assert fault.startswith("cue 'second' cannot be shown: "), fault
         assert str(live) in fault and "has no scene 'glow'" in fault
-        wait_until(lambda: (n := wall.me()) and n["frames"] > node["frames"] + 5, 30.0,
-                   "the node to keep rendering")
-        res = wall.ctl_capture("during-the-fault")
-        assert res.exit_code == 0, res.output
-        (png,) = wall.captures.iterdir()
-        with Image.open(png) as im:
-            pixels = np.asarray(im.convert("RGB"), dtype=np.float64)
-        assert pixels.mean() > 3.0, "standby (the lantern walk) is drawn, not black"
-        assert wall.node.poll() is None
+        assert_standby_drawn(wall, node)
     finally:
         wall.op.close()
     log = (tmp_path / "node.log").read_text(errors="replace")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -37,6 +38,20 @@ main()
 """
 
 
+def assert_standby_drawn(wall: Wall, node: dict[str, Any]) -> None:
+    """The faulted node (its status was ``node``) keeps rendering, draws the standby scene
+    (the lantern walk, not black) in a capture, and is still running."""
+    wait_until(lambda: (n := wall.me()) and n["frames"] > node["frames"] + 5, 30.0,
+               "the node to keep rendering")
+    res = wall.ctl_capture("during-the-fault")
+    assert res.exit_code == 0, res.output
+    (png,) = wall.captures.iterdir()
+    with Image.open(png) as im:
+        pixels = np.asarray(im.convert("RGB"), dtype=np.float64)
+    assert pixels.mean() > 3.0, "standby (the lantern walk) is drawn, not black"
+    assert wall.node.poll() is None
+
+
 @pytest.mark.render
 @pytest.mark.sync
 @pytest.mark.e2e
@@ -49,15 +64,7 @@ def test_a_cue_whose_scene_fails_to_build_is_reported_and_standby_shows(
                      "the node to report the fault")
         assert node["extra"]["fault"].startswith("cue 'castle' cannot be shown: ")
         assert "injected" in node["extra"]["fault"]
-        wait_until(lambda: (n := wall.me()) and n["frames"] > node["frames"] + 5, 30.0,
-              "the node to keep rendering")
-        res = wall.ctl_capture("during-the-fault")
-        assert res.exit_code == 0, res.output
-        (png,) = wall.captures.iterdir()
-        with Image.open(png) as im:
-            pixels = np.asarray(im.convert("RGB"), dtype=np.float64)
-        assert pixels.mean() > 3.0, "standby (the lantern walk) is drawn, not black"
-        assert wall.node.poll() is None
+        assert_standby_drawn(wall, node)
     finally:
         wall.op.close()
     log = (tmp_path / "node.log").read_text(errors="replace")
