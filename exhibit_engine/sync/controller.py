@@ -29,6 +29,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -37,6 +38,7 @@ import zmq
 
 from ..config import ControllerSettings
 from ..errors import ProtocolError, SyncError
+from ._local import LocalPort, LocalRequest
 from .auth import ServerCurve, ZapHandler, apply_server, server_curve, split_user_id
 from .commands import ROLE_COMMANDS
 from .controller_core import Actions, ControllerCore
@@ -104,6 +106,9 @@ class ControllerServer:
         self._saved = threading.Condition()
         self._next_save = -math.inf
         self._save_failed = False
+        #: In-process peers (the console) and listeners of what is published; see
+        #: :mod:`._local`. Use :meth:`request` and :meth:`listen`.
+        self.local = LocalPort()
 
     @property
     def state_endpoint(self) -> str:
@@ -190,18 +195,36 @@ class ControllerServer:
         stop = stop_event or threading.Event()
         poller = zmq.Poller()
         poller.register(router, zmq.POLLIN)
+        poller.register(self.local.fd, zmq.POLLIN)     # the console's requests wake it too
         try:
             while not stop.is_set():
                 self._publish(core.tick(self._clock(), self._wall()))
                 # Wake for the next beat, and at least every 0.1 s to notice ``stop``.
                 # (One poller for the whole loop, rounded up so a wait under 1 ms sleeps.)
                 wait = min(core.seconds_to_next_tick(self._clock()), 0.1)
-                if poller.poll(math.ceil(wait * 1000)):
+                ready = dict(poller.poll(math.ceil(wait * 1000)))
+                if router in ready:
                     self._drain(core, router)
+                if self.local.fd in ready:
+                    self.local.drain(self._local)
                 self.save()
         finally:
             self.save(force=True)
             self.close()
+
+    def request(self, peer: str, role: str, message: Message) -> Future[Message | None]:
+        """From any thread: hand ``message`` to the core as local peer ``peer`` in ``role``
+        (the console, which judged its own credentials); a future of the core's reply.
+
+        The message takes the one path every peer's does (hello first, the table of
+        rights), on the loop thread, which wakes for it at once.
+        """
+        return self.local.request(peer, role, message)
+
+    def listen(self, listener: Callable[[Message], None]) -> Callable[[], None]:
+        """Call ``listener`` on the loop thread with every message published from now on
+        (it must only hand it on); returns a function that stops it."""
+        return self.local.listen(listener)
 
     def save(self, force: bool = False) -> bool:
         """Write the state file if the session changed or :data:`~.persist.SAVE_EVERY_S`
@@ -251,7 +274,9 @@ class ControllerServer:
                 lambda: self._saved_mark is not None and self._saved_mark >= target, timeout)
 
     def close(self) -> None:
-        """Close both sockets (linger 0), then the ZAP handler, then the context."""
+        """Close both sockets (linger 0), then the ZAP handler, then the context; fail
+        the local requests still waiting."""
+        self.local.close()
         for sock in (self._router, self._pub):
             if sock is not None:
                 sock.close(linger=0)
@@ -364,17 +389,30 @@ class ControllerServer:
 
     def _reply(self, router: zmq.Socket[bytes], peer: bytes, actions: Actions,
                status: bool = False) -> None:
-        """Send ``actions``' replies to ``peer`` (a pong stamped as it leaves; a status
-        reply with the state file's last save)."""
+        """Send ``actions``' replies to ``peer``."""
         for reply in actions.replies:
-            if isinstance(reply, Pong):
-                reply = replace(reply, t2=self._clock())
-            elif status and isinstance(reply, Reply) and reply.ok and self.state_save:
-                reply = replace(reply, data={**reply.data,
-                                             "state_save": dict(self.state_save)})
-            frames = _encode(reply)
+            frames = _encode(self._stamped(reply, status))
             if frames is not None:
                 _send(router, [peer, *frames])
+
+    def _stamped(self, reply: Message, status: bool) -> Message:
+        """A pong stamped as it leaves; a status reply with the state file's last save."""
+        if isinstance(reply, Pong):
+            return replace(reply, t2=self._clock())
+        if status and isinstance(reply, Reply) and reply.ok and self.state_save:
+            return replace(reply, data={**reply.data, "state_save": dict(self.state_save)})
+        return reply
+
+    def _local(self, req: LocalRequest) -> Message | None:
+        """Answer one in-process request as the core answers a peer's (on the loop)."""
+        core = self.core
+        if core is None:
+            return None
+        actions = core.handle(req.routing_id, req.message, self._clock(), req.role,
+                              f"local:{req.peer}")
+        self._publish(actions)
+        status = isinstance(req.message, Command) and req.message.name == "status"
+        return self._stamped(actions.replies[0], status) if actions.replies else None
 
     def _publish(self, actions: Actions) -> None:
         if self._pub is not None:
@@ -382,6 +420,7 @@ class ControllerServer:
                 frames = _encode(message)
                 if frames is not None:
                     _send(self._pub, frames)
+                    self.local.published(message)
 
     def _warn(self, exc: ProtocolError) -> None:
         # At most one warning every 5 s; the status command carries the full count.
