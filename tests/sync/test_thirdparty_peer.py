@@ -1,0 +1,465 @@
+"""A peer written from docs/protocol.md alone (tests/sync/thirdparty_peer.py) against the
+real controller, ``exhibit controller`` in a process of its own.
+
+Each test asserts only what the page promises: liveness of kiosks and operators (§5),
+backward jumps landing on the frame of the new anchor on every node (§4, §6), the version
+refusal (§2), hello before any command (§5), the unknown-item refusal of ``select`` (§7),
+restarts with and without a state file (§5, §10) and a snapshot of many parts (§5, §7).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .thirdparty_peer import AppliedEvent, Peer, RawDealer
+
+pytestmark = [pytest.mark.sync, pytest.mark.e2e]
+
+ROOT = Path(__file__).resolve().parents[2]
+VENUE = ROOT / "content" / "venue.toml"
+HOST = "127.0.0.1"
+START_S = 60.0      # a controller process's start (imports, the show checked against bundles)
+
+SHOW = """\
+[show]
+id = "peer-test"
+title = { zh = "测", en = "Peer test", ru = "Тест" }
+loop = true
+
+[[bundles]]
+id = "ice-festival"
+file = "ice-festival.exb"
+
+[[cues]]
+id = "one"
+bundle = "ice-festival"
+scene = "castle-night"
+duration = 4.0
+
+[[cues]]
+id = "two"
+bundle = "ice-festival"
+scene = "lantern-walk"
+duration = 4.0
+
+[[cues]]
+id = "three"
+bundle = "ice-festival"
+scene = "castle-night"
+duration = 60.0
+
+[control]
+go_guard_s = 0.5
+"""
+
+
+class Controller:
+    """``exhibit controller`` on two free loopback ports, restartable on the same ones."""
+
+    def __init__(self, folder: Path, bundle_dir: Path) -> None:
+        from exhibit_engine.cli.demo import free_ports
+
+        self.folder, self.bundle_dir = folder, bundle_dir
+        self.show = folder / "show.toml"
+        self.show.write_text(SHOW, encoding="utf-8")
+        self.state_port, self.publish_port = free_ports(2)
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.runs = 0
+
+    def start(self, *state: str) -> None:
+        """Start it; ``state`` is ``("--no-state",)`` or ``("--state-file", PATH)``."""
+        self.runs += 1
+        self.log = self.folder / f"controller-{self.runs}.log"
+        with self.log.open("wb") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "exhibit_engine.cli", "controller",
+                 "--venue", str(VENUE), "--show", str(self.show), "--host", HOST,
+                 "--state-port", str(self.state_port),
+                 "--publish-port", str(self.publish_port),
+                 "--bundle-dir", str(self.bundle_dir), *(state or ("--no-state",))],
+                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                env={**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(ROOT),
+                     "EXHIBIT_STATE_FILE": str(self.folder / "default-state.json")})
+
+    def kill(self) -> None:
+        """SIGKILL: a crash, nothing saved on the way out."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def peer(self, node_id: str, role: str = "projector", **kw: Any) -> Peer:
+        return Peer(HOST, self.state_port, self.publish_port, node_id, role, **kw)
+
+
+def joined(peer: Peer, ctl: Controller, *, clock: bool = True) -> Peer:
+    """Wait until ``peer`` is welcomed, holds a verified snapshot and (with a clock) has
+    finished its burst of probes."""
+    def ready() -> bool:
+        if ctl.proc is not None and ctl.proc.poll() is not None:
+            raise AssertionError(f"the controller exited:\n{ctl.output()}")
+        return (peer.welcomed and peer.synced
+                and (not clock or peer.clock_est.accepted >= 8))
+    peer.wait_for(ready, START_S, "welcome, snapshot and clock burst")
+    return peer
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory: pytest.TempPathFactory, ice_exb: Path) -> Iterator[Controller]:
+    """One controller (no state file) for the tests that do not restart it."""
+    ctl = Controller(tmp_path_factory.mktemp("peer-ctl"), ice_exb.parent)
+    ctl.start("--no-state")
+    try:
+        yield ctl
+    finally:
+        ctl.stop()
+
+
+@pytest.fixture
+def own(tmp_path: Path, ice_exb: Path) -> Iterator[Controller]:
+    """A controller of the test's own (started by the test)."""
+    ctl = Controller(tmp_path, ice_exb.parent)
+    try:
+        yield ctl
+    finally:
+        ctl.stop()
+
+
+# ---------------------------------------------------------------- 1. liveness (§5)
+
+def test_kiosks_and_operators_that_ping_stay_joined_and_a_silent_one_is_lost(
+        shared: Controller) -> None:
+    obs = shared.peer("obs-live", "operator", clock=False)
+    kiosk = shared.peer("kiosk-live", "kiosk", clock=False)
+    desk = shared.peer("desk-live", "operator", clock=False)
+    quiet = shared.peer("kiosk-quiet", "kiosk", clock=False)
+    peers = [obs, kiosk, desk, quiet]
+    for p in peers:
+        p.start()
+    try:
+        for p in peers:
+            joined(p, shared, clock=False)
+        with quiet.cond:
+            quiet.muted = True            # still connected, sends nothing from now on
+            silent_since = quiet.last_sent
+        assert silent_since is not None
+        start = obs.local()
+        seen: list[tuple[float, str]] = []
+        while obs.local() - start < 5.5:
+            beats = obs.last_heard
+            obs.wait_for(lambda b=beats: obs.last_heard != b, 2.0, "a heartbeat")
+            st = obs.command("status")
+            assert st["ok"], st
+            nodes = {n["id"]: n for n in st["data"]["nodes"]}
+            # §5: a kiosk or desk that pings every second or so is never listed as lost
+            assert nodes["kiosk-live"]["state"] == "joined", nodes["kiosk-live"]
+            assert nodes["desk-live"]["state"] == "joined", nodes["desk-live"]
+            assert nodes["kiosk-live"]["role"] == "kiosk"
+            assert nodes["desk-live"]["role"] == "operator"
+            seen.append((quiet.local() - silent_since, nodes["kiosk-quiet"]["state"]))
+        # §5: lost after 3 s of silence (a margin for the poll and the status round trip)
+        early = [s for t, s in seen if t < 2.7]
+        late = [s for t, s in seen if t > 3.5]
+        assert early and set(early) == {"joined"}, seen
+        assert late and set(late) == {"lost"}, seen
+    finally:
+        for p in peers:
+            p.stop()
+
+
+# ---------------------------------------------------------------- 2. backward jumps (§4, §6)
+
+def _cue_event(p: Peer, after_seq: int) -> AppliedEvent | None:
+    return next((e for e in p.applied if e.kind == "cue" and e.seq > after_seq), None)
+
+
+def test_backward_jumps_land_on_the_frame_of_the_new_anchor_on_every_projector(
+        shared: Controller) -> None:
+    desk = shared.peer("desk-jump", "operator", frame_s=0.02)
+    # three projectors with local clocks far apart: only the §4 estimate brings them
+    # to the controller's time
+    walls = [shared.peer(f"wall-{i}", "projector", skew_s=skew)
+             for i, skew in enumerate((0.0, 41.5, -7.25))]
+    for p in [desk, *walls]:
+        p.start()
+    try:
+        for p in [desk, *walls]:
+            joined(p, shared)
+        for w in walls:
+            assert abs((w.clock_est.offset or 0.0) + w.skew_s) < 0.01, w.clock_est.offset
+
+        def step(name: str, args: dict[str, Any], backward: bool) -> list[AppliedEvent]:
+            last = max((e.seq for w in walls for e in w.applied), default=-1)
+            marks = [(len(w.switch_frames), w.frames) for w in walls]
+            reply = desk.command(name, args)
+            assert reply["ok"], reply
+            data = reply["data"]
+            assert "ignored" not in data, data
+            cues = []
+            for w, (switches, frames) in zip(walls, marks, strict=True):
+                ev = w.wait_for(lambda w=w: _cue_event(w, last), 5.0, f"the cue of {name}")
+                with w.cond:
+                    new = [s for s in w.switch_frames[switches:] if s[0] > frames]
+                    assert new, f"{w.node_id}: no anchor switch after {name}"
+                    first = new[0]
+                    # §6: the cue event lands on the first frame under the new anchor
+                    assert ev.frame == first[0], (name, w.node_id, ev, first)
+                    assert ev.frame_switched_anchor
+                    assert ev.controller_at is not None
+                    assert ev.frame_controller_time >= ev.controller_at
+                    # §6: effective_at is that frame's show time under the new anchor
+                    assert ev.frame_show_time is not None and ev.effective_at is not None
+                    assert abs(ev.frame_show_time - ev.effective_at) < 0.03, ev
+                    if backward:
+                        assert ev.frame in w.backward_frames, (name, w.node_id)
+                cues.append(ev)
+            # every projector agrees on the event
+            assert len({(e.seq, e.controller_at, e.effective_at) for e in cues}) == 1, cues
+            if "events" in data:
+                assert cues[0].seq in data["events"], (data, cues[0])
+            # past the GO guard before the next command (§7: a second GO within it is
+            # ignored)
+            until = cues[0].controller_at + 0.6
+            desk.wait_for(lambda: desk.controller_now(desk.local()) > until, 5.0,
+                          "the guard time to pass")
+            return cues
+
+        step("next", {}, backward=False)                      # into cue "two"
+        back = step("back", {}, backward=True)[0]
+        assert back.effective_at == back.args.get("position"), back   # the cue's start
+        step("goto", {"cue": 2}, backward=False)              # cue "three" at 8 s
+        to_one = step("goto", {"cue": 0}, backward=True)[0]
+        assert to_one.args.get("id") == "one" and to_one.effective_at == 0.0, to_one
+        step("goto", {"cue": "three"}, backward=False)
+        seek = step("seek", {"position": 1.0}, backward=True)[0]
+        assert seek.args.get("id") == "one", seek
+        assert abs(seek.effective_at - 1.0) < 1e-6, seek
+        for w in walls:
+            assert w.duplicates > 0 or w.malformed == [], w.node_id   # resends deduplicated
+            assert w.malformed == [], w.malformed
+    finally:
+        for p in [desk, *walls]:
+            p.stop()
+
+
+# ---------------------------------------------------------------- 3. version refusal (§2)
+
+def test_a_frame_of_another_version_is_answered_with_the_documented_reason(
+        shared: Controller) -> None:
+    raw = RawDealer(HOST, shared.state_port)
+    desk = shared.peer("desk-version", "operator", clock=False).start()
+    try:
+        joined(desk, shared, clock=False)
+        raw.send("command", {"name": "status", "req": 5}, v=3)
+        kind, body = raw.recv(5.0)     # decode() checked the reply itself is version 2
+        assert kind == "reply"
+        assert body["ok"] is False
+        assert body["error"] == "unsupported protocol version 3 (this peer speaks version 2)"
+        assert body["data"] == {"version": 2}
+        assert body["req"] == 5
+        # a hello of version 3 gets the same reply, never a welcome
+        raw.send("hello", {"node_id": "v3-peer", "role": "kiosk"}, v=3)
+        kind, body = raw.recv(5.0)
+        assert (kind, body["ok"], body["req"]) == ("reply", False, 0), body
+        assert body["error"].startswith("unsupported protocol version 3")
+        st = desk.command("status")["data"]
+        assert st["malformed"] >= 2
+        assert "unsupported protocol version 3" in st["last_malformed"]
+    finally:
+        raw.close()
+        desk.stop()
+
+
+# ---------------------------------------------------------------- 4. hello first (§5)
+
+def test_a_command_before_hello_is_refused_and_works_after_hello(shared: Controller) -> None:
+    raw = RawDealer(HOST, shared.state_port)
+    try:
+        raw.send("command", {"name": "status", "args": {}, "req": 11})
+        kind, body = raw.recv(5.0)
+        assert kind == "reply" and body["ok"] is False and body["req"] == 11, body
+        assert body["error"].startswith("say hello first: "), body
+        assert body["data"].get("hello_first") is True, body
+        raw.send("hello", {"node_id": "raw-desk", "role": "operator"})
+        kind, welcome = raw.recv(5.0)
+        assert kind == "welcome", (kind, welcome)
+        assert isinstance(welcome["session"], str) and isinstance(welcome["seq"], int)
+        raw.send("command", {"name": "status", "args": {}, "req": 12})
+        kind, body = raw.recv(5.0)
+        assert kind == "reply" and body["ok"] is True and body["req"] == 12, body
+        assert body["data"]["session"] == welcome["session"]
+        assert "raw-desk" in {n["id"] for n in body["data"]["nodes"]}
+    finally:
+        raw.close()
+
+
+# ---------------------------------------------------------------- 5. select (§7)
+
+def test_select_of_an_unknown_item_is_refused_with_the_nearest_id(shared: Controller) -> None:
+    kiosk = shared.peer("kiosk-select", "kiosk", frame_s=0.01).start()
+    try:
+        joined(kiosk, shared)
+        bad = kiosk.command("select", {"item": "castel"})
+        assert bad["ok"] is False, bad
+        assert "castle" in bad["error"] and "\n" not in bad["error"], bad
+        good = kiosk.command("select", {"item": "lantern"})
+        assert good["ok"] is True, good
+        data = good["data"]
+        ev = kiosk.wait_for(lambda: next((e for e in kiosk.applied if e.seq == data["seq"]),
+                                         None), 5.0, "the select event")
+        assert ev.kind == "select" and ev.args == {"item": "lantern"}
+        assert ev.controller_at == data["controller_at"]
+        assert ev.effective_at == data["effective_at"]
+        assert ev.frame_controller_time >= data["controller_at"]
+        kiosk.wait_for(lambda: kiosk.seq is not None and kiosk.seq >= data["state_seq"],
+                       5.0, "the selection's key-update")
+        assert kiosk.state["selected_item"] == {"item": "lantern",
+                                                "selected_at": data["effective_at"]}
+        assert not any(e.args.get("item") == "castel" for e in kiosk.applied)
+    finally:
+        kiosk.stop()
+
+
+# ---------------------------------------------------------------- 6. restart (§5, §10)
+
+def _resynced_after(p: Peer, restarts: int) -> bool:
+    return p.restarts > restarts and p.welcomed and p.synced
+
+
+def test_a_restarted_controller_is_noticed_and_resumes_as_section_10_says(
+        own: Controller) -> None:
+    state_file = own.folder / "state.json"
+    own.start("--state-file", str(state_file))
+    wall = own.peer("wall-restart", "projector", skew_s=3.0).start()
+    desk = own.peer("desk-restart", "operator", frame_s=0.02).start()
+    try:
+        joined(wall, own)
+        joined(desk, own)
+        reply = desk.command("seek", {"position": 20.0})
+        assert reply["ok"], reply
+        wall.wait_for(lambda: (wall.show_time or 0.0) > 20.0, 5.0, "show time past 20 s")
+        saved = desk.command("status")["data"].get("state_save")
+        assert desk.command("select", {"item": "lantern"})["ok"]
+        wall.wait_for(lambda: wall.state.get("selected_item", {}).get("item") == "lantern",
+                      5.0, "the selection")
+        desk.wait_for(lambda: (s := desk.command("status")["data"].get("state_save"))
+                      and s != saved and s["ok"], 10.0, "a state save after the selection")
+        with wall.cond:
+            session, seq = wall.session, wall.seq
+            restarts, frames = wall.restarts, wall.frames
+        assert session and seq is not None
+
+        # 1. killed and started again with its state file: the show time runs on
+        own.kill()
+        with wall.cond:
+            killed_at = wall.controller_now(wall.local())
+            show_at_kill = wall.show_time_at(killed_at)
+        # §5: a node keeps playing from its last anchor while the controller is away
+        wall.wait_for(lambda: wall.frames > frames + 50, 5.0, "frames with no controller")
+        own.start("--state-file", str(state_file))
+        wall.wait_for(lambda: _resynced_after(wall, restarts), START_S,
+                      "the new session, a welcome and a fresh snapshot")
+        with wall.cond:
+            assert wall.session != session
+            assert wall.welcome_seq is not None and wall.welcome_seq >= seq  # seq continues
+            assert wall.snapshots[-1].reason == "join"
+            assert wall.state.get("selected_item", {}).get("item") == "lantern"
+            now = wall.controller_now(wall.local())
+            anchor = tuple(wall.state["anchor"])
+        # §10: resumes at the show time the wall clock says (a playing show kept playing)
+        resumed = anchor[1] + (now - anchor[0]) * anchor[2]
+        expected = show_at_kill + (now - killed_at)
+        assert abs(resumed - expected) < 0.5, (resumed, expected)
+        # the operator desk rejoined too and its commands work again
+        desk.wait_for(lambda: desk.restarts >= 1 and desk.welcomed, START_S, "desk rejoin")
+        assert desk.command("status")["data"]["session"] == wall.session
+
+        # 2. killed and started without a state file: show time starts at 0
+        with wall.cond:
+            restarts, session = wall.restarts, wall.session
+        own.kill()
+        own.start("--no-state")
+        wall.wait_for(lambda: _resynced_after(wall, restarts), START_S, "the fresh session")
+        with wall.cond:
+            assert wall.session != session
+            now = wall.controller_now(wall.local())
+            anchor = tuple(wall.state["anchor"])
+        show = anchor[1] + (now - anchor[0]) * anchor[2]
+        assert 0.0 <= show < 10.0 and anchor[1] == 0.0, anchor
+        wall.wait_for(lambda: wall.show_time is not None and wall.show_time < 10.0, 5.0,
+                      "the wall on the new show time")
+    finally:
+        wall.stop()
+        desk.stop()
+
+
+# ---------------------------------------------------------------- 7. multi-part snapshot
+
+def test_a_large_state_arrives_as_a_verified_snapshot_of_many_parts(own: Controller) -> None:
+    own.start("--no-state")
+    old = own.peer("wall-big", "projector").start()
+    desk = own.peer("desk-big", "operator", clock=False)
+    fresh: Peer | None = None
+    try:
+        desk.start()
+        joined(old, own)
+        joined(desk, own, clock=False)
+        for keys, value_bytes in ((3000, 100), (12000, 300)):
+            gaps = old.gaps
+            reply = desk.command("debug-fill", {"keys": keys, "value_bytes": value_bytes})
+            assert reply["ok"], reply
+            data = reply["data"]
+            if (keys, value_bytes) == (3000, 100):
+                assert data["parts"] == 6        # §7's example
+            assert data["keys"] == keys
+            # the joined peer sees the gap in a heartbeat and takes a snapshot
+            snap = old.wait_for(lambda s=data["state_seq"]: next(
+                (x for x in old.snapshots if x.seq >= s), None), 10.0, "a gap snapshot")
+            assert old.gaps > gaps and snap.reason == "gap"
+            assert snap.parts == data["parts"] > 1
+            assert snap.count == data["state_keys"] == len(snap.keys_in_order)
+            assert snap.keys_in_order == sorted(snap.keys_in_order)
+            with old.cond:
+                fill = sorted(k for k in old.state if k.startswith("debug/fill/"))
+                assert fill == [f"debug/fill/{i:05d}" for i in range(keys)]
+                assert all(len(old.state[k]) == value_bytes for k in fill)
+                assert "anchor" in old.state
+            # a fresh peer gets the same parts
+            fresh = own.peer(f"wall-fresh-{keys}", "projector").start()
+            joined(fresh, own)
+            first = fresh.snapshots[0]
+            assert first.reason == "join" and first.parts == data["parts"]
+            if first.seq == snap.seq:
+                assert first.digest == snap.digest
+            assert len(fresh.state) == data["state_keys"]
+            fresh.stop()
+            fresh = None
+        # keys: 0 removes them, again under a new seq the peer notices
+        reply = desk.command("debug-fill", {"keys": 0})
+        assert reply["ok"], reply
+        old.wait_for(lambda: not any(k.startswith("debug/fill/") for k in old.state)
+                     and old.seq is not None and old.seq >= reply["data"]["state_seq"],
+                     10.0, "the filler gone")
+    finally:
+        for p in (old, desk, fresh):
+            if p is not None:
+                p.stop()
