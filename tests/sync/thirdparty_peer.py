@@ -224,6 +224,7 @@ class Peer:
         self.cond = threading.Condition()
         self.muted = False                     # sends nothing while set (goes silent)
         self.last_sent: float | None = None
+        self.beating = True                    # a projector's node-status beats (§5)
         # joining
         self.session: str | None = None
         self.welcomed = False
@@ -292,12 +293,6 @@ class Peer:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(5.0)
-
-    def __enter__(self) -> Peer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     def wait_for(self, check: Callable[[], Any], timeout_s: float, what: str) -> Any:
         """Wait (on this peer's condition, woken by its thread) until ``check()`` is
@@ -402,7 +397,8 @@ class Peer:
             self._probe_tick(now)
         elif self._due("keepalive", now, KEEPALIVE_EVERY_S):
             self._send("ping", {"t0": now})
-        if self.role == "projector" and self._due("beat", now, BEAT_EVERY_S):
+        if (self.role == "projector" and self.beating
+                and self._due("beat", now, BEAT_EVERY_S)):
             self._send("node-status", {
                 "node_id": self.node_id, "frames": self.frames,
                 "show_time": float(self.show_time or 0.0),
