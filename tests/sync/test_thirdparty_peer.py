@@ -375,6 +375,10 @@ def test_select_of_an_unknown_item_is_refused_with_the_nearest_id(shared: Contro
         bad = kiosk.command("select", {"item": "castel"})
         assert bad["ok"] is False, bad
         assert "castle" in bad["error"] and "\n" not in bad["error"], bad
+        # §9: a kiosk may send only its commands, in development mode too
+        seek = kiosk.command("seek", {"position": 1.0})
+        assert seek["ok"] is False and seek["error"] == (
+            "kiosk may not send 'seek' (kiosk commands: language, select, status, touch)")
         good = kiosk.command("select", {"item": "lantern"})
         assert good["ok"] is True, good
         data = good["data"]
@@ -453,7 +457,8 @@ def test_a_restarted_controller_is_noticed_and_resumes_as_section_10_says(
         assert desk.command("seek", {"position": 20.0})["ok"]
         wall.wait_for(lambda: (wall.show_time or 0.0) > 20.0, 5.0, "show time past 20 s")
         saved = desk.command("status")["data"].get("state_save")
-        assert desk.command("select", {"item": "lantern"})["ok"]
+        selected = desk.command("select", {"item": "lantern"})
+        assert selected["ok"], selected
         wall.wait_for(lambda: wall.state.get("selected_item", {}).get("item") == "lantern",
                       5.0, "the selection")
         _saved_after(desk, saved)
@@ -475,6 +480,10 @@ def test_a_restarted_controller_is_noticed_and_resumes_as_section_10_says(
         # the operator desk rejoined too and its commands work again
         desk.wait_for(lambda: desk.restarts >= 1 and desk.welcomed, START_S, "desk rejoin")
         assert desk.command("status")["data"]["session"] == wall.session
+        # §10: both seq counters continue, the events' too
+        again = desk.command("select", {"item": "castle"})
+        assert again["ok"] and again["data"]["seq"] > selected["data"]["seq"], again
+        assert again["data"]["state_seq"] > selected["data"]["state_seq"], again
 
         # 2. paused, killed and started again with the file: where it stopped
         saved = desk.command("status")["data"].get("state_save")
