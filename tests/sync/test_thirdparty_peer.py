@@ -548,9 +548,13 @@ def test_a_large_state_arrives_as_a_verified_snapshot_of_many_parts(own: Control
                 assert fill == [f"debug/fill/{i:05d}" for i in range(keys)]
                 assert all(len(old.state[k]) == value_bytes for k in fill)
                 assert "anchor" in old.state
-            # a fresh peer gets the same parts
-            fresh = own.peer(f"wall-fresh-{keys}", "projector").start()
+            # a fresh peer gets the same parts; one part lost on the way (a ROUTER drops
+            # parts for a slow reader): the peer notices, drops it all and asks again
+            fresh = own.peer(f"wall-fresh-{keys}", "projector")
+            fresh.lose_part = 3
+            fresh.start()
             joined(fresh, own)
+            assert fresh.snapshot_failures == ["part 4 where 3 was due"]
             first = fresh.snapshots[0]
             assert first.reason == "join" and first.parts == data["parts"]
             if first.seq == snap.seq:

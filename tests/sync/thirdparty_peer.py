@@ -225,6 +225,9 @@ class Peer:
         self.muted = False                     # sends nothing while set (goes silent)
         self.last_sent: float | None = None
         self.beating = True                    # a projector's node-status beats (§5)
+        # a test's fault: the index of one snapshot part to lose once, as a ROUTER past its
+        # high-water mark would (§5 step 4)
+        self.lose_part: int | None = None
         # joining
         self.session: str | None = None
         self.welcomed = False
@@ -565,6 +568,9 @@ class Peer:
         snap = self._snap
         if snap is None or body.get("req") != snap.req:
             return                          # an answer to a request given up
+        if self.lose_part is not None and body.get("index") == self.lose_part:
+            self.lose_part = None
+            return
         if body.get("index") != snap.parts:
             self._snapshot_failed(f"part {body.get('index')} where {snap.parts} was due",
                                   now)
