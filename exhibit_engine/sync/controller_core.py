@@ -56,6 +56,7 @@ from ._status import fit_status
 from .commands import COMMANDS, ROLE_COMMANDS, check_command
 from .persist import SavedSession, wire_safe
 from .protocol import (
+    MAX_STATE_BYTES,
     PROTOCOL_VERSION,
     Command,
     Event,
@@ -205,8 +206,7 @@ class ControllerCore:
 
     @property
     def show_control(self) -> ShowControl | None:
-        """The show control (``None`` until :meth:`attach_show`, and for a show without
-        cues)."""
+        """The show control (``None`` until :meth:`attach_show`; a show without cues)."""
         return self.show.control
 
     # ------------------------------------------------------------------ inputs
@@ -561,16 +561,16 @@ class ControllerCore:
 
     def _cmd_debug_fill(self, args: Mapping[str, Any], now: float,
                         ) -> tuple[dict[str, Any], list[Message]]:
-        """Development mode: hold ``keys`` filler keys (``debug/fill/00000``...) of
-        ``value_bytes`` characters each, under one new sequence number (nodes see the
-        gap and take a snapshot of many parts); 0 removes them."""
-        if not self.debug_commands:
-            raise CommandError("debug-fill", "debug-fill: only in development mode (a "
-                               "controller without [security] curve)")
-        n = int(args["keys"])
+        """Development mode: ``keys`` filler keys of ``value_bytes`` characters under one
+        new seq (nodes see the gap and take a snapshot of many parts); 0 removes them."""
+        n, size = int(args["keys"]), int(args["value_bytes"])
+        why = ("only in development mode (a controller without [security] curve)"
+               if not self.debug_commands else f"{n:,} keys of {size:,} bytes pass the "
+               f"state's {MAX_STATE_BYTES:,}-byte limit" if n * size > MAX_STATE_BYTES else "")
+        if why:             # (the size before megabytes of parts are built)
+            raise CommandError("debug-fill", f"debug-fill: {why}")
         state = {**{k: v for k, v in self.state.items() if not k.startswith(DEBUG_FILL_PREFIX)},
-                 **{f"{DEBUG_FILL_PREFIX}{i:05d}": "x" * int(args["value_bytes"])
-                    for i in range(n)}}
+                 **{f"{DEBUG_FILL_PREFIX}{i:05d}": "x" * size for i in range(n)}}
         try:
             answer = snapshot_messages(0, self.seq + 1, state)
         except ProtocolError as exc:
