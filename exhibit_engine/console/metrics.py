@@ -55,15 +55,15 @@ NODE_STATES = ("joined", "loading", "hung", "lost")
 # (status key, metric suffix, help, counter?) for each node's numbers
 _NODE_NUMBERS = (
     ("frames", "frames", "Frames the node drew.", True),
-    ("offset_us", "clock_offset_us", "The node's clock offset from the controller's, "
-                                     "in microseconds.", False),
+    ("offset_us", "clock_offset_us",
+     "The node's clock offset from the controller's, in microseconds.", False),
     ("rtt_us", "rtt_us", "The node's round trip to the controller, in microseconds.", False),
     ("render_age_s", "render_age_seconds", "Seconds since the node's render loop last ran.",
      False),
     ("last_seen_s", "last_seen_seconds", "Seconds since the node's last message.", False),
     ("fps", "fps", "Frames per second the node draws.", False),
-    ("frame_ms_worst", "frame_ms_worst", "The node's worst frame time lately, in "
-                                         "milliseconds.", False),
+    ("frame_ms_worst", "frame_ms_worst",
+     "The node's worst frame time lately, in milliseconds.", False),
     ("frames_dropped", "frames_dropped", "Frames over 1.5 times the frame budget.", True),
 )
 

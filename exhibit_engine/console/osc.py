@@ -44,7 +44,6 @@ import json
 import logging
 import queue
 import socket
-import socketserver
 import struct
 import threading
 import time

@@ -252,7 +252,7 @@ def test_5000_malformed_packets_leave_the_controller_serving(
                 continue
             sent += 1
             if sent % 25 == 0:      # let the reader keep up, or the kernel drops them
-                wait_until(lambda: server.stats["received"] >= sent * 0.99)
+                wait_until(lambda n=sent: server.stats["received"] >= n * 0.99)
         wait_until(lambda: server.stats["received"] >= 4950, timeout=20.0)
         # The controller answers a status at once, as it did before the flood.
         t0 = time.monotonic()
