@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from exhibit_engine.console.metrics import metrics_text
@@ -92,3 +93,20 @@ def test_an_empty_or_odd_status_still_scrapes() -> None:
     assert got[("exhibit_node_up", (("node", "n"), ("role", "projector")))] == 1.0
     assert got[("exhibit_node_up", (("node", "7"), ("role", "None")))] == 0.0
     assert got[("exhibit_events_total", ())] == 2
+
+
+@pytest.mark.sync
+def test_a_real_controllers_status_reply_scrapes(start_controller: Any) -> None:
+    from exhibit_engine.sync import protocol as p
+
+    ctrl = start_controller()
+    hello = ctrl.server.request("metrics", "operator", p.Hello("metrics", "operator"))
+    assert isinstance(hello.result(timeout=5.0), p.Welcome)
+    reply = ctrl.server.request("metrics", "operator",
+                                p.Command("status", {}, 1)).result(timeout=5.0)
+    assert isinstance(reply, p.Reply) and reply.ok
+    got = samples(metrics_text(reply.data, {"events": 0})[0])
+    assert got[("exhibit_nodes", (("state", "joined"),))] == 1        # the asker itself
+    assert got[("exhibit_node_up", (("node", "metrics"), ("role", "operator")))] == 1.0
+    assert ("exhibit_show_time_seconds", ()) in got
+    assert got[("exhibit_malformed_frames_total", ())] == 0
