@@ -12,6 +12,7 @@ registers the subcommands, one module per group of them:
   ``render`` and ``preview``;
 - :mod:`.keys`: ``keys new``;
 - :mod:`.show`: ``controller``, ``node``, ``ctl ...``, ``kiosk ...`` and ``status``;
+- :mod:`.logs`: ``logs`` (the JSON log files of ``--log-file``, :mod:`._logging`);
 - :mod:`.showcheck`: ``show check``;
 - :mod:`.wall`: ``wall check``;
 - :mod:`.bench`: ``bench bundle|render|sync|wall``;
@@ -31,7 +32,7 @@ import click
 from .. import __version__
 from ..config.paths import shown
 from ..errors import ExhibitError
-from . import bench, bundles, demo, keys, show, showcheck, wall
+from . import bench, bundles, demo, keys, logs, show, showcheck, wall
 
 __all__ = ["main"]
 
@@ -61,7 +62,8 @@ def main() -> None:
                 render, preview                     bundles
     Signing:    keys new, pack --sign, install   -- sign bundles, install them safely
     Operators:  controller, node, status,        -- run a show on a projector wall,
-                ctl go|pause|blackout|status...     cue it and watch every node
+                ctl go|pause|blackout|status...     cue it and watch every node;
+                logs                                read their JSON logs
     Kiosks:     kiosk select|touch|language      -- what a visitor's touch sends
     Installers: wall check, show check           -- check a venue's wall, draw it;
                                                     check a show against its bundles
@@ -86,6 +88,7 @@ main.add_command(show.node)
 main.add_command(show.ctl)
 main.add_command(show.kiosk)
 main.add_command(show.status)
+main.add_command(logs.logs)
 main.add_command(showcheck.show)
 main.add_command(wall.wall)
 main.add_command(bench.bench)

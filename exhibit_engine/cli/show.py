@@ -5,7 +5,8 @@ print its answer in one line).
 
 The controller and a node resolve their settings once from venue.toml, show.toml and
 the flags (:mod:`exhibit_engine.config`), log joins, losses and dropped frames to
-stderr, one line each, and run until Ctrl-C.
+stderr, one line each (and as JSON lines to a rotating ``--log-file``: :mod:`._logging`),
+and run until Ctrl-C.
 
 ``ctl``, ``kiosk`` and ``status`` find the controller from ``--host``/``--state-port``,
 then ``EXHIBIT_HOST`` / ``EXHIBIT_STATE_PORT``, then ``--venue``'s ``[network]``, then
@@ -30,6 +31,7 @@ import click
 
 from ..errors import ConfigError
 from ._captures import CAPTURE_WAIT_S, capture_results, capture_view
+from ._logging import log_options, start_logging
 from ._params import PORT, Count, Finite, output_folder, output_path
 from .showcheck import checked_show
 
@@ -40,14 +42,6 @@ __all__ = ["controller", "ctl", "ctl_blackout", "ctl_capture", "ctl_goto", "ctl_
 
 
 # --------------------------------------------------------------------------- controller, node
-
-
-def _log_to_stderr() -> None:
-    """Long-running roles log joins, losses and dropped frames, one line each."""
-    import logging
-
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(name)s: %(message)s")
 
 
 def _venue_show(venue: Path, show: Path | None) -> tuple[Any, Any]:
@@ -88,6 +82,7 @@ def _venue_show(venue: Path, show: Path | None) -> tuple[Any, Any]:
 @click.option("--key", "key_file", type=click.Path(dir_okay=False, path_type=Path),
               help="This machine's CURVE secret key (NAME.curve.key from `exhibit keys new "
                    "NAME --kind curve`); needed when venue.toml [security] has curve = true (default: $EXHIBIT_KEY, else [security] controller_key).")
+@log_options("controller")
 def controller(venue: Path, show: Path, host: str | None, state_port: int | None,
                publish_port: int | None, state_file: Path | None, no_state: bool,
                fresh: bool, bundle_dir: Path | None, insecure: bool, sim_time: str | None,
@@ -131,7 +126,7 @@ def controller(venue: Path, show: Path, host: str | None, state_port: int | None
                           "bind 127.0.0.1, or pass --insecure", key="security.curve")
     from ..sync.controller import run_controller, simulated_wall_clock
 
-    _log_to_stderr()
+    start_logging()
     wall = simulated_wall_clock(start) if start is not None else None
     items = checked_show(v, s, show, bundle_dir)
 
@@ -173,6 +168,7 @@ def controller(venue: Path, show: Path, host: str | None, state_port: int | None
 @click.option("--key", "key_file", type=click.Path(dir_okay=False, path_type=Path),
               help="This machine's CURVE secret key (NAME.curve.key from `exhibit keys new "
                    "NAME --kind curve`); needed when venue.toml [security] has curve = true (default: $EXHIBIT_KEY).")
+@log_options("node")
 def node(venue: Path, show: Path, display_id: str, bundle_dir: Path | None, host: str | None,
          state_port: int | None, publish_port: int | None, headless: bool,
          render_scale: float | None, frames: int | None, capture_dir: Path | None,
@@ -216,7 +212,7 @@ def node(venue: Path, show: Path, display_id: str, bundle_dir: Path | None, host
     checked_show(v, s, show, Path(settings.bundle_dir))
     from ..runtime.node_app import run_node
 
-    _log_to_stderr()
+    start_logging()
     sys.exit(run_node(settings, s))
 
 
