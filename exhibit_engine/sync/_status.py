@@ -4,8 +4,8 @@ A status lists every peer with its last report; a venue of many nodes with large
 ``captures`` and ``extra`` could pass the 64 KiB frame limit. :func:`fit_status` trims it
 in two steps: first every node loses its details (``captures`` and ``extra`` emptied, the
 keys of :data:`DETAILS` left out; ``trimmed``: true), then joined nodes are kept before
-lost ones and the rest are only counted (``omitted``). 256 projectors with short ids
-and their health (fps, frame times, dropped frames) fit after the first step.
+lost ones and the rest are only counted (``omitted``). 256 projectors with ids of up to 20
+characters and their health (fps, frame times, dropped frames) fit after the first step.
 
 Pure: ``msgpack`` only.
 """
