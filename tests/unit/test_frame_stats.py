@@ -3,6 +3,7 @@ and read_gpu on a fake GraphicsStateGuardian."""
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from typing import Any
 
@@ -128,8 +129,50 @@ def test_read_gpu_names_the_renderer_and_never_guesses_memory() -> None:
 
 
 def test_health_imports_no_panda3d() -> None:
-    assert "exhibit_engine.runtime.health" in sys.modules
-    import subprocess
     code = ("import sys, exhibit_engine.runtime.health\n"
             "assert 'panda3d' not in sys.modules and 'zmq' not in sys.modules")
-    assert subprocess.run([sys.executable, "-c", code], timeout=60).returncode == 0
+    assert subprocess.run([sys.executable, "-c", code], check=False, timeout=60).returncode == 0
+
+
+class FakeGL:
+    """Stands in for libGL: ``glGetIntegerv`` answers from ``values`` (KiB)."""
+
+    def __init__(self, renderer: bytes, values: dict[int, int]) -> None:
+        self.renderer, self.values, self.asked = renderer, values, []
+
+    def glGetString(self, name: int) -> bytes:
+        return self.renderer
+
+    def glGetIntegerv(self, name: int, out: Any) -> None:
+        self.asked.append(name)
+        out[0] = self.values[name]
+
+
+class ExtGsg(FakeGsg):
+    def __init__(self, *extensions: str) -> None:
+        self.extensions = extensions
+
+    def has_extension(self, name: str) -> bool:
+        return name in self.extensions
+
+
+@pytest.mark.parametrize("extension, values, expected", [
+    ("GL_NVX_gpu_memory_info", {0x9047: 80 * 1024 * 1024, 0x9049: 60 * 1024 * 1024},
+     (81920.0, 61440.0)),
+    ("GL_ATI_meminfo", {0x87FC: 2 * 1024 * 1024}, (None, 2048.0)),
+])
+def test_gpu_memory_comes_from_the_extension_the_driver_lists(
+        monkeypatch: pytest.MonkeyPatch, extension: str, values: dict[int, int],
+        expected: tuple[float | None, float | None]) -> None:
+    from exhibit_engine.runtime import health
+
+    gl = FakeGL(FakeGsg.driver_renderer.encode(), values)
+    monkeypatch.setattr(health, "_libgl", lambda: gl)
+    info = read_gpu(ExtGsg(extension))
+    assert (info.memory_mb, info.free_mb) == expected
+    assert read_gpu(ExtGsg(extension), memory=False).memory_mb is None
+    # Another context current on this thread (or none): nothing is asked, nothing known.
+    gl.renderer, gl.asked = b"", []
+    assert (read_gpu(ExtGsg(extension)).free_mb, gl.asked) == (None, [])
+    # No memory extension listed: the driver is never asked.
+    assert (read_gpu(ExtGsg()).memory_mb, gl.asked) == (None, [])
