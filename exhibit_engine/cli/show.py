@@ -424,14 +424,15 @@ def _print_status(endpoint: dict[str, Any], as_json: bool) -> None:
         click.echo(f"STATE NOT SAVED since {saving.get('since')}: {saving.get('path')}: "
                    f"{saving.get('error')}")
     table = Table()
-    for col, just in (("node", "left"), ("role", "left"), ("state", "left"),
-                      ("frames", "right"), ("show time", "right"), ("offset µs", "right"),
-                      ("rtt µs", "right"), ("seen", "right")):
-        table.add_column(col, justify=just)  # type: ignore[arg-type]
-    for n in st.get("nodes", []):
+    for col in ("node", "role", "state", "frames", "show time", "offset µs", "rtt µs", "fps",
+                "worst ms", "dropped", "seen"):
+        table.add_column(col, justify="left" if col in ("node", "role", "state") else "right")
+    for n in st.get("nodes", []):       # fps, worst frame, dropped frames: projectors only
+        drawn = (f"{n.get('fps', 0):.1f}", f"{n.get('frame_ms_worst', 0):.0f}",
+                 f"{n.get('frames_dropped', 0):,}") if n["role"] == "projector" else ("",) * 3
         table.add_row(n["id"], n["role"], n["state"], f"{n['frames']:,}",
                       f"{n['show_time']:.3f}", f"{n['offset_us']:.0f}", f"{n['rtt_us']:.0f}",
-                      f"{n['last_seen_s']:.1f} s ago")
+                      *drawn, f"{n['last_seen_s']:.1f} s ago")
     Console().print(table)
     for n in st.get("nodes", []):        # a failed capture or cue: the node drew on
         for key in ("fault", "capture_error"):

@@ -28,6 +28,8 @@ from ..config import NodeSettings, ShowConfig
 from ..config.paths import (check_file_name, check_output_dir, check_output_path, shown,
                             write_atomic)
 from ..errors import BundleError, ConfigError, ExhibitError, SceneError
+from ..sync.protocol import NodeHealth
+from .health import FrameStats, GpuInfo
 from .playback import Frame, Playback
 from ..wall.frustum import display_frustum
 
@@ -254,9 +256,51 @@ class _Scenes:
             _build(renderer.load, self.bundle(cue[0]), cue[1])
             self.current = cue
 
+    def states(self) -> dict[str, str]:
+        """Bundle id -> the version new builds use, or ``"broken"`` (its file on disk
+        cannot be used), as a node reports them."""
+        return {**{k: b.manifest.version for k, b in self.bundles.items()},
+                **{k: "broken" for k in self.broken}}
+
     def close(self) -> None:
         for b in [*self.bundles.values(), *(b for b, _ in self.retired)]:
             b.close()
+
+
+class _Health:
+    """The node's health for its status (:class:`~exhibit_engine.sync.protocol.NodeHealth`):
+    frame statistics, and the GPU read again every :attr:`GPU_EVERY_S` (from the render
+    thread, right after a frame, when the GL context is current).
+
+    Args:
+        renderer: the node's renderer.
+        budget_s: the frame budget; ``None``: 1 / the display's refresh rate (60 Hz
+            where the windowing system does not say).
+    """
+
+    GPU_EVERY_S = 2.0
+
+    def __init__(self, renderer: Any, budget_s: float | None) -> None:
+        self.renderer, self.budget_s = renderer, budget_s
+        self.stats: FrameStats | None = None
+        self.gpu, self.gpu_at = GpuInfo(), -float("inf")
+
+    def gap(self) -> None:
+        """Not drawing on purpose (not synced): see :meth:`FrameStats.gap`."""
+        if self.stats is not None:
+            self.stats.gap()
+
+    def after_frame(self, now: float, scenes: _Scenes) -> NodeHealth:
+        """Note a frame that ended at ``now``; return the health to report."""
+        if now - self.gpu_at >= self.GPU_EVERY_S:
+            self.gpu, self.gpu_at = self.renderer.gpu(), now
+        if self.stats is None:
+            self.stats = FrameStats(self.budget_s or 1.0 / (self.gpu.refresh_hz or 60.0))
+        self.stats.frame(now)
+        gpu, stats = self.gpu, self.stats
+        return NodeHealth(round(stats.fps, 2), round(stats.worst_ms, 2), stats.dropped,
+                          gpu.renderer, gpu.memory_mb, gpu.free_mb, scenes.cue_id or "",
+                          scenes.states())
 
 
 def _build(load: Callable[[Any, str], None], bundle: Any, scene: str) -> None:
@@ -331,11 +375,13 @@ def run_node(settings: NodeSettings, show: ShowConfig) -> int:
         # blend, black level and warp of this display, applied in the final pass
         renderer.set_output(OutputCorrection.for_display(settings.venue, disp, size))
         frame_s = 0.0 if windowed else 1.0 / HEADLESS_FPS
+        health = _Health(renderer, frame_s or None)
         next_frame = time.monotonic()
         while not stop.is_set() and not renderer.closed:
             link.poll()
             times = link.frame_time()
             if times is None:
+                health.gap()
                 stop.wait(0.02)  # not synced yet: nothing to draw in step with
                 continue
             run.joined = True
@@ -362,7 +408,7 @@ def run_node(settings: NodeSettings, show: ShowConfig) -> int:
             run.frames += 1
             run.show_time = t
             link.report(frames=run.frames, show_time=t, captures=list(run.captures),
-                        extra=extra)
+                        extra=extra, health=health.after_frame(time.monotonic(), scenes))
             if settings.frames is not None and run.frames >= settings.frames:
                 break
             if frame_s:
@@ -405,6 +451,8 @@ def _draw_or_report(renderer: Any, scenes: _Scenes, frame: Frame, t: float,
     if state is not None:
         scenes.note_cue((frame.program, state.index, state.loop), state.local_t,
                         state.cue.id)
+    else:
+        scenes.cue_id = None        # no cue plays (a standby without a scene): reported so
     try:
         _draw(renderer, scenes, frame, t)
     except ExhibitError as exc:

@@ -36,6 +36,7 @@ from ..scenes.registry import get_kind
 from ..wall.frustum import Frustum, centered_frustum
 from . import _gl
 from .cache import ModelCache
+from .health import GpuInfo, read_gpu
 from .output import OutputCorrection, OutputPass
 from .transitions import Transition
 
@@ -296,6 +297,13 @@ class Renderer:
     def graphics_engine(self) -> GraphicsEngine:
         """The Panda3D engine that draws the output (for benchmarks and tools)."""
         return self._engine
+
+    def gpu(self, *, memory: bool = True) -> GpuInfo:
+        """The GPU and driver the output draws with (:func:`.health.read_gpu`): call it
+        after a frame was drawn; ``memory``: also ask the driver for GPU memory."""
+        self._check_open()
+        return read_gpu(self._output.get_gsg(), self._pipe.get_display_information(),
+                        memory=memory)
 
     def geometry(self) -> GeometryCount:
         """What the current scene's graph submits per frame (see :class:`GeometryCount`)."""

@@ -7,7 +7,8 @@ around it, as pyzmq's ``auth/base.py`` and ``auth/thread.py``.
 The core (standard library and ``msgpack``; never ZeroMQ, not even lazily):
 
 - :mod:`~exhibit_engine.sync.protocol`: the wire format, every message as a frozen
-  dataclass, and ``decode`` (``_fields``: its bounded body reader).
+  dataclass, and ``decode`` (``_fields``: its bounded body reader; ``_health``: a
+  projector's ``NodeHealth`` in its ``node-status``).
 - :mod:`~exhibit_engine.sync.snapshot`: the session state in parts for the wire, and the
   ``SnapshotAssembly`` that checks them.
 - :mod:`~exhibit_engine.sync.clock`: NTP offset/delay maths and the slewing

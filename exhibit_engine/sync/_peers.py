@@ -8,7 +8,7 @@ thresholds); the registry asks it through the ``is_lost`` function it is given.
 
 Memory stays bounded whatever peers send: at most ``max_nodes`` nodes (the longest-silent
 one is forgotten first), routing ids forgotten in a flood of fake peers, and a status
-report's ``captures`` and ``extra`` kept only up to what ``status`` shows.
+report's ``captures``, ``extra`` and ``bundles`` kept only up to what ``status`` shows.
 
 Pure: no sockets, no clocks (times are arguments).
 """
@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ._status import packed_size
-from .protocol import NodeStatus
+from .protocol import NodeHealth, NodeStatus
 
 __all__ = ["NodeInfo", "Peers", "a_role"]
 
@@ -44,6 +44,8 @@ class NodeInfo:
         frames, show_time, offset_us, rtt_us, captures, extra: from its last NodeStatus.
         status_at: controller time of its last NodeStatus (``None``: none yet).
         render_age_s, loading_s: from its last NodeStatus (see the protocol).
+        health: from its last NodeStatus: fps, frame times, GPU, cue, bundles (its
+            ``bundles`` kept up to 1,024 packed bytes).
         key: the id of the CURVE key that holds this node id (``""`` without CURVE).
     """
 
@@ -59,6 +61,7 @@ class NodeInfo:
     status_at: float | None = None
     render_age_s: float = 0.0
     loading_s: float = 0.0
+    health: NodeHealth = field(default_factory=NodeHealth)
     key: str = ""
 
     def render_age(self, now: float) -> float:
@@ -76,7 +79,18 @@ class NodeInfo:
                 "offset_us": self.offset_us, "rtt_us": self.rtt_us,
                 "captures": list(self.captures[-_MAX_CAPTURES:]), "extra": dict(self.extra),
                 "last_seen_s": round(now - self.last_seen, 6),
-                "render_age_s": round(self.render_age(now), 6)}
+                "render_age_s": round(self.render_age(now), 6), **self.health.row()}
+
+
+def _first_bundles(bundles: Mapping[str, str]) -> dict[str, str]:
+    """The first bundles by id whose map stays within 1,024 packed bytes."""
+    kept: dict[str, str] = {}
+    for bundle_id in sorted(bundles):
+        kept[bundle_id] = bundles[bundle_id]
+        if packed_size(kept) > _MAX_EXTRA_BYTES:
+            del kept[bundle_id]
+            break
+    return kept
 
 
 def a_role(role: str) -> str:
@@ -148,6 +162,9 @@ class Peers:
         info.captures = status.captures[-_MAX_CAPTURES:]
         info.extra = status.extra if packed_size(status.extra) <= _MAX_EXTRA_BYTES \
             else {"dropped": f"extra over {_MAX_EXTRA_BYTES} bytes"}
+        info.health = status.health
+        if packed_size(status.health.bundles) > _MAX_EXTRA_BYTES:
+            info.health = replace(status.health, bundles=_first_bundles(status.health.bundles))
 
     def taken(self, node_id: str, role: str | None, now: float, key: str = "") -> str:
         """With CURVE: why ``node_id`` may not be used by a peer of ``role`` with key

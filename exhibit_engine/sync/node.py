@@ -29,7 +29,8 @@ import zmq
 from ..errors import ProtocolError, SyncError
 from .auth import ClientCurve, HandshakeWatch, apply_client
 from .node_core import LinkSchedule, NodeCore
-from .protocol import MAX_FRAME_BYTES, MAX_LOADING_S, PUBLISHED_TYPES, Event, Message, Ping, decode
+from .protocol import (MAX_FRAME_BYTES, MAX_LOADING_S, PUBLISHED_TYPES, Event, Message,
+                       NodeHealth, Ping, decode)
 
 __all__ = ["NodeLink"]
 
@@ -83,6 +84,7 @@ class NodeLink:
         self._stop = threading.Event()
         self._error: Exception | None = None
         self._latest: tuple[int, float, tuple[str, ...], dict[str, Any]] = (0, 0.0, (), {})
+        self._health = NodeHealth()
         self._alive_at = clock()                # the render loop's last poll or report
         self._loading_until = -math.inf         # announced scene load ends by then
         self._announce = False                  # send a status at once (loading news)
@@ -206,8 +208,11 @@ class NodeLink:
             return dict(self.core.state)
 
     def report(self, frames: int, show_time: float, captures: Iterable[str] = (),
-               extra: Mapping[str, Any] | None = None) -> None:
-        """Hand over the frame count, show time and captures for the next status report.
+               extra: Mapping[str, Any] | None = None,
+               health: NodeHealth | None = None) -> None:
+        """Hand over the frame count, show time and captures for the next status report,
+        and the render loop's health (frame rate, frame times, GPU, cue, bundles; the last
+        one given is kept when ``None``).
 
         Never blocks. The agent sends a NodeStatus every 0.1 s whatever the render loop
         does (the controller's liveness beat), with the last report and the time since
@@ -218,6 +223,8 @@ class NodeLink:
         latest = (int(frames), float(show_time), tuple(captures), dict(extra or {}))
         with self._lock:
             self._latest = latest
+            if health is not None:
+                self._health = health
             self._alive_at = self._clock()
 
     @contextmanager
@@ -320,7 +327,8 @@ class NodeLink:
                 frames, show, captures, extra = self._latest
                 status = self.core.status(now, frames, show, captures, extra,
                                           render_age_s=now - self._alive_at,
-                                          loading_s=self._loading_until - now, force=True)
+                                          loading_s=self._loading_until - now, force=True,
+                                          health=self._health)
                 if status is not None:
                     out.append(status)
                 self._announce = False

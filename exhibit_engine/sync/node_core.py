@@ -36,6 +36,7 @@ from .protocol import (
     Hello,
     KeyUpdate,
     Message,
+    NodeHealth,
     NodeStatus,
     Ping,
     Pong,
@@ -281,7 +282,7 @@ class NodeCore:
     def status(self, now: float, frames: int, show_time: float,
                captures: Iterable[str] = (), extra: Mapping[str, Any] | None = None, *,
                render_age_s: float = 0.0, loading_s: float = 0.0, force: bool = False,
-               ) -> NodeStatus | None:
+               health: NodeHealth | None = None) -> NodeStatus | None:
         """Return a NodeStatus if one is due (every ``status_interval_s``, or now with
         ``force``, e.g. to announce a scene load before it blocks).
 
@@ -292,6 +293,8 @@ class NodeCore:
             loading_s: the node will be busy loading for at most this long (clamped to
                 0..:data:`~.protocol.MAX_LOADING_S`).
             force: send one now even if the last was sent less than an interval ago.
+            health: how the render loop draws (see :class:`~.protocol.NodeHealth`),
+                brought within the wire's ranges (:meth:`~.protocol.NodeHealth.clamped`).
         """
         if not force and now - self._last_status < self.status_interval_s:
             return None
@@ -308,6 +311,7 @@ class NodeCore:
             extra=dict(extra or {}),
             render_age_s=max(0.0, age) if math.isfinite(age) else 0.0,
             loading_s=min(MAX_LOADING_S, max(0.0, loading)) if math.isfinite(loading) else 0.0,
+            health=(health or NodeHealth()).clamped(),
         )
 
     def warm_up_due(self, now: float) -> bool:

@@ -29,7 +29,11 @@ Bodies (every key below is required unless a default is given; unknown keys are 
     node-status       v, node_id: str, frames: int, show_time: float, offset_us: float,
                       rtt_us: float, captures: [str] = [], extra: map = {},
                       render_age_s: float = 0 (since the render loop last ran),
-                      loading_s: float = 0 (announced busy loading for this long, <= 30)
+                      loading_s: float = 0 (announced busy loading for this long, <= 30),
+                      + health (see NodeHealth): fps: float = 0, frame_ms_worst: float = 0,
+                      frames_dropped: int = 0, renderer: str = "", gpu_memory_mb: float,
+                      gpu_free_mb: float (both absent: unknown), cue: str = "",
+                      bundles: {bundle id: version or "broken"} = {}
     command           v, name: str, args: map = {}, req: int = 0
     reply             v, ok: bool, data: map = {}, error: str = "", req: int = 0
     event             v, kind: str, effective_at: float (show seconds), args: map = {}, seq: int,
@@ -78,10 +82,11 @@ from ._fields import (
     decode_anchor,
     unpack,
 )
+from ._health import NodeHealth, read_health
 
 __all__ = ["Command", "Event", "Heartbeat", "Hello", "KeyUpdate", "MAX_FRAME_BYTES",
            "MAX_LOADING_S", "MAX_MAP_KEYS", "MAX_SNAPSHOT_PARTS", "MAX_STATE_BYTES",
-           "MAX_STATE_KEYS", "MAX_STATE_VALUES", "Message", "NodeStatus", "PROTOCOL_VERSION",
+           "MAX_STATE_KEYS", "MAX_STATE_VALUES", "Message", "NodeHealth", "NodeStatus", "PROTOCOL_VERSION",
            "PUBLISHED_TYPES", "Ping", "Pong", "ROLES", "Reply", "Snapshot", "SnapshotPart",
            "SnapshotRequest", "Welcome", "decode", "decode_anchor", "encode_anchor"]
 
@@ -247,6 +252,8 @@ class NodeStatus(_Wire):
         loading_s: the node announces it is busy loading (a blocking scene load) for at
             most this many seconds from now (0: not loading; at most
             :data:`MAX_LOADING_S`); the controller reports ``"loading"`` meanwhile.
+        health: how it draws (frame rate, frame times, GPU, cue, bundles); on the wire
+            its fields are optional keys of the body (see :class:`NodeHealth`).
     """
 
     TYPE: ClassVar[bytes] = b"node-status"
@@ -259,12 +266,14 @@ class NodeStatus(_Wire):
     extra: Mapping[str, Any] = field(default_factory=dict)
     render_age_s: float = 0.0
     loading_s: float = 0.0
+    health: NodeHealth = field(default_factory=NodeHealth)
 
     def _body(self) -> dict[str, Any]:
         return {"node_id": self.node_id, "frames": self.frames, "show_time": self.show_time,
                 "offset_us": self.offset_us, "rtt_us": self.rtt_us,
                 "captures": list(self.captures), "extra": dict(self.extra),
-                "render_age_s": self.render_age_s, "loading_s": self.loading_s}
+                "render_age_s": self.render_age_s, "loading_s": self.loading_s,
+                **self.health.body()}
 
 
 @dataclass(frozen=True)
@@ -465,7 +474,7 @@ def _node_status(b: Body, frames: list[bytes]) -> NodeStatus:
         raise b.fail("loading_s", f"must be from 0 to {MAX_LOADING_S:g} seconds")
     return NodeStatus(b.text("node_id"), b.count("frames"), b.number("show_time"),
                       b.number("offset_us"), b.number("rtt_us"), b.texts("captures"),
-                      b.mapping("extra"), render_age, loading)
+                      b.mapping("extra"), render_age, loading, read_health(b))
 
 
 # type -> (number of frames, reader). Plain data, one line per message type.

@@ -192,11 +192,14 @@ def test_a_swap_is_played_from_the_next_build_and_a_bad_one_is_a_fault_until_fix
     caplog.set_level(logging.INFO, logger="exhibit_engine.runtime.node_app")
     v1 = scenes.bundles["lanterns"]
     assert at(1.0) == [("load", "1.0.0", "dusk")] and "fault" not in extra
+    # What the node reports (node-status `bundles` and `cue`): the version it builds from.
+    assert scenes.states() == {"lanterns": "1.0.0"} and scenes.cue_id == "first"
     _swap(lanterns["v2"], live)
     assert at(2.0) == [], "the scene on screen is not rebuilt mid-cue"
     assert at(11.0) == [("load", "2.0.0", "glow")] and "fault" not in extra
     assert "bundle 'lanterns' changed on disk; playing version 2.0.0 " in caplog.text
     assert "from cue 'second'" in caplog.text
+    assert scenes.states() == {"lanterns": "2.0.0"} and scenes.cue_id == "second"
     v2 = scenes.bundles["lanterns"]
 
     # A valid bundle lacking the second cue's scene: the first cue plays from it, the
@@ -218,14 +221,17 @@ def test_a_swap_is_played_from_the_next_build_and_a_bad_one_is_a_fault_until_fix
     assert at(41.0) == []
     assert extra["fault"].startswith("cue 'first' cannot be shown: ")
     assert str(live) in extra["fault"] and "not a readable ZIP" in extra["fault"]
+    assert scenes.states() == {"lanterns": "broken"}
     with live.open("ab") as f:                  # the copy completes, in place
         f.write(data[len(data) // 2:])
     assert at(42.0) == [] and "not a readable ZIP" in extra["fault"]
     assert at(51.0) == [("load", "2.0.0", "glow")] and "fault" not in extra
+    assert scenes.states() == {"lanterns": "2.0.0"}
 
     # The file removed: a fault at the next build, not an exit.
     live.unlink()
     assert at(61.0) == [] and "bundle file not found" in extra["fault"]
+    assert scenes.states() == {"lanterns": "broken"}
     assert extra["fault"].startswith("cue 'first' cannot be shown: ")
     _swap(lanterns["v1"], live)
     assert at(62.0) == [], "a fault is not retried mid-cue"

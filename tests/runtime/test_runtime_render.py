@@ -206,3 +206,16 @@ def test_render_to_png_writes_atomically(ice_exb: Path, tmp_path: Path) -> None:
     with pytest.raises(SceneError):
         render_to_png(ice_exb, "nope", 0.0, (32, 20), tmp_path / "g.png")
     assert not (tmp_path / "g.png").exists()
+
+
+def test_the_renderer_names_its_gpu_and_never_guesses_its_memory(make_renderer) -> None:
+    r = make_renderer((32, 20))
+    r.render(0.0)
+    info = r.gpu()
+    assert "; OpenGL " in info.renderer and len(info.renderer) <= 256
+    assert info.memory_mb is None or info.memory_mb > 0     # only where the driver tells
+    assert info.free_mb is None or info.free_mb >= 0
+    assert info.refresh_hz is None                          # offscreen: no display mode
+    r.close()
+    with pytest.raises(RenderError, match="closed"):
+        r.gpu()

@@ -6,6 +6,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import msgpack
 import pytest
 
 from exhibit_engine.config import ControllerSettings, ShowConfig, load_venue
@@ -148,8 +149,74 @@ def test_status_lists_nodes_and_their_state(core: ControllerCore) -> None:
     assert nodes["left"] == {"id": "left", "role": "projector", "state": "joined",
                              "frames": 120, "show_time": 2.0, "offset_us": -15.0,
                              "rtt_us": 250.0, "captures": ["c1"], "extra": {},
-                             "last_seen_s": 0.2, "render_age_s": 0.45}
+                             "last_seen_s": 0.2, "render_age_s": 0.45,
+                             # its health: the defaults, as it sent none (§5)
+                             "fps": 0.0, "frame_ms_worst": 0.0, "frames_dropped": 0,
+                             "renderer": "", "gpu_memory_mb": None, "gpu_free_mb": None,
+                             "cue": "", "bundles": {}}
     assert reply.data["show_time"] == pytest.approx(1.2)
+
+
+HEALTH = p.NodeHealth(29.5, 48.25, 4, "llvmpipe (LLVM 15.0.6, 256 bits); Mesa/X.org", None,
+                      None, "intro", {"ice-festival": "1.0.0", "standby": "broken"})
+
+
+def test_status_lists_each_projectors_health(core: ControllerCore) -> None:
+    core.handle(b"r1", p.NodeStatus("left", 120, 2.0, -15.0, 250.0, health=HEALTH), 1001.0)
+    gpu = p.NodeHealth(60.0, 17.0, 0, "NVIDIA H200/PCIe/SSE2; NVIDIA Corporation", 143771.0,
+                       140000.5, "intro", {"ice-festival": "1.0.0"})
+    core.handle(b"r2", p.NodeStatus("right", 240, 2.0, 3.0, 200.0, health=gpu), 1001.0)
+    reply, _ = command(core, "status", 1001.1)
+    nodes = {n["id"]: n for n in reply.data["nodes"]}
+    left, right = nodes["left"], nodes["right"]
+    assert (left["fps"], left["frame_ms_worst"], left["frames_dropped"]) == (29.5, 48.25, 4)
+    assert left["renderer"].startswith("llvmpipe") and left["cue"] == "intro"
+    assert left["gpu_memory_mb"] is None and left["gpu_free_mb"] is None   # unknown
+    assert left["bundles"] == {"ice-festival": "1.0.0", "standby": "broken"}
+    assert (right["gpu_memory_mb"], right["gpu_free_mb"]) == (143771.0, 140000.5)
+    # The next report replaces the last one (an older node that sends none: defaults).
+    core.handle(b"r1", p.NodeStatus("left", 121, 2.1, -15.0, 250.0), 1001.2)
+    assert core.nodes["left"].health == p.NodeHealth()
+    # The reply, as it goes on the wire, decodes with every key intact.
+    wire = p.decode(_encode(reply))
+    assert isinstance(wire, p.Reply)
+    assert {n["id"]: n for n in wire.data["nodes"]}["right"]["renderer"] == gpu.renderer
+
+
+def test_a_reports_bundles_are_kept_up_to_1024_packed_bytes(core: ControllerCore) -> None:
+    many = {f"bundle-{i:02d}-{'x' * 200}": "1.0.0" for i in range(64)}
+    core.handle(b"r1", p.NodeStatus("left", 1, 0.0, 0.0, 0.0,
+                                    health=p.NodeHealth(bundles=many)), 1000.0)
+    kept = core.nodes["left"].health.bundles
+    assert 0 < len(kept) < 64 and list(kept) == sorted(many)[:len(kept)]
+    assert len(msgpack.packb(kept)) <= 1024
+
+
+def test_a_status_of_256_projectors_with_their_health_fits_a_frame() -> None:
+    core = ControllerCore(now=0.0, session="s", max_nodes=256)
+    health = replace(HEALTH, gpu_memory_mb=8192.0, gpu_free_mb=4096.0,
+                     bundles={f"bundle-{j}": "10.20.30" for j in range(8)})
+    for i in range(255):
+        core.handle(b"r%d" % i, p.NodeStatus(f"display-{i:03d}", 123456, 1234.5678, -12.345,
+                                             210.5, ("cap-1",), {"k": "v"}, 0.01,
+                                             health=health), 1.0)
+    reply, _ = command(core, "status", 1.05)       # the asking desk is the 256th peer
+    frames = _encode(reply)
+    assert frames is not None and len(frames[1]) <= p.MAX_FRAME_BYTES
+    assert reply.ok and "omitted" not in reply.data
+    nodes = peers(reply)
+    assert len(nodes) == 255 and len(reply.data["nodes"]) == 256
+    # Trimmed: the details go, the numbers the page needs per node stay.
+    assert reply.data["trimmed"] is True
+    for n in nodes:
+        assert (n["fps"], n["frame_ms_worst"], n["frames_dropped"]) == (29.5, 48.25, 4)
+        assert {"last_seen_s", "show_time", "offset_us", "state"} <= set(n)
+        assert "renderer" not in n and "bundles" not in n
+    # A small wall is not trimmed: every detail is there.
+    small = ControllerCore(now=0.0, session="s")
+    small.handle(b"r", p.NodeStatus("left", 1, 0.0, 0.0, 0.0, health=health), 1.0)
+    reply, _ = command(small, "status", 1.05)
+    assert "trimmed" not in reply.data and peers(reply)[0]["bundles"] == health.bundles
 
 
 def test_a_silent_projector_is_lost_after_a_few_missed_beats() -> None:

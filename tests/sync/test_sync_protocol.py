@@ -30,6 +30,10 @@ SAMPLES: list[p.Message] = [
     p.NodeStatus("wall-left", 600, 10.0, -12.5, 240.0, ("cap-1", "cap-2"),
                  {"fps": 59.9, "gpu": "llvmpipe", "nested": {"a": [1, None, True]}},
                  0.25, 3.0),
+    p.NodeStatus("wall-right", 61, 2.0, 3.5, 180.0,
+                 health=p.NodeHealth(29.97, 41.25, 3, "llvmpipe (LLVM 15.0.6, 256 bits); Mesa",
+                                     24576.0, 20480.5, "intro", {"ice": "1.0.0",
+                                                                 "standby": "broken"})),
     p.Command("capture", {"tag": "t1", "delay": 0.5}, 42),
     p.Reply(True, {"effective_at": 3.5}, "", 42),
     p.Reply(False, {}, "unknown command 'x'", 3),
@@ -359,6 +363,68 @@ def test_node_status_liveness_fields() -> None:
         p.decode(frames_with(status, render_age_s=-1.0))
 
 
+HEALTH = p.NodeHealth(59.5, 20.0, 7, "GPU; Vendor; OpenGL 4.6", 8192.0, 4096.0, "c2",
+                      {"b1": "2.1.0"})
+
+
+def test_node_status_health_keys_are_optional_with_defaults() -> None:
+    status = p.NodeStatus("n", 1, 0.0, 0.0, 0.0, health=HEALTH)
+    assert body(status)["fps"] == 59.5 and body(status)["bundles"] == {"b1": "2.1.0"}
+    assert p.decode(status.encode()) == status
+    # A peer that sends none of them (an older node) is read with the defaults.
+    keys = ("fps", "frame_ms_worst", "frames_dropped", "renderer", "gpu_memory_mb",
+            "gpu_free_mb", "cue", "bundles")
+    plain = p.decode(frames_with(status, **dict.fromkeys(keys, _DELETE)))
+    assert isinstance(plain, p.NodeStatus) and plain.health == p.NodeHealth()
+    assert plain.health.gpu_memory_mb is None and plain.health.bundles == {}
+    # Unknown memory is left out of the body, not sent as nil.
+    unknown = p.NodeStatus("n", 1, 0.0, 0.0, 0.0, health=replace(HEALTH, gpu_memory_mb=None,
+                                                                 gpu_free_mb=None))
+    assert "gpu_memory_mb" not in body(unknown) and "gpu_free_mb" not in body(unknown)
+    assert p.decode(unknown.encode()) == unknown
+    # Within the body's 64 keys with room to spare.
+    assert len(body(status)) <= 20
+
+
+@pytest.mark.parametrize("key, value", [
+    ("fps", -1.0), ("fps", 1000.5), ("fps", float("nan")), ("fps", "60"),
+    ("frame_ms_worst", -0.1), ("frame_ms_worst", float("inf")),
+    ("frames_dropped", -1), ("frames_dropped", 1.5), ("frames_dropped", True),
+    ("renderer", "r" * 257), ("renderer", 5), ("cue", "c" * 257), ("cue", None),
+    ("gpu_memory_mb", -1.0), ("gpu_memory_mb", None), ("gpu_free_mb", -5), ("gpu_free_mb", "x"),
+    ("bundles", []), ("bundles", {"b": 1}), ("bundles", {"b": ""}), ("bundles", {"": "1.0"}),
+    ("bundles", {"b": "v" * 65}), ("bundles", {"b" * 257: "1.0"}),
+])
+def test_node_status_health_keys_are_range_checked(key: str, value: Any) -> None:
+    status = p.NodeStatus("n", 1, 0.0, 0.0, 0.0, health=HEALTH)
+    with pytest.raises(ProtocolError, match=repr(key)):
+        p.decode(frames_with(status, **{key: value}), peer="peer")
+
+
+def test_node_status_health_limits_are_accepted_at_the_edge() -> None:
+    edge = p.NodeHealth(1000.0, 0.0, 2**63 - 1, "r" * 256, 0.0, 0.0, "c" * 256,
+                        {f"{i:0256d}": "v" * 64 for i in range(64)})
+    status = p.NodeStatus("n", 1, 0.0, 0.0, 0.0, health=edge)
+    assert p.decode(status.encode()) == status
+    # 65 bundles: refused by the body's map limit (before the field is read).
+    with pytest.raises(ProtocolError, match="max_map_len"):
+        p.decode(frames_with(status, bundles={f"b{i}": "1.0" for i in range(65)}))
+
+
+def test_node_health_clamped_is_always_on_the_wire() -> None:
+    odd = p.NodeHealth(float("nan"), -3.0, -2, "r" * 999, float("inf"), -1.0, "c" * 300,
+                       {f"b{i:03d}": "" if i == 1 else "v" * 99 for i in range(100)})
+    clamped = odd.clamped()
+    assert (clamped.fps, clamped.frame_ms_worst, clamped.frames_dropped) == (0.0, 0.0, 0)
+    assert len(clamped.renderer) == 256 and len(clamped.cue) == 256
+    assert (clamped.gpu_memory_mb, clamped.gpu_free_mb) == (0.0, 0.0)
+    assert len(clamped.bundles) == 64 and clamped.bundles["b001"] == "?"
+    assert p.NodeHealth(5000.0).clamped().fps == 1000.0
+    status = p.NodeStatus("n", 1, 0.0, 0.0, 0.0, health=clamped)
+    assert p.decode(status.encode()) == status
+    assert p.NodeHealth().clamped() == p.NodeHealth()
+
+
 def test_anchor_wire_form() -> None:
     a = ShowAnchor(1.5, 2.5, 0.5)
     assert p.decode_anchor(p.encode_anchor(a)) == a
@@ -451,7 +517,7 @@ def test_hostile_frames_raise_only_protocol_error() -> None:
     assert decoded < len(attempts)
 
 
-CORE_MODULES = ("protocol", "_fields", "snapshot", "clock", "commands", "controller_core",
+CORE_MODULES = ("protocol", "_fields", "_health", "snapshot", "clock", "commands", "controller_core",
                 "_peers", "_show", "_status", "node_core", "persist")
 
 

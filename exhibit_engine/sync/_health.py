@@ -1,0 +1,130 @@
+"""A projector's health in its ``node-status``: frame rate, frame times, GPU, cue, bundles.
+
+:class:`NodeHealth` is the part of :class:`~exhibit_engine.sync.protocol.NodeStatus` that an
+operator's status page shows per node. On the wire its fields are plain, optional keys of
+the ``node-status`` body (an additive change to protocol version 2: an older receiver
+ignores them, and a missing key takes its default), read and range-checked here by
+:func:`read_health`. ``docs/protocol.md`` §3 and §5 describe each key.
+
+Core: standard library and ``msgpack`` types only.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ._fields import MAX_MAP_KEYS, MAX_STR, Body
+
+__all__ = ["MAX_BUNDLE_STATE", "MAX_FPS", "NodeHealth", "read_health"]
+
+#: Highest frame rate a node may report (frames per second).
+MAX_FPS = 1000.0
+#: Longest bundle state (a version such as ``"1.2.0"``, or ``"broken"``), in characters.
+MAX_BUNDLE_STATE = 64
+
+
+@dataclass(frozen=True)
+class NodeHealth:
+    """How a projector is drawing, as it reports it (every field has a default).
+
+    Attributes:
+        fps: frames drawn per second over the last ~2 s (0: none yet).
+        frame_ms_worst: the longest frame in that window, milliseconds (the time between
+            the ends of two frames drawn one after the other).
+        frames_dropped: frames since the node started that took longer than 1.5 times its
+            frame budget (1 / the display's refresh rate, or the headless pace).
+        renderer: the GL renderer and vendor strings (e.g. ``"llvmpipe (LLVM 15.0.6, 256
+            bits) / Mesa"``); ``""``: not known yet.
+        gpu_memory_mb: the GPU's dedicated memory in MiB, where the driver tells
+            (``GL_NVX_gpu_memory_info``); ``None``: unknown (never guessed).
+        gpu_free_mb: its memory free now in MiB (``GL_NVX_gpu_memory_info`` or
+            ``GL_ATI_meminfo``); ``None``: unknown.
+        cue: the id of the cue the node's last frame played (``""``: none).
+        bundles: bundle id -> the version the node builds that bundle's scenes from
+            (its manifest's ``version``), or ``"broken"`` while the file on disk cannot be
+            used.
+    """
+
+    fps: float = 0.0
+    frame_ms_worst: float = 0.0
+    frames_dropped: int = 0
+    renderer: str = ""
+    gpu_memory_mb: float | None = None
+    gpu_free_mb: float | None = None
+    cue: str = ""
+    bundles: Mapping[str, str] = field(default_factory=dict)
+
+    def body(self) -> dict[str, Any]:
+        """Its keys for a ``node-status`` body (the GPU memory keys only where known)."""
+        out: dict[str, Any] = {"fps": self.fps, "frame_ms_worst": self.frame_ms_worst,
+                               "frames_dropped": self.frames_dropped,
+                               "renderer": self.renderer, "cue": self.cue,
+                               "bundles": dict(self.bundles)}
+        for key in ("gpu_memory_mb", "gpu_free_mb"):
+            if getattr(self, key) is not None:
+                out[key] = getattr(self, key)
+        return out
+
+    def clamped(self) -> NodeHealth:
+        """This health within the wire's ranges (what a sender passes on), so that a
+        sender's own odd value (a NaN, a long renderer string, too many bundles) never
+        makes the controller refuse its whole status."""
+        mem = [None if v is None else _at_least_0(v) for v in (self.gpu_memory_mb,
+                                                              self.gpu_free_mb)]
+        bundles = {str(k)[:MAX_STR]: str(v)[:MAX_BUNDLE_STATE] or "?"
+                   for k, v in sorted(self.bundles.items())[:MAX_MAP_KEYS] if str(k)}
+        return NodeHealth(_at_least_0(self.fps, MAX_FPS), _at_least_0(self.frame_ms_worst),
+                          max(0, int(self.frames_dropped)), str(self.renderer)[:MAX_STR],
+                          mem[0], mem[1], str(self.cue)[:MAX_STR], bundles)
+
+    def row(self) -> dict[str, Any]:
+        """Its keys for a node's row in the ``status`` reply (unknown memory: ``None``)."""
+        return {"fps": self.fps, "frame_ms_worst": self.frame_ms_worst,
+                "frames_dropped": self.frames_dropped, "renderer": self.renderer,
+                "gpu_memory_mb": self.gpu_memory_mb, "gpu_free_mb": self.gpu_free_mb,
+                "cue": self.cue, "bundles": dict(self.bundles)}
+
+
+def _megabytes(b: Body, key: str) -> float | None:
+    if key not in b.body:
+        return None
+    v = b.number(key)
+    if v < 0:
+        raise b.fail(key, "must not be negative")
+    return v
+
+
+def read_health(b: Body) -> NodeHealth:
+    """Read the health keys of a ``node-status`` body (each optional).
+
+    Raises:
+        ProtocolError: a key of the wrong type or out of range: ``fps`` 0 to
+            :data:`MAX_FPS`, ``frame_ms_worst`` and the memory keys not negative,
+            ``frames_dropped`` an integer from 0, ``renderer`` and ``cue`` strings of at
+            most 256 characters, ``bundles`` a map of at most 64 entries from a bundle id
+            (1 to 256 characters) to a string of 1 to :data:`MAX_BUNDLE_STATE`.
+    """
+    fps, worst = b.number("fps", 0.0), b.number("frame_ms_worst", 0.0)
+    if not 0 <= fps <= MAX_FPS:
+        raise b.fail("fps", f"must be from 0 to {MAX_FPS:g} frames per second")
+    if worst < 0:
+        raise b.fail("frame_ms_worst", "must not be negative")
+    bundles = b.body.get("bundles", {})
+    if (not isinstance(bundles, dict) or len(bundles) > MAX_MAP_KEYS
+            or not all(isinstance(k, str) and 0 < len(k) <= MAX_STR and isinstance(v, str)
+                       and 0 < len(v) <= MAX_BUNDLE_STATE for k, v in bundles.items())):
+        raise b.fail("bundles", f"must be a map of at most {MAX_MAP_KEYS} bundle ids (1 to "
+                     f"{MAX_STR} characters) to a version or state (1 to "
+                     f"{MAX_BUNDLE_STATE} characters)")
+    return NodeHealth(fps, worst, b.count("frames_dropped", 0),
+                      b.text("renderer", "", nonempty=False),
+                      _megabytes(b, "gpu_memory_mb"), _megabytes(b, "gpu_free_mb"),
+                      b.text("cue", "", nonempty=False), bundles)
+
+
+def _at_least_0(x: Any, hi: float = math.inf) -> float:
+    x = float(x)
+    return min(hi, max(0.0, x)) if math.isfinite(x) else 0.0
