@@ -1,0 +1,57 @@
+"""How ``exhibit status`` prints a controller's ``status`` reply: a head line, warnings
+(an insecure controller, a state file that is not being saved), a table of the peers
+(fps, worst frame and dropped frames for projectors) and each node's fault or failed
+capture, one line each. Used by ``exhibit status`` and ``exhibit ctl status``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+__all__ = ["print_status"]
+
+
+def print_status(st: dict[str, Any], as_json: bool = False) -> None:
+    """Print the ``status`` reply ``st`` as people read it, or as JSON."""
+    if as_json:
+        click.echo(json.dumps(st, indent=2, ensure_ascii=False))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    show = st.get("show") or {}
+    head = f"show time {st['show_time']:.3f} s, session {st['session']}"
+    if show:
+        head += (f", program {show['program']}, cue {show['cue']!r}"
+                 + (", paused" if show.get("paused") else "")
+                 + (", holding (wait cue)" if show.get("waiting") else "")
+                 + (f", panic {show['panic']}" if show.get("panic") else "")
+                 + (f", blackout {show['blackout']:.0%}" if show.get("blackout") else "")
+                 + ("" if show.get("open", True) else ", closed"))
+    click.echo(head)
+    if st.get("insecure"):
+        click.echo(f"INSECURE: {st['insecure']}")
+    saving = st.get("state_save") or {}
+    if saving and not saving.get("ok", True):
+        click.echo(f"STATE NOT SAVED since {saving.get('since')}: {saving.get('path')}: "
+                   f"{saving.get('error')}")
+    table = Table()
+    for col in ("node", "role", "state", "frames", "show time", "offset µs", "rtt µs", "fps",
+                "worst ms", "dropped", "seen"):
+        table.add_column(col, justify="left" if col in ("node", "role", "state") else "right")
+    for n in st.get("nodes", []):       # fps, worst frame, dropped frames: projectors only
+        drawn = (f"{n.get('fps', 0):.1f}", f"{n.get('frame_ms_worst', 0):.0f}",
+                 f"{n.get('frames_dropped', 0):,}") if n["role"] == "projector" else ("",) * 3
+        table.add_row(n["id"], n["role"], n["state"], f"{n['frames']:,}",
+                      f"{n['show_time']:.3f}", f"{n['offset_us']:.0f}", f"{n['rtt_us']:.0f}",
+                      *drawn, f"{n['last_seen_s']:.1f} s ago")
+    Console().print(table)
+    for n in st.get("nodes", []):        # a failed capture or cue: the node drew on
+        for key in ("fault", "capture_error"):
+            if (n.get("extra") or {}).get(key):
+                click.echo(f"{n['id']}: {n['extra'][key]}")
+    if st.get("omitted"):
+        click.echo(f"({st['omitted']} more not shown)")
