@@ -11,13 +11,18 @@ clock is a number the test moves; :meth:`CoreController.tick` runs the core's be
 from __future__ import annotations
 
 import threading
+import warnings
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
+from starlette.exceptions import StarletteDeprecationWarning
+
+with warnings.catch_warnings():     # starlette would rather have httpx2 (not installed)
+    warnings.simplefilter("ignore", StarletteDeprecationWarning)
+    from fastapi.testclient import TestClient
 
 from exhibit_engine.config import ConsoleConfig, ConsoleToken, CueConfig, ShowConfig
 from exhibit_engine.console.api import create_app
