@@ -68,7 +68,7 @@ KIOSK_ROUTES = frozenset({("GET", "/api/show"), ("POST", "/api/select"),
 #: Most event streams open at once; more are answered 503.
 MAX_STREAMS = 256
 
-Metrics = Callable[[Mapping[str, Any]], tuple[bytes, str]]
+_Metrics = Callable[[Mapping[str, Any]], tuple[bytes, str]]
 _ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorOut, "description": what} for code, what in (
         (400, "Bad arguments"), (401, "No valid token"), (403, "Not for this token's role"),
@@ -150,7 +150,7 @@ def _role(request: Request) -> str:
 
 
 def create_app(hub: Hub, config: ConsoleConfig | None = None, *,
-               metrics: Metrics | None = None, public: Iterable[str] = (),
+               metrics: _Metrics | None = None, public: Iterable[str] = (),
                keepalive_s: float = 15.0, manage_hub: bool = True) -> FastAPI:
     """The console's FastAPI app.
 

@@ -55,8 +55,8 @@ log = logging.getLogger(__name__)
 #: The local peer name the hub uses for each role.
 LOCAL_PEERS = {"operator": "console", "kiosk": "console-kiosk"}
 
-Request = Callable[[str, str, Message], "Future[Message | None]"]
-Listen = Callable[[Callable[[Message], None]], Callable[[], None]]
+_Request = Callable[[str, str, Message], "Future[Message | None]"]
+_Listen = Callable[[Callable[[Message], None]], Callable[[], None]]
 
 
 @dataclass(frozen=True)
@@ -150,7 +150,7 @@ class Hub:
     Call :meth:`start` on the loop that serves the API and :meth:`stop` on the way out.
     """
 
-    def __init__(self, request: Request, listen: Listen, *, show: ShowConfig | None = None,
+    def __init__(self, request: _Request, listen: _Listen, *, show: ShowConfig | None = None,
                  poll_s: float = 0.25, timeout_s: float = 2.0, log_size: int = 1000,
                  first_id: int | None = None, clock_every_s: float = 1.0) -> None:
         self._request = request
