@@ -277,7 +277,9 @@ class Hub:
             raise SyncTimeout("the controller",
                               f"no answer within {self.timeout_s:g} s") from None
         except RuntimeError as exc:     # LocalPort: stopped, or too many requests wait
-            raise SyncError(f"the controller is not taking requests: {exc}") from None
+            why = str(exc)
+            raise SyncError(why if why.startswith("the controller") else
+                            f"the controller: {why}") from None
 
     # ------------------------------------------------------------------ status poller
 
@@ -287,7 +289,10 @@ class Hub:
                 await self.refresh()
             except SyncError as exc:
                 if self.controller_ok or self._summary is None:
-                    log.warning("console: lost the controller: %s", exc)
+                    # (On the way out the controller stops before its console does.)
+                    stopping = "not taking requests now" in str(exc)
+                    log.log(logging.INFO if stopping else logging.WARNING,
+                            "console: lost the controller: %s", exc)
                 self.controller_ok = False
                 self._note_lost(str(exc))
             await asyncio.sleep(self.poll_s)

@@ -87,3 +87,57 @@ def test_an_http_go_reaches_the_stream_and_the_node(start_controller, node) -> N
         if stream is not None:
             stream.close()
         console.stop()
+
+
+def test_exhibit_controller_serves_the_console_and_stops_cleanly(tmp_path) -> None:
+    """The installed command: `exhibit controller --http 127.0.0.1:0` prints the console's
+    address in its banner, answers on it, and leaves on SIGINT with status 0."""
+    import os
+    import re
+    import selectors
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import socket
+
+    root = Path(__file__).resolve().parents[2]
+    content = root / "content"
+    socks = [socket.socket() for _ in range(2)]
+    for sock in socks:
+        sock.bind((HOST, 0))
+    ports = [str(sock.getsockname()[1]) for sock in socks]
+    for sock in socks:
+        sock.close()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "exhibit_engine.cli", "controller", "--venue",
+         str(content / "venue.toml"), "--show", str(content / "show.toml"), "--no-state",
+         "--state-port", ports[0], "--publish-port", ports[1], "--http", "127.0.0.1:0"],
+        cwd=tmp_path, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
+        env={**os.environ, "PYTHONPATH": str(root)})
+    try:
+        assert proc.stderr is not None
+        selector = selectors.DefaultSelector()
+        selector.register(proc.stderr, selectors.EVENT_READ)
+        deadline, banner = time.monotonic() + 30.0, ""
+        while "Ctrl-C stops" not in banner:
+            left = deadline - time.monotonic()
+            assert left > 0 and selector.select(left), "no banner"
+            line = proc.stderr.readline()
+            assert line, "the controller ended before its banner"
+            banner = line
+        url = re.search(r"console (http://127\.0\.0\.1:\d+) \(no tokens", banner)
+        assert url, banner
+        show = httpx.get(url.group(1) + "/api/show", timeout=5.0).json()
+        assert show["auth"] == "none" and show["program"] == "main"
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=15.0) == 0
+        rest = proc.stderr.read()
+        assert "WARNING" not in rest and "Traceback" not in rest, rest
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        if proc.stderr is not None:
+            proc.stderr.close()
