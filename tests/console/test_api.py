@@ -243,6 +243,10 @@ def test_the_openapi_document_lists_every_route(make_client) -> None:
         assert (method, template) in documented
     assert doc["paths"]["/api/go"]["post"]["security"] == [{"HTTPBearer": []}]
     assert "409" in doc["paths"]["/api/goto"]["post"]["responses"]
+    assert all("422" not in op["responses"] for ops in doc["paths"].values()
+               for op in ops.values())       # a body that fails its model is 400
+    goto = doc["components"]["schemas"]["Goto"]
+    assert goto["additionalProperties"] is False and goto["required"] == ["cue"]
     assert client.get("/docs", headers=OP).text.count("/openapi.json") >= 1
 
 
