@@ -54,8 +54,6 @@ class ControllerConsole:
         where = "<flags>" if http is not None else (venue.path or "venue.toml")
         if self.address is not None:
             check_bind(self.address[0], self.config, where)
-        if self.config.osc is not None:
-            check_bind(self.config.osc[0], self.config, venue.path or "venue.toml")
         self._stops: list[Callable[[], None]] = []
 
     def start(self, server: Any) -> str:

@@ -319,9 +319,9 @@ def create_app(hub: Hub, config: ConsoleConfig | None = None, *,
         if streams["open"] >= MAX_STREAMS:
             raise Problem(503, f"{MAX_STREAMS} event streams are open already")
         last = _last_id(last_event_id)
-        streams["open"] += 1
 
         async def body() -> AsyncIterator[str]:
+            streams["open"] += 1        # here: a stream never started is never counted
             try:
                 async for chunk in _stream(hub, last, keepalive_s):
                     yield chunk

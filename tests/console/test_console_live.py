@@ -114,8 +114,8 @@ def test_exhibit_controller_serves_the_console_and_stops_cleanly(tmp_path) -> No
         [sys.executable, "-m", "exhibit_engine.cli", "controller", "--venue",
          str(content / "venue.toml"), "--show", str(content / "show.toml"), "--no-state",
          "--state-port", ports[0], "--publish-port", ports[1], "--http", "127.0.0.1:0"],
-        cwd=tmp_path, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
-        env={**os.environ, "PYTHONPATH": str(root)})
+        cwd=tmp_path, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, bufsize=0,
+        env={**os.environ, "PYTHONPATH": str(root)})     # unbuffered: select sees every line
     try:
         assert proc.stderr is not None
         selector = selectors.DefaultSelector()
@@ -126,14 +126,14 @@ def test_exhibit_controller_serves_the_console_and_stops_cleanly(tmp_path) -> No
             assert left > 0 and selector.select(left), "no banner"
             line = proc.stderr.readline()
             assert line, "the controller ended before its banner"
-            banner = line
+            banner = line.decode("utf-8", "replace")
         url = re.search(r"console (http://127\.0\.0\.1:\d+) \(no tokens", banner)
         assert url, banner
         show = httpx.get(url.group(1) + "/api/show", timeout=5.0).json()
         assert show["auth"] == "none" and show["program"] == "main"
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=15.0) == 0
-        rest = proc.stderr.read()
+        rest = proc.stderr.read().decode("utf-8", "replace")
         assert "WARNING" not in rest and "Traceback" not in rest, rest
     finally:
         if proc.poll() is None:

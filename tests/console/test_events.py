@@ -5,6 +5,7 @@ reset when the ring no longer holds what was missed, the show-clock beat, keep-a
 from __future__ import annotations
 
 import socket
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -188,3 +189,26 @@ def test_a_port_in_use_is_one_line() -> None:
 def test_the_event_stream_needs_a_token(serve, open_stream) -> None:
     server, _ = serve(CoreController())
     assert httpx.get(server.url + "/api/events").status_code == 401
+
+
+def test_too_many_streams_are_503_and_a_closed_one_frees_its_place(serve, open_stream,
+                                                                   monkeypatch) -> None:
+    import exhibit_engine.console.api as api
+
+    monkeypatch.setattr(api, "MAX_STREAMS", 1)
+    controller = CoreController()
+    server, hub = serve(controller, keepalive_s=0.1)
+    first = open_stream(server.url + "/api/events", OP)
+    first.next("comment")                       # it is open and counted
+    refused = httpx.get(server.url + "/api/events", headers=OP)
+    assert refused.status_code == 503 and "1 event streams are open" in refused.json()["error"]
+    first.close()
+    deadline = time.monotonic() + 5.0
+    while True:                                 # the server notices the close at its next write
+        again = open_stream(server.url + "/api/events", OP)
+        if again.status == 200:
+            break
+        again.close()
+        assert time.monotonic() < deadline, "the closed stream kept its place"
+        controller.tick(1.0)                    # a clock beat: something to write
+    assert again.next("comment").data == "keep-alive"
