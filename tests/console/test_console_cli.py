@@ -88,3 +88,22 @@ def test_a_bad_http_flag_is_one_line(http: str, words: str) -> None:
 def test_the_http_option_is_in_the_help() -> None:
     text = " ".join(CliRunner().invoke(main, ["controller", "--help"]).output.split())
     assert "--http HOST:PORT" in text and "[console] http" in text
+
+
+def test_where_the_console_listens(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from exhibit_engine.cli._console import ControllerConsole
+    from exhibit_engine.config import ConsoleToken, load_show
+
+    venue, show = load_venue(CONTENT / "venue.toml"), load_show(CONTENT / "show.toml")
+    assert ControllerConsole(venue, show, None).address is None          # off by default
+    assert ControllerConsole(venue, show, "127.0.0.1:0").address == ("127.0.0.1", 0)
+    wide = replace(venue, console=ConsoleConfig(http=("0.0.0.0", 8080)))
+    assert ControllerConsole(wide, show, "off").address is None          # --http off wins
+    assert ControllerConsole(wide, show, "127.0.0.1:9").address == ("127.0.0.1", 9)
+    guarded = replace(wide, console=replace(wide.console, tokens=(
+        ConsoleToken("desk", "operator", "ab" * 32),)))
+    assert ControllerConsole(guarded, show, None).address == ("0.0.0.0", 8080)
+    with ControllerConsole(venue, show, None) as console:
+        assert console.start(object()) == ""                              # nothing to start
