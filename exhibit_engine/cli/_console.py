@@ -66,7 +66,8 @@ class ControllerConsole:
             from ..console.server import ConsoleServer
 
             hub = Hub(server.request, server.listen, show=self.show)
-            http = ConsoleServer(create_app(hub, self.config), *self.address, hub=hub)
+            app = create_app(hub, self.config, venue=self.venue)
+            http = ConsoleServer(app, *self.address, hub=hub)
             http.start()
             self._stops.append(http.stop)
             auth = "tokens" if self.config.tokens else "no tokens: development only"

@@ -14,8 +14,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..show.control import MAX_DELAY_S
 
-__all__ = ["Blackout", "Capture", "CommandOut", "CueOut", "CuesOut", "Delay", "ErrorOut",
-           "Goto", "Language", "LoginOut", "NodeOut", "NodesOut", "Seek", "Select", "ShowOut"]
+__all__ = ["Blackout", "Capture", "CommandOut", "CueOut", "CueRef", "CuesOut", "Delay",
+           "DisplayOut", "ErrorOut", "Goto", "Language", "LogOut", "LoginOut", "NodeOut",
+           "NodesOut", "Seek", "Select", "ShowOut", "WallOut"]
 
 _STRICT = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 _SHOW_DELAY = Field(None, ge=0.0, le=MAX_DELAY_S,
@@ -129,6 +130,7 @@ class ShowOut(BaseModel):
     auth: Literal["none", "token"]
     role: Literal["operator", "kiosk"]
     languages: list[str]
+    venue: str = ""
 
 
 class NodeOut(BaseModel):
@@ -169,13 +171,44 @@ class CueOut(BaseModel):
     wait: bool
 
 
+class CueRef(BaseModel):
+    """A cue of the main cue list by index and id."""
+
+    index: int
+    id: str
+
+
 class CuesOut(BaseModel):
-    """The main cue list, the cue playing and the one GO goes to."""
+    """The main cue list, the cue playing and the one GO goes to (``None``: none, or
+    another program plays)."""
 
     cues: list[CueOut]
     loop: bool
     program: str | None = None
-    current: str | None = None
-    current_index: int | None = None
-    next: str | None = None
-    next_index: int | None = None
+    current: CueRef | None = None
+    next: CueRef | None = None
+
+
+class DisplayOut(BaseModel):
+    """One display of the wall: its wall rectangle ``[x, y, width, height]`` (metres from
+    the wall's lower-left corner) and its pixels."""
+
+    id: str
+    rect: list[float]
+    pixels: list[int]
+
+
+class WallOut(BaseModel):
+    """The wall as venue.toml describes it (``exhibit wall check`` draws the same)."""
+
+    venue: str
+    width: float
+    height: float
+    shape: str
+    displays: list[DisplayOut]
+
+
+class LogOut(BaseModel):
+    """The last warnings the controller's process logged."""
+
+    lines: list[dict[str, Any]]

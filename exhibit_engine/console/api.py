@@ -3,7 +3,8 @@
 :func:`create_app` builds it. Every command goes through :meth:`Hub.command`, the
 controller's one command path, as the local peer of the caller's role::
 
-    GET  /api/show   /api/nodes   /api/cues   /api/events (SSE)   /metrics
+    GET  /api/show   /api/nodes   /api/cues   /api/wall   /api/log   /api/events (SSE)
+    GET  /metrics
     POST /api/go  next  back  pause  resume  panic    {delay?}
     POST /api/goto {cue}  /api/seek {position, rate?}  /api/blackout {on, fade?}
     POST /api/capture {tag}  /api/select {item}  /api/language {language}
@@ -27,7 +28,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Protocol
 
 from fastapi import Depends, FastAPI, Header, Path, Request
 from fastapi.exceptions import RequestValidationError
@@ -37,7 +38,7 @@ from fastapi.security import HTTPBearer
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from ..config import ConsoleConfig
+from ..config import ConsoleConfig, VenueConfig
 from ..errors import SyncError
 from ..keys.token import match_token
 from ._models import (
@@ -50,10 +51,12 @@ from ._models import (
     Goto,
     Language,
     LoginOut,
+    LogOut,
     NodesOut,
     Seek,
     Select,
     ShowOut,
+    WallOut,
 )
 from .hub import Hub, StreamEvent
 
@@ -69,6 +72,14 @@ KIOSK_ROUTES = frozenset({("GET", "/api/show"), ("POST", "/api/select"),
 MAX_STREAMS = 256
 
 _Metrics = Callable[[Mapping[str, Any]], tuple[bytes, str]]
+
+
+class _LogSource(Protocol):
+    """What ``GET /api/log`` and the ``log`` events read (``console.logtail.LogTail``)."""
+
+    def lines(self) -> list[dict[str, Any]]: ...
+
+    def listen(self, listener: Callable[[dict[str, Any]], None]) -> Callable[[], None]: ...
 _ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorOut, "description": what} for code, what in (
         (400, "Bad arguments"), (401, "No valid token"), (403, "Not for this token's role"),
@@ -111,7 +122,9 @@ class _Auth:
         self.app, self.config, self.public = app, config, tuple(public)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in self.public:
+        path = scope.get("path", "")
+        if scope["type"] != "http" or path in self.public or any(
+                p.endswith("/") and len(p) > 1 and path.startswith(p) for p in self.public):
             await self.app(scope, receive, send)
             return
         role = "operator"
@@ -150,7 +163,8 @@ def _role(request: Request) -> str:
 
 
 def create_app(hub: Hub, config: ConsoleConfig | None = None, *,
-               metrics: _Metrics | None = None, public: Iterable[str] = (),
+               metrics: _Metrics | None = None, venue: VenueConfig | None = None,
+               log: _LogSource | None = None, public: Iterable[str] = (),
                keepalive_s: float = 15.0, manage_hub: bool = True) -> FastAPI:
     """The console's FastAPI app.
 
@@ -159,8 +173,11 @@ def create_app(hub: Hub, config: ConsoleConfig | None = None, *,
         config: ``[console]`` (its tokens and page languages); none: no tokens.
         metrics: ``metrics(status) -> (body, content_type)`` for ``GET /metrics``;
             without it that route answers 501.
-        public: paths served without a token (the status page's files, later); the
-            API's own routes are never public.
+        venue: the venue, for ``GET /api/wall`` (501 without) and its name.
+        log: the process's warnings (``lines()``, ``listen(fn)``), for ``GET /api/log``
+            and ``log`` events; without it ``GET /api/log`` answers 501.
+        public: paths served without a token: exact paths, or prefixes ending in ``/``
+            (the status page and its files); the API's own routes are never public.
         keepalive_s: an idle event stream sends a comment line this often.
         manage_hub: start the hub with the app and stop it after (``False``: the caller
             does).
@@ -172,9 +189,13 @@ def create_app(hub: Hub, config: ConsoleConfig | None = None, *,
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if manage_hub:
             await hub.start()
+        unlisten = log.listen(lambda line: hub.post("log", line)) if log is not None \
+            else None
         try:
             yield
         finally:
+            if unlisten is not None:
+                unlisten()
             if manage_hub:
                 await hub.stop()
 
@@ -240,7 +261,8 @@ def create_app(hub: Hub, config: ConsoleConfig | None = None, *,
                        panic=show.get("panic"), blackout=show.get("blackout"),
                        open=show.get("open"), insecure=str(data.get("insecure", "")),
                        state_save=data.get("state_save"), auth=auth, role=role,  # type: ignore[arg-type]
-                       languages=list(config.languages))
+                       languages=list(config.languages),
+                       venue=venue.name if venue is not None else "")
 
     @app.get("/api/nodes", response_model=NodesOut, tags=["show"])
     async def get_nodes() -> dict[str, Any]:
@@ -263,8 +285,27 @@ def create_app(hub: Hub, config: ConsoleConfig | None = None, *,
                           "duration": c.duration, "transition": c.transition, "wait": c.wait}
                          for i, c in enumerate(cues)],
                 "loop": hub.show.loop if hub.show is not None else False,
-                "program": show.get("program"), "current": _cue_id(hub, current),
-                "current_index": current, "next": _cue_id(hub, nxt), "next_index": nxt}
+                "program": show.get("program"), "current": _cue_ref(hub, current),
+                "next": _cue_ref(hub, nxt)}
+
+    @app.get("/api/wall", response_model=WallOut, tags=["show"],
+             responses={501: {"model": ErrorOut, "description": "No venue given"}})
+    async def get_wall() -> dict[str, Any]:
+        """The wall and its displays, as venue.toml describes them."""
+        if venue is None:
+            raise Problem(501, "this console was started without its venue")
+        return {"venue": venue.name, "width": venue.wall.width, "height": venue.wall.height,
+                "shape": venue.wall.shape,
+                "displays": [{"id": d.id, "rect": list(d.rect), "pixels": list(d.pixels)}
+                             for d in venue.displays]}
+
+    @app.get("/api/log", response_model=LogOut, tags=["show"],
+             responses={501: {"model": ErrorOut, "description": "No log tail given"}})
+    async def get_log() -> dict[str, Any]:
+        """The last warnings the controller's process logged (new ones: ``log`` events)."""
+        if log is None:
+            raise Problem(501, "this console keeps no log")
+        return {"lines": log.lines()}
 
     # ------------------------------------------------------------------ commands
 
@@ -405,6 +446,11 @@ def _cue_index(hub: Hub, cue_id: Any) -> int | None:
 
 def _cue_id(hub: Hub, index: int | None) -> str | None:
     return hub.show.cues[index].id if hub.show is not None and index is not None else None
+
+
+def _cue_ref(hub: Hub, index: int | None) -> dict[str, Any] | None:
+    cue_id = _cue_id(hub, index)
+    return {"index": index, "id": cue_id} if cue_id is not None else None
 
 
 def _next(hub: Hub, index: int) -> int | None:

@@ -20,8 +20,12 @@ What the hub keeps for the API and its event stream:
 - :attr:`Hub.log`: an :class:`EventLog`, a ring of the last 1,000 stream events with
   increasing integer ids: ``state`` (each key update: ``key``, ``value``, ``seq``),
   ``event`` (each event once, though the controller repeats it in its next heartbeats:
-  ``kind``, ``controller_at``, ``effective_at``, ``args``, ``seq``) and ``status`` (the polled status changed: ``controller`` ``"ok"`` or
-  ``"lost"``, ``nodes`` as ``{id, role, state}``, ``show``). Ids start from the wall
+  ``kind``, ``controller_at``, ``effective_at``, ``args``, ``seq``), ``status`` (when a
+  node's state, the show or the controller's health changed, and at least once a second:
+  ``controller`` ``"ok"``, ``nodes`` (the status reply's rows), ``show``, ``show_time``,
+  ``session``, ``insecure``, ``state_save``, ``omitted``; or ``controller`` ``"lost"``
+  and ``error``) and whatever :meth:`Hub.post` adds (``log``: the warnings the process
+  logs). Ids start from the wall
   clock in milliseconds, so a restarted console's ids follow the last run's and a
   client's ``Last-Event-ID`` from before the restart is known to be too old.
 - :attr:`Hub.clock`: the show clock, from the controller's heartbeats, renewed once a
@@ -146,19 +150,24 @@ class Hub:
         first_id: the id before the first stream event's; the wall clock in milliseconds
             if omitted.
         clock_every_s: how often (controller seconds) the show clock is renewed.
+        status_every_s: a ``status`` event is logged when the nodes' states, the show or
+            the controller's health change, and at least this often while it answers
+            (so the nodes' figures stay fresh).
 
     Call :meth:`start` on the loop that serves the API and :meth:`stop` on the way out.
     """
 
     def __init__(self, request: _Request, listen: _Listen, *, show: ShowConfig | None = None,
                  poll_s: float = 0.25, timeout_s: float = 2.0, log_size: int = 1000,
-                 first_id: int | None = None, clock_every_s: float = 1.0) -> None:
+                 first_id: int | None = None, clock_every_s: float = 1.0,
+                 status_every_s: float = 1.0) -> None:
         self._request = request
         self._listen = listen
         self.show = show
         self.poll_s = poll_s
         self.timeout_s = timeout_s
         self.clock_every_s = clock_every_s
+        self.status_every_s = status_every_s
         self.log = EventLog(log_size, _wall_ms() if first_id is None else first_id)
         #: The latest ``status`` reply's data (``None`` until the first answer).
         self.status: dict[str, Any] | None = None
@@ -183,6 +192,7 @@ class Hub:
         self._anchor: ShowAnchor | None = None      # the one in force at the last beat
         self._clock_at = -float("inf")
         self._event_seq = -1        # the last event logged (repeats are dropped)
+        self._status_logged_at = -float("inf")
         self._status_at = time.monotonic()
 
     # ------------------------------------------------------------------ life
@@ -299,16 +309,33 @@ class Hub:
 
     def _note_status(self) -> None:
         status = self.status or {}
-        nodes = [{"id": n.get("id"), "role": n.get("role"), "state": n.get("state")}
-                 for n in status.get("nodes", [])]
+        nodes = [(n.get("id"), n.get("role"), n.get("state")) for n in status.get("nodes", [])]
         show = {k: v for k, v in status.get("show", {}).items() if k != "blackout"}
         summary = {"controller": "ok", "nodes": nodes, "show": show,
                    "insecure": status.get("insecure", ""),
                    "state_save_ok": (status.get("state_save") or {}).get("ok", True)}
-        if summary != self._summary:
-            self._summary = summary
-            self.log.append("status", {**summary, "show": status.get("show", {})})
-            self._notify()
+        now = time.monotonic()
+        if summary == self._summary and now - self._status_logged_at < self.status_every_s:
+            return
+        self._summary, self._status_logged_at = summary, now
+        self.log.append("status", {
+            "controller": "ok", "nodes": status.get("nodes", []),
+            "show": status.get("show", {}), "show_time": status.get("show_time"),
+            "session": status.get("session", ""), "insecure": status.get("insecure", ""),
+            "state_save": status.get("state_save"), "omitted": status.get("omitted", 0)})
+        self._notify()
+
+    def post(self, kind: str, data: Mapping[str, Any]) -> None:
+        """From any thread: log a stream event of another source (``log``: a warning the
+        process logged); it reaches the streams on the hub's loop."""
+        loop = self._loop
+        if loop is not None:
+            with contextlib.suppress(RuntimeError):     # our loop closed meanwhile
+                loop.call_soon_threadsafe(self._post, kind, dict(data))
+
+    def _post(self, kind: str, data: dict[str, Any]) -> None:
+        self.log.append(kind, data)
+        self._notify()
 
     def _note_lost(self, why: str) -> None:
         summary = {"controller": "lost"}

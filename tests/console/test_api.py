@@ -125,7 +125,9 @@ def test_show_cues_and_nodes(make_client, controller) -> None:
     assert [c["id"] for c in cues["cues"]] == ["intro", "hall", "end"]
     assert cues["cues"][1] == {"index": 1, "id": "hall", "bundle": "b", "scene": "s2",
                                "duration": 20.0, "transition": "cut", "wait": False}
-    assert (cues["current"], cues["next"], cues["loop"]) == ("intro", "hall", True)
+    assert cues["current"] == {"index": 0, "id": "intro"}
+    assert (cues["next"], cues["loop"], cues["program"]) == ({"index": 1, "id": "hall"}, True,
+                                                            "main")
     nodes = client.get("/api/nodes", headers=OP).json()
     left = next(n for n in nodes["nodes"] if n["id"] == "left")
     assert (left["role"], left["state"], left["frames"]) == ("projector", "joined", 10)
@@ -266,3 +268,56 @@ def test_tokens_are_compared_by_hash_and_never_leave(make_client, caplog) -> Non
         assert client.get("/api/show", headers={"Authorization": "Bearer nope"}
                           ).status_code == 401
     assert token not in caplog.text and "nope" not in caplog.text
+
+
+def test_the_wall_and_the_log_when_given(make_client) -> None:
+    from exhibit_engine.config import DisplayConfig, NetworkConfig, VenueConfig, WallConfig
+
+    client = make_client(TOKENS)
+    assert client.get("/api/wall", headers=OP).status_code == 501
+    assert client.get("/api/log", headers=OP).status_code == 501
+    venue = VenueConfig("v", "Hall of Ice", WallConfig(4.0, 2.0, (2.0, 1.0, 3.0)),
+                        (DisplayConfig("left", (800, 400), (0.0, 0.0, 2.2, 2.0)),
+                         DisplayConfig("right", (800, 400), (1.8, 0.0, 2.2, 2.0))),
+                        NetworkConfig())
+
+    class Tail:
+        def __init__(self) -> None:
+            self.listeners: list[Any] = []
+
+        def lines(self) -> list[dict[str, Any]]:
+            return [{"level": "warning", "msg": "node left is lost"}]
+
+        def listen(self, fn: Any) -> Any:
+            self.listeners.append(fn)
+            return lambda: self.listeners.remove(fn)
+
+    tail = Tail()
+    client = make_client(TOKENS, venue=venue, log=tail)
+    wall = client.get("/api/wall", headers=OP).json()
+    assert (wall["venue"], wall["width"], wall["height"], wall["shape"]) == (
+        "Hall of Ice", 4.0, 2.0, "flat")
+    assert wall["displays"][1] == {"id": "right", "rect": [1.8, 0.0, 2.2, 2.0],
+                                   "pixels": [800, 400]}
+    assert client.get("/api/show", headers=OP).json()["venue"] == "Hall of Ice"
+    assert client.get("/api/log", headers=OP).json() == {"lines": tail.lines()}
+    (listener,) = tail.listeners          # a new warning becomes a "log" event
+    listener({"level": "warning", "msg": "save failed"})
+    hub = client.hub  # type: ignore[attr-defined]
+    client.get("/api/show", headers=OP)   # (a request: the hub's loop has run meanwhile)
+    assert any(e.kind == "log" and e.data["msg"] == "save failed"
+               for e in hub.log.since(hub.log.first_id) or [])
+
+
+def test_public_paths_are_exact_or_prefixes(make_client) -> None:
+    from fastapi.responses import PlainTextResponse
+
+    client = make_client(TOKENS, public=("/", "/static/"))
+    app = client.app
+    app.get("/")(lambda: PlainTextResponse("page"))                   # type: ignore[attr-defined]
+    app.get("/static/app.js")(lambda: PlainTextResponse("js"))        # type: ignore[attr-defined]
+    app.get("/api/later")(lambda: PlainTextResponse("secret"))        # type: ignore[attr-defined]
+    assert client.get("/").text == "page"
+    assert client.get("/static/app.js").text == "js"
+    assert client.get("/api/later").status_code == 401      # a route added later: guarded
+    assert client.get("/api/show").status_code == 401

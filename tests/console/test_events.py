@@ -155,7 +155,12 @@ def test_the_status_event_follows_the_nodes(serve, open_stream) -> None:
     while not any(n["id"] == "left" for n in status.data["nodes"]):
         status = stream.next("status")
     assert status.id is not None and status.data["controller"] == "ok"
-    assert {"id": "left", "role": "projector", "state": "joined"} in status.data["nodes"]
+    left = next(n for n in status.data["nodes"] if n["id"] == "left")
+    assert (left["role"], left["state"], left["frames"]) == ("projector", "joined", 10)
+    assert status.data["show"]["cue"] == "intro" and status.data["session"] == "sess"
+    # Nothing changes, yet a status comes again within a second or so (fresh figures).
+    again = stream.next("status", timeout=3.0)
+    assert again.id > status.id and again.data["nodes"] == status.data["nodes"]
     controller.silent = True        # the controller stops answering: "lost"
     while stream.next("status").data["controller"] != "lost":
         pass
