@@ -98,6 +98,9 @@ class CommandOut(BaseModel):
     ok: Literal[True] = True
     command: str
     data: dict[str, Any]
+    ignored: str | None = Field(None, description="Why the show changed nothing (a second "
+                                                  "GO within the guard time...), as "
+                                                  "data.ignored.")
 
 
 class LoginOut(BaseModel):

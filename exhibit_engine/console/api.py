@@ -239,7 +239,9 @@ def create_app(hub: Hub, config: ConsoleConfig | None = None, *,
             raise Problem(503, str(exc)) from None
         if not result.ok:
             raise Problem(400 if _bad_arguments(name, result.error) else 409, result.error)
-        return CommandOut(command=name, data=dict(result.data))
+        ignored = result.data.get("ignored")
+        return CommandOut(command=name, data=dict(result.data),
+                          ignored=str(ignored) if ignored else None)
 
     # ------------------------------------------------------------------ reading
 

@@ -160,6 +160,7 @@ def test_every_command_goes_through_the_controller(make_client, controller, name
     out = answer.json()
     assert (out["ok"], out["command"]) == (True, name)
     assert out["data"][key] == value if value is not None else out["data"][key]
+    assert out["ignored"] == out["data"].get("ignored")
     sent = [m for peer, role, m in controller.requests
             if peer == "console" and getattr(m, "name", None) == name]
     assert len(sent) == 1 and sent[0].args == (body or {})
