@@ -29,6 +29,36 @@ def http_option(f: Callable[..., Any]) -> Callable[..., Any]:
         "Any address but loopback needs [[console.tokens]].")(f)
 
 
+def _extras() -> dict[str, Any]:
+    """What the console package holds beyond the API, where it does: the status page
+    (``console/static``), the Prometheus exposition (``console.metrics``) and the tail
+    of warnings (``console.logtail``, attached to the root logger)."""
+    import logging
+    from pathlib import Path
+
+    from .. import console
+
+    extras: dict[str, Any] = {}
+    static = Path(console.__file__).parent / "static"
+    if (static / "index.html").is_file():
+        extras["static"] = static
+    try:
+        from ..console.metrics import metrics_text  # type: ignore[import-not-found]
+    except ImportError:
+        pass
+    else:
+        extras["metrics"] = metrics_text
+    try:
+        from ..console.logtail import LogTail  # type: ignore[import-not-found]
+    except ImportError:
+        pass
+    else:
+        tail = LogTail()
+        logging.getLogger().addHandler(tail)
+        extras["log"] = tail
+    return extras
+
+
 class ControllerConsole:
     """The console of one ``exhibit controller`` run.
 
@@ -66,7 +96,7 @@ class ControllerConsole:
             from ..console.server import ConsoleServer
 
             hub = Hub(server.request, server.listen, show=self.show)
-            app = create_app(hub, self.config, venue=self.venue)
+            app = create_app(hub, self.config, venue=self.venue, **_extras())
             http = ConsoleServer(app, *self.address, hub=hub)
             http.start()
             self._stops.append(http.stop)

@@ -26,6 +26,7 @@ address but loopback (:mod:`.server`). Tokens are never logged.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any, Protocol
@@ -33,8 +34,15 @@ from typing import Any, Protocol
 from fastapi import Depends, FastAPI, Header, Path, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
+from fastapi.responses import (
+    FileResponse,
+    HTMLResponse,
+    JSONResponse,
+    Response,
+    StreamingResponse,
+)
 from fastapi.security import HTTPBearer
+from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -164,8 +172,9 @@ def _role(request: Request) -> str:
 
 def create_app(hub: Hub, config: ConsoleConfig | None = None, *,
                metrics: _Metrics | None = None, venue: VenueConfig | None = None,
-               log: _LogSource | None = None, public: Iterable[str] = (),
-               keepalive_s: float = 15.0, manage_hub: bool = True) -> FastAPI:
+               log: _LogSource | None = None, static: str | os.PathLike[str] | None = None,
+               public: Iterable[str] = (), keepalive_s: float = 15.0,
+               manage_hub: bool = True) -> FastAPI:
     """The console's FastAPI app.
 
     Args:
@@ -176,8 +185,11 @@ def create_app(hub: Hub, config: ConsoleConfig | None = None, *,
         venue: the venue, for ``GET /api/wall`` (501 without) and its name.
         log: the process's warnings (``lines()``, ``listen(fn)``), for ``GET /api/log``
             and ``log`` events; without it ``GET /api/log`` answers 501.
-        public: paths served without a token: exact paths, or prefixes ending in ``/``
-            (the status page and its files); the API's own routes are never public.
+        static: the status page's folder: ``GET /`` serves its ``index.html`` and
+            ``/static/`` its files, both without a token (the page must load to ask for
+            one; it holds no data, and every request it makes needs the token).
+        public: more paths served without a token: exact paths, or prefixes ending in
+            ``/``; the API's own routes are never public.
         keepalive_s: an idle event stream sends a comment line this often.
         manage_hub: start the hub with the app and stop it after (``False``: the caller
             does).
@@ -205,6 +217,7 @@ def create_app(hub: Hub, config: ConsoleConfig | None = None, *,
                   docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan,
                   dependencies=[Depends(HTTPBearer(auto_error=False))],
                   responses=_ERRORS)
+    public = (*public, "/", "/static/") if static is not None else tuple(public)
     app.add_middleware(_Auth, config=config, public=public)
     streams = {"open": 0}
 
@@ -400,6 +413,14 @@ def create_app(hub: Hub, config: ConsoleConfig | None = None, *,
             raise Problem(501, "metrics are not part of this console yet")
         body, content_type = metrics(hub.status or {})
         return Response(body, media_type=content_type)
+
+    if static is not None:
+        page = os.path.join(os.fspath(static), "index.html")
+        app.mount("/static", StaticFiles(directory=os.fspath(static)), name="static")
+
+        @app.get("/", include_in_schema=False)
+        async def index() -> FileResponse:
+            return FileResponse(page, headers={"Cache-Control": "no-cache"})
 
     @app.get("/openapi.json", include_in_schema=False)
     async def openapi() -> JSONResponse:

@@ -322,3 +322,17 @@ def test_public_paths_are_exact_or_prefixes(make_client) -> None:
     assert client.get("/static/app.js").text == "js"
     assert client.get("/api/later").status_code == 401      # a route added later: guarded
     assert client.get("/api/show").status_code == 401
+
+
+def test_the_status_page_loads_without_a_token_and_nothing_else_does(make_client,
+                                                                     tmp_path) -> None:
+    (tmp_path / "index.html").write_text("<title>console</title>", encoding="utf-8")
+    (tmp_path / "app.js").write_text("// page", encoding="utf-8")
+    client = make_client(TOKENS, static=tmp_path)
+    page = client.get("/")
+    assert page.status_code == 200 and "<title>console</title>" in page.text
+    assert client.get("/static/app.js").text == "// page"
+    assert client.get("/static/missing.js").status_code == 404
+    for path in ("/api/show", "/api/nodes", "/api/events", "/openapi.json", "/docs",
+                 "/metrics", "/static/../api/show"):
+        assert client.get(path).status_code == 401, path
