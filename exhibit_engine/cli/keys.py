@@ -1,7 +1,8 @@
 """``exhibit keys``: make the key pairs that sign bundles and secure the show network.
 
 Thin: ``keys new`` writes the files through :mod:`exhibit_engine.assets.signing`
-(Ed25519) or :mod:`exhibit_engine.keys.curve` (CURVE) and prints where they went.
+(Ed25519), :mod:`exhibit_engine.keys.curve` (CURVE) or :mod:`exhibit_engine.keys.token`
+(console tokens) and prints where they went.
 """
 
 from __future__ import annotations
@@ -27,19 +28,26 @@ def keys() -> None:
     With `--kind curve`, each machine on the show network (controller, projector,
     kiosk, operator) gets a pair: it keeps NAME.curve.key (`--key`), and the venue lists
     NAME.curve.pub under venue.toml [security].
+
+    With `--kind token`, an operator (or kiosk) of the HTTP console gets a bearer token
+    in NAME.token; the venue lists its SHA-256 under venue.toml [[console.tokens]].
     """
 
 
 @keys.command("new")
 @click.argument("name")
-@click.option("--dir", "directory", default=".", show_default=True,
+@click.option("--dir", "--out", "directory", default=".", show_default=True,
               type=click.Path(file_okay=False, path_type=Path),
-              help="Folder to write the two key files into (made if missing).")
-@click.option("--kind", type=click.Choice(["ed25519", "curve"]), default="ed25519",
+              help="Folder to write the key files into (made if missing).")
+@click.option("--kind", type=click.Choice(["ed25519", "curve", "token"]), default="ed25519",
               show_default=True, help="Key kind: ed25519 signs bundles; curve encrypts and "
-              "authenticates a controller or peer on the show network.")
+              "authenticates a controller or peer on the show network; token is a bearer "
+              "token of the operator's HTTP console.")
+@click.option("--role", type=click.Choice(["operator", "kiosk"]), default="operator",
+              show_default=True, help="With --kind token: what the token may do (a kiosk "
+              "token may only select an item, set the language and read the show).")
 @click.option("--force", is_flag=True, help="Replace existing key files of the same name.")
-def keys_new(name: str, directory: Path, kind: str, force: bool) -> None:
+def keys_new(name: str, directory: Path, kind: str, role: str, force: bool) -> None:
     """Make a new key pair called NAME and write it as two files.
 
     \b
@@ -53,6 +61,12 @@ def keys_new(name: str, directory: Path, kind: str, force: bool) -> None:
     NAME.curve.pub    public key: the venue lists it in venue.toml [security] under
                       projectors, kiosks or operators (or as controller_public_key)
 
+    \b
+    With --kind token (one file; --role operator or kiosk):
+    NAME.token        the bearer token, mode 0600: give it to the console's user
+                      (Authorization: Bearer ...); prints the [[console.tokens]] lines
+                      (its SHA-256, never the token) to paste into venue.toml
+
     Existing files are never replaced without --force. Prints the key id that signed
     bundles show (`exhibit inspect`) or that the controller logs.
     """
@@ -62,6 +76,15 @@ def keys_new(name: str, directory: Path, kind: str, force: bool) -> None:
     if why is not None:
         raise ConfigError("<args>", f"{shown(repr(name))} {why}", key="NAME")
     output_folder(directory, "--dir")
+    if kind == "token":
+        from ..keys import write_token_file
+
+        written_token = write_token_file(name, directory, role, force=force)
+        click.echo(f"new console token {name!r} ({role})\n"
+                   f"  token:   {written_token.path}  (secret, mode 0600; "
+                   "Authorization: Bearer <its text>)\n"
+                   "  paste into venue.toml:\n\n" + written_token.toml().rstrip("\n"))
+        return
     if kind == "curve":
         from ..keys import write_curve_key_files
         from ..sync.auth import new_key_pair

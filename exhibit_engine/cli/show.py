@@ -30,6 +30,7 @@ import click
 
 from ..errors import ConfigError
 from ._captures import CAPTURE_WAIT_S, capture_results, capture_view
+from ._console import ControllerConsole, http_option
 from ._logging import log_options, start_logging
 from ._params import PORT, Count, Finite, output_folder, output_path
 from .showcheck import checked_show
@@ -81,16 +82,17 @@ def _venue_show(venue: Path, show: Path | None) -> tuple[Any, Any]:
 @click.option("--key", "key_file", type=click.Path(dir_okay=False, path_type=Path),
               help="This machine's CURVE secret key (NAME.curve.key from `exhibit keys new "
                    "NAME --kind curve`); needed when venue.toml [security] has curve = true (default: $EXHIBIT_KEY, else [security] controller_key).")
+@http_option
 @log_options("controller")
 def controller(venue: Path, show: Path, host: str | None, state_port: int | None,
                publish_port: int | None, state_file: Path | None, no_state: bool,
                fresh: bool, bundle_dir: Path | None, insecure: bool, sim_time: str | None,
-               key_file: Path | None) -> None:
+               key_file: Path | None, http: str | None) -> None:
     """Run the show controller: the clock and the truth every node follows.
 
     Publishes the show-time anchor in heartbeats, answers clock probes, keeps the list
-    of nodes and takes operator and kiosk commands (`exhibit ctl`, `exhibit kiosk`).
-    Stop it with Ctrl-C.
+    of nodes and takes operator and kiosk commands (`exhibit ctl`, `exhibit kiosk`, and
+    the HTTP console with --http). Stop it with Ctrl-C.
 
     The session (show time, cue, selection, blackout...) is saved to a state file
     whenever it changes and every few seconds; a controller started again with the same
@@ -131,7 +133,7 @@ def controller(venue: Path, show: Path, host: str | None, state_port: int | None
 
     def ready(server: Any) -> None:
         server.core.items = items
-        saved = f"; state file {settings.state_file}" if settings.state_file else ""
+        saved = (f"; state file {settings.state_file}" if settings.state_file else "") + console.start(server)
         click.echo(f"controller: show {s.id!r} on {server.state_endpoint} (state) and "
                    f"{server.publish_endpoint} (publish){saved}; Ctrl-C stops", err=True)
         if open_bind:
@@ -139,7 +141,8 @@ def controller(venue: Path, show: Path, host: str | None, state_port: int | None
                                     "machine on that network may command the show")
             click.echo(f"controller: WARNING: INSECURE: {server.core.insecure}", err=True)
 
-    sys.exit(run_controller(settings, on_ready=ready, wall_clock=wall, fresh=fresh))
+    with ControllerConsole(v, s, http) as console:    # refuses a bad --http first
+        sys.exit(run_controller(settings, on_ready=ready, wall_clock=wall, fresh=fresh))
 
 
 @click.command()

@@ -11,6 +11,7 @@ This package parses, and that is all: it reads no key file (``[security]`` names
 - :mod:`._toml`: the TOML reader and the field-by-field table reader.
 - :mod:`.venue`: wall, displays, warps, network, bundle policy -> :class:`VenueConfig`.
 - :mod:`.security`: ``[security]`` -> :class:`SecurityConfig` (key file paths).
+- :mod:`.console`: ``[console]`` -> :class:`ConsoleConfig` (HTTP, OSC, token hashes).
 - :mod:`.show`: cues, attract loop, standby, opening hours -> :class:`ShowConfig`.
 - :mod:`.roles`: :class:`ControllerSettings` and :class:`NodeSettings`, resolved from
   flags, then environment (``EXHIBIT_<NAME>``), then the file, then the default.
@@ -18,6 +19,7 @@ This package parses, and that is all: it reads no key file (``[security]`` names
 The names below are the package's API: import them from ``exhibit_engine.config``.
 """
 
+from .console import ConsoleConfig, ConsoleToken
 from .roles import (
     ControllerSettings,
     NodeSettings,
@@ -54,6 +56,8 @@ __all__ = [
     "AttractConfig",
     "BundlePolicy",
     "BundleRef",
+    "ConsoleConfig",
+    "ConsoleToken",
     "ControllerSettings",
     "CornerPin",
     "CueConfig",

@@ -1,12 +1,13 @@
 """``venue.toml`` -> :class:`VenueConfig`: the wall, its displays and their warps, the
-network and the bundle policy.
+network, the bundle policy and the operator's console.
 
 ``venue.toml`` describes the hardware. :func:`load_venue` reads it with
 :mod:`tomllib`, checks it field by field (each display against the wall, each warp
 against its display's pixels) and turns every mistake into a
 :class:`~exhibit_engine.errors.ConfigError` naming the file and the dotted key. Every
 table is strict: an unknown key or table is refused with the nearest valid name. The
-``[security]`` table is parsed by :mod:`.security`; no key file is read here.
+``[security]`` table is parsed by :mod:`.security` and ``[console]`` by :mod:`.console`;
+no key file is read here.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 
 from ..errors import ConfigError
 from ._toml import REQUIRED, Fields, read_toml
+from .console import ConsoleConfig, parse_console
 from .security import SecurityConfig, parse_security
 
 __all__ = [
@@ -186,6 +188,7 @@ class VenueConfig:
         path: the ``venue.toml`` it was read from (``""``: made in code).
         bundles: which bundles the nodes accept.
         security: who may talk to the controller (key file paths; see :mod:`.security`).
+        console: the operator's HTTP API and OSC (see :mod:`.console`).
     """
 
     id: str
@@ -196,6 +199,7 @@ class VenueConfig:
     path: str = ""
     bundles: BundlePolicy = BundlePolicy()
     security: SecurityConfig = SecurityConfig()
+    console: ConsoleConfig = ConsoleConfig()
 
     def display(self, display_id: str) -> DisplayConfig:
         """Return the display with this id.
@@ -348,7 +352,7 @@ def _display(name: str, d: Fields, wall: WallConfig) -> DisplayConfig:
 
 
 #: The top-level tables of ``venue.toml``.
-_VENUE_TABLES = ("venue", "wall", "network", "displays", "bundles", "security")
+_VENUE_TABLES = ("venue", "wall", "network", "displays", "bundles", "security", "console")
 
 
 def load_venue(path: str | os.PathLike[str]) -> VenueConfig:
@@ -407,4 +411,5 @@ def load_venue(path: str | os.PathLike[str]) -> VenueConfig:
         bundles=policy,
         security=parse_security(name, data.get("security", {}),
                                 tuple(d.id for d in displays)),
+        console=parse_console(name, data.get("console", {})),
     )

@@ -8,6 +8,7 @@ Core layer, below assets and sync: it imports only :mod:`exhibit_engine.config` 
   reads and writes its Ed25519 key files with it.
 - :mod:`.curve`: CURVE key files (ZeroMQ certificates, bare Z85 lines) and Z85 itself.
   Making a CURVE pair needs libsodium and lives in :mod:`exhibit_engine.sync.auth`.
+- :mod:`.token`: console tokens (bearer secrets of the HTTP API) and their hashes.
 - :mod:`.allow_list`: a venue's allow-list, read from the key files its ``[security]``
   names: the controller's public key, the role of each key, the display bindings.
 
@@ -28,7 +29,22 @@ from .curve import (
     z85_decode,
     z85_encode,
 )
-from .files import check_key_name, key_id_of, key_pair_paths, read_key_file, write_pair_files
+from .files import (
+    check_key_name,
+    key_id_of,
+    key_pair_paths,
+    read_key_file,
+    write_pair_files,
+    write_secret_file,
+)
+from .token import (
+    TOKEN_SUFFIX,
+    TokenFile,
+    match_token,
+    new_token,
+    token_sha256,
+    write_token_file,
+)
 
 __all__ = [
     "AllowList",
@@ -37,6 +53,8 @@ __all__ = [
     "CurveSecretKey",
     "KEY_SUFFIX",
     "PUB_SUFFIX",
+    "TOKEN_SUFFIX",
+    "TokenFile",
     "check_key_name",
     "is_z85_key",
     "key_id_of",
@@ -44,9 +62,14 @@ __all__ = [
     "load_allow_list",
     "load_curve_public_keys",
     "load_curve_secret_key",
+    "match_token",
+    "new_token",
     "read_key_file",
+    "token_sha256",
     "write_curve_key_files",
     "write_pair_files",
+    "write_secret_file",
+    "write_token_file",
     "z85_decode",
     "z85_encode",
 ]

@@ -29,6 +29,7 @@ __all__ = [
     "key_pair_paths",
     "read_key_file",
     "write_pair_files",
+    "write_secret_file",
 ]
 
 _MAX_KEY_FILE_BYTES = 64 * 1024
@@ -110,6 +111,22 @@ def write_pair_files(secret_path: Path, secret: bytes, public_path: Path, public
     except OSError as exc:
         raise ConfigError(str(secret_path.parent),
                           f"cannot write the key files ({exc.strerror})") from None
+
+
+def write_secret_file(path: Path, data: bytes, *, force: bool) -> None:
+    """Write one secret file (a console token) atomically, mode 0600; never replace an
+    existing file unless ``force``.
+
+    Raises:
+        ConfigError: the file exists (without ``force``) or the write failed.
+    """
+    if not force and (path.exists() or path.is_symlink()):
+        raise ConfigError(str(path), "already exists; use --force to replace it")
+    try:
+        _write_new(path, data, 0o600, replace=force)
+    except OSError as exc:
+        raise ConfigError(str(path.parent), f"cannot write the token file ({exc.strerror})"
+                          ) from None
 
 
 def _write_new(path: Path, data: bytes, mode: int, *, replace: bool) -> None:

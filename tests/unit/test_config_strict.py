@@ -329,7 +329,7 @@ def test_every_toml_example_in_the_docs_that_is_config_loads(tmp_path: Path) -> 
     checked = 0
     for doc, block in blocks:
         tables = set(re.findall(r"^\[+([A-Za-z_]+)", block, re.M))
-        venue_tables = {"wall", "displays", "network", "security", "venue"}
+        venue_tables = {"wall", "displays", "network", "security", "venue", "console"}
         show_tables = {"show", "cues", "attract", "standby", "schedule", "control"}
         if tables & venue_tables:
             text = block if "wall" in tables else base_venue + "\n" + block
