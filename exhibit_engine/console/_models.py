@@ -199,6 +199,7 @@ class DisplayOut(BaseModel):
     id: str
     rect: list[float]
     pixels: list[int]
+    colour: str = Field(description="its colour in `exhibit wall check`'s picture, #rrggbb")
 
 
 class WallOut(BaseModel):

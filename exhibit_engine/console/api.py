@@ -49,6 +49,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from ..config import ConsoleConfig, VenueConfig
 from ..errors import SyncError
 from ..keys.token import match_token
+from ..wall.diagram import PALETTE
 from ._models import (
     Blackout,
     Capture,
@@ -311,8 +312,9 @@ def create_app(hub: Hub, config: ConsoleConfig | None = None, *,
             raise Problem(501, "this console was started without its venue")
         return {"venue": venue.name, "width": venue.wall.width, "height": venue.wall.height,
                 "shape": venue.wall.shape,
-                "displays": [{"id": d.id, "rect": list(d.rect), "pixels": list(d.pixels)}
-                             for d in venue.displays]}
+                "displays": [{"id": d.id, "rect": list(d.rect), "pixels": list(d.pixels),
+                              "colour": "#{:02x}{:02x}{:02x}".format(*PALETTE[i % len(PALETTE)])}
+                             for i, d in enumerate(venue.displays)]}
 
     @app.get("/api/log", response_model=LogOut, tags=["show"],
              responses={501: {"model": ErrorOut, "description": "No log tail given"}})

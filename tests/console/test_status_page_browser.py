@@ -152,6 +152,10 @@ def _badges(driver: object) -> dict[str, str]:
     return dict(rows)
 
 
+def _events(driver: object) -> str:
+    return driver.execute_script("return JSON.stringify(window.__exhibit || {});")  # type: ignore[attr-defined]
+
+
 def _text(driver: object, css: str) -> str:
     return driver.execute_script(  # type: ignore[attr-defined]
         "return document.querySelector(arguments[0]).textContent;", css)
@@ -179,6 +183,15 @@ def test_the_status_page_follows_the_show_and_its_buttons_drive_it(
     assert rows[1] == "current" and rows[2] == "next"
     wait_until(lambda: all(_badges(driver).get(d) == "joined" for d in DISPLAYS), 30.0,
                "both nodes joined after the cue change")
+    # The health the nodes report reaches the table (fps over their last two seconds).
+    wait_until(lambda: all(float(driver.execute_script(  # type: ignore[attr-defined]
+        "return document.querySelector(`#node-table tr[data-node='${arguments[0]}']`)"
+        ".children[7].textContent || '0';", d)) > 0 for d in DISPLAYS), 60.0,
+        "each node's fps on the page")
+    wait_until(lambda: all(driver.execute_script(  # type: ignore[attr-defined]
+        "return document.querySelector(`#node-table tr[data-node='${arguments[0]}']`)"
+        ".children[4].textContent;", d) == "lanterns" for d in DISPLAYS), 60.0,
+        "each node to report the new cue")
     shot = tmp_path / "console.png"
     driver.save_screenshot(str(shot))  # type: ignore[attr-defined]
     if os.environ.get("EXHIBIT_WRITE_DOCS_IMAGES") == "1":
@@ -193,7 +206,8 @@ def test_the_status_page_follows_the_show_and_its_buttons_drive_it(
     killed = time.monotonic()
     victim.wait(timeout=10)
     wait_until(lambda: _badges(driver).get(DISPLAYS[0]) == "lost", 5.0,
-               "the killed node shown lost", interval=0.02)
+               f"the killed node shown lost (the page shows {_badges(driver)}, "
+               f"{_events(driver)})", interval=0.02)
     seen_after = time.monotonic() - killed
     assert seen_after < 1.0, f"the page showed the node lost {seen_after:.2f} s after the kill"
     assert _badges(driver).get(DISPLAYS[1]) == "joined"

@@ -17,6 +17,7 @@ const TEXT = {
     "goto": "Go to", wall: "Wall", nodes: "Nodes", node: "Node", role: "Role", seen: "Last heard",
     offset: "Offset µs", worst: "Worst ms", dropped: "Dropped", bundles: "Bundles", log: "Warnings",
     joined: "joined", loading: "loading", hung: "hung", lost_state: "lost", fault: "fault",
+    absent: "not connected",
     playing: "playing", paused: "paused", waiting: "waiting for GO", panicked: "panic",
     main: "main", attract: "attract", standby: "standby", "ago": "s ago", sent: "sent", refused: "refused",
     "no-nodes": "No node has joined yet.", "no-log": "No warnings.",
@@ -31,6 +32,7 @@ const TEXT = {
     "goto": "跳转", wall: "投影墙", nodes: "节点", node: "节点", role: "角色", seen: "最近消息",
     offset: "时钟偏差 µs", worst: "最慢帧 ms", dropped: "掉帧", bundles: "内容包", log: "警告",
     joined: "在线", loading: "加载中", hung: "卡住", lost_state: "离线", fault: "故障",
+    absent: "未连接",
     playing: "播放中", paused: "已暂停", waiting: "等待开始", panicked: "紧急停止",
     main: "主节目", attract: "待机循环", standby: "闭馆画面", "ago": "秒前", sent: "已发送", refused: "被拒绝",
     "no-nodes": "还没有节点加入。", "no-log": "没有警告。",
@@ -103,8 +105,19 @@ function renderShow() {
   b.classList.toggle("on", view.blackout);
 }
 
+// Show time between the console's clock beats (once a second): the controller time runs
+// on from the last beat, and the anchor in force at that moment gives the show time.
+function showTimeNow() {
+  const c = view.clockRef;
+  if (!c) return view.show.show_time;
+  const controllerNow = c.controller_time + (performance.now() - c.at) / 1000;
+  const a = view.anchor && controllerNow >= view.anchor[0] ? view.anchor : null;
+  if (a) return a[1] + (controllerNow - a[0]) * a[2];
+  return c.show_time + (controllerNow - c.controller_time) * (c.rate ?? 1);
+}
+
 function renderClock() {
-  const st = view.show.show_time;
+  const st = showTimeNow();
   text($("#show-time"), typeof st === "number" ? st.toFixed(1) + " s" : null);
 }
 
@@ -133,8 +146,9 @@ function renderCues() {
 }
 
 function health(node) {
-  if (node && node.extra && node.extra.fault) return "fault";
-  return node ? node.state : "lost";
+  if (!node) return "absent";              // a display of the venue that never joined
+  if (node.extra && node.extra.fault) return "fault";
+  return node.state;
 }
 
 function renderNodes() {
@@ -204,16 +218,23 @@ function renderWall() {
     g.dataset.health = h;
     const r = document.createElementNS(SVG, "rect");
     Object.entries({ x, y: w.height - y - dh, width: dw, height: dh,
-      fill: `var(--${h})`, "fill-opacity": 0.45, stroke: d.colour || "#ccc", "stroke-width": 3 * scale })
+      "fill-opacity": 0.55, stroke: d.colour || "#ccc", "stroke-width": 3 * scale })
       .forEach(([k, v]) => r.setAttribute(k, v));
+    r.style.fill = `var(--${h})`;        // (a presentation attribute cannot use var())
     const label = document.createElementNS(SVG, "text");
-    label.setAttribute("x", x + dw / 2);
-    label.setAttribute("y", w.height - y - dh / 2);
     label.setAttribute("text-anchor", "middle");
-    label.setAttribute("font-size", 18 * scale);
+    label.setAttribute("font-size", 15 * scale);
     label.setAttribute("stroke-width", 3 * scale);
-    const fps = node && node.fps != null ? ` · ${Number(node.fps).toFixed(0)} fps` : "";
-    label.textContent = `${d.id} · ${h === "fault" ? t("fault") : t(STATE_KEY[h] || h)}${fps}`;
+    const fps = node && node.fps != null && node.role === "projector"
+      ? ` · ${Number(node.fps).toFixed(0)} fps` : "";
+    const lines = [d.id, `${h === "fault" ? t("fault") : t(STATE_KEY[h] || h)}${fps}`];
+    lines.forEach((line, i) => {
+      const span = document.createElementNS(SVG, "tspan");
+      span.setAttribute("x", x + dw / 2);
+      span.setAttribute("y", w.height - y - dh / 2 + (i - 0.35) * 19 * scale);
+      span.textContent = line;
+      label.append(span);
+    });
     g.append(r, label);
     svg.append(g);
   }
@@ -260,7 +281,8 @@ function takeShow(show) {
 
 function takeStatus(st) {
   if (!st) return;
-  if (Array.isArray(st.nodes)) view.nodes = st.nodes;
+  // Projectors and kiosks; operator desks (this page's own link among them) are not nodes.
+  if (Array.isArray(st.nodes)) view.nodes = st.nodes.filter((n) => n.role !== "operator");
   if (st.show) takeShow(st.show);
   if (typeof st.show_time === "number") view.show.show_time = st.show_time;
   renderNodes(); renderWall(); renderClock();
@@ -268,6 +290,7 @@ function takeStatus(st) {
 
 function takeCues(data) {
   view.cues = data.cues || [];
+  view.cuesLoop = Boolean(data.loop);
   view.current = data.current ?? view.current;
   view.next = data.next ?? view.next;
   renderCues();
@@ -275,18 +298,38 @@ function takeCues(data) {
 
 function onEvent(type, data) {
   view.lastBeat = performance.now();
+  // What arrived, by type (a test or a curious operator can read window.__exhibit).
+  window.__exhibit = window.__exhibit || {};
+  window.__exhibit[type] = (window.__exhibit[type] || 0) + 1;
   if (view.link !== "live") { view.link = "live"; renderLink(); }
   if (type === "clock") {
-    if (typeof data.show_time === "number") view.show.show_time = data.show_time;
+    if (typeof data.show_time === "number") {
+      view.show.show_time = data.show_time;
+      view.clockRef = { ...data, at: performance.now() };
+      // The clock's own anchor is the one in force: a later one from a key update wins
+      // only from its controller time on.
+      if (view.anchor && view.anchor[0] <= data.controller_time) view.anchor = null;
+    }
     renderClock();
   } else if (type === "status") {
     takeStatus(data);
   } else if (type === "state") {
     if (data.key === "cue" && data.value) {
+      // The cue key names what plays now; the next one follows it in the list (the
+      // main program's list: an attract or standby cue leaves the list as it is).
       view.show.cue = data.value.id;
-      refreshCues();
+      if (!data.value.program || data.value.program === "main") {
+        const i = data.value.index;
+        view.current = { index: i, id: data.value.id };
+        const n = view.cues.length;
+        view.next = n && (i + 1 < n || view.cuesLoop) ? view.cues[(i + 1) % n] : null;
+        view.show.next_cue = view.next ? view.next.id : null;
+      }
+      renderCues();
     } else if (data.key === "program" && data.value) {
       view.show.program = data.value.name;
+    } else if (data.key === "anchor" && Array.isArray(data.value)) {
+      view.anchor = data.value;
     } else if (data.key === "blackout" && data.value) {
       view.show.blackout = data.value.level;
     }
@@ -375,6 +418,7 @@ function sleep(ms) { return new Promise((r) => setTimeout(r, ms)); }
 
 // The controller is lost when the stream has been silent for 3 s (a clock beat comes
 // every second).
+setInterval(renderClock, 100);
 setInterval(() => {
   const silent = performance.now() - view.lastBeat;
   const state = view.lastBeat === 0 ? view.link : silent > 3000 ? "lost" : silent > 1500 ? "stale" : "live";
