@@ -16,7 +16,6 @@ import click
 
 from ..config import ShowConfig, VenueConfig
 from ..config.console import parse_host_port
-from ..errors import ConfigError
 
 __all__ = ["ControllerConsole", "http_option"]
 
@@ -30,33 +29,20 @@ def http_option(f: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _extras() -> dict[str, Any]:
-    """What the console package holds beyond the API, where it does: the status page
-    (``console/static``), the Prometheus exposition (``console.metrics``) and the tail
-    of warnings (``console.logtail``, attached to the root logger)."""
+    """What the console holds beyond the API: the status page (``console/static``), the
+    Prometheus exposition (``console.metrics``) and the tail of warnings
+    (``console.logtail``, attached to the root logger)."""
     import logging
     from pathlib import Path
 
     from .. import console
+    from ..console.logtail import LogTail
+    from ..console.metrics import metrics_text
 
-    extras: dict[str, Any] = {}
-    static = Path(console.__file__).parent / "static"
-    if (static / "index.html").is_file():
-        extras["static"] = static
-    try:
-        from ..console.metrics import metrics_text  # type: ignore[import-not-found]
-    except ImportError:
-        pass
-    else:
-        extras["metrics"] = metrics_text
-    try:
-        from ..console.logtail import LogTail  # type: ignore[import-not-found]
-    except ImportError:
-        pass
-    else:
-        tail = LogTail()
-        logging.getLogger().addHandler(tail)
-        extras["log"] = tail
-    return extras
+    tail = LogTail()
+    logging.getLogger().addHandler(tail)
+    return {"static": Path(console.__file__).parent / "static", "metrics": metrics_text,
+            "log": tail}
 
 
 class ControllerConsole:
@@ -103,11 +89,8 @@ class ControllerConsole:
             auth = "tokens" if self.config.tokens else "no tokens: development only"
             said += f"; console {http.url} ({auth})"
         if self.config.osc is not None:
-            try:
-                from ..console.osc import OscServer  # type: ignore[import-not-found]
-            except ImportError:
-                raise ConfigError(self.venue.path or "venue.toml", "this build has no OSC "
-                                  "console yet", key="console.osc") from None
+            from ..console.osc import OscServer
+
             osc = OscServer(server.request, *self.config.osc, allow=self.config.osc_allow,
                             replies=self.config.osc_replies)
             osc.start()

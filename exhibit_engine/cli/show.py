@@ -240,6 +240,12 @@ def _network_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--server-key", type=click.Path(dir_okay=False, path_type=Path),
                      help="The controller's CURVE public key file (the venue's "
                           "controller_public_key), for --key without --venue."),
+        click.option("--http", "http_url", metavar="URL",
+                     help="Go through the controller's console instead (its HTTP API, "
+                          "e.g. http://10.0.0.5:8080), from any machine that reaches it."),
+        click.option("--token", "token_file", type=click.Path(dir_okay=False, path_type=Path),
+                     help="With --http: the console token file (NAME.token from `exhibit "
+                          "keys new NAME --kind token`)."),
     ]):
         f = option(f)
     return f
@@ -247,12 +253,16 @@ def _network_options(f: Callable[..., Any]) -> Callable[..., Any]:
 
 def _endpoint(venue: Path | None, host: str | None, state_port: int | None,
               timeout_s: float, key_file: Path | None, role: str,
-              server_key: Path | None = None) -> dict[str, Any]:
+              server_key: Path | None = None, http_url: str | None = None,
+              token_file: Path | None = None) -> dict[str, Any]:
     from ..config import load_venue, resolve_peer
 
     if not (math.isfinite(timeout_s) and 0 < timeout_s <= 600):
         raise ConfigError("<flags>", "must be more than 0 and at most 600 seconds",
                           key="--timeout")
+    if http_url is not None or token_file is not None:
+        return _http_endpoint(http_url, token_file, timeout_s,
+                              venue or host or state_port or key_file or server_key)
     v = load_venue(venue) if venue else None
     h, port, key = resolve_peer(v, host=host, state_port=state_port,
                                 key=str(key_file) if key_file else None)
@@ -277,6 +287,20 @@ def _endpoint(venue: Path | None, host: str | None, state_port: int | None,
                           "controller's public key: give --venue VENUE.toml or --server-key "
                           "PATH (its controller_public_key file)", key="--key")
     return {"host": h, "state_port": port, "timeout_s": timeout_s, "curve": curve}
+
+
+def _http_endpoint(url: str | None, token_file: Path | None, timeout_s: float,
+                   other: object) -> dict[str, Any]:
+    """The endpoint of ``--http URL [--token FILE]``: the console, not the sockets."""
+    from ..console.client import ConsoleClient, read_token
+
+    if url is None:
+        raise ConfigError("<flags>", "--token goes with --http URL", key="--token")
+    if other:
+        raise ConfigError("<flags>", "give --http, or the controller's own address "
+                          "(--venue, --host, --state-port, --key), not both", key="--http")
+    token = read_token(str(token_file)) if token_file is not None else None
+    return {"http": ConsoleClient(url, token, timeout_s)}
 
 
 def _number(value: str, flag: str, lo: float, hi: float) -> float:
@@ -322,6 +346,9 @@ def _summary(name: str, data: dict[str, Any]) -> str:
 
 @contextmanager
 def _client(kind: str, endpoint: dict[str, Any], **extra: Any) -> Iterator[Any]:
+    if "http" in endpoint:            # through the console: its token sets the rights
+        yield endpoint["http"]
+        return
     if kind == "kiosk":
         from ..sync.kiosk import KioskClient
 
@@ -346,7 +373,8 @@ def _client(kind: str, endpoint: dict[str, Any], **extra: Any) -> Iterator[Any]:
 @_network_options
 @click.pass_context
 def ctl(ctx: click.Context, venue: Path | None, host: str | None, state_port: int | None,
-        timeout_s: float, key_file: Path | None, server_key: Path | None) -> None:
+        timeout_s: float, key_file: Path | None, server_key: Path | None,
+        http_url: str | None, token_file: Path | None) -> None:
     """Operate a running show: GO, pause, goto, blackout, panic, status.
 
     \b
@@ -362,7 +390,8 @@ def ctl(ctx: click.Context, venue: Path | None, host: str | None, state_port: in
     Every change takes effect a moment later (--delay, 0.2 s), on the same frame on every
     node. The show's state survives a controller restart.
     """
-    ctx.obj = _endpoint(venue, host, state_port, timeout_s, key_file, "operator", server_key)
+    ctx.obj = _endpoint(venue, host, state_port, timeout_s, key_file, "operator", server_key,
+                        http_url, token_file)
 
 
 def _ctl_send(ctx: click.Context, name: str, **args: Any) -> dict[str, Any]:
@@ -388,7 +417,8 @@ def ctl_status(ctx: click.Context, as_json: bool) -> None:
 @_network_options
 @click.option("--json", "as_json", is_flag=True, help="Print the controller's answer as JSON.")
 def status(venue: Path | None, host: str | None, state_port: int | None, timeout_s: float,
-           key_file: Path | None, server_key: Path | None, as_json: bool) -> None:
+           key_file: Path | None, server_key: Path | None, http_url: str | None,
+           token_file: Path | None, as_json: bool) -> None:
     """Show the show time, what plays, and every node and kiosk the controller knows
     (the same as `exhibit ctl status`).
 
@@ -396,7 +426,7 @@ def status(venue: Path | None, host: str | None, state_port: int | None, timeout
     its render loop stalls and "lost" when it falls silent.
     """
     _print_status(_endpoint(venue, host, state_port, timeout_s, key_file, "operator",
-                            server_key), as_json)
+                            server_key, http_url, token_file), as_json)
 
 
 def _print_status(endpoint: dict[str, Any], as_json: bool) -> None:
@@ -507,7 +537,7 @@ def ctl_capture(ctx: click.Context, tag: str, delay: str | None) -> None:
 @click.pass_context
 def kiosk(ctx: click.Context, venue: Path | None, host: str | None, state_port: int | None,
           timeout_s: float, key_file: Path | None, server_key: Path | None,
-          kiosk_id: str) -> None:
+          http_url: str | None, token_file: Path | None, kiosk_id: str) -> None:
     """Act as a visitor kiosk: select an artifact, touch, switch the language.
 
     \b
@@ -520,8 +550,8 @@ def kiosk(ctx: click.Context, venue: Path | None, host: str | None, state_port: 
     """
     if not 0 < len(kiosk_id) <= 256:
         raise ConfigError("<flags>", "must be 1 to 256 characters", key="--id")
-    ctx.obj = {**_endpoint(venue, host, state_port, timeout_s, key_file, "kiosk", server_key),
-               "kiosk_id": kiosk_id}
+    ctx.obj = {**_endpoint(venue, host, state_port, timeout_s, key_file, "kiosk", server_key,
+                           http_url, token_file), "kiosk_id": kiosk_id}
 
 
 def _kiosk(ctx: click.Context) -> Any:

@@ -298,8 +298,9 @@ def test_the_wall_and_the_log_when_given(make_client) -> None:
     wall = client.get("/api/wall", headers=OP).json()
     assert (wall["venue"], wall["width"], wall["height"], wall["shape"]) == (
         "Hall of Ice", 4.0, 2.0, "flat")
+    # Each display in its colour of `exhibit wall check`'s picture (the second: orange).
     assert wall["displays"][1] == {"id": "right", "rect": [1.8, 0.0, 2.2, 2.0],
-                                   "pixels": [800, 400]}
+                                   "pixels": [800, 400], "colour": "#ff7f0e"}
     assert client.get("/api/show", headers=OP).json()["venue"] == "Hall of Ice"
     assert client.get("/api/log", headers=OP).json() == {"lines": tail.lines()}
     (listener,) = tail.listeners          # a new warning becomes a "log" event
