@@ -20,6 +20,7 @@ exit status 1; bad arguments are one line and exit status 2.
 from __future__ import annotations
 
 import math
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -212,10 +213,15 @@ def node(venue: Path, show: Path, display_id: str, bundle_dir: Path | None, host
     # Every cue it may be asked to play can be built: one line per problem, before the
     # wall goes live (a misspelt scene would otherwise stop the node at that cue).
     checked_show(v, s, show, Path(settings.bundle_dir))
-    from ..runtime.node_app import run_node
+    from ..runtime.node_app import RESTART, run_node
 
     start_logging()
-    sys.exit(run_node(settings, s))
+    code = run_node(settings, s)
+    if code == RESTART:       # the operator's `restart`: the same command, afresh
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.execv(sys.executable, [sys.executable, "-m", "exhibit_engine.cli", *sys.argv[1:]])
+    sys.exit(code)
 
 
 # ------------------------------------------------------------- ctl, kiosk, status: shared

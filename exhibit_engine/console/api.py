@@ -358,13 +358,13 @@ def create_app(hub: Hub, config: ConsoleConfig | None = None, *,
     with_body("select", Select, "Select an item (kiosk tokens too).")
     with_body("language", Language, "Set the visitors' language (kiosk tokens too).")
 
-    @app.post("/api/nodes/{node_id}/restart", tags=["commands"], status_code=501,
-              responses={501: {"model": ErrorOut, "description": "Not in the protocol yet"}})
-    async def restart_node(node_id: str = Path(max_length=256)) -> JSONResponse:
-        """Restart a node's process (not in protocol version 2 yet: 501)."""
-        return Problem(501, f"cannot restart {node_id[:64]!r}: protocol version 2 has no "
-                            "restart command", note="restart the node's service on its "
-                       "machine (systemd); a node rejoins by itself").response()
+    @app.post("/api/nodes/{node_id}/restart", response_model=CommandOut, tags=["commands"],
+              operation_id="restart")
+    async def restart_node(node_id: str = Path(min_length=1, max_length=256),
+                           role: str = Depends(_role)) -> CommandOut:
+        """Restart a projector's process: it leaves and starts afresh with the same
+        arguments, and is listed as loading meanwhile (409: no such projector)."""
+        return await run(role, "restart", {"node": node_id})
 
     # ------------------------------------------------------------------ stream, login, docs
 

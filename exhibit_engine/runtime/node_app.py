@@ -33,7 +33,7 @@ from .health import FrameStats, GpuInfo
 from .playback import Frame, Playback
 from ..wall.frustum import display_frustum
 
-__all__ = ["HEADLESS_FPS", "NodeRun", "capture", "has_display", "run_node"]
+__all__ = ["HEADLESS_FPS", "NodeRun", "RESTART", "capture", "has_display", "run_node"]
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +44,11 @@ HEADLESS_FPS = 30.0
 def has_display() -> bool:
     """Whether a window can be opened here (an X11 or Wayland display is set)."""
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+#: :func:`run_node`'s exit code when the operator asked this node to restart (the
+#: ``exhibit node`` command then re-executes itself).
+RESTART = 75
 
 
 @dataclass
@@ -59,10 +64,12 @@ class NodeRun:
     captures: list[str] = field(default_factory=list)
     capture_errors: list[str] = field(default_factory=list)
     error: str | None = None
+    restarting: Any = field(default=None, repr=False)   # the load announced at a restart
 
     def to_json(self) -> str:
         """The run as JSON."""
-        return json.dumps(self.__dict__, indent=2)
+        return json.dumps({k: v for k, v in self.__dict__.items() if k != "restarting"},
+                          indent=2)
 
 
 def capture(renderer: Any, folder: Path, display: str, tag: object) -> Path:
@@ -391,6 +398,15 @@ def run_node(settings: NodeSettings, show: ShowConfig) -> int:
             t, controller_t = times
             frame = playback.frame(link.session_state(), controller_t)
             for event in link.take_events(t, controller_t):
+                if event.kind == "restart" and event.args.get("node") == disp.id:
+                    # The operator restarts this node: say so, then leave; the command
+                    # starts the process afresh (same arguments, same pid).
+                    log.warning("restart asked by the operator; starting afresh")
+                    # Announced as a load that outlives this process (listed "loading",
+                    # not lost, until the new one beats): the announcement is never ended.
+                    run.restarting = link.loading(30.0)
+                    run.restarting.__enter__()
+                    return RESTART
                 if event.kind == "capture" and capture_dir is not None:
                     tag = event.args.get("tag", "capture")
                     _draw_or_report(renderer, scenes, frame, event.effective_at, extra)

@@ -56,7 +56,6 @@ from ._status import fit_status
 from .commands import COMMANDS, ROLE_COMMANDS, check_command
 from .persist import SavedSession, wire_safe
 from .protocol import (
-    MAX_STATE_BYTES,
     PROTOCOL_VERSION,
     Command,
     Event,
@@ -73,7 +72,7 @@ from .protocol import (
     decode_anchor,
     encode_anchor,
 )
-from .snapshot import snapshot_messages
+from .snapshot import DEBUG_FILL_PREFIX, debug_filled, snapshot_messages
 
 __all__ = ["Actions", "ControllerCore", "DEBUG_FILL_PREFIX", "HELLO_FIRST", "HUNG_AFTER_S",
            "LOST_AFTER_S", "PEER_LOST_AFTER_S", "SNAPSHOT_EVERY_S"]
@@ -92,8 +91,6 @@ PEER_LOST_AFTER_S = 3.0
 #: ``{"hello_first": true}``, so a client says hello and sends the command again.
 HELLO_FIRST = ("say hello first: this controller takes commands only from a peer it has "
                "welcomed (docs/protocol.md §5)")
-#: The state keys ``debug-fill`` sets (development mode; see docs/protocol.md §7).
-DEBUG_FILL_PREFIX = "debug/fill/"
 #: A peer gets at most one snapshot answer this often (a 20-byte request can ask for
 #: megabytes, so a flood of requests must not turn into a flood of answers).
 SNAPSHOT_EVERY_S = 0.1
@@ -185,6 +182,7 @@ class ControllerCore:
             "select": self._cmd_select,
             "language": self._cmd_language,
             "debug-fill": self._cmd_debug_fill,
+            "restart": self._cmd_restart,
             **{name: partial(self._cmd_show, name)
                for name, spec in COMMANDS.items() if spec.show},
         }
@@ -485,12 +483,8 @@ class ControllerCore:
         return "joined"
 
     def status(self, now: float) -> dict[str, Any]:
-        """The answer to the ``status`` command.
-
-        It always fits one frame: past :data:`~._status.STATUS_BYTES` the nodes lose
-        ``captures`` and ``extra`` (``trimmed``: true), then joined nodes are listed before
-        lost ones and the rest are counted in ``omitted`` (see :func:`~._status.fit_status`).
-        """
+        """The answer to the ``status`` command, trimmed to one frame
+        (:func:`~._status.fit_status`)."""
         nodes = [n.row(now, self.node_state(n, now))
                  for n in sorted(self.nodes.values(), key=lambda n: n.node_id)]
         data = {"show_time": self.show_time(now), "session": self.session, "seq": self.seq,
@@ -561,25 +555,31 @@ class ControllerCore:
 
     def _cmd_debug_fill(self, args: Mapping[str, Any], now: float,
                         ) -> tuple[dict[str, Any], list[Message]]:
-        """Development mode: ``keys`` filler keys of ``value_bytes`` characters under one
-        new seq (nodes see the gap and take a snapshot of many parts); 0 removes them."""
-        n, size = int(args["keys"]), int(args["value_bytes"])
-        why = ("only in development mode (a controller without [security] curve)"
-               if not self.debug_commands else f"{n:,} keys of {size:,} bytes pass the "
-               f"state's {MAX_STATE_BYTES:,}-byte limit" if n * size > MAX_STATE_BYTES else "")
-        if why:             # (the size before megabytes of parts are built)
-            raise CommandError("debug-fill", f"debug-fill: {why}")
-        state = {**{k: v for k, v in self.state.items() if not k.startswith(DEBUG_FILL_PREFIX)},
-                 **{f"{DEBUG_FILL_PREFIX}{i:05d}": "x" * size for i in range(n)}}
+        """Development mode only: filler keys (:func:`~.snapshot.debug_filled`)."""
+        if not self.debug_commands:
+            raise CommandError("debug-fill", "debug-fill: only in development mode (a "
+                               "controller without [security] curve)")
         try:
-            answer = snapshot_messages(0, self.seq + 1, state)
+            state, answer = debug_filled(self.state, int(args["keys"]),
+                                         int(args["value_bytes"]), self.seq + 1)
         except ProtocolError as exc:
             raise CommandError("debug-fill", f"debug-fill: {exc.rule}") from None
-        self.state = state
-        self.seq += 1
-        self._snapshot_cache = ((self.seq, len(self.state)), answer)
-        return {"keys": n, "state_keys": len(self.state), "parts": len(answer) - 1,
+        self.state, self.seq = state, self.seq + 1
+        self._snapshot_cache = ((self.seq, len(state)), answer)
+        return {"keys": int(args["keys"]), "state_keys": len(state), "parts": len(answer) - 1,
                 "state_seq": self.seq}, []
+
+    def _cmd_restart(self, args: Mapping[str, Any], now: float,
+                     ) -> tuple[dict[str, Any], list[Message]]:
+        """A projector's process starts afresh (the node re-executes itself on the event)."""
+        info = self.nodes.get(args["node"])
+        if info is None or info.role != "projector":
+            known = ", ".join(sorted(n for n, i in self.nodes.items() if i.role == "projector"))
+            raise CommandError("restart", f"restart: no projector {args['node'][:64]!r} "
+                               f"(known: {known or 'none'})")
+        event = self._event("restart", now + args["delay"], {"node": info.node_id})
+        return {"node": info.node_id, "controller_at": event.controller_at, "seq": event.seq}, [
+            event]
 
     def _cmd_language(self, args: Mapping[str, Any], now: float,
                       ) -> tuple[dict[str, Any], list[Message]]:

@@ -29,7 +29,7 @@ from .protocol import (
     SnapshotPart,
 )
 
-__all__ = ["SnapshotAssembly", "snapshot_messages"]
+__all__ = ["DEBUG_FILL_PREFIX", "SnapshotAssembly", "debug_filled", "snapshot_messages"]
 
 # Room in frame 2 for the entries of one part (a map header is at most 5 bytes).
 _PART_BUDGET = MAX_FRAME_BYTES - 16
@@ -191,3 +191,25 @@ class SnapshotAssembly:
             raise ProtocolError("snapshot: items do not match the digest (altered or "
                                 "reordered parts)", peer)
         return self.items
+
+
+#: The state keys ``debug-fill`` sets (development mode; see docs/protocol.md §7).
+DEBUG_FILL_PREFIX = "debug/fill/"
+
+
+def debug_filled(state: Mapping[str, Any], keys: int, value_bytes: int, seq: int,
+                 ) -> tuple[dict[str, Any], list[Message]]:
+    """``state`` with ``keys`` filler keys (``debug/fill/00000``...) of ``value_bytes``
+    characters each instead of any it had (0: none), and its snapshot answer at ``seq``:
+    a state of many parts to test a peer against.
+
+    Raises:
+        ProtocolError: the filled state would pass a limit of the protocol (checked by
+            size before megabytes of parts are built).
+    """
+    if keys * value_bytes > MAX_STATE_BYTES:
+        raise ProtocolError(f"{keys:,} keys of {value_bytes:,} bytes pass the state's "
+                            f"{MAX_STATE_BYTES:,}-byte limit")
+    filled = {**{k: v for k, v in state.items() if not k.startswith(DEBUG_FILL_PREFIX)},
+              **{f"{DEBUG_FILL_PREFIX}{i:05d}": "x" * value_bytes for i in range(keys)}}
+    return filled, snapshot_messages(0, seq, filled)

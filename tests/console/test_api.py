@@ -212,10 +212,22 @@ def test_a_forgotten_console_says_hello_again(make_client, controller) -> None:
     assert answer.status_code == 200, answer.text
 
 
-def test_restart_is_501_with_a_note(make_client) -> None:
-    answer = make_client(TOKENS).post("/api/nodes/left/restart", headers=OP)
-    assert answer.status_code == 501
-    assert "no restart command" in answer.json()["error"] and answer.json()["note"]
+def test_restart_names_a_projector_and_publishes_its_event(make_client, controller) -> None:
+    client = make_client(TOKENS)
+    unknown = client.post("/api/nodes/left/restart", headers=OP)
+    assert unknown.status_code == 409
+    assert unknown.json()["error"] == "restart: no projector 'left' (known: none)"
+    controller.node("left")
+    events: list = []
+    controller.listen(events.append)
+    answer = client.post("/api/nodes/left/restart", headers=OP)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["data"]["node"] == "left"
+    (event,) = [e for e in events if getattr(e, "kind", None) == "restart"]
+    assert event.args == {"node": "left"}
+    assert event.controller_at == answer.json()["data"]["controller_at"]
+    kiosk = client.post("/api/nodes/left/restart", headers=KI)
+    assert kiosk.status_code == 403
 
 
 def test_metrics_is_501_until_given_then_calls_the_hook(make_client) -> None:
