@@ -43,11 +43,13 @@ class Seek(BaseModel):
     """Jump to a show time, optionally changing the rate."""
 
     model_config = _STRICT
-    position: float = Field(ge=-1e9, le=1e9, description="Show seconds.")
-    rate: float | None = Field(None, ge=-16.0, le=16.0,
-                               description="Show seconds per second (omitted: 1, or kept "
-                                           "with a cue list; 0-16 there).")
-    delay: float | None = Field(None, ge=0.0, le=60.0)
+    # The show control's ranges (a show with a cue list, which is what a console runs):
+    # the bare protocol's seek also takes negative positions and rates (exhibit ctl).
+    position: float = Field(ge=0.0, le=1e9, description="Show seconds.")
+    rate: float | None = Field(None, ge=0.0, le=16.0,
+                               description="Show seconds per second, 0-16 (omitted: kept; "
+                                           "0 holds).")
+    delay: float | None = Field(None, ge=0.0, le=10.0)
 
 
 class Blackout(BaseModel):
@@ -64,9 +66,11 @@ class Capture(BaseModel):
     """Every node saves the same frame under ``tag``."""
 
     model_config = _STRICT
+    # A portable file name, stricter than the protocol's rule (any printable text without
+    # '/', '\\' or a leading '.'), so that the schema says exactly what is accepted.
     tag: str = Field(min_length=1, max_length=_TEXT,
-                     description="A safe file name: no '/', '\\\\', control characters "
-                                 "or leading '.'.")
+                     pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.+=@-]*$", description="A file name: letters, digits and _ . + = @ - (not "
+                                 "starting with '.', '+', '=', '@' or '-').")
     delay: float | None = Field(None, ge=0.0, le=60.0)
 
 

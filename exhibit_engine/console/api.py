@@ -356,7 +356,7 @@ def create_app(hub: Hub, config: ConsoleConfig | None = None, *,
     with_body("blackout", Blackout, "Fade the wall to black, or back.")
     with_body("capture", Capture, "Every node saves the same frame.")
     with_body("select", Select, "Select an item (kiosk tokens too).")
-    with_body("language", Language, "Set the visitors' language (kiosk tokens too).")
+    with_body("language", _languages(hub), "Set the visitors' language (kiosk tokens too).")
 
     @app.post("/api/nodes/{node_id}/restart", response_model=CommandOut, tags=["commands"],
               operation_id="restart")
@@ -445,6 +445,22 @@ def _without_422(doc: dict[str, Any]) -> dict[str, Any]:
         for operation in operations.values():
             operation.get("responses", {}).pop("422", None)
     return doc
+
+
+def _languages(hub: Hub) -> type[Language]:
+    """``language``'s body with the show's own languages (its title's, as the controller
+    judges them), so the schema lists exactly those."""
+    from typing import Literal
+
+    from pydantic import Field, create_model
+
+    from ..sync._show import DEFAULT_LANGUAGES
+
+    langs = tuple(hub.show.title) if hub.show is not None and hub.show.title else \
+        DEFAULT_LANGUAGES
+    field = Field(description="One of the show's languages: " + ", ".join(langs))
+    return create_model("Language", __base__=Language,
+                        language=(Literal[langs], field))  # type: ignore[valid-type]
 
 
 def _bad_arguments(name: str, error: str) -> bool:
