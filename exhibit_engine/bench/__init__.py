@@ -54,6 +54,7 @@ __all__ = ["MB", "Metric", "Progress", "Report", "SUITES", "Target", "environmen
 #: Suite name -> module (imported on first use).
 SUITES: dict[str, str] = {
     "bundle": "exhibit_engine.bench.bundle",
+    "console": "exhibit_engine.bench.console",
     "render": "exhibit_engine.bench.render",
     "sync": "exhibit_engine.bench.sync",
     "wall": "exhibit_engine.bench.wall",

@@ -18,7 +18,8 @@ import click
 
 from ._params import Count, Finite, output_folder, output_path, parse_size
 
-__all__ = ["bench", "bench_bundle", "bench_render", "bench_sync", "bench_wall"]
+__all__ = ["bench", "bench_bundle", "bench_console", "bench_render", "bench_sync",
+           "bench_wall"]
 
 
 @contextlib.contextmanager
@@ -91,7 +92,7 @@ def bench() -> None:
 
     Every suite makes its own data unless given some, and measures a baseline in the
     same run (e.g. plain SHA-256 beside bundle validation), so its ratios mean the same
-    on any machine. Suites: bundle, render, sync, wall.
+    on any machine. Suites: bundle, console, render, sync, wall.
     """
 
 
@@ -185,6 +186,33 @@ def bench_sync(nodes: int, seconds: float, state_keys: int, json_path: Path | No
     from ..bench.sync import SyncBenchOptions, run
 
     opts = SyncBenchOptions(nodes=nodes, seconds=seconds, state_keys=state_keys)
+    with _bench_progress() as progress:
+        report = run(opts, progress)
+    _finish(report, json_path, check)
+
+
+@bench.command("console")
+@click.option("--seconds", type=Finite(1.0, 3600.0), default=20.0, show_default=True,
+              help="Length of each window: without load, then with it.")
+@click.option("--rps", type=Finite(1.0, 5000.0), default=200.0, show_default=True,
+              help="HTTP requests a second during the load.")
+@click.option("--streams", type=Count(0, 256), default=50, show_default=True,
+              help="Event streams open during the load.")
+@click.option("--nodes", type=Count(1, 32), default=3, show_default=True,
+              help="Sync-only node processes.")
+@_report_options("Exit 1 if an acceptance target is missed.")
+def bench_console(seconds: float, rps: float, streams: int, nodes: int,
+                  json_path: Path | None, check: bool) -> None:
+    """The operator's console under load: does it disturb the show?
+
+    A controller with its console on 127.0.0.1 and N sync-only nodes; the heartbeat's
+    regularity without load, then under RPS requests a second and STREAMS open event
+    streams with a GO a second through the API: heartbeat p99 and its ratio to the
+    baseline, HTTP GO -> nodes, event-stream lag, same-show-time application.
+    """
+    from ..bench.console import ConsoleBenchOptions, run
+
+    opts = ConsoleBenchOptions(seconds=seconds, rps=rps, streams=streams, nodes=nodes)
     with _bench_progress() as progress:
         report = run(opts, progress)
     _finish(report, json_path, check)

@@ -74,7 +74,7 @@ from .protocol import (
 )
 from .snapshot import DEBUG_FILL_PREFIX, debug_filled, snapshot_messages
 
-__all__ = ["Actions", "ControllerCore", "DEBUG_FILL_PREFIX", "HELLO_FIRST", "HUNG_AFTER_S",
+__all__ = ["Actions", "ControllerCore", "HELLO_FIRST", "HUNG_AFTER_S",
            "LOST_AFTER_S", "PEER_LOST_AFTER_S", "SNAPSHOT_EVERY_S"]
 
 # The controller's log, whichever of its modules writes the line.
