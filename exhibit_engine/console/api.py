@@ -80,7 +80,7 @@ KIOSK_ROUTES = frozenset({("GET", "/api/show"), ("POST", "/api/select"),
 #: Most event streams open at once; more are answered 503.
 MAX_STREAMS = 256
 
-_Metrics = Callable[[Mapping[str, Any]], tuple[bytes, str]]
+_Metrics = Callable[[Mapping[str, Any], Mapping[str, float]], tuple[bytes, str]]
 
 
 class _LogSource(Protocol):
@@ -181,7 +181,8 @@ def create_app(hub: Hub, config: ConsoleConfig | None = None, *,
     Args:
         hub: the link to the controller.
         config: ``[console]`` (its tokens and page languages); none: no tokens.
-        metrics: ``metrics(status) -> (body, content_type)`` for ``GET /metrics``;
+        metrics: ``metrics(status, counters) -> (body, content_type)`` for ``GET /metrics``
+            (``counters``: events, state updates and heartbeats the controller published);
             without it that route answers 501.
         venue: the venue, for ``GET /api/wall`` (501 without) and its name.
         log: the process's warnings (``lines()``, ``listen(fn)``), for ``GET /api/log``
@@ -413,7 +414,10 @@ def create_app(hub: Hub, config: ConsoleConfig | None = None, *,
         """Prometheus metrics of the wall (text format)."""
         if metrics is None:
             raise Problem(501, "metrics are not part of this console yet")
-        body, content_type = metrics(hub.status or {})
+        counts = hub.counters
+        body, content_type = metrics(hub.status or {}, {
+            "events": counts.get("Event", 0), "state_updates": counts.get("KeyUpdate", 0),
+            "heartbeats": counts.get("Heartbeat", 0)})
         return Response(body, media_type=content_type)
 
     if static is not None:

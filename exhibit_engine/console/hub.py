@@ -175,6 +175,9 @@ class Hub:
         self.controller_ok = False
         #: The latest show clock (see the module docstring), ``None`` before a heartbeat.
         self.clock: dict[str, Any] | None = None
+        #: What the controller published, counted by message type (``Event`` counts each
+        #: copy: the controller repeats events in its next heartbeats).
+        self.counters: dict[str, int] = {}
         #: Counts clock renewals, so a stream knows whether it sent the latest.
         self.clock_count = 0
         #: The controller's session, from its welcome.
@@ -355,6 +358,8 @@ class Hub:
             loop.call_soon_threadsafe(self._on_message, message)
 
     def _on_message(self, message: Message) -> None:
+        kind = type(message).__name__
+        self.counters[kind] = self.counters.get(kind, 0) + 1
         if isinstance(message, KeyUpdate):
             self.log.append("state", {"key": message.key, "value": message.value,
                                       "seq": message.seq})

@@ -235,8 +235,9 @@ def test_metrics_is_501_until_given_then_calls_the_hook(make_client) -> None:
     assert make_client(TOKENS).get("/metrics", headers=OP).status_code == 501
     seen: list[dict[str, Any]] = []
 
-    def metrics(status: dict[str, Any]) -> tuple[bytes, str]:
+    def metrics(status: dict[str, Any], counters: dict[str, float]) -> tuple[bytes, str]:
         seen.append(dict(status))
+        assert set(counters) == {"events", "state_updates", "heartbeats"}
         return b"exhibit_up 1\n", "text/plain; version=0.0.4"
 
     client = make_client(TOKENS, metrics=metrics)

@@ -352,6 +352,10 @@ async function loadAll() {
     const [show, cues, nodes] = await Promise.all([api("api/show"), api("api/cues"), api("api/nodes")]);
     takeShow(show); takeCues(cues); takeStatus(nodes);
     $("#venue").textContent = show.venue || "";
+    // The languages the venue offers its operators ([console] languages).
+    const offered = Array.isArray(show.languages) && show.languages.length ? show.languages : ["en", "zh"];
+    for (const b of document.querySelectorAll("[data-lang]")) b.hidden = !offered.includes(b.dataset.lang);
+    if (!offered.includes(view.lang)) { view.lang = offered[0]; applyText(); }
     view.wall = await api("api/wall").catch(() => null);
     const log = await api("api/log").catch(() => null);
     if (log && Array.isArray(log.lines)) view.log = log.lines;
