@@ -16,15 +16,13 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from ..e2e.conftest import CONTENT, ROOT, wait_until
+from ..e2e.conftest import CONTENT, ROOT, Procs, wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.render, pytest.mark.sync]
 
@@ -74,7 +72,7 @@ class Wall:
         self.show.write_text(SHOW, encoding="utf-8")
         self.state_port, self.publish_port, self.http_port = free_ports(3)
         self.bundle_dir = bundle_dir
-        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.procs = Procs(folder)
         self.common = ["--venue", str(CONTENT / "venue.toml"), "--show", str(self.show),
                        "--host", "127.0.0.1", "--state-port", str(self.state_port),
                        "--publish-port", str(self.publish_port)]
@@ -83,35 +81,14 @@ class Wall:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.http_port}/"
 
-    def start(self, name: str, *args: str) -> subprocess.Popen[bytes]:
-        with (self.folder / f"{name}.log").open("wb") as log:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "exhibit_engine.cli", *args],
-                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                env={**os.environ, "PYTHONUNBUFFERED": "1",
-                     "EXHIBIT_STATE_FILE": str(self.folder / "state.json")})
-        self.procs[name] = proc
-        return proc
-
     def start_all(self) -> None:
-        self.start("controller", "controller", *self.common, "--no-state",
-                   "--bundle-dir", str(self.bundle_dir),
-                   "--http", f"127.0.0.1:{self.http_port}")
+        self.procs.start("controller", "controller", *self.common, "--no-state",
+                         "--bundle-dir", str(self.bundle_dir),
+                         "--http", f"127.0.0.1:{self.http_port}")
         for d in DISPLAYS:
-            self.start(f"node-{d}", "node", *self.common, "--display", d,
-                       "--bundle-dir", str(self.bundle_dir), "--headless",
-                       "--render-scale", "0.05")
-
-    def stop_all(self) -> None:
-        for p in self.procs.values():
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        for p in self.procs.values():
-            try:
-                p.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
+            self.procs.start(f"node-{d}", "node", *self.common, "--display", d,
+                             "--bundle-dir", str(self.bundle_dir), "--headless",
+                             "--render-scale", "0.05")
 
 
 @pytest.fixture
@@ -121,7 +98,7 @@ def wall(tmp_path: Path, ice_exb: Path) -> Iterator[Wall]:
     try:
         yield w
     finally:
-        w.stop_all()
+        w.procs.stop_all()
 
 
 @pytest.fixture
@@ -201,7 +178,7 @@ def test_the_status_page_follows_the_show_and_its_buttons_drive_it(
     wait_until(lambda: "on" in driver.find_element("id", "blackout").get_attribute("class"),  # type: ignore[attr-defined]
                10.0, "blackout shown on")
 
-    victim = wall.procs[f"node-{DISPLAYS[0]}"]
+    victim = wall.procs.procs[f"node-{DISPLAYS[0]}"]
     victim.send_signal(signal.SIGKILL)
     killed = time.monotonic()
     victim.wait(timeout=10)
