@@ -181,7 +181,7 @@ def run_demo(out_dir: Path, content_dir: Path, headless: bool = False,
     ensure_bundles(show, content_dir, bundle_dir, say)
 
     host = "127.0.0.1"
-    state_port, pub_port = free_ports(2, host)
+    state_port, pub_port, http_port = free_ports(3, host)
     common = ["--venue", str(venue_path), "--show", str(show_path), "--host", host,
               "--state-port", str(state_port), "--publish-port", str(pub_port)]
     for stale in ("wall.png", "layout.png"):
@@ -220,7 +220,8 @@ def run_demo(out_dir: Path, content_dir: Path, headless: bool = False,
         first, *rest = venue.displays
         procs.append(_spawn(f"node-{first.id}", node_args(first.id), out_dir))
         # A fresh show every run: the demo's picture must not depend on the last one.
-        procs.append(_spawn("controller", ["controller", *common, "--no-state"], out_dir))
+        procs.append(_spawn("controller", ["controller", *common, "--no-state",
+                                           "--http", f"{host}:{http_port}"], out_dir))
         for d in rest:
             procs.append(_spawn(f"node-{d.id}", node_args(d.id), out_dir))
         say(f"started controller on {host}:{state_port}/{pub_port} and "
@@ -264,6 +265,7 @@ def run_demo(out_dir: Path, content_dir: Path, headless: bool = False,
         _summary(say, st, nodes(st), venue, at, time.monotonic() - started, wall_png,
                  layout_png)
         if not headless:
+            say(f"the operator's console: http://{host}:{http_port}/ (open it in a browser)")
             say("node windows are open; close them or press Ctrl-C to stop the show")
             try:
                 for p in procs:
