@@ -10,17 +10,15 @@ It is made of parts that each own one concern:
 - :class:`~._peers.Peers`: who is there (node ids, roles, keys, routing ids);
 - :mod:`.commands`: which role may send what, and every command's arguments (each
   command passes :func:`~.commands.check_command` before a handler sees it);
-- :class:`~._show.ShowSession`: the show control, whose changes the core applies to its
-  own state (sequence numbers, key updates, events);
-- :mod:`._status`: the ``status`` reply, trimmed to one frame.
+- :class:`~._show.ShowSession`: the show control (a cue list's: schedule, attract loop),
+  whose changes the core applies to its own state (seq numbers, key updates, events);
+- :mod:`._status`: the ``status`` reply, trimmed to one frame;
+- :class:`~._replies.RecentRequests`: a command's ``id`` retried acts once.
 
-Every command, its arguments and its reply are in :mod:`.commands` and
-``docs/protocol.md`` §7; a command from a peer that has not said hello is refused
-(:data:`HELLO_FIRST`). Every event takes effect at a controller time (``controller_at``,
-when its anchor does), with the show time there as ``effective_at``.
-
-With a cue list, a :class:`~exhibit_engine.show.control.ShowControl` runs the show (see
-:mod:`._show`); the heartbeat tick runs its schedule and attract loop.
+Commands and replies: :mod:`.commands`, ``docs/protocol.md`` §7; one from a peer that has
+not said hello is refused (:data:`HELLO_FIRST`). Every event takes effect at a controller
+time (``controller_at``, when its anchor does), with the show time there as
+``effective_at``.
 
 Who may send what is :data:`~.commands.ROLE_COMMANDS`. The role is the one the peer's
 CURVE key is allow-listed for (the ZAP handler of :mod:`.auth` names it and the key's id as
@@ -30,9 +28,8 @@ node id belongs to the key that holds it while its peer is not lost, and
 (:attr:`ControllerCore.bound_ids`). A refusal is a reply naming the rule; ``status``
 counts them (``refused``, ``last_refused``, ``handshakes_refused``).
 
-With a state file (:mod:`.persist`) the driver resumes the saved session at start
-(:meth:`ControllerCore.restore`) and saves :meth:`ControllerCore.saved` whenever
-:attr:`ControllerCore.save_mark` changes.
+With a state file (:mod:`.persist`) the driver resumes :meth:`ControllerCore.restore` and
+saves :meth:`ControllerCore.saved` whenever :attr:`ControllerCore.save_mark` changes.
 """
 
 from __future__ import annotations
@@ -51,6 +48,7 @@ from ..errors import CommandError, ProtocolError, VersionMismatch
 from ..show.anchor import ShowAnchor
 from ..show.control import ShowControl
 from ._peers import NodeInfo, Peers, a_role
+from ._replies import RecentRequests
 from ._show import ShowChange, ShowSession
 from ._status import fit_status
 from .commands import COMMANDS, ROLE_COMMANDS, check_command
@@ -166,6 +164,7 @@ class ControllerCore:
         self._refusal_logged_at = -math.inf
         self._unlogged_refusals = 0
         self.role_commands: dict[str, frozenset[str]] = dict(ROLE_COMMANDS)
+        self.recent = RecentRequests()            # replies by request id (retries)
         self.items: frozenset[str] | None = None
         self.insecure: str | None = None          # why this controller is open, if it is
         self.debug_commands = True                # debug-fill (the driver: off with CURVE)
@@ -218,16 +217,13 @@ class ControllerCore:
             message: the decoded message.
             now: the controller clock when it arrived.
             role: the role its CURVE key authenticated (the ZAP User-Id), or ``None`` in
-                development mode, where the role its hello claimed counts instead. A
-                hello claiming another role than its key's is refused (counted in
-                ``refused``), and commands are granted by :attr:`role_commands`.
-            key: the id of its CURVE key (from the User-Id), ``""`` in development
-                mode. A hello or status under a node id that another key holds, while
-                that node is not lost, is refused (counted in ``refused``).
+                development mode (its hello's counts; commands by :attr:`role_commands`).
+            key: the id of its CURVE key, ``""`` in development mode (a node id belongs
+                to the key that holds it while that node is not lost).
 
         Returns:
-            The replies for ``peer`` and the messages to publish. A Pong's ``t1`` and ``t2``
-            are both ``now``; the driver sets ``t2`` to the real send time.
+            The replies for ``peer`` and the messages to publish (a Pong's ``t2`` is
+            ``now``: the driver sets the real send time).
         """
         if isinstance(message, Ping):
             self.peers.touch(peer, now)
@@ -258,11 +254,16 @@ class ControllerCore:
             return Actions()
         if isinstance(message, Command):
             info = self.peers.welcomed(peer)
-            if info is None:
-                # Refused before anything is judged (so a retry after hello is safe).
+            if info is None:      # refused before anything is judged: a retry is safe
                 return self._refuse(HELLO_FIRST, message.req, now, {"hello_first": True})
             self.peers.touch(peer, now)           # any message is a sign of life (§5)
-            return self._command(message, now, role or info.role)
+            if message.id and (again := self.recent.again(info.node_id, message.id,
+                                                           message.req, now)):
+                return Actions(replies=(again,))  # a retry of one action: it acts once
+            actions = self._command(message, now, role or info.role)
+            if message.id and isinstance(actions.replies[0], Reply):
+                self.recent.remember(info.node_id, message.id, actions.replies[0], now)
+            return actions
         # Anything else (a peer echoing controller messages back) is not a request.
         self.note_malformed(peer, ProtocolError(f"{type(message).__name__} is not a request"))
         return Actions()
@@ -577,9 +578,8 @@ class ControllerCore:
             known = ", ".join(sorted(n for n, i in self.nodes.items() if i.role == "projector"))
             raise CommandError("restart", f"restart: no projector {args['node'][:64]!r} "
                                f"(known: {known or 'none'})")
-        event = self._event("restart", now + args["delay"], {"node": info.node_id})
-        return {"node": info.node_id, "controller_at": event.controller_at, "seq": event.seq}, [
-            event]
+        e = self._event("restart", now + args["delay"], {"node": info.node_id})
+        return {"node": info.node_id, "controller_at": e.controller_at, "seq": e.seq}, [e]
 
     def _cmd_language(self, args: Mapping[str, Any], now: float,
                       ) -> tuple[dict[str, Any], list[Message]]:

@@ -13,6 +13,7 @@ earlier, timed-out command is recognised and dropped.
 from __future__ import annotations
 
 import getpass
+import secrets
 import socket
 import time
 from collections.abc import Callable
@@ -135,18 +136,20 @@ class OperatorClient:
         """
         if self.session is None:
             self.join()
-        reply = self._command(name, args)
+        # One id for this action, whatever the retries: the controller acts on it once.
+        action = secrets.token_hex(8)
+        reply = self._command(name, args, action)
         if not reply.ok and reply.data.get("hello_first") is True:
             self.join()      # it restarted or forgot us; the command was not carried out
-            reply = self._command(name, args)
+            reply = self._command(name, args, action)
         if not reply.ok:
             raise SyncError(f"{self.address}: {reply.error or 'command failed'}")
         return dict(reply.data)
 
-    def _command(self, name: str, args: dict[str, Any]) -> Reply:
+    def _command(self, name: str, args: dict[str, Any], action: str = "") -> Reply:
         self._req += 1
         req = self._req
-        return cast(Reply, self._request(Command(name, args, req), repr(name),
+        return cast(Reply, self._request(Command(name, args, req, action), repr(name),
                                          lambda m: isinstance(m, Reply) and m.req == req))
 
     def _request(self, message: Message, what: str, answers: Callable[[Message], bool],

@@ -278,15 +278,25 @@ class NodeStatus(_Wire):
 
 @dataclass(frozen=True)
 class Command(_Wire):
-    """An operator (or kiosk) command; the controller answers with a Reply carrying ``req``."""
+    """An operator (or kiosk) command; the controller answers with a Reply carrying ``req``.
+
+    ``id`` (optional, at most 256 characters): the request's own id, the same for every
+    retry of one action (a kiosk's tap). The controller carries out the first command with
+    an id and answers a repeat of it from the same node id (within 60 s) with the first
+    one's reply, marked ``repeated``, without acting again.
+    """
 
     TYPE: ClassVar[bytes] = b"command"
     name: str
     args: Mapping[str, Any] = field(default_factory=dict)
     req: int = 0
+    id: str = ""
 
     def _body(self) -> dict[str, Any]:
-        return {"name": self.name, "args": dict(self.args), "req": self.req}
+        body = {"name": self.name, "args": dict(self.args), "req": self.req}
+        if self.id:
+            body["id"] = self.id
+        return body
 
 
 @dataclass(frozen=True)
@@ -486,7 +496,8 @@ _DECODERS: dict[bytes, tuple[int, Callable[[Body, list[bytes]], Message]]] = {
     b"heartbeat": (2, lambda b, f: Heartbeat(b.number("controller_time"), b.anchor("anchor"),
                                              b.count("seq"), b.text("session", ""))),
     b"node-status": (2, _node_status),
-    b"command": (2, lambda b, f: Command(b.text("name"), b.mapping("args"), b.count("req", 0))),
+    b"command": (2, lambda b, f: Command(b.text("name"), b.mapping("args"), b.count("req", 0),
+                                         b.text("id", "", nonempty=False))),
     b"reply": (2, lambda b, f: Reply(b.flag("ok"), b.mapping("data"),
                                      b.text("error", "", nonempty=False), b.count("req", 0))),
     b"event": (2, lambda b, f: Event(b.text("kind"), b.number("effective_at"),

@@ -539,3 +539,33 @@ def test_debug_fill_makes_a_state_of_many_snapshot_parts(core: ControllerCore) -
     core.debug_commands = False                       # a controller with CURVE
     reply, _ = command(core, "debug-fill", 1000.5, keys=10)
     assert not reply.ok and "only in development mode" in reply.error
+
+
+def test_a_command_retried_with_its_id_acts_once(core: ControllerCore) -> None:
+    """Issue 14: a kiosk's tap sent twice (a double tap, a retry after a blip) must act
+    once. A command's ``id`` names the action; a repeat from the same node gets the first
+    reply again, marked ``repeated``, and publishes nothing."""
+    core.handle(b"k1", p.Hello("lobby", "kiosk"), 1000.0)
+    tap = p.Command("select", {"item": "vase"}, 1, id="tap-0001")
+    first = core.handle(b"k1", tap, 1000.1)
+    assert first.replies[0].ok and len(first.publish) >= 2
+    seq = core.seq
+    again = core.handle(b"k1", replace(tap, req=2), 1000.2)
+    (reply,) = again.replies
+    assert again.publish == () and core.seq == seq
+    assert reply.req == 2 and reply.data == {**first.replies[0].data, "repeated": True}
+    # The same kiosk after a reconnect (a new routing id) is still the same node.
+    core.handle(b"k1-new", p.Hello("lobby", "kiosk"), 1001.0)
+    assert core.handle(b"k1-new", replace(tap, req=3), 1001.1).replies[0].data["repeated"]
+    # Another id, or the same id from another node, acts.
+    other = core.handle(b"k1", p.Command("select", {"item": "vase"}, 4, id="tap-0002"),
+                        1001.2)
+    assert other.publish and "repeated" not in other.replies[0].data
+    core.handle(b"k2", p.Hello("hall", "kiosk"), 1001.3)
+    assert core.handle(b"k2", p.Command("select", {"item": "vase"}, 5, id="tap-0001"),
+                       1001.4).publish
+    # Forgotten after a minute.
+    assert core.handle(b"k1", replace(tap, req=6), 1000.1 + 61.0).publish
+    # The id travels on the wire, and may be left out.
+    assert p.decode(tap.encode()).id == "tap-0001"
+    assert p.decode(p.Command("status").encode()).id == ""
