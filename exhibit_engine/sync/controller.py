@@ -330,7 +330,7 @@ class ControllerServer:
             if lock is not None:
                 for tmp in remove_stale_temps(path):
                     log.info("removed %s, left by a save that never finished", tmp)
-        except BaseException:
+        except Exception:       # release the lock, then let the error through
             if lock is not None:
                 lock.release()
             raise

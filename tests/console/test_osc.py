@@ -25,6 +25,8 @@ from exhibit_engine.console.osc import OscServer
 from exhibit_engine.errors import SyncError
 from exhibit_engine.sync import protocol as p
 
+from ..e2e.conftest import wait_until as _wait_until
+
 pytestmark = pytest.mark.sync
 
 CUES = (CueConfig("intro", "b", "s1", 10.0), CueConfig("hall", "b", "s2", 20.0),
@@ -33,12 +35,8 @@ SHOW = ShowConfig("osc", {"en": "OSC"}, (), CUES)
 
 
 def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    """Poll ``condition`` until it holds; fail at the deadline (never a fixed sleep)."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met within the deadline")
-        time.sleep(0.005)
+    """The e2e poll (an event wait between checks) at a short interval."""
+    _wait_until(condition, timeout, "the condition", interval=0.005)
 
 
 def status(server: Any) -> dict[str, Any]:
