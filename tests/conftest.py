@@ -91,6 +91,22 @@ def _private_model_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[N
 
 
 @pytest.fixture(scope="session")
+def heritage_exb(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """content/heritage packed, once per session."""
+    out = tmp_path_factory.mktemp("heritage") / "heritage.exb"
+    pack(ROOT / "content" / "heritage", out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def prints_exb(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """content/northern-prints packed, once per session."""
+    out = tmp_path_factory.mktemp("prints") / "northern-prints.exb"
+    pack(ROOT / "content" / "northern-prints", out)
+    return out
+
+
+@pytest.fixture(scope="session")
 def ice_exb(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """content/ice-festival packed into ``<tmp>/ice-festival.exb``, once per session."""
     out = tmp_path_factory.mktemp("ice") / "ice-festival.exb"

@@ -148,6 +148,10 @@ class _Layer:
         finally:
             if root is not None:
                 root.remove_node()
+            # what a scene hung on the rig (captions, annotation overlays) goes with it
+            for child in self.rig.get_children():
+                if child != self.camera_np:
+                    child.remove_node()
 
     def set_drawn(self, on: bool) -> None:
         """Whether the layer's offscreen buffer renders in the next frame."""

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from panda3d.core import Camera
 from PIL import Image
 
 from exhibit_engine.config import DisplayConfig, WallConfig
@@ -219,3 +220,20 @@ def test_the_renderer_names_its_gpu_and_never_guesses_its_memory(make_renderer) 
     r.close()
     with pytest.raises(RenderError, match="closed"):
         r.gpu()
+
+
+def test_a_scene_replaced_takes_what_it_hung_on_the_rig_with_it(heritage_exb: Path,
+                                                                 ice_bundle, make_renderer
+                                                                 ) -> None:
+    """The heritage scene's captions and annotations live on the camera rig; once the
+    next scene is loaded none of them may still be drawn over it."""
+    from exhibit_engine.assets.bundle import Bundle
+
+    r = make_renderer((64, 40))
+    with Bundle.open(heritage_exb) as heritage:
+        r.load(heritage, "gallery")
+        r.render(20.0, {"selected_item": "ding", "selected_at": 0.0})
+        assert len(r.rig.get_children()) > 1          # the overlay is there
+        r.load(ice_bundle, "castle-night")
+    kids = r.rig.get_children()
+    assert len(kids) == 1 and kids[0].node().is_of_type(Camera.get_class_type())

@@ -16,25 +16,7 @@ from typing import Any
 import pytest
 
 from exhibit_engine.assets.bundle import Bundle
-from exhibit_engine.assets.pack import pack
 
-CONTENT = Path(__file__).resolve().parents[2] / "content"
-
-
-@pytest.fixture(scope="session")
-def heritage_exb(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """content/heritage packed, once per session."""
-    out = tmp_path_factory.mktemp("heritage") / "heritage.exb"
-    pack(CONTENT / "heritage", out)
-    return out
-
-
-@pytest.fixture(scope="session")
-def prints_exb(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """content/northern-prints packed, once per session."""
-    out = tmp_path_factory.mktemp("prints") / "northern-prints.exb"
-    pack(CONTENT / "northern-prints", out)
-    return out
 
 
 @pytest.fixture(scope="module")
