@@ -10,13 +10,11 @@ before the first test. ``bundle`` is that bundle, open for the module's tests.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from exhibit_engine.assets.bundle import Bundle
-
 
 
 @pytest.fixture(scope="module")
