@@ -9,6 +9,7 @@ Thin: ``keys new`` writes the files through :mod:`exhibit_engine.assets.signing`
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
@@ -130,7 +131,11 @@ def keys_pin(pin_stdin: bool) -> None:
     from ..keys import check_pin_rule, hash_pin
 
     if pin_stdin:
-        line = click.get_text_stream("stdin").readline()
+        # Bytes, bounded: a PIN is ASCII digits, so anything else (a binary pipe, another
+        # encoding) only has to fail the rule, never raise while decoding.
+        raw = sys.stdin.buffer.readline(256) if hasattr(sys.stdin, "buffer") else \
+            sys.stdin.readline(256).encode("utf-8", "replace")
+        line = raw.decode("ascii", "replace")
         if not line.strip():
             raise ConfigError("<stdin>", "no PIN on standard input (one line of 4 to 12 "
                               "digits)")
