@@ -67,7 +67,7 @@ _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _LANGUAGE = re.compile(r"[a-z]{2,3}(-[A-Za-z0-9]{1,8}){0,3}")
 _DIGITS = re.compile(r"[0-9]{1,8}")
 _B64 = re.compile(r"[A-Za-z0-9+/]+={0,2}")
-_PIN_ITERATION_RANGE = (100_000, 1_000_000)   # below: too weak; above: a slow unlock
+_PIN_ITERATION_RANGE = (100_000, 500_000)   # below: weak; above: an unlock over 0.3 s
 _KIOSK_KEYS = ("id", "pixels", "dpi", "language", "wall_language", "idle_warning_s", "pin")
 
 
@@ -122,7 +122,7 @@ def split_pin_hash(text: str) -> tuple[int, bytes, bytes] | None:
     """``"pbkdf2-sha256$ITERATIONS$SALT$HASH"`` -> ``(iterations, salt, hash)``.
 
     SALT and HASH are standard base64; the salt is at least 16 bytes, the hash 32 (a
-    SHA-256), the iterations 100,000-1,000,000.
+    SHA-256), the iterations 100,000-500,000.
 
     Returns:
         The three parts, or ``None`` when ``text`` is not such a hash.

@@ -210,6 +210,7 @@ BROKEN = [
     "2468",                                                   # the PIN itself
     HASH.replace("pbkdf2-sha256", "pbkdf2-sha1"),
     HASH.replace("$200000$", "$1000$"),                       # too few iterations
+    HASH.replace("$200000$", "$600000$"),                     # a slow unlock
     HASH.replace("$200000$", "$99999999$"),                   # a minutes-long check
     HASH.replace("$200000$", "$²00000$"),
     HASH.rsplit("$", 1)[0],
