@@ -1,12 +1,15 @@
-"""``exhibit keys``: make the key pairs that sign bundles and secure the show network.
+"""``exhibit keys``: make the key pairs that sign bundles and secure the show network,
+and the hashes of the kiosks' operator PINs.
 
 Thin: ``keys new`` writes the files through :mod:`exhibit_engine.assets.signing`
 (Ed25519), :mod:`exhibit_engine.keys.curve` (CURVE) or :mod:`exhibit_engine.keys.token`
-(console tokens) and prints where they went.
+(console tokens) and prints where they went; ``keys pin`` hashes a PIN with
+:mod:`exhibit_engine.keys.pin` and prints the line for ``venue.toml`` (no file).
 """
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
@@ -14,7 +17,7 @@ import click
 from ..errors import ConfigError
 from ._params import output_folder
 
-__all__ = ["keys", "keys_new"]
+__all__ = ["keys", "keys_new", "keys_pin"]
 
 
 @click.group()
@@ -31,6 +34,9 @@ def keys() -> None:
 
     With `--kind token`, an operator (or kiosk) of the HTTP console gets a bearer token
     in NAME.token; the venue lists its SHA-256 under venue.toml [[console.tokens]].
+
+    `exhibit keys pin` hashes a kiosk's operator PIN (which leaves kiosk mode); the
+    venue lists the hash as `pin` in the kiosk's venue.toml [[kiosks]] table.
     """
 
 
@@ -101,3 +107,45 @@ def keys_new(name: str, directory: Path, kind: str, role: str, force: bool) -> N
     click.echo(f"new {kind} key {name!r}, key id {written.key_id}\n"
                f"  private: {written.private_path}  (secret; exhibit pack --sign)\n"
                f"  public:  {written.public_path}  (share; exhibit validate --trust)")
+
+
+@keys.command("pin")
+@click.option("--pin-stdin", is_flag=True, help="Read the PIN from the first line of "
+              "standard input instead of asking for it twice (for scripts).")
+def keys_pin(pin_stdin: bool) -> None:
+    """Hash a kiosk's operator PIN (4 to 12 digits) for venue.toml.
+
+    Asks for the PIN twice without showing it, then prints the line to paste into the
+    kiosk's [[kiosks]] table of venue.toml:
+
+    \b
+    pin = "pbkdf2-sha256$200000$<salt>$<hash>"
+
+    The file holds only the hash (PBKDF2-HMAC-SHA256, a random salt), never the PIN;
+    the same PIN hashed twice gives two different lines, both good. Nothing is
+    written to disk.
+
+    \b
+    printf '%s\\n' "$PIN" | exhibit keys pin --pin-stdin
+    """
+    from ..keys import check_pin_rule, hash_pin
+
+    if pin_stdin:
+        # Bytes, bounded: a PIN is ASCII digits, so anything else (a binary pipe, another
+        # encoding) only has to fail the rule, never raise while decoding.
+        raw = sys.stdin.buffer.readline(256) if hasattr(sys.stdin, "buffer") else \
+            sys.stdin.readline(256).encode("utf-8", "replace")
+        line = raw.decode("ascii", "replace")
+        if not line.strip():
+            raise ConfigError("<stdin>", "no PIN on standard input (one line of 4 to 12 "
+                              "digits)")
+        pin = check_pin_rule(line.rstrip("\r\n"), where="<stdin>", key=None)
+    else:
+        # Checked before the second prompt, and not by click's value_proc: click masks
+        # the typed text inside its messages, which garbles a rule that names digits.
+        pin = check_pin_rule(click.prompt("PIN (4-12 digits)", hide_input=True, err=True),
+                             where="<input>", key=None)
+        if click.prompt("Repeat the PIN", hide_input=True, err=True) != pin:
+            raise ConfigError("<input>", "the two PINs differ; nothing was printed")
+    click.echo("paste into the kiosk's [[kiosks]] table of venue.toml:", err=True)
+    click.echo(f'pin = "{hash_pin(pin)}"')

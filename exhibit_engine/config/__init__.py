@@ -12,6 +12,8 @@ This package parses, and that is all: it reads no key file (``[security]`` names
 - :mod:`.venue`: wall, displays, warps, network, bundle policy -> :class:`VenueConfig`.
 - :mod:`.security`: ``[security]`` -> :class:`SecurityConfig` (key file paths).
 - :mod:`.console`: ``[console]`` -> :class:`ConsoleConfig` (HTTP, OSC, token hashes).
+- :mod:`.kiosk`: ``[[kiosks]]`` -> :class:`KioskConfig` (screen, language, idle warning,
+  the operator PIN's hash).
 - :mod:`.show`: cues, attract loop, standby, opening hours -> :class:`ShowConfig`.
 - :mod:`.roles`: :class:`ControllerSettings` and :class:`NodeSettings`, resolved from
   flags, then environment (``EXHIBIT_<NAME>``), then the file, then the default.
@@ -20,6 +22,7 @@ The names below are the package's API: import them from ``exhibit_engine.config`
 """
 
 from .console import ConsoleConfig, ConsoleToken
+from .kiosk import KioskConfig
 from .roles import (
     ControllerSettings,
     NodeSettings,
@@ -62,6 +65,7 @@ __all__ = [
     "CornerPin",
     "CueConfig",
     "DisplayConfig",
+    "KioskConfig",
     "MAX_DURATION_S",
     "MeshWarp",
     "NetworkConfig",

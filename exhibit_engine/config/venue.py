@@ -1,13 +1,13 @@
 """``venue.toml`` -> :class:`VenueConfig`: the wall, its displays and their warps, the
-network, the bundle policy and the operator's console.
+network, the bundle policy, the operator's console and the visitor kiosks.
 
 ``venue.toml`` describes the hardware. :func:`load_venue` reads it with
 :mod:`tomllib`, checks it field by field (each display against the wall, each warp
 against its display's pixels) and turns every mistake into a
 :class:`~exhibit_engine.errors.ConfigError` naming the file and the dotted key. Every
 table is strict: an unknown key or table is refused with the nearest valid name. The
-``[security]`` table is parsed by :mod:`.security` and ``[console]`` by :mod:`.console`;
-no key file is read here.
+``[security]`` table is parsed by :mod:`.security`, ``[console]`` by :mod:`.console` and
+``[[kiosks]]`` by :mod:`.kiosk`; no key file is read here.
 """
 
 from __future__ import annotations
@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
-from ._toml import REQUIRED, Fields, read_toml
+from ._toml import REQUIRED, Fields, nearest, read_toml
 from .console import ConsoleConfig, parse_console
+from .kiosk import KioskConfig, parse_kiosks
 from .security import SecurityConfig, parse_security
 
 __all__ = [
@@ -189,6 +190,7 @@ class VenueConfig:
         bundles: which bundles the nodes accept.
         security: who may talk to the controller (key file paths; see :mod:`.security`).
         console: the operator's HTTP API and OSC (see :mod:`.console`).
+        kiosks: the visitor kiosks, in file order (see :mod:`.kiosk`).
     """
 
     id: str
@@ -200,6 +202,7 @@ class VenueConfig:
     bundles: BundlePolicy = BundlePolicy()
     security: SecurityConfig = SecurityConfig()
     console: ConsoleConfig = ConsoleConfig()
+    kiosks: tuple[KioskConfig, ...] = ()
 
     def display(self, display_id: str) -> DisplayConfig:
         """Return the display with this id.
@@ -213,6 +216,25 @@ class VenueConfig:
         known = ", ".join(d.id for d in self.displays)
         raise ConfigError(self.path or "venue", f"no display {display_id!r} (known: {known})",
                           key="displays")
+
+    def kiosk(self, kiosk_id: str) -> KioskConfig:
+        """Return the kiosk with this id.
+
+        Raises:
+            ConfigError: no ``[[kiosks]]`` table has that id (the message lists the
+                known ids and the nearest one).
+        """
+        for k in self.kiosks:
+            if k.id == kiosk_id:
+                return k
+        if not self.kiosks:
+            raise ConfigError(self.path or "venue", f"no kiosk {kiosk_id[:64]!r}: the venue "
+                              "has no [[kiosks]] table", key="kiosks")
+        ids = [k.id for k in self.kiosks]
+        near = nearest(kiosk_id, ids)
+        hint = f", did you mean `{near}`?" if near else ""
+        raise ConfigError(self.path or "venue", f"no kiosk {kiosk_id[:64]!r} (known: "
+                          f"{', '.join(ids)}){hint}", key="kiosks")
 
 
 def _wall(name: str, t: Fields) -> WallConfig:
@@ -352,7 +374,8 @@ def _display(name: str, d: Fields, wall: WallConfig) -> DisplayConfig:
 
 
 #: The top-level tables of ``venue.toml``.
-_VENUE_TABLES = ("venue", "wall", "network", "displays", "bundles", "security", "console")
+_VENUE_TABLES = ("venue", "wall", "network", "displays", "bundles", "security", "console",
+                 "kiosks")
 
 
 def load_venue(path: str | os.PathLike[str]) -> VenueConfig:
@@ -412,4 +435,5 @@ def load_venue(path: str | os.PathLike[str]) -> VenueConfig:
         security=parse_security(name, data.get("security", {}),
                                 tuple(d.id for d in displays)),
         console=parse_console(name, data.get("console", {})),
+        kiosks=parse_kiosks(name, data.get("kiosks", []), tuple(d.id for d in displays)),
     )

@@ -9,6 +9,7 @@ Core layer, below assets and sync: it imports only :mod:`exhibit_engine.config` 
 - :mod:`.curve`: CURVE key files (ZeroMQ certificates, bare Z85 lines) and Z85 itself.
   Making a CURVE pair needs libsodium and lives in :mod:`exhibit_engine.sync.auth`.
 - :mod:`.token`: console tokens (bearer secrets of the HTTP API) and their hashes.
+- :mod:`.pin`: operator PINs of the kiosks (4-12 digits) and their PBKDF2 hashes.
 - :mod:`.allow_list`: a venue's allow-list, read from the key files its ``[security]``
   names: the controller's public key, the role of each key, the display bindings.
 
@@ -37,6 +38,7 @@ from .files import (
     write_pair_files,
     write_secret_file,
 )
+from .pin import PIN_DIGITS, check_pin, check_pin_rule, hash_pin
 from .token import (
     TOKEN_SUFFIX,
     TokenFile,
@@ -52,10 +54,14 @@ __all__ = [
     "CurvePublicKey",
     "CurveSecretKey",
     "KEY_SUFFIX",
+    "PIN_DIGITS",
     "PUB_SUFFIX",
     "TOKEN_SUFFIX",
     "TokenFile",
     "check_key_name",
+    "check_pin",
+    "check_pin_rule",
+    "hash_pin",
     "is_z85_key",
     "key_id_of",
     "key_pair_paths",

@@ -59,6 +59,14 @@ trusted_keys = ["keys/curator.ed25519.pub"]
 require_signed = true
 [security]
 curve = false
+[[kiosks]]
+id = "k"
+pixels = [1920, 1080]
+dpi = 96
+language = "zh"
+wall_language = true
+idle_warning_s = 15
+pin = "pbkdf2-sha256$200000$2ZMwOVlZ/zfPhWfZwSZOuA==$WAjZLPmBDyQ2A9e9fIAguOw6JQ6eLTyIEafHIsPUO0o="
 """
 
 SHOW = """\
@@ -329,7 +337,8 @@ def test_every_toml_example_in_the_docs_that_is_config_loads(tmp_path: Path) -> 
     checked = 0
     for doc, block in blocks:
         tables = set(re.findall(r"^\[+([A-Za-z_]+)", block, re.M))
-        venue_tables = {"wall", "displays", "network", "security", "venue", "console"}
+        venue_tables = {"wall", "displays", "network", "security", "venue", "console",
+                        "kiosks"}
         show_tables = {"show", "cues", "attract", "standby", "schedule", "control"}
         if tables & venue_tables:
             text = block if "wall" in tables else base_venue + "\n" + block
