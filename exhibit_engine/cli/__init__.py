@@ -32,7 +32,7 @@ import click
 from .. import __version__
 from ..config.paths import shown
 from ..errors import ExhibitError
-from . import bench, bundles, demo, keys, logs, show, showcheck, wall
+from . import bench, bundles, demo, keys, kiosk_app, logs, show, showcheck, wall
 
 __all__ = ["main"]
 
@@ -64,7 +64,8 @@ def main() -> None:
     Operators:  controller, node, status,        -- run a show on a projector wall,
                 ctl go|pause|blackout|status...     cue it and watch every node;
                 logs                                read their JSON logs
-    Kiosks:     kiosk select|touch|language      -- what a visitor's touch sends
+    Kiosks:     kiosk app                        -- the visitor's touch app
+                kiosk select|touch|language      -- what a visitor's touch sends
     Installers: wall check, show check           -- check a venue's wall, draw it;
                                                     check a show against its bundles
     Newcomers:  demo                             -- the whole thing on one machine
@@ -87,6 +88,7 @@ main.add_command(show.controller)
 main.add_command(show.node)
 main.add_command(show.ctl)
 main.add_command(show.kiosk)
+show.kiosk.add_command(kiosk_app.app)
 main.add_command(show.status)
 main.add_command(logs.logs)
 main.add_command(showcheck.show)

@@ -14,9 +14,13 @@ import ctypes.util
 import functools
 from collections import deque
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["DROPPED_FACTOR", "FrameStats", "GpuInfo", "WINDOW_S", "read_gpu"]
+if TYPE_CHECKING:
+    from panda3d.core import NodePath
+
+__all__ = ["DROPPED_FACTOR", "FrameStats", "GeometryCount", "GpuInfo", "WINDOW_S",
+           "count_geometry", "read_gpu"]
 
 #: A frame longer than this many frame budgets counts as dropped.
 DROPPED_FACTOR = 1.5
@@ -180,3 +184,46 @@ def read_gpu(gsg: Any, display: Any = None, *, memory: bool = True) -> GpuInfo:
         parts[2] = f"OpenGL {parts[2]}"
     total, free = _memory_mb(gsg) if memory else (None, None)
     return GpuInfo("; ".join(p for p in parts if p)[:256], total, free, _refresh_hz(display))
+
+
+@dataclass(frozen=True)
+class GeometryCount:
+    """What a scene graph submits per frame, counted from the graph itself.
+
+    One draw call per non-empty primitive of every Geom, per instance (a model
+    instanced 20 times counts 20 times), for every node that is not hidden; before
+    view-frustum culling, so an upper bound of what one frame draws.
+
+    Attributes:
+        draw_calls: primitives drawn (one glDraw* each).
+        triangles: triangles (strips and fans decomposed).
+        points: point sprites (e.g. snowflakes).
+    """
+
+    draw_calls: int = 0
+    triangles: int = 0
+    points: int = 0
+
+
+def count_geometry(root: NodePath) -> GeometryCount:
+    """Count the draw calls, triangles and points below ``root`` (see :class:`GeometryCount`)."""
+    from panda3d.core import GeomPoints, GeomTriangles, GeomTrifans, GeomTristrips
+
+    calls = tris = points = 0
+    paths = list(root.find_all_matches("**/+GeomNode"))
+    if root.node().is_geom_node():
+        paths.append(root)
+    for gnp in paths:
+        if gnp.is_hidden() or gnp.is_stashed():
+            continue
+        for geom in gnp.node().get_geoms():
+            for prim in geom.get_primitives():
+                n = prim.get_num_primitives()
+                if n == 0:
+                    continue
+                calls += 1
+                if isinstance(prim, GeomPoints):
+                    points += n
+                elif isinstance(prim, (GeomTriangles, GeomTristrips, GeomTrifans)):
+                    tris += prim.decompose().get_num_primitives()
+    return GeometryCount(calls, tris, points)

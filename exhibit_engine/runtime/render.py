@@ -24,9 +24,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from panda3d.core import (Camera, GeomPoints, GeomTriangles, GeomTrifans, GeomTristrips,
-                          GraphicsEngine, GraphicsOutput, Lens, LPoint3, LVecBase2f, NodePath,
-                          PerspectiveLens, Texture)
+from panda3d.core import (Camera, GraphicsEngine, GraphicsOutput, Lens, LPoint3, LVecBase2f,
+                          NodePath, PerspectiveLens, Texture)
 from PIL import Image
 
 from ..config.paths import check_output_path, write_atomic
@@ -36,7 +35,7 @@ from ..scenes.registry import get_kind
 from ..wall.frustum import Frustum, centered_frustum
 from . import _gl
 from .cache import ModelCache
-from .health import GpuInfo, read_gpu
+from .health import GeometryCount, GpuInfo, count_geometry, read_gpu
 from .output import OutputCorrection, OutputPass
 from .transitions import Transition
 
@@ -78,47 +77,6 @@ def lens_from_frustum(frustum: Frustum, near: float = 0.1, far: float = 2000.0
             not all(math.isfinite(v) for v in lens.get_film_offset()):
         raise RenderError(f"frustum {frustum!r} does not define a lens")
     return lens
-
-
-@dataclass(frozen=True)
-class GeometryCount:
-    """What a scene graph submits per frame, counted from the graph itself.
-
-    One draw call per non-empty primitive of every Geom, per instance (a model
-    instanced 20 times counts 20 times), for every node that is not hidden; before
-    view-frustum culling, so an upper bound of what one frame draws.
-
-    Attributes:
-        draw_calls: primitives drawn (one glDraw* each).
-        triangles: triangles (strips and fans decomposed).
-        points: point sprites (e.g. snowflakes).
-    """
-
-    draw_calls: int = 0
-    triangles: int = 0
-    points: int = 0
-
-
-def count_geometry(root: NodePath) -> GeometryCount:
-    """Count the draw calls, triangles and points below ``root`` (see :class:`GeometryCount`)."""
-    calls = tris = points = 0
-    paths = list(root.find_all_matches("**/+GeomNode"))
-    if root.node().is_geom_node():
-        paths.append(root)
-    for gnp in paths:
-        if gnp.is_hidden() or gnp.is_stashed():
-            continue
-        for geom in gnp.node().get_geoms():
-            for prim in geom.get_primitives():
-                n = prim.get_num_primitives()
-                if n == 0:
-                    continue
-                calls += 1
-                if isinstance(prim, GeomPoints):
-                    points += n
-                elif isinstance(prim, (GeomTriangles, GeomTristrips, GeomTrifans)):
-                    tris += prim.decompose().get_num_primitives()
-    return GeometryCount(calls, tris, points)
 
 
 class _Layer:
@@ -260,6 +218,26 @@ class Renderer:
     def output_correction(self) -> OutputCorrection | None:
         """The final pass's correction, or ``None`` (see :meth:`set_output`)."""
         return self._correction
+
+    @property
+    def output(self) -> GraphicsOutput:
+        """The window or buffer drawn into, for overlays with display regions of their own
+        (the kiosk's pages); a region sorted below 0 draws before the scene, above after."""
+        return self._output
+
+    def set_viewport(self, left: float = 0.0, right: float = 1.0, bottom: float = 0.0,
+                     top: float = 1.0) -> None:
+        """Draw the scene into this part of the output only (fractions, 0 = left/bottom),
+        with a lens of that part's aspect ratio; the default is the whole output.
+
+        Raises:
+            RenderError: the rectangle is empty or outside the output.
+        """
+        if not (0.0 <= left < right <= 1.0 and 0.0 <= bottom < top <= 1.0):
+            raise RenderError(f"invalid viewport {(left, right, bottom, top)!r}")
+        self._region.set_dimensions(left, right, bottom, top)
+        w, h = (right - left) * self.size[0], (top - bottom) * self.size[1]
+        self.set_frustum(centered_frustum(w / h))
 
     @property
     def lens(self) -> Lens:
