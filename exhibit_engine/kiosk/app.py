@@ -444,8 +444,7 @@ class KioskApp:
             st = status.get("show_time")
             if isinstance(st, (int, float)):
                 wall_time = float(st) + (time.monotonic() - link.status_at)
-            sel = status.get("selected_item")
-            wall_item = sel.get("item") if isinstance(sel, dict) else sel
+            wall_item = (status.get("show") or {}).get("selected_item")
         for req in s.tick(self.t, online=link.online, wall_time=wall_time,
                           wall_item=wall_item if isinstance(wall_item, str) else None):
             self._send(req, req.cause)

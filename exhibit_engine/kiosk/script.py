@@ -16,7 +16,9 @@ A script is TOML::
     screenshot = "item-ru"    # writes <out>/item-ru.png
     [[steps]]
     until = "screen:item"     # wait for a condition (timeout s, default 10), else fail:
-    timeout = 5               #   screen:NAME, online, offline, wall:ITEM, feedback:STATE
+    timeout = 5               #   screen:NAME, online, offline, wall:ITEM (the wall's
+                              #   selection), program:NAME (main, attract, standby),
+                              #   feedback:STATE (sending, moving, on_wall, refused, offline)
     [[steps]]
     random_taps = 1000        # taps at random points, spread evenly over `over` s
     over = 60.0
@@ -52,7 +54,7 @@ __all__ = ["CLOCKS", "CONDITIONS", "MAX_STEPS", "Player", "Script", "Step", "loa
 #: How script time runs.
 CLOCKS = ("real", "virtual")
 #: What ``until`` may wait for (a prefix, then a value where it takes one).
-CONDITIONS = ("screen:", "online", "offline", "wall:", "feedback:")
+CONDITIONS = ("screen:", "online", "offline", "wall:", "program:", "feedback:")
 #: The most steps a script may have (random taps count one each).
 MAX_STEPS = 100_000
 _KEYS = {"tap", "wait", "screenshot", "until", "timeout", "random_taps", "over", "seed"}
@@ -159,8 +161,8 @@ def _step(name: str, where: str, s: dict[str, Any]) -> Step:
         if not isinstance(value, str) or not any(
                 value == c or (c.endswith(":") and value.startswith(c) and len(value) > len(c))
                 for c in CONDITIONS):
-            raise ConfigError(name, "must be screen:NAME, online, offline, wall:ITEM or "
-                              "feedback:STATE", key=f"{where}.until")
+            raise ConfigError(name, "must be screen:NAME, online, offline, wall:ITEM, "
+                              "program:NAME or feedback:STATE", key=f"{where}.until")
         return Step("until", value, _num(name, f"{where}.timeout", s.get("timeout", 10.0),
                                           0.0, 3600.0))
     n = s["random_taps"]
@@ -256,6 +258,7 @@ class Player:
             return s.screen == value
         if kind == "feedback":
             return s.feedback is not None and s.feedback.state == value
-        status = app.setup.link.status or {}
-        sel = status.get("selected_item")
-        return (sel.get("item") if isinstance(sel, dict) else sel) == value
+        show = (app.setup.link.status or {}).get("show") or {}
+        if kind == "program":
+            return show.get("program") == value
+        return show.get("selected_item") == value
