@@ -25,7 +25,9 @@ What a tap gets (:attr:`Ticket.state`):
 
 - ``"done"``: the reply's data (``select``: ``effective_at``, ``seq``, ``state_seq``).
 - ``"refused"``: the controller answered no; :attr:`Ticket.reason` is its one line
-  (``select: no bundle of the show has item 'x'``).
+  (``select: no bundle of the show has item 'x'``). A kiosk the controller turns away
+  (its hello refused, or its CURVE key not in the venue's ``[security]``) is not online,
+  and says why in every ``"offline"`` reason until it is let in.
 - ``"offline"``: no answer. Online, a command that times out is sent once more with the
   same id, then fails: at most ``2 * timeout_s``. Offline for less than :data:`GRACE_S`
   (a blip), it is sent once. Offline for longer, it fails at once without going on the
@@ -160,6 +162,7 @@ class KioskLink:
         self._offline_since: float | None = None
         self._failing_since: float | None = None   # the first unanswered request since
         self._last_error = "no answer yet"
+        self._refusal = ""                  # a refused hello or CURVE key, until answered
         self._status: dict[str, Any] | None = None
         self._status_at: float | None = None
         self._stats = LinkStats()
@@ -231,7 +234,11 @@ class KioskLink:
     def send(self, command: str, args: Mapping[str, Any], request_id: str) -> Ticket:
         """Queue ``command`` for the controller; returns its ticket at once, never
         raises. Offline for longer than :data:`GRACE_S`, or closed, the ticket is
-        ``"offline"`` already."""
+        ``"offline"`` already.
+
+        ``request_id`` is the tap's own id: the same id again (a double tap, a retry)
+        acts once and gets the first reply, marked ``repeated``. ``""`` sends no id, so
+        a retry after a lost reply may act twice."""
         ticket = Ticket(str(request_id), str(command), {}, self._now())
         try:
             ticket.args = dict(args)
@@ -309,10 +316,11 @@ class KioskLink:
             self._stats.polls += 1
         try:
             data = client.command("status", request_id="")    # no id: a repeat acts again
-        except SyncError as exc:        # SyncTimeout, ProtocolError, a refused hello
+        except SyncError as exc:        # SyncTimeout, ProtocolError, a refused hello or key
             if isinstance(exc, ProtocolError):
                 log.warning("kiosk link %s: %s", self.kiosk_id, exc)
-            self._no_answer(str(exc))
+            self._no_answer(str(exc), refused=not isinstance(exc, (SyncTimeout,
+                                                                   ProtocolError)))
             return
         with self._cond:
             self._status, self._status_at = data, self._now()
@@ -320,7 +328,10 @@ class KioskLink:
 
     def _command(self, client: KioskClient, ticket: Ticket) -> None:
         why = ""
-        for _ in range(self._tries(self._now())):
+        for attempt in range(self._tries(self._now())):
+            if attempt and self._closed:
+                why = "the kiosk link is closed"
+                break
             before = client.sent
             try:
                 data = client.command(ticket.command, request_id=ticket.request_id,
@@ -330,9 +341,12 @@ class KioskLink:
                 self._no_answer(str(exc))
                 why = str(exc)
                 continue                # once more, with the same id: it acts once
-            except SyncError as exc:    # the controller's no (or its hello's)
+            except SyncError as exc:    # the controller's no (or its hello's, its key's)
                 self._count(ticket, client.sent - before)
-                self._got_answer()
+                if client.session is None:      # never welcomed: not online
+                    self._no_answer(str(exc), refused=True)
+                else:
+                    self._got_answer()
                 self._finish(ticket, "refused",
                              reason=str(exc).removeprefix(f"{client.address}: "))
                 return
@@ -372,12 +386,17 @@ class KioskLink:
                     log.info("kiosk link %s: the controller answers again", self.kiosk_id)
                 self._online, self._answered = True, True
             self._offline_since = self._failing_since = None
+            self._refusal = ""
             self._cond.notify_all()
 
-    def _no_answer(self, why: str) -> None:
+    def _no_answer(self, why: str, *, refused: bool = False) -> None:
+        """Nothing answered (``refused``: the controller turned this kiosk away: its
+        hello or its CURVE key; that reason is kept over later timeouts)."""
         with self._cond:
             now = self._now()
-            self._last_error = why
+            if refused:
+                self._refusal = why
+            self._last_error = self._refusal or why
             if self._failing_since is None:
                 self._failing_since = now
             if self._online:
