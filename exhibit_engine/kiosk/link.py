@@ -287,7 +287,11 @@ class KioskLink:
                 try:
                     if client is None:
                         client = self._connect()
-                    if ticket is not None:
+                    if client is None:
+                        if ticket is not None:
+                            self._finish(ticket, "offline",
+                                         reason=self._offline_reason(self._now()))
+                    elif ticket is not None:
                         self._command(client, ticket)
                     else:
                         self._poll(client)
@@ -307,9 +311,17 @@ class KioskLink:
                 client.close()
             self._fail_queued("the kiosk link is closed")
 
-    def _connect(self) -> KioskClient:
-        return KioskClient(self.host, self.state_port, self.kiosk_id, self.timeout_s,
-                           curve=self._curve)
+    def _connect(self) -> KioskClient | None:
+        """A new client, or ``None`` where the address cannot be used (said once, and
+        kept as the reason it is offline)."""
+        try:
+            return KioskClient(self.host, self.state_port, self.kiosk_id, self.timeout_s,
+                               curve=self._curve)
+        except SyncError as exc:
+            if str(exc) != self._refusal:
+                log.error("kiosk link %s: %s", self.kiosk_id, exc)
+            self._no_answer(str(exc), refused=True)
+            return None
 
     def _poll(self, client: KioskClient) -> None:
         with self._cond:

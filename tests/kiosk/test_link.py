@@ -4,6 +4,7 @@ on sleep."""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -247,3 +248,41 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((HOST, 0))
         return int(s.getsockname()[1])
+
+
+def test_an_unexpected_error_in_the_worker_is_logged_and_it_goes_on(
+        controller, make_link, monkeypatch, caplog) -> None:
+    calls: list[int] = []
+    make_client = KioskLink._connect
+
+    def flaky(self: KioskLink):         # the first client cannot be made
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("a bug")
+        return make_client(self)
+
+    monkeypatch.setattr(KioskLink, "_connect", flaky)
+    with caplog.at_level(logging.ERROR, logger="exhibit_engine.kiosk"):
+        link = make_link(controller.state_port, poll_s=0.05)
+        assert online(link)
+    logged = [r.getMessage() for r in caplog.records if r.name == "exhibit_engine.kiosk"]
+    assert logged == ["kiosk link lobby: unexpected error (going on)"]
+    ticket = link.send("select", {"item": "stone"}, "tap-1")
+    assert answered(link, ticket) and ticket.state == "done"
+
+
+def test_an_address_that_cannot_be_used_is_offline_with_its_reason(caplog) -> None:
+    link = KioskLink("bad host", 5555, "k", poll_s=0.05)
+    with caplog.at_level(logging.ERROR, logger="exhibit_engine.kiosk"):
+        link.start()
+        try:
+            ticket = link.send("touch", {}, "tap-1")
+            assert link.wait_for(lambda: not ticket.pending, 5.0)
+        finally:
+            link.close()
+    assert ticket.state == "offline"
+    assert "cannot connect to tcp://bad host:5555" in ticket.reason
+    assert not link.online and link.stats.sent == 0
+    logged = {r.getMessage() for r in caplog.records if r.name == "exhibit_engine.kiosk"}
+    assert len(logged) == 1 and "cannot connect" in logged.pop()
+    assert not link_threads()
