@@ -392,14 +392,15 @@ class KioskLink:
 
     def _got_answer(self) -> None:
         with self._cond:
-            if not self._online:
-                if self._answered:
-                    self._stats.reconnects += 1
-                    log.info("kiosk link %s: the controller answers again", self.kiosk_id)
-                self._online, self._answered = True, True
+            back = not self._online and self._answered
+            if back:
+                self._stats.reconnects += 1
+            self._online, self._answered = True, True
             self._offline_since = self._failing_since = None
             self._refusal = ""
             self._cond.notify_all()
+        if back:        # (logged outside the lock: the app's frame never waits on a log)
+            log.info("kiosk link %s: the controller answers again", self.kiosk_id)
 
     def _no_answer(self, why: str, *, refused: bool = False) -> None:
         """Nothing answered (``refused``: the controller turned this kiosk away: its
@@ -411,11 +412,13 @@ class KioskLink:
             self._last_error = self._refusal or why
             if self._failing_since is None:
                 self._failing_since = now
-            if self._online:
+            went = self._online
+            if went:
                 self._online, self._offline_since = False, now
                 self._stats.offline_periods += 1
-                log.warning("kiosk link %s: offline: %s", self.kiosk_id, why)
             self._cond.notify_all()
+        if went:
+            log.warning("kiosk link %s: offline: %s", self.kiosk_id, why)
 
     def _count(self, ticket: Ticket, n: int) -> None:
         with self._cond:
