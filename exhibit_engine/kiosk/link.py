@@ -29,8 +29,9 @@ What a tap gets (:attr:`Ticket.state`):
   (its hello refused, or its CURVE key not in the venue's ``[security]``) is not online,
   and says why in every ``"offline"`` reason until it is let in.
 - ``"offline"``: no answer. Online, a command that times out is sent once more with the
-  same id, then fails: at most ``2 * timeout_s``. Offline for less than :data:`GRACE_S`
-  (a blip), it is sent once. Offline for longer, it fails at once without going on the
+  same id, then fails: at most ``2 * timeout_s`` once it leaves the queue (where a poll
+  on the wire may hold it for up to ``timeout_s``). Offline for less than
+  :data:`GRACE_S` (a blip), it is sent once. Offline for longer, it fails at once without going on the
   wire: a visitor's tap is never kept to act minutes later, when the wall is back and
   the visitor gone.
 
