@@ -7,7 +7,9 @@ timed-out ``capture`` cannot fire later) and linger 0. The client says hello (ro
 again when a controller that restarted or forgot it refuses a command with
 ``hello_first``; the command, which that controller did not carry out, is then sent once
 more. Every command carries a request number that its reply echoes, so a late reply to an
-earlier, timed-out command is recognised and dropped.
+earlier, timed-out command is recognised and dropped, and an action id (``id``, §7), one
+per call unless the caller gives its own (a kiosk's tap, the same for its retries), so the
+controller carries out a resent command once.
 """
 
 from __future__ import annotations
@@ -54,6 +56,8 @@ class OperatorClient:
 
     Attributes:
         session: the controller session that welcomed it (``None`` before).
+        sent: how many commands it has put on the wire (each resend counts; hellos do
+            not; a command that found no controller connected was never sent).
     """
 
     role = "operator"
@@ -74,6 +78,7 @@ class OperatorClient:
         elif curve is not None and curve.role is not None:
             self.role = curve.role
         self.session: str | None = None
+        self.sent = 0
         self.address = f"tcp://{host}:{state_port}"
         self.timeout_s = timeout_s
         self._req = 0
@@ -124,20 +129,29 @@ class OperatorClient:
         self.session = cast(Welcome, answer).session
         return self.session
 
-    def command(self, name: str, **args: Any) -> dict[str, Any]:
+    def command(self, name: str, *, request_id: str | None = None, **args: Any,
+                ) -> dict[str, Any]:
         """Send command ``name`` with ``args`` and return the reply's data (saying hello
         first, and again if the controller has forgotten this client).
+
+        ``request_id`` is the action's id (at most 256 characters), the same for every
+        retry of one action: a repeat from this client within 60 s is answered with the
+        first reply, marked ``repeated``, and acts once. Default: a new random id per
+        call; ``""`` sends none (a repeat acts again, as a ``status`` poll should).
 
         Raises:
             SyncTimeout: no reply within ``timeout_s`` (names the controller's address).
             ProtocolError: the reply breaks the wire format.
             SyncError: the controller refused the hello or the command (its reason is
                 the message), or the client is closed.
+            ValueError: ``request_id`` is longer than 256 characters.
         """
+        if request_id is not None and len(request_id) > 256:
+            raise ValueError("request_id must be at most 256 characters")
         if self.session is None:
             self.join()
         # One id for this action, whatever the retries: the controller acts on it once.
-        action = secrets.token_hex(8)
+        action = secrets.token_hex(8) if request_id is None else request_id
         reply = self._command(name, args, action)
         if not reply.ok and reply.data.get("hello_first") is True:
             self.join()      # it restarted or forgot us; the command was not carried out
@@ -180,6 +194,8 @@ class OperatorClient:
             self._sock.send_multipart(frames, zmq.NOBLOCK)
         except zmq.Again:
             raise SyncTimeout(self.address, f"could not send {what}") from None
+        if isinstance(message, Command):
+            self.sent += 1
         while True:
             if not self._sock.poll(_ms_left(deadline), zmq.POLLIN):
                 raise SyncTimeout(self.address, f"no reply to {what} within "

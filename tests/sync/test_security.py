@@ -259,6 +259,31 @@ def test_kiosk_client_with_a_kiosk_key(
     assert {n["id"]: n["role"] for n in status["nodes"]}["kiosk-7"] == "kiosk"
 
 
+def test_kiosk_link_with_a_kiosk_key_and_with_an_unknown_one(
+        secure_controller: ThreadedController, curve_venue: CurveVenue) -> None:
+    from exhibit_engine.kiosk.link import KioskLink
+
+    link = KioskLink(HOST, secure_controller.state_port, "kiosk-8", timeout_s=1.0,
+                     curve=curve_venue.client("kiosk"))
+    stranger = KioskLink(HOST, secure_controller.state_port, "kiosk-x", timeout_s=1.0,
+                         curve=_stranger(curve_venue))
+    try:
+        link.start()
+        stranger.start()
+        ticket = link.send("select", {"item": "bell"}, "tap-1")
+        assert link.wait_for(lambda: not ticket.pending, TIMEOUT_S)
+        assert ticket.state == "done" and link.online
+        assert link.wait_for(lambda: stranger.stats.polls >= 2, TIMEOUT_S)
+        assert not stranger.online and stranger.status is None
+        refused = stranger.send("touch", {}, "tap-2")
+        assert stranger.wait_for(lambda: not refused.pending, TIMEOUT_S)
+        assert refused.state != "done" and "CURVE key" in refused.reason
+        assert not stranger.online
+    finally:
+        link.close()
+        stranger.close()
+
+
 def test_a_wrong_controller_key_is_reported_not_just_timed_out(
         secure_controller: ThreadedController, curve_venue: CurveVenue) -> None:
     good = curve_venue.client("op")

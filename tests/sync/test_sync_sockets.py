@@ -16,8 +16,11 @@ import zmq
 from exhibit_engine.errors import ProtocolError, SyncError, SyncTimeout
 from exhibit_engine.sync import protocol as p
 from exhibit_engine.sync.controller import ControllerServer
+from exhibit_engine.sync.kiosk import KioskClient
 from exhibit_engine.sync.node import NodeLink
 from exhibit_engine.sync.operator import OperatorClient
+
+from .scripted_controller import ScriptedController
 
 pytestmark = pytest.mark.sync
 
@@ -225,6 +228,49 @@ def test_operator_refused_command_and_bad_reply(start_controller, make_socket,
     finally:
         thread.join(timeout=5.0)
     assert result.get("done")
+
+
+def test_a_request_id_is_kept_across_the_hello_first_resend() -> None:
+    """The caller's id goes on the wire, the same on the resend after ``hello_first``
+    (a hello between them); ``""`` sends no id; by default each call has a new one."""
+    refused_once: list[int] = []
+
+    def answer(message: p.Message) -> p.Message | None:
+        if isinstance(message, p.Hello):
+            return p.Welcome("s1", 0)
+        assert isinstance(message, p.Command)
+        if message.name == "select" and not refused_once:
+            refused_once.append(message.req)     # "restarted": it forgot the client
+            return p.Reply(False, {"hello_first": True}, "say hello first", message.req)
+        return p.Reply(True, {"id": message.id}, req=message.req)
+
+    with ScriptedController(answer) as ctl, \
+            KioskClient(HOST, ctl.port, "kiosk-1", timeout_s=5.0) as kiosk:
+        assert kiosk.command("select", request_id="tap-42", item="stone") == {"id": "tap-42"}
+        assert [type(m).__name__ for m in ctl.received] == ["Hello", "Command", "Hello",
+                                                             "Command"]
+        assert [c.id for c in ctl.commands()] == ["tap-42", "tap-42"]
+        assert kiosk.sent == 2                  # both commands went; hellos do not count
+        assert kiosk.command("status", request_id="") == {"id": ""}
+        kiosk.command("touch")
+        kiosk.command("touch")
+        ids = [c.id for c in ctl.commands("touch")]
+        assert len(set(ids)) == 2 and all(len(i) == 16 for i in ids)
+        assert kiosk.sent == 5
+        with pytest.raises(ValueError, match="256"):
+            kiosk.command("touch", request_id="x" * 257)
+        assert kiosk.sent == 5
+
+
+def test_a_command_sent_twice_with_one_request_id_acts_once(start_controller) -> None:
+    ctrl = start_controller()
+    with OperatorClient(HOST, ctrl.state_port) as op:
+        first = op.command("select", request_id="tap-1", item="stone")
+        again = op.command("select", request_id="tap-1", item="stone")
+        other = op.command("select", request_id="tap-2", item="vase")
+    assert "repeated" not in first and again == {**first, "repeated": True}
+    assert other["seq"] == first["seq"] + 1          # one select event between them
+    assert op.sent == 3
 
 
 def test_serve_stops_promptly_and_closes(start_controller, controller_settings) -> None:
