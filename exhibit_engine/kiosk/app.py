@@ -386,9 +386,9 @@ class KioskApp:
                 else:
                     self.t = time.monotonic()
                 try:
-                    if player is not None and player.step():
-                        break
                     self._frame()
+                    if player is not None and player.step():   # sees the frame drawn
+                        break
                 except ExhibitError as exc:
                     self._fault(str(exc))
                 except Exception as exc:              # a kiosk never shows a traceback
@@ -502,7 +502,8 @@ class KioskApp:
                 "item": s.item, "online": bool(link.online),
                 "offline_since": link.offline_since, "idle_warning": s.idle_warning,
                 "feedback": None if fb is None else {"item": fb.item, "state": fb.state,
-                                                     "reason": fb.reason},
+                                                     "reason": fb.reason,
+                                                     "effective_at": fb.effective_at},
                 "frames": self.frames, "taps": self.taps, "requests": len(self.requests),
                 "faults": self.faults, "t": round(self.t - self.t0, 3),
                 "clock": time.monotonic(),
@@ -534,7 +535,8 @@ class KioskApp:
             "frames": self.frames, "taps": self.taps, "requests": self.requests,
             "requests_per_tap_max": max(per_tap.values(), default=0),
             "frame_ms": {"max": round(ms[-1], 2), "p99": round(ms[int(0.99 * (len(ms) - 1))], 2),
-                         "mean": round(sum(ms) / len(ms), 2)},
+                         "mean": round(sum(ms) / len(ms), 2),
+                         "by_tenth": _tenths(self.frame_ms[1:])},
             "thumbnails_rendered": self.media.rendered, "faults": self.faults,
             "errors": self.errors, "failed_step": self.failed_step,
             "screenshots": self.screenshots,
@@ -545,3 +547,13 @@ class KioskApp:
             write_atomic(path, (json.dumps(report, indent=1) + "\n").encode())
         except (OSError, ExhibitError) as exc:
             log.warning("kiosk: cannot write the report: %s", exc)
+
+
+def _tenths(ms: list[float]) -> list[float]:
+    """The mean frame time of each tenth of the run, in order (a slowdown shows)."""
+    n = len(ms)
+    if n < 10:
+        return []
+    return [round(sum(ms[k * n // 10:(k + 1) * n // 10]) / max(1, (k + 1) * n // 10
+                                                                - k * n // 10), 2)
+            for k in range(10)]
