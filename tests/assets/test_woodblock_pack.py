@@ -382,3 +382,26 @@ def test_finished_prints_are_the_same_bytes_on_every_cpu(tmp_path: Path) -> None
     assert {"prints/sunset/print.jpg", "prints/dawn/print.jpg"} <= set(files)
     for name, data in made.items():
         assert data == made["as-is"], f"{name} kernels made other bytes"
+
+
+_TWELVE = ", ".join(f'"{wb.rgb_to_hex((20 * k, 200 - 15 * k, 60 + 10 * k))}"' for k in range(12))
+
+
+@pytest.mark.parametrize("options, n", [("inks = 1", 1), (f"palette = [{_TWELVE}]", 12)],
+                         ids=["one-block", "most-blocks"])
+def test_a_cut_painting_of_one_or_the_most_blocks_is_drawn(tmp_path: Path, options: str,
+                                                          n: int) -> None:
+    out = tmp_path / "sunset.exb"
+    pack(_source(tmp_path, options), out)
+    picture = _check_finished(out, "sunset")
+    with Bundle.open(out) as b:
+        doc = json.loads(b.read("prints/sunset/blocks.json"))
+        masks = [np.asarray(Image.open(io.BytesIO(b.read(blk["mask"]))))
+                 for blk in doc["blocks"]]
+        grain = np.asarray(Image.open(io.BytesIO(b.read(doc["grain"]))).convert("RGB"))
+    assert len(doc["blocks"]) == n
+    inks = [wb.hex_to_rgb(blk["ink"]) for blk in doc["blocks"]]
+    ref = _shader(wb.hex_to_rgb(doc["paper"]), inks, masks, grain).astype(np.int16)
+    assert np.abs(wb.printed_sheet(wb.hex_to_rgb(doc["paper"]), inks, masks, grain)
+                  - ref).max() <= 1
+    assert np.abs(picture - ref).mean() < 4.0
