@@ -464,11 +464,17 @@ def printed_sheet(paper: Sequence[int], inks: Sequence[Sequence[int]],
     for y0 in range(0, h, rows):
         y1 = min(h, y0 + rows)
         r = all_rows[y0:y1, None]
-        sheet = np.take(bare, fibre_formation[r, cols], axis=0)   # (rows, w, 3) uint32
-        mottle_strip = mottle[r, cols].astype(np.intp)
+        sheet = np.take(bare, fibre_formation[r, cols], axis=0).reshape(-1, 3)  # uint32
+        mottle_strip = mottle[r, cols].reshape(-1)
         for k, (keep, m) in enumerate(zip(keeps, masks, strict=True)):
-            strip = m[y0:y1].astype(np.intp)
-            idx = strip if k == last else (strip << 8) | mottle_strip
-            sheet = (sheet * np.take(keep, idx, axis=0) + _KEEP // 2) >> 15
-        out[y0:y1] = srgb[np.minimum(sheet, _LIN_MAX)]
+            # where a block has no ink it leaves all the light (32768 / 32768 exactly), so
+            # only its inked pixels are worked: most blocks ink a small part of the sheet
+            inked = np.flatnonzero(m[y0:y1])
+            if not inked.size:
+                continue
+            idx = m[y0:y1].reshape(-1)[inked].astype(np.intp)
+            if k != last:
+                idx = (idx << 8) | mottle_strip[inked]
+            sheet[inked] = (sheet[inked] * np.take(keep, idx, axis=0) + _KEEP // 2) >> 15
+        out[y0:y1] = srgb[np.minimum(sheet, _LIN_MAX)].reshape(y1 - y0, w, 3)
     return out
