@@ -14,6 +14,8 @@ checked against :data:`MAX_SOURCE_PIXELS` before a pixel is decoded; Pillow's ow
 limit is lifted only for that one image, whose size has then been checked. PNG is written for images
 with transparency and for small lossless sources; everything else becomes JPEG at
 quality 90. A JPEG source that needs no change is kept as it is, minus its metadata.
+A picture made while packing (a woodblock print's finished sheet) gets the same JPEG,
+thumbnail and pyramid, always tiled, from :func:`picture_outputs`.
 
 Options, per file in ``bundle.toml``::
 
