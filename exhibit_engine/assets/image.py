@@ -14,6 +14,8 @@ checked against :data:`MAX_SOURCE_PIXELS` before a pixel is decoded; Pillow's ow
 limit is lifted only for that one image, whose size has then been checked. PNG is written for images
 with transparency and for small lossless sources; everything else becomes JPEG at
 quality 90. A JPEG source that needs no change is kept as it is, minus its metadata.
+A picture made while packing (a woodblock print's finished sheet) gets the same JPEG,
+thumbnail and pyramid, always tiled, from :func:`picture_outputs`.
 
 Options, per file in ``bundle.toml``::
 
@@ -45,7 +47,7 @@ if TYPE_CHECKING:
 
 __all__ = ["IMAGE_EXTENSIONS", "JPEG_QUALITY", "MAX_DISPLAY_SIDE", "MAX_SOURCE_PIXELS",
            "MAX_TILES", "THUMB_SIDE", "TILE_SIZE", "TILE_THRESHOLD", "iiif_pyramid",
-           "process"]
+           "picture_outputs", "process"]
 
 #: Source extensions this module handles.
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp")
@@ -266,6 +268,26 @@ def _thumbnail(img: PILImage.Image) -> bytes:
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
     thumb = img.resize(size, Image.Resampling.LANCZOS, reducing_gap=2.0) if scale < 1 else img
     return _jpeg(thumb, _THUMB_QUALITY)
+
+
+def picture_outputs(img: PILImage.Image, picture: str, thumbnail: str,
+                    iiif: str) -> list[Output]:
+    """A picture made while packing (not a source) as the bundle carries images.
+
+    Args:
+        img: the picture, RGB (or RGBA, flattened onto white).
+        picture: its JPEG's path in the bundle (quality :data:`JPEG_QUALITY`).
+        thumbnail: its thumbnail's path (longest side <= :data:`THUMB_SIDE`).
+        iiif: the folder of its IIIF level-0 pyramid (always made, whatever the size).
+
+    Returns:
+        The picture, the thumbnail, then the pyramid (``info.json`` first).
+
+    Raises:
+        AssetError: the pyramid would need more than :data:`MAX_TILES` tiles.
+    """
+    return [Output(picture, _jpeg(img)), Output(thumbnail, _thumbnail(img)),
+            *iiif_pyramid(img, iiif)]
 
 
 # --------------------------------------------------------------------------- IIIF

@@ -5,8 +5,9 @@ The pipeline::
     bundle.toml + source files
         -> each file goes through the processor registered for its extension
            (meshes -> GLB + LODs, images -> bounded PNG/JPEG + thumbnail + tiles,
-           fonts -> subset to the bundle's texts; COLLADA, 3MF, FBX... refused;
-           anything else is copied); sources that read sibling files (CONSUMERS:
+           fonts -> subset to the bundle's texts; a layered print's *blocks.json ->
+           itself + its finished picture, thumbnail and tiles; COLLADA, 3MF, FBX...
+           refused; anything else is copied); sources that read sibling files (CONSUMERS:
            a .gltf's .bin and textures, an OBJ's .mtl and textures) run first and
            claim them, and a claimed file is not packed on its own
         -> a bad file does not stop the run: every problem is collected, and pack
@@ -68,6 +69,7 @@ PROCESSORS: dict[str, Processor] = {
     ".tiff": image.process,
     ".webp": image.process,
     ".bmp": image.process,
+    ".json": woodblock_pack.process_layered,
     **dict.fromkeys(mesh.UNSUPPORTED, mesh.refuse),
 }
 

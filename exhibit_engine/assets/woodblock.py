@@ -26,7 +26,10 @@ on every CPU):
   printer: chisel-jittered, anti-aliased edges; ink thinning where the block was dry;
   a sheet laid a pixel or two off the registration marks.
 - :func:`paper_grain`: a paper texture (R fibre, G formation clouds, B fine mottle).
-- :func:`composite`: the print as the scene's shader draws it, for checks and previews.
+- :func:`composite`: the sheet as the printing model above says (floats), for checks.
+- :func:`printed_sheet`: the finished print as the ``prints`` scene's shader draws it
+  (paper grain, dry-ink mottle, linear-light inks), in integer arithmetic only, so the
+  picture the packer writes has the same bytes on every CPU.
 
 Images are ``uint8`` arrays ``(height, width, 3)`` in sRGB; masks are ``float32`` in
 0..1.
@@ -36,14 +39,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 
 from . import portable_math as pm
 
 __all__ = ["RGB", "Separation", "block_masks", "blur", "carve", "composite", "dry_ink",
-           "hex_to_rgb", "misregister", "paper_grain", "rgb_to_hex", "separate", "srgb_to_lab",
-           "to_u8"]
+           "hex_to_rgb", "misregister", "paper_grain", "printed_sheet", "rgb_to_hex", "separate",
+           "srgb_to_lab", "to_u8"]
 
 RGB = tuple[int, int, int]
 
@@ -361,3 +365,116 @@ def composite(paper: Sequence[int], inks: Sequence[Sequence[int]],
                         0.0, 1.0)
         sheet *= 1.0 - m[..., None] * (1.0 - trans)
     return to_u8(sheet)
+
+
+# --------------------------------------------------------------------------- finished print
+# The ``prints`` scene's print.frag.glsl, without the gallery's light and tone curve:
+#     sheet = paper * (0.9 + 0.14 fibre) * (0.97 + 0.05 formation)        (linear light)
+#     per block k:  cov = clamp(mask * (1 - dry_k * (mottle - 0.35) * 0.6), 0, 1)
+#                   sheet *= mix(1, min(1, ink / paper), cov)
+# with linear = sRGB ** 2.2 (the scene's own conversion), dry_k = 0.5 for every block but
+# the key block (0), and the grain tiled 2.5 times across the sheet's width, texel rows
+# counted from the bottom as the texture's are. Fixed point throughout: light in 0..65535,
+# coverage and transmittance in 0..65536 (Q16), the light a block leaves in Q15, every
+# product rounded half up.
+
+_ONE = 1 << 16
+_KEEP = 1 << 15
+_LIN_MAX = 65535
+_NO_GRAIN = 200         # the scene's stand-in texel when a print names no grain
+_GRAIN_REPEAT = (5, 2)  # 2.5 grain tiles across the sheet, as a fraction
+
+
+@cache
+def _lin_lut() -> np.ndarray:
+    """sRGB byte -> linear light 0..65535 (int64, 256 entries)."""
+    return np.rint(pm.power(np.arange(256) / 255.0, 2.2) * _LIN_MAX).astype(np.int64)
+
+
+@cache
+def _srgb_lut() -> np.ndarray:
+    """Linear light 0..65535 -> sRGB byte (uint8, 65536 entries)."""
+    return np.rint(pm.power(np.arange(_LIN_MAX + 1) / _LIN_MAX, 1 / 2.2) * 255.0
+                   ).astype(np.uint8)
+
+
+def _grain_index(n: int, size: int, width: int, flip: bool) -> np.ndarray:
+    """Grain texel per sheet pixel along one axis: floor((i + 0.5) / width * 2.5 * size)."""
+    num, den = _GRAIN_REPEAT
+    i = np.arange(n, dtype=np.int64)
+    if flip:  # v runs up the sheet; the texture's first row is the image's last
+        i = n - 1 - i
+    t = ((2 * i + 1) * num * size) // (2 * den * width) % size
+    return size - 1 - t if flip else t
+
+
+def printed_sheet(paper: Sequence[int], inks: Sequence[Sequence[int]],
+                  masks: Sequence[np.ndarray], grain: np.ndarray | None = None, *,
+                  rows: int = 64) -> np.ndarray:
+    """The finished print as the scene shows it, in sRGB (uint8 (h, w, 3)).
+
+    Integer arithmetic only (lookup tables from :mod:`.portable_math`), so the same
+    masks give the same bytes on every CPU. The sheet is made ``rows`` rows at a time:
+    besides the masks and the result, memory stays a few strips' worth.
+
+    Args:
+        paper: the paper colour, sRGB.
+        inks: the ink colours in printing order (the last is the key block), sRGB.
+        masks: one uint8 coverage mask (h, w) per ink, all the same size.
+        grain: the paper texture (uint8 (gh, gw, 3): fibre, formation, mottle), or
+            ``None`` for plain paper (what the scene draws without one).
+        rows: strip height.
+
+    Raises:
+        ValueError: no masks, a count other than the inks', or masks of other sizes.
+    """
+    if not masks or len(masks) != len(inks):
+        raise ValueError("give one mask per ink, at least one")
+    h, w = masks[0].shape
+    if any(m.shape != (h, w) or m.dtype != np.uint8 for m in masks):
+        raise ValueError("masks must be uint8 arrays of one size")
+    g = (np.full((1, 1, 3), _NO_GRAIN, np.uint8) if grain is None
+         else np.asarray(grain, dtype=np.uint8))
+    gh, gw = g.shape[:2]
+    lin = _lin_lut()
+    p = lin[np.asarray(paper, dtype=np.int64)]
+    trans = [np.minimum(_ONE, (lin[np.asarray(c, dtype=np.int64)] * _ONE
+                               + np.maximum(p, 66) // 2) // np.maximum(p, 66))
+             for c in inks]
+    # Tables by two bytes (hi << 8 | lo), so that a strip costs lookups, not arithmetic.
+    hi, lo = np.divmod(np.arange(1 << 16, dtype=np.int64), 256)
+    # The bare sheet by (fibre, formation): (0.9 + 0.14 r/255)(0.97 + 0.05 g/255)
+    # = (22950 + 14 r)(24735 + 5 g) / 25500**2 times the paper
+    f = (22950 + 14 * hi) * (24735 + 5 * lo)
+    bare = ((p * f[:, None] + 25500 ** 2 // 2) // 25500 ** 2).astype(np.uint32)
+    fibre_formation = (g[..., 0].astype(np.uint16) << 8) | g[..., 1]
+    mottle = g[..., 2]
+    # A block's coverage by (mask, mottle): 1 - 0.5 (b/255 - 0.35) 0.6 =
+    # (281775 - 300 b) / 255000, times the mask's m/255; the key block's by mask alone
+    dry_cov = np.minimum(_ONE, (hi * (281775 - 300 * lo) * _ONE + 65025000 // 2) // 65025000)
+    key_cov = (np.arange(256, dtype=np.int64) * _ONE + 127) // 255
+    last = len(inks) - 1
+    # What each block leaves of the light, in Q15: sheet (< 2**17) times it fits uint32
+    keeps = [(_KEEP - (((key_cov if k == last else dry_cov)[:, None] * (_ONE - tr) + _ONE)
+                       >> 17)).astype(np.uint32) for k, tr in enumerate(trans)]
+    cols = _grain_index(w, gw, w, flip=False)
+    all_rows = _grain_index(h, gh, w, flip=True)
+    out = np.empty((h, w, 3), np.uint8)
+    srgb = _srgb_lut()
+    for y0 in range(0, h, rows):
+        y1 = min(h, y0 + rows)
+        r = all_rows[y0:y1, None]
+        sheet = np.take(bare, fibre_formation[r, cols], axis=0).reshape(-1, 3)  # uint32
+        mottle_strip = mottle[r, cols].reshape(-1)
+        for k, (keep, m) in enumerate(zip(keeps, masks, strict=True)):
+            # where a block has no ink it leaves all the light (32768 / 32768 exactly), so
+            # only its inked pixels are worked: most blocks ink a small part of the sheet
+            inked = np.flatnonzero(m[y0:y1])
+            if not inked.size:
+                continue
+            idx = m[y0:y1].reshape(-1)[inked].astype(np.intp)
+            if k != last:
+                idx = (idx << 8) | mottle_strip[inked]
+            sheet[inked] = (sheet[inked] * np.take(keep, idx, axis=0) + _KEEP // 2) >> 15
+        out[y0:y1] = srgb[np.minimum(sheet, _LIN_MAX)].reshape(y1 - y0, w, 3)
+    return out

@@ -14,7 +14,20 @@ The image is separated into inks (:func:`~.woodblock.separate`, lightest first, 
 last), each block is carved, thinned where dry and misregistered a pixel or two, and the
 packer writes ``prints/wave/blocks.json`` (the primary output, which scene assets then
 name), ``prints/wave/block-N.png`` masks and ``prints/wave/paper.png`` grain. Layered
-sources (a ``blocks.json`` with masks made elsewhere) are packed as they are.
+sources (a ``*blocks.json`` with masks made elsewhere, as the sample bundle has) are
+packed as they are (:func:`process_layered`); their masks are packed as images.
+
+Either way, the finished print is drawn too, for the kiosk's carousel and its zoom
+(``<item>`` is the blocks.json ``item``; :func:`print_images` names these paths)::
+
+    prints/<item>/print.jpg           the finished print at the masks' resolution, sRGB
+                                      JPEG: paper, grain and every block's ink in
+                                      printing order, as the prints scene shows it
+                                      finished (:func:`~.woodblock.printed_sheet`, in
+                                      integer arithmetic: the same bytes on every CPU)
+    prints/<item>/thumbs/print.jpg    its thumbnail, longest side <= image.THUMB_SIDE
+    prints/<item>/iiif/info.json      a static IIIF Image API 3.0 level-0 pyramid of it
+    prints/<item>/iiif/{region}/{size}/0/default.jpg      (image.iiif_pyramid), always
 """
 
 from __future__ import annotations
@@ -22,20 +35,68 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
 
 import numpy as np
 
+from . import image
 from . import woodblock as wb
+from ._json import strict_loads
 from ._processing import Output, PackContext
 from .checks import image_header, pixel_limit
+from .gltf import MAX_IMAGE_PIXELS
+from .manifest import check_entry_name
 
-__all__ = ["OPTIONS", "derive_blocks", "process"]
+__all__ = ["LAYERED_BLOCKS", "MAX_LAYERED_BLOCKS", "OPTIONS", "PrintImages", "derive_blocks",
+           "print_images", "process", "process_layered"]
 
 #: Options a woodblock source may set in ``[assets."<file>"]``.
 OPTIONS = frozenset({"processor", "inks", "palette", "paper", "seed", "max_side"})
+#: A JSON source whose name ends so is a layered print (the prints scene's rule).
+LAYERED_BLOCKS = "blocks.json"
+#: Most blocks a layered print may have (the prints scene draws at most eight).
+MAX_LAYERED_BLOCKS = 8
 _MAX_SOURCE_PIXELS = 8192 * 8192
+
+
+@dataclass(frozen=True)
+class PrintImages:
+    """Where a packed print's finished picture lies in its bundle.
+
+    Attributes:
+        picture: the finished print at the masks' resolution (JPEG).
+        thumbnail: its thumbnail (JPEG, longest side <= ``image.THUMB_SIDE``).
+        iiif_info: the ``info.json`` of its IIIF level-0 pyramid.
+    """
+
+    picture: str
+    thumbnail: str
+    iiif_info: str
+
+    @property
+    def iiif(self) -> str:
+        """The pyramid's folder (its ``info.json`` ``id``)."""
+        return self.iiif_info.removesuffix("/info.json")
+
+
+def print_images(item: str) -> PrintImages:
+    """The bundle paths of the finished picture of the print ``item`` (its blocks.json
+    ``item``), its thumbnail and its IIIF pyramid: the one place the convention lives."""
+    return PrintImages(picture=f"prints/{item}/print.jpg",
+                       thumbnail=f"prints/{item}/thumbs/print.jpg",
+                       iiif_info=f"prints/{item}/iiif/info.json")
+
+
+def _finished(item: str, paper: wb.RGB, inks: list[wb.RGB], masks: list[np.ndarray],
+              grain: np.ndarray | None) -> list[Output]:
+    """The finished print's picture, thumbnail and IIIF pyramid, from decoded masks."""
+    from PIL import Image
+
+    where = print_images(item)
+    sheet = Image.fromarray(wb.printed_sheet(paper, inks, masks, grain))
+    return image.picture_outputs(sheet, where.picture, where.thumbnail, where.iiif)
 
 
 def derive_blocks(image: np.ndarray, *, inks: int | None = None,
@@ -118,7 +179,9 @@ def process(ctx: PackContext, rel: str, data: bytes) -> list[Output]:
         blocks.append({"ink": hexed, "mask": path, "name": {"zh": hexed, "en": hexed,
                                                              "ru": hexed}})
     grain = f"{folder}/paper.png"
-    outputs.append(Output(grain, _png(wb.paper_grain(512, seed=opts["seed"]))))
+    grain_px = wb.paper_grain(512, seed=opts["seed"])
+    outputs.append(Output(grain, _png(grain_px)))
+    outputs += _finished(src.stem, paper, inks, masks, grain_px)
     doc = {"format": "exhibit-woodblock/1", "item": src.stem, "paper": wb.rgb_to_hex(paper),
            "grain": grain, "blocks": blocks}
     manifest = Output(f"{folder}/blocks.json",
@@ -126,3 +189,66 @@ def process(ctx: PackContext, rel: str, data: bytes) -> list[Output]:
     ctx.note(rel, f"cut into {len(inks)} blocks, {rgb.shape[1]}x{rgb.shape[0]} px, "
                   f"inks {' '.join(b['ink'] for b in blocks)}")
     return [manifest, *outputs]
+
+
+def _source_image(ctx: PackContext, rel: str, name: Any, what: str, mode: str) -> np.ndarray:
+    """A file a layered print names, from the source folder, decoded within bounds."""
+    from PIL import Image, UnidentifiedImageError
+
+    if not isinstance(name, str) or check_entry_name(name):
+        raise ctx.fail(rel, f"{what} must be a file of the bundle, not {name!r}")
+    path = ctx.src / name
+    if path.is_symlink() or not path.is_file():
+        raise ctx.fail(rel, f"{what} {name} is not in the source folder")
+    data = path.read_bytes()
+    try:
+        image_header(data, name, MAX_IMAGE_PIXELS)
+        with pixel_limit(MAX_IMAGE_PIXELS), Image.open(io.BytesIO(data)) as img:
+            # as the scene reads it: a mask's first channel, the grain's three
+            if mode == "L" and img.mode != "L":
+                return np.asarray(img.convert("RGB").getchannel("R"), dtype=np.uint8)
+            return np.asarray(img.convert(mode), dtype=np.uint8)
+    except (UnidentifiedImageError, OSError, ValueError) as exc:
+        raise ctx.fail(rel, f"{what} {name} is not a readable image ({exc})") from None
+
+
+def process_layered(ctx: PackContext, rel: str, data: bytes) -> list[Output]:
+    """A JSON source: copied; a layered print's ``*blocks.json`` also gets its picture.
+
+    The masks and grain it names are read from the source folder (they are packed on
+    their own, as images) and the finished print is drawn from them.
+    """
+    if not PurePosixPath(rel).name.endswith(LAYERED_BLOCKS):
+        return [Output(rel, data)]
+
+    def bad(text: str) -> Exception:
+        return ctx.fail(rel, text)
+
+    try:
+        doc = strict_loads(data.decode("utf-8"), bad)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ctx.fail(rel, f"not valid JSON ({exc})") from None
+    blocks = doc.get("blocks") if isinstance(doc, dict) else None
+    if not isinstance(blocks, list) or not 1 <= len(blocks) <= MAX_LAYERED_BLOCKS:
+        raise ctx.fail(rel, f"a layered print needs 1..{MAX_LAYERED_BLOCKS} blocks")
+    item = doc.get("item")
+    if not isinstance(item, str) or not item or "/" in item or item in (".", ".."):
+        raise ctx.fail(rel, "a layered print needs an item id (no '/')")
+    try:
+        paper = wb.hex_to_rgb(doc.get("paper", "#f2ebda"))
+        inks = [wb.hex_to_rgb(b.get("ink") if isinstance(b, dict) else None) for b in blocks]
+    except (ValueError, AttributeError) as exc:
+        raise ctx.fail(rel, f"colour: {exc}") from None
+    masks: list[np.ndarray] = []
+    for k, b in enumerate(blocks):
+        m = _source_image(ctx, rel, b.get("mask"), f"block {k + 1} mask", "L")
+        if masks and m.shape != masks[0].shape:
+            raise ctx.fail(rel, f"block {k + 1} mask is {m.shape[1]}x{m.shape[0]} px, "
+                                f"block 1's {masks[0].shape[1]}x{masks[0].shape[0]}")
+        masks.append(m)
+    grain = doc.get("grain")
+    grain_px = None if grain is None else _source_image(ctx, rel, grain, "grain", "RGB")
+    made = _finished(item, paper, inks, masks, grain_px)
+    h, w = masks[0].shape
+    ctx.note(rel, f"finished print {w}x{h} px drawn from {len(masks)} blocks")
+    return [Output(rel, data), *made]

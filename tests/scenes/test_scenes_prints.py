@@ -11,6 +11,7 @@ shader that stops compiling fails them. Regenerate the references with::
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -18,7 +19,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from exhibit_engine.assets import image
 from exhibit_engine.assets.bundle import Bundle, validate
+from exhibit_engine.assets.woodblock_pack import print_images
 from exhibit_engine.errors import SceneError
 from exhibit_engine.scenes.prints import PrintsParams, walk_pose
 from exhibit_engine.scenes.registry import get_kind
@@ -59,6 +62,27 @@ def test_bundle_packs_validates_and_is_small(prints_exb: Path) -> None:
         for item in m.items:
             for key in (f"{item.id}.title", f"{item.id}.technique"):
                 assert set(scene.labels[key]) == {"zh", "en", "ru"}
+
+
+
+def test_every_sample_print_carries_its_finished_print(prints_exb: Path) -> None:
+    """The kiosk's carousel thumbnail and zoomable picture, for each print on the wall."""
+    with Bundle.open(prints_exb) as b:
+        listed = {f.path for f in b.manifest.files}
+        docs = [json.loads(b.read(a)) for a in b.scene(SCENE).assets
+                if a.endswith("blocks.json")]
+        for doc in docs:
+            where = print_images(doc["item"])
+            assert {where.picture, where.thumbnail, where.iiif_info} <= listed
+            picture = Image.open(io.BytesIO(b.read(where.picture)))
+            thumb = Image.open(io.BytesIO(b.read(where.thumbnail)))
+            mask = Image.open(io.BytesIO(b.read(doc["blocks"][0]["mask"])))
+            info = json.loads(b.read(where.iiif_info))
+            assert picture.size == mask.size and max(thumb.size) == image.THUMB_SIDE
+            assert (info["width"], info["height"]) == picture.size
+            assert f"{where.iiif}/full/512,362/0/default.jpg" in listed
+            px = np.asarray(picture, dtype=np.float64)
+            assert px.std() > 20, "a print, not a blank sheet"
 
 
 def test_params_are_checked() -> None:
