@@ -55,7 +55,7 @@ PAPER = "#f2ebda"
 INKS: dict[str, tuple[str, dict[str, str]]] = {
     "pale-blue": ("#a9bed6", {"zh": "淡蓝", "en": "pale blue", "ru": "бледно-голубой"}),
     "straw": ("#e8cf86", {"zh": "浅黄", "en": "straw yellow", "ru": "соломенный"}),
-    "ochre": ("#c9953b", {"zh": "赭黄", "en": "ochre", "ru": "охра"}),
+    "ochre": ("#c9953b", {"zh": "土黄", "en": "ochre", "ru": "охра"}),
     "vermilion": ("#c8432b", {"zh": "朱红", "en": "vermilion", "ru": "киноварь"}),
     "pine": ("#2f5b47", {"zh": "松绿", "en": "pine green", "ru": "сосновый зелёный"}),
     "indigo": ("#2c3b68", {"zh": "靛蓝", "en": "indigo", "ru": "индиго"}),

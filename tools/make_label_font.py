@@ -34,6 +34,7 @@ from pathlib import Path
 
 from exhibit_engine.assets.font import open_font, required_chars, subset_font
 from exhibit_engine.assets.pack import collect_texts
+from exhibit_engine.assets.woodblock_pack import layered_texts
 
 __all__ = ["FAMILY", "FONT_NAME", "repertoire", "gb2312_level1", "content_chars", "make",
            "main"]
@@ -174,10 +175,14 @@ def gb2312_level1() -> frozenset[int]:
 
 
 def content_chars(root: Path = ROOT) -> frozenset[int]:
-    """Every character of the texts of ``content/*/bundle.toml``."""
+    """Every character of the texts of ``content/*/bundle.toml`` and of its layered prints' ink
+    names."""
     texts: list[str] = []
     for toml in sorted((root / "content").glob("*/bundle.toml")):
         texts += collect_texts(tomllib.loads(toml.read_text(encoding="utf-8")))
+        prints = [p.relative_to(toml.parent).as_posix()
+                  for p in sorted(toml.parent.rglob("*blocks.json"))]
+        texts += layered_texts(toml.parent, prints)     # the prints' ink names
     return frozenset(ord(ch) for ch in required_chars(texts))
 
 

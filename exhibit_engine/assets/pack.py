@@ -234,15 +234,16 @@ def pack(src_dir: str | os.PathLike[str], out_path: str | os.PathLike[str], *,
     if not src.is_dir():
         raise BundleError(str(src), "source folder not found")
     doc = _source_doc(src)
-    ctx = PackContext(src=src, doc=doc, texts=collect_texts(doc),
-                      notes=notes if notes is not None else {})
     problems: list[BundleError] = []
+    sources = _source_files(src, problems)
+    ctx = PackContext(src=src, doc=doc,
+                      texts=collect_texts(doc) + woodblock_pack.layered_texts(src, sources),
+                      notes=notes if notes is not None else {})
     made_by: dict[str, list[Output]] = {}
     failed: dict[str, BundleError] = {}
     # Sources that may read sibling files (ctx.consume) go first, so a consumed
     # texture is never processed on its own.
-    names = sorted(_source_files(src, problems),
-                   key=lambda r: (Path(r).suffix.lower() not in CONSUMERS, r))
+    names = sorted(sources, key=lambda r: (Path(r).suffix.lower() not in CONSUMERS, r))
     for rel in names:
         if rel in ctx.consumed:
             if progress:

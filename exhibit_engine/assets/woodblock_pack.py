@@ -34,9 +34,9 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import numpy as np
@@ -49,8 +49,8 @@ from .checks import image_header, pixel_limit
 from .gltf import MAX_IMAGE_PIXELS
 from .manifest import check_entry_name
 
-__all__ = ["LAYERED_BLOCKS", "MAX_LAYERED_BLOCKS", "OPTIONS", "PrintImages", "derive_blocks",
-           "print_images", "process", "process_layered"]
+__all__ = ["LAYERED_BLOCKS", "MAX_LAYERED_BLOCKS", "OPTIONS", "PrintImages",
+           "derive_blocks", "layered_texts", "print_images", "process", "process_layered"]
 
 #: Options a woodblock source may set in ``[assets."<file>"]``.
 OPTIONS = frozenset({"processor", "inks", "palette", "paper", "seed", "max_side"})
@@ -59,6 +59,7 @@ LAYERED_BLOCKS = "blocks.json"
 #: Most blocks a layered print may have (the prints scene draws at most eight).
 MAX_LAYERED_BLOCKS = 8
 _MAX_SOURCE_PIXELS = 8192 * 8192
+_MAX_LAYERED_JSON = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -252,3 +253,28 @@ def process_layered(ctx: PackContext, rel: str, data: bytes) -> list[Output]:
     h, w = masks[0].shape
     ctx.note(rel, f"finished print {w}x{h} px drawn from {len(masks)} blocks")
     return [Output(rel, data), *made]
+
+
+def layered_texts(src: Path, rels: Iterable[str]) -> tuple[str, ...]:
+    """The block names of every layered print among ``rels`` (``*blocks.json`` in the
+    source folder ``src``): visitor-facing texts (a kiosk lists a print's inks by name),
+    so the bundle's font must carry them. A file that cannot be read gives none here;
+    :func:`process_layered` reports it."""
+    out: dict[str, None] = {}
+    for rel in rels:
+        if not rel.endswith("blocks.json"):
+            continue
+        try:
+            path = src / rel
+            if path.stat().st_size > _MAX_LAYERED_JSON:
+                continue
+            doc = json.loads(path.read_bytes())
+        except (OSError, ValueError):
+            continue
+        blocks = doc.get("blocks") if isinstance(doc, dict) else None
+        for blk in blocks if isinstance(blocks, list) else []:
+            names = blk.get("name") if isinstance(blk, dict) else None
+            for v in names.values() if isinstance(names, dict) else []:
+                if isinstance(v, str):
+                    out.setdefault(v, None)
+    return tuple(out)

@@ -25,7 +25,7 @@ queueing of commands. Frames are never read back to RAM.
 server needed): one draw call per non-empty primitive of every visible Geom, per
 instance, before view-frustum culling (an upper bound of one frame's draws), with
 triangle strips and fans decomposed (see
-:func:`~exhibit_engine.runtime.render.count_geometry`).
+:func:`~exhibit_engine.runtime.health.count_geometry`).
 
 The JSON (``--json``) is the suites' flat document plus ``scenes``: a list of
 ``{"bundle", "scene", "engine_frame_ms", "bare_frame_ms", "overhead_ratio",

@@ -39,10 +39,11 @@ from .session import Session
 from .strings import ui_font_bytes
 from .ui import Canvas, hex_colour
 
-__all__ = ["KioskApp", "KioskSetup"]
+__all__ = ["KioskApp", "KioskSetup", "VIRTUAL_DT"]
 
 log = logging.getLogger("exhibit_engine.kiosk")
 
+#: Script time per frame with a script's `clock = "virtual"`.
 VIRTUAL_DT = 1.0 / 30.0
 _FRAME_S = 1.0 / 30.0
 _STATUS_EVERY_S = 0.1

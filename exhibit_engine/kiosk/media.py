@@ -32,7 +32,7 @@ from ..errors import ExhibitError
 from .catalogue import Catalogue, Item
 from .ui import texture_from_image
 
-__all__ = ["MAX_IMAGE_SIDE", "Media", "THUMB_PX", "item_view"]
+__all__ = ["MAX_IMAGE_SIDE", "Media", "THUMB_PX", "decode_image", "item_view", "thumb_time"]
 
 log = logging.getLogger("exhibit_engine.kiosk")
 

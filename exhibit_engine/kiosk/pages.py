@@ -27,7 +27,8 @@ if TYPE_CHECKING:
     from .catalogue import Item
     from .session import Session
 
-__all__ = ["BG", "Metrics", "View", "draw_attract", "draw_carousel", "draw_item",
+__all__ = ["ACCENT", "ALERT", "Animate", "BG", "GOOD", "MUTED", "Metrics", "ON_ACCENT",
+           "PANEL", "RAISED", "TEXT", "View", "draw_attract", "draw_carousel", "draw_item",
            "draw_overlays", "draw_pin", "draw_staff"]
 
 BG: RGBA = (0.075, 0.082, 0.094, 1.0)

@@ -31,7 +31,7 @@ from typing import Any
 from .ui import Control
 
 __all__ = ["DOUBLE_TAP_S", "FOCUS_S", "Feedback", "PIN_LOCK_S", "PIN_MAX", "Request",
-           "STAFF_TAPS", "STAFF_TAPS_S", "SCREENS", "Session"]
+           "SCREENS", "STAFF_TAPS", "STAFF_TAPS_S", "Session"]
 
 #: Pages (``screen``).
 SCREENS = ("attract", "carousel", "item", "pin", "staff")

@@ -24,7 +24,7 @@ from panda3d.core import (Camera, CardMaker, DynamicTextFont, GraphicsOutput, No
                           Texture, TransparencyAttrib)
 from PIL import Image
 
-__all__ = ["Canvas", "Control", "hex_colour", "texture_from_image"]
+__all__ = ["Canvas", "Control", "RGBA", "hex_colour", "texture_from_image"]
 
 RGBA = tuple[float, float, float, float]
 

@@ -42,8 +42,7 @@ from .transitions import Transition
 if TYPE_CHECKING:
     from ..assets.bundle import Bundle
 
-__all__ = ["FRUSTUM_FLAGS", "GeometryCount", "Renderer", "count_geometry", "lens_from_frustum",
-           "render_to_png"]
+__all__ = ["FRUSTUM_FLAGS", "Renderer", "lens_from_frustum", "render_to_png"]
 
 #: How the lens is fitted to a frustum's four corners: off-axis (the view axis stays
 #: the eye's +Y, the film is shifted) and free aspect ratio (the slice fills its

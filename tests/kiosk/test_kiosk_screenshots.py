@@ -31,7 +31,7 @@ def _fonts_hidden(argv: list[str], empty: Path) -> list[str]:
     """``argv`` run in a mount namespace where the system's font folders are empty."""
     mounts = " && ".join(f"mount --bind {empty} {d}" for d in FONT_DIRS) or "true"
     listing = " ".join(FONT_DIRS)
-    script = f'{mounts} && test -z "$(ls -A {listing} 2>/dev/null)" && exec "$@"'
+    script = f'{mounts} && test -z "$(find {listing} -mindepth 1 | head -1)" && exec "$@"'
     return ["unshare", "--mount", "--map-root-user", "sh", "-c", script, "kiosk", *argv]
 
 

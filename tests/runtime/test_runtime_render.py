@@ -112,7 +112,7 @@ def test_snowfall_is_one_point_draw_of_at_least_50000_flakes(ice_bundle, make_re
                                                               scene_id: str) -> None:
     from panda3d.core import GeomPoints
 
-    from exhibit_engine.runtime.render import count_geometry
+    from exhibit_engine.runtime.health import count_geometry
 
     r = make_renderer((64, 40))
     r.load(ice_bundle, scene_id)
