@@ -131,6 +131,10 @@ class ShowOut(BaseModel):
     panic: int | None = None
     blackout: float | None = Field(None, description="The blackout level now, 0-1.")
     open: bool | None = None
+    selected_item: str | None = Field(None, description="The item the wall was last asked "
+                                      "to show (POST /api/select); null: none yet.")
+    language: str | None = Field(None, description="The visitors' language the wall was "
+                                 "asked to show (POST /api/language); null: none yet.")
     insecure: str = Field("", description="Why the controller is insecure (empty: it "
                                           "is not).")
     state_save: dict[str, Any] | None = None

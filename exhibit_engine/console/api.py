@@ -276,7 +276,8 @@ def create_app(hub: Hub, config: ConsoleConfig | None = None, *,
                        cue_index=current, next_cue=_cue_id(hub, nxt),
                        paused=show.get("paused"), waiting=show.get("waiting"),
                        panic=show.get("panic"), blackout=show.get("blackout"),
-                       open=show.get("open"), insecure=str(data.get("insecure", "")),
+                       open=show.get("open"), selected_item=show.get("selected_item"),
+                       language=show.get("language"), insecure=str(data.get("insecure", "")),
                        state_save=data.get("state_save"), auth=auth, role=role,  # type: ignore[arg-type]
                        languages=list(config.languages),
                        venue=venue.name if venue is not None else "")

@@ -138,6 +138,7 @@ class _Scenes:
         self.failed: dict[tuple[str, str], ExhibitError] = {}   # scenes that cannot be shown
         self.cue: tuple[object, ...] | None = None      # the cue the last frame played
         self.cue_id: str | None = None
+        self.drawn = ("", "")       # (selected item, language) the last frame drew
         self.local_t = 0.0
         self.trust = [key for path in settings.venue.bundles.trusted_keys
                       for key in load_public_keys(path)]
@@ -307,7 +308,7 @@ class _Health:
         gpu, stats = self.gpu, self.stats
         return NodeHealth(round(stats.fps, 2), round(stats.worst_ms, 2), stats.dropped,
                           gpu.renderer, gpu.memory_mb, gpu.free_mb, scenes.cue_id or "",
-                          scenes.states())
+                          scenes.states(), *scenes.drawn)
 
 
 def _build(load: Callable[[Any, str], None], bundle: Any, scene: str) -> None:
@@ -469,6 +470,10 @@ def _draw_or_report(renderer: Any, scenes: _Scenes, frame: Frame, t: float,
                         state.cue.id)
     else:
         scenes.cue_id = None        # no cue plays (a standby without a scene): reported so
+    # What the frame draws as selected and its captions' language (black: neither).
+    scene_state = frame.scene_state if frame.timeline is not None else {}
+    scenes.drawn = (str(scene_state.get("selected_item", "")),
+                    str(scene_state.get("language", "")))
     try:
         _draw(renderer, scenes, frame, t)
     except ExhibitError as exc:
@@ -494,6 +499,7 @@ def _draw_or_report(renderer: Any, scenes: _Scenes, frame: Frame, t: float,
                 scenes.failed[key] = again
         renderer.unload()
         scenes.current = scenes.outgoing = None
+        scenes.drawn = ("", "")
         renderer.render(0.0, {"show_time": t}, None, dim=0.0)
     else:
         extra.pop("fault", None)

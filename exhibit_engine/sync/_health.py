@@ -1,4 +1,5 @@
-"""A projector's health in its ``node-status``: frame rate, frame times, GPU, cue, bundles.
+"""A projector's health in its ``node-status``: frame rate, frame times, GPU, cue, bundles,
+the item and language it draws.
 
 :class:`NodeHealth` is the part of :class:`~exhibit_engine.sync.protocol.NodeStatus` that an
 operator's status page shows per node. On the wire its fields are plain, optional keys of
@@ -46,6 +47,10 @@ class NodeHealth:
         bundles: bundle id -> the version the node builds that bundle's scenes from
             (its manifest's ``version``), or ``"broken"`` while the file on disk cannot be
             used.
+        item: the id of the item the node's last frame drew as selected (the session's
+            ``selected_item``; ``""``: none).
+        language: the language the node's last frame drew captions in (the session's
+            ``language``; ``""``: the session has none).
     """
 
     fps: float = 0.0
@@ -56,13 +61,16 @@ class NodeHealth:
     gpu_free_mb: float | None = None
     cue: str = ""
     bundles: Mapping[str, str] = field(default_factory=dict)
+    item: str = ""
+    language: str = ""
 
     def body(self) -> dict[str, Any]:
         """Its keys for a ``node-status`` body (the GPU memory keys only where known)."""
         out: dict[str, Any] = {"fps": self.fps, "frame_ms_worst": self.frame_ms_worst,
                                "frames_dropped": self.frames_dropped,
                                "renderer": self.renderer, "cue": self.cue,
-                               "bundles": dict(self.bundles)}
+                               "bundles": dict(self.bundles), "item": self.item,
+                               "language": self.language}
         for key in ("gpu_memory_mb", "gpu_free_mb"):
             if getattr(self, key) is not None:
                 out[key] = getattr(self, key)
@@ -78,14 +86,16 @@ class NodeHealth:
                    for k, v in sorted(self.bundles.items())[:MAX_MAP_KEYS] if str(k)}
         return NodeHealth(_at_least_0(self.fps, MAX_FPS), _at_least_0(self.frame_ms_worst),
                           max(0, int(self.frames_dropped)), str(self.renderer)[:MAX_STR],
-                          mem[0], mem[1], str(self.cue)[:MAX_STR], bundles)
+                          mem[0], mem[1], str(self.cue)[:MAX_STR], bundles,
+                          str(self.item)[:MAX_STR], str(self.language)[:MAX_STR])
 
     def row(self) -> dict[str, Any]:
         """Its keys for a node's row in the ``status`` reply (unknown memory: ``None``)."""
         return {"fps": self.fps, "frame_ms_worst": self.frame_ms_worst,
                 "frames_dropped": self.frames_dropped, "renderer": self.renderer,
                 "gpu_memory_mb": self.gpu_memory_mb, "gpu_free_mb": self.gpu_free_mb,
-                "cue": self.cue, "bundles": dict(self.bundles)}
+                "cue": self.cue, "bundles": dict(self.bundles), "item": self.item,
+                "language": self.language}
 
 
 def _megabytes(b: Body, key: str) -> float | None:
@@ -103,9 +113,10 @@ def read_health(b: Body) -> NodeHealth:
     Raises:
         ProtocolError: a key of the wrong type or out of range: ``fps`` 0 to
             :data:`MAX_FPS`, ``frame_ms_worst`` and the memory keys not negative,
-            ``frames_dropped`` an integer from 0, ``renderer`` and ``cue`` strings of at
-            most 256 characters, ``bundles`` a map of at most 64 entries from a bundle id
-            (1 to 256 characters) to a string of 1 to :data:`MAX_BUNDLE_STATE`.
+            ``frames_dropped`` an integer from 0, ``renderer``, ``cue``, ``item`` and
+            ``language`` strings of at most 256 characters, ``bundles`` a map of at most
+            64 entries from a bundle id (1 to 256 characters) to a string of 1 to
+            :data:`MAX_BUNDLE_STATE`.
     """
     fps, worst = b.number("fps", 0.0), b.number("frame_ms_worst", 0.0)
     if not 0 <= fps <= MAX_FPS:
@@ -122,7 +133,8 @@ def read_health(b: Body) -> NodeHealth:
     return NodeHealth(fps, worst, b.count("frames_dropped", 0),
                       b.text("renderer", "", nonempty=False),
                       _megabytes(b, "gpu_memory_mb"), _megabytes(b, "gpu_free_mb"),
-                      b.text("cue", "", nonempty=False), bundles)
+                      b.text("cue", "", nonempty=False), bundles,
+                      b.text("item", "", nonempty=False), b.text("language", "", nonempty=False))
 
 
 def _at_least_0(x: Any, hi: float = math.inf) -> float:

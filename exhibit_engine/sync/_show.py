@@ -132,22 +132,29 @@ class ShowSession:
 
     def summary(self, now: float, state: Mapping[str, Any]) -> dict[str, Any]:
         """What ``status`` says about the show: ``program``, ``cue`` (id), ``paused``,
-        ``waiting`` (a wait cue holds), ``panic`` (0-2), ``blackout`` (the level now) and
-        ``open`` (opening hours); empty without a show control.
+        ``waiting`` (a wait cue holds), ``panic`` (0-2), ``blackout`` (the level now),
+        ``open`` (opening hours), ``selected_item`` (the id of the item the wall was last
+        asked to show, ``None`` before any ``select``) and ``language`` (``None`` before
+        any ``language``); empty without a show control.
 
         Args:
             now: controller clock.
-            state: the core's session state (its ``"cue"`` and ``"blackout"`` keys).
+            state: the core's session state (its ``"cue"``, ``"blackout"``,
+                ``"selected_item"`` and ``"language"`` keys).
         """
         ctl = self.control
         if ctl is None:
             return {}
-        cue = state.get("cue")
+        cue, selected = state.get("cue"), state.get("selected_item")
+        language = state.get("language")
         return {"program": ctl.program,
                 "cue": cue.get("id", "") if isinstance(cue, Mapping) else "",
                 "paused": ctl.paused, "waiting": ctl.waiting, "panic": ctl.panic,
                 "blackout": round(blackout_level(state.get("blackout"), now), 4),
-                "open": ctl.is_open()}
+                "open": ctl.is_open(),
+                "selected_item": selected.get("item") if isinstance(selected, Mapping)
+                else None,
+                "language": language if isinstance(language, str) else None}
 
     def tick(self, now: float, wall_time: datetime | None, lead: float = 0.0) -> ShowChange:
         """Advance the show control (schedule, attract, wait cues, cue events).

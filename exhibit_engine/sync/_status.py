@@ -22,7 +22,8 @@ __all__ = ["DETAILS", "STATUS_BYTES", "fit_status", "packed_size"]
 STATUS_BYTES = 60000
 #: The keys of a node's row left out of a trimmed status (``captures`` and ``extra`` stay,
 #: emptied).
-DETAILS = ("bundles", "cue", "gpu_free_mb", "gpu_memory_mb", "renderer")
+DETAILS = ("bundles", "cue", "gpu_free_mb", "gpu_memory_mb", "item", "language",
+           "renderer")
 
 
 def packed_size(value: Any) -> int:

@@ -83,6 +83,19 @@ def test_kiosk_commands_go_to_the_controller_as_the_kiosk_peer(make_client, cont
     assert ("console-kiosk", "kiosk") in peers
 
 
+def test_the_show_says_which_item_and_language_the_wall_was_asked_to_show(make_client
+                                                                         ) -> None:
+    client = make_client(TOKENS)
+    show = client.get("/api/show", headers=OP).json()
+    assert (show["selected_item"], show["language"]) == (None, None)
+    assert client.post("/api/select", headers=KI, json={"item": "vase"}).status_code == 200
+    assert client.post("/api/language", headers=KI, json={"language": "zh"}
+                       ).status_code == 200
+    # A console's status is its last poll: a fresh console asks anew.
+    show = make_client(TOKENS).get("/api/show", headers=OP).json()
+    assert (show["selected_item"], show["language"]) == ("vase", "zh")
+
+
 def test_an_operator_token_and_the_login_cookie(make_client) -> None:
     client = make_client(TOKENS)
     show = client.get("/api/show", headers=OP).json()

@@ -3,7 +3,8 @@
 Headless Chromium (Debian's package, driven by Selenium and chromedriver) opens the page
 that ``exhibit controller --http`` serves, while two headless ``exhibit node`` processes
 play a three-cue show. It sees both nodes joined, presses GO and sees the next cue arrive
-through the event stream (the page is never reloaded), presses Blackout and sees it on,
+through the event stream (the page is never reloaded), sees a kiosk's item and language
+in the header and in each node's cue cell (issue 14), presses Blackout and sees it on,
 and sees a node killed with SIGKILL shown as lost within a second. The screenshot it
 takes is ``docs/images/console.png`` when ``EXHIBIT_WRITE_DOCS_IMAGES=1``.
 
@@ -174,6 +175,18 @@ def test_the_status_page_follows_the_show_and_its_buttons_drive_it(
     if os.environ.get("EXHIBIT_WRITE_DOCS_IMAGES") == "1":
         shutil.copyfile(shot, ROOT / "docs" / "images" / "console.png")
 
+    # A visitor picks an item in Russian (sent as a kiosk would, through the console's
+    # API): the header says what the wall was asked to show, each node what it draws.
+    for path, body in (("api/select", {"item": "lantern"}),
+                       ("api/language", {"language": "ru"})):
+        _post(wall.url + path, body)
+    wait_until(lambda: (_text(driver, "#selected-item"), _text(driver, "#visitor-language"))
+               == ("lantern", "ru"), 10.0, "the selection in the page's header")
+    wait_until(lambda: all(driver.execute_script(  # type: ignore[attr-defined]
+        "return document.querySelector(`#node-table tr[data-node='${arguments[0]}']`)"
+        ".children[4].textContent;", d) == "lanterns · lantern (ru)" for d in DISPLAYS),
+        30.0, "each node to report the item and language it draws")
+
     driver.find_element("id", "blackout").click()  # type: ignore[attr-defined]
     wait_until(lambda: "on" in driver.find_element("id", "blackout").get_attribute("class"),  # type: ignore[attr-defined]
                10.0, "blackout shown on")
@@ -192,6 +205,16 @@ def test_the_status_page_follows_the_show_and_its_buttons_drive_it(
         "return document.querySelector(`#wall-svg g[data-display='${arguments[0]}']`)"
         "?.dataset.health;", DISPLAYS[0])
     assert health == "lost"
+
+
+def _post(url: str, body: dict[str, str]) -> None:
+    import json
+    import urllib.request
+
+    req = urllib.request.Request(url, json.dumps(body).encode(), method="POST",
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=5.0) as res:
+        assert res.status == 200, res.read()
 
 
 def _reachable(url: str) -> bool:

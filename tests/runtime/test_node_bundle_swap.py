@@ -240,6 +240,34 @@ def test_a_swap_is_played_from_the_next_build_and_a_bad_one_is_a_fault_until_fix
     assert all(_closed(b) for b in scenes.bundles.values())
 
 
+def test_the_node_reports_the_item_and_language_its_last_frame_drew(
+        tmp_path: Path, lanterns: dict[str, Path]) -> None:
+    """node-status ``item`` and ``language`` (issue 14): what the frame drew, from the
+    scene state; a black frame (no timeline, or a fault without standby) draws neither."""
+    folder = tmp_path / "bundles"
+    folder.mkdir()
+    live = folder / "lanterns.exb"
+    shutil.copy(lanterns["v1"], live)
+    scenes = _scenes(folder, _UNIT_SHOW)
+    timeline = Timeline(tuple(scenes.show.cues), loop=True)
+    r, extra = Builds(), {}
+    assert scenes.drawn == ("", "")
+    _draw_or_report(r, scenes, Frame("main", timeline, 1.0), 1.0, extra)
+    assert scenes.drawn == ("", "")                 # nothing selected, no language
+    shown = Frame("main", timeline, 1.0, {"selected_item": "vase", "selected_at": 0.5,
+                                          "language": "ru"})
+    _draw_or_report(r, scenes, shown, 2.0, extra)
+    assert scenes.drawn == ("vase", "ru")
+    _draw_or_report(r, scenes, Frame("standby", None, 0.0, shown.scene_state), 3.0, extra)
+    assert scenes.drawn == ("", "")                 # black: no scene drew them
+    _draw_or_report(r, scenes, shown, 4.0, extra)
+    assert scenes.drawn == ("vase", "ru")
+    _swap(lanterns["bad"], live)                    # the second cue's scene is gone
+    _draw_or_report(r, scenes, shown, 11.0, extra)
+    assert "fault" in extra and scenes.drawn == ("", "")   # no standby: black
+    scenes.close()
+
+
 def test_the_outgoing_scene_of_a_transition_keeps_its_old_version_open(
         tmp_path: Path, lanterns: dict[str, Path]) -> None:
     folder = tmp_path / "bundles"

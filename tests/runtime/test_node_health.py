@@ -1,6 +1,8 @@
 """A real headless node reports how it draws (issue 13, "Nodes report what the page
 shows"): its fps, worst frame time and dropped frames, its renderer, the cue it plays and
 the bundles it holds reach the controller's ``status``, and ``exhibit status`` shows them.
+After a kiosk's ``select`` and ``language`` (issue 14), its row says which item and
+language it draws, and the status's ``show`` what the wall was asked to show.
 """
 
 from __future__ import annotations
@@ -38,6 +40,16 @@ def test_a_headless_node_reports_its_health_in_status(
         assert node["bundles"] and all(re.fullmatch(r"\d+\.\d+\.\d+.*|broken", v)
                                        for v in node["bundles"].values())
         assert "broken" not in node["bundles"].values()
+        assert node["item"] == ""                 # nothing selected yet
+        # A kiosk selects an item in Russian: the node's next frames draw them.
+        wall.op.command("select", item="lantern")
+        wall.op.command("language", language="ru")
+        node = wait_until(lambda: (n := wall.me()) and n["item"] == "lantern"
+                          and n["language"] == "ru" and n, 30.0,
+                          "the node to report the selected item and language")
+        assert node["cue"] == "castle"
+        show = wall.op.command("status")["show"]
+        assert (show["selected_item"], show["language"]) == ("lantern", "ru")
         # The operator's table has the projector's fps, worst frame and dropped frames.
         from click.testing import CliRunner
 

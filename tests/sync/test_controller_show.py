@@ -160,6 +160,22 @@ def test_language_sets_the_state_key_from_the_shows_languages(core: ControllerCo
     assert not reply.ok and "zh, en, ru" in reply.error
 
 
+def test_status_says_which_item_and_language_the_wall_was_asked_to_show(
+        core: ControllerCore) -> None:
+    show = command(core, "status", 100.0)[0].data["show"]
+    assert show["selected_item"] is None and show["language"] is None     # none asked yet
+    assert command(core, "select", 100.0, item="vase")[0].ok
+    assert command(core, "language", 100.1, language="ru")[0].ok
+    show = command(core, "status", 100.2)[0].data["show"]
+    assert (show["selected_item"], show["language"]) == ("vase", "ru")
+    assert show["program"] == "main" and show["cue"] == "intro"
+    # ShowSession.summary reads them from the state it is given (odd values: None).
+    assert core.show.summary(100.2, {"selected_item": {"item": "bowl", "selected_at": 1.0},
+                                     "language": "zh"})["selected_item"] == "bowl"
+    odd = core.show.summary(100.2, {"selected_item": "bowl", "language": 7})
+    assert (odd["selected_item"], odd["language"]) == (None, None)
+
+
 def test_show_commands_without_a_cue_list_are_refused() -> None:
     bare = ControllerCore(now=0.0, session="s")
     bare.attach_show(ShowConfig("empty", {}, (), ()), 0.0, WALL)

@@ -153,7 +153,7 @@ def test_status_lists_nodes_and_their_state(core: ControllerCore) -> None:
                              # its health: the defaults, as it sent none (§5)
                              "fps": 0.0, "frame_ms_worst": 0.0, "frames_dropped": 0,
                              "renderer": "", "gpu_memory_mb": None, "gpu_free_mb": None,
-                             "cue": "", "bundles": {}}
+                             "cue": "", "bundles": {}, "item": "", "language": ""}
     assert reply.data["show_time"] == pytest.approx(1.2)
 
 
@@ -164,7 +164,7 @@ HEALTH = p.NodeHealth(29.5, 48.25, 4, "llvmpipe (LLVM 15.0.6, 256 bits); Mesa/X.
 def test_status_lists_each_projectors_health(core: ControllerCore) -> None:
     core.handle(b"r1", p.NodeStatus("left", 120, 2.0, -15.0, 250.0, health=HEALTH), 1001.0)
     gpu = p.NodeHealth(60.0, 17.0, 0, "NVIDIA H200/PCIe/SSE2; NVIDIA Corporation", 143771.0,
-                       140000.5, "intro", {"ice-festival": "1.0.0"})
+                       140000.5, "intro", {"ice-festival": "1.0.0"}, "vase-07", "ru")
     core.handle(b"r2", p.NodeStatus("right", 240, 2.0, 3.0, 200.0, health=gpu), 1001.0)
     reply, _ = command(core, "status", 1001.1)
     nodes = {n["id"]: n for n in reply.data["nodes"]}
@@ -173,6 +173,8 @@ def test_status_lists_each_projectors_health(core: ControllerCore) -> None:
     assert left["renderer"].startswith("llvmpipe") and left["cue"] == "intro"
     assert left["gpu_memory_mb"] is None and left["gpu_free_mb"] is None   # unknown
     assert left["bundles"] == {"ice-festival": "1.0.0", "standby": "broken"}
+    assert (left["item"], left["language"]) == ("", "")       # none sent: the defaults
+    assert (right["item"], right["language"]) == ("vase-07", "ru")
     assert (right["gpu_memory_mb"], right["gpu_free_mb"]) == (143771.0, 140000.5)
     # The next report replaces the last one (an older node that sends none: defaults).
     core.handle(b"r1", p.NodeStatus("left", 121, 2.1, -15.0, 250.0), 1001.2)
@@ -212,6 +214,7 @@ def test_a_status_of_256_projectors_with_their_health_fits_a_frame() -> None:
         assert (n["fps"], n["frame_ms_worst"], n["frames_dropped"]) == (29.5, 48.25, 4)
         assert {"last_seen_s", "show_time", "offset_us", "state"} <= set(n)
         assert "renderer" not in n and "bundles" not in n
+        assert "item" not in n and "language" not in n
     # A small wall is not trimmed: every detail is there.
     small = ControllerCore(now=0.0, session="s")
     small.handle(b"r", p.NodeStatus("left", 1, 0.0, 0.0, 0.0, health=health), 1.0)

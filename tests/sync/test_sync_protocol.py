@@ -364,16 +364,19 @@ def test_node_status_liveness_fields() -> None:
 
 
 HEALTH = p.NodeHealth(59.5, 20.0, 7, "GPU; Vendor; OpenGL 4.6", 8192.0, 4096.0, "c2",
-                      {"b1": "2.1.0"})
+                      {"b1": "2.1.0"}, "vase-07", "ru")
 
 
 def test_node_status_health_keys_are_optional_with_defaults() -> None:
     status = p.NodeStatus("n", 1, 0.0, 0.0, 0.0, health=HEALTH)
     assert body(status)["fps"] == 59.5 and body(status)["bundles"] == {"b1": "2.1.0"}
+    assert (body(status)["item"], body(status)["language"]) == ("vase-07", "ru")
+    row = HEALTH.row()
+    assert (row["item"], row["language"], row["cue"]) == ("vase-07", "ru", "c2")
     assert p.decode(status.encode()) == status
     # A peer that sends none of them (an older node) is read with the defaults.
     keys = ("fps", "frame_ms_worst", "frames_dropped", "renderer", "gpu_memory_mb",
-            "gpu_free_mb", "cue", "bundles")
+            "gpu_free_mb", "cue", "bundles", "item", "language")
     plain = p.decode(frames_with(status, **dict.fromkeys(keys, _DELETE)))
     assert isinstance(plain, p.NodeStatus) and plain.health == p.NodeHealth()
     assert plain.health.gpu_memory_mb is None and plain.health.bundles == {}
@@ -391,6 +394,8 @@ def test_node_status_health_keys_are_optional_with_defaults() -> None:
     ("frame_ms_worst", -0.1), ("frame_ms_worst", float("inf")),
     ("frames_dropped", -1), ("frames_dropped", 1.5), ("frames_dropped", True),
     ("renderer", "r" * 257), ("renderer", 5), ("cue", "c" * 257), ("cue", None),
+    ("item", "i" * 257), ("item", 7), ("item", None), ("language", "l" * 257),
+    ("language", ["ru"]), ("language", None),
     ("gpu_memory_mb", -1.0), ("gpu_memory_mb", None), ("gpu_free_mb", -5), ("gpu_free_mb", "x"),
     ("bundles", []), ("bundles", {"b": 1}), ("bundles", {"b": ""}), ("bundles", {"": "1.0"}),
     ("bundles", {"b": "v" * 65}), ("bundles", {"b" * 257: "1.0"}),
@@ -403,7 +408,7 @@ def test_node_status_health_keys_are_range_checked(key: str, value: Any) -> None
 
 def test_node_status_health_limits_are_accepted_at_the_edge() -> None:
     edge = p.NodeHealth(1000.0, 0.0, 2**63 - 1, "r" * 256, 0.0, 0.0, "c" * 256,
-                        {f"{i:0256d}": "v" * 64 for i in range(64)})
+                        {f"{i:0256d}": "v" * 64 for i in range(64)}, "i" * 256, "l" * 256)
     status = p.NodeStatus("n", 1, 0.0, 0.0, 0.0, health=edge)
     assert p.decode(status.encode()) == status
     # 65 bundles: refused by the body's map limit (before the field is read).
@@ -413,10 +418,12 @@ def test_node_status_health_limits_are_accepted_at_the_edge() -> None:
 
 def test_node_health_clamped_is_always_on_the_wire() -> None:
     odd = p.NodeHealth(float("nan"), -3.0, -2, "r" * 999, float("inf"), -1.0, "c" * 300,
-                       {f"b{i:03d}": "" if i == 1 else "v" * 99 for i in range(100)})
+                       {f"b{i:03d}": "" if i == 1 else "v" * 99 for i in range(100)},
+                       "i" * 300, "l" * 300)
     clamped = odd.clamped()
     assert (clamped.fps, clamped.frame_ms_worst, clamped.frames_dropped) == (0.0, 0.0, 0)
     assert len(clamped.renderer) == 256 and len(clamped.cue) == 256
+    assert len(clamped.item) == 256 and len(clamped.language) == 256
     assert (clamped.gpu_memory_mb, clamped.gpu_free_mb) == (0.0, 0.0)
     assert len(clamped.bundles) == 64 and clamped.bundles["b001"] == "?"
     assert p.NodeHealth(5000.0).clamped().fps == 1000.0

@@ -12,6 +12,7 @@ const TEXT = {
     lost: "Controller lost", "lost-banner": "The controller does not answer: the wall plays on from its last state; commands wait until it is back.",
     token: "Operator token", "sign-in": "Sign in", "bad-token": "That token is not accepted.",
     show: "Show", program: "Program", cue: "Cue", next: "Next", "show-time": "Show time", state: "State",
+    item: "Item", "visitor-language": "Visitors' language",
     go: "GO", back: "Back", pause: "Pause", resume: "Resume", blackout: "Blackout", "blackout-off": "Lights up",
     panic: "Panic", "panic-again": "Press again: PANIC", cues: "Cues", scene: "Scene", duration: "Duration",
     "goto": "Go to", wall: "Wall", nodes: "Nodes", node: "Node", role: "Role", seen: "Last heard",
@@ -27,6 +28,7 @@ const TEXT = {
     lost: "与控制器失去连接", "lost-banner": "控制器没有响应：投影墙按最后的状态继续播放；命令会在控制器恢复后执行。",
     token: "操作员令牌", "sign-in": "登录", "bad-token": "令牌无效。",
     show: "演出", program: "节目", cue: "场景提示", next: "下一个", "show-time": "演出时间", state: "状态",
+    item: "展品", "visitor-language": "观众语言",
     go: "开始", back: "上一个", pause: "暂停", resume: "继续", blackout: "黑场", "blackout-off": "恢复画面",
     panic: "紧急停止", "panic-again": "再按一次：紧急停止", cues: "场景提示列表", scene: "场景", duration: "时长",
     "goto": "跳转", wall: "投影墙", nodes: "节点", node: "节点", role: "角色", seen: "最近消息",
@@ -97,6 +99,9 @@ function renderShow() {
   text($("#program"), s.program ? t(s.program) : null);
   text($("#cue"), s.cue);
   text($("#next"), view.next ? view.next.id : s.next_cue);
+  // What the wall was asked to show (a kiosk's select and language).
+  text($("#selected-item"), s.selected_item);
+  text($("#visitor-language"), s.language);
   const state = s.panic ? "panicked" : s.waiting ? "waiting" : s.paused ? "paused" : s.program ? "playing" : null;
   text($("#play-state"), state ? t(state) : null);
   view.blackout = Number(s.blackout || 0) > 0.5 || s.blackout === true;
@@ -151,6 +156,14 @@ function health(node) {
   return node.state;
 }
 
+// A node's cue cell: the cue it plays, then the item and language it draws, if any.
+function drawing(n) {
+  const cue = n.cue || (n.extra && n.extra.cue) || "";
+  const lang = n.language ? `(${n.language})` : "";
+  const shows = [n.item || "", lang].filter(Boolean).join(" ");
+  return [cue, shows].filter(Boolean).join(" · ");
+}
+
 function renderNodes() {
   const body = $("#node-table tbody");
   body.replaceChildren();
@@ -168,7 +181,7 @@ function renderNodes() {
     tr.dataset.node = n.id;
     const cells = [
       n.id, n.role, null, n.last_seen_s != null ? `${Number(n.last_seen_s).toFixed(1)} ${t("ago")}` : "",
-      n.cue || (n.extra && n.extra.cue) || "", n.show_time != null ? Number(n.show_time).toFixed(2) : "",
+      drawing(n), n.show_time != null ? Number(n.show_time).toFixed(2) : "",
       n.offset_us != null ? Math.round(n.offset_us) : "", n.fps != null ? Number(n.fps).toFixed(1) : "",
       n.frame_ms_worst != null ? Number(n.frame_ms_worst).toFixed(1) : "",
       n.frames_dropped != null ? n.frames_dropped : "",
@@ -332,6 +345,10 @@ function onEvent(type, data) {
       view.anchor = data.value;
     } else if (data.key === "blackout" && data.value) {
       view.show.blackout = data.value.level;
+    } else if (data.key === "selected_item" && data.value) {
+      view.show.selected_item = data.value.item;
+    } else if (data.key === "language" && typeof data.value === "string") {
+      view.show.language = data.value;
     }
     renderShow();
   } else if (type === "log") {
