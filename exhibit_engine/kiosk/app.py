@@ -465,8 +465,10 @@ class KioskApp:
     def _redraw(self) -> None:
         s = self.session
         left = s.idle_after - (self.t - s.last_tap)
+        attract = (int((self.t - self.t0) // pages.ATTRACT_PERIOD) if s.screen == "attract"
+                   else None)                  # the attract page turns to its next item
         key = (s.version, s.screen, s.online, int(left) if s.idle_warning else None,
-               len(self.media._thumbs))
+               len(self.media._thumbs), attract)
         if key == self._drawn:
             return
         self._drawn = key

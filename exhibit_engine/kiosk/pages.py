@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from .catalogue import Item
     from .session import Session
 
-__all__ = ["ACCENT", "ALERT", "Animate", "BG", "GOOD", "MUTED", "Metrics", "ON_ACCENT",
+__all__ = ["ACCENT", "ALERT", "ATTRACT_PERIOD", "Animate", "BG", "GOOD", "MUTED", "Metrics", "ON_ACCENT",
            "PANEL", "RAISED", "TEXT", "View", "draw_attract", "draw_carousel", "draw_item",
            "draw_overlays", "draw_pin", "draw_staff"]
 
@@ -42,6 +42,9 @@ ALERT: RGBA = (0.80, 0.30, 0.24, 1.0)
 GOOD: RGBA = (0.42, 0.70, 0.47, 1.0)
 
 Animate = Callable[[float], None]
+
+#: Seconds the attract page shows each item.
+ATTRACT_PERIOD = 9.0
 
 
 @dataclass(frozen=True)
@@ -163,11 +166,12 @@ def draw_attract(v: View, t0: float) -> Animate | None:
         c.text(text("no_items", v.session.language), v.ui_font, m.width / 2, m.height / 2,
                m.px(40), MUTED, align="center")
         return None
-    period = 9.0
+    period = ATTRACT_PERIOD
     k = int(max(t0, 0.0) // period) % len(items)
     item = items[k]
-    side = min(m.height * 0.78, m.width * 0.5)
-    x0, y0 = m.px(90), (m.height - side) / 2 - m.px(30)
+    band_h = m.px(150)
+    side = min(m.height - band_h - m.px(120), m.width * 0.5)
+    x0, y0 = m.px(90), (m.height - band_h - side) / 2
     tex = v.thumb(item)
     frame = c.box(x0 - m.px(10), y0 - m.px(10), side + m.px(20), side + m.px(20), PANEL)
     img = c.image(tex, x0, y0, side, side) if tex is not None else None
@@ -179,13 +183,15 @@ def draw_attract(v: View, t0: float) -> Animate | None:
         gt = _title(group[1], v.session.language)
         c.text(gt, v.font(item, gt), tx, y, m.px(30), ACCENT, wrap=wrap)
         y += m.px(70)
-    for lang, size, colour in (("zh", 64, TEXT), ("en", 40, TEXT), ("ru", 40, MUTED)):
+    first = v.session.language          # the kiosk's own language leads
+    order = [first, *[lang for lang in LANGUAGES if lang != first]]
+    for lang, size, colour in zip(order, (64, 40, 40), (TEXT, TEXT, MUTED)):
         title = item.title.get(lang)
         if title:
             c.text(title, v.font(item, title), tx, y, m.px(size), colour, wrap=wrap)
             y += Canvas.measure(title, v.font(item, title), m.px(size), wrap)[1] + m.px(22)
-    lines = [text("touch", lang) for lang in LANGUAGES]
-    band = c.box(0, m.height - m.px(150), m.width, m.px(150), (0.0, 0.0, 0.0, 0.35))
+    lines = [text("touch", lang) for lang in order]
+    band = c.box(0, m.height - band_h, m.width, band_h, (0.0, 0.0, 0.0, 0.35))
     invite = c.text("   ·   ".join(lines), v.ui_font, m.width / 2, m.height - m.px(100),
                     m.px(38), TEXT, align="center")
     del band, frame
@@ -209,7 +215,8 @@ def draw_attract(v: View, t0: float) -> Animate | None:
 
 
 def draw_carousel(v: View) -> None:
-    """The items by bundle: a row of cards per bundle, paged when a row overflows."""
+    """The items, one bundle at a time: a tab per bundle, then a row of large cards,
+    paged when they overflow."""
     m, c, s = v.m, v.front, v.session
     v.back.box(0, 0, m.width, m.height, BG)
     v.set_scene(None, None)
@@ -217,53 +224,62 @@ def draw_carousel(v: View) -> None:
     title, font = v.any_font(_title(v.show_title, s.current), _title(v.show_title, "en"))
     c.text(title, font, m.px(60), top + m.px(6), m.px(52), TEXT)
     _languages(v, m.width - m.px(60), top)
-    y = top + m.button(64) + m.px(40)
     groups = v.groups
     if not groups:
         c.text(text("no_items", s.current), v.ui_font, m.width / 2, m.height / 2, m.px(40),
                MUTED, align="center")
         return
-    row_h = (m.height - y - m.px(40)) / len(groups)
+    current = next((g for g in groups if g[0] == s.tab), groups[0])
+    y = top + m.button(64) + m.px(44)
+    x, tab_h = m.px(60), m.button(72)
     for bundle, gtitle, items in groups:
-        _row(v, bundle, gtitle, items, y, row_h)
-        y += row_h
+        name = _title(gtitle, s.current)
+        tf = v.font(items[0], name)
+        size = m.px(30)
+        w = Canvas.measure(name, tf, size)[0] + m.px(56)
+        on = bundle == current[0]
+        c.box(x, y, w, tab_h, ACCENT if on else RAISED)
+        c.text(name, tf, x + w / 2, y + (tab_h - size) / 2, size, ON_ACCENT if on else TEXT,
+               align="center")
+        c.control(f"tab:{bundle}", (x, y, w, tab_h), "tab", bundle)
+        x += w + m.px(14)
+    bundle, gtitle, items = current
+    y += tab_h + m.px(30)
+    c.text(text("items", s.current, n=len(items)), v.ui_font, m.px(60), y, m.px(26), MUTED)
+    _row(v, bundle, items, y + m.px(52), m.height - y - m.px(52) - m.px(50))
 
 
-def _row(v: View, bundle: str, gtitle: dict[str, str], items: list[Item], y: float,
-         row_h: float) -> None:
+def _row(v: View, bundle: str, items: list[Item], card_top: float, row_h: float) -> None:
     m, c, s = v.m, v.front, v.session
-    head = _title(gtitle, s.current)
-    c.text(head, v.font(items[0], head), m.px(60), y, m.px(34), ACCENT)
-    c.text(text("items", s.current, n=len(items)), v.ui_font, m.width - m.px(60), y + m.px(6),
-           m.px(26), MUTED, align="right")
-    card_top = y + m.px(56)
-    label_h = m.px(76)
-    side = max(min(row_h - m.px(56) - label_h - m.px(24), m.px(300)), m.target)
-    gap = m.px(28)
-    arrow = m.button(72)
+    label_h = m.px(96)
+    side = max(min(row_h - label_h, m.px(420)), m.target)
+    gap = m.px(36)
+    arrow = m.button(80)
     usable = m.width - 2 * m.px(60)
     per_page = max(1, int((usable + gap) // (side + gap)))
     paged = len(items) > per_page
     if paged:
         per_page = max(1, int((usable - 2 * (arrow + gap) + gap) // (side + gap)))
     start = min(s.offsets.get(bundle, 0), max(len(items) - per_page, 0))
-    x = m.px(60) + (arrow + gap if paged else 0)
-    for it in items[start:start + per_page]:
+    shown = items[start:start + per_page]
+    span = len(shown) * side + (len(shown) - 1) * gap
+    x = (m.width - span) / 2
+    for it in shown:
         c.box(x, card_top, side, side + label_h, PANEL)
         tex = v.thumb(it)
         if tex is not None:
             c.image(tex, x, card_top, side, side)
         name = it.title_in(s.current)
         font = v.font(it, name)
-        size = m.px(26) if len(name) < 18 else m.px(23)
-        c.text(name, font, x + m.px(14), card_top + side + m.px(10), max(size, m.body * 0.9),
-               TEXT, wrap=side - m.px(28))
+        size = max(m.px(28) if len(name) < 24 else m.px(24), m.body * 0.9)
+        c.text(name, font, x + m.px(16), card_top + side + m.px(14), size, TEXT,
+               wrap=side - m.px(32))
         c.control(f"item:{it.id}", (x, card_top, side, side + label_h), "open", it.id)
         x += side + gap
     if paged:
         ay = card_top + (side - arrow) / 2
-        _button(v, f"prev:{bundle}", "‹", m.px(60), ay, arrow, arrow, "page", f"{bundle}:-1",
-                active=start > 0)
+        _button(v, f"prev:{bundle}", "‹", m.px(60), ay, arrow, arrow, "page",
+                f"{bundle}:-{per_page}", active=start > 0)
         _button(v, f"next:{bundle}", "›", m.width - m.px(60) - arrow, ay, arrow, arrow,
                 "page", f"{bundle}:{per_page}", active=start + per_page < len(items))
 

@@ -104,6 +104,7 @@ class Session:
     pin_error: str = ""
     exit_requested: bool = False
     offsets: dict[str, int] = field(default_factory=dict)
+    tab: str | None = None
     zoom: tuple[float, float, float] = (1.0, 0.5, 0.5)
     version: int = 0
 
@@ -159,6 +160,9 @@ class Session:
                     and self.feedback.state != "on_wall":
                 self.feedback = None
             self._go("item")
+        elif a == "tab":
+            self.tab = arg
+            self._changed()
         elif a == "page":
             bundle, step = arg.rsplit(":", 1)
             self.offsets[bundle] = max(0, self.offsets.get(bundle, 0) + int(step))
@@ -262,7 +266,7 @@ class Session:
 
     def _to_attract(self, now: float) -> list[Request]:
         self.idle_warning = False
-        self.item, self.feedback, self.offsets = None, None, {}
+        self.item, self.feedback, self.offsets, self.tab = None, None, {}, None
         self._go("attract")
         out = []
         if self.current != self.language:

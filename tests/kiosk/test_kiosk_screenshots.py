@@ -43,8 +43,8 @@ def _can_hide_fonts(empty: Path) -> str | None:
 
 
 PAGES = {
-    "zh": ("kiosk-zh", "birch-forest"),      # a print: its blocks and its picture
-    "ru": ("kiosk-ru", "vase"),              # an artifact, live in 3-D
+    "zh": ("kiosk-zh", "northern-prints", "birch-forest"),   # a print: blocks, picture
+    "ru": ("kiosk-ru", "heritage", "vase"),                  # an artifact, live in 3-D
 }
 
 
@@ -58,12 +58,13 @@ def test_attract_carousel_and_item_pages_in_each_language(
         pytest.skip(f"the system fonts cannot be hidden here: {why}")
     m = Museum(tmp_path, museum_bundles, procs)
     m.controller()
-    kiosk_id, item = PAGES[language]
+    kiosk_id, bundle, item = PAGES[language]
     script = write_script(tmp_path / "pages.toml", [
         {"until": "online", "timeout": 60},
         {"wait": 4.0},
         {"screenshot": f"kiosk-attract-{language}"},
         {"tap": "explore"},
+        {"tap": f"tab:{bundle}"},
         {"wait": 1.0},
         {"screenshot": f"kiosk-carousel-{language}"},
         {"tap": f"item:{item}"},
