@@ -249,10 +249,8 @@ class Player:
 
     def _holds(self, cond: str) -> bool:
         app, s = self.app, self.app.session
-        if cond == "online":
-            return bool(app.setup.link.online)
-        if cond == "offline":
-            return not app.setup.link.online
+        if cond in ("online", "offline"):       # as the page drawn last shows it
+            return s.online == (cond == "online")
         kind, _, value = cond.partition(":")
         if kind == "screen":
             return s.screen == value
