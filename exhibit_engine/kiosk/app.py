@@ -149,6 +149,7 @@ class KioskApp:
         self.t0 = self.t
         self.renderer = Renderer(s.size, window=s.window, title=f"Exhibit Engine kiosk "
                                  f"{s.kiosk_id}", cache_dir=s.cache_dir)
+        self._input: Any = None
         if s.window:
             self._window_setup(s.fullscreen)
         out = self.renderer.output
@@ -179,6 +180,7 @@ class KioskApp:
         self._animate: pages.Animate | None = None
         self._pyramids: dict[tuple[str, str], Pyramid | None] = {}
         self.frames = 0
+        self.screens: dict[str, int] = {}          # frames drawn of each page
         self.frame_ms: list[float] = []
         self.taps = 0
         self.requests: list[dict[str, Any]] = []
@@ -189,7 +191,6 @@ class KioskApp:
         self.screenshots: list[str] = []
         self.stop = threading.Event()
         self._status_at = -1.0
-        self._input: Any = None
 
     # -- window -------------------------------------------------------------------------
 
@@ -198,8 +199,8 @@ class KioskApp:
                                   MouseWatcher, NodePath, WindowProperties)
 
         win = self.renderer.output
+        win.set_close_request_event("kiosk-close-request")    # the close button: ignored
         props = WindowProperties()
-        props.set_close_request_event("kiosk-close-request")    # the close button: ignored
         props.set_cursor_hidden(fullscreen)
         if fullscreen:
             props.set_fullscreen(True)
@@ -458,6 +459,7 @@ class KioskApp:
         else:
             self.renderer.render(0.0, dim=0.0)
         self.frames += 1
+        self.screens[s.screen] = self.screens.get(s.screen, 0) + 1
         if s.screen == "attract" and self.first_attract_s is None:
             self.first_attract_s = time.monotonic() - self.setup.started
         self._write_status()
@@ -510,7 +512,8 @@ class KioskApp:
                 "frames": self.frames, "taps": self.taps, "requests": len(self.requests),
                 "faults": self.faults, "t": round(self.t - self.t0, 3),
                 "clock": time.monotonic(),
-                "controls": [c.name for c in self.front.controls]}
+                "controls": {c.name: [round(v, 1) for v in c.rect]
+                             for c in self.front.controls}}
 
     def _write_status(self, force: bool = False) -> None:
         path = self.setup.status_file
@@ -535,7 +538,8 @@ class KioskApp:
         stats = getattr(self.setup.link, "stats", None)
         report = {
             "kiosk": self.setup.kiosk_id, "first_attract_s": self.first_attract_s,
-            "frames": self.frames, "taps": self.taps, "requests": self.requests,
+            "frames": self.frames, "screens": self.screens, "taps": self.taps,
+            "requests": self.requests,
             "requests_per_tap_max": max(per_tap.values(), default=0),
             "frame_ms": {"max": round(ms[-1], 2), "p99": round(ms[int(0.99 * (len(ms) - 1))], 2),
                          "mean": round(sum(ms) / len(ms), 2),

@@ -5,7 +5,8 @@ what the controller answered; it answers with the requests to send. It never dra
 reads a clock or touches a socket, so every rule below is tested in milliseconds:
 
 - **one request per tap at most**, carrying the tap's id, so a retry acts once; a second
-  tap on the same control within :data:`DOUBLE_TAP_S` is the same tap and does nothing,
+  tap on the same control within :data:`DOUBLE_TAP_S` is the same tap and does nothing
+  (but for PIN keys, the hidden corner, zoom and paging, which are tapped repeatedly),
   and "show on the wall" does nothing while its request is out;
 - **activity**: a tap that sends nothing else sends ``touch`` when none was sent for
   ``touch_every_s``, so the controller's idle timer (which returns the wall to its
@@ -46,6 +47,9 @@ STAFF_TAPS, STAFF_TAPS_S = 5, 4.0
 PIN_LOCK_S = 30.0
 #: Longest PIN the pad takes.
 PIN_MAX = 12
+#: Controls tapped again and again on purpose: each tap counts (PIN keys, the hidden
+#: corner, zoom, paging); every other control ignores a double tap's second half.
+_REPEATABLE = frozenset({"staff", "digit", "delete", "zoom", "page"})
 
 
 @dataclass(frozen=True)
@@ -123,7 +127,8 @@ class Session:
         """A touch at ``now`` on ``control`` (``None``: on nothing). Returns at most one
         request."""
         self.now = now
-        if control is not None and self._last_control is not None:
+        if control is not None and self._last_control is not None \
+                and control.action not in _REPEATABLE:
             name, at = self._last_control
             if name == control.name and now - at < DOUBLE_TAP_S:
                 return []                      # the second half of a double tap

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,30 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 CONTENT = ROOT / "content"
+
+
+@contextmanager
+def xvfb(size: tuple[int, int]) -> Iterator[str]:
+    """A private Xvfb display of ``size`` pixels, e.g. ``':42'``, stopped afterwards
+    (the test is skipped where Xvfb is not installed; ``.ci/run`` installs it)."""
+    import shutil
+
+    if shutil.which("Xvfb") is None:
+        pytest.skip("Xvfb is not installed (.ci/run installs it)")
+    read_fd, write_fd = os.pipe()
+    proc = subprocess.Popen(["Xvfb", "-displayfd", str(write_fd), "-screen", "0",
+                             f"{size[0]}x{size[1]}x24", "-nolisten", "tcp"],
+                            pass_fds=(write_fd,), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    os.close(write_fd)
+    try:
+        with os.fdopen(read_fd) as f:  # Xvfb writes the display number once it is ready
+            number = f.readline().strip()
+        assert number.isdigit(), "Xvfb did not report a display"
+        yield f":{number}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
 
 
 def wait_until(check: Callable[[], Any], timeout: float, what: str,

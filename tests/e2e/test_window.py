@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import selectors
-import shutil
 import signal
 import subprocess
 import sys
@@ -20,7 +19,7 @@ import numpy as np
 import pytest
 from PIL import ImageGrab
 
-from .conftest import CONTENT
+from .conftest import CONTENT, xvfb
 
 pytestmark = [pytest.mark.e2e, pytest.mark.render, pytest.mark.sync]
 
@@ -30,21 +29,8 @@ EXHIBIT = Path(sys.executable).with_name("exhibit")
 @pytest.fixture
 def xdisplay() -> Iterator[str]:
     """A private Xvfb display, e.g. ':42', stopped after the test."""
-    if shutil.which("Xvfb") is None:
-        pytest.skip("Xvfb is not installed (.ci/run installs it)")
-    read_fd, write_fd = os.pipe()
-    proc = subprocess.Popen(["Xvfb", "-displayfd", str(write_fd), "-screen", "0", "2040x520x24",
-                             "-nolisten", "tcp"], pass_fds=(write_fd,),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    os.close(write_fd)
-    try:
-        with os.fdopen(read_fd) as f:  # Xvfb writes the display number once it is ready
-            number = f.readline().strip()
-        assert number.isdigit(), "Xvfb did not report a display"
-        yield f":{number}"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    with xvfb((2040, 520)) as display:
+        yield display
 
 
 def _read_until(proc: subprocess.Popen[bytes], marker: str, timeout: float) -> str:

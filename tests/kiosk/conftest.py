@@ -130,9 +130,10 @@ class Museum:
                                 "--render-scale", "0.25", "--capture-dir",
                                 str(self.captures))
 
-    def kiosk(self, name: str, kiosk_id: str, script: Path | None, *extra: str
-              ) -> subprocess.Popen[bytes]:
-        return self.procs.start(name, *kiosk_argv(self, kiosk_id, script, name), *extra)
+    def kiosk(self, name: str, kiosk_id: str, script: Path | None, *extra: str,
+              headless: bool = True) -> subprocess.Popen[bytes]:
+        return self.procs.start(name, *kiosk_argv(self, kiosk_id, script, name, headless),
+                                *extra)
 
     def status_file(self, name: str) -> Path:
         return self.root / f"{name}-status.json"
@@ -141,10 +142,12 @@ class Museum:
         return self.root / f"{name}-report.json"
 
 
-def kiosk_argv(m: Museum, kiosk_id: str, script: Path | None, name: str) -> list[str]:
-    """``exhibit kiosk app`` arguments (after ``exhibit``) for a headless kiosk."""
+def kiosk_argv(m: Museum, kiosk_id: str, script: Path | None, name: str,
+               headless: bool = True) -> list[str]:
+    """``exhibit kiosk app`` arguments (after ``exhibit``) for a kiosk."""
     argv = ["kiosk", "app", *m.common(), "--kiosk", kiosk_id, "--bundle-dir",
-            str(m.bundles), "--headless", "--cache-dir", str(m.cache), "--status-file",
+            str(m.bundles), *(["--headless"] if headless else []), "--cache-dir",
+            str(m.cache), "--status-file",
             str(m.status_file(name)), "--report", str(m.report(name)), "--out",
             str(m.root / "shots")]
     if script is not None:

@@ -147,7 +147,6 @@ def test_a_stopped_controller_is_offline_within_2_s_and_the_kiosk_recovers_untou
     st = wait_status(status, lambda s: not s["online"], 10, "the kiosk to say offline")
     # both clocks are this machine's CLOCK_MONOTONIC
     assert st["offline_since"] - stopped < 2.0, st
-    assert "offline" in st["controls"] or True
     procs.procs.pop("controller")
     m.controller()                          # back, on the same ports, a new session
     wait_status(status, lambda s: s["online"], 60, "the kiosk to come back by itself")
@@ -174,6 +173,10 @@ def test_a_thousand_random_taps_in_a_minute_break_nothing_and_send_at_most_one_r
     assert report is not None
     assert report["taps"] == 1000 and report["faults"] == 0 and report["errors"] == []
     assert report["requests_per_tap_max"] <= 1
+    # the taps went everywhere a visitor can go: every page of the browse
+    assert {"attract", "carousel", "item"} <= set(report["screens"]), report["screens"]
+    commands = {r["command"] for r in report["requests"]}
+    assert {"touch", "select", "language"} <= commands, commands
     taps = [r for r in report["requests"] if r["cause"] != "idle"]
     assert len(taps) <= 1000 and report["link"]["sent"] <= len(report["requests"]) * 2
     # frame times stay bounded: no frame over 3 s (an item's 3-D view is built on the
