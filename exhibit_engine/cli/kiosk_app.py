@@ -124,7 +124,7 @@ def app(venue: Path, show: Path, kiosk_id: str, bundle_dir: Path | None, fullscr
         languages=languages, language=cfg.language, idle_after=idle_after,
         idle_warning_s=cfg.idle_warning_s, wall_language=cfg.wall_language,
         check_pin=(lambda p: check_pin(pin, p)) if pin else None,
-        min_target_px=cfg.min_target_px, screen=cfg.pixels,
+        min_target_px=cfg.min_target_px, body_px=cfg.text_px(), screen=cfg.pixels,
         size=cfg.pixels if fullscreen else size,
         link=KioskLink(h, port, kiosk_id, curve=curve), controller=f"{h}:{port}",
         window=not headless, fullscreen=fullscreen,

@@ -64,6 +64,7 @@ class KioskSetup:
         wall_language: whether the switch also sets the wall's language.
         check_pin: tells a right PIN, or ``None`` (no PIN set).
         min_target_px: the smallest touch target on the kiosk's screen.
+        body_px: the smallest body text on it (18 pt at its dpi).
         screen: the kiosk's screen size in pixels.
         size: the output size (the window, or the screen in full screen).
         link: a started-or-not :class:`~.link.KioskLink` (or anything with its API).
@@ -84,6 +85,7 @@ class KioskSetup:
     size: tuple[int, int]
     link: Any
     controller: str = ""
+    body_px: float = 24.0
     window: bool = False
     fullscreen: bool = False
     cache_dir: Path | None = None
@@ -157,7 +159,8 @@ class KioskApp:
         self.front = Canvas(out, s.size, 10, "front")
         v = self.view = _View(self)
         v.back, v.front = self.back, self.front
-        v.m = pages.Metrics.of(s.size, s.min_target_px, s.screen[1])
+        v.m = pages.Metrics.of(s.size, s.min_target_px, s.screen[1], s.body_px)
+        self.front.min_text = v.m.body * 14.0 / 18.0     # 14 pt: the smallest text
         v.ui_font = load_font(ui_font_bytes(), "kiosk UI font", pixels_per_em=96)
         for bundle, path in s.catalogue.fonts.items():
             try:

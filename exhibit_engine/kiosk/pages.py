@@ -59,12 +59,14 @@ class Metrics:
     body: float
 
     @classmethod
-    def of(cls, size: tuple[int, int], min_target_px: float, screen_height: int) -> Metrics:
+    def of(cls, size: tuple[int, int], min_target_px: float, screen_height: int,
+           body_px: float = 24.0) -> Metrics:
         """For an output of ``size`` showing a kiosk screen ``screen_height`` pixels tall
-        (a smaller window scales the kiosk's minimum target with it)."""
+        (a smaller window scales the kiosk's minimum target and text with it)."""
         s = size[1] / 1080.0
-        target = max(min_target_px * size[1] / screen_height, 44.0 * s)
-        return cls(size[0], size[1], s, target, max(26.0 * s, 12.0))
+        k = size[1] / screen_height
+        target = max(min_target_px * k, 44.0 * s)
+        return cls(size[0], size[1], s, target, max(body_px * k, 26.0 * s))
 
     def px(self, design: float) -> float:
         """A design length (1,080-pixel screen) in output pixels."""
@@ -124,10 +126,10 @@ def _button(v: View, name: str, label: str, x: float, y: float, w: float, h: flo
     fill = ACCENT if primary and active else (RAISED if active else PANEL)
     c.box(x, y, w, h, fill)
     size = min(h * 0.42, v.m.px(34))
-    tw, _ = Canvas.measure(label, font or v.ui_font, size)
+    tw, _ = v.front.measure(label, font or v.ui_font, size)
     while tw > w - size and size > v.m.body * 0.8:
         size *= 0.9
-        tw, _ = Canvas.measure(label, font or v.ui_font, size)
+        tw, _ = v.front.measure(label, font or v.ui_font, size)
     c.text(label, font or v.ui_font, x + w / 2.0, y + (h - size) / 2.0, size,
            ON_ACCENT if primary and active else (TEXT if active else MUTED), align="center")
     c.control(name, (x, y, w, h), action, arg)
@@ -189,7 +191,7 @@ def draw_attract(v: View, t0: float) -> Animate | None:
         title = item.title.get(lang)
         if title:
             c.text(title, v.font(item, title), tx, y, m.px(size), colour, wrap=wrap)
-            y += Canvas.measure(title, v.font(item, title), m.px(size), wrap)[1] + m.px(22)
+            y += v.front.measure(title, v.font(item, title), m.px(size), wrap)[1] + m.px(22)
     lines = [text("touch", lang) for lang in order]
     band = c.box(0, m.height - band_h, m.width, band_h, (0.0, 0.0, 0.0, 0.35))
     invite = c.text("   ·   ".join(lines), v.ui_font, m.width / 2, m.height - m.px(100),
@@ -236,7 +238,7 @@ def draw_carousel(v: View) -> None:
         name = _title(gtitle, s.current)
         tf = v.font(items[0], name)
         size = m.px(30)
-        w = Canvas.measure(name, tf, size)[0] + m.px(56)
+        w = v.front.measure(name, tf, size)[0] + m.px(56)
         on = bundle == current[0]
         c.box(x, y, w, tab_h, ACCENT if on else RAISED)
         c.text(name, tf, x + w / 2, y + (tab_h - size) / 2, size, ON_ACCENT if on else TEXT,
@@ -320,7 +322,7 @@ def _details(v: View, item: Item, x: float, y: float, right: float) -> None:
     title = item.title_in(lang)
     font = v.font(item, title)
     c.text(title, font, x, y, m.px(50), TEXT, wrap=wrap)
-    y += Canvas.measure(title, font, m.px(50), wrap)[1] + m.px(28)
+    y += v.front.measure(title, font, m.px(50), wrap)[1] + m.px(28)
     for key, value in (("creator", item.creator), ("date", item.date),
                        ("rights", item.rights)):
         if not value:
@@ -328,7 +330,7 @@ def _details(v: View, item: Item, x: float, y: float, right: float) -> None:
         c.text(text(key, lang), v.ui_font, x, y, m.px(24), MUTED)
         vf = v.font(item, value)
         c.text(value, vf, x + m.px(150), y - m.px(2), m.px(27), TEXT, wrap=wrap - m.px(150))
-        y += Canvas.measure(value, vf, m.px(27), wrap - m.px(150))[1] + m.px(14)
+        y += v.front.measure(value, vf, m.px(27), wrap - m.px(150))[1] + m.px(14)
     y += m.px(16)
     desc = item.description_in(lang)
     button_h = m.button(96)
@@ -336,7 +338,7 @@ def _details(v: View, item: Item, x: float, y: float, right: float) -> None:
     if desc:
         df = v.font(item, desc)
         size = max(m.px(30), m.body)
-        while size > m.body and Canvas.measure(desc, df, size, wrap)[1] > bottom - y:
+        while size > m.body and v.front.measure(desc, df, size, wrap)[1] > bottom - y:
             size *= 0.92
         c.text(desc, df, x, y, size, TEXT, wrap=wrap)
     _wall(v, item, x, m.height - m.px(50) - button_h, wrap, button_h)
@@ -426,7 +428,7 @@ def draw_overlays(v: View, seconds_left: int) -> None:
     c.control("staff", (0, m.height - corner, corner, corner), "staff")
     if not s.online:
         msg = text("offline", lang)
-        w = Canvas.measure(msg, v.ui_font, m.px(28))[0] + m.px(70)
+        w = v.front.measure(msg, v.ui_font, m.px(28))[0] + m.px(70)
         x = (m.width - w) / 2
         c.box(x, m.px(12), w, m.px(56), ALERT)
         c.text(msg, v.ui_font, m.width / 2, m.px(24), m.px(28), TEXT, align="center")

@@ -110,6 +110,8 @@ class Canvas:
         self.layer = self.root.attach_new_node("page")
         self.controls: list[Control] = []
         self._order = 0
+        #: No text is drawn smaller than this many pixels (the kiosk's 14 pt).
+        self.min_text = 0.0
 
     def clear(self) -> None:
         """Remove everything drawn and every control."""
@@ -155,6 +157,7 @@ class Canvas:
         """Text whose first line's top is at ``y`` (``size`` is the em in pixels;
         ``wrap`` wraps at that many pixels; ``align`` is left, center or right about
         ``x``)."""
+        size = max(size, self.min_text)
         node = TextNode("text")
         node.set_font(font)
         node.set_text(text)
@@ -168,10 +171,10 @@ class Canvas:
         np_.set_pos(x, 0.0, -(y + size * 0.88))      # baseline below the line's top
         return np_
 
-    @staticmethod
-    def measure(text: str, font: DynamicTextFont, size: float,
+    def measure(self, text: str, font: DynamicTextFont, size: float,
                 wrap: float | None = None) -> tuple[float, float]:
         """Width and height in pixels that :meth:`text` would take."""
+        size = max(size, self.min_text)
         node = TextNode("measure")
         node.set_font(font)
         node.set_text(text)
