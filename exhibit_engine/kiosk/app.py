@@ -32,12 +32,12 @@ from ..config.paths import write_atomic
 from ..errors import ExhibitError
 from . import pages
 from .catalogue import Catalogue, Item
-from .iiif import Pyramid, parse_info, tiles_for
+from .iiif import Pyramid, parse_info
 from .media import THUMB_PX, Media, item_view, thumb_time
 from .script import Player, Script
 from .session import Session
 from .strings import ui_font_bytes
-from .ui import Canvas, hex_colour
+from .ui import Canvas
 
 __all__ = ["KioskApp", "KioskSetup", "VIRTUAL_DT"]
 
@@ -129,12 +129,20 @@ class _View(pages.View):
         return self.app.media.thumb(item)
 
     def set_scene(self, item: Item | None, rect: tuple[float, float, float, float] | None
-                  ) -> None:
-        self.app.want_scene(item, rect)
+                  ) -> bool:
+        return self.app.want_scene(item, rect)
 
-    def picture(self, v: pages.View, item: Item, rect: tuple[float, float, float, float]
-                ) -> None:
-        self.app.draw_picture(item, rect)
+    def picture(self, item: Item) -> Any:
+        return self.app.media.picture(item)
+
+    def pyramid(self, item: Item) -> Pyramid | None:
+        return self.app.pyramid(item)
+
+    def tile(self, item: Item, path: str) -> Any:
+        return self.app.media.tile(item, path)
+
+    def block(self, item: Item, k: int) -> Any:
+        return self.app.media.block(item, k)
 
 
 class KioskApp:
@@ -178,6 +186,7 @@ class KioskApp:
         v.session = self.session
         self._scene: tuple[str, str] | None = None     # (bundle, item) built
         self._scene_rect: tuple[float, float, float, float] | None = None
+        self._no_view: set[tuple[str, str]] = set()     # items whose view failed to build
         self._opened = 0.0
         self._drawn: tuple[Any, ...] | None = None
         self._animate: pages.Animate | None = None
@@ -234,28 +243,34 @@ class KioskApp:
     # -- pictures and the 3-D view -------------------------------------------------------
 
     def want_scene(self, item: Item | None, rect: tuple[float, float, float, float] | None
-                   ) -> None:
-        """Show ``item``'s live view in ``rect`` (pixels), or none."""
+                   ) -> bool:
+        """Show ``item``'s live view in ``rect`` (pixels), or none; False when the item
+        has none that can be built (it is tried once)."""
         if item is None or rect is None:
             self._scene_rect = None
-            return
+            return False
         key = (item.bundle, item.id)
+        if key in self._no_view:
+            self._scene_rect = None
+            return False
         if self._scene != key:
             view = item_view(self.setup.catalogue, item)
             if view is None:
                 self._scene_rect = None
-                return
+                return False
             try:
                 self.renderer.load(*view)
             except ExhibitError as exc:
                 log.warning("kiosk: no 3-D view of %s: %s", item.id, exc)
+                self._no_view.add(key)
                 self._scene, self._scene_rect = None, None
-                return
+                return False
             self._scene, self._opened = key, self.t
         self._scene_rect = rect
         w, h = self.setup.size
         x, y, rw, rh = rect
         self.renderer.set_viewport(x / w, (x + rw) / w, 1.0 - (y + rh) / h, 1.0 - y / h)
+        return True
 
     def _scene_state(self, item: str) -> tuple[float, dict[str, Any]]:
         # the camera has just reached the item when the page opens, then it turns
@@ -263,7 +278,8 @@ class KioskApp:
                 {"selected_item": item, "selected_at": 100.0 - 3.5,
                  "language": self.session.current})
 
-    def _pyramid(self, item: Item) -> Pyramid | None:
+    def pyramid(self, item: Item) -> Pyramid | None:
+        """A print's IIIF pyramid (its ``info.json`` read once), or ``None``."""
         key = (item.bundle, item.id)
         if key not in self._pyramids:
             p = None
@@ -274,49 +290,6 @@ class KioskApp:
                     log.warning("kiosk: %s", exc)
             self._pyramids[key] = p
         return self._pyramids[key]
-
-    def draw_picture(self, item: Item, rect: tuple[float, float, float, float]) -> None:
-        """A print: the picture fitted to ``rect`` (IIIF tiles when zoomed), its blocks'
-        inks below, zoom buttons, and a tap on the picture to look there."""
-        v, m, c = self.view, self.view.m, self.front
-        x, y, w, h = rect
-        chips_h = m.px(92) if item.blocks else 0.0
-        area = (x + m.px(24), y + m.px(24), w - m.px(48), h - m.px(48) - chips_h)
-        tex, p = self.media.picture(item), self._pyramid(item)
-        aspect = (p.width / p.height if p else
-                  tex.get_orig_file_x_size() / max(tex.get_orig_file_y_size(), 1) if tex
-                  else 1.0)
-        aw, ah = area[2], area[3]
-        pw, ph = (aw, aw / aspect) if aw / aspect <= ah else (ah * aspect, ah)
-        px, py = area[0] + (aw - pw) / 2, area[1] + (ah - ph) / 2
-        z, cx, cy = self.session.zoom
-        half = 0.5 / z
-        region = (cx - half, cy - half, cx + half, cy + half)
-        if z > 1.0 and p is not None:
-            for t in tiles_for(p, region, (px, py, pw, ph)):
-                ttex = self.media.tile(item, t.path)
-                if ttex is not None:
-                    c.image(ttex, *t.screen, uv=t.uv)
-        elif tex is not None:
-            c.image(tex, px, py, pw, ph, uv=(region[0], region[2], 1 - region[3], 1 - region[1]))
-        c.control("picture", (px, py, pw, ph), "zoom", "")
-        bs = m.button(72)
-        for k, (name, glyph) in enumerate((("zoom:out", "–"), ("zoom:in", "+"))):
-            bx = x + w - m.px(24) - (2 - k) * (bs + m.px(12))
-            pages._button(v, name, glyph, bx, y + m.px(24), bs, bs, "zoom", name[5:],
-                          active=(z > 1.0) if k == 0 else (z < 8.0))
-        if item.blocks:
-            lang = self.session.current
-            from .strings import text
-            c.text(text("blocks", lang, n=len(item.blocks)), v.ui_font, x + m.px(24),
-                   y + h - chips_h - m.px(4), m.px(22), pages.MUTED)
-            cw = (w - m.px(48)) / len(item.blocks)
-            for k, blk in enumerate(item.blocks):
-                bx = x + m.px(24) + k * cw
-                c.box(bx, y + h - chips_h + m.px(30), m.px(34), m.px(34), hex_colour(blk.ink))
-                name = blk.name.get(lang) or blk.name.get("en", "")
-                c.text(name, v.font(item, name), bx + m.px(42), y + h - chips_h + m.px(34),
-                       m.px(20), pages.TEXT, wrap=cw - m.px(48))
 
     # -- thumbnails ----------------------------------------------------------------------
 
@@ -458,7 +431,13 @@ class KioskApp:
             self._animate(self.t - self.t0)
         if self._scene_rect is not None and self._scene is not None:
             t, state = self._scene_state(self._scene[1])
-            self.renderer.render(t, state)
+            try:
+                self.renderer.render(t, state)
+            except ExhibitError as exc:          # e.g. a shader the driver refused
+                log.warning("kiosk: the 3-D view of %s failed: %s", self._scene[1], exc)
+                self._no_view.add(self._scene)
+                self._scene = self._scene_rect = self._drawn = None
+                self.renderer.render(0.0, dim=0.0)    # the page, with its picture next
         else:
             self.renderer.render(0.0, dim=0.0)
         self.frames += 1

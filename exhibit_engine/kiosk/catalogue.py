@@ -44,10 +44,12 @@ _IMAGE_SUFFIXES = (".jpg", ".png")
 
 @dataclass(frozen=True)
 class Block:
-    """One block of a print: its ink (``#rrggbb``) and its name by language."""
+    """One block of a print: its ink (``#rrggbb``), its name by language and its mask
+    (the bundle path of an image whose first channel is the ink's coverage)."""
 
     ink: str
     name: Mapping[str, str]
+    mask: str = ""
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,7 @@ class Item:
         picture: a print's finished picture (bundle path), or ``None``.
         iiif: a print's IIIF ``info.json`` (bundle path), or ``None``.
         blocks: a print's blocks, in printing order.
+        paper: a print's paper colour (``#rrggbb``).
         scene: the scene that shows the item live (artifacts and models), or ``None``.
         model: the item's GLB (bundle path), or ``None``.
     """
@@ -81,6 +84,7 @@ class Item:
     picture: str | None = None
     iiif: str | None = None
     blocks: tuple[Block, ...] = ()
+    paper: str = "#f2ebda"
     scene: str | None = None
     model: str | None = None
 
@@ -249,10 +253,18 @@ def _print(b: Bundle, item: str, blocks_json: str, files: set[str], thumb: str |
     except ValueError:
         raise BundleError(str(b.path), f"{blocks_json}: not valid JSON") from None
     blocks = tuple(Block(str(blk.get("ink", "#000000")),
-                         {k: str(v) for k, v in dict(blk.get("name") or {}).items()})
+                         {k: str(v) for k, v in dict(blk.get("name") or {}).items()},
+                         _mask(str(blk.get("mask", "")), files))
                    for blk in doc.get("blocks", ()) if isinstance(blk, Mapping))
     images = print_images(item)
-    return dict(blocks=blocks,
+    return dict(blocks=blocks, paper=str(doc.get("paper", "#f2ebda")),
                 thumbnail=thumb or (images.thumbnail if images.thumbnail in files else None),
                 picture=images.picture if images.picture in files else None,
                 iiif=images.iiif_info if images.iiif_info in files else None)
+
+
+def _mask(path: str, files: set[str]) -> str:
+    """A block's mask as the kiosk shows it: its packed thumbnail where there is one."""
+    p = PurePosixPath(path)
+    thumb = str(p.parent / "thumbs" / f"{p.stem}.jpg")
+    return thumb if thumb in files else (path if path in files else "")

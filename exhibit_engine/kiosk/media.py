@@ -148,6 +148,25 @@ class Media:
                 self._pictures[key] = None
         return self._pictures[key]
 
+    def block(self, item: Item, k: int) -> Any:
+        """Block ``k`` of a print as a texture: its ink where its mask has coverage,
+        clear elsewhere (so it lies on the paper as it was printed), or ``None``."""
+        key = (item.bundle, f"{item.id}#block{k}")
+        if key not in self._pictures:
+            tex = None
+            blk = item.blocks[k] if 0 <= k < len(item.blocks) else None
+            if blk is not None and blk.mask:
+                try:
+                    mask = decode_image(self.cat.read(item, blk.mask), blk.mask)
+                    ink = Image.new("RGB", mask.size, blk.ink if blk.ink.startswith("#")
+                                    else "#000000")
+                    ink.putalpha(mask.getchannel(0))
+                    tex = texture_from_image(ink, f"{item.id}:block-{k}")
+                except (ExhibitError, ValueError) as exc:
+                    log.warning("kiosk: block %d of %s: %s", k, item.id, exc)
+            self._pictures[key] = tex
+        return self._pictures[key]
+
     def tile(self, item: Item, path: str) -> Any:
         """One IIIF tile's texture (kept among the last few used), or ``None``."""
         key = (item.bundle, path)

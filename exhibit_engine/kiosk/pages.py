@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING, Any
 
 from panda3d.core import TextureStage
 
+from .iiif import Pyramid, tiles_for
 from .strings import LANGUAGE_NAMES, LANGUAGES, text
-from .ui import RGBA, Canvas
+from .ui import RGBA, Canvas, hex_colour
 
 if TYPE_CHECKING:
     from panda3d.core import DynamicTextFont, Texture
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
 
 __all__ = ["ACCENT", "ALERT", "ATTRACT_PERIOD", "Animate", "BG", "GOOD", "MUTED", "Metrics", "ON_ACCENT",
            "PANEL", "RAISED", "TEXT", "View", "draw_attract", "draw_carousel", "draw_item",
-           "draw_overlays", "draw_pin", "draw_staff"]
+           "draw_overlays", "draw_pin", "draw_print", "draw_staff"]
 
 BG: RGBA = (0.075, 0.082, 0.094, 1.0)
 PANEL: RGBA = (0.125, 0.135, 0.155, 1.0)
@@ -106,12 +107,25 @@ class View:
         raise NotImplementedError
 
     def set_scene(self, item: Item | None, rect: tuple[float, float, float, float] | None
-                  ) -> None:
-        """Show ``item`` live in ``rect`` (pixels), or no 3-D view."""
+                  ) -> bool:
+        """Show ``item`` live in ``rect`` (pixels), or no 3-D view; False when the item
+        has no view that can be shown."""
         raise NotImplementedError
 
-    def picture(self, v: View, item: Item, rect: tuple[float, float, float, float]) -> None:
-        """Draw a print's picture (zoomed as the session says) into ``rect``."""
+    def picture(self, item: Item) -> Texture | None:
+        """A print's finished picture."""
+        raise NotImplementedError
+
+    def pyramid(self, item: Item) -> Pyramid | None:
+        """A print's IIIF tile pyramid."""
+        raise NotImplementedError
+
+    def tile(self, item: Item, path: str) -> Texture | None:
+        """One IIIF tile."""
+        raise NotImplementedError
+
+    def block(self, item: Item, k: int) -> Texture | None:
+        """Block ``k`` of a print, its ink over clear."""
         raise NotImplementedError
 
 
@@ -303,17 +317,91 @@ def draw_item(v: View, item: Item) -> None:
     media = (m.px(60), y0, m.width * 0.54 - m.px(60), m.height - y0 - m.px(50))
     mx, my, mw, mh = media
     v.back.box(mx, my, mw, mh, PANEL)
-    if item.kind in ("artifact", "model"):
-        v.set_scene(item, media)
+    if item.kind in ("artifact", "model") and v.set_scene(item, media):
         c.text(text("turntable", lang), v.ui_font, mx + m.px(20), my + m.px(16), m.px(24), MUTED)
     else:
         v.set_scene(None, None)
         if item.kind == "print":
-            v.picture(v, item, media)
-        elif (tex := v.thumb(item)) is not None:
+            draw_print(v, item, media)
+        elif (tex := v.thumb(item)) is not None:      # no 3-D view: its picture
             side = min(mw, mh)
             c.image(tex, mx + (mw - side) / 2, my + (mh - side) / 2, side, side)
     _details(v, item, m.width * 0.54 + m.px(40), y0, m.width - m.px(60))
+
+
+def draw_print(v: View, item: Item, rect: tuple[float, float, float, float]) -> None:
+    """A print in ``rect``: the finished picture (IIIF tiles when zoomed; a tap on it looks
+    there) with zoom buttons, or one block alone on the paper, and the blocks' inks below,
+    each a control that shows its block."""
+    m, c, s = v.m, v.front, v.session
+    x, y, w, h = rect
+    ch = max(m.px(60), m.target)                     # one ink chip's height
+    lang = s.current
+    widest = max((c.measure(b.name.get(lang) or b.name.get("en", ""), v.font(item, b.name.get(
+        lang) or b.name.get("en", "")), m.px(22))[0] for b in item.blocks), default=0.0)
+    cols = max(1, min(len(item.blocks), int((w - m.px(48)) // (widest + m.px(72)))))
+    rows = -(-len(item.blocks) // cols) if item.blocks else 0
+    chips_h = m.px(40) + rows * (ch + m.px(8)) if item.blocks else 0.0
+    area = (x + m.px(24), y + m.px(24) + m.button(72), w - m.px(48),
+            h - m.px(48) - m.button(72) - chips_h)
+    tex, p = v.picture(item), v.pyramid(item)
+    aspect = (p.width / p.height if p else
+              tex.get_orig_file_x_size() / max(tex.get_orig_file_y_size(), 1) if tex
+              else 1.0)
+    aw, ah = area[2], area[3]
+    pw, ph = (aw, aw / aspect) if aw / aspect <= ah else (ah * aspect, ah)
+    px, py = area[0] + (aw - pw) / 2, area[1] + (ah - ph) / 2
+    block = s.block if s.block is not None and s.block < len(item.blocks) else None
+    if block is not None:
+        btex = v.block(item, block)
+        c.box(px, py, pw, ph, hex_colour(item.paper))
+        if btex is not None:
+            c.image(btex, px, py, pw, ph)
+        blk = item.blocks[block]
+        name = blk.name.get(lang) or blk.name.get("en", "")
+        # the kiosk's words in its font, the ink's name in the bundle's
+        label = text("block_n", lang, k=block + 1, n=len(item.blocks), name="").rstrip()
+        c.text(label, v.ui_font, x + m.px(24), y + m.px(40), m.px(26), TEXT)
+        lw = c.measure(label, v.ui_font, m.px(26))[0]
+        c.text(name, v.font(item, name), x + m.px(24) + lw + m.px(10), y + m.px(40),
+               m.px(26), ACCENT)
+    else:
+        z, cx, cy = s.zoom
+        half = 0.5 / z
+        region = (cx - half, cy - half, cx + half, cy + half)
+        if z > 1.0 and p is not None:
+            for t in tiles_for(p, region, (px, py, pw, ph)):
+                ttex = v.tile(item, t.path)
+                if ttex is not None:
+                    c.image(ttex, *t.screen, uv=t.uv)
+        elif tex is not None:
+            c.image(tex, px, py, pw, ph, uv=(region[0], region[2], 1 - region[3],
+                                             1 - region[1]))
+        c.control("picture", (px, py, pw, ph), "zoom", "")
+        bs = m.button(72)
+        for k, (name, glyph) in enumerate((("zoom:out", "–"), ("zoom:in", "+"))):
+            bx = x + w - m.px(24) - (2 - k) * (bs + m.px(12))
+            _button(v, name, glyph, bx, y + m.px(24), bs, bs, "zoom", name[5:],
+                    active=(z > 1.0) if k == 0 else (z < 8.0))
+    if not item.blocks:
+        return
+    top = y + h - chips_h
+    c.text(text("blocks", lang, n=len(item.blocks)), v.ui_font, x + m.px(24), top,
+           m.px(22), MUTED)
+    cw = (w - m.px(48)) / cols
+    for k, blk in enumerate(item.blocks):
+        bx = x + m.px(24) + (k % cols) * cw
+        by = top + m.px(32) + (k // cols) * (ch + m.px(8))
+        if k == block:
+            c.box(bx - m.px(4), by - m.px(4), cw - m.px(4), ch + m.px(8), ACCENT)
+            c.box(bx, by, cw - m.px(12), ch, PANEL)
+        c.box(bx + m.px(6), by + (ch - m.px(34)) / 2, m.px(34), m.px(34), hex_colour(blk.ink))
+        name = blk.name.get(lang) or blk.name.get("en", "")
+        font, size = v.font(item, name), m.px(22)
+        while c.measure(name, font, size)[0] > cw - m.px(60) and size > m.px(16):
+            size *= 0.92                              # one line: smaller, never broken
+        c.text(name, font, bx + m.px(48), by + (ch - size) / 2 - m.px(2), size, TEXT)
+        c.control(f"block:{k + 1}", (bx, by, cw - m.px(8), ch), "block", str(k))
 
 
 def _details(v: View, item: Item, x: float, y: float, right: float) -> None:

@@ -49,7 +49,7 @@ PIN_LOCK_S = 30.0
 PIN_MAX = 12
 #: Controls tapped again and again on purpose: each tap counts (PIN keys, the hidden
 #: corner, zoom, paging); every other control ignores a double tap's second half.
-_REPEATABLE = frozenset({"staff", "digit", "delete", "zoom", "page"})
+_REPEATABLE = frozenset({"staff", "digit", "delete", "zoom", "page", "block"})
 
 
 @dataclass(frozen=True)
@@ -110,6 +110,7 @@ class Session:
     offsets: dict[str, int] = field(default_factory=dict)
     tab: str | None = None
     zoom: tuple[float, float, float] = (1.0, 0.5, 0.5)
+    block: int | None = None
     version: int = 0
 
     def __post_init__(self) -> None:
@@ -160,7 +161,7 @@ class Session:
         elif a == "back":
             self._go("carousel" if self.screen == "item" else "attract")
         elif a == "open":
-            self.item, self.zoom = arg, (1.0, 0.5, 0.5)
+            self.item, self.zoom, self.block = arg, (1.0, 0.5, 0.5), None
             if self.feedback is not None and self.feedback.item != arg \
                     and self.feedback.state != "on_wall":
                 self.feedback = None
@@ -174,6 +175,10 @@ class Session:
             self._changed()
         elif a == "zoom":
             self._zoom(arg)
+        elif a == "block":                       # one block alone; again: the print
+            k = int(arg)
+            self.block = None if self.block == k else k
+            self._changed()
         elif a == "language" and arg in self.languages and arg != self.current:
             self.current = arg
             self._changed()

@@ -49,6 +49,8 @@ _S: dict[str, dict[str, str]] = {
     "date": {"zh": "年代", "en": "Date", "ru": "Дата"},
     "rights": {"zh": "版权", "en": "Rights", "ru": "Права"},
     "blocks": {"zh": "套色版：{n}", "en": "Blocks: {n}", "ru": "Досок: {n}"},
+    "block_n": {"zh": "第 {k}/{n} 版：{name}", "en": "Block {k} of {n}: {name}",
+                "ru": "Доска {k} из {n}: {name}"},
     "zoom_in": {"zh": "放大", "en": "Zoom in", "ru": "Увеличить"},
     "zoom_out": {"zh": "缩小", "en": "Zoom out", "ru": "Уменьшить"},
     "turntable": {"zh": "三维展示", "en": "In 3D", "ru": "В 3D"},

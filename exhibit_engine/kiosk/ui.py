@@ -64,7 +64,7 @@ def hex_colour(value: str, alpha: float = 1.0) -> RGBA:
 
 def texture_from_image(img: Image.Image, name: str) -> Texture:
     """A texture of a Pillow image (already decoded and size-checked by the caller)."""
-    rgb = img.convert("RGB")
+    rgb = img.convert("RGBA" if "A" in img.getbands() else "RGB")
     buf = io.BytesIO()
     rgb.save(buf, format="PNG", compress_level=1)
     pnm = PNMImage()

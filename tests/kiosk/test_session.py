@@ -184,3 +184,16 @@ def test_no_control_sequence_sends_more_than_one_request_per_tap() -> None:
         if reqs and reqs[0].command == "select" and rng.random() < 0.7:
             s.answered("select", reqs[0].request_id, "done", {"effective_at": t})
         s.tick(t, online=rng.random() < 0.9, wall_time=t)
+
+
+def test_a_prints_ink_shows_its_block_alone_and_again_the_whole_print() -> None:
+    s = _session()
+    _open(s, "birch-forest")
+    s.tap(_c("block:3", "block", "2"), 5.0, "b1")
+    assert s.block == 2
+    s.tap(_c("block:3", "block", "2"), 5.1, "b2")          # repeatable: not a double tap
+    assert s.block is None
+    s.tap(_c("block:1", "block", "0"), 6.0, "b3")
+    s.tap(_c("back", "back"), 7.0, "b4")
+    _open(s, "wheat-fields", 8.0)
+    assert s.block is None                                 # a new print starts whole
