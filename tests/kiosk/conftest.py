@@ -6,9 +6,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +13,7 @@ import pytest
 
 from exhibit_engine.cli.demo import free_ports
 
-from ..e2e.conftest import Procs, wait_until
+from ..e2e.conftest import Procs, procs, wait_until  # noqa: F401  (the e2e fixture)
 
 __all__ = ["KIOSK_SHOW", "Museum", "kiosk_argv", "read_json", "write_script"]
 
@@ -103,11 +100,11 @@ PIN = "2468"
 class Museum:
     """A venue and show in a folder of their own, and the processes that play them."""
 
-    def __init__(self, root: Path, bundles: Path, procs: Procs, idle_after: float = 300.0,
-                 warning: float = 5.0) -> None:
+    def __init__(self, root: Path, bundles: Path, processes: Procs,
+                 idle_after: float = 300.0, warning: float = 5.0) -> None:
         from exhibit_engine.keys.pin import hash_pin
 
-        self.root, self.bundles, self.procs = root, bundles, procs
+        self.root, self.bundles, self.procs = root, bundles, processes
         self.state_port, self.publish_port = free_ports(2)
         self.venue = root / "venue.toml"
         self.venue.write_text(VENUE.format(state=self.state_port, pub=self.publish_port,
@@ -189,16 +186,6 @@ def museum_bundles(tmp_path_factory: pytest.TempPathFactory, heritage_exb: Path,
     return folder
 
 
-@pytest.fixture
-def procs(tmp_path: Path) -> Iterator[Procs]:
-    """A process starter whose processes are all stopped after the test."""
-    p = Procs(tmp_path)
-    try:
-        yield p
-    finally:
-        p.stop_all()
-
-
 def wait_status(path: Path, check: Any, timeout: float, what: str) -> dict[str, Any]:
     """Wait until the kiosk's status file satisfies ``check``; return it."""
     def ok() -> dict[str, Any] | None:
@@ -207,10 +194,3 @@ def wait_status(path: Path, check: Any, timeout: float, what: str) -> dict[str, 
 
     return wait_until(ok, timeout, what, interval=0.02)
 
-
-def exhibit_python() -> str:
-    return sys.executable
-
-
-def now() -> float:
-    return time.monotonic()

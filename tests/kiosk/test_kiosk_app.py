@@ -5,7 +5,6 @@ comes back by itself."""
 
 from __future__ import annotations
 
-import os
 import signal
 import time
 from pathlib import Path

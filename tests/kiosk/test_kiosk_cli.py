@@ -30,7 +30,7 @@ def _one_line(res: subprocess.CompletedProcess[str], *words: str) -> str:
 
 @pytest.fixture
 def museum(tmp_path: Path, museum_bundles: Path) -> Museum:
-    return Museum(tmp_path, museum_bundles, procs=None)  # type: ignore[arg-type]
+    return Museum(tmp_path, museum_bundles, processes=None)  # type: ignore[arg-type]
 
 
 def test_an_unknown_kiosk_names_the_known_ones(museum: Museum) -> None:
