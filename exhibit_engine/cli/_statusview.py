@@ -1,6 +1,7 @@
 """How ``exhibit status`` prints a controller's ``status`` reply: a head line, warnings
 (an insecure controller, a state file that is not being saved), a table of the peers
-(fps, worst frame and dropped frames for projectors) and each node's fault or failed
+(fps, worst frame and dropped frames for projectors, and what each one's last frame drew:
+cue, selected item, language) and each node's fault or failed
 capture, one line each. Used by ``exhibit status`` and ``exhibit ctl status``.
 """
 
@@ -30,7 +31,9 @@ def print_status(st: dict[str, Any], as_json: bool = False) -> None:
                  + (", holding (wait cue)" if show.get("waiting") else "")
                  + (f", panic {show['panic']}" if show.get("panic") else "")
                  + (f", blackout {show['blackout']:.0%}" if show.get("blackout") else "")
-                 + ("" if show.get("open", True) else ", closed"))
+                 + ("" if show.get("open", True) else ", closed")
+                 + (f", item {show['selected_item']!r}" if show.get("selected_item") else "")
+                 + (f", language {show['language']}" if show.get("language") else ""))
     click.echo(head)
     if st.get("insecure"):
         click.echo(f"INSECURE: {st['insecure']}")
@@ -40,14 +43,19 @@ def print_status(st: dict[str, Any], as_json: bool = False) -> None:
                    f"{saving.get('error')}")
     table = Table()
     for col in ("node", "role", "state", "frames", "show time", "offset µs", "rtt µs", "fps",
-                "worst ms", "dropped", "seen"):
-        table.add_column(col, justify="left" if col in ("node", "role", "state") else "right")
+                "worst ms", "dropped", "drawing", "seen"):
+        table.add_column(col, justify="left" if col in ("node", "role", "state", "drawing")
+                         else "right")
     for n in st.get("nodes", []):       # fps, worst frame, dropped frames: projectors only
         drawn = (f"{n.get('fps', 0):.1f}", f"{n.get('frame_ms_worst', 0):.0f}",
                  f"{n.get('frames_dropped', 0):,}") if n["role"] == "projector" else ("",) * 3
+        # what its last frame drew: the cue, the selected item, the captions' language
+        showing = " ".join(x for x in (n.get("cue") or "", f"· {n['item']}" if n.get("item")
+                                       else "", f"({n['language']})" if n.get("language")
+                                       else "") if x)
         table.add_row(n["id"], n["role"], n["state"], f"{n['frames']:,}",
                       f"{n['show_time']:.3f}", f"{n['offset_us']:.0f}", f"{n['rtt_us']:.0f}",
-                      *drawn, f"{n['last_seen_s']:.1f} s ago")
+                      *drawn, showing, f"{n['last_seen_s']:.1f} s ago")
     Console().print(table)
     for n in st.get("nodes", []):        # a failed capture or cue: the node drew on
         for key in ("fault", "capture_error"):

@@ -370,7 +370,8 @@ class KioskApp:
                 except ExhibitError as exc:
                     self._fault(str(exc))
                 except Exception as exc:              # a kiosk never shows a traceback
-                    log.exception("kiosk: a frame failed")
+                    if self.faults < 10 or self.faults % 100 == 0:    # a bounded log
+                        log.exception("kiosk: a frame failed (%d so far)", self.faults + 1)
                     self._fault(f"{type(exc).__name__}: {exc}")
                 if self.renderer.closed:
                     break
@@ -386,10 +387,14 @@ class KioskApp:
             self.renderer.close()
 
     def _fault(self, why: str) -> None:
+        """A frame failed: note it and start again from the attract page."""
         self.faults += 1
         if len(self.errors) < 50:
             self.errors.append(why)
-        self.session.tick(self.t + self.session.idle_after + 1.0, online=self.session.online)
+        for req in self.session.tick(self.t + self.session.idle_after + 1.0,
+                                     online=self.session.online):
+            self._send(req, req.cause)        # the wall's language back to the first
+        self.session.last_tap = self.t
         self._drawn = None
 
     def tap(self, x: float, y: float) -> None:

@@ -62,6 +62,9 @@ def test_a_headless_node_reports_its_health_in_status(
         assert "worst ms" in head and "dropped" in head
         row = next(line for line in res.output.splitlines() if wall.display in line)
         assert re.search(r"\d+\.\d", row), row
+        # ... and what it draws: the cue, the selected item, the language
+        assert "castle · lantern (ru)" in row, row
+        assert "item 'lantern', language ru" in res.output.splitlines()[0]
     finally:
         wall.op.close()
     log = (tmp_path / "node.log").read_text(errors="replace")
