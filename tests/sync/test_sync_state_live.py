@@ -224,6 +224,9 @@ def test_a_stopped_render_loop_is_hung_and_an_announced_load_is_loading(
         assert wait_for(lambda: state() == "joined", [link], timeout=5.0, step=0.05)
         # A blocking load announced by loading(): "loading", never hung or lost.
         with link.loading(max_s=5.0):
+            # the announcement travels with the agent's next message: wait for it, then
+            # it must hold (never hung, never lost) for as long as the load lasts
+            wait_state(op, "left", "loading", timeout=2.0)
             start = time.monotonic()
             while time.monotonic() - start < 1.0:
                 assert state() == "loading"
