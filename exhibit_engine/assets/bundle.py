@@ -35,7 +35,7 @@ from .manifest import (FileEntry, Manifest, ManifestError, SceneSpec, check_entr
 from .signing import (MAX_SIGNATURE_BYTES, SIGNATURE_FILE, PublicKey, Signature,
                       check_signature, parse_signature)
 
-__all__ = ["Bundle", "Limits", "RESERVED", "validate"]
+__all__ = ["Bundle", "Limits", "RESERVED", "open_verified", "validate"]
 
 #: Names in the archive root that the manifest does not list.
 RESERVED = ("manifest.json", "manifest.sig")
@@ -381,6 +381,30 @@ def _bounded_read(name: str, zf: zipfile.ZipFile, info: zipfile.ZipInfo, limit: 
     if len(data) > limit:
         raise BundleError(name, f"decompresses to more than {limit} bytes", info.filename)
     return data
+
+
+def open_verified(path: str | os.PathLike[str], trust: Sequence[PublicKey] = (),
+                  require_signed: bool = False) -> Bundle:
+    """Open a bundle to play it: the venue's signature policy, then every file's hash and
+    content (:data:`~.checks.CHECKS`), before anything is built from it. What projector
+    nodes and kiosks do with a bundle before showing it.
+
+    Raises:
+        BundleError: the file is missing, unreadable or changed while being read, or it
+            breaks a rule; nothing stays open.
+    """
+    b = Bundle.open(path)
+    try:
+        b.check_signature(trust, require_signed)
+        for _ in b.iter_verified(CHECKS):
+            pass
+    except OSError as exc:      # the file went away or changed while being read
+        b.close()
+        raise BundleError(str(path), f"cannot be read ({exc.strerror or exc})") from None
+    except BundleError:
+        b.close()
+        raise
+    return b
 
 
 def validate(path: str | os.PathLike[str], limits: Limits = Limits(), *,

@@ -33,7 +33,7 @@ from ..errors import ExhibitError
 from . import pages
 from .catalogue import Catalogue, Item
 from .iiif import Pyramid, parse_info
-from .media import THUMB_PX, Media, item_view, thumb_time
+from .media import THUMB_PX, THUMB_T, Media, item_view
 from .script import Player, Script
 from .session import Session
 from .strings import ui_font_bytes
@@ -312,7 +312,7 @@ class KioskApp:
         self.back.region.set_active(False)
         self.front.region.set_active(False)
         try:
-            self.renderer.render(thumb_time(), {"selected_item": item.id, "selected_at": 0.0})
+            self.renderer.render(THUMB_T, {"selected_item": item.id, "selected_at": 0.0})
             img = self.renderer.snapshot().crop((0, h - side, side, h))
             inset = int(side * 0.18)          # the camera leaves room for notes: close in
             return img.crop((inset, int(inset * 0.8), side - inset, side - int(inset * 1.2)))
@@ -457,7 +457,7 @@ class KioskApp:
         attract = (int((self.t - self.t0) // pages.ATTRACT_PERIOD) if s.screen == "attract"
                    else None)                  # the attract page turns to its next item
         key = (s.version, s.screen, s.online, int(left) if s.idle_warning else None,
-               len(self.media._thumbs), attract)
+               self.media.thumbnails, attract)
         if key == self._drawn:
             return
         self._drawn = key

@@ -27,13 +27,12 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from ..assets.bundle import Bundle
-from ..assets.checks import CHECKS
+from ..assets.bundle import Bundle, open_verified
 from ..assets.signing import PublicKey
 from ..config.show import ShowConfig
 from ..errors import BundleError
 
-__all__ = ["Block", "Catalogue", "Group", "Item", "KINDS", "build_catalogue", "open_verified"]
+__all__ = ["Block", "Catalogue", "Group", "Item", "KINDS", "build_catalogue"]
 
 #: How an item is seen (see the module docstring).
 KINDS = ("print", "artifact", "model", "text")
@@ -160,28 +159,6 @@ def _pick(texts: Mapping[str, str], language: str) -> str:
     return next((t for t in texts.values() if t), "")
 
 
-def open_verified(path: Path, trust: Sequence[PublicKey] = (), require_signed: bool = False
-                  ) -> Bundle:
-    """Open a bundle and verify it as a projector node does: the signature policy, then
-    every file's hash and content.
-
-    Raises:
-        BundleError: the file is missing or unreadable, or breaks a rule.
-    """
-    b = Bundle.open(path)
-    try:
-        b.check_signature(trust, require_signed)
-        for _ in b.iter_verified(CHECKS):
-            pass
-    except OSError as exc:
-        b.close()
-        raise BundleError(str(path), f"cannot be read ({exc.strerror or exc})") from None
-    except BundleError:
-        b.close()
-        raise
-    return b
-
-
 def build_catalogue(show: ShowConfig, bundle_dir: Path, *, trust: Sequence[PublicKey] = (),
                     require_signed: bool = False) -> Catalogue:
     """Open the show's bundles from ``bundle_dir`` and list their items.
@@ -203,7 +180,7 @@ def build_catalogue(show: ShowConfig, bundle_dir: Path, *, trust: Sequence[Publi
             items = tuple(_items(b))
             if items:
                 groups.append(Group(ref.id, dict(b.manifest.title), items))
-    except BaseException:
+    except Exception:
         for b in bundles.values():
             b.close()
         raise

@@ -32,7 +32,7 @@ from ..errors import ExhibitError
 from .catalogue import Catalogue, Item
 from .ui import texture_from_image
 
-__all__ = ["MAX_IMAGE_SIDE", "Media", "THUMB_PX", "decode_image", "item_view", "thumb_time"]
+__all__ = ["MAX_IMAGE_SIDE", "Media", "THUMB_PX", "THUMB_T", "decode_image", "item_view"]
 
 log = logging.getLogger("exhibit_engine.kiosk")
 
@@ -43,7 +43,7 @@ MAX_IMAGE_SIDE = 8192
 _TILE_CACHE = 96
 _VERSION = "kiosk-thumb-1"
 #: Show time of a thumbnail's frame: the camera has reached the item (focus 3 s).
-_THUMB_T = 9.0
+THUMB_T = 9.0
 
 
 class _ItemBundle:
@@ -183,6 +183,11 @@ class Media:
             self._tiles.popitem(last=False)
         return tex
 
+    @property
+    def thumbnails(self) -> int:
+        """How many thumbnails are loaded (a page redraws when one more arrives)."""
+        return len(self._thumbs)
+
     # -- rendered thumbnails ---------------------------------------------------------
 
     def _key(self, item: Item) -> str:
@@ -234,8 +239,3 @@ class Media:
                 log.warning("kiosk: cannot keep a thumbnail in %s: %s", self.folder, exc)
             self._thumbs[key] = texture_from_image(img, f"thumb:{item.id}")
             self.rendered += 1
-
-
-def thumb_time() -> float:
-    """The show time a thumbnail is rendered at."""
-    return _THUMB_T

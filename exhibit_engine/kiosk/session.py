@@ -302,8 +302,7 @@ class Session:
     # -- helpers -------------------------------------------------------------------
 
     def _go(self, screen: str) -> None:
-        if screen != self.screen:
-            self.screen = screen
+        self.screen = screen
         self._changed()
 
     def _changed(self) -> None:

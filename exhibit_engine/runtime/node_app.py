@@ -21,8 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..assets.bundle import Bundle
-from ..assets.checks import CHECKS
+from ..assets.bundle import Bundle, open_verified
 from ..assets.signing import load_public_keys
 from ..config import NodeSettings, ShowConfig
 from ..config.paths import (check_file_name, check_output_dir, check_output_path, shown,
@@ -190,19 +189,7 @@ class _Scenes:
 
     def _open(self, path: Path) -> Bundle:
         """Open and fully verify one bundle file, as the venue's policy asks."""
-        b = Bundle.open(path)
-        try:
-            policy = self.settings.venue.bundles
-            b.check_signature(self.trust, policy.require_signed)  # the venue's policy
-            for _ in b.iter_verified(CHECKS):  # every hash and every model's and
-                pass                           # image's content, before the renderer
-        except OSError as exc:      # the file went away or changed while being read
-            b.close()
-            raise BundleError(str(path), f"cannot be read ({exc.strerror or exc})") from None
-        except BundleError:
-            b.close()
-            raise
-        return b
+        return open_verified(path, self.trust, self.settings.venue.bundles.require_signed)
 
     def note_cue(self, cue: tuple[object, ...], local_t: float, cue_id: str) -> None:
         """Note the cue a frame plays: ``cue`` names it (program, index, pass).
