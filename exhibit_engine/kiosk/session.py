@@ -12,8 +12,8 @@ reads a clock or touches a socket, so every rule below is tested in milliseconds
   ``touch_every_s``, so the controller's idle timer (which returns the wall to its
   attract loop) follows the visitor's;
 - **idleness**: ``idle_warning_s`` before ``idle_after`` without a tap, a warning;
-  at ``idle_after``, the attract page and the kiosk's own language again (the wall's
-  too, where the kiosk sets it);
+  at ``idle_after``, the attract page and the kiosk's own language again (not the
+  wall's: a ``language`` command would wake the wall from its attract loop);
 - **the wall**: after ``select`` is answered, the page says the wall is turning to the
   item until the wall's show time passes the selection's ``effective_at`` plus
   :data:`FOCUS_S`, then that it is on the wall; a refusal shows the controller's reason;
@@ -278,13 +278,11 @@ class Session:
         self.idle_warning = False
         self.item, self.feedback, self.offsets, self.tab = None, None, {}, None
         self._go("attract")
-        out = []
-        if self.current != self.language:
-            self.current = self.language
-            if self.wall_language:
-                out.append(Request("language", {"language": self.language},
-                                   f"idle-{now:.3f}", "idle"))
-        return out
+        # The kiosk's own words go back to its first language; the wall's are left as
+        # they are: a `language` command is visitor activity at the controller and would
+        # wake the wall from the attract loop it has just entered.
+        self.current = self.language
+        return []
 
     def answered(self, command: str, request_id: str, state: str,
                  data: dict[str, Any] | None = None, reason: str = "") -> None:
