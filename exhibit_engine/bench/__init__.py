@@ -14,6 +14,9 @@ subcommand under ``exhibit bench`` in :mod:`exhibit_engine.cli.bench`):
   of validation, and loading a model through the cache against converting it.
 - ``render`` (:mod:`.render`): every sample scene's engine frame against a bare
   Panda3D loop on the same scene graph, with draw calls and triangles.
+- ``show`` (:mod:`.show`): the sample show played through every cue change on one
+  node: the longest frame near a change over the steady frame, with preloading and
+  without it (the baseline).
 - ``sync`` (:mod:`.sync`): a controller and N sync-only node processes on 127.0.0.1:
   clock error, event delivery, late join, hung-node detection, controller CPU.
 - ``wall`` (:mod:`.wall`): the stitch test: a three-projector wall rendered as blended
@@ -56,6 +59,7 @@ SUITES: dict[str, str] = {
     "bundle": "exhibit_engine.bench.bundle",
     "console": "exhibit_engine.bench.console",
     "render": "exhibit_engine.bench.render",
+    "show": "exhibit_engine.bench.show",
     "sync": "exhibit_engine.bench.sync",
     "wall": "exhibit_engine.bench.wall",
 }

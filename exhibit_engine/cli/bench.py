@@ -18,7 +18,7 @@ import click
 
 from ._params import Count, Finite, output_folder, output_path, parse_size
 
-__all__ = ["bench", "bench_bundle", "bench_console", "bench_render", "bench_sync",
+__all__ = ["bench", "bench_bundle", "bench_console", "bench_render", "bench_show", "bench_sync",
            "bench_wall"]
 
 
@@ -213,6 +213,53 @@ def bench_console(seconds: float, rps: float, streams: int, nodes: int,
     from ..bench.console import ConsoleBenchOptions, run
 
     opts = ConsoleBenchOptions(seconds=seconds, rps=rps, streams=streams, nodes=nodes)
+    with _bench_progress() as progress:
+        report = run(opts, progress)
+    _finish(report, json_path, check)
+
+
+@bench.command("show")
+@click.option("--content", type=click.Path(file_okay=False, exists=True, path_type=Path),
+              help="The folder with venue.toml, show.toml and the bundles' sources "
+                   "(default: the sample content).")
+@click.option("--bundle-dir", type=click.Path(file_okay=False, exists=True, path_type=Path),
+              help="A folder holding the show's packed bundles (default: pack them).")
+@click.option("--size", default="1280x720", show_default=True, metavar="WxH",
+              help="The node's output in pixels.")
+@click.option("--before", "before_s", type=Finite(2.0, 120.0), default=4.0,
+              show_default=True, help="Seconds played before each cue change.")
+@click.option("--after", "after_s", type=Finite(2.0, 60.0), default=4.0, show_default=True,
+              help="Seconds played after it.")
+@click.option("--repeat", type=Count(1, 50), default=3, show_default=True,
+              help="Plays of each change (figures are medians over them).")
+@click.option("--no-baseline", is_flag=True,
+              help="Skip the baseline pass (the changes played without preloading).")
+@click.option("--workdir", type=click.Path(file_okay=False, path_type=Path),
+              callback=lambda _c, _p, v: output_folder(v, "--workdir"),
+              help="Where the bundles are packed (deleted afterwards).")
+@_report_options("Exit 1 if cue_change_ratio_worst is over 1.5 or a scene is built at a "
+                 "cue change.")
+def bench_show(content: Path | None, bundle_dir: Path | None, size: str, before_s: float,
+               after_s: float, repeat: int, no_baseline: bool, workdir: Path | None,
+               json_path: Path | None, check: bool) -> None:
+    """Play the sample show through every cue change on one node, offscreen.
+
+    The node's own render loop (scene keeping, preloading of the next cue, the venue's
+    first display's final pass) on a real-time show clock. It jumps to --before seconds
+    ahead of each change of the main cue list (and the loop's wrap) and plays on until
+    --after seconds past it, --repeat times. Reports the steady median frame, the
+    longest frame within 1 s of each change over the steady frame of the scenes either
+    side (cue_change_ratio_*, worst: target 1.5), the
+    scenes built at a change (0: every change only swapped preloaded scenes), each
+    scene's preload time, and the same changes without preloading (baseline_*).
+    """
+    from ..bench.show import ShowBenchOptions, run
+
+    w, h = parse_size(size, 16, 8192, "--size")
+    kw: dict[str, Any] = {"content": content} if content is not None else {}
+    opts = ShowBenchOptions(size=(w, h), before_s=before_s, after_s=after_s, repeat=repeat,
+                            bundle_dir=bundle_dir, baseline=not no_baseline,
+                            workdir=workdir, **kw)
     with _bench_progress() as progress:
         report = run(opts, progress)
     _finish(report, json_path, check)

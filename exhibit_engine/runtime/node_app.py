@@ -32,12 +32,16 @@ from .health import FrameStats, GpuInfo
 from .playback import Frame, Playback
 from ..wall.frustum import display_frustum
 
-__all__ = ["HEADLESS_FPS", "NodeRun", "RESTART", "capture", "has_display", "run_node"]
+__all__ = ["HEADLESS_FPS", "NodeRun", "PRELOAD_AFTER_S", "RESTART", "capture", "has_display",
+           "open_scenes", "play_frame", "run_node"]
 
 log = logging.getLogger(__name__)
 
 #: Frame-rate cap for offscreen nodes, so a demo on a laptop leaves CPU for its peers.
 HEADLESS_FPS = 30.0
+
+#: Seconds into a cue (its transition over) before the next cue's scene is preloaded.
+PRELOAD_AFTER_S = 1.5
 
 
 def has_display() -> bool:
@@ -222,7 +226,7 @@ class _Scenes:
         """Like :meth:`_ensure`, announced as a load (:attr:`announce`) when it builds a
         scene."""
         builds = self.current != cue or (outgoing is not None and self.outgoing != outgoing
-                                         and self.current != outgoing)
+                                         and (self.current != outgoing or outgoing == cue))
         with self.announce() if builds else nullcontext():
             self._ensure(renderer, cue, outgoing)
 
@@ -250,6 +254,42 @@ class _Scenes:
                 raise self.failed[cue]
             _build(renderer.load, self.bundle(cue[0]), cue[1])
             self.current = cue
+
+    def preload(self, renderer: Any, frame: Frame, t: float) -> None:
+        """Build the next cue's scene ahead of time (:meth:`Renderer.preload`), so that its
+        cue change only swaps scenes that are built.
+
+        Called after every frame. The preload starts once the cue playing is
+        :data:`PRELOAD_AFTER_S` past its start and its transition is over, so that its
+        build (in a thread, beside the render loop) stays clear of the change just made;
+        with cues shorter than that it starts at once. Nothing is preloaded for a cue
+        that cuts to the scene already on screen (it builds nothing), for a scene that
+        failed, or for a bundle whose file changed on disk since it was opened or cannot
+        be used: that file is opened at the cue change, as at boot (:meth:`bundle`), so a
+        preload never picks up a new version, or forgets a failure, mid-cue. The renderer holds at most the current, the outgoing and this scene.
+        """
+        renderer.step_preload()
+        tl = frame.timeline
+        if tl is None:
+            return
+        state = tl.state_at(t)
+        nxt = tl.next_start(t)
+        if nxt is None or state.previous is not None:
+            return
+        if state.local_t < min(PRELOAD_AFTER_S, 0.25 * state.cue.duration):
+            return
+        key = (nxt.cue.bundle, nxt.cue.scene)
+        cut = nxt.cue.transition == "cut" or nxt.cue.transition_time <= 0.0
+        if key in self.failed or (key == self.current and cut):
+            return
+        bundle = self.bundles.get(key[0])
+        if bundle is None or key[0] in self.broken or not self.unchanged(key[0]):
+            return      # a changed file is opened at its cue change, as at boot
+        renderer.preload(bundle, key[1])
+
+    def unchanged(self, bundle_id: str) -> bool:
+        """Whether a bundle's file is as it was when last opened (a ``stat``)."""
+        return bundle_id in self.seen and _identity(self._path(bundle_id)) == self.seen[bundle_id]
 
     def states(self) -> dict[str, str]:
         """Bundle id -> the version new builds use, or ``"broken"`` (its file on disk
@@ -311,6 +351,34 @@ def _build(load: Callable[[Any, str], None], bundle: Any, scene: str) -> None:
         raise
 
 
+def open_scenes(settings: NodeSettings, show: ShowConfig) -> _Scenes:
+    """The node's scene keeper, with every bundle of the show opened and verified (the
+    boot check: a bad bundle is reported now, not when its cue comes up mid-show).
+
+    Raises:
+        BundleError: a bundle is missing or breaks a rule (nothing stays open).
+    """
+    scenes = _Scenes(settings, show)
+    try:
+        for ref in show.bundles:
+            scenes.bundle(ref.id)
+    except ExhibitError:
+        scenes.close()
+        raise
+    return scenes
+
+
+def play_frame(renderer: Any, scenes: _Scenes, frame: Frame, t: float,
+               extra: dict[str, Any], *, preload: bool = True) -> None:
+    """Draw show time ``t`` as a node does (a cue that cannot be shown is reported in
+    ``extra``, never raised), then carry the next cue's preload on by a step
+    (:meth:`_Scenes.preload`; ``preload=False``: the scene of each cue is built when it
+    starts, as before preloading existed: the bench's baseline)."""
+    _draw_or_report(renderer, scenes, frame, t, extra)
+    if preload:
+        scenes.preload(renderer, frame, t)
+
+
 def run_node(settings: NodeSettings, show: ShowConfig) -> int:
     """Run a projector node until stopped (SIGINT/SIGTERM, window closed, ``--frames``).
 
@@ -352,13 +420,7 @@ def run_node(settings: NodeSettings, show: ShowConfig) -> int:
     windowed = not settings.headless and has_display()
     run = NodeRun(display=disp.id)
     playback = Playback(show)   # program, blackout and scene keys of the session state
-    scenes = _Scenes(settings, show)
-    try:
-        for ref in show.bundles:  # check every bundle at boot: a bad one is reported now,
-            scenes.bundle(ref.id)  # not when its cue comes up mid-show
-    except ExhibitError:
-        scenes.close()
-        raise
+    scenes = open_scenes(settings, show)
     extra: dict[str, Any] = {}              # what the node adds to its status reports
     link = NodeLink(disp.id, settings.host, settings.state_port, settings.publish_port,
                     curve=curve)
@@ -369,6 +431,7 @@ def run_node(settings: NodeSettings, show: ShowConfig) -> int:
         renderer.set_frustum(display_frustum(settings.venue.wall, disp))
         # blend, black level and warp of this display, applied in the final pass
         renderer.set_output(OutputCorrection.for_display(settings.venue, disp, size))
+        renderer.amortize = True            # transitions draw one side per frame
         frame_s = 0.0 if windowed else 1.0 / HEADLESS_FPS
         health = _Health(renderer, frame_s or None)
         next_frame = time.monotonic()
@@ -397,7 +460,9 @@ def run_node(settings: NodeSettings, show: ShowConfig) -> int:
                     return RESTART
                 if event.kind == "capture" and capture_dir is not None:
                     tag = event.args.get("tag", "capture")
+                    renderer.amortize = False       # a capture draws both sides afresh
                     _draw_or_report(renderer, scenes, frame, event.effective_at, extra)
+                    renderer.amortize = True
                     try:
                         capture(renderer, capture_dir, disp.id, tag)
                     except ExhibitError as exc:     # reported; the wall stays lit
@@ -408,7 +473,7 @@ def run_node(settings: NodeSettings, show: ShowConfig) -> int:
                     else:
                         run.captures.append(str(tag))
                         extra.pop("capture_error", None)
-            _draw_or_report(renderer, scenes, frame, t, extra)
+            play_frame(renderer, scenes, frame, t, extra)
             run.frames += 1
             run.show_time = t
             link.report(frames=run.frames, show_time=t, captures=list(run.captures),

@@ -34,6 +34,7 @@ from ..scenes.base import Scene, SceneContext
 from ..scenes.registry import get_kind
 from ..wall.frustum import Frustum, centered_frustum
 from . import _gl
+from ._layers import Layer, Preloader
 from .cache import ModelCache
 from .health import GeometryCount, GpuInfo, count_geometry, read_gpu
 from .output import OutputCorrection, OutputPass
@@ -78,44 +79,6 @@ def lens_from_frustum(frustum: Frustum, near: float = 0.1, far: float = 2000.0
     return lens
 
 
-class _Layer:
-    """One scene slot: its own scene graph, camera rig and camera (and, for
-    transitions, an offscreen buffer rendering it into a texture)."""
-
-    def __init__(self, name: str, size: tuple[int, int]) -> None:
-        self.name = name
-        self.render = NodePath(f"render:{name}")
-        self.render.set_shader_input("u_viewport", LVecBase2f(*size))
-        self.rig = self.render.attach_new_node("rig")
-        self.camera = Camera(f"camera:{name}")
-        self.camera_np = self.rig.attach_new_node(self.camera)
-        self.scene: Scene | None = None
-        self.root: NodePath | None = None
-        self.unchecked = False
-        self.buffer: GraphicsOutput | None = None
-        self.texture: Texture | None = None
-
-    def unload(self) -> None:
-        scene, root = self.scene, self.root
-        self.scene = self.root = None
-        self.unchecked = False
-        try:
-            if scene is not None:
-                scene.dispose()
-        finally:
-            if root is not None:
-                root.remove_node()
-            # what a scene hung on the rig (captions, annotation overlays) goes with it
-            for child in self.rig.get_children():
-                if child != self.camera_np:
-                    child.remove_node()
-
-    def set_drawn(self, on: bool) -> None:
-        """Whether the layer's offscreen buffer renders in the next frame."""
-        if self.buffer is not None and self.buffer.is_active() != on:
-            self.buffer.set_active(on)
-
-
 class Renderer:
     """Draws a scene, or a transition between two, into an offscreen buffer or a window.
 
@@ -154,6 +117,9 @@ class Renderer:
         self.window = window
         self._closed = False
         self._frames = 0
+        #: Scenes built by :meth:`load` / :meth:`load_outgoing` (not preloaded: a swap
+        #: of a preloaded scene builds nothing and does not count).
+        self.builds = 0
         self._cache = cache
         self._cache_dir = cache_dir
         _gl.configure(headless=not window)
@@ -165,13 +131,19 @@ class Renderer:
         self._output.set_clear_color((0.0, 0.0, 0.0, 1.0))
         self._output.set_clear_depth_active(True)
 
-        self._current = _Layer("current", self.size)
-        self._outgoing = _Layer("outgoing", self.size)
+        self._current = Layer("current", self.size)
+        self._outgoing = Layer("outgoing", self.size)
         self._pass: OutputPass | None = None
         self._correction: OutputCorrection | None = None
         self._pass_unchecked = False
         self._region = self._output.make_display_region()
         self._region.set_camera(self._current.camera_np)
+        self._preload = Preloader(Layer("spare", self.size), self._build_into,
+                                  self._open_buffer, self._output, self._region,
+                                  direct=lambda: self._correction is None)
+        #: Refresh one scene per frame during a transition, alternately, instead of both
+        #: (see :meth:`_draw_final`); off: every frame draws both (tests, captures).
+        self.amortize = False
         self.set_frustum(centered_frustum(self.size[0] / self.size[1]))
 
     # -- setup ------------------------------------------------------------------
@@ -191,7 +163,7 @@ class Renderer:
         """
         lens = lens_from_frustum(frustum, near, far)
         heading = float(getattr(frustum, "heading_deg", 0.0))   # a curved wall's chord
-        for layer in (self._current, self._outgoing):
+        for layer in (self._current, self._outgoing, self._preload.spare):
             layer.camera.set_lens(lens)
             layer.camera_np.set_h(heading)
 
@@ -293,15 +265,21 @@ class Renderer:
     def load(self, bundle: Bundle, scene_id: str) -> None:
         """Build one of a bundle's scenes as the current one, replacing the current one.
 
-        The outgoing scene, if any, stays. Nothing is drawn here (a window keeps showing
-        its last frame). The first :meth:`render` that draws the new scene checks that
-        every shader of it compiled.
+        A scene preloaded (:meth:`preload`) is swapped in instead of being built (its
+        build is waited for if it is still running). The outgoing scene, if any, stays.
+        Nothing is drawn here (a window keeps showing its last frame). The first
+        :meth:`render` that draws the new scene checks that every shader of it compiled.
 
         Raises:
             SceneError: the bundle has no such scene, or its kind is unknown.
             AssetError, BundleError: an asset is unusable.
         """
-        self._build(self._current, bundle, scene_id)
+        self._check_open()
+        layer = self._preload.take(bundle, scene_id, self._current)
+        if layer is not None:
+            self._current = layer
+        else:
+            self._build(self._current, bundle, scene_id)
 
     def load_outgoing(self, bundle: Bundle, scene_id: str) -> None:
         """Build a scene as the outgoing one (a node that joins during a transition).
@@ -309,7 +287,30 @@ class Renderer:
         Raises:
             SceneError, AssetError, BundleError: as :meth:`load`.
         """
-        self._build(self._outgoing, bundle, scene_id)
+        self._check_open()
+        layer = self._preload.take(bundle, scene_id, self._outgoing)
+        if layer is not None:
+            self._outgoing = layer
+        else:
+            self._build(self._outgoing, bundle, scene_id)
+
+    def preload(self, bundle: Bundle, scene_id: str) -> None:
+        """Start building a scene ahead of time, so that a later :meth:`load` of it only
+        swaps it in (see :mod:`._layers`): at most one is preloaded, beside the current and
+        the outgoing scene; asking for another replaces it. Call :meth:`step_preload`
+        once per frame to carry it on. A build that fails raises at that :meth:`load`."""
+        self._check_open()
+        self._preload.request(bundle, scene_id)
+
+    def step_preload(self) -> None:
+        """Carry a preload on by one step (once per frame, after :meth:`render`)."""
+        self._check_open()
+        self._preload.step()
+
+    @property
+    def preloader(self) -> Preloader:
+        """The preload slot (its state, and how long its build and prepare frame took)."""
+        return self._preload
 
     def retire(self) -> None:
         """Make the current scene the outgoing one, as a transition begins.
@@ -327,14 +328,22 @@ class Renderer:
         self._outgoing.set_drawn(False)
 
     def unload(self) -> None:
-        """Dispose of both scenes, if any; the output then draws black."""
+        """Dispose of both scenes, if any, and of a preloaded one; the output then draws
+        black."""
         try:
             self._current.unload()
         finally:
-            self.unload_outgoing()
+            try:
+                self.unload_outgoing()
+            finally:
+                self._preload.discard()
 
-    def _build(self, layer: _Layer, bundle: Bundle, scene_id: str) -> None:
+    def _build(self, layer: Layer, bundle: Bundle, scene_id: str) -> None:
         self._check_open()
+        self.builds += 1
+        self._build_into(layer, bundle, scene_id)
+
+    def _build_into(self, layer: Layer, bundle: Bundle, scene_id: str) -> None:
         spec = bundle.scene(scene_id)
         cls = get_kind(spec.kind)
         layer.unload()
@@ -406,10 +415,11 @@ class Renderer:
             self._draw_final(g_out, g_in, dim)
         self._draw_checked(drawn)
 
-    def _draw_direct(self, layer: _Layer | None) -> None:
+    def _draw_direct(self, layer: Layer | None) -> None:
         """Draw one layer (or nothing) straight to the output: no texture, no blend."""
-        self._current.set_drawn(False)
-        self._outgoing.set_drawn(False)
+        for each in (self._current, self._outgoing):
+            each.set_drawn(False)
+            each.picture = None         # its texture no longer holds its latest frame
         self._region.set_active(layer is not None)
         if layer is not None and self._region.get_camera() != layer.camera_np:
             self._region.set_camera(layer.camera_np)
@@ -420,15 +430,24 @@ class Renderer:
             self._pass = OutputPass()
             self._pass.set_correction(self._correction)
             self._pass_unchecked = True
-        base = self._output.get_sort()
         textures = []
-        for i, (layer, gain) in enumerate(((self._outgoing, g_out), (self._current, g_in))):
-            if gain > 0.0 and layer.buffer is None:
-                layer.buffer, layer.texture = _gl.open_layer_buffer(
-                    self._output, f"layer-{i}", self.size, base - 10 + i)
-                region = layer.buffer.make_display_region()
-                region.set_camera(layer.camera_np)
-            layer.set_drawn(gain > 0.0)
+        pair = ((self._outgoing, g_out), (self._current, g_in))
+        redraw = {layer.name: gain > 0.0 for layer, gain in pair}
+        if self.amortize and g_out > 0.0 and g_in > 0.0 and any(
+                layer.picture is not None for layer, _ in pair):
+            # A side holds a picture of its scene (drawn by a recent frame, or its prepare
+            # pass): refresh the other only (or, when both do, the older), so a transition
+            # costs one scene per frame, not two (each side moves at half the frame rate
+            # while it lasts).
+            older = min(pair, key=lambda lg: -math.inf if lg[0].picture is None
+                        else lg[0].picture)[0]
+            redraw = {layer.name: layer is older for layer, _ in pair}
+        for layer, gain in pair:
+            if gain > 0.0:
+                self._open_buffer(layer)
+            layer.set_drawn(redraw[layer.name])
+            if redraw[layer.name]:
+                layer.picture = self._frames
             textures.append(layer.texture if gain > 0.0 else None)
         tex_out, tex_in = textures
         # a layer with gain 0 is not drawn: the pass binds the drawn texture twice
@@ -438,7 +457,14 @@ class Renderer:
         if self._region.get_camera() != self._pass.camera:
             self._region.set_camera(self._pass.camera)
 
-    def _draw_checked(self, drawn: list[_Layer]) -> None:
+    def _open_buffer(self, layer: Layer) -> None:
+        """Give a layer its render-to-texture buffer at the output's size (once)."""
+        if layer.buffer is None:
+            layer.buffer, layer.texture = _gl.open_layer_buffer(
+                self._output, f"layer-{layer.name}", self.size, self._output.get_sort() - 10)
+            layer.buffer.make_display_region().set_camera(layer.camera_np)
+
+    def _draw_checked(self, drawn: list[Layer]) -> None:
         """Draw one frame; fail loudly if a shader drawn for the first time did not compile."""
         fresh = [layer for layer in drawn if layer.unchecked and layer.scene is not None]
         check_pass, self._pass_unchecked = self._pass_unchecked, False
@@ -511,7 +537,7 @@ class Renderer:
             self.unload()
         finally:
             self._engine.remove_all_windows()
-            for layer in (self._current, self._outgoing):
+            for layer in (self._current, self._outgoing, self._preload.spare):
                 layer.buffer = layer.texture = None
                 layer.render.remove_node()
             if self._pass is not None:

@@ -1,0 +1,239 @@
+"""The renderer's scene slots, and the next scene built ahead of time.
+
+A :class:`Layer` is one scene slot: its own scene graph, camera rig and camera, and (for
+transitions and the final pass) an offscreen buffer rendering it into a texture. The
+renderer holds three: the *current* scene, the *outgoing* one of a transition, and the
+*spare* that :class:`Preloader` builds the next cue's scene into, so that a cue change
+only swaps slots. Memory therefore stays bounded by three scenes.
+
+Preloading, step by step (:meth:`Preloader.step`, once per frame, after it is drawn):
+
+1. **build**: the scene's :meth:`~exhibit_engine.scenes.base.Scene.build` runs between
+   two frames, into the spare slot's graph, which no display region draws. The node
+   asks for it well away from cue changes (:data:`~exhibit_engine.runtime.node_app.
+   PRELOAD_AFTER_S` into a cue), so the frame it lengthens is far from any transition.
+   It runs on the render thread on purpose: a build in a Python thread beside
+   ``render_frame`` corrupted the heap within a few runs here (Panda3D 1.10, Mesa
+   llvmpipe; the model decode racing the draw), and a wall must never crash.
+2. **prepare**: for one frame, the spare slot's own offscreen buffer (opened now, at the
+   output's size, if the slot has none; and a one-pixel region of the output, for direct
+   drawing) draws the new scene at its local time 0, so its shaders compile, its
+   textures and vertex buffers are uploaded and its buffer is allocated then, not on the
+   cue change's first frame. The one-pixel region is drawn before the scene's own
+   region, which clears it. The buffer keeps that picture (:data:`PREPARED`): the
+   transition's first frame blends it in and redraws only the outgoing scene.
+3. **ready**: :meth:`Preloader.take` hands the slot over.
+
+A build that fails is kept as its error and raised by :meth:`Preloader.take`, where the
+build would have raised without preloading: the cue's fault path is unchanged.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from panda3d.core import Camera, GraphicsOutput, LVecBase2f, NodePath, Texture
+
+from ..errors import ExhibitError, RenderError
+from . import _gl
+
+if TYPE_CHECKING:
+    from ..assets.bundle import Bundle
+    from ..scenes.base import Scene
+
+__all__ = ["Layer", "PREPARED", "Preloader"]
+
+#: :attr:`Layer.picture` of a slot whose buffer holds the frame its prepare pass drew (the
+#: scene at its local time 0, which is where an incoming scene starts).
+PREPARED = -1
+
+
+class Layer:
+    """One scene slot: its own scene graph, camera rig and camera (and, for
+    transitions, an offscreen buffer rendering it into a texture)."""
+
+    def __init__(self, name: str, size: tuple[int, int]) -> None:
+        self.name = name
+        self.render = NodePath(f"render:{name}")
+        self.render.set_shader_input("u_viewport", LVecBase2f(*size))
+        self.rig = self.render.attach_new_node("rig")
+        self.camera = Camera(f"camera:{name}")
+        self.camera_np = self.rig.attach_new_node(self.camera)
+        self.scene: Scene | None = None
+        self.root: NodePath | None = None
+        self.unchecked = False
+        self.buffer: GraphicsOutput | None = None
+        self.texture: Texture | None = None
+        # The renderer frame whose picture the buffer's texture holds (None: none).
+        self.picture: int | None = None
+
+    def unload(self) -> None:
+        scene, root = self.scene, self.root
+        self.scene = self.root = None
+        self.unchecked = False
+        self.picture = None
+        try:
+            if scene is not None:
+                scene.dispose()
+        finally:
+            if root is not None:
+                root.remove_node()
+            # what a scene hung on the rig (captions, annotation overlays) goes with it
+            for child in self.rig.get_children():
+                if child != self.camera_np:
+                    child.remove_node()
+
+    def set_drawn(self, on: bool) -> None:
+        """Whether the layer's offscreen buffer renders in the next frame."""
+        if self.buffer is not None and self.buffer.is_active() != on:
+            self.buffer.set_active(on)
+
+
+#: ``build(layer, bundle, scene_id)``: builds a scene into a layer (the renderer's).
+Build = Callable[[Layer, "Bundle", str], None]
+
+
+class Preloader:
+    """Builds one scene ahead of time into the spare slot (see the module docstring).
+
+    Args:
+        spare: the slot to build into; :meth:`take` swaps slots with the caller.
+        build: builds a scene into a layer (raises like the renderer's load).
+        open_buffer: gives a layer its offscreen buffer (render-to-texture at the output's
+            size) unless it has one.
+        output: the renderer's output.
+        region: the output's scene region, which clears the prepare pass's pixel.
+        direct: whether the renderer draws scenes straight to the output now (no final
+            pass): only then does the prepare pass draw a pixel of the output too (a
+            second framebuffer format, hence second shader variants on some drivers).
+    """
+
+    def __init__(self, spare: Layer, build: Build, open_buffer: Callable[[Layer], None],
+                 output: GraphicsOutput, region: Any, *, direct: Callable[[], bool]) -> None:
+        self.spare, self._build, self._output = spare, build, output
+        self._open_buffer = open_buffer
+        self._region = region       # the output's scene region: cleared while preparing
+        self._direct = direct
+        self.key: tuple[Bundle, str] | None = None
+        self.state = "idle"       # idle | building | built | preparing | ready | failed
+        self.error: ExhibitError | None = None
+        self.build_ms: float | None = None              # the last build's duration
+        self.prepare_ms: float | None = None            # ... and its prepare frame's
+        self._prep: tuple[Any] | None = None
+        self._started = 0.0
+
+    # -- asking -----------------------------------------------------------------
+
+    def holds(self, bundle: Bundle, scene_id: str) -> bool:
+        """Whether this scene is preloaded or being preloaded."""
+        return self.key is not None and self.key[0] is bundle and self.key[1] == scene_id
+
+    def request(self, bundle: Bundle, scene_id: str) -> None:
+        """Preload a scene (nothing if it is already): its build runs at the next
+        :meth:`step`. Another preloaded scene is dropped for it."""
+        if self.holds(bundle, scene_id):
+            return
+        self.discard()
+        self.key, self.state, self.error = (bundle, scene_id), "building", None
+
+    def step(self) -> None:
+        """Advance the preload by one stage (call once per frame, after drawing): build,
+        then prepare (drawn by the next frame), then ready."""
+        if self.state == "building":
+            self._run()
+        elif self.state == "built":
+            self._start_prepare()
+        elif self.state == "preparing":
+            self._end_prepare()
+
+    def take(self, bundle: Bundle, scene_id: str, into: Layer) -> Layer | None:
+        """The preloaded slot holding this scene (built now if its build has not run
+        yet), or ``None`` when another or none is preloaded. ``into`` (the caller's
+        slot, emptied) becomes the spare.
+
+        Raises:
+            ExhibitError: the preload's build failed (its error, as the build raised it).
+        """
+        if not self.holds(bundle, scene_id):
+            return None
+        if self.state == "building":        # asked for, never stepped
+            self._run()
+        self._end_prepare()
+        self.key = None
+        error, self.error = self.error, None
+        failed, self.state = self.state == "failed", "idle"
+        if failed:
+            self.spare.unload()
+            assert error is not None
+            raise error
+        layer, self.spare = self.spare, into
+        into.unload()
+        return layer
+
+    def discard(self) -> None:
+        """Drop what is preloaded."""
+        self._end_prepare()
+        self.spare.unload()
+        self.key, self.state, self.error = None, "idle", None
+
+    # -- internals --------------------------------------------------------------
+
+    def _run(self) -> None:
+        key = self.key
+        assert key is not None
+        started = time.perf_counter()
+        try:
+            self._build(self.spare, key[0], key[1])
+            self.state = "built"
+        except ExhibitError as exc:
+            self.error, self.state = exc, "failed"
+        except Exception as exc:  # noqa: BLE001 - a scene's bug, reported as the cue's fault
+            self.error = RenderError(f"scene {key[1]!r} could not be built: "
+                                     f"{type(exc).__name__}: {exc}")
+            self.state = "failed"
+        self.build_ms = (time.perf_counter() - started) * 1000.0
+
+    def _start_prepare(self) -> None:
+        """Have the next frame draw the new scene into a tiny buffer and one pixel."""
+        layer, scene = self.spare, self.spare.scene
+        self.state = "ready"
+        if scene is None:
+            return
+        try:
+            scene.apply(0.0, {})
+            self._open_buffer(layer)
+        except ExhibitError:
+            return                      # the cue's first frame prepares it instead
+        except Exception:  # noqa: BLE001 - the scene's own fault path reports it later
+            return
+        layer.set_drawn(True)           # the next frame draws it into its own buffer
+        pixel = None
+        if self._direct():
+            pixel = self._output.make_display_region(
+                0.0, 1.0 / self._output.get_x_size(), 0.0, 1.0 / self._output.get_y_size())
+            pixel.set_sort(-100)
+            pixel.set_camera(layer.camera_np)
+            self._region.set_clear_color_active(True)
+            self._region.set_clear_depth_active(True)
+        self._prep = (pixel,)
+        self.state = "preparing"
+        self._started = time.perf_counter()
+
+    def _end_prepare(self) -> None:
+        if self._prep is None:
+            return
+        (pixel,) = self._prep
+        self._prep = None
+        if pixel is not None:
+            self._output.remove_display_region(pixel)
+            self._region.set_clear_color_active(False)
+            self._region.set_clear_depth_active(False)
+        self.spare.set_drawn(False)
+        if self.state == "preparing":   # its buffer holds the scene at its local time 0
+            self.spare.picture = PREPARED
+        self.spare.unchecked = True     # its first frame on screen still checks shaders
+        if self.state == "preparing":
+            self.prepare_ms = (time.perf_counter() - self._started) * 1000.0
+            self.state = "ready"
