@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-__all__ = ["print_status"]
+__all__ = ["print_status", "summary_line"]
 
 
 def print_status(st: dict[str, Any], as_json: bool = False) -> None:
@@ -41,6 +41,19 @@ def print_status(st: dict[str, Any], as_json: bool = False) -> None:
     if saving and not saving.get("ok", True):
         click.echo(f"STATE NOT SAVED since {saving.get('since')}: {saving.get('path')}: "
                    f"{saving.get('error')}")
+    gate = st.get("gate") or {}
+    if gate.get("holding"):
+        waiting = gate.get("waiting_for") or {}
+        click.echo("WAITING TO START until every display is ready: "
+                   + (", ".join(f"{d} ({why})" for d, why in sorted(waiting.items()))
+                      or "all ready, starting")
+                   + (f"; starts anyway in {gate['starts_in_s']:.0f} s"
+                      if "starts_in_s" in gate else "")
+                   + "  (`exhibit ctl start --force` starts it now)")
+    elif gate.get("released") in ("forced", "timeout") and gate.get("missing_at_release"):
+        click.echo(f"started ({gate['released']}) without "
+                   + ", ".join(f"{d} ({why})" for d, why
+                               in sorted(gate["missing_at_release"].items())))
     table = Table()
     for col in ("node", "role", "state", "frames", "show time", "offset µs", "rtt µs", "fps",
                 "worst ms", "dropped", "drawing", "seen"):
@@ -53,7 +66,9 @@ def print_status(st: dict[str, Any], as_json: bool = False) -> None:
         showing = " ".join(x for x in (n.get("cue") or "", f"· {n['item']}" if n.get("item")
                                        else "", f"({n['language']})" if n.get("language")
                                        else "") if x)
-        table.add_row(n["id"], n["role"], n["state"], f"{n['frames']:,}",
+        state = n["state"] + (" · ready" if n["role"] == "projector" and n.get("ready")
+                              else "")
+        table.add_row(n["id"], n["role"], state, f"{n['frames']:,}",
                       f"{n['show_time']:.3f}", f"{n['offset_us']:.0f}", f"{n['rtt_us']:.0f}",
                       *drawn, showing, f"{n['last_seen_s']:.1f} s ago")
     Console().print(table)
@@ -63,3 +78,28 @@ def print_status(st: dict[str, Any], as_json: bool = False) -> None:
                 click.echo(f"{n['id']}: {n['extra'][key]}")
     if st.get("omitted"):
         click.echo(f"({st['omitted']} more not shown)")
+
+
+def summary_line(name: str, data: dict[str, Any]) -> str:
+    """One line for a command's reply."""
+    if data.get("ignored"):
+        return f"{name}: ignored ({data['ignored']})"
+    parts = []
+    if "cue" in data:
+        parts.append(f"cue {data['cue']!r}" + (f" (#{data['index']})" if "index" in data
+                                                else ""))
+    if isinstance(data.get("position"), (int, float)):
+        parts.append(f"at show time {data['position']:.3f} s")
+    if "on" in data:
+        parts.append(f"blackout {'on' if data['on'] else 'off'}, fade {data['fade']:g} s")
+    if "stage" in data:
+        parts.append("fading to black (panic again: black at once, stopped)"
+                     if data["stage"] == 1 else "black and stopped ('blackout off' clears)")
+    if "started" in data:
+        missing = data.get("missing") or {}
+        parts.append("the show starts" + (" without " + ", ".join(
+            f"{d} ({why})" for d, why in sorted(missing.items())) if missing
+            else ": every display is ready"))
+    if "program" in data:
+        parts.append(f"program {data['program']}")
+    return f"{name}: " + (", ".join(parts) or "done")

@@ -34,10 +34,11 @@ from ._captures import CAPTURE_WAIT_S, capture_results, capture_view
 from ._console import ControllerConsole, http_option
 from ._logging import log_options, start_logging
 from ._params import PORT, Count, Finite, output_folder, output_path
+from ._statusview import summary_line
 from .showcheck import checked_show
 
 
-__all__ = ["controller", "ctl", "ctl_blackout", "ctl_capture", "ctl_goto", "ctl_seek",
+__all__ = ["controller", "ctl", "ctl_blackout", "ctl_capture", "ctl_goto", "ctl_seek", "ctl_start",
            "ctl_status", "kiosk", "kiosk_language", "kiosk_select", "kiosk_touch", "node",
            "status"]
 
@@ -330,26 +331,6 @@ def _delay(delay: str | None) -> dict[str, float]:
     return {} if delay is None else {"delay": _number(delay, "--delay", 0.0, 10.0)}
 
 
-def _summary(name: str, data: dict[str, Any]) -> str:
-    """One line for a command's reply."""
-    if data.get("ignored"):
-        return f"{name}: ignored ({data['ignored']})"
-    parts = []
-    if "cue" in data:
-        parts.append(f"cue {data['cue']!r}" + (f" (#{data['index']})" if "index" in data
-                                                else ""))
-    if isinstance(data.get("position"), (int, float)):
-        parts.append(f"at show time {data['position']:.3f} s")
-    if "on" in data:
-        parts.append(f"blackout {'on' if data['on'] else 'off'}, fade {data['fade']:g} s")
-    if "stage" in data:
-        parts.append("fading to black (panic again: black at once, stopped)"
-                     if data["stage"] == 1 else "black and stopped ('blackout off' clears)")
-    if "program" in data:
-        parts.append(f"program {data['program']}")
-    return f"{name}: " + (", ".join(parts) or "done")
-
-
 @contextmanager
 def _client(kind: str, endpoint: dict[str, Any], **extra: Any) -> Iterator[Any]:
     if "http" in endpoint:            # through the console: its token sets the rights
@@ -392,6 +373,7 @@ def ctl(ctx: click.Context, venue: Path | None, host: str | None, state_port: in
     exhibit ctl blackout on|off        fade the wall to black and back (--fade S)
     exhibit ctl panic                  fade to black; a second panic: black and stopped
     exhibit ctl capture TAG            every node saves a PNG of the same frame
+    exhibit ctl start [--force]        start a show held until every display is ready
 
     Every change takes effect a moment later (--delay, 0.2 s), on the same frame on every
     node. The show's state survives a controller restart.
@@ -403,7 +385,7 @@ def ctl(ctx: click.Context, venue: Path | None, host: str | None, state_port: in
 def _ctl_send(ctx: click.Context, name: str, **args: Any) -> dict[str, Any]:
     with _client("operator", ctx.obj) as op:
         data = op.command(name, **args)
-    click.echo(_summary(name, data))
+    click.echo(summary_line(name, data))
     return data
 
 
@@ -462,6 +444,21 @@ _simple("pause", "Hold the picture where it is (show time stops; it resumes from
 _simple("resume", "Play on from where the show was paused (or from a wait cue's hold).")
 _simple("panic", "Fade to black at once; a second panic is black immediately and stops "
                  "the show. `blackout off` clears it, then `resume` or `go`.")
+
+
+@ctl.command("start")
+@click.option("--force", is_flag=True,
+              help="Start even though some displays are not ready (they join when they "
+                   "are, in step with the others).")
+@click.pass_context
+def ctl_start(ctx: click.Context, force: bool) -> None:
+    """Start a show that waits for its displays ([control] start = "when-ready").
+
+    Without --force the show starts only if every display of the venue has a node that
+    is ready (every bundle verified, a frame drawn); otherwise the answer names who is
+    missing and why. `exhibit status` shows the gate while it holds.
+    """
+    _ctl_send(ctx, "start", force=force)
 
 
 @ctl.command("goto")
@@ -583,7 +580,7 @@ def kiosk_touch(ctx: click.Context) -> None:
     """Report a visitor's touch: restarts the idle timer and leaves the attract loop."""
     with _kiosk(ctx) as k:
         data = k.touch()
-    click.echo(_summary("touch", data))
+    click.echo(summary_line("touch", data))
 
 
 @kiosk.command("language")

@@ -26,6 +26,7 @@ __all__ = [
     "BundleRef",
     "CueConfig",
     "MAX_DURATION_S",
+    "START_MODES",
     "ScheduleConfig",
     "ShowConfig",
     "TRANSITIONS",
@@ -37,6 +38,8 @@ __all__ = [
 #: (about 11.6 days): a longer one is a typo, and 1e308 s would overflow a clock.
 MAX_DURATION_S = 1e6
 
+#: How a fresh show starts (``[control] start``): at once, or when every display is ready.
+START_MODES = ("at-once", "when-ready")
 #: The longest fade or GO guard ``[control]`` may ask for, in seconds.
 _MAX_CONTROL_S = 600.0
 
@@ -116,6 +119,11 @@ class ShowConfig:
         go_guard_s: a second GO within this many seconds is ignored.
         blackout_fade_s: default fade of a blackout (s).
         panic_fade_s: fade of the first panic (s); a second panic is instant.
+        start: ``"at-once"`` (the show starts when the controller does) or
+            ``"when-ready"`` (a fresh show holds at its start until every display of the
+            venue reports ready, or an operator sends ``start --force``).
+        ready_timeout_s: with ``"when-ready"``, start anyway after this many seconds
+            (``0``: wait for every display, or the operator, however long).
     """
 
     id: str
@@ -130,6 +138,8 @@ class ShowConfig:
     go_guard_s: float = 0.5
     blackout_fade_s: float = 2.0
     panic_fade_s: float = 1.0
+    start: str = "at-once"
+    ready_timeout_s: float = 0.0
 
     def bundle(self, bundle_id: str) -> BundleRef:
         """Return the bundle reference with this id.
@@ -164,8 +174,14 @@ def load_show(path: str | os.PathLike[str]) -> ShowConfig:
         raise ConfigError(name, "bundle ids must be unique", key="bundles")
     cues = _cue_list(name, top.tables("cues"), "cues", ids, {}, "cue")
     control = Fields(name, data.get("control", {}), "control").only(
-        "go_guard_s", "blackout_fade_s", "panic_fade_s")
+        "go_guard_s", "blackout_fade_s", "panic_fade_s", "start", "ready_timeout_s")
     ctl = {"minimum": 0.0, "maximum": _MAX_CONTROL_S, "unit": " s"}
+    start = control.str("start", "at-once")
+    if start not in START_MODES:
+        near = nearest(start, START_MODES)
+        raise ConfigError(name, f"start must be one of {', '.join(map(repr, START_MODES))}, "
+                          f"not {start!r}" + (f" (did you mean {near!r}?)" if near else ""),
+                          key="control.start")
     return ShowConfig(
         id=show.str("id"),
         title=dict(title),
@@ -179,6 +195,9 @@ def load_show(path: str | os.PathLike[str]) -> ShowConfig:
         go_guard_s=control.num("go_guard_s", 0.5, **ctl),
         blackout_fade_s=control.num("blackout_fade_s", 2.0, **ctl),
         panic_fade_s=control.num("panic_fade_s", 1.0, **ctl),
+        start=start,
+        ready_timeout_s=control.num("ready_timeout_s", 0.0, minimum=0.0, maximum=86400.0,
+                                    unit=" s"),
     )
 
 

@@ -297,6 +297,11 @@ class _Scenes:
         return {**{k: b.manifest.version for k, b in self.bundles.items()},
                 **{k: "broken" for k in self.broken}}
 
+    def ready(self) -> bool:
+        """Whether every bundle of the show is open, verified and usable (reported after
+        a frame is drawn: a show that starts "when-ready" waits for it)."""
+        return all(r.id in self.bundles and r.id not in self.broken for r in self.show.bundles)
+
     def close(self) -> None:
         for b in [*self.bundles.values(), *(b for b, _ in self.retired)]:
             b.close()
@@ -335,7 +340,7 @@ class _Health:
         gpu, stats = self.gpu, self.stats
         return NodeHealth(round(stats.fps, 2), round(stats.worst_ms, 2), stats.dropped,
                           gpu.renderer, gpu.memory_mb, gpu.free_mb, scenes.cue_id or "",
-                          scenes.states(), *scenes.drawn)
+                          scenes.states(), *scenes.drawn, ready=scenes.ready())
 
 
 def _build(load: Callable[[Any, str], None], bundle: Any, scene: str) -> None:

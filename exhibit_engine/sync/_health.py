@@ -51,6 +51,9 @@ class NodeHealth:
             ``selected_item``; ``""``: none).
         language: the language the node's last frame drew captions in (the session's
             ``language``; ``""``: the session has none).
+        ready: the node holds every bundle of the show, fully verified, and has drawn a
+            frame (a show whose ``[control] start`` is ``"when-ready"`` waits for every
+            display's node to say so).
     """
 
     fps: float = 0.0
@@ -63,6 +66,7 @@ class NodeHealth:
     bundles: Mapping[str, str] = field(default_factory=dict)
     item: str = ""
     language: str = ""
+    ready: bool = False
 
     def body(self) -> dict[str, Any]:
         """Its keys for a ``node-status`` body (the GPU memory keys only where known)."""
@@ -70,7 +74,7 @@ class NodeHealth:
                                "frames_dropped": self.frames_dropped,
                                "renderer": self.renderer, "cue": self.cue,
                                "bundles": dict(self.bundles), "item": self.item,
-                               "language": self.language}
+                               "language": self.language, "ready": self.ready}
         for key in ("gpu_memory_mb", "gpu_free_mb"):
             if getattr(self, key) is not None:
                 out[key] = getattr(self, key)
@@ -87,7 +91,8 @@ class NodeHealth:
         return NodeHealth(_at_least_0(self.fps, MAX_FPS), _at_least_0(self.frame_ms_worst),
                           max(0, int(self.frames_dropped)), str(self.renderer)[:MAX_STR],
                           mem[0], mem[1], str(self.cue)[:MAX_STR], bundles,
-                          str(self.item)[:MAX_STR], str(self.language)[:MAX_STR])
+                          str(self.item)[:MAX_STR], str(self.language)[:MAX_STR],
+                          bool(self.ready))
 
     def row(self) -> dict[str, Any]:
         """Its keys for a node's row in the ``status`` reply (unknown memory: ``None``)."""
@@ -95,7 +100,7 @@ class NodeHealth:
                 "frames_dropped": self.frames_dropped, "renderer": self.renderer,
                 "gpu_memory_mb": self.gpu_memory_mb, "gpu_free_mb": self.gpu_free_mb,
                 "cue": self.cue, "bundles": dict(self.bundles), "item": self.item,
-                "language": self.language}
+                "language": self.language, "ready": self.ready}
 
 
 def _megabytes(b: Body, key: str) -> float | None:
@@ -114,7 +119,7 @@ def read_health(b: Body) -> NodeHealth:
         ProtocolError: a key of the wrong type or out of range: ``fps`` 0 to
             :data:`MAX_FPS`, ``frame_ms_worst`` and the memory keys not negative,
             ``frames_dropped`` an integer from 0, ``renderer``, ``cue``, ``item`` and
-            ``language`` strings of at most 256 characters, ``bundles`` a map of at most
+            ``language`` strings of at most 256 characters, ``ready`` true or false, ``bundles`` a map of at most
             64 entries from a bundle id (1 to 256 characters) to a string of 1 to
             :data:`MAX_BUNDLE_STATE`.
     """
@@ -134,7 +139,8 @@ def read_health(b: Body) -> NodeHealth:
                       b.text("renderer", "", nonempty=False),
                       _megabytes(b, "gpu_memory_mb"), _megabytes(b, "gpu_free_mb"),
                       b.text("cue", "", nonempty=False), bundles,
-                      b.text("item", "", nonempty=False), b.text("language", "", nonempty=False))
+                      b.text("item", "", nonempty=False), b.text("language", "", nonempty=False),
+                      b.flag("ready") if "ready" in b.body else False)
 
 
 def _at_least_0(x: Any, hi: float = math.inf) -> float:

@@ -30,6 +30,8 @@ has no cue list)::
     touch     delay                                    show; kiosks too
     goto      cue (an id or an index), delay           show
     blackout  on: bool, fade (0-600), delay            show
+    start     force=false                              starts a show its gate holds until
+                                                       every display is ready
     restart   node: a projector's id, delay=0.5 (0-60)  that node's process starts afresh
     debug-fill keys (0-16000), value_bytes=64 (1-4096) development mode only: fills the
                                                        state with filler keys (0 removes
@@ -182,6 +184,7 @@ COMMANDS: Mapping[str, CommandSpec] = {spec.name: spec for spec in (
     _show("blackout", Arg("on", "flag"), Arg("fade", hi=_MAX_FADE_S)),
     _show("panic"),
     _show("touch"),
+    CommandSpec("start", (Arg("force", "flag", default=False),)),
     CommandSpec("restart", (Arg("node", "text", hi=256),
                             Arg("delay", hi=_MAX_DELAY_S, default=0.5))),
     CommandSpec("debug-fill", (Arg("keys", hi=16_000, required=True),

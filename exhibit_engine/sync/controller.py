@@ -171,7 +171,8 @@ class ControllerServer:
             if saved is not None:
                 self.core.restore(saved, self._clock(), self._wall().timestamp())
         self.core.attach_show(self.settings.show, self._clock(), self._wall(),
-                              restored=saved.control if saved is not None else None)
+                              restored=saved.control if saved is not None else None,
+                              displays=tuple(d.id for d in self.settings.venue.displays))
         if saved is not None:
             # After the show control is attached: its anchor (a seek pending at the save
             # and due meanwhile, say) decides the show time, not the saved line alone.

@@ -34,7 +34,6 @@ saves :meth:`ControllerCore.saved` whenever :attr:`ControllerCore.save_mark` cha
 
 from __future__ import annotations
 
-import difflib
 import logging
 import math
 from collections.abc import Callable, Mapping
@@ -47,6 +46,8 @@ from ..config import ShowConfig
 from ..errors import CommandError, ProtocolError, VersionMismatch
 from ..show.anchor import ShowAnchor
 from ..show.control import ShowControl
+from ._core_commands import CoreCommands
+from ._gate import GATE_OFF, StartGate
 from ._peers import NodeInfo, Peers, a_role
 from ._replies import RecentRequests
 from ._show import ShowChange, ShowSession
@@ -70,7 +71,7 @@ from .protocol import (
     decode_anchor,
     encode_anchor,
 )
-from .snapshot import DEBUG_FILL_PREFIX, debug_filled, snapshot_messages
+from .snapshot import DEBUG_FILL_PREFIX, snapshot_messages
 
 __all__ = ["Actions", "ControllerCore", "HELLO_FIRST", "HUNG_AFTER_S",
            "LOST_AFTER_S", "PEER_LOST_AFTER_S", "SNAPSHOT_EVERY_S"]
@@ -113,7 +114,7 @@ class Actions:
     publish: tuple[Message, ...] = ()
 
 
-class ControllerCore:
+class ControllerCore(CoreCommands):
     """The controller's state machine: nodes, show anchor, session state, events.
 
     Args:
@@ -174,6 +175,7 @@ class ControllerCore:
         self._event_seq = 0
         self._pending: list[Event] = []
         self._copies_left: dict[int, int] = {}  # event seq -> heartbeat copies to go
+        self.gate: StartGate | None = None        # a show held until its nodes are ready
         self._handlers: dict[str, _Handler] = {
             "status": lambda args, t: (self.status(t), []),
             "capture": self._cmd_capture,
@@ -184,6 +186,8 @@ class ControllerCore:
             "restart": self._cmd_restart,
             **{name: partial(self._cmd_show, name)
                for name, spec in COMMANDS.items() if spec.show},
+            "start": lambda args, t: (GATE_OFF if self.gate is None
+                                      else self.gate.command(args["force"], t, *self._gated(t)[1:])),
         }
 
     @property
@@ -301,6 +305,8 @@ class ControllerCore:
         # Cue starts due before the next tick (and its way to the nodes) go out now, so
         # each arrives before its moment and every node applies it on the same frame.
         updates, _ = self._apply(self.show.tick(now, wall_time, lead=2 * self.heartbeat_s))
+        if self.gate is not None:
+            updates += self.gate.tick(now, *self._gated(now)[1:])
         # Each event goes out when made and again in the next _EVENT_REPEATS heartbeats,
         # for a node that missed the first copy; an event the show tick made has its
         # first copy in this heartbeat. More copies only wake every node for nothing: a
@@ -318,16 +324,21 @@ class ControllerCore:
         return max(0.0, self._next_beat - now)
 
     def attach_show(self, show: ShowConfig, now: float, wall_time: datetime,
-                    restored: Mapping[str, Any] | None = None) -> None:
+                    restored: Mapping[str, Any] | None = None,
+                    displays: tuple[str, ...] = ()) -> None:
         """Run ``show``'s show control from now on (a show without cues gets none); its
         state is loaded under one new sequence number (see :meth:`load_state`).
 
+        A fresh show whose ``[control] start`` is ``"when-ready"`` is held at its start
+        until a node of each of ``displays`` (the venue's) is ready (:mod:`._gate`).
         The arguments and errors are those of :meth:`~._show.ShowSession.attach`
         (``restored``: the control's saved state, from :meth:`restore`'s file).
         """
         ctl = self.show.attach(show, now, wall_time, restored)
         if ctl is None:
             return
+        if show.start == "when-ready" and restored is None and displays:
+            self.gate = StartGate.holding_show(self.show, displays, now, show.ready_timeout_s)
         try:
             self.load_state(ctl.state())
         except ProtocolError as exc:     # only a bug: the control's values are plain
@@ -495,6 +506,8 @@ class ControllerCore:
                 "nodes": nodes}
         if self.show.control is not None:
             data["show"] = self.show.summary(now, self.state)
+        if self.gate is not None:
+            data["gate"] = self.gate.summary(now, *self._gated(now)[1:3])
         if self.insecure:
             data["insecure"] = self.insecure
         return fit_status(data)
@@ -524,77 +537,22 @@ class ControllerCore:
             return Actions(replies=(Reply(False, error=str(exc), req=cmd.req),))
         return Actions(replies=(Reply(True, data, req=cmd.req),), publish=tuple(publish))
 
-    def _cmd_capture(self, args: Mapping[str, Any], now: float,
-                     ) -> tuple[dict[str, Any], list[Message]]:
-        event = self._event("capture", now + args["delay"], {"tag": args["tag"]})
-        return {"effective_at": event.effective_at, "controller_at": event.controller_at,
-                "seq": event.seq}, [event]
-
-    def _cmd_select(self, args: Mapping[str, Any], now: float,
-                    ) -> tuple[dict[str, Any], list[Message]]:
-        item = args["item"]
-        if self.items is not None and item not in self.items:
-            near = difflib.get_close_matches(item, sorted(self.items), n=1)
-            raise CommandError("select", f"select: no bundle of the show has item "
-                               f"{item[:64]!r}" + (f" (did you mean {near[0]!r}?)" if near
-                                                    else ""))
-        event = self._event("select", now + args["delay"], {"item": item})
-        # Also session state, so a node that joins later knows what is selected.
-        update = self._set("selected_item", {"item": item, "selected_at": event.effective_at})
-        updates, events = self._apply(self.show.activity(now))   # the attract loop gives way
-        return ({"effective_at": event.effective_at, "controller_at": event.controller_at,
-                 "seq": event.seq, "state_seq": self.seq},
-                [event, update, *updates, *events])
-
-    def _cmd_seek(self, args: Mapping[str, Any], now: float,
-                  ) -> tuple[dict[str, Any], list[Message]]:
-        if self.show.control is not None:
-            return self._cmd_show("seek", args, now)
-        self._set_anchor(ShowAnchor(now + args["delay"], args["position"], args["rate"]), now)
-        update = self._set("anchor", encode_anchor(self.anchor))
-        return {"anchor": self.state["anchor"], "seq": self.seq}, [update]
-
-    def _cmd_debug_fill(self, args: Mapping[str, Any], now: float,
-                        ) -> tuple[dict[str, Any], list[Message]]:
-        """Development mode only: filler keys (:func:`~.snapshot.debug_filled`)."""
-        if not self.debug_commands:
-            raise CommandError("debug-fill", "debug-fill: only in development mode (a "
-                               "controller without [security] curve)")
-        try:
-            state, answer = debug_filled(self.state, int(args["keys"]),
-                                         int(args["value_bytes"]), self.seq + 1)
-        except ProtocolError as exc:
-            raise CommandError("debug-fill", f"debug-fill: {exc.rule}") from None
-        self.state, self.seq = state, self.seq + 1
-        self._snapshot_cache = ((self.seq, len(state)), answer)
-        return {"keys": int(args["keys"]), "state_keys": len(state), "parts": len(answer) - 1,
-                "state_seq": self.seq}, []
-
-    def _cmd_restart(self, args: Mapping[str, Any], now: float,
-                     ) -> tuple[dict[str, Any], list[Message]]:
-        """A projector's process starts afresh (the node re-executes itself on the event)."""
-        info = self.nodes.get(args["node"])
-        if info is None or info.role != "projector":
-            known = ", ".join(sorted(n for n, i in self.nodes.items() if i.role == "projector"))
-            raise CommandError("restart", f"restart: no projector {args['node'][:64]!r} "
-                               f"(known: {known or 'none'})")
-        e = self._event("restart", now + args["delay"], {"node": info.node_id})
-        return {"node": info.node_id, "controller_at": e.controller_at, "seq": e.seq}, [e]
-
-    def _cmd_language(self, args: Mapping[str, Any], now: float,
-                      ) -> tuple[dict[str, Any], list[Message]]:
-        lang = self.show.language(args.get("language"))
-        out: list[Message] = []
-        if self.state.get("language") != lang:
-            out.append(self._set("language", lang))
-        updates, events = self._apply(self.show.activity(now))
-        return {"language": lang, "state_seq": self.seq}, [*out, *updates, *events]
-
     def _cmd_show(self, name: str, args: Mapping[str, Any], now: float,
                   ) -> tuple[dict[str, Any], list[Message]]:
+        if self.gate is not None:
+            self.gate.check_held(name, *self._gated(now)[1:3])
         change = self.show.command(name, args, now)
         updates, events = self._apply(change)
         data = {**change.data, "seq": self.seq}
         if events:
             data["events"] = [e.seq for e in events]
         return data, [*updates, *events]
+
+    def _gated(self, now: float) -> tuple[StartGate, Mapping[str, NodeInfo], Any, Any]:
+        """The gate's inputs now: the nodes, their states, and how to start the show."""
+        assert self.gate is not None
+
+        def resume() -> list[Message]:
+            updates, events = self._apply(self.show.command("resume", {}, now))
+            return [*updates, *events]
+        return self.gate, self.nodes, lambda info: self.node_state(info, now), resume

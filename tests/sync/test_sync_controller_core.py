@@ -153,7 +153,7 @@ def test_status_lists_nodes_and_their_state(core: ControllerCore) -> None:
                              # its health: the defaults, as it sent none (§5)
                              "fps": 0.0, "frame_ms_worst": 0.0, "frames_dropped": 0,
                              "renderer": "", "gpu_memory_mb": None, "gpu_free_mb": None,
-                             "cue": "", "bundles": {}, "item": "", "language": ""}
+                             "cue": "", "bundles": {}, "item": "", "language": "", "ready": False}
     assert reply.data["show_time"] == pytest.approx(1.2)
 
 
