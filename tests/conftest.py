@@ -91,27 +91,35 @@ def _private_model_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[N
 
 
 @pytest.fixture(scope="session")
-def heritage_exb(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def sample_bundles(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The folder of the sample show's bundles (content/show.toml plays all three):
+    ice-festival.exb, northern-prints.exb and heritage.exb, packed once per session."""
+    folder = tmp_path_factory.mktemp("bundles")
+    for source, name in ((ICE_SOURCE, "ice-festival.exb"),
+                         (ROOT / "content" / "northern-prints", "northern-prints.exb"),
+                         (ROOT / "content" / "heritage", "heritage.exb")):
+        pack(source, folder / name)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def heritage_exb(sample_bundles: Path) -> Path:
     """content/heritage packed, once per session."""
-    out = tmp_path_factory.mktemp("heritage") / "heritage.exb"
-    pack(ROOT / "content" / "heritage", out)
-    return out
+    return sample_bundles / "heritage.exb"
 
 
 @pytest.fixture(scope="session")
-def prints_exb(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def prints_exb(sample_bundles: Path) -> Path:
     """content/northern-prints packed, once per session."""
-    out = tmp_path_factory.mktemp("prints") / "northern-prints.exb"
-    pack(ROOT / "content" / "northern-prints", out)
-    return out
+    return sample_bundles / "northern-prints.exb"
 
 
 @pytest.fixture(scope="session")
-def ice_exb(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """content/ice-festival packed into ``<tmp>/ice-festival.exb``, once per session."""
-    out = tmp_path_factory.mktemp("ice") / "ice-festival.exb"
-    pack(ICE_SOURCE, out)
-    return out
+def ice_exb(sample_bundles: Path) -> Path:
+    """content/ice-festival packed into ``<tmp>/ice-festival.exb``, once per session; the
+    folder holds the sample show's other bundles too, so ``ice_exb.parent`` is a bundle
+    folder the sample show plays from."""
+    return sample_bundles / "ice-festival.exb"
 
 
 @pytest.fixture

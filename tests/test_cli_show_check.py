@@ -17,11 +17,12 @@ CONTENT = Path(__file__).resolve().parents[1] / "content"
 
 @pytest.fixture
 def venue_dir(tmp_path: Path, ice_exb: Path) -> Path:
-    """The sample venue and show, with the packed ice-festival bundle in bundles/."""
+    """The sample venue and show, with its three packed bundles in bundles/."""
     shutil.copy(CONTENT / "venue.toml", tmp_path / "venue.toml")
     shutil.copy(CONTENT / "show.toml", tmp_path / "show.toml")
     (tmp_path / "bundles").mkdir()
-    shutil.copy(ice_exb, tmp_path / "bundles" / "ice-festival.exb")
+    for name in ("ice-festival.exb", "northern-prints.exb", "heritage.exb"):
+        shutil.copy(ice_exb.parent / name, tmp_path / "bundles" / name)
     return tmp_path
 
 
@@ -40,7 +41,7 @@ def _edit(folder: Path, old: str, new: str, count: int = 1) -> None:
 def test_the_sample_show_can_play(venue_dir: Path) -> None:
     res = _check(venue_dir)
     assert res.exit_code == 0, res.output
-    assert "ok: winter-nights: 3 cues can play" in res.output
+    assert "ok: winter-nights: 7 cues can play" in res.output
 
 
 def test_misspelt_scenes_in_a_cue_the_attract_loop_and_standby_are_each_named(
@@ -67,7 +68,10 @@ def test_a_missing_bundle_file_is_named_once_per_cue(venue_dir: Path, tmp_path: 
     res = _check(venue_dir, "--bundle-dir", str(empty))
     assert res.exit_code == 1
     assert "ice-festival.exb' not found" in res.output
-    assert res.output.count("exhibit: error:") == 3     # castle, the attract cue, standby
+    # the four main cues, the attract loop's own two (its third is a main cue's), standby
+    assert res.output.count("exhibit: error:") == 7
+    for name in ("ice-festival", "northern-prints", "heritage"):
+        assert f"{name}.exb' not found" in res.output
 
 
 def test_a_damaged_bundle_is_unusable_not_a_crash(venue_dir: Path) -> None:

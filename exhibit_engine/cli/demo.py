@@ -34,8 +34,9 @@ from ._params import output_folder
 if TYPE_CHECKING:
     from ..config import ShowConfig, VenueConfig
 
-__all__ = ["CAPTURE_DELAY_S", "DEMO_RENDER_SCALE", "JOIN_TIMEOUT_S", "WINDOW_GAP", "demo",
-           "ensure_bundles", "free_ports", "run_demo", "stitch"]
+__all__ = ["CAPTURE_DELAY_S", "DEMO_RENDER_SCALE", "JOIN_TIMEOUT_S", "STRIP_AT",
+           "STRIP_COLUMNS", "STRIP_TILE_W", "WINDOW_GAP", "demo", "ensure_bundles",
+           "free_ports", "run_demo", "stitch"]
 
 #: Offscreen demo nodes draw at this fraction of their projectors' pixel size.
 DEMO_RENDER_SCALE = 1 / 3
@@ -45,6 +46,13 @@ JOIN_TIMEOUT_S = 90.0
 CAPTURE_DELAY_S = 1.5
 #: Pixels between the projectors' windows on a desktop.
 WINDOW_GAP = 8
+
+#: Where the cue-change strip's frames fall, as fractions of the first change's
+#: transition (0: its start, 1: its end; at least 1 s is spread).
+STRIP_AT = (-0.25, 0.2, 0.4, 0.6, 0.8, 1.25)
+#: Width of each frame of the strip, pixels, and frames per row.
+STRIP_TILE_W = 560
+STRIP_COLUMNS = 3
 
 
 @click.command()
@@ -58,11 +66,13 @@ WINDOW_GAP = 8
 def demo(headless: bool, out_dir: Path, content_dir: Path) -> None:
     """Run the demo show on this machine: a controller and three blended projector nodes.
 
-    Builds the sample bundle if it is missing, starts the controller and one node per
-    display on 127.0.0.1, waits until all have joined, and asks all to capture the
-    same show time. The blended slices are composited in linear light into
-    OUT/wall.png, the projector layout is drawn into OUT/layout.png, and a summary is
-    printed; with a display, one window per projector stays open as well.
+    Packs the show's bundles if they are missing (the sample show plays the ice
+    festival, the northern prints and the heritage gallery), starts the controller and
+    one node per display on 127.0.0.1, waits until all have joined, and asks all to
+    capture the same show time. The blended slices are composited in linear light into
+    OUT/wall.png, the projector layout is drawn into OUT/layout.png, the wall across the
+    first cue change (a crossfade into the next bundle) into OUT/cue-change.png, and a
+    summary is printed; with a display, one window per projector stays open as well.
     """
     output_folder(out_dir, "--out")
     sys.exit(run_demo(out_dir=out_dir, content_dir=content_dir, headless=headless))
@@ -184,10 +194,11 @@ def run_demo(out_dir: Path, content_dir: Path, headless: bool = False,
     state_port, pub_port, http_port = free_ports(3, host)
     common = ["--venue", str(venue_path), "--show", str(show_path), "--host", host,
               "--state-port", str(state_port), "--publish-port", str(pub_port)]
-    for stale in ("wall.png", "layout.png"):
+    for stale in ("wall.png", "layout.png", "cue-change.png"):
         (out_dir / stale).unlink(missing_ok=True)
     for d in venue.displays:
-        for stale in (out_dir / f"{d.id}-wall.png", out_dir / f"node-{d.id}.json"):
+        for stale in (out_dir / f"{d.id}-wall.png", out_dir / f"node-{d.id}.json",
+                      *(out_dir / f"{d.id}-change-{i}.png" for i in range(len(STRIP_AT)))):
             stale.unlink(missing_ok=True)
 
     # With a display: one window per projector, side by side in wall order (projectors'
@@ -262,8 +273,12 @@ def run_demo(out_dir: Path, content_dir: Path, headless: bool = False,
         wall_png = stitch(venue, {i: out_dir / f"{i}-wall.png" for i in want},
                           out_dir / "wall.png", DEMO_RENDER_SCALE)
         layout_png = save_wall_diagram(venue, out_dir / "layout.png")
+        strip = _cue_change_strip(op, venue, show, out_dir, wait_for, nodes, want, say)
         _summary(say, st, nodes(st), venue, at, time.monotonic() - started, wall_png,
                  layout_png)
+        if strip is not None:
+            say(f"  the wall across the first cue change ({len(STRIP_AT)} frames) -> {strip}")
+            say("")
         if not headless:
             say(f"the operator's console: http://{host}:{http_port}/ (open it in a browser)")
             say("node windows are open; close them or press Ctrl-C to stop the show")
@@ -279,6 +294,74 @@ def run_demo(out_dir: Path, content_dir: Path, headless: bool = False,
         if op is not None:
             op.close()
         _stop(procs)
+
+
+def _strip_times(show: ShowConfig) -> tuple[float, float, str, str] | None:
+    """(change time, its transition's length, outgoing cue id, incoming cue id) of the
+    main list's first cue change (the loop's wrap in a one-cue show), or ``None``."""
+    from ..show import Timeline
+
+    tl = Timeline.from_show(show)
+    if len(show.cues) > 1:
+        at, into, before = tl.start_of(1), show.cues[1], show.cues[0]
+    elif show.loop:
+        at, into, before = tl.cue_start(0, 1).at, show.cues[0], show.cues[0]
+    else:
+        return None
+    length = into.transition_time if into.transition != "cut" else 0.0
+    return at, length, before.id, into.id
+
+
+def _cue_change_strip(op: Any, venue: VenueConfig, show: ShowConfig, out_dir: Path,
+                      wait_for: Callable[..., dict[str, Any]], nodes: Callable[..., Any],
+                      want: set[str], say: Callable[[str], None]) -> Path | None:
+    """Capture the wall at :data:`STRIP_AT` points across the first cue change and write
+    them side by side, labelled, as ``cue-change.png``; the show then plays on.
+
+    The show is held (a seek at rate 0) at each show time in turn and every node captures
+    that frame, exactly as a capture of a playing show would draw it.
+    """
+    from PIL import Image, ImageDraw
+
+    times = _strip_times(show)
+    if times is None:
+        return None
+    at, length, before, into = times
+    say(f"capturing the first cue change ({before!r} -> {into!r} at {at:g} s)")
+    frames = []
+    for i, frac in enumerate(STRIP_AT):
+        t = at + frac * max(length, 1.0)
+        op.command("seek", position=t, rate=0.0, delay=0.2)
+        tag = f"change-{i}"
+        op.command("capture", tag=tag, delay=0.6)
+        wait_for(lambda st, tag=tag: all(tag in nodes(st).get(n, {}).get("captures", [])
+                                         for n in want), f"every node's capture {tag!r}")
+        wall = stitch(venue, {n: out_dir / f"{n}-{tag}.png" for n in want},
+                      out_dir / f"{tag}.png", DEMO_RENDER_SCALE)
+        frames.append((t, wall))
+    op.command("seek", position=at + length + 1.0, rate=1.0)    # play on from there
+    tiles = []
+    for t, path in frames:
+        with Image.open(path) as img:
+            tile = img.convert("RGB")
+        tile = tile.resize((STRIP_TILE_W, max(1, round(tile.height * STRIP_TILE_W
+                                                        / tile.width))))
+        canvas = Image.new("RGB", (tile.width, tile.height + 22), (16, 16, 20))
+        canvas.paste(tile, (0, 22))
+        w = min(1.0, max(0.0, (t - at) / length)) if length > 0 else float(t >= at)
+        label = f"t = {t:.2f} s   {before} {1 - w:.0%}  {into} {w:.0%}"
+        ImageDraw.Draw(canvas).text((6, 5), label, fill=(235, 235, 235))
+        tiles.append(canvas)
+    cols = min(len(tiles), STRIP_COLUMNS)       # in reading order, rows of three
+    rows = -(-len(tiles) // cols)
+    tw, th = tiles[0].size
+    strip = Image.new("RGB", (cols * tw + 4 * (cols - 1), rows * th + 4 * (rows - 1)))
+    for i, tile in enumerate(tiles):
+        strip.paste(tile, ((i % cols) * (tw + 4), (i // cols) * (th + 4)))
+    for _, path in frames:
+        path.unlink(missing_ok=True)
+    return write_atomic(out_dir / "cue-change.png",
+                        lambda f: strip.save(f, format="PNG"), parents=True)
 
 
 def _summary(say: Callable[[str], None], st: dict[str, Any], nodes: dict[str, dict[str, Any]],

@@ -52,6 +52,8 @@ __all__ = ["FRUSTUM_FLAGS", "Renderer", "lens_from_frustum", "render_to_png"]
 FRUSTUM_FLAGS = Lens.FC_off_axis | Lens.FC_aspect_ratio
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
+#: Draw order of the scene slots' offscreen buffers, by slot name (all before the output).
+_SLOT_SORT = {"outgoing": 0, "current": 1, "spare": 2}
 _MAX_SIDE = 16384
 
 
@@ -460,8 +462,10 @@ class Renderer:
     def _open_buffer(self, layer: Layer) -> None:
         """Give a layer its render-to-texture buffer at the output's size (once)."""
         if layer.buffer is None:
+            # each slot its own sort, below the output's (buffers drawn in a fixed order)
+            sort = self._output.get_sort() - 10 + _SLOT_SORT.get(layer.name, 3)
             layer.buffer, layer.texture = _gl.open_layer_buffer(
-                self._output, f"layer-{layer.name}", self.size, self._output.get_sort() - 10)
+                self._output, f"layer-{layer.name}", self.size, sort)
             layer.buffer.make_display_region().set_camera(layer.camera_np)
 
     def _draw_checked(self, drawn: list[Layer]) -> None:

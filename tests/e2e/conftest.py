@@ -59,9 +59,9 @@ def wait_until(check: Callable[[], Any], timeout: float, what: str,
 
 
 @pytest.fixture(scope="session")
-def bundle_dir(ice_exb: Path) -> Path:
-    """A folder with the sample show's bundles (the show plays only ice-festival)."""
-    return ice_exb.parent
+def bundle_dir(sample_bundles: Path) -> Path:
+    """A folder with the sample show's bundles (ice-festival, northern-prints, heritage)."""
+    return sample_bundles
 
 
 class Procs:

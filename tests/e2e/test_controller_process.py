@@ -34,8 +34,9 @@ def _status(op: OperatorClient) -> dict[str, Any] | None:
 
 
 @pytest.mark.parametrize("sim_time, program, show_time", [
-    # Tuesday 14:03: open since 10:00, 4 h 3 min = 14,580 s into a 120 s loop -> 60 s.
-    ("2026-11-24T14:03:00+01:00", "main", 60.0),
+    # Tuesday 14:04: open since 10:00, 4 h 4 min = 14,640 s into the sample show's 180 s
+    # loop (four 45 s cues) -> 60 s.
+    ("2026-11-24T14:04:00+01:00", "main", 60.0),
     ("2026-11-23T14:03:00+01:00", "standby", None),      # Monday: closed all day
 ])
 def test_a_controller_started_mid_day_lands_where_the_schedule_says(

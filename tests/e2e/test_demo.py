@@ -43,6 +43,21 @@ def test_demo_blends_three_projectors_into_a_seamless_wall(tmp_path: Path) -> No
     with Image.open(out / "layout.png") as layout:
         assert layout.width > 600
 
+    # The strip across the first cue change: the castle crossfades into the prints.
+    assert f"the wall across the first cue change (6 frames) -> {out / 'cue-change.png'}" \
+        in res.stdout
+    strip = np.asarray(Image.open(out / "cue-change.png").convert("RGB")).astype(np.float64)
+    tile_h = (strip.shape[0] - 4) // 2
+    assert strip.shape[1] == 3 * 560 + 2 * 4 and tile_h > 100
+    tiles = [strip[r * (tile_h + 4) + 22:r * (tile_h + 4) + tile_h, c * 564:c * 564 + 560]
+             for r in range(2) for c in range(3)]
+    first, mid, last = tiles[0], tiles[2], tiles[5]
+    assert np.abs(first - last).mean() > 20.0, "the cue changed: another bundle's scene"
+    # mid-crossfade is a blend: nearer to each end than the ends are to each other
+    ends = np.abs(first - last).mean()
+    assert np.abs(mid - first).mean() < ends and np.abs(mid - last).mean() < ends
+    assert not list(out.glob("change-*.png")), "the strip's frames are not left behind"
+
     # Each node's capture is its projector's output: the blend ramp fades its overlap
     # edge to black (the neighbour's light fills it in).
     left = np.asarray(Image.open(out / "left-wall.png").convert("RGB")).astype(np.float64)
