@@ -64,7 +64,7 @@ def test_bench_show_swaps_preloaded_scenes_where_the_baseline_builds(
     out = tmp_path / "show.json"
     res = CliRunner().invoke(main, [
         "bench", "show", "--content", str(content), "--bundle-dir", str(bundles),
-        "--size", "160x90", "--before", "2.5", "--after", "2", "--repeat", "1",
+        "--size", "160x90", "--before", "4", "--after", "3", "--repeat", "1",
         "--json", str(out)])
     assert res.exit_code == 0, res.output
     doc = json.loads(out.read_text(encoding="utf-8"))
