@@ -119,6 +119,12 @@ def stitch(venue: VenueConfig, slices: dict[str, Path], out: Path, scale: float)
     (overlaps add up like projector light) and re-encoded (see
     :func:`~exhibit_engine.wall.composite.composite_linear`).
     """
+    image = _composite(venue, slices, scale)
+    return write_atomic(out, lambda f: image.save(f, format="PNG"), parents=True)
+
+
+def _composite(venue: VenueConfig, slices: dict[str, Path], scale: float) -> Any:
+    """The wall composited from the slices (:func:`stitch`), as a Pillow image."""
     import numpy as np
     from PIL import Image
 
@@ -128,9 +134,7 @@ def stitch(venue: VenueConfig, slices: dict[str, Path], out: Path, scale: float)
     for d in venue.displays:
         with Image.open(slices[d.id]) as img:
             images[d.id] = np.asarray(img.convert("RGB"))
-    wall = composite_linear(venue, images, wall_pixels(venue, scale))
-    image = Image.fromarray(wall)
-    return write_atomic(out, lambda f: image.save(f, format="PNG"), parents=True)
+    return Image.fromarray(composite_linear(venue, images, wall_pixels(venue, scale)))
 
 
 @dataclass
@@ -336,16 +340,15 @@ def _cue_change_strip(op: Any, venue: VenueConfig, show: ShowConfig, out_dir: Pa
         op.command("capture", tag=tag, delay=0.6)
         wait_for(lambda st, tag=tag: all(tag in nodes(st).get(n, {}).get("captures", [])
                                          for n in want), f"every node's capture {tag!r}")
-        wall = stitch(venue, {n: out_dir / f"{n}-{tag}.png" for n in want},
-                      out_dir / f"{tag}.png", DEMO_RENDER_SCALE)
-        frames.append((t, wall))
+        shots = {n: out_dir / f"{n}-{tag}.png" for n in want}
+        frames.append((t, _composite(venue, shots, DEMO_RENDER_SCALE)))
+        for shot in shots.values():         # the strip keeps them; no 18 loose files
+            shot.unlink(missing_ok=True)
     op.command("seek", position=at + length + 1.0, rate=1.0)    # play on from there
     tiles = []
-    for t, path in frames:
-        with Image.open(path) as img:
-            tile = img.convert("RGB")
-        tile = tile.resize((STRIP_TILE_W, max(1, round(tile.height * STRIP_TILE_W
-                                                        / tile.width))))
+    for t, wall in frames:
+        tile = wall.resize((STRIP_TILE_W, max(1, round(wall.height * STRIP_TILE_W
+                                                        / wall.width))))
         canvas = Image.new("RGB", (tile.width, tile.height + 22), (16, 16, 20))
         canvas.paste(tile, (0, 22))
         w = min(1.0, max(0.0, (t - at) / length)) if length > 0 else float(t >= at)
@@ -358,8 +361,6 @@ def _cue_change_strip(op: Any, venue: VenueConfig, show: ShowConfig, out_dir: Pa
     strip = Image.new("RGB", (cols * tw + 4 * (cols - 1), rows * th + 4 * (rows - 1)))
     for i, tile in enumerate(tiles):
         strip.paste(tile, ((i % cols) * (tw + 4), (i // cols) * (th + 4)))
-    for _, path in frames:
-        path.unlink(missing_ok=True)
     return write_atomic(out_dir / "cue-change.png",
                         lambda f: strip.save(f, format="PNG"), parents=True)
 

@@ -121,7 +121,8 @@ class Preloader:
         self.error: ExhibitError | None = None
         self.build_ms: float | None = None              # the last build's duration
         self.prepare_ms: float | None = None            # ... and its prepare frame's
-        self._prep: tuple[Any] | None = None
+        self._preparing = False                         # the prepare pass is set up
+        self._pixel: Any = None                         # its pixel of the output, if any
         self._started = 0.0
 
     # -- asking -----------------------------------------------------------------
@@ -146,7 +147,7 @@ class Preloader:
         elif self.state == "built":
             self._start_prepare()
         elif self.state == "preparing":
-            self._end_prepare()
+            self._end_prepare(drawn=True)
 
     def take(self, bundle: Bundle, scene_id: str, into: Layer) -> Layer | None:
         """The preloaded slot holding this scene (built now if its build has not run
@@ -196,7 +197,8 @@ class Preloader:
         self.build_ms = (time.perf_counter() - started) * 1000.0
 
     def _start_prepare(self) -> None:
-        """Have the next frame draw the new scene into a tiny buffer and one pixel."""
+        """Have the next frame draw the new scene into the spare slot's own buffer (and,
+        drawing direct, one pixel of the output)."""
         layer, scene = self.spare, self.spare.scene
         self.state = "ready"
         if scene is None:
@@ -209,31 +211,31 @@ class Preloader:
         except Exception:  # noqa: BLE001 - the scene's own fault path reports it later
             return
         layer.set_drawn(True)           # the next frame draws it into its own buffer
-        pixel = None
         if self._direct():
-            pixel = self._output.make_display_region(
+            self._pixel = self._output.make_display_region(
                 0.0, 1.0 / self._output.get_x_size(), 0.0, 1.0 / self._output.get_y_size())
-            pixel.set_sort(-100)
-            pixel.set_camera(layer.camera_np)
+            self._pixel.set_sort(-100)
+            self._pixel.set_camera(layer.camera_np)
             self._region.set_clear_color_active(True)
             self._region.set_clear_depth_active(True)
-        self._prep = (pixel,)
+        self._preparing = True
         self.state = "preparing"
         self._started = time.perf_counter()
 
-    def _end_prepare(self) -> None:
-        if self._prep is None:
+    def _end_prepare(self, drawn: bool = False) -> None:
+        """Take the prepare pass down; ``drawn``: a frame drew it (the slot's buffer then
+        holds the scene at its local time 0, :data:`PREPARED`), else it is cut short."""
+        if not self._preparing:
             return
-        (pixel,) = self._prep
-        self._prep = None
-        if pixel is not None:
-            self._output.remove_display_region(pixel)
+        self._preparing = False
+        if self._pixel is not None:
+            self._output.remove_display_region(self._pixel)
+            self._pixel = None
             self._region.set_clear_color_active(False)
             self._region.set_clear_depth_active(False)
         self.spare.set_drawn(False)
-        if self.state == "preparing":   # its buffer holds the scene at its local time 0
-            self.spare.picture = PREPARED
         self.spare.unchecked = True     # its first frame on screen still checks shaders
-        if self.state == "preparing":
+        if drawn:
+            self.spare.picture = PREPARED
             self.prepare_ms = (time.perf_counter() - self._started) * 1000.0
-            self.state = "ready"
+        self.state = "ready"

@@ -283,7 +283,9 @@ class _Scenes:
         if key in self.failed or (key == self.current and cut):
             return
         bundle = self.bundles.get(key[0])
-        if bundle is None or key[0] in self.broken or not self.unchanged(key[0]):
+        if bundle is None or renderer.preloader.holds(bundle, key[1]):
+            return      # asked for already: no stat of its file every frame
+        if key[0] in self.broken or not self.unchanged(key[0]):
             return      # a changed file is opened at its cue change, as at boot
         renderer.preload(bundle, key[1])
 

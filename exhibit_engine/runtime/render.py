@@ -267,8 +267,8 @@ class Renderer:
     def load(self, bundle: Bundle, scene_id: str) -> None:
         """Build one of a bundle's scenes as the current one, replacing the current one.
 
-        A scene preloaded (:meth:`preload`) is swapped in instead of being built (its
-        build is waited for if it is still running). The outgoing scene, if any, stays.
+        A scene preloaded (:meth:`preload`) is swapped in instead of being built (built
+        now if its build has not run yet). The outgoing scene, if any, stays.
         Nothing is drawn here (a window keeps showing its last frame). The first
         :meth:`render` that draws the new scene checks that every shader of it compiled.
 
@@ -276,12 +276,7 @@ class Renderer:
             SceneError: the bundle has no such scene, or its kind is unknown.
             AssetError, BundleError: an asset is unusable.
         """
-        self._check_open()
-        layer = self._preload.take(bundle, scene_id, self._current)
-        if layer is not None:
-            self._current = layer
-        else:
-            self._build(self._current, bundle, scene_id)
+        self._current = self._load_into(self._current, bundle, scene_id)
 
     def load_outgoing(self, bundle: Bundle, scene_id: str) -> None:
         """Build a scene as the outgoing one (a node that joins during a transition).
@@ -289,12 +284,17 @@ class Renderer:
         Raises:
             SceneError, AssetError, BundleError: as :meth:`load`.
         """
+        self._outgoing = self._load_into(self._outgoing, bundle, scene_id)
+
+    def _load_into(self, slot: Layer, bundle: Bundle, scene_id: str) -> Layer:
+        """The slot that holds the scene now: the preloaded one, swapped for ``slot``, or
+        ``slot`` with the scene built into it."""
         self._check_open()
-        layer = self._preload.take(bundle, scene_id, self._outgoing)
-        if layer is not None:
-            self._outgoing = layer
-        else:
-            self._build(self._outgoing, bundle, scene_id)
+        taken = self._preload.take(bundle, scene_id, slot)
+        if taken is not None:
+            return taken
+        self._build(slot, bundle, scene_id)
+        return slot
 
     def preload(self, bundle: Bundle, scene_id: str) -> None:
         """Start building a scene ahead of time, so that a later :meth:`load` of it only

@@ -167,13 +167,10 @@ def _why_not_ready(info: NodeInfo) -> str:
     broken = sorted(b for b, v in bundles.items() if v == "broken")
     if broken:
         return f"bundle {', '.join(broken)} unusable"
-    fetching = info.extra.get("transfer") if isinstance(info.extra, Mapping) else None
-    if fetching:
-        return "fetching bundles"
     return "not ready (bundles or first frame)"
 
 
 def describe(missing: Mapping[str, str]) -> str:
-    """``"left (not joined), right (fetching bundles)"``."""
+    """``"left (not joined), right (lost)"``."""
     return ", ".join(f"{d} ({why})" for d, why in sorted(missing.items()))
 

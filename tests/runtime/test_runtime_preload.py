@@ -149,6 +149,11 @@ class Recorder:
 
     calls: list[tuple[Any, ...]] = field(default_factory=list)
 
+    class preloader:            # holds nothing: every ask reaches preload()
+        @staticmethod
+        def holds(bundle: Any, scene_id: str) -> bool:
+            return False
+
     def step_preload(self) -> None:
         self.calls.append(("step",))
 
@@ -231,3 +236,33 @@ duration = 20.0
 transition = "crossfade"
 transition_time = 2.0
 """
+
+
+def test_a_preload_asked_for_already_costs_no_stat_per_frame(tmp_path: Path, ice_exb: Path,
+                                                            monkeypatch) -> None:
+    from exhibit_engine.runtime import node_app
+    from exhibit_engine.runtime.playback import Frame
+    from exhibit_engine.show import Timeline
+
+    scenes, _live = _node_scenes(tmp_path, ice_exb)
+    frame = Frame("main", Timeline(tuple(scenes.show.cues), loop=True), 1.0)
+    held: set[tuple[Any, str]] = set()
+
+    class Holding(Recorder):
+        class preloader:
+            @staticmethod
+            def holds(bundle: Any, scene_id: str) -> bool:
+                return (bundle, scene_id) in held
+
+        def preload(self, bundle: Any, scene_id: str) -> None:
+            held.add((bundle, scene_id))
+            super().preload(bundle, scene_id)
+
+    stats = []
+    real = node_app._identity
+    monkeypatch.setattr(node_app, "_identity", lambda p: stats.append(p) or real(p))
+    r = Holding()
+    for i in range(20):
+        scenes.preload(r, frame, 5.0 + i / 30)
+    assert [c[0] for c in r.calls].count("preload") == 1
+    assert len(stats) == 1, "the file is looked at once, when the preload is asked for"
