@@ -90,6 +90,18 @@ def _private_model_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[N
         yield
 
 
+@pytest.fixture(autouse=True)
+def _private_transfer_port(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test, and every controller and node it starts, uses a bundle transfer port of
+    its own (``EXHIBIT_TRANSFER_PORT``), so that no node ever fetches from another test's
+    controller and no controller finds the venue's default port taken."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        monkeypatch.setenv("EXHIBIT_TRANSFER_PORT", str(s.getsockname()[1]))
+
+
 @pytest.fixture(scope="session")
 def sample_bundles(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The folder of the sample show's bundles (content/show.toml plays all three):

@@ -47,6 +47,7 @@ __all__ = [
     "compare_versions",
     "install",
     "installed",
+    "library_path",
     "list_installed",
 ]
 
@@ -288,9 +289,20 @@ def _check_copy(copy: Path, src: Path, trust: Sequence[PublicKey], require_signe
     return m.id, m.version, key_id
 
 
+def library_path(library_dir: str | os.PathLike[str], bundle_id: str, file: str) -> Path:
+    """Where a node reads the bundle a show names (``bundle_id``, ``file``): the installed
+    ``<id>.exb`` when the library has a record for it (installed by :func:`install`, e.g.
+    fetched from the controller), else ``file`` in the folder (copied there by hand)."""
+    library = Path(library_dir)
+    if _ID.fullmatch(bundle_id) and (library / f"{bundle_id}.json").is_file():
+        return library / f"{bundle_id}.exb"
+    return library / file
+
+
 def install(bundle_path: str | os.PathLike[str], library_dir: str | os.PathLike[str], *,
             trust: Sequence[PublicKey] = (), require_signed: bool = False,
-            installed_at: str | None = None, limits: Limits = Limits()) -> InstalledBundle:
+            installed_at: str | None = None, limits: Limits = Limits(),
+            move_sha256: str | None = None) -> InstalledBundle:
     """Check a bundle completely and install it into a library as ``<id>.exb``.
 
     Args:
@@ -300,6 +312,9 @@ def install(bundle_path: str | os.PathLike[str], library_dir: str | os.PathLike[
         require_signed: refuse a bundle without a trusted signature.
         installed_at: written into the record as given (e.g. an ISO 8601 time).
         limits: bounds on the bundle's sizes and counts.
+        move_sha256: the source is a private file on the library's disk whose SHA-256
+            the caller has just computed (a fetched download): it is moved in rather
+            than copied, and consumed whatever the outcome. Checking is the same.
 
     Returns:
         What is installed now; ``changed`` is false if the same bundle already was.
@@ -319,21 +334,37 @@ def install(bundle_path: str | os.PathLike[str], library_dir: str | os.PathLike[
         raise BundleError(str(library), f"cannot make the library folder "
                           f"({exc.strerror})") from None
     try:
-        return _install(src, library, trust, require_signed, installed_at, limits)
+        return _install(src, library, trust, require_signed, installed_at, limits,
+                        move_sha256)
     except OSError as exc:  # the library's disk, not the bundle: full, read-only, ...
         raise BundleError(str(library), f"cannot write to the library ({exc.strerror or exc})"
                           ) from None
 
 
 def _install(src: Path, library: Path, trust: Sequence[PublicKey], require_signed: bool,
-             installed_at: str | None, limits: Limits) -> InstalledBundle:
+             installed_at: str | None, limits: Limits,
+             move_sha256: str | None = None) -> InstalledBundle:
     bound = (limits.max_total_bytes + limits.max_total_bytes // 64 + limits.max_manifest_bytes
              + 1024 * limits.max_entries + (1 << 16))
     with _locked(library):
         fd, tmp_name = tempfile.mkstemp(prefix=".install-", suffix=".exb.tmp", dir=library)
         tmp = Path(tmp_name)
         try:
-            sha, size = _copy_hashing(src, fd, bound)
+            moved = False
+            if move_sha256 is not None:
+                os.close(fd)
+                try:
+                    os.replace(src, tmp)    # same disk: no second copy of a large download
+                    moved = True
+                except OSError:
+                    fd = os.open(tmp, os.O_WRONLY | os.O_TRUNC)
+            if moved:
+                sha, size = str(move_sha256), tmp.stat().st_size
+                if size > bound:
+                    raise BundleError(str(src), f"file is larger than {bound} bytes, more "
+                                      "than any bundle within the limits")
+            else:
+                sha, size = _copy_hashing(src, fd, bound)
             bundle_id, version, key_id = _check_copy(tmp, src, trust, require_signed, limits)
             record = _read_record(library, bundle_id)
             current = _installed_version(library, bundle_id, record)

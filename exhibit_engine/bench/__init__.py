@@ -19,6 +19,10 @@ subcommand under ``exhibit bench`` in :mod:`exhibit_engine.cli.bench`):
   without it (the baseline).
 - ``sync`` (:mod:`.sync`): a controller and N sync-only node processes on 127.0.0.1:
   clock error, event delivery, late join, hung-node detection, controller CPU.
+- ``transfer`` (:mod:`.transfer`): N nodes fetching a bundle from the controller at
+  once against a raw loopback copy of the same bytes, their memory, and the sync figures
+  beside the transfer against the same without it (and beside a CPU-only load: the
+  floor).
 - ``wall`` (:mod:`.wall`): the stitch test: a three-projector wall rendered as blended
   slices and composited in linear light, against one render of the whole wall.
 
@@ -61,6 +65,7 @@ SUITES: dict[str, str] = {
     "render": "exhibit_engine.bench.render",
     "show": "exhibit_engine.bench.show",
     "sync": "exhibit_engine.bench.sync",
+    "transfer": "exhibit_engine.bench.transfer",
     "wall": "exhibit_engine.bench.wall",
 }
 

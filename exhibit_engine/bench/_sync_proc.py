@@ -45,12 +45,19 @@ def state_digest(items: dict[str, Any]) -> str:
     return hashlib.sha256(msgpack.packb(sorted(plain.items()), use_bin_type=True)).hexdigest()
 
 
-def _controller(host: str, keys: int) -> int:
+def _bench_show(bundle_id: str | None) -> Any:
+    from ..config import ShowConfig
+    from ..config.show import BundleRef
+
+    refs = (BundleRef(bundle_id, f"{bundle_id}.exb"),) if bundle_id else ()
+    return ShowConfig("bench", {}, refs, ())
+
+
+def _controller(host: str, keys: int, serve: tuple[str, str, str] | None = None) -> int:
     from ..config import (
         ControllerSettings,
         DisplayConfig,
         NetworkConfig,
-        ShowConfig,
         VenueConfig,
         WallConfig,
     )
@@ -59,19 +66,73 @@ def _controller(host: str, keys: int) -> int:
     venue = VenueConfig("bench", "Bench", WallConfig(1.0, 1.0, (0.5, 0.5, 1.0)),
                         (DisplayConfig("a", (64, 64), (0.0, 0.0, 1.0, 1.0)),),
                         NetworkConfig())
-    settings = ControllerSettings(venue, ShowConfig("bench", {}, (), ()), host, 0, 0)
+    settings = ControllerSettings(venue, _bench_show(serve[1] if serve else None), host, 0, 0,
+                                  bundle_dir=serve[0] if serve else None, transfer_port=0,
+                                  transfer_rate_mbps=float(serve[2]) if serve else 0.0)
 
     def ready(server: ControllerServer) -> None:
         core = server.core
         if core is not None and keys:
             core.load_state(seed_state(keys))
-        print("ready", server.state_port, server.publish_port, flush=True)
+        tp = server.transfer.port if server.transfer is not None else 0
+        print("ready", server.state_port, server.publish_port, tp, flush=True)
 
     return run_controller(settings, on_ready=ready)
 
 
+def _rss_kb(pid: int | str = "self") -> int:
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+class _Fetching:
+    """A bench node's fetcher process, as a node runs it (from the start, asking for the
+    catalogue). Once the bundle appears on the controller it is fetched; each install is
+    removed so the next round fetches it again, until ``WORK/fetch.stop`` exists. Bytes
+    fetched and resident memory (this process and its fetcher together) are sampled."""
+
+    def __init__(self, host: str, port: int, library: Path, bundle_id: str, work: Path,
+                 node_id: str) -> None:
+        from ..sync.distribution import FetcherProcess
+
+        self.library, self.bundle_id = library, bundle_id
+        self.stop = work / "fetch.stop"
+        self.fetcher = FetcherProcess(_bench_show(bundle_id), library, host, port,
+                                      poll_s=0.02, who=node_id).start()
+        self.done = False
+        self.installs = 0
+        self.samples: list[list[float]] = []    # [local time, bytes fetched, rss kB]
+        self.next_sample = 0.0
+
+    def frame(self, now: float) -> None:
+        if now >= self.next_sample:
+            self.next_sample = now + 0.1
+            rss = _rss_kb() + _rss_kb(self.fetcher.pid)
+            self.samples.append([now, self.fetcher.counts.get("bytes_fetched", 0), rss])
+        for _ in self.fetcher.take_installed():
+            self.installs += 1
+            if not self.done:
+                for suffix in (".exb", ".json"):
+                    (self.library / f"{self.bundle_id}{suffix}").unlink(missing_ok=True)
+        if not self.done and self.stop.exists():
+            self.done = True
+
+    def close(self) -> None:
+        self.fetcher.close()
+
+    def doc(self) -> dict[str, Any]:
+        return {"samples": self.samples, "installs": self.installs,
+                "counts": dict(self.fetcher.counts), "progress": self.fetcher.progress()}
+
+
 def _node(node_id: str, host: str, state_port: int, publish_port: int, keys: int,
-          out: Path, until_synced: bool) -> int:
+          out: Path, until_synced: bool, fetch: _Fetching | None = None) -> int:
     from ..sync.node import NodeLink
     from ..sync.node_core import NodeCore
     from ..sync.protocol import Event, Message
@@ -131,6 +192,8 @@ def _node(node_id: str, host: str, state_port: int, publish_port: int, keys: int
                     snapshot_ok = snapshot_count == keys and state_digest(state) == expected
                 link.report(frames, show, extra={"synced": synced_at is not None,
                                                  "snapshot": snapshot_ok})
+                if fetch is not None:
+                    fetch.frame(now)
                 if now >= next_sample:
                     next_sample = now + _SAMPLE_S
                     # Truth is 0 (one CLOCK_MONOTONIC): the estimate's offset is its error,
@@ -149,12 +212,15 @@ def _node(node_id: str, host: str, state_port: int, publish_port: int, keys: int
                 next_frame = time.monotonic()
     finally:
         link.close()
+        if fetch is not None:
+            fetch.close()
     doc = {"id": node_id, "started": started, "synced_at": synced_at,
            "late_join_ms": None if synced_at is None else (synced_at - started) * 1e3,
            "snapshot_ok": snapshot_ok, "snapshot_count": snapshot_count, "frames": frames,
            "clock_error_us": errors_us,
            "received": {str(k): v for k, v in core.received.items()},
-           "applied": {str(k): v for k, v in applied.items()}}
+           "applied": {str(k): v for k, v in applied.items()},
+           "fetch": fetch.doc() if fetch is not None else None}
     tmp = out.with_suffix(".tmp")
     tmp.write_text(json.dumps(doc), encoding="utf-8")
     tmp.replace(out)
@@ -164,10 +230,19 @@ def _node(node_id: str, host: str, state_port: int, publish_port: int, keys: int
 def main(argv: list[str]) -> int:
     """Entry point of both processes (see the module docstring)."""
     if argv[:1] == ["controller"]:
-        return _controller(argv[1], int(argv[2]))
+        serve = None
+        if "--serve" in argv:       # --serve DIR BUNDLE_ID RATE_MBPS
+            i = argv.index("--serve")
+            serve = (argv[i + 1], argv[i + 2], argv[i + 3])
+        return _controller(argv[1], int(argv[2]), serve)  # type: ignore[arg-type]
     if argv[:1] == ["node"]:
+        fetch = None
+        if "--fetch" in argv:       # --fetch PORT LIBRARY BUNDLE_ID WORK
+            i = argv.index("--fetch")
+            fetch = _Fetching(argv[2], int(argv[i + 1]), Path(argv[i + 2]), argv[i + 3],
+                              Path(argv[i + 4]), argv[1])
         return _node(argv[1], argv[2], int(argv[3]), int(argv[4]), int(argv[5]),
-                     Path(argv[6]), "--until-synced" in argv[7:])
+                     Path(argv[6]), "--until-synced" in argv[7:], fetch)
     print("usage: _sync_proc controller|node ...", file=sys.stderr)
     return 2
 

@@ -301,7 +301,7 @@ def run(opts: ShowBenchOptions = ShowBenchOptions(),
     report.notes += [
         "one node's render loop in process, offscreen, through the venue's first display's "
         "final pass, on a real-time show clock; each change is reached by a jump to "
-        f"--before s ahead of it (the jump's own build is not part of the change)",
+        "--before s ahead of it (the jump's own build is not part of the change)",
         "frame time: wall time between the ends of two frames",
         f"cue_change_ratio: the longest frame within +-{WINDOW_S:g} s of the change over "
         "steady_frame_ms_median",

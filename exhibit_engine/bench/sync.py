@@ -167,16 +167,16 @@ class _Procs:
         self.end(self.all)
 
 
-def _ports(proc: subprocess.Popen[str], timeout: float) -> tuple[int, int]:
+def _ports(proc: subprocess.Popen[str], timeout: float) -> tuple[int, ...]:
     assert proc.stdout is not None
     with selectors.DefaultSelector() as sel:
         sel.register(proc.stdout, selectors.EVENT_READ)
         if not sel.select(timeout):
             raise ConfigError("<bench>", "the bench controller did not start")
         words = proc.stdout.readline().split()
-    if len(words) != 3 or words[0] != "ready":
+    if len(words) < 3 or words[0] != "ready":
         raise ConfigError("<bench>", "the bench controller failed to start")
-    return int(words[1]), int(words[2])
+    return tuple(int(w) for w in words[1:])
 
 
 def _noop(stage: str, done: float, total: float) -> None:
@@ -207,7 +207,7 @@ def _run(options: SyncBenchOptions, keys: int, work: Path, procs: _Procs,
          progress: Progress, client: Any) -> Report:
     n = options.nodes
     ctl = procs.start("controller", "controller", _HOST, str(keys), stdout=subprocess.PIPE)
-    sp, pp = _ports(ctl, 30.0)
+    sp, pp = _ports(ctl, 30.0)[:2]
     ids = [f"n{i:03d}" for i in range(n)]
     nodes = [procs.start(i, "node", i, _HOST, str(sp), str(pp), str(keys),
                          str(work / f"{i}.json")) for i in ids]

@@ -11,7 +11,8 @@ registers the subcommands, one module per group of them:
 - :mod:`.bundles`: the curator's ``pack``, ``validate``, ``inspect``, ``install``,
   ``render`` and ``preview``;
 - :mod:`.keys`: ``keys new``;
-- :mod:`.show`: ``controller``, ``node``, ``ctl ...``, ``kiosk ...`` and ``status``;
+- :mod:`.show`: ``controller``, ``ctl ...``, ``kiosk ...`` and ``status``;
+- :mod:`.node`: ``node``;
 - :mod:`.logs`: ``logs`` (the JSON log files of ``--log-file``, :mod:`._logging`);
 - :mod:`.showcheck`: ``show check``;
 - :mod:`.wall`: ``wall check``;
@@ -32,7 +33,7 @@ import click
 from .. import __version__
 from ..config.paths import shown
 from ..errors import ExhibitError
-from . import bench, bundles, demo, keys, kiosk_app, logs, show, showcheck, wall
+from . import bench, bundles, demo, keys, kiosk_app, logs, node, show, showcheck, wall
 
 __all__ = ["main"]
 
@@ -85,7 +86,7 @@ main.add_command(bundles.render)
 main.add_command(bundles.preview)
 main.add_command(keys.keys)
 main.add_command(show.controller)
-main.add_command(show.node)
+main.add_command(node.node)
 main.add_command(show.ctl)
 main.add_command(show.kiosk)
 show.kiosk.add_command(kiosk_app.app)

@@ -1,8 +1,9 @@
 """How ``exhibit status`` prints a controller's ``status`` reply: a head line, warnings
 (an insecure controller, a state file that is not being saved), a table of the peers
 (fps, worst frame and dropped frames for projectors, and what each one's last frame drew:
-cue, selected item, language) and each node's fault or failed
-capture, one line each. Used by ``exhibit status`` and ``exhibit ctl status``.
+cue, selected item, language; how many of the show's bundles it holds, and a fetch's
+progress), what the controller serves, and each node's fault, failed capture or bundle
+on its way, one line each. Used by ``exhibit status`` and ``exhibit ctl status``.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 
 import click
 
-__all__ = ["print_status", "summary_line"]
+__all__ = ["bundles_cell", "print_status", "summary_line", "transfer_lines"]
 
 
 def print_status(st: dict[str, Any], as_json: bool = False) -> None:
@@ -54,11 +55,24 @@ def print_status(st: dict[str, Any], as_json: bool = False) -> None:
         click.echo(f"started ({gate['released']}) without "
                    + ", ".join(f"{d} ({why})" for d, why
                                in sorted(gate["missing_at_release"].items())))
+    serving = st.get("transfer") or {}
+    if serving:
+        offered = serving.get("bundles") or {}
+        rate = serving.get("rate_mbps") or 0
+        click.echo(f"bundles: serving {len(offered)} ("
+                   f"{sum(b.get('size', 0) for b in offered.values()) / 1e6:.1f} MB) on port "
+                   f"{serving.get('port')}, "
+                   + (f"at most {rate:g} Mbit/s" if rate else "no rate limit")
+                   + f", {serving.get('fetchers', 0)} fetching, "
+                   f"{serving.get('bytes_sent', 0) / 1e6:,.1f} MB sent"
+                   + ("" if serving.get("running", True) else "; THE TRANSFER SERVER STOPPED"))
+        for bundle_id, why in sorted((serving.get("problems") or {}).items()):
+            click.echo(f"NOT SERVED {bundle_id}: {why}")
     table = Table()
     for col in ("node", "role", "state", "frames", "show time", "offset µs", "rtt µs", "fps",
-                "worst ms", "dropped", "drawing", "seen"):
-        table.add_column(col, justify="left" if col in ("node", "role", "state", "drawing")
-                         else "right")
+                "worst ms", "dropped", "drawing", "bundles", "seen"):
+        table.add_column(col, justify="left" if col in ("node", "role", "state", "drawing",
+                                                        "bundles") else "right")
     for n in st.get("nodes", []):       # fps, worst frame, dropped frames: projectors only
         drawn = (f"{n.get('fps', 0):.1f}", f"{n.get('frame_ms_worst', 0):.0f}",
                  f"{n.get('frames_dropped', 0):,}") if n["role"] == "projector" else ("",) * 3
@@ -70,14 +84,58 @@ def print_status(st: dict[str, Any], as_json: bool = False) -> None:
                               else "")
         table.add_row(n["id"], n["role"], state, f"{n['frames']:,}",
                       f"{n['show_time']:.3f}", f"{n['offset_us']:.0f}", f"{n['rtt_us']:.0f}",
-                      *drawn, showing, f"{n['last_seen_s']:.1f} s ago")
-    Console().print(table)
+                      *drawn, showing, bundles_cell(n), f"{n['last_seen_s']:.1f} s ago")
+    con = Console()
+    if not con.is_terminal:     # a pipe or a file: the whole table, not 80 columns of it
+        con = Console(width=200)
+    con.print(table)
+    for n in st.get("nodes", []):        # each bundle still on its way, or refused
+        for line in transfer_lines(n):
+            click.echo(f"{n['id']}: {line}")
     for n in st.get("nodes", []):        # a failed capture or cue: the node drew on
         for key in ("fault", "capture_error"):
             if (n.get("extra") or {}).get(key):
                 click.echo(f"{n['id']}: {n['extra'][key]}")
     if st.get("omitted"):
         click.echo(f"({st['omitted']} more not shown)")
+
+
+def bundles_cell(node: dict[str, Any]) -> str:
+    """A node's bundles in a few characters: ``3/3``, ``2/3 fetching 45%``, ``2/3 REFUSED``
+    (installed of the show's; empty for a node that reports no fetch)."""
+    transfer = node.get("transfer") or {}
+    if not transfer:
+        return ""
+    done = sum(1 for t in transfer.values() if t.get("state") == "installed")
+    cell = f"{done}/{len(transfer)}"
+    states = {t.get("state") for t in transfer.values()}
+    if states & {"refused", "failed", "missing"}:
+        return cell + " " + "/".join(sorted(s.upper() for s in states
+                                            & {"refused", "failed", "missing"}))
+    moving = [t for t in transfer.values() if t.get("state") in ("fetching", "verifying")]
+    if moving:
+        size = sum(t.get("size", 0) for t in moving)
+        part = sum(t.get("done", 0) for t in moving) / size if size else 0.0
+        return f"{cell} fetching {part:.0%}"
+    if "waiting" in states:
+        return f"{cell} waiting"
+    return cell
+
+
+def transfer_lines(node: dict[str, Any]) -> list[str]:
+    """One line per bundle a node does not hold yet as the controller offers it."""
+    out = []
+    for bundle_id, t in sorted((node.get("transfer") or {}).items()):
+        state = t.get("state", "?")
+        if state == "installed":
+            continue
+        version = f" {t['version']}" if t.get("version") else ""
+        size = t.get("size", 0)
+        amount = (f" {t.get('done', 0) / size:.0%} of {size / 1e6:,.1f} MB" if size
+                  and state in ("fetching", "verifying") else "")
+        why = f": {t['error']}" if t.get("error") else ""
+        out.append(f"{state} {bundle_id}{version}{amount}{why}")
+    return out
 
 
 def summary_line(name: str, data: dict[str, Any]) -> str:

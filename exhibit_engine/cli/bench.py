@@ -92,7 +92,7 @@ def bench() -> None:
 
     Every suite makes its own data unless given some, and measures a baseline in the
     same run (e.g. plain SHA-256 beside bundle validation), so its ratios mean the same
-    on any machine. Suites: bundle, console, render, sync, wall.
+    on any machine. Suites: bundle, console, render, show, sync, transfer, wall.
     """
 
 
@@ -186,6 +186,42 @@ def bench_sync(nodes: int, seconds: float, state_keys: int, json_path: Path | No
     from ..bench.sync import SyncBenchOptions, run
 
     opts = SyncBenchOptions(nodes=nodes, seconds=seconds, state_keys=state_keys)
+    with _bench_progress() as progress:
+        report = run(opts, progress)
+    _finish(report, json_path, check)
+
+
+@bench.command("transfer")
+@click.option("--nodes", type=Count(1, 64), default=8, show_default=True,
+              help="Node processes fetching the bundle at once.")
+@click.option("--size-mb", type=Finite(1.0, 4000.0), default=100.0, show_default=True,
+              help="The bundle's size in MB (incompressible data).")
+@click.option("--seconds", type=Finite(2.0, 600.0), default=10.0, show_default=True,
+              help="Length of each event window: sync alone, while fetching, beside a CPU "
+                   "load.")
+@click.option("--rate-mbps", type=Finite(0.0, 100_000.0), default=0.0, show_default=True,
+              help="The controller's rate limit in Mbit/s (venue [network] "
+                   "transfer_rate_mbps); 0: none, the transfer as fast as it goes.")
+@click.option("--workdir", type=click.Path(file_okay=False, path_type=Path),
+              callback=lambda _c, _p, v: output_folder(v, "--workdir"),
+              help="Where the bundle and the nodes' libraries go (deleted afterwards); "
+                   "the disk the libraries are on is part of what is measured.")
+@_report_options("Exit 1 if an acceptance target is missed.")
+def bench_transfer(nodes: int, size_mb: float, seconds: float, rate_mbps: float,
+                   workdir: Path | None, json_path: Path | None, check: bool) -> None:
+    """N nodes fetching a bundle from the controller at once, with sync beside it.
+
+    Makes a bundle of --size-mb, copies it raw over loopback TCP to N receivers (the
+    baseline), then runs a controller that serves it and N sync nodes that fetch it again
+    and again (every chunk and the whole file verified, installed) while operator events
+    run: throughput against the raw copy, each node's memory growth, and the clock error
+    and event delivery against the same nodes without the transfer, and beside a load
+    that only uses the CPU the transfer used (the floor).
+    """
+    from ..bench.transfer import TransferBenchOptions, run
+
+    opts = TransferBenchOptions(nodes=nodes, size_mb=size_mb, seconds=seconds,
+                                rate_mbps=rate_mbps, workdir=workdir)
     with _bench_progress() as progress:
         report = run(opts, progress)
     _finish(report, json_path, check)

@@ -195,7 +195,7 @@ def run_demo(out_dir: Path, content_dir: Path, headless: bool = False,
     ensure_bundles(show, content_dir, bundle_dir, say)
 
     host = "127.0.0.1"
-    state_port, pub_port, http_port = free_ports(3, host)
+    state_port, pub_port, http_port, transfer_port = free_ports(4, host)
     common = ["--venue", str(venue_path), "--show", str(show_path), "--host", host,
               "--state-port", str(state_port), "--publish-port", str(pub_port)]
     for stale in ("wall.png", "layout.png", "cue-change.png"):
@@ -213,7 +213,11 @@ def run_demo(out_dir: Path, content_dir: Path, headless: bool = False,
         x += max(16, round(d.pixels[0] * DEMO_RENDER_SCALE)) + WINDOW_GAP
 
     def node_args(display_id: str) -> list[str]:
-        args = ["node", *common, "--display", display_id, "--bundle-dir", str(bundle_dir),
+        # Each projector keeps a library of its own and fetches the show's bundles into
+        # it from the controller, as on a real wall.
+        args = ["node", *common, "--display", display_id,
+                "--bundle-dir", str(out_dir / f"library-{display_id}"),
+                "--transfer-port", str(transfer_port),
                 "--capture-dir", str(out_dir), "--status-file",
                 str(out_dir / f"node-{display_id}.json"),
                 "--render-scale", f"{DEMO_RENDER_SCALE:.6f}"]
@@ -236,6 +240,8 @@ def run_demo(out_dir: Path, content_dir: Path, headless: bool = False,
         procs.append(_spawn(f"node-{first.id}", node_args(first.id), out_dir))
         # A fresh show every run: the demo's picture must not depend on the last one.
         procs.append(_spawn("controller", ["controller", *common, "--no-state",
+                                           "--bundle-dir", str(bundle_dir),
+                                           "--transfer-port", str(transfer_port),
                                            "--http", f"{host}:{http_port}"], out_dir))
         for d in rest:
             procs.append(_spawn(f"node-{d.id}", node_args(d.id), out_dir))
@@ -267,8 +273,13 @@ def run_demo(out_dir: Path, content_dir: Path, headless: bool = False,
             return {n["id"]: n for n in st.get("nodes", [])
                     if n.get("state") == "joined" and n.get("role") == "projector"}
 
-        wait_for(lambda st: all(nodes(st).get(i, {}).get("frames", 0) >= 3 for i in want),
-                 "every node to join and draw")
+        st = wait_for(lambda st: all(nodes(st).get(i, {}).get("frames", 0) >= 3
+                                     and nodes(st)[i].get("ready") for i in want),
+                      "every node to fetch the show's bundles, join and draw")
+        fetched = sum(1 for n in nodes(st).values() for t in (n.get("transfer") or {}).values()
+                      if t.get("state") == "installed")
+        say(f"every node holds the show's {len(show.bundles)} bundles, fetched from the "
+            f"controller and verified ({fetched} installs across {len(want)} nodes)")
         reply = op.command("capture", tag="wall", delay=CAPTURE_DELAY_S)
         at = float(reply["effective_at"])
         say(f"all nodes joined; capturing show time t={at:.6f} s on every node")

@@ -33,14 +33,13 @@ from ..errors import ConfigError
 from ._captures import CAPTURE_WAIT_S, capture_results, capture_view
 from ._console import ControllerConsole, http_option
 from ._logging import log_options, start_logging
-from ._params import PORT, Count, Finite, output_folder, output_path
+from ._params import PORT
 from ._statusview import summary_line
 from .showcheck import checked_show
 
 
 __all__ = ["controller", "ctl", "ctl_blackout", "ctl_capture", "ctl_goto", "ctl_seek", "ctl_start",
-           "ctl_status", "kiosk", "kiosk_language", "kiosk_select", "kiosk_touch", "node",
-           "status"]
+           "ctl_status", "kiosk", "kiosk_language", "kiosk_select", "kiosk_touch", "status"]
 
 
 # --------------------------------------------------------------------------- controller, node
@@ -84,12 +83,15 @@ def _venue_show(venue: Path, show: Path | None) -> tuple[Any, Any]:
 @click.option("--key", "key_file", type=click.Path(dir_okay=False, path_type=Path),
               help="This machine's CURVE secret key (NAME.curve.key from `exhibit keys new "
                    "NAME --kind curve`); needed when venue.toml [security] has curve = true (default: $EXHIBIT_KEY, else [security] controller_key).")
+@click.option("--transfer-port", type=PORT,
+              help="Port the nodes fetch the show's bundles from (default: venue [network] "
+                   "transfer_port, 5572). The bundles are served from --bundle-dir.")
 @http_option
 @log_options("controller")
 def controller(venue: Path, show: Path, host: str | None, state_port: int | None,
                publish_port: int | None, state_file: Path | None, no_state: bool,
                fresh: bool, bundle_dir: Path | None, insecure: bool, sim_time: str | None,
-               key_file: Path | None, http: str | None) -> None:
+               key_file: Path | None, transfer_port: int | None, http: str | None) -> None:
     """Run the show controller: the clock and the truth every node follows.
 
     Publishes the show-time anchor in heartbeats, answers clock probes, keeps the list
@@ -116,11 +118,15 @@ def controller(venue: Path, show: Path, host: str | None, state_port: int | None
             raise ConfigError("<flags>", f"{sim_time!r} is not an ISO date and time, e.g. "
                               "2026-03-29T14:03:00+02:00", key="--sim-time") from None
     v, s = _venue_show(venue, show)
+    folder = bundle_dir or Path(os.environ.get("EXHIBIT_BUNDLE_DIR")
+                                or Path(v.path).parent / "bundles")
     settings = resolve_controller(v, s, host=host, state_port=state_port,
                                   publish_port=publish_port,
                                   state_file=str(state_file) if state_file else None,
                                   persist=not no_state,
-                                  key=str(key_file) if key_file else None)
+                                  key=str(key_file) if key_file else None,
+                                  bundle_dir=str(folder) if folder.is_dir() else None,
+                                  transfer_port=transfer_port)
     open_bind = not v.security.curve and not is_loopback(settings.host)
     if open_bind and not insecure:
         raise ConfigError(v.path or str(venue), f"the controller would listen on "
@@ -138,6 +144,11 @@ def controller(venue: Path, show: Path, host: str | None, state_port: int | None
         saved = (f"; state file {settings.state_file}" if settings.state_file else "") + console.start(server)
         click.echo(f"controller: show {s.id!r} on {server.state_endpoint} (state) and "
                    f"{server.publish_endpoint} (publish){saved}; Ctrl-C stops", err=True)
+        if server.transfer is not None:
+            offered = server.transfer.summary().get("bundles", {})
+            click.echo(f"controller: serving {len(offered)} of {len(s.bundles)} bundles "
+                       f"({sum(e['size'] for e in offered.values()) / 1e6:.1f} MB) from "
+                       f"{settings.bundle_dir} on {server.transfer.endpoint}", err=True)
         if open_bind:
             server.core.insecure = (f"listening on {settings.host} without CURVE: any "
                                     "machine on that network may command the show")
@@ -145,84 +156,6 @@ def controller(venue: Path, show: Path, host: str | None, state_port: int | None
 
     with ControllerConsole(v, s, http) as console:    # refuses a bad --http first
         sys.exit(run_controller(settings, on_ready=ready, wall_clock=wall, fresh=fresh))
-
-
-@click.command()
-@click.option("--venue", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="venue.toml: the wall, its displays and the network.")
-@click.option("--show", "show", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="show.toml: which bundles and cues play.")
-@click.option("--display", "display_id", required=True, help="This node's display id.")
-@click.option("--bundle-dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Folder holding the show's .exb bundles (default: bundles/ beside "
-                   "venue.toml).")
-@click.option("--host", help="Controller address (default: venue [network] host).")
-@click.option("--state-port", type=PORT, help="Controller ROUTER port.")
-@click.option("--publish-port", type=PORT, help="Controller PUB port.")
-@click.option("--headless", is_flag=True, help="Render offscreen, even where a display exists.")
-@click.option("--render-scale", type=Finite(0.01, 4.0), help="Scale the display's pixel size "
-              "(e.g. 0.25 for a light demo).")
-@click.option("--frames", type=Count(1, 10**9), help="Stop after rendering this many frames.")
-@click.option("--capture-dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Where capture events save PNGs of this node's slice.")
-@click.option("--window-origin", help="Window position X,Y on the desktop, in pixels "
-              "(with a display; the demo tiles its windows like the wall).")
-@click.option("--status-file", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write a JSON summary here on exit.")
-@click.option("--key", "key_file", type=click.Path(dir_okay=False, path_type=Path),
-              help="This machine's CURVE secret key (NAME.curve.key from `exhibit keys new "
-                   "NAME --kind curve`); needed when venue.toml [security] has curve = true (default: $EXHIBIT_KEY).")
-@log_options("node")
-def node(venue: Path, show: Path, display_id: str, bundle_dir: Path | None, host: str | None,
-         state_port: int | None, publish_port: int | None, headless: bool,
-         render_scale: float | None, frames: int | None, capture_dir: Path | None,
-         window_origin: str | None, status_file: Path | None, key_file: Path | None) -> None:
-    """Run a projector node: render this display's slice of the wall at show time.
-
-    The node estimates the controller's clock (NTP-style), sets an off-axis lens for its
-    wall rectangle, and draws the cue the show timeline names for the current show time.
-    It may start before or after the controller, and keeps playing if the controller
-    goes away. Stop it with Ctrl-C. It refuses to start, one line per cue, if a cue of
-    the show could not play from its bundles (see `exhibit show check`).
-    """
-    from ..config import resolve_node
-
-    output_path(status_file, "--status-file")
-    output_folder(capture_dir, "--capture-dir")
-    if frames is not None and frames < 1:
-        raise ConfigError("<flags>", "must be at least 1", key="--frames")
-    origin = None
-    if window_origin:
-        try:
-            x, y = (int(p) for p in window_origin.split(","))
-        except ValueError:
-            raise ConfigError("<flags>", "must be X,Y in pixels, e.g. 40,40",
-                              key="--window-origin") from None
-        origin = (x, y)
-    v, s = _venue_show(venue, show)
-    settings = resolve_node(v, display_id, host=host, state_port=state_port,
-                            publish_port=publish_port,
-                            bundle_dir=str(bundle_dir) if bundle_dir else None,
-                            headless=headless, render_scale=render_scale, frames=frames,
-                            capture_dir=str(capture_dir) if capture_dir else None,
-                            status_path=str(status_file) if status_file else None,
-                            window_origin=origin, key=str(key_file) if key_file else None)
-    from ..sync.auth import client_curve
-
-    # A missing or unlisted key is one line now, before any bundle is loaded.
-    client_curve(v.security, settings.key_file, role="projector")
-    # Every cue it may be asked to play can be built: one line per problem, before the
-    # wall goes live (a misspelt scene would otherwise stop the node at that cue).
-    checked_show(v, s, show, Path(settings.bundle_dir))
-    from ..runtime.node_app import RESTART, run_node
-
-    start_logging()
-    code = run_node(settings, s)
-    if code == RESTART:       # the operator's `restart`: the same command, afresh
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os.execv(sys.executable, [sys.executable, "-m", "exhibit_engine.cli", *sys.argv[1:]])
-    sys.exit(code)
 
 
 # ------------------------------------------------------------- ctl, kiosk, status: shared

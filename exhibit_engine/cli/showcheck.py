@@ -16,8 +16,8 @@ import click
 __all__ = ["checked_show", "show", "show_check"]
 
 
-def checked_show(v: Any, s: Any, show_path: Path, bundle_dir: Path | None
-                  ) -> frozenset[str] | None:
+def checked_show(v: Any, s: Any, show_path: Path, bundle_dir: Path | None, *,
+                 absent_ok: bool = False) -> frozenset[str] | None:
     """The start-up check of ``exhibit controller`` and ``exhibit node``.
 
     Checks the show against its bundles where this machine has them (``bundle_dir``
@@ -37,7 +37,7 @@ def checked_show(v: Any, s: Any, show_path: Path, bundle_dir: Path | None
             return None        # a controller PC without the bundles: nothing to check
         raise ConfigError("<flags>", f"{shown(folder)} is not a folder of bundles",
                           key="--bundle-dir")
-    problems = check_show(s, folder)
+    problems = check_show(s, folder, absent_ok=absent_ok)
     if problems:
         for p in problems:
             click.echo(f"exhibit: error: {p}", err=True)
@@ -45,6 +45,8 @@ def checked_show(v: Any, s: Any, show_path: Path, bundle_dir: Path | None
                    f"{'s' if len(problems) != 1 else ''}; `exhibit show check` lists "
                    f"them): {show_path}", err=True)
         sys.exit(1)
+    if absent_ok:
+        return None             # a node: the items are the controller's business
     return show_items(s, folder)
 
 

@@ -41,6 +41,11 @@ class ControllerSettings:
     state_file: str | None = None
     #: The controller's CURVE secret key file, when ``venue.security.curve`` is on.
     key_file: str | None = None
+    #: The folder whose show bundles it serves to the nodes (``None``: it serves none).
+    bundle_dir: str | None = None
+    #: The bundle transfer port (0: a free one) and rate limit (Mbit/s, 0: none).
+    transfer_port: int = 5572
+    transfer_rate_mbps: float = 400.0
 
 
 @dataclass(frozen=True)
@@ -61,6 +66,11 @@ class NodeSettings:
     window_origin: tuple[int, int] | None = None
     #: This node's CURVE secret key file, when ``venue.security.curve`` is on.
     key_file: str | None = None
+    #: Fetch the show's bundles from the controller into ``bundle_dir`` (``exhibit node``
+    #: does unless ``--no-fetch``).
+    fetch: bool = False
+    #: The controller's bundle transfer port.
+    transfer_port: int = 5572
 
 
 def default_state_file(venue_path: str, show_id: str) -> str:
@@ -103,17 +113,23 @@ def _distinct(state_port: int, publish_port: int) -> None:
 def resolve_controller(venue: VenueConfig, show: ShowConfig, *, host: str | None = None,
                        state_port: int | None = None,
                        publish_port: int | None = None, state_file: str | None = None,
-                       persist: bool = True, key: str | None = None) -> ControllerSettings:
+                       persist: bool = True, key: str | None = None,
+                       bundle_dir: str | None = None,
+                       transfer_port: int | None = None) -> ControllerSettings:
     """Resolve the controller's settings: flags, then environment, then venue file.
 
     The state file is ``state_file``, else ``EXHIBIT_STATE_FILE``, else
     ``<venue dir>/.exhibit/controller-<show id>.json``; ``persist=False`` runs without one.
     The CURVE secret key file is ``key``, else ``EXHIBIT_KEY``, else ``[security]
-    controller_key`` (used only when ``curve`` is on).
+    controller_key`` (used only when ``curve`` is on). The bundles it serves are in
+    ``bundle_dir`` (``None``: it serves none), on ``transfer_port``, else
+    ``EXHIBIT_TRANSFER_PORT``, else ``[network] transfer_port``.
     """
     state = _port(state_port, "STATE_PORT", venue.network.state_port)
     publish = _port(publish_port, "PUBLISH_PORT", venue.network.publish_port)
     _distinct(state, publish)
+    transfer = _port(transfer_port, "TRANSFER_PORT", venue.network.transfer_port)
+    _distinct_transfer(state, publish, transfer)
     return ControllerSettings(
         venue=venue,
         show=show,
@@ -124,7 +140,16 @@ def resolve_controller(venue: VenueConfig, show: ShowConfig, *, host: str | None
                          default_state_file(venue.path or "venue.toml", show.id))
         if persist else None,
         key_file=_pick(key, "KEY", venue.security.controller_key or None),
+        bundle_dir=bundle_dir,
+        transfer_port=transfer,
+        transfer_rate_mbps=venue.network.transfer_rate_mbps,
     )
+
+
+def _distinct_transfer(state: int, publish: int, transfer: int) -> None:
+    if transfer and transfer in (state, publish):
+        raise ConfigError("<flags>", f"the transfer port must differ from the state and "
+                          f"publish ports ({transfer})", key="--transfer-port")
 
 
 def resolve_peer(venue: VenueConfig | None, *, host: str | None = None,
@@ -146,7 +171,8 @@ def resolve_node(venue: VenueConfig, display_id: str, *, host: str | None = None
                  render_scale: float | None = None, frames: int | None = None,
                  capture_dir: str | None = None, status_path: str | None = None,
                  window_origin: tuple[int, int] | None = None,
-                 key: str | None = None) -> NodeSettings:
+                 key: str | None = None, fetch: bool = True,
+                 transfer_port: int | None = None) -> NodeSettings:
     """Resolve a projector node's settings: flags, then environment, then venue file
     (``key``, this node's CURVE secret key file, falls back to ``EXHIBIT_KEY``)."""
     scale = _pick(render_scale, "RENDER_SCALE", 1.0, float)
@@ -160,6 +186,8 @@ def resolve_node(venue: VenueConfig, display_id: str, *, host: str | None = None
     state = _port(state_port, "STATE_PORT", venue.network.state_port)
     publish = _port(publish_port, "PUBLISH_PORT", venue.network.publish_port)
     _distinct(state, publish)
+    transfer = _port(transfer_port, "TRANSFER_PORT", venue.network.transfer_port)
+    _distinct_transfer(state, publish, transfer)
     return NodeSettings(
         venue=venue,
         display=venue.display(display_id),
@@ -174,6 +202,8 @@ def resolve_node(venue: VenueConfig, display_id: str, *, host: str | None = None
         status_path=status_path,
         window_origin=window_origin,
         key_file=_pick(key, "KEY", None),
+        fetch=fetch,
+        transfer_port=transfer,
     )
 
 

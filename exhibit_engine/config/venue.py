@@ -153,6 +153,11 @@ class NetworkConfig:
             reported ``"lost"``.
         hung_after_s: a projector whose render loop has not run for this long (its
             beats still coming) is reported ``"hung"``, unless it announced a scene load.
+        transfer_port: the controller's bundle transfer port (nodes fetch the show's
+            bundles there; ``sync/transfer.py``).
+        transfer_rate_mbps: the most the controller sends to all fetching nodes together,
+            in megabits per second (0: no limit), so that a room of nodes fetching at once
+            leaves the network to the sync traffic.
     """
 
     host: str = "127.0.0.1"
@@ -160,6 +165,8 @@ class NetworkConfig:
     publish_port: int = 5571
     lost_after_s: float = 0.35
     hung_after_s: float = 2.0
+    transfer_port: int = 5572
+    transfer_rate_mbps: float = 400.0
 
 
 @dataclass(frozen=True)
@@ -389,19 +396,27 @@ def load_venue(path: str | os.PathLike[str]) -> VenueConfig:
     venue = Fields(name, data.get("venue", {}), "venue").only("id", "name")
     wall = _wall(name, Fields(name, top.get("wall", REQUIRED), "wall"))
     net_t = Fields(name, data.get("network", {}), "network").only(
-        "host", "state_port", "publish_port", "lost_after_s", "hung_after_s")
+        "host", "state_port", "publish_port", "lost_after_s", "hung_after_s",
+        "transfer_port", "transfer_rate_mbps")
     network = NetworkConfig(
         host=net_t.str("host", "127.0.0.1"),
         state_port=net_t.port("state_port", 5570),
         publish_port=net_t.port("publish_port", 5571),
         lost_after_s=net_t.num("lost_after_s", 0.35, minimum=0.15),
         hung_after_s=net_t.num("hung_after_s", 2.0, minimum=0.5),
+        transfer_port=net_t.port("transfer_port", 5572),
+        transfer_rate_mbps=net_t.num("transfer_rate_mbps", 400.0, minimum=0.0,
+                                     maximum=100_000.0),
     )
     if network.lost_after_s > 60.0 or network.hung_after_s > 600.0:
         raise ConfigError(name, "lost_after_s must be at most 60 and hung_after_s at most 600",
                           key="network")
     if network.state_port == network.publish_port:
         raise ConfigError(name, "state_port and publish_port must differ", key="network")
+    if network.transfer_port in (network.state_port, network.publish_port):
+        raise ConfigError(name, "transfer_port must differ from state_port and publish_port",
+                          key="network")
+
     displays = []
     seen: set[str] = set()
     for i, raw in enumerate(top.tables("displays")):

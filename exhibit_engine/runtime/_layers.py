@@ -37,7 +37,6 @@ from typing import TYPE_CHECKING, Any
 from panda3d.core import Camera, GraphicsOutput, LVecBase2f, NodePath, Texture
 
 from ..errors import ExhibitError, RenderError
-from . import _gl
 
 if TYPE_CHECKING:
     from ..assets.bundle import Bundle

@@ -19,13 +19,11 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from panda3d.core import (Camera, GraphicsEngine, GraphicsOutput, Lens, LPoint3, LVecBase2f,
-                          NodePath, PerspectiveLens, Texture)
+from panda3d.core import GraphicsEngine, GraphicsOutput, Lens, LPoint3, NodePath, PerspectiveLens
 from PIL import Image
 
 from ..config.paths import check_output_path, write_atomic

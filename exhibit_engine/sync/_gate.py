@@ -164,6 +164,16 @@ class StartGate:
 def _why_not_ready(info: NodeInfo) -> str:
     """A not-ready node's reason in a few words, from what it reports."""
     bundles = info.health.bundles
+    transfer = info.health.transfer
+    refused = sorted(b for b, t in transfer.items() if t.get("state") in ("refused", "failed"))
+    if refused:
+        return f"bundle {', '.join(refused)} refused or failed"
+    moving = sorted(b for b, t in transfer.items() if t.get("state") != "installed")
+    if moving:
+        done = sum(int(transfer[b].get("done", 0)) for b in moving)
+        size = sum(int(transfer[b].get("size", 0)) for b in moving)
+        part = f" {done / size:.0%}" if size else ""
+        return f"fetching {', '.join(moving)}{part}"
     broken = sorted(b for b, v in bundles.items() if v == "broken")
     if broken:
         return f"bundle {', '.join(broken)} unusable"

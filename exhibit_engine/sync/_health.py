@@ -19,12 +19,16 @@ from typing import Any
 
 from ._fields import MAX_MAP_KEYS, MAX_STR, Body
 
-__all__ = ["MAX_BUNDLE_STATE", "MAX_FPS", "NodeHealth", "read_health"]
+__all__ = ["MAX_BUNDLE_STATE", "MAX_FPS", "NodeHealth", "TRANSFER_STATES", "read_health"]
 
 #: Highest frame rate a node may report (frames per second).
 MAX_FPS = 1000.0
 #: Longest bundle state (a version such as ``"1.2.0"``, or ``"broken"``), in characters.
 MAX_BUNDLE_STATE = 64
+#: The states of a bundle's fetch (``NodeHealth.transfer``).
+TRANSFER_STATES = ("waiting", "fetching", "verifying", "installed", "refused", "failed",
+                   "missing")
+_MAX_BYTES = 1 << 40
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,10 @@ class NodeHealth:
         ready: the node holds every bundle of the show, fully verified, and has drawn a
             frame (a show whose ``[control] start`` is ``"when-ready"`` waits for every
             display's node to say so).
+        transfer: bundle id -> how its fetch from the controller stands (``sync/
+            transfer.py``): ``state`` (one of :data:`TRANSFER_STATES`), ``done`` and
+            ``size`` in bytes, and where known ``version`` and ``error`` (one line).
+            Empty for a node that does not fetch.
     """
 
     fps: float = 0.0
@@ -67,6 +75,7 @@ class NodeHealth:
     item: str = ""
     language: str = ""
     ready: bool = False
+    transfer: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     def body(self) -> dict[str, Any]:
         """Its keys for a ``node-status`` body (the GPU memory keys only where known)."""
@@ -75,6 +84,8 @@ class NodeHealth:
                                "renderer": self.renderer, "cue": self.cue,
                                "bundles": dict(self.bundles), "item": self.item,
                                "language": self.language, "ready": self.ready}
+        if self.transfer:
+            out["transfer"] = {k: dict(v) for k, v in self.transfer.items()}
         for key in ("gpu_memory_mb", "gpu_free_mb"):
             if getattr(self, key) is not None:
                 out[key] = getattr(self, key)
@@ -92,7 +103,7 @@ class NodeHealth:
                           max(0, int(self.frames_dropped)), str(self.renderer)[:MAX_STR],
                           mem[0], mem[1], str(self.cue)[:MAX_STR], bundles,
                           str(self.item)[:MAX_STR], str(self.language)[:MAX_STR],
-                          bool(self.ready))
+                          bool(self.ready), _clamp_transfer(self.transfer))
 
     def row(self) -> dict[str, Any]:
         """Its keys for a node's row in the ``status`` reply (unknown memory: ``None``)."""
@@ -100,7 +111,45 @@ class NodeHealth:
                 "frames_dropped": self.frames_dropped, "renderer": self.renderer,
                 "gpu_memory_mb": self.gpu_memory_mb, "gpu_free_mb": self.gpu_free_mb,
                 "cue": self.cue, "bundles": dict(self.bundles), "item": self.item,
-                "language": self.language, "ready": self.ready}
+                "language": self.language, "ready": self.ready,
+                "transfer": {k: dict(v) for k, v in self.transfer.items()}}
+
+
+def _clamp_transfer(transfer: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for k, v in sorted(transfer.items())[:MAX_MAP_KEYS]:
+        state = str(v.get("state", ""))
+        if not k or state not in TRANSFER_STATES:
+            continue
+        row: dict[str, Any] = {"state": state,
+                               "done": max(0, min(_MAX_BYTES, int(v.get("done", 0) or 0))),
+                               "size": max(0, min(_MAX_BYTES, int(v.get("size", 0) or 0)))}
+        for key, limit in (("version", MAX_BUNDLE_STATE), ("error", MAX_STR)):
+            if v.get(key):
+                row[key] = str(v[key])[:limit]
+        out[str(k)[:MAX_STR]] = row
+    return out
+
+
+def _read_transfer(b: Body) -> dict[str, dict[str, Any]]:
+    raw = b.body.get("transfer", {})
+    rule = (f"must be a map of at most {MAX_MAP_KEYS} bundle ids to maps of state (one of "
+            f"{', '.join(TRANSFER_STATES)}), done and size (bytes), and optional version "
+            f"and error strings")
+    if not isinstance(raw, dict) or len(raw) > MAX_MAP_KEYS:
+        raise b.fail("transfer", rule)
+    out: dict[str, dict[str, Any]] = {}
+    for k, v in raw.items():
+        if not (isinstance(k, str) and 0 < len(k) <= MAX_STR and isinstance(v, dict)
+                and set(v) <= {"state", "done", "size", "version", "error"}
+                and v.get("state") in TRANSFER_STATES
+                and all(isinstance(v.get(n), int) and not isinstance(v.get(n), bool)
+                        and 0 <= v[n] <= _MAX_BYTES for n in ("done", "size"))
+                and all(isinstance(v.get(n, ""), str) and len(v.get(n, "")) <= MAX_STR
+                        for n in ("version", "error"))):
+            raise b.fail("transfer", rule)
+        out[k] = dict(v)
+    return out
 
 
 def _megabytes(b: Body, key: str) -> float | None:
@@ -119,7 +168,8 @@ def read_health(b: Body) -> NodeHealth:
         ProtocolError: a key of the wrong type or out of range: ``fps`` 0 to
             :data:`MAX_FPS`, ``frame_ms_worst`` and the memory keys not negative,
             ``frames_dropped`` an integer from 0, ``renderer``, ``cue``, ``item`` and
-            ``language`` strings of at most 256 characters, ``ready`` true or false, ``bundles`` a map of at most
+            ``language`` strings of at most 256 characters, ``ready`` true or false,
+            ``transfer`` as :attr:`NodeHealth.transfer` says, ``bundles`` a map of at most
             64 entries from a bundle id (1 to 256 characters) to a string of 1 to
             :data:`MAX_BUNDLE_STATE`.
     """
@@ -140,7 +190,7 @@ def read_health(b: Body) -> NodeHealth:
                       _megabytes(b, "gpu_memory_mb"), _megabytes(b, "gpu_free_mb"),
                       b.text("cue", "", nonempty=False), bundles,
                       b.text("item", "", nonempty=False), b.text("language", "", nonempty=False),
-                      b.flag("ready") if "ready" in b.body else False)
+                      b.flag("ready") if "ready" in b.body else False, _read_transfer(b))
 
 
 def _at_least_0(x: Any, hi: float = math.inf) -> float:

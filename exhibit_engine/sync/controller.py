@@ -52,6 +52,7 @@ from .persist import (
     unreadable_reason,
 )
 from .protocol import MAX_FRAME_BYTES, Command, Message, Pong, Reply, decode
+from .distribution import ServerProcess
 
 __all__ = ["ControllerServer", "run_controller", "simulated_wall_clock"]
 
@@ -109,6 +110,9 @@ class ControllerServer:
         #: In-process peers (the console) and listeners of what is published; see
         #: :mod:`._local`. Use :meth:`request` and :meth:`listen`.
         self.local = LocalPort()
+        #: Serves the show's bundles to the nodes (``settings.bundle_dir``; ``None``: no
+        #: bundle folder, nothing served), in a process of its own (:mod:`.distribution`).
+        self.transfer: ServerProcess | None = None
 
     @property
     def state_endpoint(self) -> str:
@@ -154,6 +158,11 @@ class ControllerServer:
                 apply_server(self._pub, curve)
             self.state_port = self._bind(self._router, self.settings.state_port)
             self.publish_port = self._bind(self._pub, self.settings.publish_port)
+            if self.settings.bundle_dir is not None:
+                self.transfer = ServerProcess(
+                    self.settings.show, self.settings.bundle_dir, self.settings.host,
+                    self.settings.transfer_port, curve=curve,
+                    rate_mbps=self.settings.transfer_rate_mbps)
         except SyncError:
             self.close()
             raise
@@ -278,6 +287,9 @@ class ControllerServer:
         """Close both sockets (linger 0), then the ZAP handler, then the context; fail
         the local requests still waiting."""
         self.local.close()
+        if self.transfer is not None:
+            self.transfer.close()
+            self.transfer = None
         for sock in (self._router, self._pub):
             if sock is not None:
                 sock.close(linger=0)
@@ -400,8 +412,14 @@ class ControllerServer:
         """A pong stamped as it leaves; a status reply with the state file's last save."""
         if isinstance(reply, Pong):
             return replace(reply, t2=self._clock())
-        if status and isinstance(reply, Reply) and reply.ok and self.state_save:
-            return replace(reply, data={**reply.data, "state_save": dict(self.state_save)})
+        if status and isinstance(reply, Reply) and reply.ok:
+            extra: dict[str, Any] = {}
+            if self.state_save:
+                extra["state_save"] = dict(self.state_save)
+            if self.transfer is not None:
+                extra["transfer"] = self.transfer.summary()
+            if extra:
+                return replace(reply, data={**reply.data, **extra})
         return reply
 
     def _local(self, req: LocalRequest) -> Message | None:

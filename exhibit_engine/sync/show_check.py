@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..assets.bundle import Bundle
+from ..assets.library import library_path
 from ..config.show import CueConfig, ShowConfig
 from ..errors import ExhibitError
 from ..scenes.registry import check_params
@@ -58,12 +59,15 @@ def show_cues(show: ShowConfig) -> Iterator[tuple[str, CueConfig]]:
         yield "standby", show.standby
 
 
-def check_show(show: ShowConfig, bundle_dir: str | os.PathLike[str]) -> list[ShowProblem]:
+def check_show(show: ShowConfig, bundle_dir: str | os.PathLike[str], *,
+               absent_ok: bool = False) -> list[ShowProblem]:
     """Every problem that would stop one of the show's cues from playing (empty: none).
 
     Args:
         show: the parsed show.
         bundle_dir: the folder holding the show's ``.exb`` files.
+        absent_ok: a bundle whose file is not in the folder is no problem (a node that
+            fetches it from the controller checks it when it arrives).
     """
     where = show.path or "show.toml"
     folder = Path(bundle_dir)
@@ -73,6 +77,8 @@ def check_show(show: ShowConfig, bundle_dir: str | os.PathLike[str]) -> list[Sho
     try:
         for name, cue in show_cues(show):
             bundle = _open(opened, show, cue.bundle, folder)
+            if isinstance(bundle, str) and absent_ok and bundle.endswith(" not found"):
+                continue
             if isinstance(bundle, str):
                 problems.append(ShowProblem(where, name, bundle))
                 continue
@@ -108,7 +114,7 @@ def show_items(show: ShowConfig, bundle_dir: str | os.PathLike[str]) -> frozense
     """
     items: set[str] = set()
     for ref in show.bundles:
-        with Bundle.open(Path(bundle_dir) / ref.file) as b:
+        with Bundle.open(library_path(bundle_dir, ref.id, ref.file)) as b:
             items.update(item.id for item in b.manifest.items)
     return frozenset(items)
 
@@ -122,7 +128,7 @@ def _open(opened: dict[str, Bundle | str], show: ShowConfig, bundle_id: str,
         except ExhibitError as exc:
             opened[bundle_id] = exc.message
             return opened[bundle_id]
-        path = folder / ref.file
+        path = library_path(folder, ref.id, ref.file)
         if not path.is_file():
             opened[bundle_id] = f"bundle file {str(path)!r} not found"
         else:

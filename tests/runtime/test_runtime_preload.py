@@ -240,7 +240,6 @@ transition_time = 2.0
 
 def test_a_preload_asked_for_already_costs_no_stat_per_frame(tmp_path: Path, ice_exb: Path,
                                                             monkeypatch) -> None:
-    from exhibit_engine.runtime import node_app
     from exhibit_engine.runtime.playback import Frame
     from exhibit_engine.show import Timeline
 
@@ -259,8 +258,10 @@ def test_a_preload_asked_for_already_costs_no_stat_per_frame(tmp_path: Path, ice
             super().preload(bundle, scene_id)
 
     stats = []
-    real = node_app._identity
-    monkeypatch.setattr(node_app, "_identity", lambda p: stats.append(p) or real(p))
+    from exhibit_engine.runtime import _scenes
+
+    real = _scenes._identity
+    monkeypatch.setattr(_scenes, "_identity", lambda p: stats.append(p) or real(p))
     r = Holding()
     for i in range(20):
         scenes.preload(r, frame, 5.0 + i / 30)

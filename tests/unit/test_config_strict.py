@@ -187,7 +187,8 @@ def test_an_unknown_key_nothing_like_a_known_one_lists_them(tmp_path: Path) -> N
     with pytest.raises(ConfigError) as err:
         load_venue(path)
     assert str(err.value) == (f"{path}: network.zzz: unknown key (known here: host, "
-                              "hung_after_s, lost_after_s, publish_port, state_port)")
+                              "hung_after_s, lost_after_s, publish_port, state_port, transfer_port, "
+                              "transfer_rate_mbps)")
 
 
 def test_a_misspelt_transition_or_display_binding_is_suggested(tmp_path: Path) -> None:

@@ -164,6 +164,22 @@ function drawing(n) {
   return [cue, shows].filter(Boolean).join(" · ");
 }
 
+// A node's bundles: each id with the version it plays, or how its fetch from the
+// controller stands (a percentage while it arrives; refused/failed with the reason).
+function bundlesCell(n) {
+  const transfer = n.transfer || {};
+  const ids = new Set([...Object.keys(n.bundles || {}), ...Object.keys(transfer)]);
+  return [...ids].sort().map((k) => {
+    const f = transfer[k];
+    if (f && f.state !== "installed") {
+      const part = f.size ? ` ${Math.floor((100 * (f.done || 0)) / f.size)}%` : "";
+      return `${k} ${f.state}${f.state === "fetching" ? part : ""}`;
+    }
+    const v = (n.bundles || {})[k];
+    return `${k} ${typeof v === "object" ? (v.version || v.state || "") : (v || (f && f.version) || "")}`;
+  }).join(", ");
+}
+
 function renderNodes() {
   const body = $("#node-table tbody");
   body.replaceChildren();
@@ -185,7 +201,7 @@ function renderNodes() {
       n.offset_us != null ? Math.round(n.offset_us) : "", n.fps != null ? Number(n.fps).toFixed(1) : "",
       n.frame_ms_worst != null ? Number(n.frame_ms_worst).toFixed(1) : "",
       n.frames_dropped != null ? n.frames_dropped : "",
-      n.bundles ? Object.entries(n.bundles).map(([k, v]) => `${k} ${typeof v === "object" ? (v.version || v.state || "") : v}`).join(", ") : "",
+      bundlesCell(n),
     ];
     cells.forEach((v, i) => {
       const td = document.createElement("td");
@@ -199,6 +215,11 @@ function renderNodes() {
         td.append(badge);
       } else {
         td.textContent = v;
+        if (i === 10) {           // why a bundle was refused or failed, on hover
+          const why = Object.entries(n.transfer || {}).filter(([, f]) => f.error)
+            .map(([k, f]) => `${k}: ${f.error}`);
+          if (why.length) { td.title = why.join("\n"); td.classList.add("warn"); }
+        }
       }
       if ([3, 5, 6, 7, 8, 9].includes(i)) td.className = "num";
       tr.append(td);
