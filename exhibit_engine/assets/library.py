@@ -45,6 +45,7 @@ __all__ = [
     "InstalledBundle",
     "RECORD_FORMAT",
     "compare_versions",
+    "file_sha256",
     "install",
     "installed",
     "library_path",
@@ -376,7 +377,7 @@ def _install(src: Path, library: Path, trust: Sequence[PublicKey], require_signe
                     raise BundleError(str(src), f"version {version} is older than installed "
                                       f"{current} ({target})", where)
                 if order == 0:
-                    on_disk = _file_sha256(target)
+                    on_disk = file_sha256(target)
                     same = record is not None and record.version == version
                     if (same and record is not None and record.sha256 == sha == on_disk
                             and (key_id is None or record.key_id == key_id)):
@@ -401,7 +402,8 @@ def _install(src: Path, library: Path, trust: Sequence[PublicKey], require_signe
             tmp.unlink(missing_ok=True)
 
 
-def _file_sha256(path: Path) -> str | None:
+def file_sha256(path: Path) -> str | None:
+    """SHA-256 of a file, read in 1 MiB chunks (``None``: it cannot be read)."""
     h = hashlib.sha256()
     try:
         with path.open("rb") as f:

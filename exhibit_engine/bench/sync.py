@@ -48,7 +48,7 @@ from ..errors import ConfigError, ProtocolError
 from . import Progress, Report, Target
 from ._sync_proc import FRAME_S, seed_state
 
-__all__ = ["SyncBenchOptions", "run", "state_capacity"]
+__all__ = ["SyncBenchOptions", "run", "state_capacity", "wait_synced"]
 
 _HOST = "127.0.0.1"
 _EVENTS_PER_S = 4.0
@@ -179,6 +179,24 @@ def _ports(proc: subprocess.Popen[str], timeout: float) -> tuple[int, ...]:
     return tuple(int(w) for w in words[1:])
 
 
+def wait_synced(op: Any, n: int, progress: Progress) -> None:
+    """Wait until ``n`` bench nodes report themselves synced (anchor, clock, snapshot).
+
+    Raises:
+        ConfigError: they did not within 30 s and half a second a node.
+    """
+    deadline = time.monotonic() + 30.0 + 0.5 * n
+    ready = 0
+    while ready < n:
+        if time.monotonic() > deadline:
+            raise ConfigError("<bench>", f"only {ready} of {n} nodes synced in time")
+        status = op.command("status")
+        ready = sum(1 for s in status["nodes"] if s["extra"].get("synced")
+                    and s["state"] == "joined")
+        progress("starting nodes", ready, n)
+        time.sleep(0.05)    # the bench's polling cadence
+
+
 def _noop(stage: str, done: float, total: float) -> None:
     """A progress callback that shows nothing."""
 
@@ -213,17 +231,7 @@ def _run(options: SyncBenchOptions, keys: int, work: Path, procs: _Procs,
                          str(work / f"{i}.json")) for i in ids]
     report = Report("sync")
     with client(_HOST, sp, timeout_s=5.0) as op:
-        # Wait until every node reports itself synced (anchor, clock and snapshot).
-        deadline = time.monotonic() + 30.0 + 0.5 * n
-        ready = 0
-        while ready < n:
-            if time.monotonic() > deadline:
-                raise ConfigError("<bench>", f"only {ready} of {n} nodes synced in time")
-            status = op.command("status")
-            ready = sum(1 for s in status["nodes"] if s["extra"].get("synced")
-                        and s["state"] == "joined")
-            progress("starting nodes", ready, n)
-            time.sleep(0.05)
+        wait_synced(op, n, progress)
         settle_end = time.monotonic() + _SETTLE_S
         while time.monotonic() < settle_end:
             progress("settling", _SETTLE_S - (settle_end - time.monotonic()), _SETTLE_S)

@@ -51,7 +51,7 @@ from typing import Any
 
 from ..errors import ConfigError
 from . import MB, Progress, Report, Target
-from .sync import _cpu_s, _p99, _Procs, _ports
+from .sync import _cpu_s, _p99, _Procs, _ports, wait_synced
 
 __all__ = ["TransferBenchOptions", "make_bundle", "run"]
 
@@ -265,16 +265,7 @@ def _run(options: TransferBenchOptions, work: Path, procs: _Procs,
                          "--fetch", str(tp), str(work / f"lib-{i}"), _BUNDLE_ID, str(work))
              for i in ids]
     with OperatorClient(_HOST, sp, timeout_s=5.0) as op:
-        deadline = time.monotonic() + 30.0 + 0.5 * n
-        ready = 0
-        while ready < n:
-            if time.monotonic() > deadline:
-                raise ConfigError("<bench>", f"only {ready} of {n} nodes synced in time")
-            status = op.command("status")
-            ready = sum(1 for s in status["nodes"] if s["extra"].get("synced")
-                        and s["state"] == "joined")
-            progress("starting nodes", ready, n)
-            time.sleep(0.05)
+        wait_synced(op, n, progress)
         time.sleep(_SETTLE_S)
         sent_a, a0, a1 = _window(op, options.seconds, progress, "sync alone")
         time.sleep(0.5)
@@ -347,19 +338,19 @@ def _run(options: TransferBenchOptions, work: Path, procs: _Procs,
     report.add("clock_skew_p99_us_alone", alone["skew"], "us", "clock error p99, no transfer")
     report.add("clock_skew_p99_us", fetching["skew"], "us", "clock error p99, fetching")
     report.add("clock_skew_ratio", ratio(alone["skew"], fetching["skew"]), "x",
-               "fetching / alone")
+               "clock error: fetching / alone")
     report.add("event_delivery_p99_ms_alone", alone["delivery"], "ms",
                "event delivery p99, no transfer")
     report.add("event_delivery_p99_ms", fetching["delivery"], "ms",
                "event delivery p99, fetching")
     report.add("event_delivery_ratio", ratio(alone["delivery"], fetching["delivery"]), "x",
-               "fetching / alone")
+               "event delivery: fetching / alone")
     report.add("events_applied_same_show_time", fetching["same"], "",
                "events on the same show time, fetching")
     report.add("clock_skew_ratio_floor", ratio(alone["skew"], floor["skew"]), "x",
-               "floor: beside a CPU-only load / alone")
+               "floor, clock error: same CPU load / alone")
     report.add("event_delivery_ratio_floor", ratio(alone["delivery"], floor["delivery"]), "x",
-               "floor: beside a CPU-only load / alone")
+               "floor, event delivery: same CPU load / alone")
     report.add("transfer_cpu_pct", move_cpu, "%", "CPU of the transfer's processes")
     report.add("transfer_cpu_s_per_gb", move_cpu / 100.0 / (mb_s / 1000.0) if mb_s else None,
                "s/GB", "CPU seconds per GB fetched")

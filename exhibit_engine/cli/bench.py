@@ -19,7 +19,7 @@ import click
 from ._params import Count, Finite, output_folder, output_path, parse_size
 
 __all__ = ["bench", "bench_bundle", "bench_console", "bench_render", "bench_show", "bench_sync",
-           "bench_wall"]
+           "bench_transfer", "bench_wall"]
 
 
 @contextlib.contextmanager

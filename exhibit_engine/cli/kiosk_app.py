@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -17,7 +18,7 @@ from ..errors import ConfigError
 from ._logging import log_options, start_logging
 from ._params import PORT, output_folder, output_path, parse_size
 
-__all__ = ["app"]
+__all__ = ["FETCH_WAIT_S", "app"]
 
 
 @click.command("app")
@@ -30,8 +31,16 @@ __all__ = ["app"]
               help="This kiosk's id: its [[kiosks]] entry in venue.toml, and its name in "
                    "`exhibit status`.")
 @click.option("--bundle-dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Folder holding the show's .exb bundles (default: bundles/ beside "
-                   "venue.toml).")
+              help="The kiosk's bundle library (default: bundles/ beside venue.toml). A "
+                   "bundle of the show it lacks is fetched from the controller before the "
+                   "kiosk opens; newer versions are fetched meanwhile and shown from the "
+                   "kiosk's next start.")
+@click.option("--no-fetch", is_flag=True,
+              help="Do not fetch bundles from the controller: offer only what the bundle "
+                   "folder holds.")
+@click.option("--transfer-port", type=PORT,
+              help="Controller port to fetch bundles from (default: venue [network] "
+                   "transfer_port, 5572).")
 @click.option("--fullscreen", is_flag=True, help="Full screen at the kiosk's pixels, no "
               "cursor (what a kiosk PC runs).")
 @click.option("--window", "window_size", metavar="WxH", help="A window of this size instead "
@@ -57,7 +66,8 @@ __all__ = ["app"]
               help="Where models and rendered thumbnails are cached (default: "
                    "$EXHIBIT_CACHE_DIR or the user's cache folder).")
 @log_options("kiosk")
-def app(venue: Path, show: Path, kiosk_id: str, bundle_dir: Path | None, fullscreen: bool,
+def app(venue: Path, show: Path, kiosk_id: str, bundle_dir: Path | None, no_fetch: bool,
+        transfer_port: int | None, fullscreen: bool,
         window_size: str | None, headless: bool, script_file: Path | None, out_dir: Path,
         report: Path | None, status_file: Path | None, host: str | None,
         state_port: int | None, key_file: Path | None, cache_dir: Path | None) -> None:
@@ -110,8 +120,15 @@ def app(venue: Path, show: Path, kiosk_id: str, bundle_dir: Path | None, fullscr
 
     trust = [k for p in v.bundles.trusted_keys for k in load_public_keys(p)]
     folder = bundle_dir or Path(v.path).parent / "bundles"
-    catalogue = build_catalogue(s, folder, trust=trust,
-                                require_signed=v.bundles.require_signed)
+    fetcher = None if no_fetch else _fetch_first(v, s, folder, h, transfer_port, curve,
+                                                 kiosk_id)
+    try:
+        catalogue = build_catalogue(s, folder, trust=trust,
+                                    require_signed=v.bundles.require_signed)
+    except BaseException:
+        if fetcher is not None:
+            fetcher.close()
+        raise
     from ..keys.pin import check_pin
     from ..kiosk.app import KioskApp, KioskSetup
     from ..kiosk.link import KioskLink
@@ -134,4 +151,72 @@ def app(venue: Path, show: Path, kiosk_id: str, bundle_dir: Path | None, fullscr
         code = KioskApp(setup).run()
     finally:
         catalogue.close()
+        if fetcher is not None:
+            fetcher.close()
     sys.exit(code)
+
+
+#: How long a kiosk that lacks a bundle waits for the controller's transfer port.
+FETCH_WAIT_S = 60.0
+
+
+def _fetch_first(v: Any, s: Any, folder: Path, host: str, transfer_port: int | None,
+                 curve: Any, kiosk_id: str) -> Any:
+    """Start the kiosk's bundle fetcher; where a bundle of the show is not in ``folder``,
+    wait (with a progress line) until it is fetched and installed. Returns the fetcher,
+    which goes on fetching newer versions while the kiosk runs.
+
+    Raises:
+        ConfigError: a bundle the kiosk lacks was refused, failed, is not offered, or the
+            controller's transfer port did not answer within :data:`FETCH_WAIT_S`.
+    """
+    from ..assets.library import library_path
+    from ..config.roles import resolve_node_transfer_port
+    from ..sync.distribution import FetcherProcess
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(str(folder), f"cannot make the bundle folder "
+                          f"({exc.strerror or exc})", key="--bundle-dir") from None
+    port = resolve_node_transfer_port(v, transfer_port)
+    fetcher = FetcherProcess(s, folder, host, port, curve=curve,
+                             trust_files=v.bundles.trusted_keys,
+                             require_signed=v.bundles.require_signed, who=kiosk_id).start()
+    lacking = [r.id for r in s.bundles if not library_path(folder, r.id, r.file).is_file()]
+    if not lacking:
+        return fetcher
+    deadline = time.monotonic() + FETCH_WAIT_S
+    shown_at = 0.0
+    try:
+        while True:
+            states = fetcher.progress()
+            wanted = {k: states.get(k, {}) for k in lacking}
+            if all(t.get("state") == "installed" for t in wanted.values()):
+                click.echo(f"kiosk: fetched {', '.join(lacking)} from the controller", err=True)
+                return fetcher
+            bad = {k: t for k, t in wanted.items()
+                   if t.get("state") in ("refused", "failed", "missing")}
+            if bad:
+                raise ConfigError(str(folder), "cannot open the kiosk without " + "; ".join(
+                    f"{k} ({t['state']}: {t.get('error', '?')})" for k, t in bad.items()),
+                    key="--bundle-dir")
+            waiting = all(t.get("state", "waiting") == "waiting" for t in wanted.values())
+            if waiting and time.monotonic() > deadline:
+                why = next((t.get("error") for t in wanted.values() if t.get("error")),
+                           "the controller's transfer port does not answer")
+                files = ", ".join(s.bundle(k).file for k in lacking)
+                raise ConfigError(str(folder), f"lacks {files} and cannot fetch them from "
+                                  f"the controller: {why} (--no-fetch: do not try)",
+                                  key="--bundle-dir")
+            if time.monotonic() - shown_at > 1.0:
+                shown_at = time.monotonic()
+                done = sum(t.get("done", 0) for t in wanted.values())
+                size = sum(t.get("size", 0) for t in wanted.values())
+                click.echo(f"kiosk: fetching {', '.join(lacking)} from the controller: "
+                           + (f"{done / size:.0%} of {size / 1e6:,.1f} MB" if size
+                              else "waiting for the controller"), err=True)
+            time.sleep(0.1)     # the fetcher's state, polled while the kiosk waits
+    except BaseException:
+        fetcher.close()
+        raise

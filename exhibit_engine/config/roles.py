@@ -24,7 +24,7 @@ from .show import ShowConfig
 from .venue import DisplayConfig, NetworkConfig, VenueConfig
 
 __all__ = ["ControllerSettings", "NodeSettings", "default_state_file", "is_loopback",
-           "resolve_controller", "resolve_node", "resolve_peer"]
+           "resolve_controller", "resolve_node", "resolve_node_transfer_port", "resolve_peer"]
 
 
 @dataclass(frozen=True)
@@ -205,6 +205,12 @@ def resolve_node(venue: VenueConfig, display_id: str, *, host: str | None = None
         fetch=fetch,
         transfer_port=transfer,
     )
+
+
+def resolve_node_transfer_port(venue: VenueConfig, transfer_port: int | None = None) -> int:
+    """The controller's bundle transfer port for a node or kiosk: the flag, else
+    ``EXHIBIT_TRANSFER_PORT``, else ``[network] transfer_port``."""
+    return _port(transfer_port, "TRANSFER_PORT", venue.network.transfer_port)
 
 
 def is_loopback(host: str) -> bool:

@@ -28,6 +28,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from ..assets.bundle import Bundle, open_verified
+from ..assets.library import library_path
 from ..assets.signing import PublicKey
 from ..config.show import ShowConfig
 from ..errors import BundleError
@@ -169,7 +170,8 @@ def build_catalogue(show: ShowConfig, bundle_dir: Path, *, trust: Sequence[Publi
     bundles: dict[str, Bundle] = {}
     try:
         for ref in show.bundles:
-            bundles[ref.id] = open_verified(Path(bundle_dir) / ref.file, trust, require_signed)
+            bundles[ref.id] = open_verified(library_path(bundle_dir, ref.id, ref.file), trust,
+                                            require_signed)
         groups, fonts = [], {}
         for ref in show.bundles:
             b = bundles[ref.id]

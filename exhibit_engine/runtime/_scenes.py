@@ -86,20 +86,23 @@ class _Scenes:
         return library_path(self.settings.bundle_dir, ref.id, ref.file)
 
     def arrived(self, bundle_id: str) -> None:
-        """A bundle was just installed into the library (fetched from the controller).
+        """A bundle was just installed into the library (fetched from the controller):
+        open and verify it now, as at boot (announced as a load).
 
-        One this node could not use yet (not here, or unusable) is opened and verified
-        now, as at boot, so a node that started without it joins the show at once.
-        One it plays already is left alone: its new version is opened at the next cue
-        change that builds one of its scenes, never mid-cue (:meth:`bundle`).
+        One this node could not use yet (not here, or unusable) plays from the next
+        frame, so a node that started without it joins the show at once. A new version
+        of one it plays only replaces the version that new builds use: the scene on
+        screen stays as it is until its cue ends, and the next cue that uses the bundle
+        (preloaded as usual) plays the new version; never in the middle of a cue.
         """
-        if bundle_id in self.bundles:
+        if bundle_id not in self.bundles:
+            self.absent.discard(bundle_id)
+            self.seen.pop(bundle_id, None)
+            self.broken.pop(bundle_id, None)
+            self.failed = {k: e for k, e in self.failed.items() if k[0] != bundle_id}
+        elif self.unchanged(bundle_id):
             return
-        self.absent.discard(bundle_id)
-        self.seen.pop(bundle_id, None)
-        self.broken.pop(bundle_id, None)
-        self.failed = {k: e for k, e in self.failed.items() if k[0] != bundle_id}
-        with self.announce():       # opened and verified now, as at boot (a load)
+        with self.announce():
             try:
                 self.bundle(bundle_id)
             except BundleError as exc:
@@ -161,7 +164,9 @@ class _Scenes:
         cue) the failures of bundles whose file changed since are forgotten, so the next
         build tries the new file, and versions no longer held are closed.
         """
-        changed = cue != self.cue or local_t < self.local_t
+        # A jump back: more than a clock slew's worth (the show clock is slewed, never
+        # stepped, so a frame may read a few ms less than the one before).
+        changed = cue != self.cue or local_t < self.local_t - 0.5
         self.cue, self.local_t, self.cue_id = cue, local_t, cue_id
         if changed:
             moved = {b for b, _ in self.failed if b in self.seen

@@ -106,13 +106,16 @@ class NodeHealth:
                           bool(self.ready), _clamp_transfer(self.transfer))
 
     def row(self) -> dict[str, Any]:
-        """Its keys for a node's row in the ``status`` reply (unknown memory: ``None``)."""
-        return {"fps": self.fps, "frame_ms_worst": self.frame_ms_worst,
-                "frames_dropped": self.frames_dropped, "renderer": self.renderer,
-                "gpu_memory_mb": self.gpu_memory_mb, "gpu_free_mb": self.gpu_free_mb,
-                "cue": self.cue, "bundles": dict(self.bundles), "item": self.item,
-                "language": self.language, "ready": self.ready,
-                "transfer": {k: dict(v) for k, v in self.transfer.items()}}
+        """Its keys for a node's row in the ``status`` reply (unknown memory: ``None``;
+        ``transfer`` only for a node that fetches)."""
+        row = {"fps": self.fps, "frame_ms_worst": self.frame_ms_worst,
+               "frames_dropped": self.frames_dropped, "renderer": self.renderer,
+               "gpu_memory_mb": self.gpu_memory_mb, "gpu_free_mb": self.gpu_free_mb,
+               "cue": self.cue, "bundles": dict(self.bundles), "item": self.item,
+               "language": self.language, "ready": self.ready}
+        if self.transfer:
+            row["transfer"] = {k: dict(v) for k, v in self.transfer.items()}
+        return row
 
 
 def _clamp_transfer(transfer: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:

@@ -23,7 +23,7 @@ STATUS_BYTES = 60000
 #: The keys of a node's row left out of a trimmed status (``captures`` and ``extra`` stay,
 #: emptied).
 DETAILS = ("bundles", "cue", "gpu_free_mb", "gpu_memory_mb", "item", "language",
-           "renderer")
+           "renderer", "transfer")
 
 
 def packed_size(value: Any) -> int:

@@ -105,13 +105,15 @@ class TransferServer:
         return self
 
     def summary(self) -> dict[str, Any]:
-        """For the controller's ``status``: what is offered and what was sent."""
+        """For the controller's ``status``: what is offered and what was sent (a few KB at
+        most: each bundle's version and size, the first 8 problems)."""
         with self._lock:
             now = self._clock()
+            problems = sorted(self.catalogue.problems.items())
             return {"port": self.port, "rate_mbps": self.rate_mbps,
-                    "bundles": {e.id: {"version": e.version, "size": e.size,
-                                       "sha256": e.sha256} for e in self.catalogue.entries},
-                    "problems": dict(self.catalogue.problems),
+                    "bundles": {e.id: {"version": e.version, "size": e.size}
+                                for e in self.catalogue.entries},
+                    "problems": {k: v[:160] for k, v in problems[:8]},
                     "fetchers": sum(1 for at in self._peers.values() if now - at < 10.0),
                     **self.stats}
 

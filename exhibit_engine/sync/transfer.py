@@ -24,7 +24,6 @@ what they lack. The wire is ``docs/protocol.md`` §11; the pure parts are in
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import shutil
@@ -37,7 +36,7 @@ from typing import Any
 
 import zmq
 
-from ..assets.library import compare_versions, install, installed, library_path
+from ..assets.library import compare_versions, file_sha256, install, installed, library_path
 from ..assets.signing import PublicKey
 from ..config.show import ShowConfig
 from ..errors import BundleError, ProtocolError
@@ -54,17 +53,6 @@ _REPLY_TIMEOUT_S = 5.0
 
 
 # --------------------------------------------------------------------------- fetcher
-
-
-def _file_sha256(path: Path) -> str | None:
-    h = hashlib.sha256()
-    try:
-        with path.open("rb") as f:
-            while chunk := f.read(CHUNK_BYTES):
-                h.update(chunk)
-    except OSError:
-        return None
-    return h.hexdigest()
 
 
 class _Unreachable(Exception):
@@ -251,7 +239,7 @@ class Fetcher:
         ident = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
         cached = self._hashed.get(bundle_id)
         if cached is None or cached[0] != ident:
-            cached = self._hashed[bundle_id] = (ident, _file_sha256(path))
+            cached = self._hashed[bundle_id] = (ident, file_sha256(path))
         return path, cached[1]
 
     def _one(self, sock: zmq.Socket[bytes], bundle_id: str, entry: Entry | None,

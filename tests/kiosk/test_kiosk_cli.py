@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from ..e2e.conftest import Procs
-from .conftest import KIOSK_SHOW, Museum, read_json, write_script
+from .conftest import KIOSK_SHOW, Museum, kiosk_argv, read_json, write_script
 
 pytestmark = [pytest.mark.e2e]
 
@@ -43,7 +43,7 @@ def test_a_missing_bundle_is_named(museum: Museum, tmp_path: Path) -> None:
     empty = tmp_path / "empty"
     empty.mkdir()
     res = _run(*museum.common(), "--kiosk", "kiosk-zh", "--headless", "--bundle-dir",
-               str(empty))
+               str(empty), "--no-fetch")
     _one_line(res, "heritage.exb")
 
 
@@ -74,8 +74,8 @@ def test_full_screen_is_not_headless_and_a_bad_script_is_named(museum: Museum,
     _one_line(res, "bad.toml", "steps[0].tap")
 
 
-def test_a_secure_venue_takes_the_kiosks_curve_key_and_refuses_to_start_without_it(
-        museum: Museum, procs: Procs, tmp_path: Path) -> None:
+def _secure(museum: Museum, tmp_path: Path) -> Path:
+    """Turn CURVE on in the museum's venue, with a controller and a kiosk-zh key."""
     keys = tmp_path / "keys"
     for name in ("controller", "kiosk-zh"):
         subprocess.run([sys.executable, "-m", "exhibit_engine.cli", "keys", "new", name,
@@ -86,6 +86,12 @@ def test_a_secure_venue_takes_the_kiosks_curve_key_and_refuses_to_start_without_
         '[security]\ncurve = true\ncontroller_key = "keys/controller.curve.key"\n'
         'controller_public_key = "keys/controller.curve.pub"\n'
         'kiosks = ["keys/kiosk-zh.curve.pub"]\n\n[[kiosks]]'), 1), encoding="utf-8")
+    return keys
+
+
+def test_a_secure_venue_takes_the_kiosks_curve_key_and_refuses_to_start_without_it(
+        museum: Museum, procs: Procs, tmp_path: Path) -> None:
+    keys = _secure(museum, tmp_path)
     res = _run(*museum.common(), "--kiosk", "kiosk-zh", "--headless", "--bundle-dir",
                str(museum.bundles))
     _one_line(res, "key")
@@ -95,5 +101,27 @@ def test_a_secure_venue_takes_the_kiosks_curve_key_and_refuses_to_start_without_
     kiosk = museum.kiosk("kiosk", "kiosk-zh", script, "--key",
                          str(keys / "kiosk-zh.curve.key"))
     assert kiosk.wait(timeout=120) == 0, procs.log("kiosk")
+    report = read_json(museum.report("kiosk"))
+    assert report is not None and report["final"]["online"]
+
+
+def test_a_kiosk_with_an_empty_folder_fetches_the_show_over_curve_and_opens(
+        museum: Museum, procs: Procs, tmp_path: Path) -> None:
+    """The controller serves the show's bundles to a kiosk key (CURVE, ZAP) as to a node."""
+    from exhibit_engine.assets.library import installed
+
+    keys = _secure(museum, tmp_path)
+    procs.start("controller", "controller", *museum.common(), "--no-state", "--bundle-dir",
+                str(museum.bundles))
+    empty = tmp_path / "kiosk-library"
+    script = write_script(tmp_path / "join.toml", [{"until": "online", "timeout": 60}])
+    argv = kiosk_argv(museum, "kiosk-zh", script, "kiosk")
+    argv[argv.index("--bundle-dir") + 1] = str(empty)
+    kiosk = procs.start("kiosk", *argv, "--key", str(keys / "kiosk-zh.curve.key"))
+    assert kiosk.wait(timeout=180) == 0, procs.log("kiosk")
+    assert "fetched" in procs.log("kiosk")
+    for exb in museum.bundles.glob("*.exb"):
+        rec = installed(empty, exb.stem)
+        assert rec is not None and rec.path.read_bytes() == exb.read_bytes()
     report = read_json(museum.report("kiosk"))
     assert report is not None and report["final"]["online"]

@@ -267,3 +267,54 @@ def test_a_preload_asked_for_already_costs_no_stat_per_frame(tmp_path: Path, ice
         scenes.preload(r, frame, 5.0 + i / 30)
     assert [c[0] for c in r.calls].count("preload") == 1
     assert len(stats) == 1, "the file is looked at once, when the preload is asked for"
+
+
+def test_a_fetched_bundle_is_opened_when_it_arrives_and_an_update_waits_for_its_cue(
+        tmp_path: Path, ice_exb: Path) -> None:
+    """sync/transfer installs a bundle: one the node lacked is opened at once (the node
+    joins the show); a new version of one on screen replaces only what new builds use,
+    so the next cue (preloaded as usual) plays it and the scene on screen stays."""
+    from dataclasses import replace
+
+    import pytest
+
+    from exhibit_engine.assets.library import install
+    from exhibit_engine.errors import BundleError
+    from exhibit_engine.runtime.playback import Frame
+    from exhibit_engine.show import Timeline
+
+    scenes, live = _node_scenes(tmp_path, ice_exb)
+    folder = live.parent
+    live.unlink()
+    fetching = type(scenes)(replace(scenes.settings, fetch=True), scenes.show)
+    with pytest.raises(BundleError, match="being fetched"):
+        fetching.bundle("ice-festival")
+    assert fetching.states() == {"ice-festival": "fetching"} and not fetching.ready()
+    install(ice_exb, folder)                     # what the fetcher does, then tells the node
+    fetching.arrived("ice-festival")
+    assert fetching.ready() and fetching.states() == {"ice-festival": "1.0.0"}
+    first = fetching.bundles["ice-festival"]
+    fetching.current = ("ice-festival", "castle-night")        # on screen
+    # A new version arrives mid-cue: installed over the old file, then announced.
+    newer = tmp_path / "newer.exb"
+    newer.write_bytes(ice_exb.read_bytes())
+    import zipfile
+
+    with zipfile.ZipFile(newer) as zf:
+        doc = zf.read("manifest.json").decode().replace('"version": "1.0.0"',
+                                                         '"version": "1.1.0"', 1)
+        items = [(i, zf.read(i.filename)) for i in zf.infolist()]
+    with zipfile.ZipFile(newer, "w") as zf:
+        for info, data in items:
+            zf.writestr(info, doc.encode() if info.filename == "manifest.json" else data)
+    install(newer, folder)
+    fetching.arrived("ice-festival")
+    assert fetching.states() == {"ice-festival": "1.1.0"}
+    assert fetching.current == ("ice-festival", "castle-night"), "the scene on screen stays"
+    assert any(b is first for b, _ in fetching.retired), "its version stays open meanwhile"
+    frame = Frame("main", Timeline(tuple(fetching.show.cues), loop=True), 1.0)
+    r = Recorder()
+    fetching.preload(r, frame, 5.0)
+    assert r.calls[1:] == [("preload", fetching.bundles["ice-festival"], "lantern-walk")]
+    assert fetching.bundles["ice-festival"].manifest.version == "1.1.0"
+    fetching.close()
