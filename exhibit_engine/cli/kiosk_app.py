@@ -174,11 +174,6 @@ def _fetch_first(v: Any, s: Any, folder: Path, host: str, transfer_port: int | N
     from ..config.roles import resolve_node_transfer_port
     from ..sync.distribution import FetcherProcess
 
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ConfigError(str(folder), f"cannot make the bundle folder "
-                          f"({exc.strerror or exc})", key="--bundle-dir") from None
     port = resolve_node_transfer_port(v, transfer_port)
     fetcher = FetcherProcess(s, folder, host, port, curve=curve,
                              trust_files=v.bundles.trusted_keys,

@@ -102,13 +102,11 @@ def node(venue: Path, show: Path, display_id: str, bundle_dir: Path | None, no_f
     # Every cue it may be asked to play can be built: one line per problem, before the
     # wall goes live (a misspelt scene would otherwise stop the node at that cue).
     library = Path(settings.bundle_dir)
-    if settings.fetch:
-        try:
-            library.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise ConfigError(str(library), f"cannot make the bundle folder "
-                              f"({exc.strerror or exc})", key="--bundle-dir") from None
-    checked_show(v, s, show, library, absent_ok=settings.fetch)
+    # A fetching node may start with no folder at all: the fetcher makes it when the first
+    # bundle arrives (made here, an empty folder beside a controller's venue.toml would
+    # read to that controller as a bundle folder lacking every bundle).
+    if not (settings.fetch and not library.exists()):
+        checked_show(v, s, show, library, absent_ok=settings.fetch)
     from ..runtime.node_app import RESTART, run_node
 
     start_logging()
