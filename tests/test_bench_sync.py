@@ -7,6 +7,7 @@ The full run is for people and the benchmark job:
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,9 @@ from exhibit_engine.sync.protocol import MAX_STATE_KEYS
 
 FIELDS = ("clock_skew_p99_us", "clock_skew_max_us", "event_delivery_p99_ms",
           "events_applied_same_show_time", "late_frame_applies", "late_join_ms",
-          "snapshot_complete", "state_keys", "hung_node_detect_ms", "controller_cpu_pct")
+          "snapshot_complete", "state_keys", "hung_node_detect_ms", "controller_cpu_pct",
+          "clock_skew_floor_p99_us", "clock_skew_ratio", "event_delivery_floor_p99_ms",
+          "event_delivery_ratio")
 
 
 @pytest.mark.parametrize("opts, match", [
@@ -65,3 +68,13 @@ def test_three_nodes_two_seconds_report_every_field(tmp_path: Path) -> None:
     assert 0 < doc["late_join_ms"] < 10_000
     assert 0 < doc["hung_node_detect_ms"] < 15_000
     assert 0 <= doc["controller_cpu_pct"] < 200
+    # The floors were measured on the same nodes, and the ratios are the engine's over them.
+    assert 0 < doc["clock_skew_floor_p99_us"] < 50_000
+    assert 0 < doc["event_delivery_floor_p99_ms"] < 1_000
+    assert doc["event_delivery_ratio"] == pytest.approx(
+        doc["event_delivery_p99_ms"] / doc["event_delivery_floor_p99_ms"], rel=0.01)
+    assert doc["clock_skew_ratio"] == pytest.approx(
+        doc["clock_skew_p99_us"] / doc["clock_skew_floor_p99_us"], rel=0.01)
+    # The absolute targets apply only with a core per node.
+    roomy = (os.cpu_count() or 1) >= 3
+    assert doc["targets"]["event_delivery_p99_ms"]["applies"] is roomy

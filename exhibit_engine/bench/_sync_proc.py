@@ -27,6 +27,8 @@ from typing import Any
 
 import msgpack
 
+from ._sync_floor import FloorClient, floor_doc
+
 __all__ = ["FRAME_S", "seed_state", "state_digest"]
 
 #: The node's frame period (a 60 Hz projector).
@@ -132,7 +134,8 @@ class _Fetching:
 
 
 def _node(node_id: str, host: str, state_port: int, publish_port: int, keys: int,
-          out: Path, until_synced: bool, fetch: _Fetching | None = None) -> int:
+          out: Path, until_synced: bool, fetch: _Fetching | None = None,
+          floor: tuple[int, int, Path] | None = None) -> int:
     from ..sync.node import NodeLink
     from ..sync.node_core import NodeCore
     from ..sync.protocol import Event, Message
@@ -169,6 +172,8 @@ def _node(node_id: str, host: str, state_port: int, publish_port: int, keys: int
     frames = 0
     next_sample = started
     next_frame = started
+    floor_client: FloorClient | None = None
+    next_floor_look = started
     try:
         while not stop:
             link.poll()
@@ -194,6 +199,10 @@ def _node(node_id: str, host: str, state_port: int, publish_port: int, keys: int
                                                  "snapshot": snapshot_ok})
                 if fetch is not None:
                     fetch.frame(now)
+                if floor is not None and floor_client is None and now >= next_floor_look:
+                    next_floor_look = now + 0.1
+                    if floor[2].exists():   # the bench's floor window begins
+                        floor_client = FloorClient(host, floor[0], floor[1])
                 if now >= next_sample:
                     next_sample = now + _SAMPLE_S
                     # Truth is 0 (one CLOCK_MONOTONIC): the estimate's offset is its error,
@@ -214,13 +223,16 @@ def _node(node_id: str, host: str, state_port: int, publish_port: int, keys: int
         link.close()
         if fetch is not None:
             fetch.close()
+        if floor_client is not None:
+            floor_client.close()
     doc = {"id": node_id, "started": started, "synced_at": synced_at,
            "late_join_ms": None if synced_at is None else (synced_at - started) * 1e3,
            "snapshot_ok": snapshot_ok, "snapshot_count": snapshot_count, "frames": frames,
            "clock_error_us": errors_us,
            "received": {str(k): v for k, v in core.received.items()},
            "applied": {str(k): v for k, v in applied.items()},
-           "fetch": fetch.doc() if fetch is not None else None}
+           "fetch": fetch.doc() if fetch is not None else None,
+           "floor": floor_doc(floor_client)}
     tmp = out.with_suffix(".tmp")
     tmp.write_text(json.dumps(doc), encoding="utf-8")
     tmp.replace(out)
@@ -241,8 +253,12 @@ def main(argv: list[str]) -> int:
             i = argv.index("--fetch")
             fetch = _Fetching(argv[2], int(argv[i + 1]), Path(argv[i + 2]), argv[i + 3],
                               Path(argv[i + 4]), argv[1])
+        floor = None
+        if "--floor" in argv:       # --floor PUB_PORT ROUTER_PORT GO_FILE
+            i = argv.index("--floor")
+            floor = (int(argv[i + 1]), int(argv[i + 2]), Path(argv[i + 3]))
         return _node(argv[1], argv[2], int(argv[3]), int(argv[4]), int(argv[5]),
-                     Path(argv[6]), "--until-synced" in argv[7:], fetch)
+                     Path(argv[6]), "--until-synced" in argv[7:], fetch, floor)
     print("usage: _sync_proc controller|node ...", file=sys.stderr)
     return 2
 
