@@ -27,7 +27,7 @@ from typing import Any
 
 import msgpack
 
-from ._sync_floor import FloorClient, floor_doc
+from ..sync.floor import FloorClient, floor_doc
 
 __all__ = ["FRAME_S", "seed_state", "state_digest"]
 

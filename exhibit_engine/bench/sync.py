@@ -24,7 +24,7 @@ loop (see :mod:`._sync_proc`). All processes share CLOCK_MONOTONIC, so the truth
   (status asked back to back, no sleeping between asks).
 - ``controller_cpu_pct``: the controller's user+system CPU over the event window.
 - The floors, measured in the same run on the same node processes after the event window
-  (:mod:`._sync_floor`): ``event_delivery_floor_p99_ms``, the same events at the same
+  (:mod:`exhibit_engine.sync.floor`): ``event_delivery_floor_p99_ms``, the same events at the same
   rate through a bare pyzmq PUB in a process of its own to a bare SUB in each node;
   ``clock_skew_floor_p99_us``, a bare NTP-style estimate in each node (probes every
   0.125 s to a bare echoing ROUTER, the offset of the shortest round trip of the last 8,
@@ -52,7 +52,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError, ProtocolError
+from ..errors import ConfigError, ProtocolError, SyncError
 from . import Progress, Report, Target
 from ._sync_proc import FRAME_S, seed_state
 
@@ -205,41 +205,6 @@ def wait_synced(op: Any, n: int, progress: Progress) -> None:
         time.sleep(0.05)    # the bench's polling cadence
 
 
-class _FloorServer:
-    """The floors' bare PUB and echoing ROUTER, in a process of their own
-    (:mod:`._sync_floor`), driven over its stdin."""
-
-    def __init__(self, work: Path) -> None:
-        import zmq
-
-        self.go = work / "floor.go"
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "exhibit_engine.bench._sync_floor", "serve", _HOST],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        assert self.proc.stdout is not None
-        words = self.proc.stdout.readline().split()
-        if words[:1] != ["ready"]:
-            self.proc.kill()
-            raise ConfigError("<bench>", "the floor's bare server did not start")
-        self.pub_port, self.router_port = int(words[1]), int(words[2])
-        self._ctx: Any = zmq.Context()
-        self._dealer = self._ctx.socket(zmq.DEALER)
-        self._dealer.setsockopt(zmq.LINGER, 0)
-        self._dealer.connect(f"tcp://{_HOST}:{self.router_port}")
-
-    def send(self, seq: int) -> None:
-        """Ask the bare server to publish event ``seq`` (one hop, as a command)."""
-        import msgpack
-
-        self._dealer.send(msgpack.packb(["send", seq]))
-
-    def close(self) -> None:
-        """Stop it (its stdin closes) and the bench's socket."""
-        self._dealer.close(linger=0)
-        self._ctx.term()
-        self.proc.communicate(timeout=30)
-
-
 def _noop(stage: str, done: float, total: float) -> None:
     """A progress callback that shows nothing."""
 
@@ -269,7 +234,12 @@ def _run(options: SyncBenchOptions, keys: int, work: Path, procs: _Procs,
     n = options.nodes
     ctl = procs.start("controller", "controller", _HOST, str(keys), stdout=subprocess.PIPE)
     sp, pp = _ports(ctl, 30.0)[:2]
-    floor = _FloorServer(work)
+    from ..sync.floor import FloorServer
+
+    try:
+        floor = FloorServer(_HOST, work / "floor.go")
+    except SyncError as exc:
+        raise ConfigError("<bench>", str(exc)) from None
     procs.all.append(floor.proc)    # ended with the rest whatever happens
     ids = [f"n{i:03d}" for i in range(n)]
     nodes = [procs.start(i, "node", i, _HOST, str(sp), str(pp), str(keys),

@@ -1,4 +1,5 @@
-"""The floors of ``exhibit bench sync``: the same job done with bare pyzmq, no engine.
+"""The floors of ``exhibit bench sync``: the same job done with bare pyzmq, no engine
+(here because ``sync`` is the one package that speaks ZeroMQ).
 
 - **Fan-out floor**: a bare ``PUB`` in a process of its own (as the controller is) sends
   the same events at the same rate; each node process receives them on a bare ``SUB`` in
@@ -8,13 +9,13 @@
   the shortest round trip among its last :data:`BEST_OF` (best of N, no filtering, no
   slewing). All processes share CLOCK_MONOTONIC, so the estimate is its error.
 
-The server: ``python -m exhibit_engine.bench._sync_floor serve HOST`` prints ``ready PUB
+The server: ``python -m exhibit_engine.sync.floor serve HOST`` prints ``ready PUB
 ROUTER`` and serves until its stdin closes: on its ROUTER a probe (a msgpack float) goes
 back with the server's time, and ``["send", SEQ]`` publishes one event. The bench sends
 those from a bare DEALER and times each from before it sends: one hop to the server and
 the fan-out, as an operator's command to the controller and its event.
 :class:`FloorClient` is the nodes' side (a thread started by :mod:`._sync_proc` when the
-bench's go file appears).
+bench's go file appears); :class:`FloorServer` starts the server and drives it.
 """
 
 from __future__ import annotations
@@ -22,11 +23,12 @@ from __future__ import annotations
 import sys
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import msgpack
 
-__all__ = ["BEST_OF", "FloorClient", "PROBE_S", "floor_doc", "main"]
+__all__ = ["BEST_OF", "FloorClient", "FloorServer", "PROBE_S", "floor_doc", "main"]
 
 #: Probes a node keeps, and picks the shortest round trip of.
 BEST_OF = 8
@@ -100,6 +102,48 @@ class FloorClient:
             ctx.term()
 
 
+class FloorServer:
+    """The floor's bare PUB and echoing ROUTER in a process of their own, and the bench's
+    bare DEALER that asks it to publish (one hop, as an operator's command).
+
+    Raises:
+        SyncError: the server did not start.
+    """
+
+    def __init__(self, host: str, go: Path) -> None:
+        import subprocess
+
+        import zmq
+
+        from ..errors import SyncError
+
+        self.go = go
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "exhibit_engine.sync.floor", "serve", host],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        assert self.proc.stdout is not None
+        words = self.proc.stdout.readline().split()
+        if words[:1] != ["ready"]:
+            self.proc.kill()
+            self.proc.wait()
+            raise SyncError("the floor's bare server did not start")
+        self.pub_port, self.router_port = int(words[1]), int(words[2])
+        self._ctx: Any = zmq.Context()
+        self._dealer = self._ctx.socket(zmq.DEALER)
+        self._dealer.setsockopt(zmq.LINGER, 0)
+        self._dealer.connect(f"tcp://{host}:{self.router_port}")
+
+    def send(self, seq: int) -> None:
+        """Ask the bare server to publish event ``seq``."""
+        self._dealer.send(msgpack.packb(["send", seq]))
+
+    def close(self) -> None:
+        """Stop the server (its stdin closes) and the bench's socket."""
+        self._dealer.close(linger=0)
+        self._ctx.term()
+        self.proc.communicate(timeout=30)
+
+
 def _serve(host: str) -> int:
     import zmq
 
@@ -137,7 +181,7 @@ def _serve(host: str) -> int:
 def main(argv: list[str]) -> int:
     if argv[:1] == ["serve"] and len(argv) == 2:
         return _serve(argv[1])
-    print("usage: _sync_floor serve HOST", file=sys.stderr)
+    print("usage: python -m exhibit_engine.sync.floor serve HOST", file=sys.stderr)
     return 2
 
 
