@@ -7,6 +7,7 @@ venue has ``[security]``, the script. A problem is one ``exhibit: error:`` line.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 from pathlib import Path
@@ -120,39 +121,31 @@ def app(venue: Path, show: Path, kiosk_id: str, bundle_dir: Path | None, no_fetc
 
     trust = [k for p in v.bundles.trusted_keys for k in load_public_keys(p)]
     folder = bundle_dir or Path(v.path).parent / "bundles"
-    fetcher = None if no_fetch else _fetch_first(v, s, folder, h, transfer_port, curve,
-                                                 kiosk_id)
-    try:
+    with contextlib.ExitStack() as owned:     # closed in reverse, however it ends
+        if not no_fetch:    # it fetches newer versions for as long as the kiosk runs
+            owned.callback(_fetch_first(v, s, folder, h, transfer_port, curve, kiosk_id).close)
         catalogue = build_catalogue(s, folder, trust=trust,
                                     require_signed=v.bundles.require_signed)
-    except BaseException:
-        if fetcher is not None:
-            fetcher.close()
-        raise
-    from ..keys.pin import check_pin
-    from ..kiosk.app import KioskApp, KioskSetup
-    from ..kiosk.link import KioskLink
-    from ..runtime.cache import default_cache_dir
+        owned.callback(catalogue.close)
+        from ..keys.pin import check_pin
+        from ..kiosk.app import KioskApp, KioskSetup
+        from ..kiosk.link import KioskLink
+        from ..runtime.cache import default_cache_dir
 
-    pin = cfg.pin
-    start_logging()
-    setup = KioskSetup(
-        kiosk_id=kiosk_id, catalogue=catalogue, show_title=dict(s.title),
-        languages=languages, language=cfg.language, idle_after=idle_after,
-        idle_warning_s=cfg.idle_warning_s, wall_language=cfg.wall_language,
-        check_pin=(lambda p: check_pin(pin, p)) if pin else None,
-        min_target_px=cfg.min_target_px, body_px=cfg.text_px(), screen=cfg.pixels,
-        size=cfg.pixels if fullscreen else size,
-        link=KioskLink(h, port, kiosk_id, curve=curve), controller=f"{h}:{port}",
-        window=not headless, fullscreen=fullscreen,
-        cache_dir=cache_dir or default_cache_dir(), script=script, out_dir=out_dir,
-        report=report, status_file=status_file, started=started)
-    try:
+        pin = cfg.pin
+        start_logging()
+        setup = KioskSetup(
+            kiosk_id=kiosk_id, catalogue=catalogue, show_title=dict(s.title),
+            languages=languages, language=cfg.language, idle_after=idle_after,
+            idle_warning_s=cfg.idle_warning_s, wall_language=cfg.wall_language,
+            check_pin=(lambda p: check_pin(pin, p)) if pin else None,
+            min_target_px=cfg.min_target_px, body_px=cfg.text_px(), screen=cfg.pixels,
+            size=cfg.pixels if fullscreen else size,
+            link=KioskLink(h, port, kiosk_id, curve=curve), controller=f"{h}:{port}",
+            window=not headless, fullscreen=fullscreen,
+            cache_dir=cache_dir or default_cache_dir(), script=script, out_dir=out_dir,
+            report=report, status_file=status_file, started=started)
         code = KioskApp(setup).run()
-    finally:
-        catalogue.close()
-        if fetcher is not None:
-            fetcher.close()
     sys.exit(code)
 
 
@@ -183,12 +176,14 @@ def _fetch_first(v: Any, s: Any, folder: Path, host: str, transfer_port: int | N
         return fetcher
     deadline = time.monotonic() + FETCH_WAIT_S
     shown_at = 0.0
-    try:
+    with contextlib.ExitStack() as on_error:
+        on_error.callback(fetcher.close)
         while True:
             states = fetcher.progress()
             wanted = {k: states.get(k, {}) for k in lacking}
             if all(t.get("state") == "installed" for t in wanted.values()):
                 click.echo(f"kiosk: fetched {', '.join(lacking)} from the controller", err=True)
+                on_error.pop_all()          # it is the caller's now
                 return fetcher
             bad = {k: t for k, t in wanted.items()
                    if t.get("state") in ("refused", "failed", "missing")}
@@ -212,6 +207,3 @@ def _fetch_first(v: Any, s: Any, folder: Path, host: str, transfer_port: int | N
                            + (f"{done / size:.0%} of {size / 1e6:,.1f} MB" if size
                               else "waiting for the controller"), err=True)
             time.sleep(0.1)     # the fetcher's state, polled while the kiosk waits
-    except BaseException:
-        fetcher.close()
-        raise

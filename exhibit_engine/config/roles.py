@@ -186,7 +186,7 @@ def resolve_node(venue: VenueConfig, display_id: str, *, host: str | None = None
     state = _port(state_port, "STATE_PORT", venue.network.state_port)
     publish = _port(publish_port, "PUBLISH_PORT", venue.network.publish_port)
     _distinct(state, publish)
-    transfer = _port(transfer_port, "TRANSFER_PORT", venue.network.transfer_port)
+    transfer = resolve_node_transfer_port(venue, transfer_port)
     _distinct_transfer(state, publish, transfer)
     return NodeSettings(
         venue=venue,

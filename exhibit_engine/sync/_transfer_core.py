@@ -35,7 +35,7 @@ from ..config.show import ShowConfig
 from ..errors import ExhibitError, ProtocolError
 
 __all__ = ["CHUNK_BYTES", "Catalogue", "Download", "Entry", "FETCH_ROLES", "MAX_CHUNKS",
-           "MAX_ENTRIES", "MAX_HEADER_BYTES", "TRANSFER_NICE", "TRANSFER_VERSION",
+           "MAX_ENTRIES", "MAX_HEADER_BYTES", "SETTLED_STATES", "TRANSFER_NICE", "TRANSFER_VERSION",
            "TokenBucket", "WINDOW", "bucket_for", "decode_reply", "decode_request", "encode",
            "hash_file"]
 
@@ -45,6 +45,8 @@ FETCH_ROLES = ("projector", "kiosk")
 #: clock probes and the render loop always come first on a busy CPU, and never wait for
 #: a transfer thread to hand back the GIL.
 TRANSFER_NICE = 19
+#: The states in which a bundle's fetch rests until the catalogue changes.
+SETTLED_STATES = frozenset({"installed", "refused", "failed", "missing"})
 #: The version of the transfer messages (``v`` in every map).
 TRANSFER_VERSION = 1
 #: Bytes per chunk (the last chunk of a file is shorter).

@@ -36,6 +36,7 @@ from typing import IO, Any
 from ..config.show import BundleRef, ShowConfig
 from ..errors import SyncError
 from .auth import ClientCurve, ServerCurve
+from ._transfer_core import SETTLED_STATES
 from .transfer import TRANSFER_NICE
 
 __all__ = ["FetcherProcess", "ServerProcess", "main"]
@@ -211,12 +212,11 @@ class FetcherProcess:
             return out
 
     def wait_settled(self, timeout: float) -> bool:
-        final = {"installed", "refused", "failed", "missing"}
         with self._lock:
             start = self.rounds
             return self._lock.wait_for(
                 lambda: self.rounds > start and all(
-                    p.get("state") in final for p in self._progress.values()), timeout)
+                    p.get("state") in SETTLED_STATES for p in self._progress.values()), timeout)
 
     def close(self) -> None:
         if self._child is not None:

@@ -11,8 +11,8 @@ what they lack. The wire is ``docs/protocol.md`` §11; the pure parts are in
   at once leaves the sync traffic its share of the network. With ``[security] curve`` on
   it is a CURVE server with its own ZAP handler: only allow-listed projector and kiosk
   keys may fetch.
-- :class:`Fetcher` (in a node's transfer process, :mod:`.distribution`): asks for the catalogue every
-  :attr:`Fetcher.poll_s` seconds; for each show bundle that its library lacks, or holds in
+- :class:`Fetcher` (in a node's transfer process, :mod:`.distribution`): asks for the
+  catalogue every :attr:`Fetcher.poll_s` seconds; for each show bundle that its library lacks, or holds in
   another version, it fetches the chunks into ``LIBRARY/.fetch/<id>-<sha>.part`` with
   :data:`WINDOW` requests in flight (credit-based flow control, as the ZeroMQ guide's
   file transfer), verifies each chunk's SHA-256 as it arrives (a bad one is asked for
@@ -40,8 +40,8 @@ from ..assets.library import compare_versions, file_sha256, install, installed, 
 from ..assets.signing import PublicKey
 from ..config.show import ShowConfig
 from ..errors import BundleError, ProtocolError
-from ._transfer_core import (CHUNK_BYTES, FETCH_ROLES, MAX_HEADER_BYTES, TRANSFER_NICE,
-                             WINDOW, Download, Entry, decode_reply, encode)
+from ._transfer_core import (CHUNK_BYTES, FETCH_ROLES, MAX_HEADER_BYTES, SETTLED_STATES,
+                             TRANSFER_NICE, WINDOW, Download, Entry, decode_reply, encode)
 from ._transfer_server import TransferServer
 from .auth import ClientCurve, HandshakeWatch, apply_client
 
@@ -126,12 +126,11 @@ class Fetcher:
     def wait_settled(self, timeout: float) -> bool:
         """Until a whole round found every bundle installed, refused, failed or missing
         (for tests and the bench); returns whether it did in time."""
-        final = {"installed", "refused", "failed", "missing"}
         start = self.rounds
         with self._lock:
             return self._lock.wait_for(
                 lambda: self.rounds > start and all(
-                    p["state"] in final for p in self._progress.values()), timeout)
+                    p["state"] in SETTLED_STATES for p in self._progress.values()), timeout)
 
     # ------------------------------------------------------------------ thread
 
