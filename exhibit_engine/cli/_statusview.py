@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-__all__ = ["bundles_cell", "print_status", "summary_line", "transfer_lines"]
+__all__ = ["bundles_cell", "pair_line", "print_status", "summary_line", "transfer_lines"]
 
 
 def print_status(st: dict[str, Any], as_json: bool = False) -> None:
@@ -38,6 +38,9 @@ def print_status(st: dict[str, Any], as_json: bool = False) -> None:
     click.echo(head)
     if st.get("insecure"):
         click.echo(f"INSECURE: {st['insecure']}")
+    pair = st.get("pair") or {}
+    if pair:
+        click.echo(pair_line(pair))
     saving = st.get("state_save") or {}
     if saving and not saving.get("ok", True):
         click.echo(f"STATE NOT SAVED since {saving.get('since')}: {saving.get('path')}: "
@@ -98,6 +101,26 @@ def print_status(st: dict[str, Any], as_json: bool = False) -> None:
                 click.echo(f"{n['id']}: {n['extra'][key]}")
     if st.get("omitted"):
         click.echo(f"({st['omitted']} more not shown)")
+
+
+def pair_line(pair: dict[str, Any]) -> str:
+    """One line on a controller pair: which one serves, since when and why, and the
+    partner (``PARTNER LOST`` when it is silent)."""
+    peer = pair.get("peer") or {}
+    line = f"pair: this is the {pair.get('role')}, {str(pair.get('state', '?')).upper()}"
+    history = pair.get("history") or []
+    last = history[-1] if history else None
+    if last is not None and last.get("to") == pair.get("state"):
+        line += f" for {last.get('ago_s', 0):.0f} s ({last.get('reason')})"
+    line += f", term {pair.get('term')}; partner {pair.get('partner')} "
+    if peer.get("alive"):
+        line += str(peer.get("state") or "?")
+    else:
+        line += f"PARTNER LOST ({peer.get('silent_s', 0):.1f} s silent)"
+    takeovers = [h for h in history if h.get("to") == "active" and h.get("from") == "passive"]
+    if takeovers:
+        line += f"; {len(takeovers)} takeover(s) by this one"
+    return line
 
 
 def bundles_cell(node: dict[str, Any]) -> str:

@@ -89,6 +89,7 @@ def app(venue: Path, show: Path, kiosk_id: str, bundle_dir: Path | None, no_fetc
     """
     started = time.monotonic()
     from ..config import load_show, load_venue, resolve_peer
+    from ..config.roles import resolve_backup
     from ..kiosk.script import load_script
 
     if fullscreen and (headless or window_size):
@@ -141,7 +142,9 @@ def app(venue: Path, show: Path, kiosk_id: str, bundle_dir: Path | None, no_fetc
             check_pin=(lambda p: check_pin(pin, p)) if pin else None,
             min_target_px=cfg.min_target_px, body_px=cfg.text_px(), screen=cfg.pixels,
             size=cfg.pixels if fullscreen else size,
-            link=KioskLink(h, port, kiosk_id, curve=curve), controller=f"{h}:{port}",
+            link=KioskLink(h, port, kiosk_id, curve=curve,
+                           backup=resolve_backup(v, host, state_port)),
+            controller=f"{h}:{port}",
             window=not headless, fullscreen=fullscreen,
             cache_dir=cache_dir or default_cache_dir(), script=script, out_dir=out_dir,
             report=report, status_file=status_file, started=started)

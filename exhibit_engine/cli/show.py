@@ -86,12 +86,18 @@ def _venue_show(venue: Path, show: Path | None) -> tuple[Any, Any]:
 @click.option("--transfer-port", type=PORT,
               help="Port the nodes fetch the show's bundles from (default: venue [network] "
                    "transfer_port, 5572). The bundles are served from --bundle-dir.")
+@click.option("--backup", is_flag=True,
+              help="Run the backup controller of the venue's pair ([network.backup]): it "
+                   "holds a replica of the show and takes over when the primary is gone "
+                   "and a node, kiosk or operator asks it to. Without it, a venue with a "
+                   "backup runs the primary.")
 @http_option
 @log_options("controller")
 def controller(venue: Path, show: Path, host: str | None, state_port: int | None,
                publish_port: int | None, state_file: Path | None, no_state: bool,
                fresh: bool, bundle_dir: Path | None, insecure: bool, sim_time: str | None,
-               key_file: Path | None, transfer_port: int | None, http: str | None) -> None:
+               key_file: Path | None, transfer_port: int | None, backup: bool,
+               http: str | None) -> None:
     """Run the show controller: the clock and the truth every node follows.
 
     Publishes the show-time anchor in heartbeats, answers clock probes, keeps the list
@@ -103,6 +109,13 @@ def controller(venue: Path, show: Path, host: str | None, state_port: int | None
     file resumes the show where it was, as if it had run on meanwhile. One controller at a
     time uses a state file. One that exists but cannot be read is never overwritten: the
     controller refuses to start unless given --fresh.
+
+    A venue with a [network.backup] runs two: `exhibit controller` on the primary PC and
+    `exhibit controller --backup` on the backup PC (with the same controller key where
+    curve is on). The backup keeps a replica of the show; when the primary dies it takes
+    over within about a second, on the same show time, and every node, kiosk and `exhibit
+    ctl` moves to it by itself. It does not hand the show back: stop the backup when the
+    primary is running again, and the primary takes over.
     """
     from datetime import datetime
 
@@ -126,7 +139,7 @@ def controller(venue: Path, show: Path, host: str | None, state_port: int | None
                                   persist=not no_state,
                                   key=str(key_file) if key_file else None,
                                   bundle_dir=str(folder) if folder.is_dir() else None,
-                                  transfer_port=transfer_port)
+                                  transfer_port=transfer_port, backup=backup)
     open_bind = not v.security.curve and not is_loopback(settings.host)
     if open_bind and not insecure:
         raise ConfigError(v.path or str(venue), f"the controller would listen on "
@@ -144,6 +157,12 @@ def controller(venue: Path, show: Path, host: str | None, state_port: int | None
         saved = (f"; state file {settings.state_file}" if settings.state_file else "") + console.start(server)
         click.echo(f"controller: show {s.id!r} on {server.state_endpoint} (state) and "
                    f"{server.publish_endpoint} (publish){saved}; Ctrl-C stops", err=True)
+        if server.pair is not None:
+            click.echo(f"controller: the {server.pair.star.role} of a pair with "
+                       f"{server.pair.partner} (pair link on port "
+                       f"{settings.pair.peer_port}); the "
+                       f"{'backup' if server.pair.star.role == 'primary' else 'primary'} "
+                       "takes over if this one is lost", err=True)
         if server.transfer is not None:
             offered = server.transfer.summary().get("bundles", {})
             click.echo(f"controller: serving {len(offered)} of {len(s.bundles)} bundles "
@@ -226,7 +245,10 @@ def _endpoint(venue: Path | None, host: str | None, state_port: int | None,
         raise ConfigError("<flags>", "a CURVE key (--key or EXHIBIT_KEY) needs the "
                           "controller's public key: give --venue VENUE.toml or --server-key "
                           "PATH (its controller_public_key file)", key="--key")
-    return {"host": h, "state_port": port, "timeout_s": timeout_s, "curve": curve}
+    from ..config.roles import resolve_backup
+
+    return {"host": h, "state_port": port, "timeout_s": timeout_s, "curve": curve,
+            "backup": resolve_backup(v, host, state_port)}
 
 
 def _http_endpoint(url: str | None, token_file: Path | None, timeout_s: float,
@@ -274,12 +296,13 @@ def _client(kind: str, endpoint: dict[str, Any], **extra: Any) -> Iterator[Any]:
 
         client: Any = KioskClient(endpoint["host"], endpoint["state_port"],
                                   timeout_s=endpoint["timeout_s"], curve=endpoint["curve"],
-                                  **extra)
+                                  backup=endpoint.get("backup"), **extra)
     else:
         from ..sync.operator import OperatorClient
 
         client = OperatorClient(endpoint["host"], endpoint["state_port"],
-                                timeout_s=endpoint["timeout_s"], curve=endpoint["curve"])
+                                timeout_s=endpoint["timeout_s"], curve=endpoint["curve"],
+                                backup=endpoint.get("backup"))
     try:
         yield client
     finally:

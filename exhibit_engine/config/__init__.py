@@ -9,7 +9,9 @@ This package parses, and that is all: it reads no key file (``[security]`` names
 :mod:`exhibit_engine.keys` loads them) and imports nothing above it.
 
 - :mod:`._toml`: the TOML reader and the field-by-field table reader.
-- :mod:`.venue`: wall, displays, warps, network, bundle policy -> :class:`VenueConfig`.
+- :mod:`.venue`: wall, displays, warps, bundle policy -> :class:`VenueConfig`.
+- :mod:`.network`: ``[network]``, a backup controller's ``[network.backup]`` ->
+  :class:`NetworkConfig`.
 - :mod:`.security`: ``[security]`` -> :class:`SecurityConfig` (key file paths).
 - :mod:`.console`: ``[console]`` -> :class:`ConsoleConfig` (HTTP, OSC, token hashes).
 - :mod:`.kiosk`: ``[[kiosks]]`` -> :class:`KioskConfig` (screen, language, idle warning,
@@ -23,6 +25,7 @@ The names below are the package's API: import them from ``exhibit_engine.config`
 
 from .console import ConsoleConfig, ConsoleToken
 from .kiosk import KioskConfig
+from .network import ControllerEndpoint, NetworkConfig
 from .roles import (
     ControllerSettings,
     NodeSettings,
@@ -49,7 +52,6 @@ from .venue import (
     CornerPin,
     DisplayConfig,
     MeshWarp,
-    NetworkConfig,
     VenueConfig,
     WallConfig,
     load_venue,
@@ -61,6 +63,7 @@ __all__ = [
     "BundleRef",
     "ConsoleConfig",
     "ConsoleToken",
+    "ControllerEndpoint",
     "ControllerSettings",
     "CornerPin",
     "CueConfig",

@@ -21,10 +21,30 @@ from typing import Any
 
 from ..errors import ConfigError
 from .show import ShowConfig
-from .venue import DisplayConfig, NetworkConfig, VenueConfig
+from .network import ControllerEndpoint, NetworkConfig
+from .venue import DisplayConfig, VenueConfig
 
-__all__ = ["ControllerSettings", "NodeSettings", "default_state_file", "is_loopback",
-           "resolve_controller", "resolve_node", "resolve_node_transfer_port", "resolve_peer"]
+__all__ = ["ControllerSettings", "NodeSettings", "PairSettings", "default_state_file",
+           "is_loopback", "resolve_backup", "resolve_controller", "resolve_node",
+           "resolve_node_transfer_port", "resolve_peer"]
+
+
+@dataclass(frozen=True)
+class PairSettings:
+    """A controller's place in a primary/backup pair (``[network.backup]``).
+
+    Attributes:
+        role: ``"primary"`` or ``"backup"``.
+        peer_port: the port this controller's pair link listens on (its own host).
+        partner: the other controller's endpoint (its ``peer_port`` is where this one
+            connects).
+        peer_lost_after_s: silence from the partner after which it counts as gone.
+    """
+
+    role: str
+    peer_port: int
+    partner: ControllerEndpoint
+    peer_lost_after_s: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -46,6 +66,8 @@ class ControllerSettings:
     #: The bundle transfer port (0: a free one) and rate limit (Mbit/s, 0: none).
     transfer_port: int = 5572
     transfer_rate_mbps: float = 400.0
+    #: Its place in a primary/backup pair (``None``: a single controller).
+    pair: PairSettings | None = None
 
 
 @dataclass(frozen=True)
@@ -71,6 +93,10 @@ class NodeSettings:
     fetch: bool = False
     #: The controller's bundle transfer port.
     transfer_port: int = 5572
+    #: The backup controller, which the node fails over to (``None``: none).
+    backup: ControllerEndpoint | None = None
+    #: Silence from its controller after which the node tries the other one.
+    failover_after_s: float = 1.0
 
 
 def default_state_file(venue_path: str, show_id: str) -> str:
@@ -115,7 +141,8 @@ def resolve_controller(venue: VenueConfig, show: ShowConfig, *, host: str | None
                        publish_port: int | None = None, state_file: str | None = None,
                        persist: bool = True, key: str | None = None,
                        bundle_dir: str | None = None,
-                       transfer_port: int | None = None) -> ControllerSettings:
+                       transfer_port: int | None = None,
+                       backup: bool = False) -> ControllerSettings:
     """Resolve the controller's settings: flags, then environment, then venue file.
 
     The state file is ``state_file``, else ``EXHIBIT_STATE_FILE``, else
@@ -124,25 +151,44 @@ def resolve_controller(venue: VenueConfig, show: ShowConfig, *, host: str | None
     controller_key`` (used only when ``curve`` is on). The bundles it serves are in
     ``bundle_dir`` (``None``: it serves none), on ``transfer_port``, else
     ``EXHIBIT_TRANSFER_PORT``, else ``[network] transfer_port``.
+
+    Where the venue has a ``[network.backup]``, the controller is one of a pair:
+    ``backup=True`` runs the backup (its addresses are the backup table's, and its
+    default state file is ``controller-<show id>-backup.json``), else the primary.
+
+    Raises:
+        ConfigError: a flag or variable breaks a rule, or ``backup`` is asked for where
+            the venue names no backup.
     """
-    state = _port(state_port, "STATE_PORT", venue.network.state_port)
-    publish = _port(publish_port, "PUBLISH_PORT", venue.network.publish_port)
+    net = venue.network
+    if backup and net.backup is None:
+        raise ConfigError(venue.path or "venue.toml", "--backup needs a backup controller: "
+                          "add a [network.backup] table with its host", key="network.backup")
+    own = net.backup if backup and net.backup is not None else net.primary
+    state = _port(state_port, "STATE_PORT", own.state_port)
+    publish = _port(publish_port, "PUBLISH_PORT", own.publish_port)
     _distinct(state, publish)
-    transfer = _port(transfer_port, "TRANSFER_PORT", venue.network.transfer_port)
+    transfer = _port(transfer_port, "TRANSFER_PORT", own.transfer_port)
     _distinct_transfer(state, publish, transfer)
+    pair = None
+    if net.backup is not None:
+        pair = PairSettings("backup" if backup else "primary", own.peer_port,
+                            net.primary if backup else net.backup, net.peer_lost_after_s)
+    show_id = f"{show.id}-backup" if backup else show.id
     return ControllerSettings(
         venue=venue,
         show=show,
-        host=_pick(host, "HOST", venue.network.host),
+        host=_pick(host, "HOST", own.host),
         state_port=state,
         publish_port=publish,
         state_file=_pick(state_file, "STATE_FILE",
-                         default_state_file(venue.path or "venue.toml", show.id))
+                         default_state_file(venue.path or "venue.toml", show_id))
         if persist else None,
         key_file=_pick(key, "KEY", venue.security.controller_key or None),
         bundle_dir=bundle_dir,
         transfer_port=transfer,
         transfer_rate_mbps=venue.network.transfer_rate_mbps,
+        pair=pair,
     )
 
 
@@ -163,6 +209,17 @@ def resolve_peer(venue: VenueConfig | None, *, host: str | None = None,
     return (_pick(host, "HOST", net.host),
             _port(state_port, "STATE_PORT", net.state_port),
             _pick(key, "KEY", None))
+
+
+def resolve_backup(venue: VenueConfig | None, host: str | None = None,
+                   state_port: int | None = None) -> tuple[str, int] | None:
+    """The backup controller's ``(host, state_port)`` an operator or kiosk fails over to:
+    the venue's ``[network.backup]``, unless the primary's address was given by flag (a
+    peer told where to go goes there only)."""
+    if venue is None or venue.network.backup is None or host is not None \
+            or state_port is not None:
+        return None
+    return venue.network.backup.host, venue.network.backup.state_port
 
 
 def resolve_node(venue: VenueConfig, display_id: str, *, host: str | None = None,
@@ -204,6 +261,8 @@ def resolve_node(venue: VenueConfig, display_id: str, *, host: str | None = None
         key_file=_pick(key, "KEY", None),
         fetch=fetch,
         transfer_port=transfer,
+        backup=venue.network.backup,
+        failover_after_s=venue.network.failover_after_s,
     )
 
 

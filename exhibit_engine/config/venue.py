@@ -22,6 +22,7 @@ from ..errors import ConfigError
 from ._toml import REQUIRED, Fields, nearest, read_toml
 from .console import ConsoleConfig, parse_console
 from .kiosk import KioskConfig, parse_kiosks
+from .network import NetworkConfig, parse_network
 from .security import SecurityConfig, parse_security
 
 __all__ = [
@@ -29,7 +30,6 @@ __all__ = [
     "CornerPin",
     "DisplayConfig",
     "MeshWarp",
-    "NetworkConfig",
     "VenueConfig",
     "WALL_SHAPES",
     "WallConfig",
@@ -139,34 +139,6 @@ class DisplayConfig:
     blend_exponent: float = 2.0
     black_level: float = 0.0
     warp: CornerPin | MeshWarp | None = None
-
-
-@dataclass(frozen=True)
-class NetworkConfig:
-    """Where the controller listens.
-
-    Attributes:
-        host: address the controller binds and peers connect to.
-        state_port: the controller's ROUTER port (join, clock probes, commands, status).
-        publish_port: the controller's PUB port (heartbeats, state updates, events).
-        lost_after_s: a projector whose status beats (every 0.1 s) stop for this long is
-            reported ``"lost"``.
-        hung_after_s: a projector whose render loop has not run for this long (its
-            beats still coming) is reported ``"hung"``, unless it announced a scene load.
-        transfer_port: the controller's bundle transfer port (nodes fetch the show's
-            bundles there; ``sync/transfer.py``).
-        transfer_rate_mbps: the most the controller sends to all fetching nodes together,
-            in megabits per second (0: no limit), so that a room of nodes fetching at once
-            leaves the network to the sync traffic.
-    """
-
-    host: str = "127.0.0.1"
-    state_port: int = 5570
-    publish_port: int = 5571
-    lost_after_s: float = 0.35
-    hung_after_s: float = 2.0
-    transfer_port: int = 5572
-    transfer_rate_mbps: float = 400.0
 
 
 @dataclass(frozen=True)
@@ -395,27 +367,7 @@ def load_venue(path: str | os.PathLike[str]) -> VenueConfig:
     top = Fields(name, data, "").only(*_VENUE_TABLES)
     venue = Fields(name, data.get("venue", {}), "venue").only("id", "name")
     wall = _wall(name, Fields(name, top.get("wall", REQUIRED), "wall"))
-    net_t = Fields(name, data.get("network", {}), "network").only(
-        "host", "state_port", "publish_port", "lost_after_s", "hung_after_s",
-        "transfer_port", "transfer_rate_mbps")
-    network = NetworkConfig(
-        host=net_t.str("host", "127.0.0.1"),
-        state_port=net_t.port("state_port", 5570),
-        publish_port=net_t.port("publish_port", 5571),
-        lost_after_s=net_t.num("lost_after_s", 0.35, minimum=0.15),
-        hung_after_s=net_t.num("hung_after_s", 2.0, minimum=0.5),
-        transfer_port=net_t.port("transfer_port", 5572),
-        transfer_rate_mbps=net_t.num("transfer_rate_mbps", 400.0, minimum=0.0,
-                                     maximum=100_000.0),
-    )
-    if network.lost_after_s > 60.0 or network.hung_after_s > 600.0:
-        raise ConfigError(name, "lost_after_s must be at most 60 and hung_after_s at most 600",
-                          key="network")
-    if network.state_port == network.publish_port:
-        raise ConfigError(name, "state_port and publish_port must differ", key="network")
-    if network.transfer_port in (network.state_port, network.publish_port):
-        raise ConfigError(name, "transfer_port must differ from state_port and publish_port",
-                          key="network")
+    network = parse_network(name, data.get("network", {}))
 
     displays = []
     seen: set[str] = set()

@@ -134,6 +134,9 @@ class KioskLink:
         timeout_s: how long one request waits for its answer.
         clock: the clock of :attr:`offline_since`, :attr:`status_at` and the tickets'
             times (seconds, like :func:`time.monotonic`).
+        backup: the backup controller's ``(host, state_port)`` (``[network.backup]``):
+            the link fails over to it as :class:`~exhibit_engine.sync.operator
+            .OperatorClient` does.
 
     Raises:
         ValueError: a bad ``kiosk_id``, ``poll_s`` or ``timeout_s``.
@@ -145,12 +148,13 @@ class KioskLink:
     def __init__(self, host: str, state_port: int, kiosk_id: str, *,
                  curve: ClientCurve | None = None, poll_s: float = 0.5,
                  timeout_s: float = 1.0, clock: Callable[[], float] = time.monotonic,
-                 ) -> None:
+                 backup: tuple[str, int] | None = None) -> None:
         if not 0 < len(kiosk_id) <= 256:
             raise ValueError("kiosk_id must be 1 to 256 characters")
         if not poll_s > 0 or not timeout_s > 0:
             raise ValueError("poll_s and timeout_s must be greater than 0")
         self.host, self.state_port, self.kiosk_id = host, state_port, kiosk_id
+        self.backup = backup
         self.poll_s, self.timeout_s = poll_s, timeout_s
         self.grace_s = GRACE_S
         self._curve = curve
@@ -317,7 +321,7 @@ class KioskLink:
         kept as the reason it is offline)."""
         try:
             return KioskClient(self.host, self.state_port, self.kiosk_id, self.timeout_s,
-                               curve=self._curve)
+                               curve=self._curve, backup=self.backup)
         except SyncError as exc:
             if str(exc) != self._refusal:
                 log.error("kiosk link %s: %s", self.kiosk_id, exc)

@@ -60,6 +60,8 @@ class NodeRun:
     captures: list[str] = field(default_factory=list)
     capture_errors: list[str] = field(default_factory=list)
     error: str | None = None
+    controller: str | None = None       # the controller it talked to last (a pair: either)
+    failovers: int = 0                  # moves to the other controller of the pair
     restarting: Any = field(default=None, repr=False)   # the load announced at a restart
 
     def to_json(self) -> str:
@@ -189,8 +191,11 @@ def run_node(settings: NodeSettings, show: ShowConfig) -> int:
             trust_files=settings.venue.bundles.trusted_keys,
             require_signed=settings.venue.bundles.require_signed, who=disp.id).start()
     extra: dict[str, Any] = {}              # what the node adds to its status reports
+    backup = settings.backup
     link = NodeLink(disp.id, settings.host, settings.state_port, settings.publish_port,
-                    curve=curve)
+                    curve=curve, failover_after_s=settings.failover_after_s,
+                    backup=None if backup is None else (backup.host, backup.state_port,
+                                                        backup.publish_port))
     scenes.announce = link.loading
     renderer = Renderer(size, window=windowed, title=f"Exhibit Engine - {disp.id}",
                         origin=settings.window_origin)
@@ -244,6 +249,9 @@ def run_node(settings: NodeSettings, show: ShowConfig) -> int:
                         run.captures.append(str(tag))
                         extra.pop("capture_error", None)
             play_frame(renderer, scenes, frame, t, extra)
+            if backup is not None:          # which controller of the pair it follows
+                extra["controller"] = link.controller.removeprefix("tcp://")
+                extra["failovers"] = link.failovers
             run.frames += 1
             run.show_time = t
             link.report(frames=run.frames, show_time=t, captures=list(run.captures),
@@ -264,6 +272,8 @@ def run_node(settings: NodeSettings, show: ShowConfig) -> int:
         raise
     finally:
         run.offset_us, run.rtt_us = link.offset_us, link.rtt_us
+        run.controller = link.controller.removeprefix("tcp://")
+        run.failovers = link.failovers
         link.close()
         if scenes.fetcher is not None:
             scenes.fetcher.close()

@@ -449,9 +449,12 @@ class ShowControl:
             self._switch("main", now, eff, position, rate, events)
             return
         self.waiting = False
+        before, announced = self._main_position(eff), self._firing and self._firing.reached
         self._set_anchor(now, eff, position, rate)
         if jump and self._firing is not None:
-            events.extend(self._cue_event(cs, eff) for cs in self._firing.reset(position))
+            # A forward move onto a start already announced (ticks lead) is not told twice.
+            events.extend(self._cue_event(cs, eff) for cs in self._firing.reset(position)
+                          if not (announced is not None and before < cs.at <= announced))
 
     def _enter_schedule(self, now: float, eff: float, wall_eff: datetime,
                         events: list | None = None, initial: bool = False) -> None:
@@ -515,6 +518,7 @@ class ShowControl:
             "version": _SNAPSHOT_VERSION,
             "show": self.show.id,
             "wall_time": self._wall.isoformat(),
+            "controller_time": base,   # absolute: a pair's backup adopts it, a restart not
             "program": self.program,
             "since": self._since - base,
             "anchor": rel(self.anchor),
@@ -535,15 +539,10 @@ class ShowControl:
     @classmethod
     def from_dict(cls, show: ShowConfig, data: Mapping[str, Any], now: float,
                   wall_time: datetime, **kwargs: Any) -> ShowControl:
-        """Restore a :meth:`to_dict` snapshot (same as ``ShowControl(..., restored=data)``).
-
-        A playing show continues by the wall time elapsed since the snapshot; if an opening
-        or closing lies in between, the schedule wins (catch-up as after a reboot), keeping
-        only a latched blackout or panic.
-
-        Raises:
-            ControlError: the snapshot is malformed or belongs to another show.
-        """
+        """Restore a :meth:`to_dict` snapshot (same as ``ShowControl(..., restored=data)``):
+        a playing show continues by the wall time elapsed since; if an opening or closing
+        lies in between, the schedule wins (catch-up as after a reboot), keeping only a
+        latched blackout or panic. Raises ControlError: malformed, or another show's."""
         return cls(show, now, wall_time, restored=data, **kwargs)
 
     def _restore(self, data: Mapping[str, Any], now: float, wall: datetime) -> bool:

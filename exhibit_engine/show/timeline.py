@@ -192,16 +192,25 @@ class Timeline:
             raise ValueError("show time must be finite")
         if t < 0:
             return CueState(0, self.cues[0], 0.0)
-        loop_n = 0
+        loop_n, t_show = 0, t
         if t >= self.duration:
             if not self.loop:
                 last = len(self.cues) - 1
                 return CueState(last, self.cues[last], self.cues[last].duration, ended=True)
             loop_n = int(t // self.duration)
-            t -= loop_n * self.duration
-        i = min(bisect.bisect_right(self._starts, t) - 1, len(self.cues) - 1)
+            # The same sums as cue_start's: a cue's start is inside its own cue, never the
+            # last instant of the one before (float division may round either way).
+            loop_n += (loop_n + 1) * self.duration <= t_show
+            loop_n -= loop_n > 0 and loop_n * self.duration > t_show
+            t = t_show - loop_n * self.duration
+        base = loop_n * self.duration
+        i = min(max(bisect.bisect_right(self._starts, t) - 1, 0), len(self.cues) - 1)
+        while i + 1 < len(self.cues) and base + self._starts[i + 1] <= t_show:
+            i += 1
+        while i > 0 and base + self._starts[i] > t_show:
+            i -= 1
         cue = self.cues[i]
-        local = t - self._starts[i]
+        local = max(0.0, t_show - (base + self._starts[i]))
         has_previous = i > 0 or (self.loop and loop_n > 0)
         if cue.transition != "cut" and cue.transition_time > 0 and local < cue.transition_time \
                 and has_previous:

@@ -14,6 +14,9 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import replace
+from typing import Any
+
+import msgpack
 
 from .protocol import Reply
 
@@ -47,6 +50,28 @@ class RecentRequests:
         self._seen.move_to_end((node_id, request_id))
         while len(self._seen) > self.size:
             self._seen.popitem(last=False)
+
+    def recent(self, limit: int = 256, max_bytes: int = 4096) -> list[list[Any]]:
+        """The newest ``limit`` entries as plain lists ``[node id, request id, at, ok,
+        data, error]`` (for a pair's replica), leaving out replies over ``max_bytes``."""
+        out: list[list[Any]] = []
+        for (node_id, request_id), (at, reply) in reversed(self._seen.items()):
+            if len(out) >= limit:
+                break
+            row = [node_id, request_id, at, reply.ok, dict(reply.data), reply.error]
+            if len(msgpack.packb(row, use_bin_type=True)) <= max_bytes:
+                out.append(row)
+        return out[::-1]
+
+    def load(self, rows: list[Any]) -> None:
+        """Remember the entries of :meth:`recent` (another controller's), oldest first;
+        malformed rows are skipped."""
+        for row in rows:
+            if (isinstance(row, list) and len(row) == 6 and isinstance(row[0], str)
+                    and isinstance(row[1], str) and isinstance(row[2], (int, float))
+                    and isinstance(row[4], dict) and isinstance(row[5], str)):
+                self.remember(row[0], row[1], Reply(bool(row[3]), row[4], error=row[5]),
+                              float(row[2]))
 
     def _forget(self, now: float) -> None:
         while self._seen:

@@ -117,6 +117,11 @@ class ShowSession:
         self.control = ctl
         return ctl
 
+    def set_wall(self, now: float, wall_time: datetime) -> None:
+        """The wall clock reads ``wall_time`` at controller time ``now`` (a tick does this
+        too; a takeover, whose controller clock moved onto the partner's, does it first)."""
+        self._wall_ref = (now, wall_time)
+
     def wall_time_at(self, now: float) -> datetime:
         """The wall clock at controller time ``now``: the last one the driver passed,
         run on by the controller clock (UTC arithmetic, so a DST change is no jump).

@@ -31,7 +31,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import zmq
@@ -42,17 +42,14 @@ from ._local import LocalPort, LocalRequest
 from .auth import ServerCurve, ZapHandler, apply_server, server_curve, split_user_id
 from .commands import ROLE_COMMANDS
 from .controller_core import Actions, ControllerCore
-from .persist import (
-    SAVE_EVERY_S,
-    StateLock,
-    load_session,
-    move_aside,
-    remove_stale_temps,
-    save_session,
-    unreadable_reason,
-)
-from .protocol import MAX_FRAME_BYTES, Command, Message, Pong, Reply, decode
+from ._core_replica import saved_from_replica
+from ._pair import ACTIVE, Transition
 from .distribution import ServerProcess
+from .pair import PairLink
+from ._wallclock import real_wall_clock as _real_wall_clock
+from ._wallclock import simulated_wall_clock
+from .persist import SAVE_EVERY_S, StateLock, claim_state_file, load_session, save_session
+from .protocol import MAX_FRAME_BYTES, Command, Hello, Message, Pong, Reply, decode
 
 __all__ = ["ControllerServer", "run_controller", "simulated_wall_clock"]
 
@@ -90,7 +87,7 @@ class ControllerServer:
         #: The last save's outcome, for ``status`` (``None`` before the first / without
         #: a state file): ``ok``, ``path``, then ``saved_at`` or ``error`` and ``since``.
         self.state_save: dict[str, Any] | None = None
-        self._clock = clock
+        self._base_clock = clock
         self._lost_after_s = lost_after_s
         self._ctx: zmq.Context[zmq.Socket[bytes]] | None = None
         self._router: zmq.Socket[bytes] | None = None
@@ -113,6 +110,20 @@ class ControllerServer:
         #: Serves the show's bundles to the nodes (``settings.bundle_dir``; ``None``: no
         #: bundle folder, nothing served), in a process of its own (:mod:`.distribution`).
         self.transfer: ServerProcess | None = None
+        #: The link to the other controller of a pair (``settings.pair``; ``None``: a
+        #: single controller). See :mod:`.pair`.
+        self.pair: PairLink | None = None
+
+    def _clock(self) -> float:
+        """The controller clock: this PC's, moved onto the partner's timeline by a
+        takeover (:meth:`.pair.PairLink.take_over_clock`)."""
+        return self._base_clock() + (self.pair.offset if self.pair is not None else 0.0)
+
+    @property
+    def serving(self) -> bool:
+        """Whether this controller serves its peers now (always, unless it is the
+        passive one of a pair, or still deciding)."""
+        return self.pair is None or self.pair.active
 
     @property
     def state_endpoint(self) -> str:
@@ -141,12 +152,18 @@ class ControllerServer:
             return
         curve = server_curve(self.settings.venue.security, self.settings.key_file)
         if self.settings.state_file:
-            self._claim_state_file(self.settings.state_file)
+            self._lock = claim_state_file(self.settings.state_file, self._fresh,
+                                          _real_wall_clock().isoformat(timespec="seconds"),
+                                          _real_wall_clock().strftime("%Y%m%dT%H%M%S"))
         self._ctx = ctx = zmq.Context()
         try:
             if curve is not None:
-                # Before any socket binds: no handshake may ever happen without it.
-                self._zap = ZapHandler(ctx, dict(curve.roles))
+                # Before any socket binds: no handshake may ever happen without it. The
+                # pair link admits the controller key itself (both PCs of a pair hold it).
+                roles = dict(curve.roles)
+                if self.settings.pair is not None:
+                    roles[curve.public] = "controller"
+                self._zap = ZapHandler(ctx, roles)
                 self._curve = curve
             self._router = _socket(ctx, zmq.ROUTER)
             # zmq drops (and disconnects) a peer that sends an over-long frame before
@@ -163,6 +180,9 @@ class ControllerServer:
                     self.settings.show, self.settings.bundle_dir, self.settings.host,
                     self.settings.transfer_port, curve=curve,
                     rate_mbps=self.settings.transfer_rate_mbps)
+            if self.settings.pair is not None:
+                self.pair = PairLink(ctx, self.settings.pair, self.settings.host,
+                                     self._base_clock, curve)
         except SyncError:
             self.close()
             raise
@@ -189,8 +209,10 @@ class ControllerServer:
             log.info("resumed the saved show at %.3f s (rate %g), state seq %d, event "
                      "seq %d", self.core.show_time(now), self.core.anchor.rate,
                      self.core.seq, saved.event_seq)
-        log.info("controller %s: state %s, publish %s", self.core.session,
-                 self.state_endpoint, self.publish_endpoint)
+        log.info("controller %s: state %s, publish %s%s", self.core.session,
+                 self.state_endpoint, self.publish_endpoint,
+                 "" if self.pair is None else f"; the {self.pair.star.role} of a pair with "
+                 f"{self.pair.partner}")
 
     def serve(self, stop_event: threading.Event | None = None) -> None:
         """Bind if needed, then answer and publish until ``stop_event`` is set.
@@ -206,12 +228,17 @@ class ControllerServer:
         poller = zmq.Poller()
         poller.register(router, zmq.POLLIN)
         poller.register(self.local.fd, zmq.POLLIN)     # the console's requests wake it too
+        for sock in self.pair.sockets if self.pair is not None else ():
+            poller.register(sock, zmq.POLLIN)
         try:
             while not stop.is_set():
-                self._publish(core.tick(self._clock(), self._wall()))
+                if self.serving:
+                    self._publish(core.tick(self._clock(), self._wall()))
                 # Wake for the next beat, and at least every 0.1 s to notice ``stop``.
                 # (One poller for the whole loop, rounded up so a wait under 1 ms sleeps.)
                 wait = min(core.seconds_to_next_tick(self._clock()), 0.1)
+                if self.pair is not None:
+                    wait = min(wait, self._pair_turn(core))
                 ready = dict(poller.poll(math.ceil(wait * 1000)))
                 if router in ready:
                     self._drain(core, router)
@@ -248,11 +275,17 @@ class ControllerServer:
         if core is None or not path:
             return False
         now = self._clock()
-        if not force and core.save_mark == self._saved_mark and now < self._next_save:
+        replica = None if self.serving or self.pair is None else self.pair.replica
+        if not self.serving and replica is None:
+            return False        # a passive without a replica keeps the file it has
+        mark = core.save_mark if replica is None else tuple((replica.get("mark") or [])[1:])
+        if not force and mark == self._saved_mark and now < self._next_save:
             return False
         try:
             save_session(path, core.saved(now, self._wall().timestamp(),
-                                          self.settings.show.id))
+                                          self.settings.show.id) if replica is None else
+                         saved_from_replica(replica, self.pair.partner_now(),
+                                            self._wall().timestamp(), self.settings.show.id))
         except (OSError, ValueError) as exc:
             if not self._save_failed:
                 log.warning("cannot save the controller state to %s: %s", path, exc)
@@ -266,7 +299,7 @@ class ControllerServer:
         self._save_failed = False
         self.state_save = {"ok": True, "path": str(path), "saved_at": self._stamp()}
         with self._saved:
-            self._saved_mark, self._next_save = core.save_mark, now + SAVE_EVERY_S
+            self._saved_mark, self._next_save = mark, now + SAVE_EVERY_S
             self._saved.notify_all()
         return True
 
@@ -297,6 +330,9 @@ class ControllerServer:
         if self._zap is not None:
             self._zap.stop()
             self._zap = None
+        if self.pair is not None:
+            self.pair.close()
+            self.pair = None
         if self._ctx is not None:
             self._ctx.term()
             self._ctx = None
@@ -305,49 +341,6 @@ class ControllerServer:
             self._lock = None
 
     # ------------------------------------------------------------------ internals
-
-    def _claim_state_file(self, path: str) -> None:
-        """Lock the state file, refuse (or with ``fresh`` move aside) an unreadable one,
-        and remove crashed saves' temporary files."""
-        lock = StateLock(path)
-        try:
-            lock.acquire(_real_wall_clock().isoformat(timespec="seconds"))
-        except BlockingIOError as exc:
-            raise SyncError(f"controller state file {path} is in use by another controller "
-                            f"({exc}); stop that one, or give this one another "
-                            f"--state-file") from None
-        except NotImplementedError as exc:
-            raise SyncError(f"controller state file {path}: {exc}; run with --no-state "
-                            f"on this system") from None
-        except OSError as exc:
-            # A folder that cannot be written: saves fail too and show in status; the
-            # show itself still runs.
-            log.warning("cannot lock the controller state file %s (%s: %s); running "
-                        "without the lock", path, lock.path, _why(exc))
-            lock = None
-        try:
-            reason = unreadable_reason(path)
-            if reason is not None:
-                if not self._fresh:
-                    raise SyncError(f"controller state file {path} cannot be read ({reason}); "
-                                    "it was left as it is: fix it, or start with --fresh to "
-                                    "move it aside and start a fresh show")
-                try:
-                    aside = move_aside(path, _real_wall_clock().strftime("%Y%m%dT%H%M%S"))
-                except OSError as exc:
-                    raise SyncError(f"controller state file {path} cannot be read ({reason}) "
-                                    f"nor moved aside ({_why(exc)}); move it away by "
-                                    "hand") from None
-                log.warning("controller state file %s cannot be read (%s); moved it to %s "
-                            "and starting a fresh show", path, reason, aside)
-            if lock is not None:
-                for tmp in remove_stale_temps(path):
-                    log.info("removed %s, left by a save that never finished", tmp)
-        except Exception:       # release the lock, then let the error through
-            if lock is not None:
-                lock.release()
-            raise
-        self._lock = lock
 
     def _stamp(self) -> str:
         return self._wall().isoformat(timespec="seconds")
@@ -394,6 +387,8 @@ class ControllerServer:
                 self._warn(exc)
                 self._reply(router, peer, core.note_malformed(peer, exc))
                 continue
+            if not self.serving and not self._pair_serves(router, peer, message, role):
+                continue
             actions = core.handle(peer, message, now, role, key)
             # Broadcasts first: an event reaches the nodes before the sender hears "ok".
             self._publish(actions)
@@ -418,6 +413,8 @@ class ControllerServer:
                 extra["state_save"] = dict(self.state_save)
             if self.transfer is not None:
                 extra["transfer"] = self.transfer.summary()
+            if self.pair is not None:
+                extra["pair"] = self.pair.summary()
             if extra:
                 return replace(reply, data={**reply.data, **extra})
         return reply
@@ -427,6 +424,9 @@ class ControllerServer:
         core = self.core
         if core is None:
             return None
+        if not self.serving and not self._pair_serves(None, req.routing_id, req.message,
+                                                      req.role):
+            return self._passive_reply(req.message)
         actions = core.handle(req.routing_id, req.message, self._clock(), req.role,
                               f"local:{req.peer}")
         self._publish(actions)
@@ -434,12 +434,79 @@ class ControllerServer:
         return self._stamped(actions.replies[0], status) if actions.replies else None
 
     def _publish(self, actions: Actions) -> None:
-        if self._pub is not None:
+        if self.pair is not None and actions.publish and self.core is not None:
+            # The partner holds every change before any node can see it.
+            self.pair.replicate(self.core.replica_mark, self._replica)
+        if self._pub is not None and self.serving:
             for message in actions.publish:
                 frames = _encode(message)
                 if frames is not None:
                     _send(self._pub, frames)
                     self.local.published(message)
+
+    # ------------------------------------------------------------------ the pair
+
+    def _pair_turn(self, core: ControllerCore) -> float:
+        """Beat, read the partner, act on a change of state, replicate; returns how long
+        the loop may wait before the next beat."""
+        assert self.pair is not None
+        for change in self.pair.drain():
+            self._pair_changed(core, change)
+        self.pair.tick(core.replica_mark)
+        self.pair.replicate(core.replica_mark, self._replica)
+        return self.pair.seconds_to_next_beat()
+
+    def _replica(self) -> dict[str, Any]:
+        assert self.core is not None
+        return self.core.replica(self._clock())
+
+    def _pair_serves(self, router: zmq.Socket[bytes] | None, peer: Any, message: Message,
+                     role: str | None) -> bool:
+        """A passive (or undecided) controller got a message: a client's hello or
+        command takes it over when its partner is lost; anything else, and any request
+        while the partner lives, is refused (the client then tries the partner)."""
+        assert self.pair is not None and self.core is not None
+        if not isinstance(message, (Hello, Command)):
+            return False          # beats and probes of a peer that has not moved yet
+        who = message.node_id if isinstance(message, Hello) else f"a {role or 'peer'}"
+        serve, change = self.pair.client_request(who)
+        if change is not None:
+            self._pair_changed(self.core, change)
+        if not serve and router is not None:
+            frames = _encode(self._passive_reply(message))
+            if frames is not None:
+                _send(router, [peer, *frames])
+        return serve
+
+    def _passive_reply(self, message: Message) -> Reply:
+        assert self.pair is not None
+        return Reply(False, {"passive": True, "active": self.pair.partner,
+                             "pair": self.pair.summary()},
+                     error=self.pair.star.refusal(self.pair.partner),
+                     req=message.req if isinstance(message, Command) else 0)
+
+    def _pair_changed(self, core: ControllerCore, change: Transition) -> None:
+        assert self.pair is not None
+        if change.new != ACTIVE:
+            level = logging.ERROR if change.old == ACTIVE else logging.INFO
+            log.log(level, "pair: %s -> %s (%s)%s", change.old, change.new, change.reason,
+                    "; no longer serving" if change.old == ACTIVE else "")
+            return
+        replica = self.pair.replica
+        moved = self.pair.take_over_clock() if replica is not None else 0.0
+        now = self._clock()
+        if replica is not None:
+            try:
+                core.adopt(replica, now, self._wall())
+            except ProtocolError as exc:
+                log.error("pair: the partner's replica cannot be used (%s); serving this "
+                          "controller's own session", exc)
+        self._next_save = -math.inf
+        log.warning("pair: %s -> active, term %d (%s): serving session %s at show time "
+                    "%.3f s%s", change.old, self.pair.star.term, change.reason,
+                    core.session, core.show_time(now),
+                    f"; clock moved {moved * 1e3:+.3f} ms onto the partner's"
+                    if replica is not None else "")
 
     def _warn(self, exc: ProtocolError) -> None:
         # At most one warning every 5 s; the status command carries the full count.
@@ -455,31 +522,6 @@ def _why(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror
     return str(exc)
-
-
-def _real_wall_clock() -> datetime:
-    return datetime.now(UTC).astimezone()
-
-
-def simulated_wall_clock(start: datetime,
-                         clock: Callable[[], float] = time.monotonic) -> Callable[[], datetime]:
-    """A wall clock that reads ``start`` now and runs on at the pace of ``clock``.
-
-    For tests and rehearsals (``exhibit controller --sim-time``): the show's schedule
-    sees, say, a Sunday in March at 14:03 while the machine's clock says otherwise.
-
-    Args:
-        start: the simulated instant at the moment of this call (an aware datetime; a
-            naive one is taken as local time).
-        clock: the monotonic clock the simulated one follows.
-    """
-    if start.tzinfo is None:
-        start = start.astimezone()
-    zone, start_utc = start.tzinfo, start.astimezone(UTC)
-    origin = clock()
-    # Add in UTC: an aware datetime plus a timedelta is wall-clock arithmetic in its own
-    # zone, which would step straight over a daylight-saving change.
-    return lambda: (start_utc + timedelta(seconds=clock() - origin)).astimezone(zone)
 
 
 def _user_id(frame: zmq.Frame) -> str | None:

@@ -13,7 +13,9 @@ It is made of parts that each own one concern:
 - :class:`~._show.ShowSession`: the show control (a cue list's: schedule, attract loop),
   whose changes the core applies to its own state (seq numbers, key updates, events);
 - :mod:`._status`: the ``status`` reply, trimmed to one frame;
-- :class:`~._replies.RecentRequests`: a command's ``id`` retried acts once.
+- :class:`~._replies.RecentRequests`: a command's ``id`` retried acts once;
+- :class:`~._core_replica.CoreReplica`: the replica a controller pair's passive holds,
+  and its adoption at a takeover.
 
 Commands and replies: :mod:`.commands`, ``docs/protocol.md`` §7; one from a peer that has
 not said hello is refused (:data:`HELLO_FIRST`). Every event takes effect at a controller
@@ -47,6 +49,7 @@ from ..errors import CommandError, ProtocolError, VersionMismatch
 from ..show.anchor import ShowAnchor
 from ..show.control import ShowControl
 from ._core_commands import CoreCommands
+from ._core_replica import CoreReplica
 from ._gate import GATE_OFF, StartGate
 from ._peers import NodeInfo, Peers, a_role
 from ._replies import RecentRequests
@@ -114,7 +117,7 @@ class Actions:
     publish: tuple[Message, ...] = ()
 
 
-class ControllerCore(CoreCommands):
+class ControllerCore(CoreCommands, CoreReplica):
     """The controller's state machine: nodes, show anchor, session state, events.
 
     Args:
@@ -166,6 +169,7 @@ class ControllerCore(CoreCommands):
         self._unlogged_refusals = 0
         self.role_commands: dict[str, frozenset[str]] = dict(ROLE_COMMANDS)
         self.recent = RecentRequests()            # replies by request id (retries)
+        self.acted = 0                            # commands carried out (a replica's mark)
         self.items: frozenset[str] | None = None
         self.insecure: str | None = None          # why this controller is open, if it is
         self.debug_commands = True                # debug-fill (the driver: off with CURVE)
@@ -535,6 +539,8 @@ class ControllerCore(CoreCommands):
             if exc.refused:
                 return self._refuse(str(exc), cmd.req, now)
             return Actions(replies=(Reply(False, error=str(exc), req=cmd.req),))
+        if cmd.name != "status":
+            self.acted += 1
         return Actions(replies=(Reply(True, data, req=cmd.req),), publish=tuple(publish))
 
     def _cmd_show(self, name: str, args: Mapping[str, Any], now: float,

@@ -10,6 +10,18 @@ frame; none of them blocks.
 
 The node keeps playing from its last anchor and clock estimate when the controller
 vanishes, and joins again (with a fresh snapshot and probe burst) when one comes back.
+
+With a pair of controllers (``backup``), the SUB listens to both publishers (only the
+active one publishes) and the DEALER talks to one at a time, as a Binary Star client
+does: when its controller has not answered for ``failover_after_s`` (no welcome, pong or
+snapshot) or says it is the passive one, the DEALER is closed and a new one says hello to
+the other. The session, state, clock estimate and the events already played are kept
+across the move (:meth:`~.node_core.NodeCore.switched`), so show time does not jump and no
+event is played twice.
+
+Given a :class:`~.faults.FaultPlan` (or ``EXHIBIT_FAULTS`` in the environment), every
+message in and out passes through a :class:`~.faults.FaultQueue` first: delay, jitter,
+loss, duplication and reordering, for the tests, ``bench sync`` and the soak.
 """
 
 from __future__ import annotations
@@ -28,6 +40,7 @@ import zmq
 
 from ..errors import ProtocolError, SyncError
 from .auth import ClientCurve, HandshakeWatch, apply_client
+from .faults import FaultPlan, FaultQueue
 from .node_core import LinkSchedule, NodeCore
 from .protocol import (MAX_FRAME_BYTES, MAX_LOADING_S, PUBLISHED_TYPES, Event, Message,
                        NodeHealth, Ping, decode)
@@ -63,6 +76,12 @@ class NodeLink:
         curve: this node's CURVE keys and the controller's public key, when the venue
             has ``[security] curve = true`` (from :func:`.auth.client_curve`); both
             sockets are then encrypted and authenticated.
+        backup: the backup controller's ``(host, state_port, publish_port)``, to fail
+            over to (see above).
+        failover_after_s: silence on the request socket after which it tries the other
+            controller of the pair.
+        faults: network faults to inject into this link (default: ``EXHIBIT_FAULTS``'s,
+            if set; see :mod:`.faults`).
 
     Raises:
         SyncError: the endpoints cannot be used (e.g. a malformed host).
@@ -73,11 +92,25 @@ class NodeLink:
 
     def __init__(self, node_id: str, host: str, state_port: int, publish_port: int,
                  clock: Callable[[], float] = time.monotonic, *, role: str = "projector",
-                 core: NodeCore | None = None, curve: ClientCurve | None = None) -> None:
+                 core: NodeCore | None = None, curve: ClientCurve | None = None,
+                 backup: tuple[str, int, int] | None = None,
+                 failover_after_s: float = 1.0, faults: FaultPlan | None = None) -> None:
+        plan = faults if faults is not None else FaultPlan.from_env()
+        self._in_q: FaultQueue[list[bytes]] | None = None
+        self._out_q: FaultQueue[list[bytes]] | None = None
+        if plan is not None and plan.active:
+            rand = random.Random(plan.seed)
+            self._in_q = FaultQueue(plan, random.Random(rand.random()))
+            self._out_q = FaultQueue(plan, random.Random(rand.random()))
         self.core = core if core is not None else NodeCore(node_id, role)
         if sys.getswitchinterval() > self._SWITCH_S:
             sys.setswitchinterval(self._SWITCH_S)
-        self.controller = f"tcp://{host}:{state_port}"
+        ends = [(host, state_port, publish_port), *([backup] if backup is not None else [])]
+        self._controllers = [f"tcp://{h}:{sp}" for h, sp, _ in ends]
+        self._at = 0
+        self._curve = curve
+        self.failover_after_s = failover_after_s
+        self.controller = self._controllers[0]
         self._clock = clock
         self._lock = threading.Lock()
         self._news = threading.Condition(self._lock)
@@ -92,31 +125,28 @@ class NodeLink:
         self._turn = threading.Condition(self._lock)
         self._ctx: zmq.Context[zmq.Socket[bytes]] | None = zmq.Context()
         sub = self._ctx.socket(zmq.SUB)
-        dealer = self._ctx.socket(zmq.DEALER)
         # Says in the log why a CURVE node never joins (its key refused, a wrong
         # controller key); the agent reads it only while the node is not joined.
         self._watch: HandshakeWatch | None = None
         self._refusal_logged = -math.inf
+        dealer = None
         try:
-            for sock in (sub, dealer):
-                sock.setsockopt(zmq.LINGER, 0)
-                sock.setsockopt(zmq.MAXMSGSIZE, MAX_FRAME_BYTES)
-                if curve is not None:
-                    apply_client(sock, curve)
+            sub.setsockopt(zmq.LINGER, 0)
+            sub.setsockopt(zmq.MAXMSGSIZE, MAX_FRAME_BYTES)
+            if curve is not None:
+                apply_client(sub, curve)
             for topic in PUBLISHED_TYPES:
                 sub.setsockopt(zmq.SUBSCRIBE, topic)
             # Clone pattern: subscribe first, so no update slips between snapshot and SUB.
-            sub.connect(f"tcp://{host}:{publish_port}")
-            dealer.setsockopt(zmq.IMMEDIATE, 1)
-            dealer.setsockopt(zmq.SNDHWM, 100)
-            if curve is not None:
-                self._watch = HandshakeWatch(dealer, curve)
-            dealer.connect(self.controller)
+            for h, _, pp in ends:
+                sub.connect(f"tcp://{h}:{pp}")
+            dealer = self._dealer()
         except zmq.ZMQError as exc:
             if self._watch is not None:
                 self._watch.close()
             sub.close(linger=0)
-            dealer.close(linger=0)
+            if dealer is not None:
+                dealer.close(linger=0)
             self._ctx.term()
             self._ctx = None
             raise SyncError(f"cannot connect to tcp://{host}:{state_port}/{publish_port}: "
@@ -126,6 +156,31 @@ class NodeLink:
         self._thread = threading.Thread(target=self._agent, args=(sub, dealer), daemon=True,
                                         name=f"exhibit-sync-{node_id}")
         self._thread.start()
+
+    def _dealer(self) -> zmq.Socket[bytes]:
+        """A DEALER connected to the controller of now (:attr:`controller`)."""
+        assert self._ctx is not None
+        dealer = self._ctx.socket(zmq.DEALER)
+        try:
+            dealer.setsockopt(zmq.LINGER, 0)
+            dealer.setsockopt(zmq.MAXMSGSIZE, MAX_FRAME_BYTES)
+            if self._curve is not None:
+                apply_client(dealer, self._curve)
+            dealer.setsockopt(zmq.IMMEDIATE, 1)
+            dealer.setsockopt(zmq.SNDHWM, 100)
+            if self._curve is not None:
+                self._watch = HandshakeWatch(dealer, self._curve)
+            dealer.connect(self.controller)
+        except zmq.ZMQError:
+            dealer.close(linger=0)
+            raise
+        return dealer
+
+    @property
+    def failovers(self) -> int:
+        """How many times this node moved to the other controller of its pair."""
+        with self._lock:
+            return self.core.failovers
 
     def __enter__(self) -> NodeLink:
         return self
@@ -284,6 +339,11 @@ class NodeLink:
         try:
             while not self._stop.is_set():
                 now = clock()
+                if len(self._controllers) > 1 and self._failover_due(now):
+                    poller.unregister(dealer)
+                    dealer = self._switch(dealer, now)
+                    poller.register(dealer, zmq.POLLIN)
+                    timer.replied(now)
                 if timer.due(now):
                     if not timer.urgent and self._WARM_S > 0 and self._warm_up_due(now):
                         self._send(dealer, [Ping(now)])
@@ -292,7 +352,10 @@ class NodeLink:
                     beating = timer.beating(now)
                     self._send(dealer, self._due(now, beating))
                     timer.ran(now, beating)
-                ready = dict(poller.poll(timer.wait_ms(clock())))
+                wait_ms = timer.wait_ms(clock())
+                if self._in_q is not None or self._out_q is not None:
+                    wait_ms = min(wait_ms, self._faults_turn(dealer, clock()))
+                ready = dict(poller.poll(wait_ms))
                 handled = 0
                 # The DEALER first: a pong's arrival time (t3) must not wait for broadcasts.
                 if dealer in ready:
@@ -314,6 +377,24 @@ class NodeLink:
                 self._watch.close()
             sub.close(linger=0)
             dealer.close(linger=0)
+
+    def _failover_due(self, now: float) -> bool:
+        with self._lock:
+            return self.core.failover_due(now, self.failover_after_s)
+
+    def _switch(self, dealer: zmq.Socket[bytes], now: float) -> zmq.Socket[bytes]:
+        """Close the DEALER and open one to the other controller of the pair."""
+        if self._watch is not None:
+            self._watch.close()
+            self._watch = None
+        dealer.close(linger=0)
+        old = self.controller
+        self._at = (self._at + 1) % len(self._controllers)
+        self.controller = self._controllers[self._at]
+        with self._lock:
+            self.core.switched(now)
+        log.info("%s: %s does not serve; trying %s", self.core.node_id, old, self.controller)
+        return self._dealer()
 
     def _warm_up_due(self, now: float) -> bool:
         """Whether the core is about to send a timed clock probe (to warm the path)."""
@@ -354,26 +435,59 @@ class NodeLink:
             except zmq.Again:
                 break
             now = self._clock()     # t3 of a probe: taken the moment it is read
-            try:
-                message = decode(frames, peer=self.controller)
-            except ProtocolError as exc:
-                with self._lock:
-                    self.core.malformed += 1
-                log.debug("dropped a malformed frame: %s", exc)
+            if self._in_q is not None:
+                self._in_q.admit(frames, now, stream=id(sock))   # released by _faults_turn
                 continue
-            with self._lock:
-                out = self.core.handle(message, now)
-            if out:
-                self._send(dealer, out)
-            handled += 1
+            handled += self._handle(frames, now, dealer)
         return handled
 
-    @staticmethod
-    def _send(dealer: zmq.Socket[bytes], messages: list[Message]) -> None:
+    def _handle(self, frames: list[bytes], now: float, dealer: zmq.Socket[bytes]) -> int:
+        """Decode one message and hand it to the core (1), or count it malformed (0)."""
+        try:
+            message = decode(frames, peer=self.controller)
+        except ProtocolError as exc:
+            with self._lock:
+                self.core.malformed += 1
+            log.debug("dropped a malformed frame: %s", exc)
+            return 0
+        with self._lock:
+            out = self.core.handle(message, now)
+        if out:
+            self._send(dealer, out)
+        return 1
+
+    def _faults_turn(self, dealer: zmq.Socket[bytes], now: float) -> int:
+        """Release what the fault queues hold and is due; returns how long the agent may
+        wait for the next release (ms)."""
+        handled = 0
+        if self._out_q is not None:
+            for frames in self._out_q.due(now):
+                self._send_frames(dealer, frames)
+        if self._in_q is not None:
+            for frames in self._in_q.due(now):
+                handled += self._handle(frames, self._clock(), dealer)
+        if handled:
+            with self._news:
+                self._news.notify_all()
+        waits = [w for q in (self._in_q, self._out_q) if q is not None
+                 and (w := q.wait_s(self._clock())) is not None]
+        return math.ceil(min(waits) * 1000) if waits else 100
+
+    def _send(self, dealer: zmq.Socket[bytes], messages: list[Message]) -> None:
         for message in messages:
             try:
-                dealer.send_multipart(message.encode(), zmq.NOBLOCK)
-            except zmq.Again:
-                pass    # not connected (ZMQ_IMMEDIATE): drop; the core sends again later
+                frames = message.encode()
             except ProtocolError as exc:
                 log.warning("cannot send %s: %s", type(message).__name__, exc)
+                continue
+            if self._out_q is not None:
+                self._out_q.admit(frames, self._clock())
+            else:
+                self._send_frames(dealer, frames)
+
+    @staticmethod
+    def _send_frames(dealer: zmq.Socket[bytes], frames: list[bytes]) -> None:
+        try:
+            dealer.send_multipart(frames, zmq.NOBLOCK)
+        except zmq.Again:
+            pass    # not connected (ZMQ_IMMEDIATE): drop; the core sends again later

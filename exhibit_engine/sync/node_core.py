@@ -118,6 +118,10 @@ class NodeCore:
         self.last_snapshot_error = ""
         #: Snapshot parts (and closing messages) of no request in progress: dropped unread.
         self.stale_parts = 0
+        #: Times the driver moved to the other controller of a pair (:meth:`switched`).
+        self.failovers = 0
+        self._passive_said = False           # the controller said it is a passive one
+        self._reply_ref: float | None = None   # the last answer on the request socket
         self._welcomed = False
         self._have_snapshot = False
         self._last_heard: float | None = None
@@ -208,6 +212,8 @@ class NodeCore:
     def handle(self, message: Message, now: float) -> list[Message]:
         """Take one message from the controller (SUB or DEALER); return what to send."""
         self._last_heard = now
+        if isinstance(message, (Pong, Welcome, SnapshotPart, Snapshot, Reply)):
+            self._reply_ref = now             # an answer: the request socket's peer lives
         if isinstance(message, Heartbeat):
             return self._on_heartbeat(message, now)
         if isinstance(message, Pong):
@@ -242,6 +248,10 @@ class NodeCore:
                 if len(self._pending) >= _MAX_PENDING_EVENTS:
                     del self._pending[min(self._pending)]
                 self._pending[seq] = message
+            return []
+        if isinstance(message, Reply) and not message.ok \
+                and message.data.get("passive") is True:
+            self._passive_said = True         # a pair's passive: the driver tries the other
             return []
         if isinstance(message, Reply) and not message.ok and message.req == 0 \
                 and not self._welcomed:
@@ -313,6 +323,28 @@ class NodeCore:
             loading_s=min(MAX_LOADING_S, max(0.0, loading)) if math.isfinite(loading) else 0.0,
             health=(health or NodeHealth()).clamped(),
         )
+
+    def failover_due(self, now: float, after_s: float) -> bool:
+        """Whether a driver with a pair of controllers should try the other one now: this
+        one said it is the passive one, or nothing came back on the request socket (no
+        welcome, pong or snapshot) for ``after_s`` while it was asked (hellos, probes)."""
+        if self._reply_ref is None:
+            self._reply_ref = now
+        return self._passive_said or now - self._reply_ref > after_s
+
+    def switched(self, now: float) -> None:
+        """The driver now talks to the other controller of the pair: say hello there. The
+        session, state, clock estimate and the events played are kept: a pair serves one
+        session on one timeline, and a new session id (a partner that never had the
+        replica) resets them as a restart does."""
+        self.failovers += 1
+        self._passive_said = False
+        self._reply_ref = now
+        self._welcomed = False
+        self._assembly = None
+        self._outstanding.clear()
+        self._awaiting_burst_reply = False
+        self._next_hello = now
 
     def warm_up_due(self, now: float) -> bool:
         """Whether a timed clock probe falls due at ``now`` (joined, and a probe interval

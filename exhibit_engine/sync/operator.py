@@ -10,6 +10,13 @@ more. Every command carries a request number that its reply echoes, so a late re
 earlier, timed-out command is recognised and dropped, and an action id (``id``, §7), one
 per call unless the caller gives its own (a kiosk's tap, the same for its retries), so the
 controller carries out a resent command once.
+
+Given a ``backup`` (the venue's ``[network.backup]``), the client fails over as a Binary
+Star client does (``sync/_pair.py``): a controller that does not answer within its share
+of the timeout, or that answers it is the passive one of a pair, makes the client try the
+other, with the same action id (the pair replicates those, so a command carried out just
+before a takeover still acts once). The controller that answered last is the one asked
+first next time.
 """
 
 from __future__ import annotations
@@ -39,6 +46,10 @@ from .protocol import (
 __all__ = ["OperatorClient", "default_peer_id"]
 
 
+class _Passive(SyncError):
+    """The controller answered that it is the passive one of a pair (try the other)."""
+
+
 class OperatorClient:
     """Sends operator commands (``status``, ``capture``, ``seek``) to a controller.
 
@@ -53,18 +64,20 @@ class OperatorClient:
         peer_id: the id its hello gives, as ``status`` lists it; default
             ``ctl-USER@HOST`` (so repeated ``exhibit ctl`` runs are one line there).
         role: the role its hello claims (with CURVE it must be its key's).
+        backup: the backup controller's ``(host, state_port)``, to fail over to.
 
     Attributes:
         session: the controller session that welcomed it (``None`` before).
         sent: how many commands it has put on the wire (each resend counts; hellos do
             not; a command that found no controller connected was never sent).
+        failovers: how many times it moved to the other controller of a pair.
     """
 
     role = "operator"
 
     def __init__(self, host: str, state_port: int, timeout_s: float = 2.0, *,
                  curve: ClientCurve | None = None, peer_id: str | None = None,
-                 role: str | None = None) -> None:
+                 role: str | None = None, backup: tuple[str, int] | None = None) -> None:
         if not timeout_s > 0:
             raise ValueError("timeout_s must be greater than 0")
         if peer_id is not None and not 0 < len(peer_id) <= 256:
@@ -79,23 +92,50 @@ class OperatorClient:
             self.role = curve.role
         self.session: str | None = None
         self.sent = 0
-        self.address = f"tcp://{host}:{state_port}"
+        self.failovers = 0
         self.timeout_s = timeout_s
+        self._endpoints = [f"tcp://{host}:{state_port}"]
+        if backup is not None:
+            self._endpoints.append(f"tcp://{backup[0]}:{backup[1]}")
+        self._at = 0
+        self._curve = curve
         self._req = 0
         self._ctx: zmq.Context[zmq.Socket[bytes]] | None = zmq.Context()
-        self._sock = self._ctx.socket(zmq.DEALER)
+        self._sock: zmq.Socket[bytes] | None = None
         self._watch: HandshakeWatch | None = None
+        self._connect()
+
+    @property
+    def address(self) -> str:
+        """The controller it talks to now (``tcp://HOST:PORT``)."""
+        return self._endpoints[self._at]
+
+    def _connect(self) -> None:
+        assert self._ctx is not None
+        self._sock = self._ctx.socket(zmq.DEALER)
         try:
             self._sock.setsockopt(zmq.LINGER, 0)
             self._sock.setsockopt(zmq.IMMEDIATE, 1)
             self._sock.setsockopt(zmq.MAXMSGSIZE, MAX_FRAME_BYTES)
-            if curve is not None:
-                apply_client(self._sock, curve)
-                self._watch = HandshakeWatch(self._sock, curve)
+            if self._curve is not None:
+                apply_client(self._sock, self._curve)
+                self._watch = HandshakeWatch(self._sock, self._curve)
             self._sock.connect(self.address)
         except zmq.ZMQError as exc:
             self.close()
             raise SyncError(f"cannot connect to {self.address}: {exc}") from None
+
+    def _fail_over(self) -> None:
+        """Close the socket and connect to the other controller of the pair."""
+        if self._watch is not None:
+            self._watch.close()
+            self._watch = None
+        if self._sock is not None:
+            self._sock.close(linger=0)
+        self._at = (self._at + 1) % len(self._endpoints)
+        self.session = None          # the other one has never welcomed us
+        self.failovers += 1
+        self._connect()
 
     def __enter__(self) -> OperatorClient:
         return self
@@ -108,22 +148,27 @@ class OperatorClient:
         """The id its hello gives (default: :func:`default_peer_id` of its role)."""
         return self._peer_id if self._peer_id is not None else default_peer_id(self.role)
 
-    def join(self) -> str:
+    def join(self, deadline: float | None = None) -> str:
         """Say hello as :attr:`peer_id` in :attr:`role`; return the controller's session.
 
         Raises:
             SyncTimeout: no controller answered within the timeout.
             SyncError: the controller refused the hello (its reason is the message: a
-                key of another role, or an id another key holds).
+                key of another role, or an id another key holds, or it is the passive
+                one of a pair).
         """
-        answer = self._request(Hello(self.peer_id, self.role), "hello", _answers_hello)
+        answer = self._request(Hello(self.peer_id, self.role), "hello", _answers_hello,
+                               deadline)
         key_role = answer.data.get("role") if isinstance(answer, Reply) else None
         if not self._role_given and key_role in ROLES and key_role != self.role:
             # With CURVE the key's role is the one that counts (a projector PC asking
             # for status with its projector key): claim that one.
             self.role = str(key_role)
-            answer = self._request(Hello(self.peer_id, self.role), "hello", _answers_hello)
+            answer = self._request(Hello(self.peer_id, self.role), "hello", _answers_hello,
+                                   deadline)
         if isinstance(answer, Reply):
+            if answer.data.get("passive") is True:
+                raise _Passive(f"{self.address}: {answer.error}")
             raise SyncError(f"{self.address}: {self.role} {self.peer_id[:64]!r} cannot "
                             f"join: {answer.error or 'hello refused'}")
         self.session = cast(Welcome, answer).session
@@ -148,26 +193,54 @@ class OperatorClient:
         """
         if request_id is not None and len(request_id) > 256:
             raise ValueError("request_id must be at most 256 characters")
-        if self.session is None:
-            self.join()
         # One id for this action, whatever the retries: the controller acts on it once.
         action = secrets.token_hex(8) if request_id is None else request_id
-        reply = self._command(name, args, action)
+        deadline = time.monotonic() + self.timeout_s
+        tries = 2 * len(self._endpoints)       # a pair: each one twice at most
+        for attempt in range(tries):
+            # A pair: the first controller asked gets half the time, then the other.
+            left = deadline - time.monotonic()
+            share = left if attempt == tries - 1 or len(self._endpoints) == 1 else left / 2
+            try:
+                return self._command_once(name, args, action, time.monotonic() + share)
+            except (SyncTimeout, _Passive) as exc:
+                if attempt == tries - 1 or time.monotonic() >= deadline:
+                    if isinstance(exc, SyncTimeout) and len(self._endpoints) > 1:
+                        raise SyncTimeout(" and ".join(self._endpoints), f"neither "
+                                          f"controller of the pair answered {name!r} within "
+                                          f"{self.timeout_s:g} s") from None
+                    raise exc from None
+                if isinstance(exc, _Passive) and attempt % 2 == 1:
+                    # Both said passive (a pair deciding): give it a moment.
+                    self._sock.poll(min(100, _ms_left(deadline)))     # type: ignore[union-attr]
+                self._fail_over()
+        raise SyncTimeout(self.address, "no controller answered")     # (not reached)
+
+    def _command_once(self, name: str, args: dict[str, Any], action: str,
+                      deadline: float) -> dict[str, Any]:
+        """Send the command to the controller of now; its reply's data."""
+        if self.session is None:
+            self.join(deadline)
+        reply = self._command(name, args, action, deadline)
         if not reply.ok and reply.data.get("hello_first") is True:
-            self.join()      # it restarted or forgot us; the command was not carried out
-            reply = self._command(name, args, action)
+            self.join(deadline)   # it restarted or forgot us; the command was not carried out
+            reply = self._command(name, args, action, deadline)
+        if not reply.ok and reply.data.get("passive") is True:
+            raise _Passive(f"{self.address}: {reply.error}")
         if not reply.ok:
             raise SyncError(f"{self.address}: {reply.error or 'command failed'}")
         return dict(reply.data)
 
-    def _command(self, name: str, args: dict[str, Any], action: str = "") -> Reply:
+    def _command(self, name: str, args: dict[str, Any], action: str = "",
+                 deadline: float | None = None) -> Reply:
         self._req += 1
         req = self._req
         return cast(Reply, self._request(Command(name, args, req, action), repr(name),
-                                         lambda m: isinstance(m, Reply) and m.req == req))
+                                         lambda m: isinstance(m, Reply) and m.req == req,
+                                         deadline))
 
     def _request(self, message: Message, what: str, answers: Callable[[Message], bool],
-                 ) -> Message:
+                 deadline: float | None = None) -> Message:
         """Send ``message``; return the first message for which ``answers`` holds.
 
         Anything else that arrives meanwhile (a late reply to an earlier, timed-out
@@ -179,10 +252,11 @@ class OperatorClient:
             ProtocolError: a frame breaks the wire format.
             SyncError: the client is closed.
         """
-        if self._ctx is None:
+        if self._ctx is None or self._sock is None:
             raise SyncError("the operator client is closed")
         frames = message.encode()
-        deadline = time.monotonic() + self.timeout_s
+        if deadline is None:
+            deadline = time.monotonic() + self.timeout_s
         # With ZMQ_IMMEDIATE the socket is writable only once a controller is connected.
         if not self._sock.poll(_ms_left(deadline), zmq.POLLOUT):
             refused = self._watch.failure() if self._watch is not None else ""
@@ -214,7 +288,9 @@ class OperatorClient:
             return
         if self._watch is not None:
             self._watch.close()
-        self._sock.close(linger=0)
+        if self._sock is not None:
+            self._sock.close(linger=0)
+            self._sock = None
         self._ctx.term()
         self._ctx = None
 

@@ -52,10 +52,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from ..errors import ProtocolError
+from ..errors import ProtocolError, SyncError
 from ._fields import check_value
 
-__all__ = ["FORMAT", "SAVE_EVERY_S", "SavedSession", "StateLock", "VERSION", "load_session",
+__all__ = ["FORMAT", "SAVE_EVERY_S", "SavedSession", "StateLock", "VERSION",
+           "claim_state_file", "load_session",
            "move_aside", "remove_stale_temps", "save_session", "unreadable_reason", "wire_safe"]
 
 log = logging.getLogger(__name__)
@@ -290,6 +291,64 @@ class StateLock:
         if self._fd is not None:
             os.close(self._fd)       # closing the descriptor drops the flock
             self._fd = None
+
+
+def claim_state_file(path: str, fresh: bool, started: str, stamp: str) -> StateLock | None:
+    """Lock a controller's state file, refuse (or with ``fresh`` move aside) an unreadable
+    one, and remove crashed saves' temporary files; returns the lock held (``None``: the
+    folder cannot be written, so the show runs without one and saves fail in status).
+
+    Args:
+        path: the state file.
+        fresh: move an unreadable file aside (``<state>.unreadable-<stamp>``) instead of
+            refusing to start.
+        started: this controller's start time, for the lock's holder line.
+        stamp: the time stamp of a file moved aside.
+
+    Raises:
+        SyncError: another controller holds the file; it cannot be read (without
+            ``fresh``) or moved aside; this system cannot lock files.
+    """
+    lock: StateLock | None = StateLock(path)
+    assert lock is not None
+    try:
+        lock.acquire(started)
+    except BlockingIOError as exc:
+        raise SyncError(f"controller state file {path} is in use by another controller "
+                        f"({exc}); stop that one, or give this one another "
+                        f"--state-file") from None
+    except NotImplementedError as exc:
+        raise SyncError(f"controller state file {path}: {exc}; run with --no-state "
+                        f"on this system") from None
+    except OSError as exc:
+        # A folder that cannot be written: saves fail too and show in status; the
+        # show itself still runs.
+        log.warning("cannot lock the controller state file %s (%s: %s); running "
+                    "without the lock", path, lock.path, _reason(exc))
+        lock = None
+    try:
+        reason = unreadable_reason(path)
+        if reason is not None:
+            if not fresh:
+                raise SyncError(f"controller state file {path} cannot be read ({reason}); "
+                                "it was left as it is: fix it, or start with --fresh to "
+                                "move it aside and start a fresh show")
+            try:
+                aside = move_aside(path, stamp)
+            except OSError as exc:
+                raise SyncError(f"controller state file {path} cannot be read ({reason}) "
+                                f"nor moved aside ({_reason(exc)}); move it away by "
+                                "hand") from None
+            log.warning("controller state file %s cannot be read (%s); moved it to %s "
+                        "and starting a fresh show", path, reason, aside)
+        if lock is not None:
+            for tmp in remove_stale_temps(path):
+                log.info("removed %s, left by a save that never finished", tmp)
+    except Exception:       # release the lock, then let the error through
+        if lock is not None:
+            lock.release()
+        raise
+    return lock
 
 
 def _holder(fd: int) -> str:

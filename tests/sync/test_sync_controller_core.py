@@ -482,7 +482,7 @@ def test_venue_network_sets_the_liveness_thresholds(tmp_path: Path) -> None:
     ("lost_after_s = 0.01", "network.lost_after_s"),
     ("lost_after_s = \"fast\"", "network.lost_after_s"),
     ("hung_after_s = 0.1", "network.hung_after_s"),
-    ("lost_after_s = 120", "network"),
+    ("lost_after_s = 120", "network.lost_after_s"),
 ])
 def test_bad_liveness_thresholds_are_refused_naming_the_key(tmp_path: Path, extra: str,
                                                             key: str) -> None:

@@ -186,9 +186,10 @@ def test_an_unknown_key_nothing_like_a_known_one_lists_them(tmp_path: Path) -> N
     path = _write(tmp_path, "venue.toml", VENUE.replace("[network]\n", "[network]\nzzz = 1\n"))
     with pytest.raises(ConfigError) as err:
         load_venue(path)
-    assert str(err.value) == (f"{path}: network.zzz: unknown key (known here: host, "
-                              "hung_after_s, lost_after_s, publish_port, state_port, transfer_port, "
-                              "transfer_rate_mbps)")
+    assert str(err.value) == (f"{path}: network.zzz: unknown key (known here: backup, "
+                              "failover_after_s, host, hung_after_s, lost_after_s, "
+                              "peer_lost_after_s, peer_port, publish_port, state_port, "
+                              "transfer_port, transfer_rate_mbps)")
 
 
 def test_a_misspelt_transition_or_display_binding_is_suggested(tmp_path: Path) -> None:

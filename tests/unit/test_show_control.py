@@ -385,3 +385,16 @@ def test_bad_commands_raise_control_error(name: str, args: dict, match: str) -> 
     assert sim.ctl.state() == before
     with pytest.raises(ControlError, match="aware datetime"):
         sim.ctl.tick(sim.now, datetime(2026, 1, 1))
+
+
+def test_a_go_onto_a_cue_start_already_announced_does_not_announce_it_twice() -> None:
+    sim = Sim(replace(ALWAYS, attract=None))
+    sim.tick()
+    sim.at(99.7)
+    ahead = sim.ctl.tick(sim.now, sim.wall, lead=0.4)      # "story starts at 100 s"
+    assert [e[2]["id"] for e in ahead.events] == ["story"]
+    res = sim.cmd("go")        # effective at 99.9 s of show time: onto story, announced
+    assert res.data["cue"] == "story" and res.events == ()
+    assert sim.ctl.tick(sim.now + 1.0, sim.wall).events == ()
+    later = sim.at(5.0).cmd("go")      # a GO well inside story: finale, announced once
+    assert [e[2]["id"] for e in later.events] == ["finale"]
