@@ -30,6 +30,8 @@ FIELDS = ("clock_skew_p99_us", "clock_skew_max_us", "event_delivery_p99_ms",
     (SyncBenchOptions(nodes=0), "nodes"),
     (SyncBenchOptions(seconds=0.5), "seconds"),
     (SyncBenchOptions(state_keys=-1), "state_keys"),
+    (SyncBenchOptions(jitter_ms=-1.0), "jitter_ms"),
+    (SyncBenchOptions(loss=0.9), "loss"),
 ])
 def test_bad_settings_are_config_errors(opts: SyncBenchOptions, match: str) -> None:
     with pytest.raises(ConfigError, match=match):
@@ -78,3 +80,26 @@ def test_three_nodes_two_seconds_report_every_field(tmp_path: Path) -> None:
     # The absolute targets apply only with a core per node.
     roomy = (os.cpu_count() or 1) >= 3
     assert doc["targets"]["event_delivery_p99_ms"]["applies"] is roomy
+
+
+@pytest.mark.sync
+@pytest.mark.e2e
+def test_injected_jitter_and_loss_keep_every_event_on_the_same_show_time(tmp_path: Path
+                                                                         ) -> None:
+    """--jitter-ms 2 --loss 0.01 on 3 nodes: faults really injected (events arrive later
+    than on a clean link), and still every event applies on the same show time and the
+    clock error stays within the faulty network's bound."""
+    out = tmp_path / "sync.json"
+    res = CliRunner().invoke(main, ["bench", "sync", "--nodes", "3", "--seconds", "3",
+                                    "--state-keys", "200", "--jitter-ms", "2", "--loss",
+                                    "0.01", "--json", str(out)])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(out.read_text(encoding="utf-8"))
+    assert doc["params"]["injected_jitter_ms"] == 2.0 and doc["params"]["injected_loss"] == 0.01
+    assert doc["targets"]["clock_skew_p99_us"]["threshold"] == 1000.0
+    assert doc["targets"]["clock_skew_ratio"]["applies"] is False
+    assert doc["events_applied_same_show_time"] == 1.0
+    assert doc["clock_skew_p99_us"] <= 1000.0
+    # Each event meets up to 2 ms of jitter on its way in: the floor (a clean bare link)
+    # delivers sooner.
+    assert doc["event_delivery_p99_ms"] > doc["event_delivery_floor_p99_ms"]

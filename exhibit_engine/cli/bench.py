@@ -174,18 +174,26 @@ def bench_render(sources: tuple[Path, ...], size: str, frames: int, repeat: int,
               help="Length of the event window (4 operator events a second).")
 @click.option("--state-keys", type=Count(0, 10**6), default=10_000, show_default=True,
               help="Session-state keys the late joiner's snapshot must carry.")
+@click.option("--jitter-ms", type=Finite(0.0, 1000.0), default=0.0, show_default=True,
+              help="Inject this much jitter (0..J ms) into every message in and out of "
+                   "every node.")
+@click.option("--loss", type=Finite(0.0, 0.5), default=0.0, show_default=True,
+              help="Drop every message in and out of every node with this probability.")
 @_report_options("Exit 1 if an acceptance target is missed.")
-def bench_sync(nodes: int, seconds: float, state_keys: int, json_path: Path | None,
-               check: bool) -> None:
+def bench_sync(nodes: int, seconds: float, state_keys: int, jitter_ms: float, loss: float,
+               json_path: Path | None, check: bool) -> None:
     """A controller and N sync-only node processes on 127.0.0.1.
 
     Measures the nodes' clock error, operator-event delivery and same-frame application,
     a late joiner's snapshot, how fast a SIGSTOPped node is reported lost, and the
-    controller's CPU. Every process started is ended.
+    controller's CPU, beside their floors (bare pyzmq on the same processes). With
+    --jitter-ms and --loss the node links meet injected network faults. Every process
+    started is ended.
     """
     from ..bench.sync import SyncBenchOptions, run
 
-    opts = SyncBenchOptions(nodes=nodes, seconds=seconds, state_keys=state_keys)
+    opts = SyncBenchOptions(nodes=nodes, seconds=seconds, state_keys=state_keys,
+                            jitter_ms=jitter_ms, loss=loss)
     with _bench_progress() as progress:
         report = run(opts, progress)
     _finish(report, json_path, check)
