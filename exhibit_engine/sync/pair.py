@@ -247,8 +247,8 @@ class PairLink:
             self.malformed += 1
             return None
         change = self.star.peer(state, term, base)
-        if change is not None and change.new != ACTIVE:
-            self.replica = None if change.old == ACTIVE else self.replica
+        if change is not None and change.old == ACTIVE:
+            self.replica = None      # stepped down: the new active's replica will follow
         return change
 
     def _decode(self, frames: list[bytes]) -> dict[str, Any] | None:
