@@ -499,7 +499,9 @@ class Renderer:
         """The last frame drawn, as an RGB image (top row first).
 
         The frame is read back from the output now; frames are never copied to RAM
-        unless asked for.
+        unless asked for. With several renderers alive in one process, read each frame
+        before another renderer draws: on llvmpipe's EGL the read-back can otherwise
+        return the other renderer's later frame (seen after an earlier renderer closed).
 
         Raises:
             RenderError: nothing has been drawn yet, or the read-back failed.
