@@ -34,7 +34,8 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from panda3d.core import Camera, GraphicsOutput, LVecBase2f, NodePath, Texture
+from panda3d.core import (Camera, GraphicsOutput, LVecBase2f, NodePath, RenderState, Texture,
+                          TransformState)
 
 from ..errors import ExhibitError, RenderError
 
@@ -42,11 +43,25 @@ if TYPE_CHECKING:
     from ..assets.bundle import Bundle
     from ..scenes.base import Scene
 
-__all__ = ["Layer", "PREPARED", "Preloader"]
+__all__ = ["Layer", "PREPARED", "Preloader", "release_states"]
 
 #: :attr:`Layer.picture` of a slot whose buffer holds the frame its prepare pass drew (the
 #: scene at its local time 0, which is where an incoming scene starts).
 PREPARED = -1
+
+
+def release_states() -> None:
+    """Let go of the render and transform states nothing draws any more.
+
+    Panda3D keeps every state it composed in caches that only it can empty; a scene
+    unloaded leaves its states there, and with them its textures and shaders (on
+    llvmpipe, megabytes of RAM per cue change, without end). Emptying the caches and
+    collecting is cheap (the states still drawn are composed again on the next frame).
+    """
+    RenderState.clear_cache()
+    TransformState.clear_cache()
+    RenderState.garbage_collect()
+    TransformState.garbage_collect()
 
 
 class Layer:
@@ -83,6 +98,8 @@ class Layer:
             for child in self.rig.get_children():
                 if child != self.camera_np:
                     child.remove_node()
+            if scene is not None or root is not None:
+                release_states()
 
     def set_drawn(self, on: bool) -> None:
         """Whether the layer's offscreen buffer renders in the next frame."""

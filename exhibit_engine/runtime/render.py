@@ -16,6 +16,7 @@ Models load through our own content-addressed cache (:mod:`.cache`), never Panda
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 from collections.abc import Mapping
@@ -28,7 +29,7 @@ from PIL import Image
 
 from ..config.paths import check_output_path, write_atomic
 from ..errors import RenderError
-from ..scenes.base import Scene, SceneContext
+from ..scenes.base import Scene, SceneContext, shader_scope
 from ..scenes.registry import get_kind
 from ..wall.frustum import Frustum, centered_frustum
 from . import _gl
@@ -42,6 +43,8 @@ if TYPE_CHECKING:
     from ..assets.bundle import Bundle
 
 __all__ = ["FRUSTUM_FLAGS", "Renderer", "lens_from_frustum", "render_to_png"]
+
+_renderers = itertools.count(1)     # each renderer's number in this process
 
 #: How the lens is fitted to a frustum's four corners: off-axis (the view axis stays
 #: the eye's +Y, the film is shifted) and free aspect ratio (the slice fills its
@@ -125,6 +128,7 @@ class Renderer:
         _gl.configure(headless=not window)
         self._pipe = _gl.make_pipe(headless=not window)
         self._engine = GraphicsEngine(self._pipe)
+        self._shader_scope = next(_renderers)     # its scenes' shaders: see shader_scope
         self._output = _gl.open_output(self._engine, self._pipe, self.size, window=window,
                                        title=title, origin=origin)
         self._output.set_clear_color_active(True)
@@ -353,7 +357,8 @@ class Renderer:
                                  load_model=self.cache.loader_for(bundle)))
         ok = False
         try:
-            scene.build()
+            with shader_scope(self._shader_scope):     # this renderer's shaders, reused
+                scene.build()
             ok = True
         finally:
             if ok:

@@ -15,10 +15,12 @@ URI) is refused before conversion. Scenes load models through
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import itertools
 import struct
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -33,15 +35,32 @@ from ._materials import prepare_materials
 if TYPE_CHECKING:
     from ..assets.manifest import SceneSpec
 
-__all__ = ["Scene", "SceneContext", "load_glb", "make_shader",
+__all__ = ["Scene", "SceneContext", "load_glb", "make_shader", "shader_scope",
            "shader_source"]
 
 _SHADER_DIR = Path(__file__).resolve().parent / "shaders"
 _GLSL_VERSION = "#version 330\n"
-# Shader.make caches by source text (ignoring comments), and one Shader object drawn by
-# two GSGs (two renderers in one process) draws with the other GSG's matrices. A serial
-# #define keeps every make_shader() result private; it changes no pixel.
+# Shader.make caches by source text (ignoring comments) and keeps every Shader it made
+# for the life of the process, and one Shader object drawn by two GSGs (two renderers in
+# one process) draws with the other GSG's matrices. So each renderer builds its scenes
+# inside shader_scope(its own number), and a #define of that number makes its shaders
+# its own: a scene built again reuses the Shader (and the compiled program) of the last
+# build instead of leaking a new one per cue change. Outside any scope every call gets a
+# serial of its own, as a shader nobody else may share. Neither changes a pixel.
 _serial = itertools.count(1)
+_scope: contextvars.ContextVar[int | None] = contextvars.ContextVar("shader_scope",
+                                                                   default=None)
+
+
+@contextlib.contextmanager
+def shader_scope(scope: int) -> Iterator[None]:
+    """Within the block, :func:`make_shader` returns one Shader per source for ``scope``
+    (a renderer's number): the same object each build."""
+    token = _scope.set(scope)
+    try:
+        yield
+    finally:
+        _scope.reset(token)
 
 
 @dataclass(frozen=True)
@@ -220,8 +239,8 @@ def make_shader(vertex: str, fragment: str, *, common: str | None = "common.glsl
     """A GLSL 330 shader from two files in ``scenes/shaders/``.
 
     Each source gets ``#version 330`` and then ``common`` (shared helpers) prepended;
-    the files themselves carry neither. Every call returns a new Shader object (never
-    Panda3D's cached one; see ``_serial``). Compilation happens on first draw; the runtime
+    the files themselves carry neither. Within :func:`shader_scope` the same sources
+    give the same Shader object; outside, every call a new one (see ``_serial``). Compilation happens on first draw; the runtime
     checks every shader then and raises :class:`~exhibit_engine.errors.RenderError`
     if one failed.
 
@@ -230,7 +249,10 @@ def make_shader(vertex: str, fragment: str, *, common: str | None = "common.glsl
         fragment: fragment shader file name.
         common: a helpers file prepended to both, or ``None``.
     """
-    head = (_GLSL_VERSION + f"#define EE_SHADER_SERIAL {next(_serial)}\n"
+    scope = _scope.get()
+    tag = (f"EE_SHADER_SCOPE {scope}" if scope is not None
+           else f"EE_SHADER_SERIAL {next(_serial)}")
+    head = (_GLSL_VERSION + f"#define {tag}\n"
             + (shader_source(common) if common else ""))
     shader = Shader.make(Shader.SL_GLSL, head + shader_source(vertex),
                          head + shader_source(fragment))

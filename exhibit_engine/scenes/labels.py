@@ -18,6 +18,7 @@ Labels are TextNodes in the wall's plane: text runs along +X, up is +Z, and it f
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import math
 import unicodedata
@@ -42,8 +43,12 @@ ALIGNMENTS = {"left": TextNode.A_left, "center": TextNode.A_center,
 
 _MOUNT_ROOT = "/exhibit-engine-font"
 _PAGE_SIZE = 1024
-# Each load_font call gets its own mount point, so two loads never see each other's bytes.
+# Each font opened gets its own mount point, so two never see each other's bytes.
 _serial = itertools.count(1)
+# Fonts opened, by content: a scene built again reuses its font. Panda3D never frees a
+# DynamicTextFont's glyph pages once a glyph is drawn (a texture and a state per font), so
+# opening the font afresh at every build would leak them at every cue change.
+_fonts: dict[tuple[str, str, int], DynamicTextFont] = {}
 
 
 def load_font(data: bytes, name: str, *, pixels_per_em: int = PIXELS_PER_EM
@@ -56,7 +61,8 @@ def load_font(data: bytes, name: str, *, pixels_per_em: int = PIXELS_PER_EM
         pixels_per_em: glyph raster size in the texture pages (8..512).
 
     Returns:
-        A valid DynamicTextFont rendering glyphs as textured quads (1 unit = 1 em).
+        A valid DynamicTextFont rendering glyphs as textured quads (1 unit = 1 em); the
+        same object for the same bytes, name and size (shared: never change it).
 
     Raises:
         AssetError: FreeType cannot read the bytes as a font.
@@ -66,6 +72,14 @@ def load_font(data: bytes, name: str, *, pixels_per_em: int = PIXELS_PER_EM
         raise ValueError(f"pixels_per_em must be 8..512, not {pixels_per_em!r}")
     if not data:
         raise AssetError(name, "empty font file")
+    key = (hashlib.sha256(data).hexdigest(), name, pixels_per_em)
+    font = _fonts.get(key)
+    if font is None:
+        font = _fonts[key] = _open_font(data, name, pixels_per_em)
+    return font
+
+
+def _open_font(data: bytes, name: str, pixels_per_em: int) -> DynamicTextFont:
     vfs = VirtualFileSystem.get_global_ptr()
     mount = VirtualFileMountRamdisk()
     point = f"{_MOUNT_ROOT}/{next(_serial)}"
