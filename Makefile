@@ -7,7 +7,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test venv clean content
+.PHONY: demo test soak venv clean content
 
 venv: $(STAMP)
 
@@ -23,6 +23,11 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
+
+# A two-minute soak (CI runs it after the suite): a controller pair, three render nodes
+# and a kiosk with kills and injected jitter; exit 1 when a figure misses its bound.
+soak: $(STAMP)
+	$(BIN)/exhibit soak --minutes 2 --nodes 3 --json out/soak.json
 
 content: $(STAMP)
 	$(BIN)/python tools/gen_ice_festival.py

@@ -36,7 +36,7 @@ import zipfile
 import zlib
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from ..config.paths import write_atomic
 from ..errors import AssetError, BundleError, BundleErrors
@@ -45,7 +45,11 @@ from ._processing import SOURCE_FILE, Output, PackContext, Processor
 from .manifest import FORMAT, Manifest, ManifestError, check_entry_name, media_type_for, \
     parse_manifest
 
-__all__ = ["CONSUMERS", "NAMED_PROCESSORS", "PROCESSORS", "collect_texts", "pack"]
+if TYPE_CHECKING:
+    from ..config import ShowConfig
+
+__all__ = ["CONSUMERS", "NAMED_PROCESSORS", "PROCESSORS", "collect_texts", "ensure_bundles",
+           "pack"]
 
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 _MAX_SOURCE_BYTES = 2 << 30
@@ -332,3 +336,22 @@ def _write_entry(zf: zipfile.ZipFile, name: str, data: bytes) -> None:
     info.external_attr = (stat.S_IFREG | 0o644) << 16
     info.create_system = 3
     zf.writestr(info, data, compresslevel=6)
+
+
+def ensure_bundles(show: ShowConfig, content_dir: Path, bundle_dir: Path,
+                   say: Callable[[str], None]) -> None:
+    """Pack each of the show's bundles from ``content_dir/<id>`` unless a valid one exists."""
+    from .bundle import Bundle
+
+    for ref in show.bundles:
+        out = bundle_dir / ref.file
+        src = content_dir / ref.id
+        if out.exists():
+            try:
+                with Bundle.open(out) as b:
+                    b.verify()
+                continue
+            except BundleError as exc:
+                say(f"rebuilding {out.name}: {exc.rule}")
+        m = pack(src, out)
+        say(f"packed {m.id} {m.version} ({len(m.files)} files) -> {out}")

@@ -17,6 +17,9 @@ subcommand under ``exhibit bench`` in :mod:`exhibit_engine.cli.bench`):
 - ``show`` (:mod:`.show`): the sample show played through every cue change on one
   node: the longest frame near a change over the steady frame, with preloading and
   without it (the baseline).
+- ``soak`` (:mod:`.soak`, ``exhibit soak``): a controller pair, render nodes and a kiosk
+  for minutes or hours, with kills and injected jitter: desync, lost and repeated
+  events, failover times, memory growth.
 - ``sync`` (:mod:`.sync`): a controller and N sync-only node processes on 127.0.0.1:
   clock error, event delivery, late join, hung-node detection, controller CPU.
 - ``transfer`` (:mod:`.transfer`): N nodes fetching a bundle from the controller at
@@ -64,6 +67,7 @@ SUITES: dict[str, str] = {
     "console": "exhibit_engine.bench.console",
     "render": "exhibit_engine.bench.render",
     "show": "exhibit_engine.bench.show",
+    "soak": "exhibit_engine.bench.soak",
     "sync": "exhibit_engine.bench.sync",
     "transfer": "exhibit_engine.bench.transfer",
     "wall": "exhibit_engine.bench.wall",

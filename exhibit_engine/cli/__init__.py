@@ -72,6 +72,7 @@ def main() -> None:
     Newcomers:  demo                             -- the whole thing on one machine
     Hardware:   bench bundle, bench render,      -- measure this machine
                 bench sync, bench wall
+                soak                             -- a long show, broken on purpose
 
     Run `exhibit COMMAND --help` for what each command takes.
     """
@@ -95,4 +96,5 @@ main.add_command(logs.logs)
 main.add_command(showcheck.show)
 main.add_command(wall.wall)
 main.add_command(bench.bench)
+main.add_command(bench.soak)
 main.add_command(demo.demo)

@@ -19,7 +19,7 @@ import click
 from ._params import Count, Finite, output_folder, output_path, parse_size
 
 __all__ = ["bench", "bench_bundle", "bench_console", "bench_render", "bench_show", "bench_sync",
-           "bench_transfer", "bench_wall"]
+           "bench_transfer", "bench_wall", "soak"]
 
 
 @contextlib.contextmanager
@@ -349,3 +349,50 @@ def bench_wall(source: Path | None, scene_id: str | None, size: str, overlap: fl
     with _bench_progress() as progress:
         report = run(opts, progress)
     _finish(report, json_path, check)
+
+
+@click.command()
+@click.option("--minutes", type=Finite(0.5, 1440.0), default=2.0, show_default=True,
+              help="Length of the whole run, warm-up included.")
+@click.option("--nodes", type=Count(1, 32), default=3, show_default=True,
+              help="Render nodes (headless, at a small scale).")
+@click.option("--seed", type=Count(0, 2**31), default=1, show_default=True,
+              help="The random plan: kills, kiosk selections, GOs.")
+@click.option("--jitter-ms", type=Finite(0.0, 100.0), default=2.0, show_default=True,
+              help="Jitter (0..J ms) injected into every message in and out of every node.")
+@click.option("--kill-every", "kill_every", type=Finite(5.0, 3600.0),
+              help="Seconds between kills (default: a sixth of the run, 15..90 s).")
+@click.option("--content", default="content", show_default=True,
+              type=click.Path(file_okay=False, path_type=Path),
+              help="The sample content whose three bundles the soak show plays.")
+@click.option("--bundle-dir", default="out/bundles", show_default=True,
+              type=click.Path(file_okay=False, path_type=Path),
+              help="Where those bundles are packed (reused while valid, as by `exhibit demo`).")
+@click.option("--keep", type=click.Path(file_okay=False, path_type=Path),
+              help="Keep every trace and log in this folder (else a temporary one).")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
+              callback=lambda _ctx, _param, v: output_path(v, "--json"),
+              help="Write the report as JSON to this file.")
+def soak(minutes: float, nodes: int, seed: int, jitter_ms: float, kill_every: float | None,
+         content: Path, bundle_dir: Path, keep: Path | None, json_path: Path | None) -> None:
+    """Play a show for a long time and break it on purpose; exit 1 if it held badly.
+
+    Starts a controller pair (primary and backup) on 127.0.0.1, N render nodes with
+    injected network jitter, a scripted kiosk (random selections, touches, languages)
+    and operator GOs every few seconds. After a warm-up, every few tens of seconds one
+    process is killed with SIGKILL and started again: a node, the kiosk or the active
+    controller. Then it reports nodes out of step (show times more than one 60 Hz
+    frame apart), events lost or played twice, every failover and how long it took,
+    each process's memory growth after warm-up, and the worst frame. Exit 1 when any
+    figure misses its bound (0 out of step, 0 lost, 0 twice, failover <= 2 s,
+    memory growth <= 5 %).
+    """
+    from ..bench.soak import SoakOptions, run
+
+    output_folder(keep, "--keep")
+    opts = SoakOptions(minutes=minutes, nodes=nodes, seed=seed, jitter_ms=jitter_ms,
+                       kill_every_s=kill_every, content=str(content),
+                       bundle_dir=str(bundle_dir), keep=str(keep) if keep else None)
+    with _bench_progress() as progress:
+        report = run(opts, progress)
+    _finish(report, json_path, True)

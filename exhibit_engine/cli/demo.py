@@ -16,7 +16,6 @@ The runner imports the packing, config and wall layers inside its functions, so 
 from __future__ import annotations
 
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -27,16 +26,17 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from ..assets.pack import ensure_bundles
+from ..config.network import free_ports
 from ..config.paths import write_atomic
-from ..errors import BundleError, ExhibitError, SyncTimeout
+from ..errors import ExhibitError, SyncTimeout
 from ._params import output_folder
 
 if TYPE_CHECKING:
     from ..config import ShowConfig, VenueConfig
 
 __all__ = ["CAPTURE_DELAY_S", "DEMO_RENDER_SCALE", "JOIN_TIMEOUT_S", "STRIP_AT",
-           "STRIP_COLUMNS", "STRIP_TILE_W", "WINDOW_GAP", "demo", "ensure_bundles",
-           "free_ports", "run_demo", "stitch"]
+           "STRIP_COLUMNS", "STRIP_TILE_W", "WINDOW_GAP", "demo", "run_demo", "stitch"]
 
 #: Offscreen demo nodes draw at this fraction of their projectors' pixel size.
 DEMO_RENDER_SCALE = 1 / 3
@@ -76,40 +76,6 @@ def demo(headless: bool, out_dir: Path, content_dir: Path) -> None:
     """
     output_folder(out_dir, "--out")
     sys.exit(run_demo(out_dir=out_dir, content_dir=content_dir, headless=headless))
-
-
-def free_ports(n: int, host: str = "127.0.0.1") -> list[int]:
-    """``n`` distinct TCP ports that are free on ``host`` right now."""
-    socks = []
-    try:
-        for _ in range(n):
-            s = socket.socket()
-            s.bind((host, 0))
-            socks.append(s)
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
-
-
-def ensure_bundles(show: ShowConfig, content_dir: Path, bundle_dir: Path,
-                   say: Callable[[str], None]) -> None:
-    """Pack each of the show's bundles from ``content_dir/<id>`` unless a valid one exists."""
-    from ..assets.bundle import Bundle
-    from ..assets.pack import pack
-
-    for ref in show.bundles:
-        out = bundle_dir / ref.file
-        src = content_dir / ref.id
-        if out.exists():
-            try:
-                with Bundle.open(out) as b:
-                    b.verify()
-                continue
-            except BundleError as exc:
-                say(f"rebuilding {out.name}: {exc.rule}")
-        m = pack(src, out)
-        say(f"packed {m.id} {m.version} ({len(m.files)} files) -> {out}")
 
 
 def stitch(venue: VenueConfig, slices: dict[str, Path], out: Path, scale: float) -> Path:

@@ -27,13 +27,14 @@ across the two where they share a host, as in a rehearsal on one PC).
 
 from __future__ import annotations
 
+import socket
 from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ConfigError
 from ._toml import Fields
 
-__all__ = ["ControllerEndpoint", "NetworkConfig", "parse_network"]
+__all__ = ["ControllerEndpoint", "NetworkConfig", "free_ports", "parse_network"]
 
 
 @dataclass(frozen=True)
@@ -171,3 +172,17 @@ def _distinct_ports(path: str, key: str, end: ControllerEndpoint, pair: bool) ->
     if pair and end.peer_port in (end.state_port, end.publish_port, end.transfer_port):
         raise ConfigError(path, "peer_port must differ from the state, publish and transfer "
                           "ports", key=key)
+
+
+def free_ports(n: int, host: str = "127.0.0.1") -> list[int]:
+    """``n`` distinct TCP ports that are free on ``host`` right now."""
+    socks = []
+    try:
+        for _ in range(n):
+            s = socket.socket()
+            s.bind((host, 0))
+            socks.append(s)
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()

@@ -15,6 +15,7 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -142,8 +143,12 @@ def play_frame(renderer: Any, scenes: _Scenes, frame: Frame, t: float,
         scenes.preload(renderer, frame, t)
 
 
-def run_node(settings: NodeSettings, show: ShowConfig) -> int:
+def run_node(settings: NodeSettings, show: ShowConfig,
+             on_frame: Callable[[Any, float, float, list[Any]], None] | None = None) -> int:
     """Run a projector node until stopped (SIGINT/SIGTERM, window closed, ``--frames``).
+
+    ``on_frame(link, show_t, controller_t, events)`` is called after every frame drawn,
+    with the events that frame played (``exhibit soak`` records its nodes with it).
 
     Returns:
         The process exit code: 0 after a clean stop.
@@ -223,7 +228,8 @@ def run_node(settings: NodeSettings, show: ShowConfig) -> int:
             if scenes.fetcher is not None:
                 for bundle_id in scenes.fetcher.take_installed():
                     scenes.arrived(bundle_id)
-            for event in link.take_events(t, controller_t):
+            events = link.take_events(t, controller_t)
+            for event in events:
                 if event.kind == "restart" and event.args.get("node") == disp.id:
                     # The operator restarts this node: say so, then leave; the command
                     # starts the process afresh (same arguments, same pid).
@@ -249,6 +255,8 @@ def run_node(settings: NodeSettings, show: ShowConfig) -> int:
                         run.captures.append(str(tag))
                         extra.pop("capture_error", None)
             play_frame(renderer, scenes, frame, t, extra)
+            if on_frame is not None:
+                on_frame(link, t, controller_t, events)
             if backup is not None:          # which controller of the pair it follows
                 extra["controller"] = link.controller.removeprefix("tcp://")
                 extra["failovers"] = link.failovers

@@ -170,6 +170,17 @@ class NodeCore:
         anchor = self._anchor
         return anchor.show_time(controller_now) if anchor is not None else None
 
+    def show_rate(self, now: float) -> float | None:
+        """The show's rate at local time ``now`` (1 plays, 0 holds; ``None`` until
+        :attr:`synced`). Reads only: unlike :meth:`show_time` it never moves on to an
+        anchor that falls due, so it may look ahead."""
+        if not self.synced:
+            return None
+        nxt = self._next_anchor
+        if nxt is not None and self.clock.to_controller(now) >= nxt.controller_time:
+            return nxt.rate
+        return self._anchor.rate if self._anchor is not None else None
+
     def offset_us(self, now: float) -> float:
         """The clock offset in use (controller minus local), microseconds; 0 before sync."""
         return self.clock.offset_at(now) * 1e6 if self.clock.ready else 0.0
