@@ -35,8 +35,8 @@ from ._materials import prepare_materials
 if TYPE_CHECKING:
     from ..assets.manifest import SceneSpec
 
-__all__ = ["Scene", "SceneContext", "load_glb", "make_shader", "shader_scope",
-           "shader_source"]
+__all__ = ["Scene", "SceneContext", "current_scope", "load_glb", "make_shader",
+           "shader_scope", "shader_source"]
 
 _SHADER_DIR = Path(__file__).resolve().parent / "shaders"
 _GLSL_VERSION = "#version 330\n"
@@ -50,6 +50,11 @@ _GLSL_VERSION = "#version 330\n"
 _serial = itertools.count(1)
 _scope: contextvars.ContextVar[int | None] = contextvars.ContextVar("shader_scope",
                                                                    default=None)
+
+
+def current_scope() -> int | None:
+    """The renderer whose scene is being built (see :func:`shader_scope`), if any."""
+    return _scope.get()
 
 
 @contextlib.contextmanager

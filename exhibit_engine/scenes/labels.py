@@ -28,6 +28,7 @@ from panda3d.core import (DynamicTextFont, Filename, NodePath, SamplerState, Tex
                           TransparencyAttrib, VirtualFileMountRamdisk, VirtualFileSystem)
 
 from ..errors import AssetError
+from .base import current_scope
 
 __all__ = ["ALIGNMENTS", "PIXELS_PER_EM", "load_font", "make_label", "missing_chars"]
 
@@ -45,10 +46,11 @@ _MOUNT_ROOT = "/exhibit-engine-font"
 _PAGE_SIZE = 1024
 # Each font opened gets its own mount point, so two never see each other's bytes.
 _serial = itertools.count(1)
-# Fonts opened, by content: a scene built again reuses its font. Panda3D never frees a
-# DynamicTextFont's glyph pages once a glyph is drawn (a texture and a state per font), so
-# opening the font afresh at every build would leak them at every cue change.
-_fonts: dict[tuple[str, str, int], DynamicTextFont] = {}
+# Fonts opened while a renderer builds a scene, by renderer and content: a scene built
+# again reuses its font. Panda3D never frees a DynamicTextFont's glyph pages once a glyph
+# is drawn (a texture and a state per font), so opening the font afresh at every build
+# would leak them at every cue change. Renderers never share one (as with shaders).
+_fonts: dict[tuple[int, str, str, int], DynamicTextFont] = {}
 
 
 def load_font(data: bytes, name: str, *, pixels_per_em: int = PIXELS_PER_EM
@@ -61,8 +63,9 @@ def load_font(data: bytes, name: str, *, pixels_per_em: int = PIXELS_PER_EM
         pixels_per_em: glyph raster size in the texture pages (8..512).
 
     Returns:
-        A valid DynamicTextFont rendering glyphs as textured quads (1 unit = 1 em); the
-        same object for the same bytes, name and size (shared: never change it).
+        A valid DynamicTextFont rendering glyphs as textured quads (1 unit = 1 em). While
+        a renderer builds a scene, the same object for the same bytes, name and size
+        (shared by that renderer's scenes: never change it).
 
     Raises:
         AssetError: FreeType cannot read the bytes as a font.
@@ -72,7 +75,10 @@ def load_font(data: bytes, name: str, *, pixels_per_em: int = PIXELS_PER_EM
         raise ValueError(f"pixels_per_em must be 8..512, not {pixels_per_em!r}")
     if not data:
         raise AssetError(name, "empty font file")
-    key = (hashlib.sha256(data).hexdigest(), name, pixels_per_em)
+    scope = current_scope()
+    if scope is None:                       # not inside a renderer's build: a font of its own
+        return _open_font(data, name, pixels_per_em)
+    key = (scope, hashlib.sha256(data).hexdigest(), name, pixels_per_em)
     font = _fonts.get(key)
     if font is None:
         font = _fonts[key] = _open_font(data, name, pixels_per_em)
