@@ -464,14 +464,18 @@ class ControllerServer:
                      role: str | None) -> bool:
         """A passive (or undecided) controller got a message: a client's hello or
         command takes it over when its partner is lost; anything else, and any request
-        while the partner lives, is refused (the client then tries the partner)."""
+        while the partner lives, is refused (the client then tries the partner). A
+        ``status`` never takes a passive over (a monitor that reaches the backup alone
+        must not make it serve): it gets the refusal, which carries the pair's state."""
         assert self.pair is not None and self.core is not None
         if not isinstance(message, (Hello, Command)):
             return False          # beats and probes of a peer that has not moved yet
-        who = message.node_id if isinstance(message, Hello) else f"a {role or 'peer'}"
-        serve, change = self.pair.client_request(who)
-        if change is not None:
-            self._pair_changed(self.core, change)
+        serve = False
+        if not (isinstance(message, Command) and message.name == "status"):
+            who = message.node_id if isinstance(message, Hello) else f"a {role or 'peer'}"
+            serve, change = self.pair.client_request(who)
+            if change is not None:
+                self._pair_changed(self.core, change)
         if not serve and router is not None:
             frames = _encode(self._passive_reply(message))
             if frames is not None:

@@ -25,12 +25,22 @@ handler admits only that key on it (role ``controller``).
 Frames: ``[b"pair", msgpack body]``, ``body["kind"]`` one of ``beat``, ``ack``,
 ``replica`` (``docs/protocol.md`` §12). A frame that breaks the format is counted and
 dropped; a replica is at most :data:`MAX_REPLICA_BYTES`.
+
+Every message carries the sender's incarnation (``inc``, random per start) and a count
+(``n``) over everything it sent on either socket. Beats and replicas travel one TCP
+connection and acks the other, so after a cable comes back a message queued before the
+cut can arrive after newer ones; a message of the same incarnation that is not newer
+than the last one taken is dropped (counted in ``stale``). Otherwise a passive's old
+"passive, term 0" beat, delivered late, would tell a primary that had just stepped down
+that both are passive, and it would take over again with its stale session. A new
+incarnation (the partner restarted) is always taken.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import secrets
 from collections.abc import Callable
 from typing import Any
 
@@ -73,6 +83,7 @@ class PairLink:
             a partner, then the partner's clock as estimated.
         replica: the newest replica from the partner (``None``: none yet).
         malformed: frames dropped on the link.
+        stale: messages dropped as older than one already taken (see the module).
         cut: set to drop everything this side sends and receives on the link (a
             partition, injected: tests and the soak set it on both sides).
 
@@ -89,7 +100,12 @@ class PairLink:
         self.estimator = ClockEstimator()
         self.replica: dict[str, Any] | None = None
         self.malformed = 0
+        self.stale = 0
         self.cut = False
+        self._inc = secrets.randbits(62)        # this start; every message counted
+        self._n = 0
+        self._peer_inc: int | None = None
+        self._peer_n = -1
         self.partner = f"{settings.partner.host}:{settings.partner.state_port}"
         self._partner_mark: Any = None
         self._sent_mark: Any = None
@@ -205,6 +221,7 @@ class PairLink:
         if self.estimator.ready:
             out["partner_rtt_us"] = round(self.estimator.delay_s * 1e6, 1)
         out["malformed"] = self.malformed
+        out["stale"] = self.stale
         return out
 
     def close(self) -> None:
@@ -217,6 +234,12 @@ class PairLink:
     def _take(self, sock: zmq.Socket[bytes], route: list[bytes], body: dict[str, Any],
               base: float) -> Transition | None:
         kind = body.get("kind")
+        inc, n = body.get("inc"), body.get("n")
+        if isinstance(inc, int) and isinstance(n, int) and not isinstance(n, bool):
+            if inc == self._peer_inc and n <= self._peer_n:
+                self.stale += 1             # sent before something already taken
+                return None
+            self._peer_inc, self._peer_n = inc, n
         if kind == "replica" and sock is self.router:
             replica = body.get("body")
             if isinstance(replica, dict) and not self.star.active:
@@ -267,8 +290,10 @@ class PairLink:
               route: list[bytes] | None = None) -> None:
         if self.cut:
             return
+        self._n += 1
         try:
-            packed = msgpack.packb({"v": PAIR_VERSION, **body}, use_bin_type=True)
+            packed = msgpack.packb({"v": PAIR_VERSION, "inc": self._inc, "n": self._n, **body},
+                                   use_bin_type=True)
         except (TypeError, ValueError, OverflowError) as exc:
             log.error("cannot send %s to the partner controller: %s", body.get("kind"), exc)
             return

@@ -202,3 +202,38 @@ def test_a_passive_holds_the_replica_and_saves_it(
         assert backup.server.pair.replica["state"]["selected_item"]["item"] == "vase"
         assert wait_for(lambda: (tmp_path / "backup.json").exists() and "vase" in (
             tmp_path / "backup.json").read_text(), [a], timeout=5.0)
+
+
+def test_a_beat_queued_before_a_cut_and_delivered_late_changes_nothing(free_ports) -> None:
+    """After a cable comes back, a partner's beat sent before the cut can arrive after its
+    newer acks (two TCP connections). The primary that stepped down for the backup's term
+    must not read that old "passive, term 0" as "both passive" and take over again."""
+    import zmq
+
+    from exhibit_engine.sync.pair import PairLink
+
+    my_port, other_port = free_ports(2)
+    partner = ControllerEndpoint(HOST, peer_port=other_port)
+    ctx = zmq.Context()
+    clock = [100.0]
+    link = PairLink(ctx, PairSettings("primary", my_port, partner), HOST, lambda: clock[0])
+    try:
+        star = link.star
+        star.state, star.term = "passive", 1         # it stepped down for the backup
+        inc = 12345
+
+        def body(n: int, state: str, term: int, incarnation: int = inc) -> dict[str, Any]:
+            return {"v": 1, "kind": "ack", "role": "backup", "state": state, "term": term,
+                    "t0": 99.9, "t1": 99.95, "t2": 99.96, "inc": incarnation, "n": n}
+
+        assert link._take(link.dealer, [], body(10, "active", 2), clock[0]) is None
+        assert star.peer_term == 2
+        # the stale one, sent before: dropped, not "both were passive"
+        assert link._take(link.dealer, [], body(7, "passive", 0), clock[0]) is None
+        assert star.state == "passive" and star.peer_state == "active" and link.stale == 1
+        # a partner that restarted (a new incarnation) is taken at its word
+        change = link._take(link.dealer, [], body(1, "backup", 0, incarnation=999), clock[0])
+        assert change is not None and change.new == "active" and star.peer_state == "backup"
+    finally:
+        link.close()
+        ctx.term()
