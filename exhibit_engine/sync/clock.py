@@ -15,7 +15,11 @@ and trusts the one with the smallest *sync distance*: ``delay / 2`` plus the dri
 clocks may have accumulated since it was taken (``drift * age``, NTP's dispersion). A long
 window of frequent probes then finds the rare probe that met no queueing on either side
 (on a busy machine most round trips are inflated by wake-ups and other traffic), while an
-old sample cannot outlive its usefulness. A new estimate is reached by *slewing* (the
+old sample cannot outlive its usefulness. The samples almost as good as that one (within
+``combine`` times its distance) are averaged with it, each weighted by 1/distance²: on a
+jittery network their errors are independent and of either sign, and their mean is
+about 40 % closer than the best alone (2 ms of jitter each way, a window of 32), while a
+lone quick probe among slow ones still decides alone. A new estimate is reached by *slewing* (the
 controller-time it reports runs at most ``max_slew`` faster or slower than local time) so
 show time never jumps; only an error above ``step_threshold_s`` is corrected at once, and so
 are the first few samples (the initial burst, before anything has played for long).
@@ -86,17 +90,22 @@ class ClockEstimator:
             stepped to as well. A node that starts together with many others on a
             busy machine gets only slow probes at first; slewing away their error of
             tens of milliseconds would take seconds. :meth:`forget_samples` ends it.
+        combine: samples within this many times the best one's sync distance are
+            averaged with it (1/distance² weights); 1 trusts the best alone.
     """
 
     def __init__(self, window: int = 32, step_threshold_s: float = 0.05,
                  max_slew: float = 0.005, max_delay_s: float = 1.0, acquire: int = 8,
-                 drift: float = 15e-6, acquire_s: float = 5.0) -> None:
+                 drift: float = 15e-6, acquire_s: float = 5.0, combine: float = 2.0) -> None:
         if window < 1 or acquire < 1:
             raise ValueError("window and acquire must be at least 1")
         if step_threshold_s < 0 or not 0 < max_slew < 1 or max_delay_s <= 0:
             raise ValueError("step_threshold_s >= 0, 0 < max_slew < 1, max_delay_s > 0")
-        if not 0 <= drift < 0.01 or acquire_s < 0:
-            raise ValueError("drift must be from 0 to 0.01 and acquire_s at least 0")
+        if not 0 <= drift < 0.01 or acquire_s < 0 or combine < 1.0:
+            raise ValueError("drift must be from 0 to 0.01, acquire_s at least 0 and "
+                             "combine at least 1")
+        self.combine = combine
+        self._target = 0.0
         self.drift = drift
         self.acquire_s = acquire_s
         self._acquire_until = math.inf     # set by the first sample
@@ -126,8 +135,9 @@ class ClockEstimator:
 
     @property
     def target_offset_s(self) -> float:
-        """The best estimate of the offset, which the applied offset moves towards."""
-        return self._best.offset if self._best else 0.0
+        """The best estimate of the offset (the near-best samples' weighted mean), which
+        the applied offset moves towards."""
+        return self._target if self._best else 0.0
 
     @property
     def delay_s(self) -> float:
@@ -164,21 +174,36 @@ class ClockEstimator:
         self._advance(t3)
         self._samples.append(ClockSample(offset, max(delay, 0.0), t3))
         self._best = min(self._samples, key=lambda s: self.distance(s, t3))
+        self._target = self._combined(t3)
         self._accepted += 1
-        error = abs(self._best.offset - self._applied)
+        error = abs(self._target - self._applied)
         if self._accepted == 1:
             self._acquire_until = t3 + self.acquire_s
         acquiring = self._accepted <= self.acquire or t3 <= self._acquire_until
         if acquiring or error > self.step_threshold_s:
             if error > 0.0 or self._steps == 0:
                 self._steps += 1
-            self._applied = self._best.offset
+            self._applied = self._target
         return True
 
     def distance(self, sample: ClockSample, now: float) -> float:
         """The sync distance of ``sample`` at local time ``now``: the most its offset can
         be wrong by then (half its round trip, plus ``drift`` times its age)."""
         return sample.delay / 2.0 + self.drift * max(0.0, now - sample.at)
+
+    def _combined(self, now: float) -> float:
+        """The offset of the samples within ``combine`` times the best's distance (plus
+        10 us of clock granularity), weighted by 1/distance²."""
+        assert self._best is not None
+        limit = self.combine * self.distance(self._best, now) + 1e-5
+        total = weight = 0.0
+        for sample in self._samples:
+            d = self.distance(sample, now)
+            if d <= limit:
+                w = 1.0 / max(d, 1e-6) ** 2
+                total += w * sample.offset
+                weight += w
+        return total / weight if weight else self._best.offset
 
     def forget_samples(self) -> None:
         """Drop the samples but keep the applied offset (e.g. the controller restarted).
@@ -191,6 +216,7 @@ class ClockEstimator:
         if self._best is not None:
             # Keep "ready" and the current target until a fresh sample replaces them.
             self._best = ClockSample(self._applied, self._best.delay, self._best.at)
+            self._target = self._applied
 
     # ------------------------------------------------------------------ conversion
 
@@ -220,6 +246,6 @@ class ClockEstimator:
             return
         if self._best is not None and math.isfinite(self._at):
             budget = (now - self._at) * self.max_slew
-            diff = self._best.offset - self._applied
+            diff = self._target - self._applied
             self._applied += max(-budget, min(budget, diff))
         self._at = now

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import random
 
 import pytest
 
@@ -87,14 +88,14 @@ def test_sync_distance_grows_with_age() -> None:
 
 def test_old_quick_sample_gives_way_to_a_fresh_one() -> None:
     # Clocks may drift 10 us/s apart: a 0.2 ms probe 30 s old (distance 0.1 + 0.3 ms)
-    # is worse than a fresh 0.6 ms one (distance 0.3 ms)...
-    est = ClockEstimator(drift=1e-5)
+    # is worse than a fresh 0.6 ms one (distance 0.3 ms)... (combine=1: the best alone)
+    est = ClockEstimator(drift=1e-5, combine=1.0)
     est.add(*probe(1.0, 10.0, 0.0001, 0.0001))
     est.add(*probe(1.0003, 40.0, 0.0003, 0.0003))
     assert est.delay_s == pytest.approx(0.0006)
     assert est.target_offset_s == pytest.approx(1.0003, abs=1e-9)
     # ...but 5 s old (0.15 ms) it still beats the fresh one.
-    est = ClockEstimator(drift=1e-5)
+    est = ClockEstimator(drift=1e-5, combine=1.0)
     est.add(*probe(1.0, 10.0, 0.0001, 0.0001))
     est.add(*probe(1.0003, 15.0, 0.0003, 0.0003))
     assert est.delay_s == pytest.approx(0.0002)
@@ -198,13 +199,36 @@ def test_initial_burst_steps_to_each_better_sample() -> None:
     assert est.offset_at(10.31) == pytest.approx(0.0, abs=1e-4)
 
 
+def test_near_best_samples_are_averaged_and_a_lone_quick_one_decides_alone() -> None:
+    # Two equally quick probes with opposite errors: their mean is exact.
+    est = ClockEstimator()
+    est.add(*probe(1.0, 10.0, 0.0006, 0.0002))     # offset error +0.2 ms
+    est.add(*probe(1.0, 10.25, 0.0002, 0.0006))    # -0.2 ms
+    assert est.target_offset_s == pytest.approx(1.0, abs=5e-6)   # (drift ages the first)
+    # A slower one (distance 1.5 ms, above twice the best's 0.4 ms) is left out.
+    est.add(*probe(1.0, 10.5, 0.0028, 0.0002))
+    assert est.target_offset_s == pytest.approx(1.0, abs=5e-6)
+    # With 2 ms of uniform jitter each way the weighted mean beats the best alone.
+    rng = random.Random(3)
+    errors = {1.0: [], 2.0: []}
+    for combine in errors:
+        for trial in range(400):
+            e = ClockEstimator(combine=combine)
+            for i in range(32):
+                e.add(*probe(0.0, 10.0 + 0.25 * i, rng.uniform(0, 0.002),
+                             rng.uniform(0, 0.002)))
+            errors[combine].append(abs(e.target_offset_s))
+    p99 = {c: sorted(v)[int(0.99 * len(v))] for c, v in errors.items()}
+    assert p99[2.0] < 0.8 * p99[1.0], p99
+
+
 def test_samples_in_the_first_seconds_are_stepped_to() -> None:
     # A node that started with many others on a busy machine: the burst's probes are all
     # slow (30 ms off), a quick one comes 2 s later and is stepped to, not slewed for 6 s.
     est = ClockEstimator(acquire=2, acquire_s=5.0, step_threshold_s=0.05)
     est.add(*probe(0.0, 10.0, 0.060, 0.0))
     est.add(*probe(0.0, 10.1, 0.061, 0.0))
-    assert est.offset_at(10.2) == pytest.approx(0.030)
+    assert est.offset_at(10.2) == pytest.approx(0.030, abs=0.0005)   # the two, averaged
     est.add(*probe(0.0, 12.0, 0.0001, 0.0001))
     assert est.offset_at(12.01) == pytest.approx(0.0, abs=1e-9)
     # After acquire_s, a 3 ms change is slewed again.
