@@ -390,6 +390,7 @@ def soak(minutes: float, nodes: int, seed: int, jitter_ms: float, kill_every: fl
     from ..bench.soak import SoakOptions, run
 
     output_folder(keep, "--keep")
+    output_folder(bundle_dir, "--bundle-dir")
     opts = SoakOptions(minutes=minutes, nodes=nodes, seed=seed, jitter_ms=jitter_ms,
                        kill_every_s=kill_every, content=str(content),
                        bundle_dir=str(bundle_dir), keep=str(keep) if keep else None)
