@@ -8,7 +8,9 @@ fall due all through the takeover. After SIGKILL of the primary:
 
 - the backup takes over within 2 s (its status says when);
 - no node's show time jumps by more than one 60 Hz frame;
-- every cue plays exactly once, in order, on every node, on the same controller time;
+- every cue plays exactly once, in order, on every node, on the same controller time, and
+  on the frame of that time (one that fell due before the takeover: as soon as it is
+  published);
 - ``exhibit ctl go`` 3 s after the kill works, and its cue reaches every node.
 
 No sleeps: every wait polls a status reply or a process against a deadline.
@@ -130,6 +132,7 @@ def test_kill_9_of_the_primary_the_backup_takes_over_in_step(procs: Procs, tmp_p
             st = wait_until(taken_over, 10.0, "the backup to take over")
             took = time.monotonic() - st["pair"]["history"][-1]["ago_s"] - killed
             assert took <= 2.0, f"the backup took over {took:.2f} s after the kill"
+            took_at = killed + took
             assert "asked" in st["pair"]["history"][-1]["reason"]
             assert not st["pair"]["peer"]["alive"]
             # A GO through `exhibit ctl`, 3 s after the kill, with the venue's two
@@ -167,8 +170,18 @@ def test_kill_9_of_the_primary_the_backup_takes_over_in_step(procs: Procs, tmp_p
             assert (loop1, i1) in ((loop0, i0 + 1), (loop0 + 1, 0)), \
                 f"{d}: a cue was lost between {(loop0, i0)} and {(loop1, i1)}: {keys}"
         assert len(keys) >= 6, f"{d}: only {keys}"
-        for e in run["events"]:     # each on the frame of its controller time
-            assert e["frame_controller_t"] - e["controller_at"] < 3 * FRAME_S
+        for e in run["events"]:
+            # Each on the frame of its controller time; but a cue that fell due while no
+            # controller was active (from the kill to the takeover: the primary published
+            # only the next 0.2-0.4 s) comes from the backup when it takes over, as late
+            # as the takeover was, and never later than that.
+            late_s = e["frame_controller_t"] - e["controller_at"]
+            bound = 3 * FRAME_S
+            if killed <= e["controller_at"] <= took_at:
+                bound += took_at - e["controller_at"] + 0.25
+            assert late_s < bound, \
+                f"{d}: {e['kind']} {e['seq']} played {late_s:.3f} s late (kill at " \
+                f"{killed:.3f}, takeover at {took_at:.3f}): {e}"
     # Every node played the same cues at the same controller times.
     timings = {d: [(e["seq"], round(e["controller_at"], 6)) for e in run["events"]]
                for d, run in seen.items()}
