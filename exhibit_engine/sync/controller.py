@@ -234,9 +234,9 @@ class ControllerServer:
             while not stop.is_set():
                 if self.serving:
                     self._publish(core.tick(self._clock(), self._wall()))
-                # Wake for the next beat, and at least every 0.1 s to notice ``stop``.
-                # (One poller for the whole loop, rounded up so a wait under 1 ms sleeps.)
-                wait = min(core.seconds_to_next_tick(self._clock()), 0.1)
+                # Wake for the next beat (a passive core has none), at least every 0.1 s
+                # to notice ``stop``; one poller, rounded up so a wait under 1 ms sleeps.
+                wait = min(core.seconds_to_next_tick(self._clock()) if self.serving else 1, 0.1)
                 if self.pair is not None:
                     wait = min(wait, self._pair_turn(core))
                 ready = dict(poller.poll(math.ceil(wait * 1000)))

@@ -237,3 +237,27 @@ def test_a_beat_queued_before_a_cut_and_delivered_late_changes_nothing(free_port
     finally:
         link.close()
         ctx.term()
+
+
+def _thread_cpu_s(handle: ThreadedController) -> float:
+    ident = handle.thread.ident
+    assert ident is not None
+    return time.clock_gettime(time.pthread_getcpuclockid(ident))
+
+
+def test_a_passive_controller_waits_for_input_and_does_not_spin(
+        pair: Pair, wait_for: Callable[..., bool], run_for: Callable[..., None]) -> None:
+    """A passive's core publishes no beats, so its next-beat time stays in the past: a
+    loop that waited for it polled with no timeout and took a whole core (found by the
+    soak: the backup used more CPU than any render node)."""
+    pair.start("primary")
+    backup = pair.start("backup")
+    with pair.node("a") as a:
+        assert wait_states(pair, {"primary": "active", "backup": "passive"}, wait_for, [a])
+        cpu0, t0 = _thread_cpu_s(backup), time.monotonic()
+        run_for(1.5, [a])
+        used = (_thread_cpu_s(backup) - cpu0) / (time.monotonic() - t0)
+    # The partner's beats, replicas and 10 wake-ups a second: a few per cent at most; a
+    # spinning loop is near 100 % (or whatever share of a core it is given).
+    assert used < 0.2, f"the passive's loop used {used:.0%} of a core while idle"
+    assert pair.state("backup") == "passive"
