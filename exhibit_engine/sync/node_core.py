@@ -300,6 +300,14 @@ class NodeCore:
             self._awaiting_burst_reply = True
         return out
 
+    def probe_sent(self, planned: float, sent: float) -> None:
+        """The probe :meth:`tick` made at ``planned`` left at ``sent``, its ``t0`` on the
+        wire: its answer is matched by that."""
+        try:
+            self._outstanding[self._outstanding.index(planned)] = sent
+        except ValueError:
+            pass
+
     def status(self, now: float, frames: int, show_time: float,
                captures: Iterable[str] = (), extra: Mapping[str, Any] | None = None, *,
                render_age_s: float = 0.0, loading_s: float = 0.0, force: bool = False,

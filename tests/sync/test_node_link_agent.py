@@ -107,3 +107,63 @@ def test_a_link_lowers_the_switch_interval(make_socket: Callable[[int], zmq.Sock
     make_node("n2", router.bind_to_random_port(f"tcp://{HOST}"),
               pub.bind_to_random_port(f"tcp://{HOST}"))
     assert sys.getswitchinterval() == pytest.approx(0.0001)
+
+
+def test_a_probe_is_stamped_as_it_leaves_and_its_answer_still_matches(
+        make_socket: Callable[[int], zmq.Socket[bytes]],
+        make_node: Callable[..., NodeLink], restore_switch_interval: None) -> None:
+    """The core makes a probe with the agent's loop time; the status, the lock and the
+    encoding come between that and the send. The t0 on the wire is read just before the
+    send (here every clock reading is 1 ms later than the last, so any reading between
+    shows), and the pong that echoes it is still taken as a sample."""
+    from exhibit_engine.sync.node_core import NodeCore
+
+    planned: list[float] = []
+
+    class Recording(NodeCore):
+        def tick(self, now: float) -> list:
+            out = super().tick(now)
+            planned.extend(m.t0 for m in out if isinstance(m, Ping))
+            return out
+
+    calls = [0]
+
+    def clock() -> float:
+        calls[0] += 1
+        return time.monotonic() + calls[0] * 1e-3
+
+    router, pub = make_socket(zmq.ROUTER), make_socket(zmq.PUB)
+    state_port = router.bind_to_random_port(f"tcp://{HOST}")
+    publish_port = pub.bind_to_random_port(f"tcp://{HOST}")
+    link = make_node("n1", state_port, publish_port, clock=clock, core=Recording("n1"))
+    sent: list[float] = []
+    deadline = time.monotonic() + 10.0
+    while len(sent) < 12:
+        assert time.monotonic() < deadline, f"the node sent only {len(sent)} pings"
+        if not router.poll(100):
+            continue
+        peer, *frames = router.recv_multipart()
+        message = decode(frames)
+        now = clock()
+        replies: list = []
+        if isinstance(message, Hello):
+            replies = [Welcome("s1", 0)]
+        elif isinstance(message, SnapshotRequest):
+            replies = snapshot_messages(message.req, 0, {"anchor": [now, 0.0, 1.0]})
+        elif isinstance(message, Ping):
+            sent.append(message.t0)
+            replies = [Pong(message.t0, now, now)]
+        for reply in replies:
+            router.send_multipart([peer, *reply.encode()])
+    made = [t for t in planned if t in set(sent)]
+    assert not made, f"probes left with the time the core made them at: {made}"
+    # each probe the core made left later (warm-up pings are not the core's; the last
+    # may not have arrived yet)
+    assert len(planned) >= 8 and all(any(p < s < p + 1.0 for s in sent) for p in planned[:-1])
+
+    def samples() -> int:
+        with link._lock:
+            return link.core.clock.sample_count
+    while samples() < 8 and time.monotonic() < deadline:
+        link.poll(0.05)
+    assert samples() >= 8, "the answers to restamped probes were not taken"
