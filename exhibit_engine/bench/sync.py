@@ -8,8 +8,9 @@ loop (see :mod:`._sync_proc`). All processes share CLOCK_MONOTONIC, so the truth
   instant, since the true one is 0). The window opens ``settle_s`` after the last node
   synced: a node's first second (the probe burst, while 16 processes start at once) is
   acquisition, not the steady state; ``clock_skew_max_us`` is the worst sample.
-- ``event_delivery_p99_ms``: an operator ``capture`` sent (4 a second for ``seconds``)
-  until the last node received it (the agent thread's receive time).
+- ``event_delivery_p99_ms``: an operator ``capture`` sent until the last node received it
+  (the agent thread's receive time); 10 a second for ``seconds``, so that the p99 of 20 s
+  rests on 200 events, not on the second worst of 80.
 - ``events_applied_same_show_time``: fraction of events every node applied with the
   same ``effective_at`` and on its first frame at or after it (the frame before had a
   show time below ``effective_at``): no node shows it early or a frame late. Frames
@@ -23,9 +24,11 @@ loop (see :mod:`._sync_proc`). All processes share CLOCK_MONOTONIC, so the truth
 - ``hung_node_detect_ms``: SIGSTOP one node until the controller's ``status`` says lost
   (status asked back to back, no sleeping between asks).
 - ``controller_cpu_pct``: the controller's user+system CPU over the event window.
-- The floors, measured in the same run on the same node processes after the event window
-  (:mod:`exhibit_engine.sync.floor`): ``event_delivery_floor_p99_ms``, the same events at the same
-  rate through a bare pyzmq PUB in a process of its own to a bare SUB in each node;
+- The floors, measured on the same node processes in the same window, each bare event
+  half a period after an engine one, so that both meet the same load
+  (:mod:`exhibit_engine.sync.floor`): ``event_delivery_floor_p99_ms``, the same events at
+  the same rate through a bare pyzmq PUB in a process of its own to a bare SUB in each
+  node;
   ``clock_skew_floor_p99_us``, a bare NTP-style estimate in each node (probes every
   0.125 s to a bare echoing ROUTER, the offset of the shortest round trip of the last 8,
   no filtering). ``event_delivery_ratio`` and ``clock_skew_ratio`` divide the engine's
@@ -66,7 +69,7 @@ from ._sync_proc import FRAME_S, seed_state
 __all__ = ["SyncBenchOptions", "run", "state_capacity", "wait_synced"]
 
 _HOST = "127.0.0.1"
-_EVENTS_PER_S = 4.0
+_EVENTS_PER_S = 10.0
 _SETTLE_S = 2.0     # after the last node synced, before the event window opens
 
 
@@ -281,12 +284,17 @@ def _run(options: SyncBenchOptions, keys: int, work: Path, procs: _Procs,
     report = Report("sync")
     with client(_HOST, sp, timeout_s=5.0) as op:
         wait_synced(op, n, progress)
+        floor.go.touch()        # the floor's bare SUB and prober start in every node
         settle_end = time.monotonic() + _SETTLE_S
         while time.monotonic() < settle_end:
             progress("settling", _SETTLE_S - (settle_end - time.monotonic()), _SETTLE_S)
             time.sleep(min(0.1, max(0.0, settle_end - time.monotonic())))
-        # The event window.
+        # The event window: the engine's events and the floor's bare ones interleaved,
+        # half a period apart, so that both meet the same machine (the same load, the
+        # same other traffic, the same moments of starvation).
         sent: dict[int, float] = {}
+        floor_sent: dict[int, float] = {}
+        period = 1.0 / _EVENTS_PER_S
         cpu0, t0 = _cpu_s(ctl.pid), time.monotonic()
         end = t0 + options.seconds
         i = 0
@@ -294,30 +302,17 @@ def _run(options: SyncBenchOptions, keys: int, work: Path, procs: _Procs,
             at = time.monotonic()
             reply = op.command("capture", tag=f"e{i}")
             sent[int(reply["seq"])] = at
+            time.sleep(max(0.0, at + period / 2 - time.monotonic()))
+            fat = time.monotonic()
+            floor.send(i)           # one hop to the bare server, as a command to the
+            floor_sent[i] = fat     # controller: timed from here, as the engine's are
             i += 1
             progress("events", time.monotonic() - t0, options.seconds)
-            time.sleep(max(0.0, at + 1.0 / _EVENTS_PER_S - time.monotonic()))
+            time.sleep(max(0.0, at + period - time.monotonic()))
         t1 = time.monotonic()
+        f0, f1 = t0, t1
         cpu_pct = (_cpu_s(ctl.pid) - cpu0) / (t1 - t0) * 100.0
         time.sleep(1.0)     # let the last events apply
-        # The floors: the same events and clock probes with bare pyzmq, same processes.
-        floor.go.touch()
-        settle_end = time.monotonic() + _SETTLE_S
-        while time.monotonic() < settle_end:
-            progress("floor: settling", _SETTLE_S - (settle_end - time.monotonic()), _SETTLE_S)
-            time.sleep(min(0.1, max(0.0, settle_end - time.monotonic())))
-        f0 = time.monotonic()
-        j = 0
-        floor_sent: dict[int, float] = {}
-        while time.monotonic() < f0 + options.seconds:
-            at = time.monotonic()
-            floor.send(j)           # one hop to the bare server, as a command to the
-            floor_sent[j] = at      # controller: timed from here, as the engine's are
-            j += 1
-            progress("floor: bare events", time.monotonic() - f0, options.seconds)
-            time.sleep(max(0.0, at + 1.0 / _EVENTS_PER_S - time.monotonic()))
-        f1 = time.monotonic()
-        time.sleep(1.0)
         floor.close()
         # Hung node: SIGSTOP the last one, wait for the controller to say lost.
         progress("hung node", 0, 0)

@@ -11,9 +11,10 @@
 
 The server: ``python -m exhibit_engine.sync.floor serve HOST`` prints ``ready PUB
 ROUTER`` and serves until its stdin closes: on its ROUTER a probe (a msgpack float) goes
-back with the server's time, and ``["send", SEQ]`` publishes one event. The bench sends
-those from a bare DEALER and times each from before it sends: one hop to the server and
-the fan-out, as an operator's command to the controller and its event.
+back with the server's time, and ``["send", SEQ]`` publishes one event and is answered
+``["ok", SEQ]``. The bench sends those from a bare DEALER, waits for the answer, and times
+each from before it sends: one hop to the server, the fan-out and the acknowledgement, the
+job of an operator's command to the controller and its event.
 :class:`FloorClient` is the nodes' side (a thread started by :mod:`._sync_proc` when the
 bench's go file appears); :class:`FloorServer` starts the server and drives it.
 """
@@ -134,8 +135,11 @@ class FloorServer:
         self._dealer.connect(f"tcp://{host}:{self.router_port}")
 
     def send(self, seq: int) -> None:
-        """Ask the bare server to publish event ``seq``."""
+        """Ask the bare server to publish event ``seq`` and wait for its answer (as an
+        operator's command waits for the controller's), 5 s at most."""
         self._dealer.send(msgpack.packb(["send", seq]))
+        if self._dealer.poll(5000):
+            self._dealer.recv()
 
     def close(self) -> None:
         """Stop the server (its stdin closes) and the bench's socket."""
@@ -167,8 +171,9 @@ def _serve(host: str) -> int:
                 continue
             peer, body = router.recv_multipart()
             msg = msgpack.unpackb(body)
-            if isinstance(msg, list):           # ["send", seq]: publish one event
-                pub.send(msgpack.packb([msg[1], time.monotonic()]))
+            if isinstance(msg, list):           # ["send", seq]: publish one event, then
+                pub.send(msgpack.packb([msg[1], time.monotonic()]))    # say so (as the
+                router.send_multipart([peer, msgpack.packb(["ok", msg[1]])])  # engine)
             else:                               # a probe: t0 back with t1
                 router.send_multipart([peer, msgpack.packb([msg, time.monotonic()])])
     finally:
