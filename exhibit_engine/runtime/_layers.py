@@ -30,6 +30,8 @@ build would have raised without preloading: the cue's fault path is unchanged.
 
 from __future__ import annotations
 
+import ctypes
+import sys
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -62,6 +64,34 @@ def release_states() -> None:
     TransformState.clear_cache()
     RenderState.garbage_collect()
     TransformState.garbage_collect()
+    trim_heap()
+
+
+_malloc_trim: Any = None
+
+
+def trim_heap() -> None:
+    """Hand the C heap's free pages back to the system (glibc's ``malloc_trim``; nothing
+    elsewhere).
+
+    A scene's build and unload free megabytes in the middle of the heap and of the
+    threads' arenas, which glibc keeps: a render node's resident memory crept up by
+    about 10 % in 30 minutes of cue changes (the soak), and a trim took back what it
+    had grown by. Called when a scene unloads (at most once per cue change); it takes
+    a few milliseconds.
+    """
+    global _malloc_trim
+    if _malloc_trim is None:
+        _malloc_trim = False
+        if sys.platform.startswith("linux"):
+            try:
+                libc = ctypes.CDLL("libc.so.6")
+                _malloc_trim = libc.malloc_trim
+                _malloc_trim.argtypes, _malloc_trim.restype = [ctypes.c_size_t], ctypes.c_int
+            except (OSError, AttributeError):      # another C library (musl): no trim
+                _malloc_trim = False
+    if _malloc_trim:
+        _malloc_trim(0)
 
 
 class Layer:
