@@ -310,7 +310,6 @@ def _run(options: SyncBenchOptions, keys: int, work: Path, procs: _Procs,
             progress("events", time.monotonic() - t0, options.seconds)
             time.sleep(max(0.0, at + period - time.monotonic()))
         t1 = time.monotonic()
-        f0, f1 = t0, t1
         cpu_pct = (_cpu_s(ctl.pid) - cpu0) / (t1 - t0) * 100.0
         time.sleep(1.0)     # let the last events apply
         floor.close()
@@ -384,7 +383,7 @@ def _run(options: SyncBenchOptions, keys: int, work: Path, procs: _Procs,
     report.add("hung_node_detect_ms", detect_ms, "ms", "SIGSTOP -> controller says lost")
     report.add("controller_cpu_pct", cpu_pct, "%", "controller CPU over the event window")
     floor_errors = [e for r in results for at, e in (r.get("floor") or {}).get(
-        "clock_error_us", []) if f0 <= at <= f1]
+        "clock_error_us", []) if t0 <= at <= t1]
     floor_deliveries = []
     for seq, at in floor_sent.items():
         recv = [(r.get("floor") or {}).get("received", {}).get(str(seq)) for r in results]

@@ -475,13 +475,14 @@ class NodeLink:
 
     def _send(self, dealer: zmq.Socket[bytes], messages: list[Message]) -> None:
         for message in messages:
-            planned = None
+            planned, probe = None, None
             if isinstance(message, Ping):
                 # A probe's t0 is the moment it leaves, not the one the core made it at:
                 # the lock, the status built after it and the encoding lie between, and
                 # every sample's way out would look that much longer (a bias no choice
                 # among samples removes).
-                planned, message = message.t0, Ping(self._clock())
+                planned, probe = message.t0, Ping(self._clock())
+                message = probe
             try:
                 frames = message.encode()
             except ProtocolError as exc:
@@ -491,9 +492,9 @@ class NodeLink:
                 self._out_q.admit(frames, self._clock())
             else:
                 self._send_frames(dealer, frames)
-            if planned is not None and isinstance(message, Ping):
+            if probe is not None and planned is not None:
                 with self._lock:     # before the answer can be read: this thread reads it
-                    self.core.probe_sent(planned, message.t0)
+                    self.core.probe_sent(planned, probe.t0)
 
     @staticmethod
     def _send_frames(dealer: zmq.Socket[bytes], frames: list[bytes]) -> None:
