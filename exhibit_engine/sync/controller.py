@@ -6,10 +6,8 @@ is around ``auth/base.py``): a ROUTER for requests (hello, snapshot, clock probe
 status, operator commands) and a PUB for heartbeats, state updates and events. It reads
 the clocks, receives and decodes frames, hands each message to the core with the role and
 key id its CURVE handshake established, and sends what the core returns.
-:func:`run_controller` runs one until SIGINT/SIGTERM.
-
-What the controller does with each message, and the commands it takes, are written in
-:mod:`.controller_core` and :mod:`.commands`.
+:func:`run_controller` runs one until SIGINT/SIGTERM. What it does with each message, and
+the commands it takes, are written in :mod:`.controller_core` and :mod:`.commands`.
 
 With a state file (:mod:`.persist`) the server resumes the saved session at start and
 saves it whenever it changes, every few seconds, and on the way out. At start it first
@@ -359,8 +357,10 @@ class ControllerServer:
         curve = self._curve is not None
         if self._zap is not None:
             core.handshakes_refused = self._zap.refused
-        for _ in range(limit):
+        for i in range(limit):
             role, key = None, ""
+            if i and not router.get(zmq.EVENTS) & zmq.POLLIN:
+                return      # (asking is cheaper than the exception an empty receive raises)
             try:
                 if curve:
                     # Frames, not bytes: the role and key id the ZAP handler gave the key

@@ -48,6 +48,8 @@ from .protocol import (MAX_FRAME_BYTES, MAX_LOADING_S, PUBLISHED_TYPES, Event, M
 __all__ = ["NodeLink"]
 
 log = logging.getLogger(__name__)
+#: Event bodies a link remembers to know a repeated copy (a few seconds of events).
+_TAKEN_EVENTS = 64
 
 
 class NodeLink:
@@ -123,6 +125,8 @@ class NodeLink:
         self._announce = False                  # send a status at once (loading news)
         self._turns = 0                         # agent iterations, to wait for one
         self._turn = threading.Condition(self._lock)
+        self._taken: dict[bytes, None] = {}     # bodies of the last events handled
+        self._taken_session: str | None = None
         self._ctx: zmq.Context[zmq.Socket[bytes]] | None = zmq.Context()
         sub = self._ctx.socket(zmq.SUB)
         # Says in the log why a CURVE node never joins (its key refused, a wrong
@@ -426,9 +430,10 @@ class NodeLink:
     def _drain(self, sock: zmq.Socket[bytes], dealer: zmq.Socket[bytes],
                limit: int = 256) -> int:
         handled = 0
-        for _ in range(limit):
-            # Asking is cheaper than the exception an empty socket's receive raises.
-            if not sock.get(zmq.EVENTS) & zmq.POLLIN:
+        for i in range(limit):
+            # The poll said the first one is there. After it, asking is cheaper than the
+            # exception an empty socket's receive raises.
+            if i and not sock.get(zmq.EVENTS) & zmq.POLLIN:
                 break
             try:
                 frames = sock.recv_multipart(zmq.NOBLOCK)
@@ -442,7 +447,10 @@ class NodeLink:
         return handled
 
     def _handle(self, frames: list[bytes], now: float, dealer: zmq.Socket[bytes]) -> int:
-        """Decode one message and hand it to the core (1), or count it malformed (0)."""
+        """Decode one message and hand it to the core (1), or count it malformed (0);
+        a byte-identical copy of an event already taken is only a sign of life (0)."""
+        if frames[0] == b"event" and len(frames) == 2 and self._repeat(frames[1], now):
+            return 0
         try:
             message = decode(frames, peer=self.controller)
         except ProtocolError as exc:
@@ -452,9 +460,31 @@ class NodeLink:
             return 0
         with self._lock:
             out = self.core.handle(message, now)
+            if isinstance(message, Event):
+                self._taken[frames[1]] = None
+                if len(self._taken) > _TAKEN_EVENTS:
+                    del self._taken[next(iter(self._taken))]
         if out:
             self._send(dealer, out)
         return 1
+
+    def _repeat(self, body: bytes, now: float) -> bool:
+        """Whether ``body`` is an event this link handed the core in this session.
+
+        The controller sends each event again in the next heartbeats, for a node that
+        missed it, and every copy wakes every node: on a machine that a wall's nodes
+        share, decoding the copies again takes the CPU the next broadcast's fan-out
+        needs. The core would drop them by sequence number; the bytes say it sooner.
+        """
+        with self._lock:
+            if self.core.session != self._taken_session:
+                self._taken_session = self.core.session
+                self._taken.clear()        # a new session numbers its events anew
+                return False
+            if body not in self._taken:
+                return False
+            self.core.heard(now)
+            return True
 
     def _faults_turn(self, dealer: zmq.Socket[bytes], now: float) -> int:
         """Release what the fault queues hold and is due; returns how long the agent may

@@ -220,6 +220,11 @@ class NodeCore:
 
     # ------------------------------------------------------------------ inputs
 
+    def heard(self, now: float) -> None:
+        """The controller was heard at ``now`` (a message the driver did not need to
+        hand over: a copy of an event already taken)."""
+        self._last_heard = now
+
     def handle(self, message: Message, now: float) -> list[Message]:
         """Take one message from the controller (SUB or DEALER); return what to send."""
         self._last_heard = now

@@ -14,9 +14,14 @@ from itertools import pairwise
 import pytest
 import zmq
 
+from exhibit_engine.show.anchor import ShowAnchor
 from exhibit_engine.sync.node import NodeLink
+from exhibit_engine.sync.node_core import NodeCore
 from exhibit_engine.sync.protocol import (
+    Event,
+    Heartbeat,
     Hello,
+    Message,
     Ping,
     Pong,
     SnapshotRequest,
@@ -167,3 +172,51 @@ def test_a_probe_is_stamped_as_it_leaves_and_its_answer_still_matches(
     while samples() < 8 and time.monotonic() < deadline:
         link.poll(0.05)
     assert samples() >= 8, "the answers to restamped probes were not taken"
+
+
+def test_a_repeated_copy_of_an_event_is_only_a_sign_of_life(
+        make_socket: Callable[[int], zmq.Socket[bytes]],
+        make_node: Callable[..., NodeLink]) -> None:
+    """The controller repeats each event in the next heartbeats; a link hands the core
+    the first copy only (the others count as hearing the controller), and a new session
+    (which numbers its events anew) starts afresh."""
+
+    class Counting(NodeCore):
+        def __init__(self, node_id: str) -> None:
+            super().__init__(node_id)
+            self.events = self.beats = self.heard_copies = 0
+
+        def handle(self, message: Message, now: float) -> list[Message]:
+            self.events += isinstance(message, Event)
+            self.beats += isinstance(message, Heartbeat)
+            return super().handle(message, now)
+
+        def heard(self, now: float) -> None:
+            self.heard_copies += 1
+            super().heard(now)
+
+    router, pub = make_socket(zmq.ROUTER), make_socket(zmq.PUB)
+    state_port = router.bind_to_random_port(f"tcp://{HOST}")
+    publish_port = pub.bind_to_random_port(f"tcp://{HOST}")
+    core = Counting("n1")
+    make_node("n1", state_port, publish_port, core=core)
+
+    def beat_until(session: str, more_than: int) -> None:
+        """Publish heartbeats until the node has handled more than ``more_than``."""
+        deadline = time.monotonic() + 10.0
+        while core.beats <= more_than:
+            assert time.monotonic() < deadline, "the node never heard a heartbeat"
+            pub.send_multipart(Heartbeat(time.monotonic(), ShowAnchor(0.0, 0.0, 1.0), 0,
+                                         session).encode())
+            router.poll(20)         # (a hello may come; it needs no answer here)
+
+    event = Event("capture", 1.0, {"tag": "a"}, 5, 2.0).encode()
+    beat_until("s1", 0)
+    for _ in range(3):
+        pub.send_multipart(event)
+    beat_until("s1", core.beats)        # one PUB keeps order: the copies came first
+    assert (core.events, core.heard_copies) == (1, 2)
+    beat_until("s2", core.beats)        # the controller restarted: a new session
+    pub.send_multipart(event)
+    beat_until("s2", core.beats)
+    assert (core.events, core.heard_copies) == (2, 2)
