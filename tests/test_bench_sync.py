@@ -23,7 +23,8 @@ FIELDS = ("clock_skew_p99_us", "clock_skew_max_us", "event_delivery_p99_ms",
           "events_applied_same_show_time", "late_frame_applies", "late_join_ms",
           "snapshot_complete", "state_keys", "hung_node_detect_ms", "controller_cpu_pct",
           "clock_skew_floor_p99_us", "clock_skew_ratio", "event_delivery_floor_p99_ms",
-          "event_delivery_ratio")
+          "event_delivery_ratio", "event_delivery_p50_ms", "event_delivery_floor_p50_ms",
+          "event_delivery_p50_ratio")
 
 
 @pytest.mark.parametrize("opts, match", [
@@ -75,6 +76,10 @@ def test_three_nodes_two_seconds_report_every_field(tmp_path: Path) -> None:
     assert 0 < doc["event_delivery_floor_p99_ms"] < 1_000
     assert doc["event_delivery_ratio"] == pytest.approx(
         doc["event_delivery_p99_ms"] / doc["event_delivery_floor_p99_ms"], rel=0.01)
+    assert 0 < doc["event_delivery_p50_ms"] <= doc["event_delivery_p99_ms"]
+    assert 0 < doc["event_delivery_floor_p50_ms"] <= doc["event_delivery_floor_p99_ms"]
+    assert doc["event_delivery_p50_ratio"] == pytest.approx(
+        doc["event_delivery_p50_ms"] / doc["event_delivery_floor_p50_ms"], rel=0.01)
     assert doc["clock_skew_ratio"] == pytest.approx(
         doc["clock_skew_p99_us"] / doc["clock_skew_floor_p99_us"], rel=0.01)
     # The absolute targets apply only with a core per node.
