@@ -17,7 +17,10 @@ frames of different nodes can be set side by side on one time axis:
   every node process that was drawing ``lead_s`` before it fell due and ``tail_s`` after.
 - :func:`frame_times`: the worst and the 99th-percentile time between frames.
 - :func:`memory_growth`: resident memory after a process's warm-up against its end,
-  each the peak over one loop of the show.
+  each the peak over one loop of the show. :func:`memory_settled` says when that warm-up
+  ends: when the process's memory stops rising (caches that fill slowly on a starved
+  node take minutes), but never later than half its life, so that a leak, which never
+  settles, is still measured over the second half.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 __all__ = ["EventFaults", "NodeTrace", "desync_frames", "event_faults", "frame_times",
-           "memory_growth", "read_node_trace", "read_selections"]
+           "memory_growth", "memory_settled", "read_node_trace", "read_selections"]
 
 FRAME_S = 1.0 / 60.0
 
@@ -204,3 +207,37 @@ def memory_growth(samples: Sequence[tuple[float, int]], started: float, warmup_s
     base = max(kb for t, kb in after if t <= first + window_s)
     end = max(kb for t, kb in after if t >= last - window_s)
     return (end - base) / base * 100.0
+
+
+def memory_settled(samples: Sequence[tuple[float, int]], started: float, floor_s: float,
+                   window_s: float = 24.0, flat_s: float = 300.0,
+                   tolerance_pct: float = 1.0) -> float:
+    """Seconds from ``started`` after which a process's memory has settled.
+
+    Memory rises and falls with each loop of the show, so its floor is the lowest sample
+    of each ``window_s`` (one loop). The memory has settled at the end of the first
+    window, ``floor_s`` or more after the start, whose floor is at most ``tolerance_pct``
+    above the lowest floor of the ``flat_s`` before it (a whole ``flat_s`` of them): it
+    no longer rises. A process
+    whose memory never settles (a leak) gets half its life, so the growth of its second
+    half is still measured.
+    """
+    kept = [(t - started, kb) for t, kb in samples if kb > 0]
+    if not kept:
+        return floor_s
+    life = kept[-1][0]
+    cap = max(floor_s, life / 2)
+    floors: dict[int, int] = {}
+    for t, kb in kept:
+        k = int(t // window_s)
+        floors[k] = min(kb, floors.get(k, kb))
+    for k in sorted(floors):
+        end = (k + 1) * window_s
+        if end < floor_s or end < flat_s + window_s:
+            continue            # (flat for a shorter time than ``flat_s`` says nothing)
+        if end > cap:
+            break
+        before = [v for j, v in floors.items() if j < k and end - (j + 1) * window_s <= flat_s]
+        if before and floors[k] <= min(before) * (1 + tolerance_pct / 100):
+            return end
+    return cap

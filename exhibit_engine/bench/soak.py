@@ -40,7 +40,7 @@ from typing import Any
 from ..errors import ConfigError, SyncError
 from . import Progress, Report, Target
 from ._soak_report import (desync_frames, event_faults, frame_times, memory_growth,
-                           read_node_trace, read_selections)
+                           memory_settled, read_node_trace, read_selections)
 
 __all__ = ["SoakOptions", "run"]
 
@@ -61,8 +61,10 @@ class SoakOptions:
         seed: the random plan (kills, kiosk, GOs); the same seed, the same plan.
         jitter_ms: injected jitter on every node link.
         kill_every_s: seconds between kills (``None``: a sixth of the run, 15..90 s).
-        warmup_s: before the first kill, and before each process's memory is taken as
-            its base (``None``: half the run, 30..180 s: every scene built twice).
+        warmup_s: before the first kill, and the least time before a process's memory
+            is taken as its base, which waits on until that memory has settled
+            (:func:`._soak_report.memory_settled`; ``None``: half the run, 30..180 s:
+            every scene built twice).
         content: the sample content (bundle sources and ``show.toml``).
         bundle_dir: where its bundles are packed (reused while valid).
         render_scale: of each display's 320x180 pixels.
@@ -475,9 +477,13 @@ def _report(options: SoakOptions, run: _Run, work: Path, t0: float) -> Report:
     faults = event_faults(traces, accepted)
     worst_ms, p99_ms = frame_times(traces)
     growth: dict[str, float | None] = {}
-    span = max(30.0, (options.seconds - options.warmup) / 2)
+    settled: dict[str, float] = {}
+    # Long enough to tell: a quarter of the run after the first kill (a process whose
+    # memory never settles is measured over the second half of its life).
+    span = max(30.0, (options.seconds - options.warmup) / 4)
     for p in run.procs:
-        growth[p.name] = memory_growth(p.rss, p.started, options.warmup, span)
+        settled[p.name] = memory_settled(p.rss, p.started, options.warmup)
+        growth[p.name] = memory_growth(p.rss, p.started, settled[p.name], span)
     measured = {k: v for k, v in growth.items() if v is not None}
     report.add("desync_frames", desync, "frames",
                "node frames out of step with another node by > 1 frame")
@@ -523,6 +529,7 @@ def _report(options: SoakOptions, run: _Run, work: Path, t0: float) -> Report:
                      for k in run.kills],
         "memory_growth_pct": {k: (None if v is None else round(v, 2))
                               for k, v in growth.items()},
+        "memory_settled_s": {k: round(v, 1) for k, v in settled.items()},
         "cpu_count": os.cpu_count(),
     })
     if options.keep:

@@ -3,14 +3,15 @@ frame times and memory growth, on traces made by hand where the answer is known.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from exhibit_engine.bench._soak_report import (NodeTrace, desync_frames, event_faults,
-                                               frame_times, memory_growth, read_node_trace,
-                                               read_selections)
+                                               frame_times, memory_growth, memory_settled,
+                                               read_node_trace, read_selections)
 
 FRAME = 1 / 30
 
@@ -89,6 +90,34 @@ def test_frame_times_and_memory_growth() -> None:
     leak = [(float(t), 100_000 + 100 * t) for t in range(0, 100, 2)]
     assert memory_growth(leak, 0.0, 30.0, 30.0) == pytest.approx(4400 / 105_400 * 100)
     assert memory_growth(leak[:20], 0.0, 30.0, 30.0) is None    # too short to tell
+
+
+def _loops(minutes: float, floor_kb: Callable[[float], float]) -> list[tuple[float, int]]:
+    """RSS every 3 s for ``minutes``: ``floor_kb(t)`` with a 20 MB peak once a 24 s loop."""
+    return [(float(t), int(floor_kb(t)) + 20_000 * (t % 24 < 6))
+            for t in range(0, int(minutes * 60), 3)]
+
+
+def test_memory_settles_when_it_stops_rising_and_a_leak_never_does() -> None:
+    # Flat after a start-up lower than the rest: settled once flat for 5 minutes.
+    flat = _loops(30, lambda t: 200_000 if t < 60 else 260_000)
+    assert memory_settled(flat, 0.0, 180.0) == pytest.approx(360.0 + 24.0, abs=24.0)
+    # Caches that fill for 8 minutes (264 -> 276 MB), then flat: settled once the last 5
+    # minutes rose by 1 % or less (here 3-4 minutes after the filling stops), and the
+    # growth measured after it is none.
+    fill = _loops(30, lambda t: 264_000 + 12_000 * min(t, 480.0) / 480.0)
+    at = memory_settled(fill, 0.0, 180.0)
+    assert 480.0 + 180.0 <= at <= 480.0 + 300.0
+    assert memory_growth(fill, 0.0, at, 300.0) == pytest.approx(0.0, abs=0.1)
+    # with the fixed 3-minute warm-up the filling shows as growth
+    assert memory_growth(fill, 0.0, 180.0, 300.0) > 2.0
+    # A leak (10 % in 30 minutes, 1.7 % every 5) never settles: half its life is warm-up,
+    # and the second half still shows its growth.
+    leak = _loops(30, lambda t: 264_000 * (1 + 0.1 * t / 1800.0))
+    assert memory_settled(leak, 0.0, 180.0) == pytest.approx(1800.0 / 2, abs=3.0)
+    assert memory_growth(leak, 0.0, 900.0, 300.0) > 4.0
+    # No samples: the least warm-up.
+    assert memory_settled([], 0.0, 180.0) == 180.0
 
 
 def test_trace_files_survive_a_kill_mid_line(tmp_path: Path) -> None:
