@@ -383,9 +383,10 @@ def soak(minutes: float, nodes: int, seed: int, jitter_ms: float, kill_every: fl
     process is killed with SIGKILL and started again: a node, the kiosk or the active
     controller. Then it reports nodes out of step (show times more than one 60 Hz
     frame apart), events lost or played twice, every failover and how long it took,
-    each process's memory growth after warm-up, and the worst frame. Exit 1 when any
-    figure misses its bound (0 out of step, 0 lost, 0 twice, failover <= 2 s,
-    memory growth <= 5 %).
+    each process's memory growth once its memory has settled (no longer rising for 5
+    minutes; a leak, which never settles, over its second half), and the worst frame.
+    Exit 1 when any figure misses its bound (0 out of step, 0 lost, 0 twice, failover
+    <= 2 s, memory growth <= 5 %).
     """
     from ..bench.soak import SoakOptions, run
 
