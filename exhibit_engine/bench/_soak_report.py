@@ -218,9 +218,8 @@ def memory_settled(samples: Sequence[tuple[float, int]], started: float, floor_s
     of each ``window_s`` (one loop). The memory has settled at the end of the first
     window, ``floor_s`` or more after the start, whose floor is at most ``tolerance_pct``
     above the lowest floor of the ``flat_s`` before it (a whole ``flat_s`` of them): it
-    no longer rises. A process
-    whose memory never settles (a leak) gets half its life, so the growth of its second
-    half is still measured.
+    no longer rises. A process whose memory never settles (a leak) gets half its life,
+    so the growth of its second half is still measured.
     """
     kept = [(t - started, kb) for t, kb in samples if kb > 0]
     if not kept:

@@ -125,7 +125,7 @@ class NodeLink:
         self._announce = False                  # send a status at once (loading news)
         self._turns = 0                         # agent iterations, to wait for one
         self._turn = threading.Condition(self._lock)
-        self._taken: dict[bytes, None] = {}     # bodies of the last events handled
+        self._taken: dict[bytes, None] = {}     # last event bodies handled (agent only)
         self._taken_session: str | None = None
         self._ctx: zmq.Context[zmq.Socket[bytes]] | None = zmq.Context()
         sub = self._ctx.socket(zmq.SUB)
@@ -476,15 +476,17 @@ class NodeLink:
         share, decoding the copies again takes the CPU the next broadcast's fan-out
         needs. The core would drop them by sequence number; the bytes say it sooner.
         """
+        # The memory and the core's session change on this (the agent) thread only: the
+        # lock is needed just for the core's sign of life.
+        if self.core.session != self._taken_session:
+            self._taken_session = self.core.session
+            self._taken.clear()        # a new session numbers its events anew
+            return False
+        if body not in self._taken:
+            return False
         with self._lock:
-            if self.core.session != self._taken_session:
-                self._taken_session = self.core.session
-                self._taken.clear()        # a new session numbers its events anew
-                return False
-            if body not in self._taken:
-                return False
             self.core.heard(now)
-            return True
+        return True
 
     def _faults_turn(self, dealer: zmq.Socket[bytes], now: float) -> int:
         """Release what the fault queues hold and is due; returns how long the agent may
