@@ -47,7 +47,7 @@ if TYPE_CHECKING:
 
 __all__ = ["IMAGE_EXTENSIONS", "JPEG_QUALITY", "MAX_DISPLAY_SIDE", "MAX_SOURCE_PIXELS",
            "MAX_TILES", "THUMB_SIDE", "TILE_SIZE", "TILE_THRESHOLD", "iiif_pyramid",
-           "picture_outputs", "process"]
+           "picture_outputs", "process", "texture"]
 
 #: Source extensions this module handles.
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp")
@@ -119,8 +119,34 @@ def process(ctx: PackContext, rel: str, data: bytes) -> list[Output]:
     return outputs
 
 
-def _decode(ctx: PackContext, rel: str, data: bytes) -> tuple[PILImage.Image, bool]:
-    """Decode fully (a truncated file fails here), upright, sRGB, RGB or RGBA.
+def texture(ctx: PackContext, rel: str, data: bytes, side: int) -> tuple[bytes, str]:
+    """A model's texture as the bundle carries it: PNG or JPEG (``image/png`` or
+    ``image/jpeg``, returned with the bytes), sRGB, longest side at most ``side`` (a
+    note says when it was made smaller); a JPEG that needs no change is kept.
+
+    Raises:
+        AssetError: unreadable, truncated or too many pixels (the rule names ``rel``).
+    """
+    fmt, w, h = image_header(data, rel, MAX_SOURCE_PIXELS)
+    scale = side / max(w, h)
+    with pixel_limit(MAX_SOURCE_PIXELS):
+        # A JPEG much larger than needed is decoded at 1/2, 1/4 or 1/8 of its size by
+        # the decoder itself (draft): a quarter of the memory and time per halving.
+        img, changed = _decode(ctx, rel, data, draft=(math.ceil(w * scale), math.ceil(h * scale))
+                               if scale < 1.0 else None)
+        out, ext = _display(ctx, rel, data, img, fmt, changed or img.size != (w, h), None,
+                            side, what=None)
+    size = image_header(out, rel)[1:]
+    if size != (w, h):
+        ctx.note(rel, f"texture {w}x{h} -> {size[0]}x{size[1]} (max_texture = {side})")
+    return out, "image/png" if ext == "png" else "image/jpeg"
+
+
+def _decode(ctx: PackContext, rel: str, data: bytes, draft: tuple[int, int] | None = None
+            ) -> tuple[PILImage.Image, bool]:
+    """Decode fully (a truncated file fails here), upright, sRGB, RGB or RGBA; with
+    ``draft``, a JPEG at the smallest DCT scale still at least that size. No copy of
+    the pixels is made where nothing changes.
 
     Returns:
         The image, and whether anything but metadata changed on the way.
@@ -128,13 +154,16 @@ def _decode(ctx: PackContext, rel: str, data: bytes) -> tuple[PILImage.Image, bo
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     try:
-        with Image.open(io.BytesIO(data)) as src:
-            if getattr(src, "n_frames", 1) > 1:
-                ctx.note(rel, f"first of {src.n_frames} frames used")
-            src.load()
-            mode = src.mode
-            turned = src.getexif().get(0x0112, 1) != 1  # EXIF orientation
-            img = ImageOps.exif_transpose(src)
+        # Not closed by a with block: closing would free the pixels kept as they are.
+        src = Image.open(io.BytesIO(data))
+        if getattr(src, "n_frames", 1) > 1:
+            ctx.note(rel, f"first of {src.n_frames} frames used")
+        if draft is not None and src.format == "JPEG":
+            src.draft("RGB", draft)
+        src.load()
+        mode = src.mode
+        turned = src.getexif().get(0x0112, 1) != 1  # EXIF orientation
+        img = ImageOps.exif_transpose(src) if turned else src
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, struct.error,
             EOFError, Image.DecompressionBombError) as exc:
         raise AssetError(rel, f"not a readable image ({plain(exc)})") from None
@@ -175,7 +204,8 @@ def _to_rgb(img: PILImage.Image, rel: str) -> PILImage.Image:
         img = Image.fromarray(np.round(arr).astype(np.uint8), "L")
     alpha = img.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in img.info
     try:
-        img = img.convert("RGBA" if alpha else "RGB")
+        if img.mode != ("RGBA" if alpha else "RGB"):
+            img = img.convert("RGBA" if alpha else "RGB")
     except ValueError as exc:
         raise AssetError(rel, f"colour mode {img.mode} is not supported ({exc})") from None
     if alpha and img.getchannel("A").getextrema() == (255, 255):
@@ -201,8 +231,10 @@ def _jpeg(img: PILImage.Image, quality: int = JPEG_QUALITY) -> bytes:
 
 
 def _display(ctx: PackContext, rel: str, data: bytes, img: PILImage.Image, fmt: str,
-             changed: bool, fmt_opt: str | None, side: int) -> tuple[bytes, str]:
-    """The display image's bytes and extension (``png`` or ``jpg``)."""
+             changed: bool, fmt_opt: str | None, side: int,
+             what: str | None = "display image") -> tuple[bytes, str]:
+    """The display image's bytes and extension (``png`` or ``jpg``); a smaller one is
+    noted as ``what`` (None: not noted)."""
     from PIL import Image
 
     w, h = img.size
@@ -210,7 +242,8 @@ def _display(ctx: PackContext, rel: str, data: bytes, img: PILImage.Image, fmt: 
     if scale < 1.0:
         size = (max(1, math.floor(w * scale)), max(1, math.floor(h * scale)))
         img = img.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
-        ctx.note(rel, f"display image {w}x{h} -> {size[0]}x{size[1]}")
+        if what:
+            ctx.note(rel, f"{what} {w}x{h} -> {size[0]}x{size[1]}")
     lossless = fmt in ("PNG", "TIFF", "BMP") or (fmt == "WEBP" and data[12:16] == b"VP8L")
     png = fmt_opt == "png" or (fmt_opt is None and (
         img.mode == "RGBA" or (lossless and w * h <= _PNG_MAX_PIXELS)))

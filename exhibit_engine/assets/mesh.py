@@ -18,7 +18,11 @@ What a source becomes::
     scan.glb           checked, then kept byte for byte (colours, UVs, tangents and all);
                        ``units``/``up`` only add one root node per scene to its JSON
     > LOD_THRESHOLD    + scan.lod1.glb, scan.lod2.glb: quadric decimation to ~25% and
-      triangles          ~6%, UVs and vertex colours carried over
+      triangles          ~6%, each from the level before, UVs and vertex colours carried
+                         over (:func:`._scan.simplify`: blocks, in bounded memory)
+    scan.ply|stl       binary, > HEAVY_TRIANGLES: the bounded path (:mod:`._scan`), numpy
+      (heavy)          arrays from the bytes to the GLBs, up to MAX_SCAN_TRIANGLES; the
+                         PLY's texture kept as PNG/JPEG, at most ``max_texture`` px
     .dae .3mf .fbx     refused with one line (see :data:`UNSUPPORTED`): export glTF 2.0
     .blend ...         from the tool that made them
 
@@ -38,6 +42,7 @@ Options, per file in ``bundle.toml``::
     units = "mm"          # m (default), cm, mm, in
     up = "z"              # y (default for glTF/OBJ/PLY) or z (default for STL)
     lods = [40000, 8000]  # triangle targets; "auto" (default), or false for none
+    max_texture = 4096    # longest side of a heavy scan's texture (default 4096)
 
 A mesh whose largest side, after ``units``, is under 1 cm or over 20 m gets a note in
 the pack summary that suggests a ``units`` value.
@@ -66,7 +71,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import AssetError
-from ._mesh_materials import finish_glb, obj_materials
+from ._mesh_materials import DEFAULT_MATERIAL, finish_glb, obj_materials
 from ._mesh_sources import (
     UNSUPPORTED,
     FolderResolver,
@@ -75,20 +80,28 @@ from ._mesh_sources import (
     with_strips,
 )
 from ._processing import Output, PackContext
+from ._scan import Scan, group_mean, repair, simplify, vertex_normals, write_glb
+from ._scan_read import HEAVY_TRIANGLES, estimate_triangles, read_ply, read_stl
 from .checks import pixel_limit
 from .gltf import NORMALISE_NODE, check_gltf, join_glb, split_glb
+from .image import texture
 
 if TYPE_CHECKING:
     import trimesh
 
-__all__ = ["LOD_RATIOS", "LOD_THRESHOLD", "MAX_SIZE_M", "MAX_TRIANGLES", "MIN_SIZE_M",
-           "MeshOptions", "UNITS", "UNSUPPORTED", "gltf_to_glb", "mesh_options", "process",
-           "refuse"]
+__all__ = ["LOD_RATIOS", "LOD_THRESHOLD", "MAX_SCAN_TRIANGLES", "MAX_SIZE_M", "MAX_TRIANGLES",
+           "MIN_SIZE_M", "MeshOptions", "SCAN_TEXTURE_SIDE", "UNITS", "UNSUPPORTED",
+           "gltf_to_glb", "mesh_options", "process", "refuse"]
 
 #: Metres per source unit.
 UNITS: Mapping[str, float] = {"m": 1.0, "cm": 0.01, "mm": 0.001, "in": 0.0254}
-#: Largest mesh (all parts, instances baked) that is processed at all.
+#: Largest mesh (all parts, instances baked) that the trimesh path processes (about 1 GB
+#: of memory per million triangles; a binary PLY or STL scan takes the bounded path).
 MAX_TRIANGLES = 5_000_000
+#: Largest binary PLY or STL scan (the bounded path, about 150 MB per million).
+MAX_SCAN_TRIANGLES = 40_000_000
+#: Longest side of a scan's texture, unless ``max_texture`` says otherwise.
+SCAN_TEXTURE_SIDE = 4096
 #: Meshes above this many triangles get LODs unless ``lods`` says otherwise.
 LOD_THRESHOLD = 50_000
 #: Automatic LOD targets, as fractions of the full triangle count.
@@ -97,7 +110,7 @@ LOD_RATIOS = (0.25, 0.0625)
 MIN_SIZE_M = 0.01
 #: A mesh larger than this (metres, largest side, after units) gets a pack note.
 MAX_SIZE_M = 20.0
-_OPTIONS = frozenset({"units", "up", "lods"})
+_OPTIONS = frozenset({"units", "up", "lods", "max_texture"})
 _MIN_DECIMATE = 64  # parts smaller than this are kept whole in every LOD
 _SQRT_HALF = math.sqrt(0.5)
 
@@ -110,11 +123,13 @@ class MeshOptions:
         units: the source unit (a key of :data:`UNITS`).
         up: the source's up axis, ``"y"`` or ``"z"``.
         lods: explicit triangle targets, ``()`` for none, or ``None`` for automatic.
+        max_texture: longest side of a scan's texture (bounded path).
     """
 
     units: str = "m"
     up: str = "y"
     lods: tuple[int, ...] | None = None
+    max_texture: int = SCAN_TEXTURE_SIDE
 
     @property
     def scale(self) -> float:
@@ -157,7 +172,11 @@ def mesh_options(opts: Mapping[str, Any], ext: str, name: str) -> MeshOptions:
     else:
         raise AssetError(name, 'lods must be "auto", false, or a decreasing list of '
                          "triangle counts")
-    return MeshOptions(units=units, up=up, lods=resolved)
+    side = opts.get("max_texture", SCAN_TEXTURE_SIDE)
+    if type(side) is not int or not 64 <= side <= 8192:
+        raise AssetError(name, f"max_texture must be a whole number of pixels from 64 to "
+                         f"8192, not {side!r}")
+    return MeshOptions(units=units, up=up, lods=resolved, max_texture=side)
 
 
 def process(ctx: PackContext, rel: str, data: bytes) -> list[Output]:
@@ -173,16 +192,21 @@ def process(ctx: PackContext, rel: str, data: bytes) -> list[Output]:
         if not data.strip():
             raise AssetError(rel, f"is an empty file ({len(data)} bytes): no mesh in it")
         opts = mesh_options(ctx.options(rel), ext, rel)
+        stem = str(PurePosixPath(rel).with_suffix(""))
+        scan = _read_scan(ext, data, rel)
+        if scan is not None:
+            return _from_scan(ctx, rel, stem, scan, opts, folder)
         if ext in (".glb", ".gltf"):
             primary, meshes = _from_gltf(ctx, rel, data, ext, opts, folder)
         else:
             primary, meshes = _from_trimesh(ctx, rel, data, ext, opts, folder)
-        stem = str(PurePosixPath(rel).with_suffix(""))
         outputs = [Output(f"{stem}.glb", primary)]
         total = sum(len(m.faces) for m in meshes)
-        made = []
+        made, lod = [], meshes
         for i, target in enumerate(_lod_targets(opts, total), start=1):
-            lod = [_decimate(m, target * len(m.faces) / total) for m in meshes]
+            # Each level from the one before (a cascade): the full mesh is read once.
+            lod = [_decimate(m, target * len(full.faces) / total)
+                   for m, full in zip(lod, meshes, strict=True)]
             made.append(sum(len(m.faces) for m in lod))
             outputs.append(Output(f"{stem}.lod{i}.glb",
                                   _export(lod, plain=ext not in (".glb", ".gltf"))))
@@ -219,7 +243,10 @@ def _size_note(meshes: list[trimesh.Trimesh], opts: MeshOptions, rel: str) -> st
     """A hint when the mesh's largest side, in metres, is implausible for an artifact."""
     low = np.min([m.bounds[0] for m in meshes], axis=0)
     high = np.max([m.bounds[1] for m in meshes], axis=0)
-    extent = high - low
+    return _extent_note(high - low, opts, rel)
+
+
+def _extent_note(extent: np.ndarray, opts: MeshOptions, rel: str) -> str | None:
     side = float(extent.max())
     if not math.isfinite(side) or MIN_SIZE_M <= side <= MAX_SIZE_M or side <= 0:
         return None
@@ -312,7 +339,7 @@ def _gltf_triangles(doc: dict[str, Any], name: str) -> int:
 
 def _from_trimesh(ctx: PackContext, rel: str, data: bytes, ext: str, opts: MeshOptions,
                   folder: SourceFolder) -> tuple[bytes, list[trimesh.Trimesh]]:
-    _bound(rel, _estimate_triangles(ext, data))
+    _bound(rel, estimate_triangles(ext, data))
     resolver = FolderResolver(folder, rel) if ext in (".obj", ".ply") else None
     scene = _load(data, ext[1:], rel, resolver)
     if resolver is not None and resolver.refused:
@@ -345,20 +372,82 @@ def _from_trimesh(ctx: PackContext, rel: str, data: bytes, ext: str, opts: MeshO
     return _export(meshes), meshes
 
 
-def _estimate_triangles(ext: str, data: bytes) -> int:
-    """A cheap lower bound on the triangle count, read before anything is parsed."""
-    if ext == ".stl":
-        if len(data) >= 84:
-            (n,) = struct.unpack_from("<I", data, 80)
-            if 84 + 50 * n == len(data):
-                return n
-        return data.count(b"endfacet") + data.count(b"ENDFACET")
-    if ext == ".ply":
-        header = data[:max(data.find(b"end_header", 0, 1 << 16), 0)]
-        faces = [p[2] for p in map(bytes.split, header.splitlines())
-                 if p[:2] == [b"element", b"face"] and len(p) == 3 and p[2].isdigit()]
-        return int(faces[0]) if faces else 0
-    return data.count(b"\nf ") + data.startswith(b"f ")
+# --------------------------------------------------------------------------- heavy scans
+
+
+def _read_scan(ext: str, data: bytes, rel: str) -> Scan | None:
+    """A binary PLY or STL of more than :data:`HEAVY_TRIANGLES` triangles as arrays
+    (the bounded path), or None for the trimesh path."""
+    count = estimate_triangles(ext, data) if ext in (".ply", ".stl") else 0
+    if count <= HEAVY_TRIANGLES:
+        return None
+    if count > MAX_SCAN_TRIANGLES:
+        raise AssetError(rel, f"{count} triangles is more than the limit of "
+                         f"{MAX_SCAN_TRIANGLES}")
+    return read_ply(data, rel) if ext == ".ply" else read_stl(data, rel)
+
+
+def _from_scan(ctx: PackContext, rel: str, stem: str, scan: Scan, opts: MeshOptions,
+               folder: SourceFolder) -> list[Output]:
+    """The bounded path (:mod:`._scan`): repair, metres and Y-up, normals, the GLB and
+    its LODs, each level simplified from the one before."""
+    # The texture first: its decoded pixels come and go before the mesh work peaks.
+    image = _scan_texture(ctx, rel, scan, opts, folder)
+    scan, counts = repair(scan, rel)
+    done = [f"{n} {key}" for key, n in counts.items() if n]
+    if done:
+        ctx.note(rel, "repaired: " + ", ".join(done))
+    matrix = opts.matrix()[:3, :3].astype(np.float32)
+    for s in range(0, len(scan.positions), 1 << 20):
+        scan.positions[s:s + (1 << 20)] = scan.positions[s:s + (1 << 20)] @ matrix.T
+    if opts.units != "m" or opts.up != "y":
+        ctx.note(rel, _describe(opts))
+    scan.normals = vertex_normals(scan.positions, scan.faces)
+    material = dict(DEFAULT_MATERIAL, pbrMetallicRoughness={
+        "baseColorFactor": [1.0, 1.0, 1.0, 1.0], "metallicFactor": 0.0,
+        "roughnessFactor": 1.0 if image else 0.8})
+    outputs = [Output(f"{stem}.glb", write_glb(scan, image, material))]
+    total, made, lod = len(scan.faces), [], scan
+    for i, target in enumerate(_lod_targets(opts, total), start=1):
+        points, faces, mapping = simplify(lod.positions, lod.faces, target)
+        lod = Scan(points.astype(np.float32), faces,
+                   None if lod.uv is None else
+                   group_mean(lod.uv, mapping, len(points)).astype(np.float32),
+                   None if lod.colors is None else
+                   np.round(group_mean(lod.colors, mapping, len(points))).astype(np.uint8))
+        lod.normals = vertex_normals(lod.positions, lod.faces)
+        made.append(len(faces))
+        outputs.append(Output(f"{stem}.lod{i}.glb", write_glb(lod, image, material)))
+    if made:
+        ctx.note(rel, f"{len(made)} LODs: {', '.join(str(n) for n in made)} tris "
+                 f"(from {total})")
+    size = _extent_note(scan.positions.max(axis=0) - scan.positions.min(axis=0), opts, rel)
+    if size:
+        ctx.note(rel, size)
+    return outputs
+
+
+def _scan_texture(ctx: PackContext, rel: str, scan: Scan, opts: MeshOptions,
+                  folder: SourceFolder) -> tuple[bytes, str] | None:
+    """The texture a scan names, as PNG or JPEG no larger than ``max_texture``; None
+    when it names none, has no UVs, or the file is missing (noted)."""
+    if scan.texture is None:
+        return None
+    if scan.uv is None:
+        ctx.note(rel, f"texture {scan.texture!r} left out: the mesh has no UVs")
+        return None
+    resolver = FolderResolver(folder, rel)
+    try:
+        data = resolver.get(scan.texture)
+    except OSError:
+        if resolver.refused:
+            raise AssetError(rel, resolver.refused[0]) from None
+        ctx.note(rel, f"not found, left out: {scan.texture}")
+        return None
+    if resolver.renamed:
+        ctx.note(rel, "absolute paths read as the file of that name in the source folder: "
+                 + ", ".join(resolver.renamed))
+    return texture(ctx, rel, data, opts.max_texture)
 
 
 def _files(rels: list[str]) -> str:
@@ -465,36 +554,22 @@ def _set_normals(mesh: trimesh.Trimesh) -> None:
     mesh.vertex_normals = normals
 
 
-def _group_mean(values: np.ndarray, mapping: np.ndarray, count: int) -> np.ndarray:
-    """Mean of per-vertex ``values`` over the original vertices merged into each new one."""
-    keep = mapping >= 0
-    idx, vals = mapping[keep], np.asarray(values, dtype=np.float64)[keep]
-    sums = np.stack([np.bincount(idx, weights=vals[:, k], minlength=count)
-                     for k in range(vals.shape[1])], axis=1)
-    n = np.bincount(idx, minlength=count)[:, None]
-    return sums / np.maximum(n, 1)
-
-
 def _decimate(mesh: trimesh.Trimesh, target: float) -> trimesh.Trimesh:
-    """Quadric decimation to about ``target`` faces, keeping UVs and vertex colours."""
-    import fast_simplification
+    """Quadric decimation to about ``target`` faces (:func:`._scan.simplify`, in bounded
+    memory), keeping UVs and vertex colours."""
     import trimesh
     from trimesh.visual import ColorVisuals, TextureVisuals
 
     goal = max(1, round(target))
     if len(mesh.faces) < _MIN_DECIMATE or goal >= len(mesh.faces):
         return mesh
-    points = np.ascontiguousarray(mesh.vertices, dtype=np.float64)
-    faces = np.ascontiguousarray(mesh.faces, dtype=np.int32)
-    _, _, collapses = fast_simplification.simplify(points, faces, target_count=goal,
-                                                   return_collapses=True)
-    points, faces, mapping = fast_simplification.replay_simplification(points, faces,
-                                                                       collapses)
+    points, faces, mapping = simplify(mesh.vertices.view(np.ndarray),
+                                      mesh.faces.view(np.ndarray), goal)
     out = trimesh.Trimesh(points, faces, process=False)
     visual = mesh.visual
 
     def carried(values: np.ndarray) -> np.ndarray:
-        return _group_mean(values, mapping, len(points))
+        return group_mean(values, mapping, len(points))
 
     if isinstance(visual, TextureVisuals):
         uv, color = visual.uv, visual.vertex_attributes.get("color")
