@@ -155,6 +155,7 @@ def nothing_runs(monkeypatch: pytest.MonkeyPatch) -> None:
     """A bad value that slips through must fail the test, not start a show."""
     import exhibit_engine.bench.bundle
     import exhibit_engine.bench.render
+    import exhibit_engine.bench.scan
     import exhibit_engine.bench.sync
     import exhibit_engine.bench.wall
     import exhibit_engine.cli.demo
@@ -169,6 +170,7 @@ def nothing_runs(monkeypatch: pytest.MonkeyPatch) -> None:
                       (exhibit_engine.cli.demo, "run_demo"),
                       (exhibit_engine.bench.bundle, "run"),
                       (exhibit_engine.bench.render, "run"),
+                      (exhibit_engine.bench.scan, "run"),
                       (exhibit_engine.bench.sync, "run"),
                       (exhibit_engine.bench.wall, "run")):
         monkeypatch.setattr(mod, name, ran)

@@ -14,6 +14,8 @@ subcommand under ``exhibit bench`` in :mod:`exhibit_engine.cli.bench`):
   of validation, and loading a model through the cache against converting it.
 - ``render`` (:mod:`.render`): every sample scene's engine frame against a bare
   Panda3D loop on the same scene graph, with draw calls and triangles.
+- ``scan`` (:mod:`.scan`): packing a synthetic 5-million-triangle textured scan
+  against trimesh load + fast-simplification + GLB export, time and peak memory.
 - ``show`` (:mod:`.show`): the sample show played through every cue change on one
   node: the longest frame near a change over the steady frame, with preloading and
   without it (the baseline).
@@ -66,6 +68,7 @@ SUITES: dict[str, str] = {
     "bundle": "exhibit_engine.bench.bundle",
     "console": "exhibit_engine.bench.console",
     "render": "exhibit_engine.bench.render",
+    "scan": "exhibit_engine.bench.scan",
     "show": "exhibit_engine.bench.show",
     "soak": "exhibit_engine.bench.soak",
     "sync": "exhibit_engine.bench.sync",

@@ -71,7 +71,8 @@ def main() -> None:
                                                     check a show against its bundles
     Newcomers:  demo                             -- the whole thing on one machine
     Hardware:   bench bundle, bench render,      -- measure this machine
-                bench sync, bench wall
+                bench scan, bench sync,
+                bench wall
                 soak                             -- a long show, broken on purpose
 
     Run `exhibit COMMAND --help` for what each command takes.

@@ -18,8 +18,8 @@ import click
 
 from ._params import Count, Finite, output_folder, output_path, parse_size
 
-__all__ = ["bench", "bench_bundle", "bench_console", "bench_render", "bench_show", "bench_sync",
-           "bench_transfer", "bench_wall", "soak"]
+__all__ = ["bench", "bench_bundle", "bench_console", "bench_render", "bench_scan", "bench_show",
+           "bench_sync", "bench_transfer", "bench_wall", "soak"]
 
 
 @contextlib.contextmanager
@@ -92,7 +92,7 @@ def bench() -> None:
 
     Every suite makes its own data unless given some, and measures a baseline in the
     same run (e.g. plain SHA-256 beside bundle validation), so its ratios mean the same
-    on any machine. Suites: bundle, console, render, show, sync, transfer, wall.
+    on any machine. Suites: bundle, console, render, scan, show, sync, transfer, wall.
     """
 
 
@@ -162,6 +162,39 @@ def bench_render(sources: tuple[Path, ...], size: str, frames: int, repeat: int,
     w, h = parse_size(size, 16, 8192, "--size")
     opts = RenderBenchOptions(sources=sources, size=(w, h), frames=frames, repeat=repeat,
                               workdir=workdir)
+    with _bench_progress() as progress:
+        report = run(opts, progress)
+    _finish(report, json_path, check)
+
+
+@bench.command("scan")
+@click.option("--triangles", type=Count(1_000, 40_000_000), default=5_000_000,
+              show_default=True, help="Triangles of the synthetic scan.")
+@click.option("--texture-px", type=Count(64, 8192), default=8192, show_default=True,
+              help="Side of its texture in pixels.")
+@click.option("--seed", type=Count(0, 2**31 - 1), default=0, show_default=True,
+              help="Seed of its relief and grain.")
+@click.option("--workdir", type=click.Path(file_okay=False, path_type=Path),
+              callback=lambda _c, _p, v: output_folder(v, "--workdir"),
+              help="Where the temporary scan goes (deleted afterwards; it needs about "
+                   "50 bytes of disk per triangle).")
+@_report_options("Exit 1 if rss_mb_per_mtri is over 300 or pack_ratio over 2.0 (from "
+                 "1 million triangles).")
+def bench_scan(triangles: int, texture_px: int, seed: int, workdir: Path | None,
+               json_path: Path | None, check: bool) -> None:
+    """Packing a heavy scan: time and peak memory against trimesh, in fresh processes.
+
+    Makes a synthetic photogrammetry-like scan (a worn vase of --triangles triangles
+    with UVs and a --texture-px JPEG, as a binary PLY in a bundle source), packs it as
+    `exhibit pack` does, and in the same run measures the plain way on the same PLY:
+    trimesh load, fast-simplification to the same two LOD targets, GLB export. Reports
+    both times and peak memories, their ratio, and pack's memory per million triangles:
+    how large a scan a machine can take is its free memory over that figure.
+    """
+    from ..bench.scan import ScanBenchOptions, run
+
+    opts = ScanBenchOptions(triangles=triangles, texture_px=texture_px, seed=seed,
+                            workdir=workdir)
     with _bench_progress() as progress:
         report = run(opts, progress)
     _finish(report, json_path, check)
