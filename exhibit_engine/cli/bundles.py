@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +67,7 @@ def pack(src_dir: Path, out: Path, sign_key: Path | None) -> None:
     def check(manifest, read):  # scene parameters on the packed names, before writing
         return check_bundle_params(str(src_dir), manifest.scenes, read)
 
+    started = time.monotonic()
     try:
         with Progress(transient=True) as bar:
             task = bar.add_task(f"packing {src_dir}", total=source_bytes or None)
@@ -89,6 +91,16 @@ def pack(src_dir: Path, out: Path, sign_key: Path | None) -> None:
     total = sum(f.size for f in manifest.files)
     click.echo(f"packed {manifest.id} {manifest.version}: {len(manifest.files)} files, "
                f"{len(manifest.scenes)} scenes, {total / 1e6:.2f} MB{signed_by} -> {out}")
+    click.echo(f"  in {time.monotonic() - started:.1f} s, peak memory "
+               f"{_peak_memory_mb():,.0f} MB")
+
+
+def _peak_memory_mb() -> float:
+    """This process's peak resident memory so far (MB of 10**6 bytes)."""
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 1e6 if sys.platform == "darwin" else peak * 1024 / 1e6
 
 
 _TRUST_HELP = ("A public key file (NAME.ed25519.pub, one key per line) whose signatures "
