@@ -181,8 +181,10 @@ class Report:
         targets = {t.key: t for t in self.targets}
         out = []
         for m in self.metrics:
-            value = "n/a" if m.value is None else (f"{m.value:,}" if isinstance(m.value, int)
-                                                   else f"{m.value:,.4g}")
+            value = "n/a" if m.value is None else (
+                f"{m.value:,}" if isinstance(m.value, int)
+                else f"{m.value:,.0f}" if abs(m.value) >= 1e4     # 12,670, not 1.267e+04
+                else f"{m.value:,.4g}")
             verdict = ""
             t = targets.get(m.key)
             if t is not None:
