@@ -19,7 +19,7 @@ from exhibit_engine.cli import main
 from exhibit_engine.errors import ConfigError
 
 FIELDS = ("pack_s", "baseline_s", "pack_ratio", "pack_peak_rss_mb", "baseline_peak_rss_mb",
-          "rss_mb_per_mtri")
+          "rss_mb_per_mtri", "frame_ms_full", "frame_ms_lod", "frame_ms_lowest", "lod_ratio")
 
 
 def test_tiny_run_writes_every_field_and_leaves_nothing(tmp_path: Path) -> None:
@@ -27,7 +27,8 @@ def test_tiny_run_writes_every_field_and_leaves_nothing(tmp_path: Path) -> None:
     work.mkdir()
     out = tmp_path / "scan.json"
     res = CliRunner().invoke(main, ["bench", "scan", "--triangles", "3000", "--texture-px",
-                                    "64", "--workdir", str(work), "--json", str(out)])
+                                    "64", "--size", "160x90", "--frames", "1",
+                                    "--workdir", str(work), "--json", str(out)])
     assert res.exit_code == 0, res.output
     doc = json.loads(out.read_text(encoding="utf-8"))
     for key in FIELDS:
@@ -38,7 +39,7 @@ def test_tiny_run_writes_every_field_and_leaves_nothing(tmp_path: Path) -> None:
     assert doc["pack_peak_rss_mb"] > 30 and doc["baseline_peak_rss_mb"] > 30
     assert doc["params"]["triangles"] >= 3000 and len(doc["params"]["lod_triangles"]) == 0
     # under a million triangles the targets do not apply
-    assert set(doc["targets"]) == {"rss_mb_per_mtri", "pack_ratio"}
+    assert set(doc["targets"]) == {"rss_mb_per_mtri", "pack_ratio", "lod_ratio"}
     assert all(t["applies"] is False and t["passed"] is None for t in doc["targets"].values())
     assert list(work.iterdir()) == []
 
@@ -60,7 +61,8 @@ def test_the_synthetic_scan_is_a_textured_binary_ply(tmp_path: Path) -> None:
 
 def test_settings_out_of_range_name_their_flag() -> None:
     for opts, flag in ((ScanBenchOptions(triangles=10), "--triangles"),
-                       (ScanBenchOptions(texture_px=10_000), "--texture-px")):
+                       (ScanBenchOptions(texture_px=10_000), "--texture-px"),
+                       (ScanBenchOptions(frames=0), "--frames")):
         try:
             opts.check()
         except ConfigError as exc:

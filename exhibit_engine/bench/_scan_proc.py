@@ -3,7 +3,9 @@
 ``python -m exhibit_engine.bench._scan_proc pack SRC OUT`` packs the source folder as
 ``exhibit pack`` does; ``... baseline PLY OUTDIR T1 T2`` loads the PLY with trimesh,
 simplifies the full mesh to T1 and to T2 triangles with trimesh's quadric decimation
-(fast-simplification) and exports the three meshes as GLB files into OUTDIR. Each
+(fast-simplification) and exports the three meshes as GLB files into OUTDIR;
+``... frames BUNDLE W H N CACHE`` renders the bundle's heritage scene offscreen (levels
+chosen, full forced, coarsest forced: N frames each, see :func:`_frames`). Each
 prints one JSON object: ``seconds`` (the step, imports excluded), ``peak_bytes`` (this
 process's peak resident memory: VmHWM, which starts at exec, unlike ``ru_maxrss`` that
 Linux carries over from the forked parent; ``ru_maxrss`` where there is no /proc) and
@@ -51,6 +53,39 @@ def _baseline(ply: str, outdir: str, targets: list[int]) -> dict[str, object]:
             "triangles": [int(len(m.faces)) for m in meshes]}
 
 
+def _frames(bundle_path: str, width: int, height: int, frames: int, cache: str
+            ) -> dict[str, object]:
+    """The heritage scene's frame at the tour's start (the camera at wall distance), with
+    levels chosen as a node chooses them, with the full model forced and with the
+    coarsest level forced: the median of ``frames`` frames each, after two."""
+    import statistics
+
+    from ..assets.bundle import Bundle
+    from ..runtime.cache import ModelCache
+    from ..runtime.render import Renderer
+    from ..wall.frustum import LodView
+
+    out: dict[str, object] = {}
+    with Bundle.open(bundle_path) as bundle:
+        for mode, view in (("lod", None), ("full", LodView(0.0)), ("lowest", LodView(1e-9))):
+            with Renderer((width, height), cache=ModelCache(cache)) as renderer:
+                if view is not None:
+                    renderer.set_lod(view)
+                t0 = time.perf_counter()
+                renderer.load(bundle, "gallery")
+                load_s = time.perf_counter() - t0
+                times = []
+                for k in range(frames + 2):
+                    t0 = time.perf_counter()
+                    renderer.render(0.0)
+                    times.append((time.perf_counter() - t0) * 1e3)
+                scene = renderer.current_scene
+                shown = scene.level_shown("vase", 0.0) if hasattr(scene, "level_shown") else None
+                out[mode] = {"frame_ms": statistics.median(times[2:]), "load_s": load_s,
+                             "level": shown[1] if shown else 0}
+    return out
+
+
 def _peak_bytes() -> int:
     try:
         with open("/proc/self/status", encoding="ascii") as f:
@@ -68,6 +103,8 @@ def _peak_bytes() -> int:
 def main(argv: list[str]) -> int:
     if argv[:1] == ["pack"] and len(argv) == 3:
         result = _pack(argv[1], argv[2])
+    elif argv[:1] == ["frames"] and len(argv) == 6:
+        result = _frames(argv[1], int(argv[2]), int(argv[3]), int(argv[4]), argv[5])
     elif argv[:1] == ["baseline"] and len(argv) >= 4:
         result = _baseline(argv[1], argv[2], [int(t) for t in argv[3:]])
     else:

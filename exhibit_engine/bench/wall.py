@@ -45,7 +45,7 @@ from ..config import DisplayConfig, NetworkConfig, VenueConfig, WallConfig
 from ..errors import ConfigError
 from ..wall.blend import blend_weights
 from ..wall.composite import composite_encoded, composite_linear, psnr, slice_overlaps
-from ..wall.frustum import display_frustum, pixel_rect, wall_frustum
+from ..wall.frustum import display_frustum, pixel_rect, venue_lod, wall_frustum
 from . import Progress, Report, Target
 
 __all__ = ["SEAM_PSNR_TARGET", "WallBenchOptions", "WallReport", "bench_venue", "run"]
@@ -170,10 +170,13 @@ def _render(bundle: Bundle, scene: str, opts: WallBenchOptions, venue: VenueConf
     timing: dict[str, float] = {}
     # one renderer at a time: the slices' (reused for every display), then the wall's
     with Renderer(opts.size) as r:
+        whole_rect = (0.0, 0.0, venue.wall.width, venue.wall.height)
+        r.set_lod(venue_lod(venue.wall, venue.displays, whole_rect, opts.size))
         r.load(bundle, scene)
         for i, d in enumerate(venue.displays):
             prog("rendering the blended slices", i, len(venue.displays))
             r.set_frustum(display_frustum(venue.wall, d))
+            r.set_lod(venue_lod(venue.wall, venue.displays, d.rect, opts.size))
             r.set_output(OutputCorrection.for_display(venue, d, opts.size))
             r.render(opts.t)
             slices[d.id] = np.asarray(r.snapshot())
@@ -198,6 +201,7 @@ def _render(bundle: Bundle, scene: str, opts: WallBenchOptions, venue: VenueConf
     prog("rendering the whole wall", 0, 1)
     with Renderer(wall_px) as r:
         r.set_frustum(wall_frustum(venue.wall))
+        r.set_lod(venue_lod(venue.wall, venue.displays, whole_rect, wall_px))
         r.load(bundle, scene)
         r.render(opts.t)
         whole = np.asarray(r.snapshot())

@@ -174,14 +174,18 @@ def bench_render(sources: tuple[Path, ...], size: str, frames: int, repeat: int,
               help="Side of its texture in pixels.")
 @click.option("--seed", type=Count(0, 2**31 - 1), default=0, show_default=True,
               help="Seed of its relief and grain.")
+@click.option("--size", default="1280x720", show_default=True, metavar="WxH",
+              help="Size of the timed frames in pixels.")
+@click.option("--frames", type=Count(1, 100), default=5, show_default=True,
+              help="Timed frames per mode (medians).")
 @click.option("--workdir", type=click.Path(file_okay=False, path_type=Path),
               callback=lambda _c, _p, v: output_folder(v, "--workdir"),
               help="Where the temporary scan goes (deleted afterwards; it needs about "
                    "50 bytes of disk per triangle).")
-@_report_options("Exit 1 if rss_mb_per_mtri is over 300 or pack_ratio over 2.0 (from "
-                 "1 million triangles).")
-def bench_scan(triangles: int, texture_px: int, seed: int, workdir: Path | None,
-               json_path: Path | None, check: bool) -> None:
+@_report_options("Exit 1 if rss_mb_per_mtri is over 300, pack_ratio over 2.0 or "
+                 "lod_ratio over 1.2 (from 1 million triangles).")
+def bench_scan(triangles: int, texture_px: int, seed: int, size: str, frames: int,
+               workdir: Path | None, json_path: Path | None, check: bool) -> None:
     """Packing a heavy scan: time and peak memory against trimesh, in fresh processes.
 
     Makes a synthetic photogrammetry-like scan (a worn vase of --triangles triangles
@@ -189,12 +193,15 @@ def bench_scan(triangles: int, texture_px: int, seed: int, workdir: Path | None,
     `exhibit pack` does, and in the same run measures the plain way on the same PLY:
     trimesh load, fast-simplification to the same two LOD targets, GLB export. Reports
     both times and peak memories, their ratio, and pack's memory per million triangles:
-    how large a scan a machine can take is its free memory over that figure.
+    how large a scan a machine can take is its free memory over that figure. Then
+    renders the scan in a heritage scene at wall distance (--size): with levels of
+    detail chosen as a node chooses them, with the full scan, and with the coarsest level.
     """
     from ..bench.scan import ScanBenchOptions, run
 
+    w, h = parse_size(size, 16, 8192, "--size")
     opts = ScanBenchOptions(triangles=triangles, texture_px=texture_px, seed=seed,
-                            workdir=workdir)
+                            size=(w, h), frames=frames, workdir=workdir)
     with _bench_progress() as progress:
         report = run(opts, progress)
     _finish(report, json_path, check)

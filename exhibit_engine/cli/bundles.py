@@ -308,7 +308,15 @@ def render(bundle: Path, scene_id: str, at: float, size: str, venue: Path | None
         from ..runtime.output import OutputCorrection
 
         output = OutputCorrection.for_display(v, v.display(display_id), wh)
-    path = render_to_png(bundle, scene_id, at, wh, out, frustum=frustum, output=output)
+    lod = None
+    if venue:       # levels of detail at the wall's scale, as the nodes choose them
+        from ..wall.frustum import venue_lod
+
+        rect = v.display(display_id).rect if display_id else (0.0, 0.0, v.wall.width,
+                                                              v.wall.height)
+        lod = venue_lod(v.wall, v.displays, rect, wh)
+    path = render_to_png(bundle, scene_id, at, wh, out, frustum=frustum, output=output,
+                         lod=lod)
     click.echo(f"rendered {scene_id} at t={at:g}s, {wh[0]}x{wh[1]} -> {path}")
 
 

@@ -31,21 +31,24 @@ build would have raised without preloading: the cue's fault path is unchanged.
 from __future__ import annotations
 
 import ctypes
+import math
 import sys
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from panda3d.core import (Camera, GraphicsOutput, LVecBase2f, NodePath, RenderState, Texture,
-                          TransformState)
+from panda3d.core import (Camera, GraphicsOutput, Lens, LPoint3, LVecBase2f, LVecBase4f, NodePath,
+                          PerspectiveLens, RenderState, Texture, TransformState)
 
 from ..errors import ExhibitError, RenderError
 
 if TYPE_CHECKING:
     from ..assets.bundle import Bundle
     from ..scenes.base import Scene
+    from ..wall.frustum import Frustum
 
-__all__ = ["Layer", "PREPARED", "Preloader", "release_states"]
+__all__ = ["FRUSTUM_FLAGS", "Layer", "PREPARED", "Preloader", "lens_from_frustum",
+           "release_states"]
 
 #: :attr:`Layer.picture` of a slot whose buffer holds the frame its prepare pass drew (the
 #: scene at its local time 0, which is where an incoming scene starts).
@@ -102,6 +105,8 @@ class Layer:
         self.name = name
         self.render = NodePath(f"render:{name}")
         self.render.set_shader_input("u_viewport", LVecBase2f(*size))
+        # output pixel -> wall pixel (a screen-door fade between levels of detail)
+        self.render.set_shader_input("u_wall_px", LVecBase4f(0.0, 0.0, 1.0, 1.0), 1)
         self.rig = self.render.attach_new_node("rig")
         self.camera = Camera(f"camera:{name}")
         self.camera_np = self.rig.attach_new_node(self.camera)
@@ -285,3 +290,34 @@ class Preloader:
             self.spare.picture = PREPARED
             self.prepare_ms = (time.perf_counter() - self._started) * 1000.0
         self.state = "ready"
+
+
+#: How the lens is fitted to a frustum's four corners: off-axis (the view axis stays
+#: the eye's +Y, the film is shifted) and free aspect ratio (the slice fills its
+#: output). No roll, camera-plane, shear or keystone freedom: the image plane stays
+#: the wall's plane, so slices that share an edge share it exactly.
+FRUSTUM_FLAGS = Lens.FC_off_axis | Lens.FC_aspect_ratio
+
+
+def lens_from_frustum(frustum: Frustum, near: float = 0.1, far: float = 2000.0
+                      ) -> PerspectiveLens:
+    """A lens at the eye whose image is exactly the frustum's rectangle.
+
+    Args:
+        frustum: the image rectangle's corners in eye space.
+        near: near clipping distance (m).
+        far: far clipping distance (m).
+
+    Raises:
+        RenderError: the distances are invalid or the corners give no frustum.
+    """
+    if not (0.0 < near < far and math.isfinite(far)):
+        raise RenderError(f"invalid near/far planes {near!r}, {far!r}")
+    lens = PerspectiveLens()
+    corners = [LPoint3(*c) for c in (frustum.ul, frustum.ur, frustum.ll, frustum.lr)]
+    lens.set_frustum_from_corners(*corners, FRUSTUM_FLAGS)
+    lens.set_near_far(near, far)
+    if not all(math.isfinite(v) and v != 0.0 for v in lens.get_film_size()) or \
+            not all(math.isfinite(v) for v in lens.get_film_offset()):
+        raise RenderError(f"frustum {frustum!r} does not define a lens")
+    return lens

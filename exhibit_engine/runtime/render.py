@@ -24,16 +24,16 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from panda3d.core import GraphicsEngine, GraphicsOutput, Lens, LPoint3, NodePath, PerspectiveLens
+from panda3d.core import GraphicsEngine, GraphicsOutput, Lens, LVecBase4f, NodePath
 from PIL import Image
 
 from ..config.paths import check_output_path, write_atomic
 from ..errors import RenderError
 from ..scenes.base import Scene, SceneContext, shader_scope
 from ..scenes.registry import get_kind
-from ..wall.frustum import Frustum, centered_frustum
+from ..wall.frustum import Frustum, LodView, centered_frustum, frustum_lod
 from . import _gl
-from ._layers import Layer, Preloader
+from ._layers import FRUSTUM_FLAGS, Layer, Preloader, lens_from_frustum
 from .cache import ModelCache
 from .health import GeometryCount, GpuInfo, count_geometry, read_gpu
 from .output import OutputCorrection, OutputPass
@@ -46,40 +46,10 @@ __all__ = ["FRUSTUM_FLAGS", "Renderer", "lens_from_frustum", "render_to_png"]
 
 _renderers = itertools.count(1)     # each renderer's number in this process
 
-#: How the lens is fitted to a frustum's four corners: off-axis (the view axis stays
-#: the eye's +Y, the film is shifted) and free aspect ratio (the slice fills its
-#: output). No roll, camera-plane, shear or keystone freedom: the image plane stays
-#: the wall's plane, so slices that share an edge share it exactly.
-FRUSTUM_FLAGS = Lens.FC_off_axis | Lens.FC_aspect_ratio
-
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 #: Draw order of the scene slots' offscreen buffers, by slot name (all before the output).
 _SLOT_SORT = {"outgoing": 0, "current": 1, "spare": 2}
 _MAX_SIDE = 16384
-
-
-def lens_from_frustum(frustum: Frustum, near: float = 0.1, far: float = 2000.0
-                      ) -> PerspectiveLens:
-    """A lens at the eye whose image is exactly the frustum's rectangle.
-
-    Args:
-        frustum: the image rectangle's corners in eye space.
-        near: near clipping distance (m).
-        far: far clipping distance (m).
-
-    Raises:
-        RenderError: the distances are invalid or the corners give no frustum.
-    """
-    if not (0.0 < near < far and math.isfinite(far)):
-        raise RenderError(f"invalid near/far planes {near!r}, {far!r}")
-    lens = PerspectiveLens()
-    corners = [LPoint3(*c) for c in (frustum.ul, frustum.ur, frustum.ll, frustum.lr)]
-    lens.set_frustum_from_corners(*corners, FRUSTUM_FLAGS)
-    lens.set_near_far(near, far)
-    if not all(math.isfinite(v) and v != 0.0 for v in lens.get_film_size()) or \
-            not all(math.isfinite(v) for v in lens.get_film_offset()):
-        raise RenderError(f"frustum {frustum!r} does not define a lens")
-    return lens
 
 
 class Renderer:
@@ -166,10 +136,21 @@ class Renderer:
             RenderError: the distances are invalid or the corners give no frustum.
         """
         lens = lens_from_frustum(frustum, near, far)
+        self.set_lod(frustum_lod(frustum, self.size))     # a venue's node sets its own
         heading = float(getattr(frustum, "heading_deg", 0.0))   # a curved wall's chord
         for layer in (self._current, self._outgoing, self._preload.spare):
             layer.camera.set_lens(lens)
             layer.camera_np.set_h(heading)
+
+    def set_lod(self, view: LodView) -> None:
+        """Choose levels of detail at the venue's scale (:func:`~exhibit_engine.wall.
+        frustum.venue_lod`) instead of this output's own, so that every projector of
+        the wall picks the same level. The scale applies to scenes loaded from now on,
+        the wall-pixel grid of a fade at once."""
+        self.lod = view
+        for layer in (self._current, self._outgoing, self._preload.spare):
+            # priority 1: over a scene's own default for drawing outside a renderer
+            layer.render.set_shader_input("u_wall_px", LVecBase4f(*view.wall_px), 1)
 
     def set_output(self, correction: OutputCorrection | None) -> None:
         """Set the display's final-pass correction (blend, black level, warp).
@@ -354,7 +335,7 @@ class Renderer:
         root = layer.render.attach_new_node(f"scene:{spec.id}")
         layer.rig.clear_transform()
         scene = cls(SceneContext(root=root, rig=layer.rig, read_asset=bundle.read, spec=spec,
-                                 load_model=self.cache.loader_for(bundle)))
+                                 load_model=self.cache.loader_for(bundle), lod=self.lod))
         ok = False
         try:
             with shader_scope(self._shader_scope):     # this renderer's shaders, reused
@@ -566,7 +547,8 @@ class Renderer:
 def render_to_png(bundle_path: str | os.PathLike[str], scene_id: str, t: float,
                   size: tuple[int, int], out_path: str | os.PathLike[str],
                   frustum: Frustum | None = None, cache: ModelCache | None = None,
-                  output: OutputCorrection | None = None) -> Path:
+                  output: OutputCorrection | None = None, lod: LodView | None = None
+                  ) -> Path:
     """Render one frame of a bundle's scene offscreen and write it as a PNG, atomically.
 
     Args:
@@ -579,6 +561,8 @@ def render_to_png(bundle_path: str | os.PathLike[str], scene_id: str, t: float,
         cache: the model cache (default: the one at the default cache folder).
         output: a display's blend/warp correction, to write the frame as that projector
             sends it (default: none, the plain image).
+        lod: the venue's level-of-detail view, for a display's slice (default: this
+            image's own pixels).
 
     Returns:
         The path written.
@@ -591,6 +575,8 @@ def render_to_png(bundle_path: str | os.PathLike[str], scene_id: str, t: float,
     out = check_output_path(out_path) if Path(out_path).parent.exists() else Path(out_path)
     with Bundle.open(bundle_path) as bundle, Renderer(size, cache=cache) as renderer:
         renderer.set_frustum(frustum or centered_frustum(size[0] / size[1]))
+        if lod is not None:
+            renderer.set_lod(lod)
         renderer.set_output(output)
         renderer.load(bundle, scene_id)
         renderer.render(t)

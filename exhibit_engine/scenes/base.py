@@ -30,6 +30,7 @@ from panda3d.core import (GeomVertexArrayFormat, GeomVertexData, GeomVertexForma
 
 from ..assets.gltf import check_gltf, converter_document, split_glb
 from ..errors import AssetError
+from ..wall.frustum import LodView
 from ._materials import prepare_materials
 
 if TYPE_CHECKING:
@@ -84,6 +85,8 @@ class SceneContext:
             runtime passes its cached loader; by default every call converts
             ``read_asset(path)`` with :func:`load_glb`. Raises AssetError or
             BundleError like :func:`load_glb` and ``read_asset``.
+        lod: the view's scale for choosing levels of detail (:mod:`._lod`), the same on
+            every node of a venue; scale 0 (the default) draws every model in full.
     """
 
     root: NodePath
@@ -91,6 +94,7 @@ class SceneContext:
     read_asset: Callable[[str], bytes]
     spec: SceneSpec
     load_model: Callable[[str], NodePath] = None  # type: ignore[assignment]
+    lod: LodView = LodView(0.0)
 
     def __post_init__(self) -> None:
         if self.load_model is None:

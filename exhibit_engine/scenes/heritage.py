@@ -76,6 +76,7 @@ from panda3d.core import (
     InternalName,
     LMatrix4f,
     LPoint3f,
+    LVecBase2f,
     LVecBase3f,
     LVecBase4f,
     NodePath,
@@ -86,8 +87,9 @@ from panda3d.core import (
 )
 
 from ..assets.gltf import NORMALISE_NODE, join_glb, split_glb
-from ..errors import AssetError, SceneError
+from ..errors import AssetError, BundleError, SceneError
 from . import _heritage_plan as plan
+from . import _lod as lod
 from .base import Scene, load_glb, make_shader
 from .labels import load_font, make_label
 
@@ -199,6 +201,16 @@ def _wrap_cjk(text: str, width_em: float) -> str:
     return "\n".join(lines)
 
 
+def _triangles(model: NodePath) -> int:
+    """Triangles in a model's geometry."""
+    count = 0
+    for gnp in model.find_all_matches("**/+GeomNode"):
+        node = gnp.node()
+        for i in range(node.get_num_geoms()):
+            count += sum(prim.get_num_primitives() for prim in node.get_geom(i).get_primitives())
+    return count
+
+
 def _skin_follows_parents(model: NodePath) -> None:
     """Let a skinned mesh obey the transforms above it (pack's units/up node included).
 
@@ -302,6 +314,10 @@ class HeritageScene(Scene):
         self._frames: dict[str, plan.Pose] = {}
         self._fits: dict[str, tuple[plan.Fit, NodePath]] = {}
         self._anims: dict[str, tuple[list[Any], NodePath]] = {}
+        # item -> its levels of detail (full first) and their choice
+        self._lods: dict[str, tuple[list[NodePath], lod.Levels]] = {}
+        root.set_shader_input("u_dissolve", LVecBase2f(0.0, 0.0))
+        root.set_shader_input("u_wall_px", LVecBase4f(0.0, 0.0, 1.0, 1.0))  # (a renderer's wins)
         for i, art in enumerate(p.artifacts):
             w, d, h = art.plinth
             base = root.attach_new_node(f"plinth:{art.item}")
@@ -314,10 +330,22 @@ class HeritageScene(Scene):
             model = self.ctx.load_model(art.model)
             if art.animation is not None and not model.find("**/+Character").is_empty():
                 model = _unwrapped(model, self.ctx.read_asset(art.model), art.model)
+                levels = [model]
             else:
                 _skin_follows_parents(model)
-            model.set_shader(artifact_shader)
-            fit, orient = self._place(art, turn, model)
+                levels = self._levels(art.model, model)
+            for level in levels:
+                level.set_shader(artifact_shader)
+            # placed by its coarsest level (the same stand, a fraction of the vertices)
+            fit, orient = self._place(art, turn, levels[-1])
+            for level in levels[:-1]:
+                level.reparent_to(orient)
+            if len(levels) > 1:
+                self._lods[art.item] = (levels, lod.Levels(
+                    [_triangles(m) for m in levels], math.hypot(fit.radius, fit.size[2] / 2),
+                    (art.at[0], art.at[1], h + fit.size[2] / 2.0), self.ctx.lod.scale,
+                    lambda at, st: plan.camera_pose(self.params, at, st, self._frames,
+                                                    _REST).eye))
             self._fits[art.item] = (fit, orient)
             self._frames[art.item] = plan.focus_pose(art, max(fit.size[2], 0.05),
                                                      max(fit.radius, 0.05))
@@ -373,6 +401,45 @@ class HeritageScene(Scene):
         root.set_shader_input("u_rim_dir", _unit(_RIM))
         root.set_shader_input("u_spots", spots)
         self.apply(0.0, {})
+
+    def _levels(self, path: str, model: NodePath) -> list[NodePath]:
+        """The model and the LODs pack made of it (``NAME.lod1.glb``, ...), when this
+        view chooses levels (:mod:`._lod`) and the model has no skin."""
+        if self.ctx.lod.scale <= 0.0 or not model.find("**/+Character").is_empty() \
+                or not path.lower().endswith(".glb"):
+            return [model]
+        levels = [model]
+        for i in range(1, 8):
+            try:
+                level = self.ctx.load_model(f"{path[:-4]}.lod{i}.glb")
+            except BundleError as exc:
+                if "not listed" in exc.rule:
+                    break
+                raise
+            _skin_follows_parents(level)
+            levels.append(level)
+        return levels
+
+    def level_shown(self, item: str, t: float, state: Mapping[str, Any] | None = None
+                    ) -> tuple[int, int, float]:
+        """``(old, new, weight)``: the levels of ``item`` drawn at show time ``t`` (the
+        same on every node of a venue; ``weight`` < 1 while fading); (0, 0, 1) for a
+        model without LODs."""
+        found = self._lods.get(item)
+        return found[1].shown(t, state or {}) if found else (0, 0, 1.0)
+
+    def _show_levels(self, t: float, state: Mapping[str, Any]) -> None:
+        """Show each artifact's level for ``t``; during a fade, both, dithered."""
+        for item, (levels, _) in self._lods.items():
+            old, new, w = self.level_shown(item, t, state)
+            for i, node in enumerate(levels):
+                if i in (old, new):
+                    node.show()
+                    fading = old != new and w < 1.0
+                    node.set_shader_input("u_dissolve", LVecBase2f(
+                        w, (1.0 if i == new else -1.0) if fading else 0.0))
+                else:
+                    node.hide()
 
     def _place(self, art: plan.Artifact, turn: NodePath, model: NodePath
                ) -> tuple[plan.Fit, NodePath]:
@@ -461,6 +528,7 @@ class HeritageScene(Scene):
             turn.set_h(plan.turntable_deg(art, t, p.turntable_period))
             _pose(*self._anims[art.item], t)
         pose = plan.camera_pose(p, t, state, self._frames, _REST)
+        self._show_levels(t, state)
         rig.set_pos(root, *pose.eye)
         rig.look_at(root, LPoint3f(*pose.look), LVecBase3f(0.0, 0.0, 1.0))
         cam = LVecBase3f(*pose.eye)

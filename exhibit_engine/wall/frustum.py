@@ -34,8 +34,8 @@ from numpy.typing import ArrayLike
 
 from ..config import DisplayConfig, WallConfig
 
-__all__ = ["Frustum", "centered_frustum", "display_frustum", "pixel_rect", "wall_frustum",
-           "wall_point"]
+__all__ = ["Frustum", "LodView", "centered_frustum", "display_frustum", "frustum_lod",
+           "pixel_rect", "venue_lod", "wall_frustum", "wall_point"]
 
 
 @dataclass(frozen=True)
@@ -176,3 +176,39 @@ def pixel_rect(wall: WallConfig, display: DisplayConfig, wall_pixels: tuple[int,
     top = round((wall.height - (y + h)) / wall.height * H)
     bottom = round((wall.height - y) / wall.height * H)
     return left, top, right - left, bottom - top
+
+
+@dataclass(frozen=True)
+class LodView:
+    """What a scene needs to pick levels of detail that every projector agrees on.
+
+    Attributes:
+        scale: pixels per unit of tangent (an object of size s at distance D spans
+            ``s / D * scale`` pixels): the wall's finest display, the same on every node
+            of a venue, so that nodes sharing an overlap pick the same level.
+        wall_px: ``(ox, oy, sx, sy)``: this output's pixel ``(x, y)`` (from the lower
+            left, as ``gl_FragCoord``) is the wall pixel ``(ox + x * sx, oy + y * sy)``
+            on the grid of ``scale`` (a screen-door fade between two levels then falls
+            on the same wall pixels in every slice).
+    """
+
+    scale: float
+    wall_px: tuple[float, float, float, float] = (0.0, 0.0, 1.0, 1.0)
+
+
+def frustum_lod(frustum: Frustum, size: tuple[int, int]) -> LodView:
+    """The view of a single image (no venue): its own pixels, its own grid."""
+    width = abs(frustum.ur[0] - frustum.ul[0]) / max(abs(frustum.ul[1]), 1e-9)
+    return LodView(size[0] / max(width, 1e-9))
+
+
+def venue_lod(wall: WallConfig, displays: tuple[DisplayConfig, ...],
+              rect: tuple[float, float, float, float], size: tuple[int, int]) -> LodView:
+    """The view of an output showing wall rectangle ``rect`` (metres) at ``size`` pixels:
+    the finest display's density (pixels per metre of wall, times the eye's distance)
+    and where its pixels fall on that density's grid."""
+    density = max((d.pixels[0] / d.rect[2] for d in displays if d.rect[2] > 0),
+                  default=size[0] / max(rect[2], 1e-9))
+    x, y, w, h = rect
+    return LodView(density * wall.eye[2], (x * density, y * density,
+                                           w / size[0] * density, h / size[1] * density))

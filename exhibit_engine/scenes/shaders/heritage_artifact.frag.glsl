@@ -19,6 +19,12 @@ uniform sampler2D p3d_TextureSelector;   // metallic-roughness
 uniform sampler2D p3d_TextureNormal;     // normal (scale baked in)
 uniform sampler2D p3d_TextureEmission;   // emissive (sRGB)
 uniform sampler2D p3d_TextureGloss;      // occlusion in R (strength baked in)
+// A fade between two levels of detail (scenes/_lod.py): x the share of wall pixels that
+// show the new level, y +1 on the new level, -1 on the old, 0 outside a fade. The
+// pattern is on the wall's pixel grid (u_wall_px maps this output's pixels onto it), so
+// two projectors over one overlap drop the same pixels.
+uniform vec2 u_dissolve;
+uniform vec4 u_wall_px;
 in vec3 v_world;
 in vec3 v_normal;
 in vec4 v_tangent;
@@ -63,7 +69,19 @@ float smith_ggx(float ndl, float ndv, float a) {
     return 0.5 / max(gv + gl, 1e-5);
 }
 
+// An ordered 4x4 dither threshold in (0, 1) for a wall pixel.
+float dither(vec2 cell) {
+    ivec2 q = ivec2(mod(cell, 4.0));
+    int m[16] = int[16](0, 8, 2, 10, 12, 4, 14, 6, 3, 11, 1, 9, 15, 7, 13, 5);
+    return (float(m[q.y * 4 + q.x]) + 0.5) / 16.0;
+}
+
 void main() {
+    if (u_dissolve.y != 0.0) {
+        bool shows_new = dither(floor(u_wall_px.xy + gl_FragCoord.xy * u_wall_px.zw))
+                         < u_dissolve.x;
+        if (shows_new != (u_dissolve.y > 0.0)) discard;
+    }
     // MASK is the state's alpha test, BLEND its transparency; OPAQUE has neither
     vec4 base = p3d_Material.baseColor * texture(p3d_TextureModulate, v_uv) * v_color;
     vec4 mr = texture(p3d_TextureSelector, v_uv);
