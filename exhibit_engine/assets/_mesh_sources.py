@@ -21,6 +21,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,13 +31,14 @@ import numpy as np
 
 from ..errors import AssetError
 from .checks import BUNDLE_IMAGE_FORMATS, SOURCE_FORMATS, image_header
-from .gltf import join_glb
+from .gltf import NORMALISE_NODE, join_glb
 
 if TYPE_CHECKING:
     import trimesh
 
-__all__ = ["FolderResolver", "SourceFolder", "UNSUPPORTED", "check_texture",
-           "gltf_to_glb", "is_absolute", "map_file_name", "ply_strips", "strip_triangles", "with_strips"]
+__all__ = ["FolderResolver", "SourceFolder", "UNSUPPORTED", "check_texture", "gltf_to_glb",
+           "gltf_triangles", "is_absolute", "map_file_name", "ply_strips", "strip_triangles",
+           "with_strips", "wrap_glb"]
 
 #: Mesh formats a curator may bring that packing refuses, by extension, with the name
 #: the refusal gives them (glTF 2.0 is what every tool can export instead).
@@ -370,3 +372,48 @@ def with_strips(scene: trimesh.Scene, rel: str) -> trimesh.Scene:
             mesh.visual.vertex_colors = colors
         scene.geometry[key] = mesh
     return scene
+
+
+_SQRT_HALF = math.sqrt(0.5)
+
+
+def wrap_glb(doc: dict[str, Any], binary: bytes | None, scale: float, up: str, name: str
+             ) -> bytes:
+    """The same GLB with one root node per scene carrying the unit scale and up turn."""
+    doc = json.loads(json.dumps(doc))
+    nodes, scenes = doc.setdefault("nodes", []), doc.get("scenes")
+    if not isinstance(nodes, list) or not isinstance(scenes, list) or not scenes:
+        raise AssetError(name, "has no scene to apply units/up to")
+    seen: set[int] = set()
+    for i, scene in enumerate(scenes):
+        roots = scene.get("nodes", []) if isinstance(scene, dict) else None
+        if not isinstance(roots, list) or not all(type(n) is int for n in roots):
+            raise AssetError(name, f"scenes[{i}].nodes must be a list of node indices")
+        if seen & set(roots):
+            raise AssetError(name, "scenes share root nodes; units/up cannot be applied")
+        seen.update(roots)
+        if roots:
+            scene["nodes"] = [len(nodes)]
+            nodes.append({"name": NORMALISE_NODE, "children": roots,
+                          "rotation": [-_SQRT_HALF, 0.0, 0.0, _SQRT_HALF] if up == "z"
+                          else [0.0, 0.0, 0.0, 1.0], "scale": [scale] * 3})
+    return join_glb(doc, binary)
+
+
+def gltf_triangles(doc: dict[str, Any], name: str) -> int:
+    """Triangles the document claims (each mesh once), from accessor counts alone."""
+    accessors = doc.get("accessors", [])
+    meshes = doc.get("meshes", [])
+    if not isinstance(accessors, list) or not isinstance(meshes, list):
+        raise AssetError(name, "accessors and meshes must be lists")
+    total = 0
+    for mesh in meshes:
+        prims = mesh.get("primitives", []) if isinstance(mesh, dict) else []
+        for prim in (p for p in prims if isinstance(p, dict)) if isinstance(prims, list) else ():
+            attrs = prim.get("attributes")
+            i = prim.get("indices", attrs.get("POSITION") if isinstance(attrs, dict) else None)
+            acc = accessors[i] if type(i) is int and 0 <= i < len(accessors) else {}
+            count, mode = acc.get("count", 0) if isinstance(acc, dict) else 0, prim.get("mode", 4)
+            if type(count) is int and mode in (4, 5, 6):
+                total += count // 3 if mode == 4 else max(count - 2, 0)
+    return total

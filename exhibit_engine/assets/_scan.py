@@ -31,8 +31,8 @@ import numpy as np
 
 from ..errors import AssetError
 
-__all__ = ["BLOCK_TRIANGLES", "CHUNK", "Scan", "group_mean", "repair", "simplify",
-           "vertex_normals", "write_glb"]
+__all__ = ["BLOCK_TRIANGLES", "CHUNK", "Scan", "group_mean", "lod_chain", "nondegenerate",
+           "repair", "simplify", "vertex_normals", "write_glb", "write_parts"]
 
 #: Most triangles the simplifier gets at once.
 BLOCK_TRIANGLES = 400_000
@@ -90,9 +90,12 @@ def repair(scan: Scan, name: str) -> tuple[Scan, dict[str, int]]:
     if not np.isfinite(scan.positions).all():
         raise AssetError(name, "has vertices with non-finite coordinates")
     n = len(scan.positions)
-    cols = [np.round(scan.positions.astype(np.float64) * 10.0 ** _DIGITS).astype(np.int64)]
+    # Rounded in float64 and compared by their bits: no overflow however far the
+    # coordinates go (+ 0.0 makes -0.0 and 0.0 one key).
+    cols = [(np.round(scan.positions.astype(np.float64) * 10.0 ** _DIGITS) + 0.0)
+            .view(np.int64)]
     if scan.uv is not None:
-        cols.append(np.round(scan.uv.astype(np.float64) * 1e4).astype(np.int64))
+        cols.append((np.round(scan.uv.astype(np.float64) * 1e4) + 0.0).view(np.int64))
     if scan.colors is not None:
         cols.append(scan.colors.astype(np.int64))
     key = np.ascontiguousarray(np.concatenate(cols, axis=1) if len(cols) > 1 else cols[0])
@@ -108,7 +111,7 @@ def repair(scan: Scan, name: str) -> tuple[Scan, dict[str, int]]:
     scan = _take_vertices(scan, first)
     faces = inverse.astype(np.int32)[scan.faces]
     del inverse
-    keep = _nondegenerate(scan.positions, faces)
+    keep = nondegenerate(scan.positions, faces)
     degenerate = int(len(faces) - keep.sum())
     faces = faces[keep]
     rolled = np.take_along_axis(faces, (np.argmin(faces, axis=1)[:, None]
@@ -170,7 +173,7 @@ def _corners(v: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.n
     return tri[:, 0], tri[:, 1], tri[:, 2]
 
 
-def _nondegenerate(v: np.ndarray, f: np.ndarray) -> np.ndarray:
+def nondegenerate(v: np.ndarray, f: np.ndarray) -> np.ndarray:
     """Faces with three distinct corners and a height above :data:`_MIN_HEIGHT`."""
     keep = np.empty(len(f), bool)
     for s in _chunks(len(f)):
@@ -239,6 +242,32 @@ def group_mean(values: np.ndarray, mapping: np.ndarray, count: int) -> np.ndarra
                      for k in range(vals.shape[1])], axis=1)
     hits = np.bincount(idx, minlength=count)[:, None]
     return sums / np.maximum(hits, 1)
+
+
+def lod_chain(parts: list[tuple[Scan, int | None]], targets: list[int]
+              ) -> list[list[tuple[Scan, int | None]]]:
+    """Each LOD of ``parts`` (a target is for all parts together, shared by their sizes),
+    each level simplified from the one before, UVs and colours carried over."""
+    total = sum(len(s.faces) for s, _ in parts)
+    out, level = [], parts
+    for target in targets:
+        made = []
+        for (scan, material), (full, _) in zip(level, parts, strict=True):
+            goal = round(target * len(full.faces) / total)
+            if len(scan.faces) < 64 or goal >= len(scan.faces):
+                made.append((scan, material))
+                continue
+            points, faces, mapping = simplify(scan.positions, scan.faces, goal)
+            lod = Scan(points.astype(np.float32), faces,
+                       None if scan.uv is None else
+                       group_mean(scan.uv, mapping, len(points)).astype(np.float32),
+                       None if scan.colors is None else
+                       np.round(group_mean(scan.colors, mapping, len(points))).astype(np.uint8))
+            lod.normals = vertex_normals(lod.positions, lod.faces)
+            made.append((lod, material))
+        out.append(made)
+        level = made
+    return out
 
 
 # --------------------------------------------------------------------------- simplify
@@ -406,61 +435,78 @@ def write_glb(scan: Scan, image: tuple[bytes, str] | None = None,
               material: dict[str, Any] | None = None) -> bytes:
     """One GLB of ``scan`` (positions, normals, UVs, colours, indices) with one
     material; ``image`` (bytes, MIME type) becomes its base colour texture."""
-    n = len(scan.positions)
-    arrays: list[tuple[str, np.ndarray, int, str, bool]] = [
-        ("POSITION", scan.positions.astype(np.float32, copy=False), 5126, "VEC3", False)]
-    if scan.normals is not None:
-        arrays.append(("NORMAL", scan.normals.astype(np.float32, copy=False), 5126, "VEC3",
-                       False))
-    if scan.uv is not None:
-        uv = scan.uv.astype(np.float32)
-        uv[:, 1] = 1.0 - uv[:, 1]       # glTF's v runs down the image
-        arrays.append(("TEXCOORD_0", uv, 5126, "VEC2", False))
-    if scan.colors is not None:
-        arrays.append(("COLOR_0", scan.colors.astype(np.uint8, copy=False), 5121, "VEC4",
-                       True))
-    indices = scan.faces.astype(np.uint32, copy=False)
-    views, accessors, attributes, offset = [], [], {}, 0
-    blobs: list[np.ndarray | bytes] = []
-    for key, arr, comp, kind, norm in arrays:
-        acc: dict[str, Any] = {"bufferView": len(views), "componentType": comp, "count": n,
-                               "type": kind}
-        if norm:
-            acc["normalized"] = True
-        if key == "POSITION" and n:
-            acc["min"] = [float(x) for x in arr.min(axis=0)]
-            acc["max"] = [float(x) for x in arr.max(axis=0)]
-        views.append({"buffer": 0, "byteOffset": offset, "byteLength": arr.nbytes,
-                      "target": 34962})
-        attributes[key] = len(accessors)
-        accessors.append(acc)
-        blobs.append(arr)
-        offset += arr.nbytes + (-arr.nbytes % 4)
-    views.append({"buffer": 0, "byteOffset": offset, "byteLength": indices.nbytes,
-                  "target": 34963})
-    accessors.append({"bufferView": len(views) - 1, "componentType": 5125,
-                      "count": indices.size, "type": "SCALAR"})
-    blobs.append(indices)
-    offset += indices.nbytes
     mat = dict(material or {})
+    looks: dict[str, Any] = {"materials": [mat]}
+    if image is not None:
+        mat["pbrMetallicRoughness"] = {**mat.get("pbrMetallicRoughness", {}),
+                                       "baseColorTexture": {"index": 0}}
+        looks.update(textures=[{"source": 0, "sampler": 0}], images=[image],
+                     samplers=[{"magFilter": 9729, "minFilter": 9987, "wrapS": 10497,
+                                "wrapT": 10497}])
+    return write_parts([(scan, 0)], looks)
+
+
+def write_parts(parts: list[tuple[Scan, int | None]], looks: dict[str, Any]) -> bytes:
+    """One GLB of one mesh with a primitive per part, each with its material index (or
+    None): ``looks`` holds the document's ``materials``, ``textures``, ``samplers`` and
+    ``extensionsUsed`` as they are, and ``images`` as (bytes, MIME type) pairs."""
+    views: list[dict[str, Any]] = []
+    accessors: list[dict[str, Any]] = []
+    blobs: list[np.ndarray | bytes] = []
+    offset = 0
+
+    def add(arr: np.ndarray | bytes, acc: dict[str, Any] | None, target: int | None) -> int:
+        nonlocal offset
+        offset += -offset % 4
+        size = arr.nbytes if isinstance(arr, np.ndarray) else len(arr)
+        views.append({"buffer": 0, "byteOffset": offset, "byteLength": size}
+                     | ({"target": target} if target else {}))
+        blobs.append(arr)
+        offset += size
+        if acc is None:
+            return len(views) - 1
+        accessors.append({"bufferView": len(views) - 1, **acc})
+        return len(accessors) - 1
+
+    prims = []
+    for scan, material in parts:
+        n = len(scan.positions)
+        pos = scan.positions.astype(np.float32, copy=False)
+        attributes = {"POSITION": add(pos, {"componentType": 5126, "count": n, "type": "VEC3",
+                                            "min": [float(x) for x in pos.min(axis=0)],
+                                            "max": [float(x) for x in pos.max(axis=0)]},
+                                      34962)}
+        if scan.normals is not None:
+            attributes["NORMAL"] = add(scan.normals.astype(np.float32, copy=False),
+                                       {"componentType": 5126, "count": n, "type": "VEC3"},
+                                       34962)
+        if scan.uv is not None:
+            uv = scan.uv.astype(np.float32)
+            uv[:, 1] = 1.0 - uv[:, 1]       # glTF's v runs down the image
+            attributes["TEXCOORD_0"] = add(uv, {"componentType": 5126, "count": n,
+                                                "type": "VEC2"}, 34962)
+        if scan.colors is not None:
+            attributes["COLOR_0"] = add(scan.colors.astype(np.uint8, copy=False),
+                                        {"componentType": 5121, "count": n, "type": "VEC4",
+                                         "normalized": True}, 34962)
+        indices = scan.faces.astype(np.uint32, copy=False)
+        prim = {"attributes": attributes, "mode": 4,
+                "indices": add(indices, {"componentType": 5125, "count": indices.size,
+                                         "type": "SCALAR"}, 34963)}
+        if material is not None:
+            prim["material"] = material
+        prims.append(prim)
     doc: dict[str, Any] = {"asset": {"version": "2.0", "generator": "exhibit-engine"},
                            "scene": 0, "scenes": [{"nodes": [0]}],
                            "nodes": [{"name": "part0", "mesh": 0}],
-                           "meshes": [{"name": "part0", "primitives": [
-                               {"attributes": attributes, "indices": len(accessors) - 1,
-                                "mode": 4, "material": 0}]}],
+                           "meshes": [{"name": "part0", "primitives": prims}],
                            "accessors": accessors, "bufferViews": views}
-    if image is not None:
-        offset += -offset % 4
-        views.append({"buffer": 0, "byteOffset": offset, "byteLength": len(image[0])})
-        doc["images"] = [{"bufferView": len(views) - 1, "mimeType": image[1]}]
-        doc["textures"] = [{"source": 0, "sampler": 0}]
-        doc["samplers"] = [{"magFilter": 9729, "minFilter": 9987, "wrapS": 10497,
-                            "wrapT": 10497}]
-        mat.setdefault("pbrMetallicRoughness", {})["baseColorTexture"] = {"index": 0}
-        blobs.append(image[0])
-        offset += len(image[0])
-    doc["materials"] = [mat]
+    for key in ("materials", "textures", "samplers", "extensionsUsed"):
+        if looks.get(key):
+            doc[key] = looks[key]
+    if looks.get("images"):
+        doc["images"] = [{"bufferView": add(data, None, None), "mimeType": mime}
+                         for data, mime in looks["images"]]
     doc["buffers"] = [{"byteLength": offset}]
     return _assemble(doc, blobs, offset)
 

@@ -8,13 +8,15 @@ returns None and goes the trimesh way.
 from __future__ import annotations
 
 import struct
+from typing import Any
 
 import numpy as np
 
 from ..errors import AssetError
 from ._scan import Scan
 
-__all__ = ["HEAVY_TRIANGLES", "estimate_triangles", "read_ply", "read_stl"]
+__all__ = ["HEAVY_TRIANGLES", "estimate_triangles", "gltf_looks", "read_gltf", "read_ply",
+           "read_stl"]
 
 #: Binary PLY and STL sources with more triangles than this take the bounded path.
 HEAVY_TRIANGLES = 1_000_000
@@ -152,3 +154,111 @@ def estimate_triangles(ext: str, data: bytes) -> int:
                  if p[:2] == [b"element", b"face"] and len(p) == 3 and p[2].isdigit()]
         return int(faces[0]) if faces else 0
     return data.count(b"\nf ") + data.startswith(b"f ")
+
+
+def read_gltf(doc: dict[str, Any], binary: bytes | None, name: str
+              ) -> list[tuple[Scan, int | None]] | None:
+    """The triangle primitives of a checked GLB's default scene as scans in the scene's
+    frame (node transforms baked in), each with its material index, from views of the
+    binary chunk; None for what this reader leaves to trimesh (skins, morph targets,
+    points or lines, quantized positions, a second UV set)."""
+    from ._gltf_struct import GltfDoc, _buffers, dense
+
+    if doc.get("skins") or any(_second_uv_set(m) for m in doc.get("materials", [])):
+        return None
+    d = GltfDoc(doc, binary, name)
+    _buffers(d)
+    nodes, meshes = doc.get("nodes", []), doc.get("meshes", [])
+    scenes = doc.get("scenes", [])
+    roots = scenes[doc.get("scene", 0)].get("nodes", []) if scenes else \
+        list(range(len(nodes)))
+    parts: list[tuple[Scan, int | None]] = []
+    stack = [(i, np.eye(4)) for i in roots]
+    while stack:
+        i, parent = stack.pop()
+        node = nodes[i]
+        world = parent @ _node_matrix(node)
+        for prim in meshes[node["mesh"]].get("primitives", []) if "mesh" in node else ():
+            part = _primitive(d, prim, world, dense)
+            if part is None:
+                return None
+            parts.append(part)
+        stack += [(c, world) for c in node.get("children", [])]
+    return parts or None
+
+
+def _second_uv_set(value: Any) -> bool:
+    """Whether a material (or any part of it) reads a UV set other than the first."""
+    if isinstance(value, dict):
+        return value.get("texCoord", 0) != 0 or any(_second_uv_set(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_second_uv_set(v) for v in value)
+    return False
+
+
+def _node_matrix(node: dict[str, Any]) -> np.ndarray:
+    if "matrix" in node:
+        return np.asarray(node["matrix"], np.float64).reshape(4, 4).T   # column-major
+    x, y, z, w = node.get("rotation", (0.0, 0.0, 0.0, 1.0))
+    rot = np.array([[1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
+                    [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
+                    [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)]])
+    m = np.eye(4)
+    m[:3, :3] = rot * np.asarray(node.get("scale", (1.0, 1.0, 1.0)), np.float64)
+    m[:3, 3] = node.get("translation", (0.0, 0.0, 0.0))
+    return m
+
+
+def _primitive(d: Any, prim: dict[str, Any], world: np.ndarray, dense: Any
+               ) -> tuple[Scan, int | None] | None:
+    attrs = prim.get("attributes", {})
+    if prim.get("mode", 4) != 4 or prim.get("targets") or "POSITION" not in attrs:
+        return None
+    acc = d.accessor(attrs["POSITION"])
+    if acc["componentType"] != 5126:
+        return None
+    pos = dense(d, attrs["POSITION"]).astype(np.float64)
+    positions = (pos @ world[:3, :3].T + world[:3, 3]).astype(np.float32)
+    del pos
+    flip = np.linalg.det(world[:3, :3]) < 0     # a mirroring node turns the winding
+    if "indices" in prim:
+        index = dense(d, prim["indices"]).reshape(-1).astype(np.int64)
+    else:
+        index = np.arange(len(positions), dtype=np.int64)
+    if len(index) % 3 or (len(index) and index.max() >= len(positions)):
+        return None
+    faces = index.reshape(-1, 3)[:, ::-1] if flip else index.reshape(-1, 3)
+    uv = colors = None
+    if "TEXCOORD_0" in attrs:
+        uv = _unit(d, attrs["TEXCOORD_0"], dense)[:, :2].astype(np.float32)
+        uv[:, 1] = 1.0 - uv[:, 1]                # to the Scan convention (v up)
+    if "COLOR_0" in attrs:
+        c = _unit(d, attrs["COLOR_0"], dense)
+        colors = np.full((len(c), 4), 255, np.uint8)
+        colors[:, :c.shape[1]] = np.clip(np.round(c * 255.0), 0, 255).astype(np.uint8)
+    return Scan(positions, np.ascontiguousarray(faces, dtype=np.int32), uv, colors), \
+        prim.get("material")
+
+
+def _unit(d: Any, i: int, dense: Any) -> np.ndarray:
+    """An attribute as floats: normalized integers to [0, 1]."""
+    values = dense(d, i)
+    if values.dtype.kind == "f":
+        return values.astype(np.float64)
+    return values.astype(np.float64) / float(np.iinfo(values.dtype).max)
+
+
+def gltf_looks(doc: dict[str, Any], binary: bytes | None) -> dict[str, Any]:
+    """What a GLB's LODs keep of it: its materials, textures, samplers, used extensions
+    and images (bytes and MIME type), for :func:`~._scan.write_parts`."""
+    views = doc.get("bufferViews", [])
+    images = []
+    for img in doc.get("images", []):
+        v = views[img["bufferView"]]
+        start = v.get("byteOffset", 0)
+        images.append((bytes((binary or b"")[start:start + v["byteLength"]]),
+                       img.get("mimeType", "image/png")))
+    return {"materials": doc.get("materials", []), "textures": doc.get("textures", []),
+            "samplers": doc.get("samplers", []), "images": images,
+            "extensionsUsed": [e for e in doc.get("extensionsUsed", [])
+                               if e != "KHR_lights_punctual"]}

@@ -23,6 +23,8 @@ What a source becomes::
     scan.ply|stl       binary, > HEAVY_TRIANGLES: the bounded path (:mod:`._scan`), numpy
       (heavy)          arrays from the bytes to the GLBs, up to MAX_SCAN_TRIANGLES; the
                          PLY's texture kept as PNG/JPEG, at most ``max_texture`` px
+    scan.glb (heavy)   kept; its LODs from views of its accessors (no skin, morph target
+                         or second UV set), with its own materials and textures
     .dae .3mf .fbx     refused with one line (see :data:`UNSUPPORTED`): export glTF 2.0
     .blend ...         from the tool that made them
 
@@ -60,7 +62,6 @@ from __future__ import annotations
 
 import io
 import itertools
-import json
 import math
 import struct
 from collections.abc import Mapping
@@ -77,13 +78,17 @@ from ._mesh_sources import (
     FolderResolver,
     SourceFolder,
     gltf_to_glb,
+    gltf_triangles,
     with_strips,
+    wrap_glb,
 )
 from ._processing import Output, PackContext
-from ._scan import Scan, group_mean, repair, simplify, vertex_normals, write_glb
-from ._scan_read import HEAVY_TRIANGLES, estimate_triangles, read_ply, read_stl
+from ._scan import (Scan, group_mean, lod_chain, nondegenerate, repair, simplify, vertex_normals,
+                    write_glb, write_parts)
+from ._scan_read import (HEAVY_TRIANGLES, estimate_triangles, gltf_looks, read_gltf, read_ply,
+                         read_stl)
 from .checks import pixel_limit
-from .gltf import NORMALISE_NODE, check_gltf, join_glb, split_glb
+from .gltf import check_gltf, split_glb
 from .image import texture
 
 if TYPE_CHECKING:
@@ -112,7 +117,6 @@ MIN_SIZE_M = 0.01
 MAX_SIZE_M = 20.0
 _OPTIONS = frozenset({"units", "up", "lods", "max_texture"})
 _MIN_DECIMATE = 64  # parts smaller than this are kept whole in every LOD
-_SQRT_HALF = math.sqrt(0.5)
 
 
 @dataclass(frozen=True)
@@ -201,6 +205,8 @@ def process(ctx: PackContext, rel: str, data: bytes) -> list[Output]:
         else:
             primary, meshes = _from_trimesh(ctx, rel, data, ext, opts, folder)
         outputs = [Output(f"{stem}.glb", primary)]
+        if isinstance(meshes, _Parts):
+            return _gltf_lods(ctx, rel, stem, outputs, meshes, opts)
         total = sum(len(m.faces) for m in meshes)
         made, lod = [], meshes
         for i, target in enumerate(_lod_targets(opts, total), start=1):
@@ -274,9 +280,16 @@ def _from_gltf(ctx: PackContext, rel: str, data: bytes, ext: str, opts: MeshOpti
     doc, binary = split_glb(glb, rel)
     with pixel_limit(None):  # check_gltf bounds embedded images by their headers itself
         check_gltf(doc, binary, rel)
-    _bound(rel, _gltf_triangles(doc, rel))
-    meshes = _meshes(_load(glb, "glb", rel), rel)  # proves every accessor is readable
-    degenerate = sum(int((~m.nondegenerate_faces()).sum()) for m in meshes)
+    claimed = gltf_triangles(doc, rel)
+    parts = read_gltf(doc, binary, rel) if claimed > HEAVY_TRIANGLES else None
+    if parts is not None:       # a heavy GLB: arrays from the checked views, no trimesh
+        _bound(rel, claimed, MAX_SCAN_TRIANGLES)
+        meshes: Any = _Parts(parts, gltf_looks(doc, binary))
+        degenerate = sum(int((~nondegenerate(s.positions, s.faces)).sum()) for s, _ in parts)
+    else:
+        _bound(rel, claimed)
+        meshes = _meshes(_load(glb, "glb", rel), rel)  # proves every accessor is readable
+        degenerate = sum(int((~m.nondegenerate_faces()).sum()) for m in meshes)
     if degenerate:
         ctx.note(rel, f"{degenerate} zero-area faces left as they are (GLB kept)")
     if ext == ".gltf" and folder.read:
@@ -284,54 +297,24 @@ def _from_gltf(ctx: PackContext, rel: str, data: bytes, ext: str, opts: MeshOpti
     elif ext == ".gltf":
         ctx.note(rel, "embedded glTF rewritten as GLB")
     if opts.units != "m" or opts.up != "y":
-        glb = _wrap_glb(doc, binary, opts, rel)
+        glb = wrap_glb(doc, binary, opts.scale, opts.up, rel)
         ctx.note(rel, _describe(opts) + " (one root node added)")
         matrix = opts.matrix()
-        for m in meshes:
-            m.apply_transform(matrix)
+        for m in meshes.parts if isinstance(meshes, _Parts) else meshes:
+            if isinstance(m, tuple):
+                m[0].positions[:] = m[0].positions @ matrix[:3, :3].T.astype(np.float32)
+            else:
+                m.apply_transform(matrix)
     return glb, meshes
 
 
-def _wrap_glb(doc: dict[str, Any], binary: bytes | None, opts: MeshOptions, name: str
-              ) -> bytes:
-    """The same GLB with one root node per scene carrying the unit scale and up turn."""
-    doc = json.loads(json.dumps(doc))
-    nodes, scenes = doc.setdefault("nodes", []), doc.get("scenes")
-    if not isinstance(nodes, list) or not isinstance(scenes, list) or not scenes:
-        raise AssetError(name, "has no scene to apply units/up to")
-    seen: set[int] = set()
-    for i, scene in enumerate(scenes):
-        roots = scene.get("nodes", []) if isinstance(scene, dict) else None
-        if not isinstance(roots, list) or not all(type(n) is int for n in roots):
-            raise AssetError(name, f"scenes[{i}].nodes must be a list of node indices")
-        if seen & set(roots):
-            raise AssetError(name, "scenes share root nodes; units/up cannot be applied")
-        seen.update(roots)
-        if roots:
-            scene["nodes"] = [len(nodes)]
-            nodes.append({"name": NORMALISE_NODE, "children": roots,
-                          "rotation": [-_SQRT_HALF, 0.0, 0.0, _SQRT_HALF] if opts.up == "z"
-                          else [0.0, 0.0, 0.0, 1.0], "scale": [opts.scale] * 3})
-    return join_glb(doc, binary)
+@dataclass
+class _Parts:
+    """A heavy GLB's primitives as arrays (:func:`._scan_read.read_gltf`) and what its
+    LODs keep of it (materials, textures, images)."""
 
-
-def _gltf_triangles(doc: dict[str, Any], name: str) -> int:
-    """Triangles the document claims (each mesh once), from accessor counts alone."""
-    accessors = doc.get("accessors", [])
-    meshes = doc.get("meshes", [])
-    if not isinstance(accessors, list) or not isinstance(meshes, list):
-        raise AssetError(name, "accessors and meshes must be lists")
-    total = 0
-    for mesh in meshes:
-        prims = mesh.get("primitives", []) if isinstance(mesh, dict) else []
-        for prim in (p for p in prims if isinstance(p, dict)) if isinstance(prims, list) else ():
-            attrs = prim.get("attributes")
-            i = prim.get("indices", attrs.get("POSITION") if isinstance(attrs, dict) else None)
-            acc = accessors[i] if type(i) is int and 0 <= i < len(accessors) else {}
-            count, mode = acc.get("count", 0) if isinstance(acc, dict) else 0, prim.get("mode", 4)
-            if type(count) is int and mode in (4, 5, 6):
-                total += count // 3 if mode == 4 else max(count - 2, 0)
-    return total
+    parts: list[tuple[Scan, int | None]]
+    looks: dict[str, Any]
 
 
 # --------------------------------------------------------------------------- OBJ / STL / PLY
@@ -407,21 +390,35 @@ def _from_scan(ctx: PackContext, rel: str, stem: str, scan: Scan, opts: MeshOpti
         "baseColorFactor": [1.0, 1.0, 1.0, 1.0], "metallicFactor": 0.0,
         "roughnessFactor": 1.0 if image else 0.8})
     outputs = [Output(f"{stem}.glb", write_glb(scan, image, material))]
-    total, made, lod = len(scan.faces), [], scan
-    for i, target in enumerate(_lod_targets(opts, total), start=1):
-        points, faces, mapping = simplify(lod.positions, lod.faces, target)
-        lod = Scan(points.astype(np.float32), faces,
-                   None if lod.uv is None else
-                   group_mean(lod.uv, mapping, len(points)).astype(np.float32),
-                   None if lod.colors is None else
-                   np.round(group_mean(lod.colors, mapping, len(points))).astype(np.uint8))
-        lod.normals = vertex_normals(lod.positions, lod.faces)
-        made.append(len(faces))
-        outputs.append(Output(f"{stem}.lod{i}.glb", write_glb(lod, image, material)))
-    if made:
-        ctx.note(rel, f"{len(made)} LODs: {', '.join(str(n) for n in made)} tris "
-                 f"(from {total})")
+    total = len(scan.faces)
+    levels = lod_chain([(scan, 0)], _lod_targets(opts, total))
+    outputs += [Output(f"{stem}.lod{i}.glb", write_glb(lod[0][0], image, material))
+                for i, lod in enumerate(levels, start=1)]
+    if levels:
+        ctx.note(rel, f"{len(levels)} LODs: "
+                 f"{', '.join(str(len(lod[0][0].faces)) for lod in levels)} tris (from {total})")
     size = _extent_note(scan.positions.max(axis=0) - scan.positions.min(axis=0), opts, rel)
+    if size:
+        ctx.note(rel, size)
+    return outputs
+
+
+def _gltf_lods(ctx: PackContext, rel: str, stem: str, outputs: list[Output], heavy: _Parts,
+               opts: MeshOptions) -> list[Output]:
+    """A heavy GLB's LODs in bounded memory, with its own materials and textures."""
+    for scan, _ in heavy.parts:
+        scan.normals = vertex_normals(scan.positions, scan.faces)
+    total = sum(len(s.faces) for s, _ in heavy.parts)
+    levels = lod_chain(heavy.parts, _lod_targets(opts, total))
+    # (finish_glb stores an image the source repeats once, as the trimesh path does)
+    outputs += [Output(f"{stem}.lod{i}.glb", finish_glb(write_parts(lod, heavy.looks), False))
+                for i, lod in enumerate(levels, start=1)]
+    if levels:
+        ctx.note(rel, f"{len(levels)} LODs: " + ", ".join(
+            str(sum(len(s.faces) for s, _ in lod)) for lod in levels) + f" tris (from {total})")
+    low = np.min([s.positions.min(axis=0) for s, _ in heavy.parts], axis=0)
+    high = np.max([s.positions.max(axis=0) for s, _ in heavy.parts], axis=0)
+    size = _extent_note(high - low, opts, rel)
     if size:
         ctx.note(rel, size)
     return outputs
@@ -457,10 +454,12 @@ def _files(rels: list[str]) -> str:
                                if images else []))
 
 
-def _bound(name: str, triangles: int) -> None:
-    if triangles > MAX_TRIANGLES:
+def _bound(name: str, triangles: int, limit: int | None = None) -> None:
+    if triangles > (limit or MAX_TRIANGLES):
         raise AssetError(name, f"{triangles} triangles is more than the limit of "
-                         f"{MAX_TRIANGLES}")
+                         f"{limit or MAX_TRIANGLES}" + ("" if limit else
+                         f" for this layout; a binary PLY, STL or plain GLB takes up to "
+                         f"{MAX_SCAN_TRIANGLES} (export the scan as binary PLY or GLB)"))
 
 
 def _describe(opts: MeshOptions) -> str:

@@ -290,3 +290,96 @@ def test_the_glb_writer_makes_a_valid_glb_for_the_khronos_rules() -> None:
     assert struct.unpack_from("<I", glb, 8)[0] == len(glb)
     assert json.loads(json.dumps(doc))["asset"]["version"] == "2.0"
     assert np.allclose(np.linalg.norm(_glb_arrays(glb)["NORMAL"], axis=1), 1.0, atol=1e-5)
+
+
+def test_damaged_heavy_sources_fail_in_one_line_or_pack(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Random damage to a binary PLY and STL on the bounded path: flipped bytes, cuts,
+    inserted bytes and lying element counts. Each packs or fails with one BundleError
+    line; nothing else escapes (no traceback for a curator)."""
+    import random
+
+    monkeypatch.setattr(meshmod, "HEAVY_TRIANGLES", 0)
+    sphere = _sphere(2)
+    sources = {"f.ply": _ply(np.asarray(sphere.vertices, np.float32), np.asarray(sphere.faces)),
+               "f.stl": sphere.export(file_type="stl")}
+    rng = random.Random(7)
+    for trial in range(300):
+        name = "f.ply" if trial % 2 == 0 else "f.stl"
+        data = bytearray(sources[name])
+        kind = rng.randrange(4)
+        if kind == 0:
+            for _ in range(rng.randrange(1, 20)):
+                data[rng.randrange(len(data))] = rng.randrange(256)
+        elif kind == 1:
+            data = data[:rng.randrange(len(data))]
+        elif kind == 2 and name == "f.ply":
+            end = data.find(b"end_header")
+            head = bytes(data[:end]).decode("latin-1").replace(
+                "element face 320", f"element face {rng.choice([0, 7, 10**12])}")
+            data = bytearray(head.encode() + data[end:])
+        else:
+            at = rng.randrange(len(data))
+            data[at:at] = bytes(rng.randrange(256) for _ in range(rng.randrange(1, 9)))
+        ctx = _ctx(tmp_path, None, name)
+        with np.errstate(invalid="raise", over="raise"):   # no silent NaN or overflow
+            try:
+                meshmod.process(ctx, name, bytes(data))
+            except BundleError as exc:
+                assert "\n" not in str(exc) and exc.entry == name
+
+
+def _two_material_glb() -> bytes:
+    """Two textured spheres with their own materials and one shared image, under a
+    node that moves, turns and scales them."""
+    image = Image.new("RGB", (16, 16), (30, 60, 90))
+    parts = []
+    for i in range(2):
+        sphere = _sphere(4)
+        sphere.apply_translation((0.6 * i, 0.0, 0.0))
+        material = trimesh.visual.material.PBRMaterial(name=f"m{i}", baseColorTexture=image,
+                                                       roughnessFactor=0.2 * (i + 1))
+        sphere.visual = trimesh.visual.TextureVisuals(
+            uv=(np.asarray(sphere.vertices)[:, :2] / 0.4 + 0.5), material=material)
+        parts.append(sphere)
+    scene = trimesh.Scene()
+    for i, p in enumerate(parts):
+        scene.add_geometry(p, node_name=f"n{i}",
+                           transform=trimesh.transformations.compose_matrix(
+                               scale=(2.0, 2.0, 2.0), angles=(0.0, 0.5, 0.0),
+                               translate=(1.0, 0.0, -3.0)))
+    return scene.export(file_type="glb")
+
+
+def test_a_heavy_glb_keeps_itself_and_gets_lods_with_its_own_materials(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    data = _two_material_glb()
+    runs = {heavy: _run(tmp_path / str(heavy), "m.glb", data, heavy, monkeypatch,
+                        lods=[3000]) for heavy in (False, True)}
+    (light, light_ctx), (heavy, heavy_ctx) = runs[False], runs[True]
+    assert [o.path for o in heavy] == [o.path for o in light] == ["m.glb", "m.lod1.glb"]
+    assert heavy[0].data == light[0].data == data, "the GLB itself is kept byte for byte"
+    a, b = _loaded(light[1].data), _loaded(heavy[1].data)
+    assert np.allclose(a.bounds, b.bounds, atol=0.02)
+    assert abs(len(b.faces) - 3000) < 150
+    doc, binary = split_glb(heavy[1].data, "m.lod1.glb")
+    check_gltf(doc, binary, "m.lod1.glb")
+    assert [m.get("name") for m in doc["materials"]] == ["m0", "m1"]
+    assert len(doc["images"]) == 1 and {t["source"] for t in doc["textures"]} == {0}
+    assert sorted(p["material"] for p in doc["meshes"][0]["primitives"]) == [0, 1]
+    assert "2 LODs" not in " ".join(heavy_ctx.notes["m.glb"])
+    assert heavy_ctx.notes["m.glb"][-1].startswith("1 LODs:")
+    # UVs come through the LOD as the source wrote them (glTF's v down both ways): the
+    # same range as the trimesh path's LOD
+    uv, ref = (_glb_arrays(x[1].data)["TEXCOORD_0"] for x in (heavy, light))
+    assert np.allclose([uv.min(axis=0), uv.max(axis=0)], [ref.min(axis=0), ref.max(axis=0)],
+                       atol=0.05)
+
+
+def test_a_skinned_or_two_uv_set_glb_goes_the_trimesh_way() -> None:
+    doc = {"asset": {"version": "2.0"}, "skins": [{"joints": [0]}]}
+    assert _scan_read.read_gltf(doc, None, "s.glb") is None
+    doc = {"asset": {"version": "2.0"},
+           "materials": [{"pbrMetallicRoughness": {"baseColorTexture": {"index": 0,
+                                                                        "texCoord": 1}}}]}
+    assert _scan_read.read_gltf(doc, None, "t.glb") is None
