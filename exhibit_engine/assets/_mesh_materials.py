@@ -41,7 +41,7 @@ from .gltf import join_glb, split_glb
 if TYPE_CHECKING:
     import trimesh
 
-__all__ = ["DEFAULT_MATERIAL", "finish_glb", "obj_materials"]
+__all__ = ["DEFAULT_MATERIAL", "finish_glb", "mtl_look", "obj_materials"]
 
 #: The material of a primitive whose source gives none: white, matte, not metal.
 DEFAULT_MATERIAL: dict[str, Any] = {
@@ -70,6 +70,26 @@ def mtl_tables(folder: SourceFolder) -> dict[str, dict[str, str]]:
             elif current is not None and key and not key.startswith("#"):
                 current[key] = rest
     return tables
+
+
+def mtl_look(resolver: Any, folder: SourceFolder, mtllib: str, material: str | None
+             ) -> tuple[str | None, tuple[float, ...] | None]:
+    """A heavy OBJ's one material (:func:`._scan_read.read_obj`): the texture its MTL's
+    ``map_Kd`` names and its ``Kd`` colour, each None where the MTL gives none (or is
+    missing: the mesh is kept, white).
+
+    Raises:
+        AssetError: the MTL is outside the folder or otherwise refused.
+    """
+    try:
+        resolver.get(mtllib)
+    except OSError:
+        if resolver.refused:
+            raise AssetError(resolver.rel, resolver.refused[0]) from None
+    table = mtl_tables(folder).get(" ".join((material or "").split()), {})
+    kd = _floats(table.get("kd"), 3)
+    return (map_file_name(table["map_kd"]) if table.get("map_kd") else None,
+            (*kd, 1.0) if kd else None)
 
 
 def _floats(text: str | None, n: int) -> list[float] | None:

@@ -23,7 +23,7 @@ import binascii
 import json
 import math
 from collections.abc import Mapping
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
@@ -36,9 +36,9 @@ from .gltf import NORMALISE_NODE, join_glb
 if TYPE_CHECKING:
     import trimesh
 
-__all__ = ["FolderResolver", "SourceFolder", "UNSUPPORTED", "check_texture", "gltf_to_glb",
-           "gltf_triangles", "is_absolute", "map_file_name", "ply_strips", "strip_triangles",
-           "with_strips", "wrap_glb"]
+__all__ = ["FolderResolver", "SourceFolder", "UNSUPPORTED", "check_texture", "files_read",
+           "gltf_to_glb", "gltf_triangles", "is_absolute", "map_file_name", "ply_strips",
+           "strip_triangles", "with_strips", "wrap_glb"]
 
 #: Mesh formats a curator may bring that packing refuses, by extension, with the name
 #: the refusal gives them (glTF 2.0 is what every tool can export instead).
@@ -417,3 +417,11 @@ def gltf_triangles(doc: dict[str, Any], name: str) -> int:
             if type(count) is int and mode in (4, 5, 6):
                 total += count // 3 if mode == 4 else max(count - 2, 0)
     return total
+
+
+def files_read(rels: list[str]) -> str:
+    """The files a source read, for its pack note: names, and images counted."""
+    images = [r for r in rels if PurePosixPath(r).suffix.lower() not in (".bin", ".mtl")]
+    others = [PurePosixPath(r).name for r in rels if r not in images]
+    return ", ".join(others + ([f"{len(images)} image{'s' if len(images) != 1 else ''}"]
+                               if images else []))

@@ -63,6 +63,7 @@ class Scan:
         texture: the name of the texture file the source names (a PLY's TextureFile
             comment), or None.
         merged: vertices the reader already merged (an STL's shared corners).
+        factor: the base colour factor the source gives (an OBJ's ``Kd``), or None.
     """
 
     positions: np.ndarray
@@ -72,6 +73,7 @@ class Scan:
     normals: np.ndarray | None = None
     texture: str | None = None
     merged: int = 0
+    factor: tuple[float, ...] | None = None
 
     @property
     def triangles(self) -> int:

@@ -1,13 +1,15 @@
-"""Readers of heavy mesh sources for :mod:`._scan`: a binary PLY of triangles or a binary
-STL becomes a :class:`~._scan.Scan` from ``np.frombuffer`` views of the source bytes,
-copied once into the final dtypes (positions float32, faces int32, UVs float32, colours
-uint8). A layout they do not read (ASCII, polygons, per-corner UVs, triangle strips)
-returns None and goes the trimesh way.
+"""Readers of heavy mesh sources for :mod:`._scan`: a binary PLY of triangles, a binary
+STL, a GLB's primitives (views of its checked accessors) or a one-material OBJ of
+triangles (lines found with numpy, numbers parsed in pieces) becomes arrays of the final
+dtypes (positions float32, faces int32, UVs float32, colours uint8), with no Python
+object per vertex. A layout they do not read (ASCII PLY, polygons, per-corner UVs, strips,
+skins, several OBJ materials) returns None and goes the trimesh way.
 """
 
 from __future__ import annotations
 
 import struct
+import warnings
 from typing import Any
 
 import numpy as np
@@ -15,8 +17,8 @@ import numpy as np
 from ..errors import AssetError
 from ._scan import Scan
 
-__all__ = ["HEAVY_TRIANGLES", "estimate_triangles", "gltf_looks", "read_gltf", "read_ply",
-           "read_stl"]
+__all__ = ["HEAVY_TRIANGLES", "estimate_triangles", "gltf_looks", "read_gltf", "read_obj",
+           "read_ply", "read_stl"]
 
 #: Binary PLY and STL sources with more triangles than this take the bounded path.
 HEAVY_TRIANGLES = 1_000_000
@@ -262,3 +264,113 @@ def gltf_looks(doc: dict[str, Any], binary: bytes | None) -> dict[str, Any]:
             "samplers": doc.get("samplers", []), "images": images,
             "extensionsUsed": [e for e in doc.get("extensionsUsed", [])
                                if e != "KHR_lights_punctual"]}
+
+
+_PIECE = 32 << 20       # bytes of OBJ text parsed at once
+
+
+def read_obj(data: bytes, name: str) -> tuple[Scan, str | None, str | None] | None:
+    """A triangle OBJ with at most one material as a :class:`Scan`, its ``mtllib`` and
+    its ``usemtl`` names; None for what this reader leaves to trimesh (polygons, mixed
+    corner layouts, relative indices, several materials, lines or curves).
+
+    Lines are found with numpy and each kind is parsed in pieces of :data:`_PIECE`
+    bytes (``np.fromstring``), so no Python object is made per vertex or face.
+
+    Raises:
+        AssetError: a face indexes a missing vertex or texture coordinate.
+    """
+    arr = np.frombuffer(data, np.uint8)
+    ends = np.flatnonzero(arr == 10)
+    starts = np.concatenate([[0], ends + 1])
+    ends = np.concatenate([ends, [len(arr)]])
+    keep = starts < ends
+    starts, ends = starts[keep], ends[keep]
+    first = arr[starts]
+    second = arr[np.minimum(starts + 1, len(arr) - 1)]
+    blank = (second == 32) | (second == 9)
+    kinds = {"v": (first == 118) & blank, "vt": (first == 118) & (second == 116),
+             "vn": (first == 118) & (second == 110), "f": (first == 102) & blank}
+    other = ~(kinds["v"] | kinds["vt"] | kinds["vn"] | kinds["f"])
+    if int(other.sum()) > 100_000:
+        return None
+    mtllib = material = None
+    for s, e in zip(starts[other], ends[other], strict=True):
+        words = data[s:e].decode("utf-8", "replace").strip().split(None, 1)
+        if not words or words[0].startswith("#") or words[0] in ("o", "g", "s"):
+            continue
+        if words[0] == "mtllib" and len(words) == 2:
+            mtllib = mtllib or words[1].strip()
+        elif words[0] == "usemtl" and len(words) == 2:
+            if material not in (None, words[1].strip()):
+                return None
+            material = words[1].strip()
+        else:
+            return None         # lines, points, curves, anything else: trimesh
+    vertices = _numbers(data, starts[kinds["v"]], ends[kinds["v"]], b"v", np.float64)
+    texcoords = _numbers(data, starts[kinds["vt"]], ends[kinds["vt"]], b"vt", np.float64)
+    nv, nt, nf = int(kinds["v"].sum()), int(kinds["vt"].sum()), int(kinds["f"].sum())
+    if vertices is None or texcoords is None or not nv or not nf:
+        return None
+    per_v, per_t = len(vertices) // nv, (len(texcoords) // nt if nt else 0)
+    if per_v * nv != len(vertices) or per_v not in (3, 6) or (nt and per_t * nt != len(texcoords)):
+        return None
+    vertices = vertices.reshape(nv, per_v)
+    f0 = int(starts[kinds["f"]][0])
+    corner = data[f0:data.find(b"\n", f0) if data.find(b"\n", f0) >= 0 else len(data)]
+    corner = corner.split()[1] if len(corner.split()) > 1 else b""
+    slashes, double = corner.count(b"/"), b"//" in corner
+    step = 1 + slashes - (1 if double else 0)       # ints per corner
+    has_t = slashes >= 1 and not double
+    ints = _numbers(data, starts[kinds["f"]], ends[kinds["f"]], b"f", np.int64, slash=True)
+    if ints is None or len(ints) != nf * 3 * step or (len(ints) and ints.min() < 1):
+        return None
+    v_index = ints[0::step] - 1
+    if v_index.max() >= nv:
+        raise AssetError(name, "has faces that index missing vertices")
+    positions = vertices[:, :3].astype(np.float32)
+    colors = None
+    if per_v == 6:
+        colors = np.full((nv, 4), 255, np.uint8)
+        colors[:, :3] = np.clip(np.round(vertices[:, 3:6] * 255.0), 0, 255).astype(np.uint8)
+    del vertices
+    if not has_t:
+        return Scan(positions, v_index.reshape(-1, 3).astype(np.int32), colors=colors), \
+            mtllib, material
+    t_index = ints[1::step] - 1
+    del ints
+    if not nt or t_index.max() >= nt:
+        raise AssetError(name, "has faces that index missing texture coordinates")
+    # A vertex is a (position, texture coordinate) pair: the corners that share both.
+    pairs, inverse = np.unique(v_index * nt + t_index, return_inverse=True)
+    del v_index, t_index
+    uv = texcoords.reshape(nt, per_t)[:, :2][pairs % nt].astype(np.float32)
+    return Scan(positions[pairs // nt], inverse.reshape(-1, 3).astype(np.int32), uv,
+                None if colors is None else colors[pairs // nt]), mtllib, material
+
+
+def _numbers(data: bytes, starts: np.ndarray, ends: np.ndarray, tag: bytes,
+             dtype: type, slash: bool = False) -> np.ndarray | None:
+    """The numbers of the lines ``starts``/``ends`` (each beginning with ``tag``), in
+    order, parsed in pieces of consecutive lines; None if a piece does not parse."""
+    out: list[np.ndarray] = []
+    i = 0
+    while i < len(starts):
+        j = i + 1       # a run of consecutive lines, at most _PIECE bytes
+        while j < len(starts) and starts[j] == ends[j - 1] + 1 and \
+                ends[j] - starts[i] < _PIECE:
+            j += 1
+        text = data[starts[i]:ends[j - 1]]
+        text = text.replace(b"\n" + tag, b"\n" + b" " * len(tag))
+        text = b" " * len(tag) + text[len(tag):]
+        if slash:
+            text = text.replace(b"/", b" ")
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")      # a piece that does not parse
+            try:
+                values = np.fromstring(text, dtype=dtype, sep=" ")  # noqa: NPY201
+            except (ValueError, DeprecationWarning):
+                return None
+        out.append(values)
+        i = j
+    return np.concatenate(out) if out else np.zeros(0, dtype)

@@ -20,11 +20,9 @@ What a source becomes::
     > LOD_THRESHOLD    + scan.lod1.glb, scan.lod2.glb: quadric decimation to ~25% and
       triangles          ~6%, each from the level before, UVs and vertex colours carried
                          over (:func:`._scan.simplify`: blocks, in bounded memory)
-    scan.ply|stl       binary, > HEAVY_TRIANGLES: the bounded path (:mod:`._scan`), numpy
-      (heavy)          arrays from the bytes to the GLBs, up to MAX_SCAN_TRIANGLES; the
-                         PLY's texture kept as PNG/JPEG, at most ``max_texture`` px
-    scan.glb (heavy)   kept; its LODs from views of its accessors (no skin, morph target
-                         or second UV set), with its own materials and textures
+    heavy: > HEAVY_TRIANGLES, binary PLY/STL, one-material OBJ, plain GLB: the bounded
+      path (:mod:`._scan`): arrays from the bytes to the GLBs, up to MAX_SCAN_TRIANGLES,
+      a texture of at most ``max_texture`` px; a GLB is kept, its LODs keep its looks
     .dae .3mf .fbx     refused with one line (see :data:`UNSUPPORTED`): export glTF 2.0
     .blend ...         from the tool that made them
 
@@ -72,12 +70,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import AssetError
-from ._mesh_materials import DEFAULT_MATERIAL, finish_glb, obj_materials
+from ._mesh_materials import DEFAULT_MATERIAL, finish_glb, mtl_look, obj_materials
 from ._mesh_sources import (
     UNSUPPORTED,
     FolderResolver,
     SourceFolder,
     gltf_to_glb,
+    files_read,
     gltf_triangles,
     with_strips,
     wrap_glb,
@@ -85,8 +84,8 @@ from ._mesh_sources import (
 from ._processing import Output, PackContext
 from ._scan import (Scan, group_mean, lod_chain, nondegenerate, repair, simplify, vertex_normals,
                     write_glb, write_parts)
-from ._scan_read import (HEAVY_TRIANGLES, estimate_triangles, gltf_looks, read_gltf, read_ply,
-                         read_stl)
+from ._scan_read import (HEAVY_TRIANGLES, estimate_triangles, gltf_looks, read_gltf, read_obj,
+                         read_ply, read_stl)
 from .checks import pixel_limit
 from .gltf import check_gltf, split_glb
 from .image import texture
@@ -197,7 +196,7 @@ def process(ctx: PackContext, rel: str, data: bytes) -> list[Output]:
             raise AssetError(rel, f"is an empty file ({len(data)} bytes): no mesh in it")
         opts = mesh_options(ctx.options(rel), ext, rel)
         stem = str(PurePosixPath(rel).with_suffix(""))
-        scan = _read_scan(ext, data, rel)
+        scan = _read_scan(ext, data, rel, folder)
         if scan is not None:
             return _from_scan(ctx, rel, stem, scan, opts, folder)
         if ext in (".glb", ".gltf"):
@@ -293,7 +292,7 @@ def _from_gltf(ctx: PackContext, rel: str, data: bytes, ext: str, opts: MeshOpti
     if degenerate:
         ctx.note(rel, f"{degenerate} zero-area faces left as they are (GLB kept)")
     if ext == ".gltf" and folder.read:
-        ctx.note(rel, f"rewritten as one GLB with {_files(folder.read)} embedded")
+        ctx.note(rel, f"rewritten as one GLB with {files_read(folder.read)} embedded")
     elif ext == ".gltf":
         ctx.note(rel, "embedded glTF rewritten as GLB")
     if opts.units != "m" or opts.up != "y":
@@ -346,7 +345,7 @@ def _from_trimesh(ctx: PackContext, rel: str, data: bytes, ext: str, opts: MeshO
     if resolver is not None:
         obj_materials(meshes, folder, lambda text: ctx.note(rel, text))
         if folder.read:
-            ctx.note(rel, f"materials: {_files(folder.read)} embedded")
+            ctx.note(rel, f"materials: {files_read(folder.read)} embedded")
     done = [f"{n} {key}" for key, n in counts.items() if n]
     if done:
         ctx.note(rel, "repaired: " + ", ".join(done))
@@ -358,16 +357,25 @@ def _from_trimesh(ctx: PackContext, rel: str, data: bytes, ext: str, opts: MeshO
 # --------------------------------------------------------------------------- heavy scans
 
 
-def _read_scan(ext: str, data: bytes, rel: str) -> Scan | None:
-    """A binary PLY or STL of more than :data:`HEAVY_TRIANGLES` triangles as arrays
-    (the bounded path), or None for the trimesh path."""
-    count = estimate_triangles(ext, data) if ext in (".ply", ".stl") else 0
+def _read_scan(ext: str, data: bytes, rel: str, folder: SourceFolder) -> Scan | None:
+    """A binary PLY or STL, or a one-material OBJ, of more than :data:`HEAVY_TRIANGLES`
+    triangles as arrays (the bounded path), or None for the trimesh path."""
+    count = estimate_triangles(ext, data) if ext in (".ply", ".stl", ".obj") else 0
     if count <= HEAVY_TRIANGLES:
         return None
     if count > MAX_SCAN_TRIANGLES:
         raise AssetError(rel, f"{count} triangles is more than the limit of "
                          f"{MAX_SCAN_TRIANGLES}")
-    return read_ply(data, rel) if ext == ".ply" else read_stl(data, rel)
+    if ext != ".obj":
+        return read_ply(data, rel) if ext == ".ply" else read_stl(data, rel)
+    found = read_obj(data, rel)
+    if found is None:
+        return None
+    scan, mtllib, material = found
+    if mtllib is not None:      # its MTL's colour and texture (read from the folder only)
+        scan.texture, scan.factor = mtl_look(FolderResolver(folder, rel), folder, mtllib,
+                                             material)
+    return scan
 
 
 def _from_scan(ctx: PackContext, rel: str, stem: str, scan: Scan, opts: MeshOptions,
@@ -376,6 +384,8 @@ def _from_scan(ctx: PackContext, rel: str, stem: str, scan: Scan, opts: MeshOpti
     its LODs, each level simplified from the one before."""
     # The texture first: its decoded pixels come and go before the mesh work peaks.
     image = _scan_texture(ctx, rel, scan, opts, folder)
+    if folder.read and rel.lower().endswith(".obj"):
+        ctx.note(rel, f"materials: {files_read(folder.read)} embedded")
     scan, counts = repair(scan, rel)
     done = [f"{n} {key}" for key, n in counts.items() if n]
     if done:
@@ -387,7 +397,7 @@ def _from_scan(ctx: PackContext, rel: str, stem: str, scan: Scan, opts: MeshOpti
         ctx.note(rel, _describe(opts))
     scan.normals = vertex_normals(scan.positions, scan.faces)
     material = dict(DEFAULT_MATERIAL, pbrMetallicRoughness={
-        "baseColorFactor": [1.0, 1.0, 1.0, 1.0], "metallicFactor": 0.0,
+        "baseColorFactor": list(scan.factor or (1.0, 1.0, 1.0, 1.0)), "metallicFactor": 0.0,
         "roughnessFactor": 1.0 if image else 0.8})
     outputs = [Output(f"{stem}.glb", write_glb(scan, image, material))]
     total = len(scan.faces)
@@ -416,9 +426,9 @@ def _gltf_lods(ctx: PackContext, rel: str, stem: str, outputs: list[Output], hea
     if levels:
         ctx.note(rel, f"{len(levels)} LODs: " + ", ".join(
             str(sum(len(s.faces) for s, _ in lod)) for lod in levels) + f" tris (from {total})")
-    low = np.min([s.positions.min(axis=0) for s, _ in heavy.parts], axis=0)
-    high = np.max([s.positions.max(axis=0) for s, _ in heavy.parts], axis=0)
-    size = _extent_note(high - low, opts, rel)
+    size = _extent_note(np.max([s.positions.max(axis=0) for s, _ in heavy.parts], axis=0)
+                        - np.min([s.positions.min(axis=0) for s, _ in heavy.parts], axis=0),
+                        opts, rel)
     if size:
         ctx.note(rel, size)
     return outputs
@@ -445,13 +455,6 @@ def _scan_texture(ctx: PackContext, rel: str, scan: Scan, opts: MeshOptions,
         ctx.note(rel, "absolute paths read as the file of that name in the source folder: "
                  + ", ".join(resolver.renamed))
     return texture(ctx, rel, data, opts.max_texture)
-
-
-def _files(rels: list[str]) -> str:
-    images = [r for r in rels if PurePosixPath(r).suffix.lower() not in (".bin", ".mtl")]
-    others = [PurePosixPath(r).name for r in rels if r not in images]
-    return ", ".join(others + ([f"{len(images)} image{'s' if len(images) != 1 else ''}"]
-                               if images else []))
 
 
 def _bound(name: str, triangles: int, limit: int | None = None) -> None:

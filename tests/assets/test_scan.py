@@ -19,7 +19,7 @@ from exhibit_engine.assets import _scan, _scan_read
 from exhibit_engine.assets import mesh as meshmod
 from exhibit_engine.assets._processing import Output, PackContext
 from exhibit_engine.assets.gltf import check_gltf, split_glb
-from exhibit_engine.errors import BundleError
+from exhibit_engine.errors import AssetError, BundleError
 
 
 def _ctx(src: Path, opts: dict[str, Any] | None, rel: str) -> PackContext:
@@ -356,7 +356,7 @@ def test_a_heavy_glb_keeps_itself_and_gets_lods_with_its_own_materials(
     data = _two_material_glb()
     runs = {heavy: _run(tmp_path / str(heavy), "m.glb", data, heavy, monkeypatch,
                         lods=[3000]) for heavy in (False, True)}
-    (light, light_ctx), (heavy, heavy_ctx) = runs[False], runs[True]
+    (light, _), (heavy, heavy_ctx) = runs[False], runs[True]
     assert [o.path for o in heavy] == [o.path for o in light] == ["m.glb", "m.lod1.glb"]
     assert heavy[0].data == light[0].data == data, "the GLB itself is kept byte for byte"
     a, b = _loaded(light[1].data), _loaded(heavy[1].data)
@@ -383,3 +383,66 @@ def test_a_skinned_or_two_uv_set_glb_goes_the_trimesh_way() -> None:
            "materials": [{"pbrMetallicRoughness": {"baseColorTexture": {"index": 0,
                                                                         "texCoord": 1}}}]}
     assert _scan_read.read_gltf(doc, None, "t.glb") is None
+
+
+def _obj(sphere: trimesh.Trimesh, corners: str, mtl: bool) -> str:
+    v, f = np.asarray(sphere.vertices), np.asarray(sphere.faces) + 1
+    uv = v[:, :2] / 0.4 + 0.5
+    lines = (["mtllib looks.mtl", "o scan"] if mtl else ["o scan"]) + \
+        [f"v {x:.6f} {y:.6f} {z:.6f}" for x, y, z in v]
+    if "t" in corners:
+        lines += [f"vt {a:.6f} {b:.6f}" for a, b in uv]
+    if "n" in corners:
+        lines += [f"vn {x:.6f} {y:.6f} {z:.6f}" for x, y, z in v / 0.2]
+    if mtl:
+        lines.append("usemtl glaze")
+    fmt = {"v": "{0}", "vt": "{0}/{0}", "vn": "{0}//{0}", "vtn": "{0}/{0}/{0}"}[corners]
+    lines += ["f " + " ".join(fmt.format(i) for i in face) for face in f]
+    return "\r\n".join(lines) + "\r\n"
+
+
+@pytest.mark.parametrize("corners", ["v", "vt", "vn", "vtn"])
+def test_a_heavy_obj_comes_out_as_the_trimesh_path_makes_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, corners: str) -> None:
+    sphere = _sphere(3)
+    data = _obj(sphere, corners, mtl=True).encode()
+    found = _scan_read.read_obj(data, "scan.obj")
+    assert found is not None and found[1:] == ("looks.mtl", "glaze"), "the bounded reader"
+    assert found[0].triangles == len(sphere.faces)
+    outs, ctxs = {}, {}
+    for heavy in (False, True):
+        folder = tmp_path / str(heavy)
+        folder.mkdir()
+        (folder / "looks.mtl").write_text("newmtl glaze\nKd 0.2 0.6 0.4\nmap_Kd glaze.png\n")
+        (folder / "glaze.png").write_bytes(_png_bytes())
+        o, c = _run(folder, "scan.obj", data, heavy, monkeypatch)
+        outs[heavy], ctxs[heavy] = o, c
+    a, b = _loaded(outs[False][0].data), _loaded(outs[True][0].data)
+    assert np.allclose(a.bounds, b.bounds, atol=1e-6) and len(a.faces) == len(b.faces)
+    doc = split_glb(outs[True][0].data, "scan.glb")[0]
+    pbr = doc["materials"][0]["pbrMetallicRoughness"]
+    assert pbr["baseColorFactor"][:3] == pytest.approx([0.2, 0.6, 0.4])
+    assert ("baseColorTexture" in pbr) == ("t" in corners)
+    if "t" in corners:
+        heavy_uv, light_uv = (_glb_arrays(o[0].data)["TEXCOORD_0"] for o in (outs[True],
+                                                                           outs[False]))
+        assert np.allclose([heavy_uv.min(0), heavy_uv.max(0)],
+                           [light_uv.min(0), light_uv.max(0)], atol=1e-5)
+    assert sorted(ctxs[True].consumed) == ["glaze.png", "looks.mtl"] if "t" in corners \
+        else "looks.mtl" in ctxs[True].consumed
+
+
+def test_obj_layouts_the_reader_leaves_to_trimesh() -> None:
+    sphere = _sphere(1)
+    base = _obj(sphere, "v", mtl=False)
+    quads = base + "f 1 2 3 4\r\n"
+    assert _scan_read.read_obj(quads.encode(), "q.obj") is None
+    two = base.replace("o scan", "o scan\r\nusemtl a") + "usemtl b\r\nf 1 2 3\r\n"
+    assert _scan_read.read_obj(two.encode(), "m.obj") is None
+    lines = base + "l 1 2\r\n"
+    assert _scan_read.read_obj(lines.encode(), "l.obj") is None
+    relative = base + "f -1 -2 -3\r\n"
+    assert _scan_read.read_obj(relative.encode(), "r.obj") is None
+    missing = base + "f 1 2 999\r\n"
+    with pytest.raises(AssetError, match="missing vertices"):
+        _scan_read.read_obj(missing.encode(), "x.obj")

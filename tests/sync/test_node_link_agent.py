@@ -185,10 +185,13 @@ def test_a_repeated_copy_of_an_event_is_only_a_sign_of_life(
         def __init__(self, node_id: str) -> None:
             super().__init__(node_id)
             self.events = self.beats = self.heard_copies = 0
+            self.last_beat: float | None = None
 
         def handle(self, message: Message, now: float) -> list[Message]:
             self.events += isinstance(message, Event)
-            self.beats += isinstance(message, Heartbeat)
+            if isinstance(message, Heartbeat):
+                self.beats += 1
+                self.last_beat = message.controller_time
             return super().handle(message, now)
 
         def heard(self, now: float) -> None:
@@ -201,22 +204,25 @@ def test_a_repeated_copy_of_an_event_is_only_a_sign_of_life(
     core = Counting("n1")
     make_node("n1", state_port, publish_port, core=core)
 
-    def beat_until(session: str, more_than: int) -> None:
-        """Publish heartbeats until the node has handled more than ``more_than``."""
-        deadline = time.monotonic() + 10.0
-        while core.beats <= more_than:
+    def beat_until(session: str) -> None:
+        """Publish heartbeats stamped now until the node has handled one of them: one
+        PUB keeps order, so whatever was published before has been handled too (a beat
+        still in flight from an earlier call does not count)."""
+        stamp = time.monotonic()
+        deadline = stamp + 10.0
+        while core.last_beat != stamp:
             assert time.monotonic() < deadline, "the node never heard a heartbeat"
-            pub.send_multipart(Heartbeat(time.monotonic(), ShowAnchor(0.0, 0.0, 1.0), 0,
+            pub.send_multipart(Heartbeat(stamp, ShowAnchor(0.0, 0.0, 1.0), 0,
                                          session).encode())
             router.poll(20)         # (a hello may come; it needs no answer here)
 
     event = Event("capture", 1.0, {"tag": "a"}, 5, 2.0).encode()
-    beat_until("s1", 0)
+    beat_until("s1")
     for _ in range(3):
         pub.send_multipart(event)
-    beat_until("s1", core.beats)        # one PUB keeps order: the copies came first
+    beat_until("s1")                    # the copies came first
     assert (core.events, core.heard_copies) == (1, 2)
-    beat_until("s2", core.beats)        # the controller restarted: a new session
+    beat_until("s2")                    # the controller restarted: a new session
     pub.send_multipart(event)
-    beat_until("s2", core.beats)
+    beat_until("s2")
     assert (core.events, core.heard_copies) == (2, 2)
