@@ -257,6 +257,8 @@ def lod_chain(parts: list[tuple[Scan, int | None]], targets: list[int]
         for (scan, material), (full, _) in zip(level, parts, strict=True):
             goal = round(target * len(full.faces) / total)
             if len(scan.faces) < 64 or goal >= len(scan.faces):
+                if scan.normals is None:        # a part too small to simplify, as it is
+                    scan.normals = vertex_normals(scan.positions, scan.faces)
                 made.append((scan, material))
                 continue
             points, faces, mapping = simplify(scan.positions, scan.faces, goal)

@@ -416,8 +416,6 @@ def _from_scan(ctx: PackContext, rel: str, stem: str, scan: Scan, opts: MeshOpti
 def _gltf_lods(ctx: PackContext, rel: str, stem: str, outputs: list[Output], heavy: _Parts,
                opts: MeshOptions) -> list[Output]:
     """A heavy GLB's LODs in bounded memory, with its own materials and textures."""
-    for scan, _ in heavy.parts:
-        scan.normals = vertex_normals(scan.positions, scan.faces)
     total = sum(len(s.faces) for s, _ in heavy.parts)
     levels = lod_chain(heavy.parts, _lod_targets(opts, total))
     # (finish_glb stores an image the source repeats once, as the trimesh path does)
