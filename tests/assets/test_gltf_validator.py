@@ -64,6 +64,40 @@ def test_every_glb_pack_writes_for_the_samples_is_valid(folder: str, tmp_path: P
 
 
 @pytest.mark.usefixtures("_validator")
+def test_every_glb_of_the_bounded_path_is_valid(tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """Heavy scans' GLBs and LODs, written by our own writer (a coloured PLY, a GLB of
+    two materials, a textured OBJ with normals)."""
+    import numpy as np
+
+    from exhibit_engine.assets import mesh as meshmod
+    from exhibit_engine.assets._processing import PackContext
+
+    from .test_scan import _obj, _ply, _png_bytes, _sphere, _two_material_glb
+
+    monkeypatch.setattr(meshmod, "HEAVY_TRIANGLES", 0)
+    sphere = _sphere(4)
+    v, f = np.asarray(sphere.vertices, np.float32), np.asarray(sphere.faces)
+    cases = {"c.ply": _ply(v, f, colors=np.full((len(v), 3), 200, np.uint8)),
+             "m.glb": _two_material_glb(), "o.obj": _obj(sphere, "vtn", mtl=True).encode()}
+    (tmp_path / "looks.mtl").write_text("newmtl glaze\nKd 0.2 0.6 0.4\nmap_Kd glaze.png\n")
+    (tmp_path / "glaze.png").write_bytes(_png_bytes())
+    written = []
+    for name, data in cases.items():
+        (tmp_path / name).write_bytes(data)
+        ctx = PackContext(src=tmp_path, doc={"bundle": {}, "assets": {name: {"lods": [2000,
+                                                                                   500]}}},
+                          texts=())
+        for out in meshmod.process(ctx, name, data):
+            path = tmp_path / "out" / out.path
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(out.data)
+            written.append(path)
+    assert len(written) == 9
+    assert _errors(written) == {}
+
+
+@pytest.mark.usefixtures("_validator")
 def test_the_corpus_is_judged_as_khronos_judges_it(tmp_path: Path) -> None:
     good = {f"ok-{c}": _edit(_cameras(cam)) for c, cam in CAMERAS.items()}
     good["ok-quad"], good["ok-sparse"] = glb(*quad()), _sparse([1, 3])
