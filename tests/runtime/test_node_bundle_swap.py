@@ -347,8 +347,12 @@ def test_a_good_swap_after_a_bad_one_is_played_from_the_next_cue_change(
     try:
         _swap(lanterns["bad"], live)
         _goto(wall, "second")
-        node = wait_until(lambda: (n := wall.me()) and "fault" in n["extra"] and n, 30.0,
-                          "the node to report the fault")
+        first = wait_until(lambda: (n := wall.me()) and "fault" in n["extra"] and n, 30.0,
+                           "the node to report the fault")
+        # Past the cue change itself (its crossfade, a loaded node's late anchor) before
+        # the good file comes: only a later cue change may pick it up.
+        node = wait_until(lambda: (n := wall.me()) and n["frames"] > first["frames"] + 10
+                          and "fault" in n["extra"] and n, 30.0, "the fault to settle")
         _swap(lanterns["v2"], live)
         later = wait_until(lambda: (n := wall.me()) and n["frames"] > node["frames"] + 10
                            and n, 30.0, "the node to keep rendering")
