@@ -17,6 +17,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -64,8 +65,9 @@ def test_ten_thousand_keys_reach_a_node_whole_and_verified(start_controller, mak
 def test_router_drops_parts_and_every_broken_answer_is_caught(start_controller, make_socket,
                                                              monkeypatch) -> None:
     # One peer may ask as fast as it likes here (normally one answer per 0.1 s), and the
-    # ROUTER's high-water mark is 20 messages instead of 1,000, so that its queue for
-    # that peer overflows within a few answers instead of after 64 MB.
+    # ROUTER's high-water mark is 20 messages instead of 1,000 with a 4 KiB kernel send
+    # buffer, so that its queue for that peer overflows within a few answers instead of
+    # after 64 MB.
     monkeypatch.setattr(controller_core, "SNAPSHOT_EVERY_S", 0.0)
     make = controller._socket
 
@@ -73,50 +75,79 @@ def test_router_drops_parts_and_every_broken_answer_is_caught(start_controller, 
         sock = make(ctx, kind)
         if kind == zmq.ROUTER:
             sock.setsockopt(zmq.SNDHWM, 20)
+            sock.setsockopt(zmq.SNDBUF, 4096)
         return sock
 
+    # The closing message of the last answer of a burst waits until this test has read
+    # what the ROUTER queued: its parts were dropped while the queue was full, and the
+    # closing message then finds room. Which messages are dropped is the ROUTER's own
+    # doing; the gate only fixes the order (parts, then a reader, then the close), which
+    # a race between this loop and the controller's thread decided before.
+    gated: set[int] = set()
+    held, go = threading.Event(), threading.Event()
+    send = controller._send
+
+    def gated_send(sock: zmq.Socket[bytes], frames: list[bytes]) -> None:
+        if frames[1] == b"snapshot" and msgpack.unpackb(frames[2]).get("req") in gated:
+            held.set()
+            go.wait(10.0)
+        send(sock, frames)
+
     monkeypatch.setattr(controller, "_socket", small_hwm)
+    monkeypatch.setattr(controller, "_send", gated_send)
     ctl = start_controller()
     core = ctl.server.core
     assert core is not None
     items = seeded(10_000, pad=40)
     core.load_state(items)
     expected = dict(core.state)
-    # A peer that asks many times and reads more slowly than the controller answers: the
-    # controller's ROUTER queue for it overflows and whole messages are dropped, some of
-    # them parts whose closing message gets through once the reader has made room again.
     dealer = make_socket(zmq.DEALER)
     dealer.setsockopt(zmq.RCVHWM, 1)
     dealer.setsockopt(zmq.RCVBUF, 4096)
     dealer.connect(f"tcp://{HOST}:{ctl.state_port}")
     answers: dict[int, dict[str, Any]] = {}
-    requests = 0
-    complete = broken = caught = 0
-    while not (caught and complete) and requests < 300:   # a round or two is plenty
-        first = requests + 1
-        requests += 100
-        for req in range(first, requests + 1):
-            dealer.send_multipart([b"snapshot-request", msgpack.packb({"v": 2, "req": req})])
-            for _ in range(3):    # read a little between requests: the queue drains slowly
-                if not dealer.poll(0):
-                    break
-                _collect(answers, dealer.recv_multipart())
-        while dealer.poll(1000):
+
+    def ask(req: int) -> None:
+        dealer.send_multipart([b"snapshot-request", msgpack.packb({"v": 2, "req": req})])
+
+    def read_until(done: Callable[[], bool]) -> None:
+        while not done():
+            assert dealer.poll(5000), "the controller stopped answering"
             _collect(answers, dealer.recv_multipart())
-        for req in range(first, requests + 1):
-            verified, state, final = _check(answers.get(req))
-            if verified:
-                complete += 1
-                assert state == expected      # the checks never pass a wrong state
-            else:
-                broken += 1
-                caught += final is not None   # the closing message came, parts did not
-                assert state != expected or final is None
+
+    # 1. One request read at once: an answer that fits in the queue arrives whole.
+    ask(1)
+    read_until(lambda: answers.get(1, {}).get("final") is not None)
+    # 2. A burst of requests nobody reads: the queue overflows and whole messages are
+    #    dropped. The last answer's close is held until the reader has drained the queue.
+    burst = range(2, 12)
+    gated.add(burst[-1])
+    try:
+        for req in burst:
+            ask(req)
+        assert held.wait(10.0), "the controller never reached the last answer's close"
+        while dealer.poll(1000):      # what the ROUTER queued before the close
+            _collect(answers, dealer.recv_multipart())
+    finally:
+        go.set()
+    read_until(lambda: answers.get(burst[-1], {}).get("final") is not None)
+    complete = broken = caught = 0
+    for req in range(1, burst[-1] + 1):
+        verified, state, final = _check(answers.get(req))
+        if verified:
+            complete += 1
+            assert state == expected      # the checks never pass a wrong state
+        else:
+            broken += 1
+            caught += final is not None   # the closing message came, parts did not
+            assert state != expected or final is None
     parts_per_answer = max(len(a["parts"]) for a in answers.values())
     assert parts_per_answer >= 4
-    assert caught > 0, "the ROUTER dropped no part: the test did not exercise the trap"
+    assert _check(answers.get(1))[0], "an answer that fits the queue arrived broken"
+    assert not _check(answers.get(burst[-1]))[0] and caught > 0, (
+        "the ROUTER dropped no part: the test did not exercise the trap")
     assert complete > 0
-    print(f"{requests} answers of {parts_per_answer} parts: {complete} complete, "
+    print(f"{burst[-1]} answers of {parts_per_answer} parts: {complete} complete, "
           f"{broken} broken ({caught} with their closing message: caught by the checks)")
 
 
