@@ -45,6 +45,10 @@ if TYPE_CHECKING:
 __all__ = ["FRUSTUM_FLAGS", "Renderer", "lens_from_frustum", "render_to_png"]
 
 _renderers = itertools.count(1)     # each renderer's number in this process
+# The GSGs of closed renderers, kept so that no later one is made at a freed one's address:
+# Panda3D keys per-GSG state by address, and with two renderers alive a reused address
+# had one draw into the other's context (black or foreign frames, after a few had closed).
+_closed_gsgs: list[Any] = []
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 #: Draw order of the scene slots' offscreen buffers, by slot name (all before the output).
@@ -526,6 +530,9 @@ class Renderer:
         try:
             self.unload()
         finally:
+            gsg = self._output.get_gsg()
+            if gsg is not None:
+                _closed_gsgs.append(gsg)
             self._engine.remove_all_windows()
             for layer in (self._current, self._outgoing, self._preload.spare):
                 layer.buffer = layer.texture = None
