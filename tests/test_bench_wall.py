@@ -15,7 +15,8 @@ from click.testing import CliRunner
 from PIL import Image
 
 from exhibit_engine.bench import get_suite
-from exhibit_engine.bench.wall import SEAM_PSNR_TARGET, WallBenchOptions, bench_venue
+from exhibit_engine.bench.wall import (SEAM_MAX_ERROR, SEAM_PSNR_TARGET, WallBenchOptions,
+                                       bench_venue)
 from exhibit_engine.cli import main
 from exhibit_engine.errors import ConfigError
 from exhibit_engine.wall.blend import blend_weights, blend_widths, encode_blend
@@ -88,8 +89,9 @@ def test_tiny_stitch_test_passes_and_reports_every_overlap(tmp_path: Path) -> No
     assert get_suite("wall").__name__ == "exhibit_engine.bench.wall"
     out, save, work = tmp_path / "wall.json", tmp_path / "pictures", tmp_path / "work"
     work.mkdir()
-    res = CliRunner().invoke(main, ["bench", "wall", "--size", "96x60", "--frames", "1",
-                                    "--repeat", "1", "--save", str(save), "--workdir",
+    # no timed blocks: a timing target in a unit test would fail on a busy machine
+    res = CliRunner().invoke(main, ["bench", "wall", "--size", "96x60", "--frames", "0",
+                                    "--save", str(save), "--workdir",
                                     str(work), "--json", str(out), "--check"])
     assert res.exit_code == 0, res.output
     assert "worst overlap" in res.output and "overlap left|centre" in res.output
@@ -104,12 +106,29 @@ def test_tiny_stitch_test_passes_and_reports_every_overlap(tmp_path: Path) -> No
     # the control: the same slices added gamma-encoded are visibly wrong
     assert doc["naive_seam_psnr_db"] < doc["seam_psnr_db"] - 10.0
     assert doc["weight_sum_error"] <= 1e-9
-    assert doc["slice_frame_ms"] > 0 and doc["plain_frame_ms"] > 0
+    # on the wall grid every slice's own picture is the whole render's, bit for bit
+    assert doc["seam_max_error"] <= SEAM_MAX_ERROR and doc["raw_slice_max_error"] == 0
+    assert doc["targets"]["seam_max_error"]["passed"] is True
+    assert doc["no_guard_raw_slice_max_error"] >= 0
     composite = np.asarray(Image.open(save / "wall-composite.png"))
     whole = np.asarray(Image.open(save / "wall-whole.png"))
     assert composite.shape == whole.shape == (60, 250, 3) and whole.std() > 10.0
     assert (save / "wall-diff.png").is_file()
     assert list(work.iterdir()) == [], "the packed bundle is gone"
+
+
+@pytest.mark.render
+def test_the_timed_run_reports_the_final_pass_and_the_guard_band_cost() -> None:
+    from exhibit_engine.bench import wall as bench_wall
+
+    report = bench_wall.run(WallBenchOptions(size=(96, 60), frames=1, repeat=1))
+    for key in ("slice_frame_ms", "plain_frame_ms", "no_guard_frame_ms"):
+        assert report.value(key) > 0, key
+    ratio = report.value("guard_cost_ratio")
+    assert ratio == pytest.approx(report.value("slice_frame_ms")
+                                  / report.value("no_guard_frame_ms"), rel=1e-3)
+    target = next(t for t in report.targets if t.key == "guard_cost_ratio")
+    assert (target.op, target.threshold) == ("<=", bench_wall.GUARD_COST_TARGET)
 
 
 @pytest.mark.render

@@ -198,7 +198,7 @@ def _play(venue: VenueConfig, show: ShowConfig, folder: Path, opts: ShowBenchOpt
     from ..runtime.output import OutputCorrection
     from ..runtime.playback import Frame
     from ..runtime.render import Renderer
-    from ..wall.frustum import display_frustum, venue_lod
+    from ..wall.frustum import display_frustum, venue_lod, wall_raster
 
     disp = venue.displays[0]
     settings = NodeSettings(venue, disp, "127.0.0.1", 1, 2, str(folder))
@@ -216,6 +216,7 @@ def _play(venue: VenueConfig, show: ShowConfig, folder: Path, opts: ShowBenchOpt
         with Renderer(opts.size) as renderer:
             renderer.set_frustum(display_frustum(venue.wall, disp))
             renderer.set_lod(venue_lod(venue.wall, venue.displays, disp.rect, opts.size))
+            renderer.set_wall_grid(wall_raster(venue.wall, venue.displays, disp, opts.size))
             renderer.set_output(OutputCorrection.for_display(venue, disp, opts.size))
             renderer.amortize = preload
             pre = renderer.preloader

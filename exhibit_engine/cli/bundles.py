@@ -308,15 +308,16 @@ def render(bundle: Path, scene_id: str, at: float, size: str, venue: Path | None
         from ..runtime.output import OutputCorrection
 
         output = OutputCorrection.for_display(v, v.display(display_id), wh)
-    lod = None
-    if venue:       # levels of detail at the wall's scale, as the nodes choose them
-        from ..wall.frustum import venue_lod
+    lod = raster = None
+    if venue:       # levels of detail and the wall grid, as the nodes use them
+        from ..wall.frustum import venue_lod, wall_raster
 
-        rect = v.display(display_id).rect if display_id else (0.0, 0.0, v.wall.width,
-                                                              v.wall.height)
+        shown = v.display(display_id) if display_id else None
+        rect = shown.rect if shown else (0.0, 0.0, v.wall.width, v.wall.height)
         lod = venue_lod(v.wall, v.displays, rect, wh)
+        raster = wall_raster(v.wall, v.displays, shown, wh)
     path = render_to_png(bundle, scene_id, at, wh, out, frustum=frustum, output=output,
-                         lod=lod)
+                         lod=lod, raster=raster)
     click.echo(f"rendered {scene_id} at t={at:g}s, {wh[0]}x{wh[1]} -> {path}")
 
 

@@ -87,12 +87,17 @@ def make_pipe(headless: bool) -> GraphicsPipe:
     return pipe
 
 
-def _frame_properties(window: bool = False) -> FrameBufferProperties:
+def _frame_properties(window: bool = False, *, hdr: bool = False,
+                      depth: bool = True) -> FrameBufferProperties:
     fb = FrameBufferProperties()
-    fb.set_rgba_bits(8, 8, 8, 8)
+    if hdr:
+        fb.set_rgba_bits(16, 16, 16, 16)
+        fb.set_float_color(True)
+    else:
+        fb.set_rgba_bits(8, 8, 8, 8)
     if window:
         fb.set_back_buffers(1)  # single-buffered GL windows never reach the screen
-    fb.set_depth_bits(24)
+    fb.set_depth_bits(24 if depth else 0)
     fb.set_multisamples(0)
     fb.set_force_hardware(True)
     return fb
@@ -130,12 +135,14 @@ def open_output(engine: GraphicsEngine, pipe: GraphicsPipe, size: tuple[int, int
     return out
 
 
-def open_layer_buffer(host: GraphicsOutput, name: str, size: tuple[int, int], sort: int
+def open_layer_buffer(host: GraphicsOutput, name: str, size: tuple[int, int], sort: int,
+                      *, hdr: bool = False, depth: bool = True
                       ) -> tuple[GraphicsOutput, Texture]:
     """An offscreen RGBA8 + depth buffer on ``host``'s GSG that renders into a texture.
 
     The texture stays in GPU memory (render-to-texture, never copied to RAM); the
     buffer is drawn before ``host`` when its ``sort`` is lower, cleared to black.
+    ``hdr``: half-float RGBA instead (scene-linear light); ``depth``: with a depth buffer.
 
     Raises:
         RenderError: the buffer could not be made.
@@ -145,7 +152,8 @@ def open_layer_buffer(host: GraphicsOutput, name: str, size: tuple[int, int], so
     tex.set_magfilter(SamplerState.FT_nearest)
     tex.set_wrap_u(SamplerState.WM_clamp)
     tex.set_wrap_v(SamplerState.WM_clamp)
-    buf = host.make_texture_buffer(name, size[0], size[1], tex, False, _frame_properties())
+    buf = host.make_texture_buffer(name, size[0], size[1], tex, False,
+                                   _frame_properties(hdr=hdr, depth=depth))
     if buf is not None:
         buf.get_engine().open_windows()     # a window's buffers open only when asked to
     if buf is None or not buf.is_valid():
@@ -155,7 +163,7 @@ def open_layer_buffer(host: GraphicsOutput, name: str, size: tuple[int, int], so
     buf.set_sort(sort)
     buf.set_clear_color_active(True)
     buf.set_clear_color((0.0, 0.0, 0.0, 1.0))
-    buf.set_clear_depth_active(True)
+    buf.set_clear_depth_active(depth)
     return buf, tex
 
 

@@ -38,9 +38,12 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from panda3d.core import (Camera, GraphicsOutput, Lens, LPoint3, LVecBase2f, LVecBase4f, NodePath,
-                          PerspectiveLens, RenderState, Texture, TransformState)
+                          PerspectiveLens, RenderState, ScissorAttrib, Texture, TransformState)
 
 from ..errors import ExhibitError, RenderError
+from ..wall.frustum import LodView, WallRaster, guard_frustum
+from . import _gl
+from .post import PostChain, PostSpec, post_spec
 
 if TYPE_CHECKING:
     from ..assets.bundle import Bundle
@@ -99,10 +102,16 @@ def trim_heap() -> None:
 
 class Layer:
     """One scene slot: its own scene graph, camera rig and camera (and, for
-    transitions, an offscreen buffer rendering it into a texture)."""
+    transitions, the final pass and scenes with screen effects, an offscreen buffer
+    rendering it into a texture, or a :class:`~.post.PostChain`).
+
+    The slot aims its own lens (:meth:`aim`): the renderer's frustum, grown by the guard
+    band its scene's post stage asks for.
+    """
 
     def __init__(self, name: str, size: tuple[int, int]) -> None:
         self.name = name
+        self.size = size
         self.render = NodePath(f"render:{name}")
         self.render.set_shader_input("u_viewport", LVecBase2f(*size))
         # output pixel -> wall pixel (a screen-door fade between levels of detail)
@@ -113,10 +122,95 @@ class Layer:
         self.scene: Scene | None = None
         self.root: NodePath | None = None
         self.unchecked = False
-        self.buffer: GraphicsOutput | None = None
-        self.texture: Texture | None = None
+        self.buffer: GraphicsOutput | None = None      # the plain render-to-texture buffer
+        self._plain: Texture | None = None
+        self.post: PostChain | None = None              # ... or a scene's post stage
+        self.texture: Texture | None = None             # the picture of either
         # The renderer frame whose picture the buffer's texture holds (None: none).
         self.picture: int | None = None
+        self.frustum: Frustum | None = None
+        self.near_far = (0.1, 2000.0)
+        self.lod = LodView(0.0)
+        #: False: no guard band (a benchmark's control; slices then differ at their edges).
+        self.guard = True
+        #: The wall grid this slot's scenes with screen effects are drawn on, if any.
+        self.raster: WallRaster | None = None
+
+    @property
+    def has_post(self) -> bool:
+        """Whether the slot's scene is drawn through a post stage."""
+        return self.scene is not None and self.scene.screen_effects() is not None
+
+    def post_spec(self) -> PostSpec | None:
+        """The post stage the slot's scene needs at the slot's view (``None``: none)."""
+        effects = self.scene.screen_effects() if self.scene is not None else None
+        return post_spec(effects, self.size, self.lod.scale, guard=self.guard,
+                         raster=self.raster)
+
+    def aim(self) -> None:
+        """Set the lens and the pixel inputs for the frustum, view and scene held now."""
+        if self.frustum is None:
+            return
+        spec = self.post_spec()
+        m = spec.margin if spec is not None else 0
+        w, h = self.size
+        grown = lens_from_frustum(guard_frustum(self.frustum, self.size, m), *self.near_far)
+        ox, oy, sx, sy = self.lod.wall_px
+        state = RenderState.make_empty()
+        if spec is not None and spec.raster is not None and self.raster is not None:
+            # the whole wall's lens and grid; the slice's own (grown) frustum for culling
+            self.camera.set_lens(lens_from_frustum(self.raster.frustum, *self.near_far))
+            self.camera.set_cull_bounds(grown.make_bounds())
+            (W, H), (x0, y0) = spec.raster, spec.origin
+            x, y, dw, dh = spec.drawn
+            state = RenderState.make(ScissorAttrib.make(x / W, (x + dw) / W, y / H,
+                                                        (y + dh) / H))
+            viewport, shift = (W, H), (x0, y0)
+        else:
+            self.camera.set_lens(grown)
+            viewport, shift = (w + 2 * m, h + 2 * m), (-m, -m)
+        self.camera.set_initial_state(state)
+        self.camera_np.set_h(float(getattr(self.frustum, "heading_deg", 0.0)))
+        self.render.set_shader_input("u_viewport", LVecBase2f(*viewport))
+        # buffer pixel -> wall pixel; priority 1: over a scene's own default outside a renderer
+        self.render.set_shader_input("u_wall_px", LVecBase4f(ox - shift[0] * sx,
+                                                             oy - shift[1] * sy, sx, sy), 1)
+
+    def open_buffer(self, host: GraphicsOutput, sort: int) -> None:
+        """Give the slot what draws its scene into a texture at the output's size: a
+        plain buffer, or the post stage its scene needs (re-opened when that changes).
+        ``sort``: the first of three buffer sorts the slot may use."""
+        spec = self.post_spec()
+        if spec is None:
+            self._close_post()
+            if self.buffer is None:
+                self.buffer, self._plain = _gl.open_layer_buffer(
+                    host, f"layer-{self.name}", self.size, sort)
+                self.buffer.make_display_region().set_camera(self.camera_np)
+            self.texture = self._plain
+            return
+        if self.post is not None and self.post.spec == spec:
+            return
+        self._close_post()
+        if self.buffer is not None:             # one picture buffer per slot, not two
+            host.get_engine().remove_window(self.buffer)
+            self.buffer = self._plain = None
+        self.post = PostChain(host, f"layer-{self.name}", spec, self.camera_np, sort)
+        self.texture = self.post.texture
+        self.picture = None
+
+    def _close_post(self) -> None:
+        if self.post is not None:
+            self.post.close()
+            self.post = None
+            self.texture = self.picture = None
+
+    def forget_buffers(self) -> None:
+        """Drop the buffers without closing them (the engine removed every window)."""
+        self.buffer = self._plain = self.texture = None
+        if self.post is not None:
+            self.post.buffers = []
+            self.post = None
 
     def unload(self) -> None:
         scene, root = self.scene, self.root
@@ -135,11 +229,14 @@ class Layer:
                     child.remove_node()
             if scene is not None or root is not None:
                 release_states()
+                self.aim()
 
     def set_drawn(self, on: bool) -> None:
-        """Whether the layer's offscreen buffer renders in the next frame."""
+        """Whether the layer's offscreen buffer (or post stage) renders in the next frame."""
         if self.buffer is not None and self.buffer.is_active() != on:
             self.buffer.set_active(on)
+        if self.post is not None:
+            self.post.set_active(on)
 
 
 #: ``build(layer, bundle, scene_id)``: builds a scene into a layer (the renderer's).
@@ -262,7 +359,7 @@ class Preloader:
         except Exception:  # noqa: BLE001 - the scene's own fault path reports it later
             return
         layer.set_drawn(True)           # the next frame draws it into its own buffer
-        if self._direct():
+        if self._direct() and layer.post is None:
             self._pixel = self._output.make_display_region(
                 0.0, 1.0 / self._output.get_x_size(), 0.0, 1.0 / self._output.get_y_size())
             self._pixel.set_sort(-100)

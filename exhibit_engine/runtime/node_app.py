@@ -28,7 +28,7 @@ from ..sync.protocol import NodeHealth
 from ._scenes import PRELOAD_AFTER_S, _Scenes, open_scenes
 from .health import FrameStats, GpuInfo
 from .playback import Frame, Playback
-from ..wall.frustum import display_frustum, venue_lod
+from ..wall.frustum import display_frustum, venue_lod, wall_raster
 
 __all__ = ["HEADLESS_FPS", "NodeRun", "PRELOAD_AFTER_S", "RESTART", "capture", "has_display",
            "open_scenes", "play_frame", "run_node"]
@@ -209,6 +209,9 @@ def run_node(settings: NodeSettings, show: ShowConfig,
         # levels of detail at the wall's scale: the nodes sharing an overlap agree
         renderer.set_lod(venue_lod(settings.venue.wall, settings.venue.displays, disp.rect,
                                    size))
+        # scenes with screen effects drawn on the wall's one pixel grid: seams agree
+        renderer.set_wall_grid(wall_raster(settings.venue.wall, settings.venue.displays,
+                                           disp, size))
         # blend, black level and warp of this display, applied in the final pass
         renderer.set_output(OutputCorrection.for_display(settings.venue, disp, size))
         renderer.amortize = True            # transitions draw one side per frame

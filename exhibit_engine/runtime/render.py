@@ -24,14 +24,14 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from panda3d.core import GraphicsEngine, GraphicsOutput, Lens, LVecBase4f, NodePath
+from panda3d.core import GraphicsEngine, GraphicsOutput, Lens, NodePath
 from PIL import Image
 
 from ..config.paths import check_output_path, write_atomic
 from ..errors import RenderError
 from ..scenes.base import Scene, SceneContext, shader_scope
 from ..scenes.registry import get_kind
-from ..wall.frustum import Frustum, LodView, centered_frustum, frustum_lod
+from ..wall.frustum import Frustum, LodView, WallRaster, centered_frustum, frustum_lod
 from . import _gl
 from ._layers import FRUSTUM_FLAGS, Layer, Preloader, lens_from_frustum
 from .cache import ModelCache
@@ -139,22 +139,31 @@ class Renderer:
         Raises:
             RenderError: the distances are invalid or the corners give no frustum.
         """
-        lens = lens_from_frustum(frustum, near, far)
-        self.set_lod(frustum_lod(frustum, self.size))     # a venue's node sets its own
-        heading = float(getattr(frustum, "heading_deg", 0.0))   # a curved wall's chord
+        lens_from_frustum(frustum, near, far)                   # raises for a bad one
         for layer in (self._current, self._outgoing, self._preload.spare):
-            layer.camera.set_lens(lens)
-            layer.camera_np.set_h(heading)
+            layer.frustum, layer.near_far = frustum, (near, far)
+        self.set_lod(frustum_lod(frustum, self.size))     # a venue's node sets its own
 
     def set_lod(self, view: LodView) -> None:
         """Choose levels of detail at the venue's scale (:func:`~exhibit_engine.wall.
         frustum.venue_lod`) instead of this output's own, so that every projector of
-        the wall picks the same level. The scale applies to scenes loaded from now on,
-        the wall-pixel grid of a fade at once."""
+        the wall picks the same level, and blurs and guards its post stage by the same
+        pixels. The scale applies to scenes loaded from now on (and to post stages at
+        once), the wall-pixel grid of a fade at once."""
         self.lod = view
         for layer in (self._current, self._outgoing, self._preload.spare):
-            # priority 1: over a scene's own default for drawing outside a renderer
-            layer.render.set_shader_input("u_wall_px", LVecBase4f(*view.wall_px), 1)
+            layer.lod = view
+            layer.aim()
+
+    def set_wall_grid(self, raster: WallRaster | None, *, guard: bool = True) -> None:
+        """Draw scenes with screen effects on the flat wall's pixel grid (:func:`~exhibit_
+        engine.wall.frustum.wall_raster`: the same rasterisation as every other slice,
+        bit for bit), or through this output's own lens (``None``). ``guard``: False
+        draws no guard band (a benchmark's control: slices then differ near their edges).
+        """
+        for layer in (self._current, self._outgoing, self._preload.spare):
+            layer.raster, layer.guard = raster, bool(guard)
+            layer.aim()
 
     def set_output(self, correction: OutputCorrection | None) -> None:
         """Set the display's final-pass correction (blend, black level, warp).
@@ -349,6 +358,7 @@ class Renderer:
             if ok:
                 layer.scene, layer.root = scene, root
                 layer.unchecked = True
+                layer.aim()                     # its post stage's guard band, if any
             else:
                 try:
                     scene.dispose()
@@ -385,7 +395,9 @@ class Renderer:
             else transition.gains
         if dim == 0.0:
             g_out = g_in = 0.0              # blacked out: draw nothing at all
-        final = dim < 1.0 or self._correction is not None
+        # a scene with screen effects always draws through its post stage
+        final = (dim < 1.0 or self._correction is not None or (g_in > 0.0 and cur.has_post)
+                 or (g_out > 0.0 and out.has_post))
         if g_in > 0.0 and cur.scene is not None:
             cur.scene.apply(float(t), state)
         if g_out > 0.0 and out.scene is not None and transition is not None:
@@ -448,13 +460,10 @@ class Renderer:
             self._region.set_camera(self._pass.camera)
 
     def _open_buffer(self, layer: Layer) -> None:
-        """Give a layer its render-to-texture buffer at the output's size (once)."""
-        if layer.buffer is None:
-            # each slot its own sort, below the output's (buffers drawn in a fixed order)
-            sort = self._output.get_sort() - 10 + _SLOT_SORT.get(layer.name, 3)
-            layer.buffer, layer.texture = _gl.open_layer_buffer(
-                self._output, f"layer-{layer.name}", self.size, sort)
-            layer.buffer.make_display_region().set_camera(layer.camera_np)
+        """Give a layer its render-to-texture buffer (or post stage) at the output's size."""
+        # each slot its own sorts, below the output's (buffers drawn in a fixed order)
+        layer.open_buffer(self._output, self._output.get_sort() - 40
+                          + 4 * _SLOT_SORT.get(layer.name, 3))
 
     def _draw_checked(self, drawn: list[Layer]) -> None:
         """Draw one frame; fail loudly if a shader drawn for the first time did not compile."""
@@ -469,6 +478,8 @@ class Renderer:
         self._frames += 1
         for layer in fresh:
             layer.unchecked = False
+            if layer.post is not None and layer.post.shader_failed:  # pragma: no cover
+                raise RenderError(f"the post stage's shader failed to compile: {log.text}")
             root, scene = layer.root, layer.scene
             if root is None or scene is None:
                 continue
@@ -535,7 +546,7 @@ class Renderer:
                 _closed_gsgs.append(gsg)
             self._engine.remove_all_windows()
             for layer in (self._current, self._outgoing, self._preload.spare):
-                layer.buffer = layer.texture = None
+                layer.forget_buffers()
                 layer.render.remove_node()
             if self._pass is not None:
                 self._pass.close()
@@ -554,8 +565,8 @@ class Renderer:
 def render_to_png(bundle_path: str | os.PathLike[str], scene_id: str, t: float,
                   size: tuple[int, int], out_path: str | os.PathLike[str],
                   frustum: Frustum | None = None, cache: ModelCache | None = None,
-                  output: OutputCorrection | None = None, lod: LodView | None = None
-                  ) -> Path:
+                  output: OutputCorrection | None = None, lod: LodView | None = None,
+                  raster: WallRaster | None = None) -> Path:
     """Render one frame of a bundle's scene offscreen and write it as a PNG, atomically.
 
     Args:
@@ -570,6 +581,7 @@ def render_to_png(bundle_path: str | os.PathLike[str], scene_id: str, t: float,
             sends it (default: none, the plain image).
         lod: the venue's level-of-detail view, for a display's slice (default: this
             image's own pixels).
+        raster: the wall grid the slice is drawn on (default: none, its own lens).
 
     Returns:
         The path written.
@@ -584,6 +596,7 @@ def render_to_png(bundle_path: str | os.PathLike[str], scene_id: str, t: float,
         renderer.set_frustum(frustum or centered_frustum(size[0] / size[1]))
         if lod is not None:
             renderer.set_lod(lod)
+        renderer.set_wall_grid(raster)
         renderer.set_output(output)
         renderer.load(bundle, scene_id)
         renderer.render(t)

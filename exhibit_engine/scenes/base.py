@@ -36,7 +36,7 @@ from ._materials import prepare_materials
 if TYPE_CHECKING:
     from ..assets.manifest import SceneSpec
 
-__all__ = ["Scene", "SceneContext", "current_scope", "load_glb", "make_shader",
+__all__ = ["Scene", "SceneContext", "ScreenEffects", "current_scope", "load_glb", "make_shader",
            "shader_scope", "shader_source"]
 
 _SHADER_DIR = Path(__file__).resolve().parent / "shaders"
@@ -102,6 +102,46 @@ class SceneContext:
             object.__setattr__(self, "load_model", lambda path: load_glb(read(path), path))
 
 
+@dataclass(frozen=True)
+class ScreenEffects:
+    """What a scene's picture needs once it is drawn: the runtime's post stage
+    (:mod:`exhibit_engine.runtime.post`) and its guard band.
+
+    Sizes are tangents of the view angle (a size on the image plane at unit distance)
+    unless they say pixels: the runtime turns them into pixels at the venue's scale
+    (:attr:`~exhibit_engine.wall.frustum.LodView.scale`), so every projector of a wall
+    blurs and reaches by the same wall pixels.
+
+    Attributes:
+        hdr: the scene's shaders write scene-linear light (with ``u_fade`` applied, not
+            tone-mapped) into a half-float buffer; the post stage tone-maps it (the ACES
+            fit, then gamma 2.2). False: they write display-ready colour, as without
+            a post stage.
+        bloom: how much of the bloom is added to the picture, in linear light (0: none).
+        bloom_threshold: the scene-linear luminance above which light blooms.
+        bloom_radius: where the bloom's Gaussian kernel is cut (3 sigma).
+        sprite_px: the largest point-sprite radius in pixels (GL drops a point whose
+            centre falls outside the image, so a flake near a slice's edge needs its
+            neighbour's pixels drawn too).
+        refraction: the largest offset of a screen-space lookup.
+    """
+
+    hdr: bool = False
+    bloom: float = 0.0
+    bloom_threshold: float = 1.0
+    bloom_radius: float = 0.0
+    sprite_px: float = 0.0
+    refraction: float = 0.0
+
+    def bloom_px(self, scale: float) -> float:
+        """The bloom kernel's reach in pixels at ``scale`` (0 without bloom)."""
+        return self.bloom_radius * scale if self.bloom > 0.0 else 0.0
+
+    def reach_px(self, scale: float) -> float:
+        """How far, in pixels, any effect reads or spreads beyond a pixel."""
+        return max(self.bloom_px(scale), self.sprite_px, self.refraction * scale)
+
+
 class Scene(ABC):
     """One scene kind's implementation.
 
@@ -138,6 +178,11 @@ class Scene(ABC):
             t: show time in seconds (the cue's local time).
             state: show state (e.g. ``fade`` in [0, 1]); unknown keys are ignored.
         """
+
+    def screen_effects(self) -> ScreenEffects | None:
+        """What the picture needs after drawing (known once :meth:`build` ran); ``None``
+        (the default): nothing, the scene is drawn straight to the output."""
+        return None
 
     def dispose(self) -> None:
         """Release what :meth:`build` made (the default removes everything below root)."""

@@ -37,9 +37,9 @@ from panda3d.core import (ColorBlendAttrib, Geom, GeomEnums, GeomNode, GeomPoint
                           ShaderAttrib, TransparencyAttrib)
 
 from ._params import check_ranges, typed_params
-from .base import Scene, make_shader
+from .base import Scene, ScreenEffects, make_shader
 
-__all__ = ["EYE_HEIGHT", "IceParams", "IceScene", "MAX_LANTERNS", "PROGRAMME",
+__all__ = ["EFFECTS", "EYE_HEIGHT", "IceParams", "IceScene", "MAX_LANTERNS", "PROGRAMME",
            "lantern_flicker", "programme_colour", "rig_pose"]
 
 #: The inner-light programme: saturated LED colours (linear RGB), in order.
@@ -60,6 +60,12 @@ _MOON = (-0.55, 0.62, 0.56)     # towards the moon (unnormalised)
 EYE_HEIGHT = 1.6
 #: Most lanterns a scene sets out (the ground shader's light array).
 MAX_LANTERNS = 32
+#: The post stage the ice kind draws through: scene-linear light, a restrained bloom on
+#: what is brighter than scene-linear 1.0 (the strips, the candles), cut at 1.4 % of the view's width
+#: (about 11 pixels across a 640-pixel slice of the bench wall), and the snow's largest
+#: point sprite (24 pixels across, ``snow.vert.glsl``).
+EFFECTS = ScreenEffects(hdr=True, bloom=0.3, bloom_threshold=1.0, bloom_radius=0.014,
+                        sprite_px=12.0)
 _PITCH_DEG = 7.0
 _SKY_RADIUS = 1500.0
 _GROUND_RADIUS = 900.0
@@ -229,6 +235,14 @@ class IceScene(Scene):
     """An ice festival at night (see the module docstring)."""
 
     kind = "ice"
+
+    def screen_effects(self) -> ScreenEffects:
+        """Bloom in linear light, and a guard band for it and the snow's sprites."""
+        if getattr(self, "snow", None) is None:
+            return ScreenEffects(hdr=True, bloom=EFFECTS.bloom,
+                                 bloom_threshold=EFFECTS.bloom_threshold,
+                                 bloom_radius=EFFECTS.bloom_radius)
+        return EFFECTS
 
     def build(self) -> None:
         """Load the GLBs, set out the lanterns, make sky, ground and snow, set shaders."""

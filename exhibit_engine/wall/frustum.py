@@ -35,7 +35,8 @@ from numpy.typing import ArrayLike
 from ..config import DisplayConfig, WallConfig
 
 __all__ = ["Frustum", "LodView", "centered_frustum", "display_frustum", "frustum_lod",
-           "pixel_rect", "venue_lod", "wall_frustum", "wall_point"]
+           "guard_frustum", "guard_margin", "MAX_RASTER", "pixel_rect", "venue_lod",
+           "WallRaster", "wall_frustum", "wall_point", "wall_raster"]
 
 
 @dataclass(frozen=True)
@@ -212,3 +213,107 @@ def venue_lod(wall: WallConfig, displays: tuple[DisplayConfig, ...],
     x, y, w, h = rect
     return LodView(density * wall.eye[2], (x * density, y * density,
                                            w / size[0] * density, h / size[1] * density))
+
+
+# --------------------------------------------------------------------------- guard bands
+
+
+def guard_margin(reach_px: float) -> int:
+    """The guard band, in pixels on each side, for effects that reach ``reach_px``.
+
+    A slice is drawn that much larger than its output and then cropped, so that whatever
+    reads or spreads over neighbouring pixels (a bloom kernel, a point sprite clipped by
+    its centre, a refraction lookup) sees beyond the slice's edge exactly as its
+    neighbour does. One pixel more than the reach covers rasterisation's rounding; the
+    margin is even so that the 2x2 pixel quads derivatives are taken over (``fwidth``)
+    fall on the same pixels with and without it.
+    """
+    if not reach_px > 0.0:
+        return 0
+    m = int(np.ceil(min(float(reach_px), 4096.0))) + 1
+    return m + (m & 1)
+
+
+def guard_frustum(frustum: Frustum, size: tuple[int, int], margin: int) -> Frustum:
+    """``frustum`` grown by ``margin`` pixels of its ``size`` on every side.
+
+    The image plane stays the same plane and its pixels the same pixels: pixel ``(x, y)``
+    of the output is pixel ``(x + margin, y + margin)`` of the grown image.
+    """
+    if margin <= 0:
+        return frustum
+    c = frustum.as_array()
+    right, down = (c[1] - c[0]) / size[0], (c[2] - c[0]) / size[1]
+    m = float(margin)
+
+    def at(a: float, b: float) -> tuple[float, float, float]:
+        p = c[0] + a * right + b * down
+        return (float(p[0]), float(p[1]), float(p[2]))
+
+    w, h = size[0] + m, size[1] + m
+    return Frustum(ul=at(-m, -m), ur=at(w, -m), ll=at(-m, h), lr=at(w, h),
+                   heading_deg=frustum.heading_deg)
+
+
+#: The widest or tallest wall raster a node draws into (the common GPU texture limit).
+MAX_RASTER = 16384
+
+
+@dataclass(frozen=True)
+class WallRaster:
+    """A flat wall's one pixel grid, which a display's slice is drawn on.
+
+    Every node of the wall sees the scene through the same lens (the whole wall's
+    frustum) and the same viewport (the whole grid, ``size``); each draws only its own
+    pixels and its guard band (a scissor) and crops them. Rasterisation, depth, the
+    2x2 quads of derivatives and ``gl_FragCoord`` are then the whole wall's, bit for bit,
+    so a silhouette or a one-pixel flake in an overlap falls on the same pixels in both
+    projectors. (A slice's own off-axis lens differs from its neighbour's in the last
+    bits of its matrix: about one silhouette pixel in ten thousand flips between them.)
+
+    Attributes:
+        frustum: the whole wall's frustum (:func:`wall_frustum`).
+        size: the grid's size in pixels (width, height).
+        origin: this output's lower-left pixel on the grid (from the left, from the
+            bottom, as ``gl_FragCoord``).
+    """
+
+    frustum: Frustum
+    size: tuple[int, int]
+    origin: tuple[int, int]
+
+
+def wall_raster(wall: WallConfig, displays: tuple[DisplayConfig, ...],
+                display: DisplayConfig | None, size: tuple[int, int] | None = None
+                ) -> WallRaster | None:
+    """The wall grid ``display`` is drawn on (``None``: the whole wall's own render), or
+    ``None`` where there is none: a curved wall (each display draws its own chord), a
+    display whose pixels are not whole pixels of the finest display's square grid, or
+    a grid larger than :data:`MAX_RASTER` a side.
+
+    ``size``: the output's pixels when they are not the display's own (a node drawing at
+    a render scale; every node of the wall uses the same one), which scales the grid.
+    """
+    if wall.shape != "flat" or not displays or not all(d.rect[2] > 0 for d in displays):
+        return None
+    density = max(d.pixels[0] / d.rect[2] for d in displays)
+    if size is not None and display is not None:
+        density *= size[0] / display.pixels[0]
+    elif size is not None:
+        density = size[0] / wall.width
+    grid_m = (wall.width * density, wall.height * density)
+
+    def whole(v: float) -> int | None:
+        return round(v) if abs(v - round(v)) < 1e-6 else None
+
+    grid = (whole(grid_m[0]), whole(grid_m[1]))
+    if display is None:
+        rect, pixels = (0.0, 0.0, wall.width, wall.height), size or grid
+    else:
+        rect, pixels = display.rect, size or display.pixels
+    x, y, w, h = (whole(v * density) for v in rect)
+    if (None in (*grid, x, y) or (w, h) != tuple(pixels)
+            or not all(0 < v <= MAX_RASTER for v in grid)):
+        return None
+    assert grid[0] is not None and grid[1] is not None and x is not None and y is not None
+    return WallRaster(wall_frustum(wall), (grid[0], grid[1]), (x, y))

@@ -1,5 +1,5 @@
 // common.glsl: prepended (after the #version line) to every shader of the ice kind.
-// Hashes, noise, tone mapping and the night sky, shared so that the sky, its reflection
+// Hashes, noise, the output's light and the night sky, shared so that the sky, its reflection
 // in the ice and the haze over the snow agree. Every input is set by the scene from the
 // show time t; nothing here reads a clock.
 
@@ -48,11 +48,11 @@ float fbm(vec2 p) {
     return s;
 }
 
-// Filmic curve (Narkowicz's ACES fit), then display gamma; u_fade dims to black.
-vec3 tonemap(vec3 c) {
-    c *= u_fade;
-    c = clamp((c * (2.51 * c + 0.03)) / (c * (2.43 * c + 0.59) + 0.14), 0.0, 1.0);
-    return pow(c, vec3(1.0 / 2.2));
+// What a shader of the ice kind writes: scene-linear light, dimmed by u_fade. The
+// runtime's post stage blooms it and tone-maps it (runtime/post.py: the ACES fit, then
+// display gamma), so light adds up, blends and blooms in linear light.
+vec3 scene_light(vec3 c) {
+    return max(c, vec3(0.0)) * u_fade;
 }
 
 // The haze at the horizon: what the snow fades into far away.

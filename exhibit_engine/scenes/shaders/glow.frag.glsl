@@ -15,5 +15,5 @@ void main() {
     float facing = clamp(dot(N, V), 0.0, 1.0);
     vec3 warm = u_light[3] * u_light_scale;
     vec3 c = warm * (1.5 + 5.0 * pow(facing, 2.0)) + vec3(1.0, 0.9, 0.7) * pow(facing, 6.0) * 3.0;
-    o_color = vec4(tonemap(c), 1.0);
+    o_color = vec4(scene_light(c), 1.0);
 }

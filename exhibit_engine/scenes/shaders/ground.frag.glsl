@@ -67,5 +67,5 @@ void main() {
 
     float fog = 1.0 - exp(-dist * 0.008);
     c = mix(c, horizon_haze(), fog);
-    o_color = vec4(tonemap(c), 1.0);
+    o_color = vec4(scene_light(c), 1.0);
 }

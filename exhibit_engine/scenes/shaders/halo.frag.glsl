@@ -6,7 +6,7 @@ uniform vec3 u_light[4];
 
 void main() {
     float r2 = dot(v_corner, v_corner);
-    float a = (exp(-r2 * 5.0) * 0.22 + exp(-r2 * 40.0) * 0.35) * v_power * u_fade;
+    float a = (exp(-r2 * 5.0) * 0.22 + exp(-r2 * 40.0) * 0.35) * v_power;
     a *= 1.0 - smoothstep(0.7, 1.0, r2);
-    o_color = vec4(u_light[3] * a, 1.0);    // added to the frame (additive blending)
+    o_color = vec4(scene_light(u_light[3] * a), 1.0);    // added to the frame (additive blending)
 }

@@ -12,5 +12,5 @@ void main() {
         discard;
     }
     vec3 c = vec3(0.62, 0.70, 0.85) + mix(u_light[0], u_light[3], v_tint) * 0.12;
-    o_color = vec4(tonemap(c), a * 0.85);
+    o_color = vec4(scene_light(c), a * 0.85);
 }

@@ -28,11 +28,16 @@ void main() {
     vec4 c1 = c0 + p3d_ModelViewProjectionMatrix * vec4(0.0, 0.0, size, 0.0);
     float px = abs(c1.y / c1.w - c0.y / c0.w) * 0.5 * u_viewport.y;
     float dist = length(w - u_cam);
-    // Sub-pixel flakes stay one pixel wide and fade with their area instead.
-    v_alpha = clamp(px * px, 0.0, 1.0) * smoothstep(0.6, 2.0, dist)
+    // A sprite is drawn at least 2.5 pixels wide with a smooth footprint around its exact
+    // centre (snow.frag.glsl), and a smaller flake keeps its area as fainter alpha: a
+    // flake moves continuously across the pixel grid instead of jumping from pixel to
+    // pixel, so two projectors whose grids agree to a rounding draw it alike.
+    float drawn = clamp(px, 2.5, 24.0);
+    v_alpha = min(1.0, 1.3 * px * px / (drawn * drawn))
+              * smoothstep(0.6, 2.0, dist)
               * (1.0 - smoothstep(0.8, 1.0, length(w - u_cam - vec3(0.0, 0.0, 0.2 * box)) / (0.5 * box)))
               * (c0.w > 0.0 ? 1.0 : 0.0);
     v_tint = fract(seed.z * 31.7);
-    gl_PointSize = clamp(px, 1.0, 24.0);
+    gl_PointSize = drawn;
     gl_Position = c0;
 }
