@@ -15,13 +15,23 @@ first scene by default) at one show time:
   pixel positions, re-encode);
 - the baseline: the whole wall rendered once, unblended, at the wall's pixel size.
 
-Reported: ``seam_psnr_db``, the PSNR of the worst overlap (target: at least 40 dB),
-the PSNR and largest error of each overlap, ``wall_psnr_db`` over the whole image,
+Each slice is drawn as a node draws it: on the wall's one pixel grid
+(:func:`~exhibit_engine.wall.frustum.wall_raster`) with its guard band, the ice's snow
+and bloom on.
+
+Reported: ``seam_psnr_db``, the PSNR of the worst overlap (target: at least 50 dB),
+``seam_max_error``, its worst pixel (target: at most 24 of 255), the PSNR and largest
+error of each overlap, ``raw_slice_max_error`` (each slice's own picture, before its
+final pass, against the whole render over the slice's rectangle) and
+``no_guard_raw_slice_max_error`` (the same without a guard band: a control),
+``wall_psnr_db`` over the whole image,
 ``naive_seam_psnr_db`` (the same slices added gamma-encoded: how wrong an overlap
 looks without linear light; no target, it shows the test can fail),
 ``weight_sum_error`` (the largest distance from 1 of the displays' weights summed at
-any wall pixel), and the final pass's cost on a slice (``slice_frame_ms`` against
-``plain_frame_ms``, the same slice without the pass; medians of alternating blocks).
+any wall pixel), the final pass's cost on a slice (``slice_frame_ms`` against
+``plain_frame_ms``, the same slice without the pass) and the guard band's
+(``guard_cost_ratio``: ``slice_frame_ms`` over ``no_guard_frame_ms``, target at most
+1.15), on the middle slice; medians of alternating blocks.
 
 With ``save``, the composite, the whole render and their difference (x8) are written
 as PNGs. The JSON (``--json``) is the suites' flat document plus ``overlaps``: a list
@@ -83,8 +93,8 @@ class WallBenchOptions:
     size: tuple[int, int] = (640, 400)
     overlap: float = 0.2
     t: float = 27.0
-    frames: int = 5
-    repeat: int = 3
+    frames: int = 8
+    repeat: int = 5
     save: Path | None = None
     workdir: Path | None = None
 

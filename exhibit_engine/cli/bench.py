@@ -359,9 +359,10 @@ def bench_show(content: Path | None, bundle_dir: Path | None, size: str, before_
               help="Overlap of neighbouring projectors, as a fraction of a projector's width.")
 @click.option("--at", "t", type=Finite(0.0, 1e9), default=27.0, show_default=True,
               help="Show time drawn (s).")
-@click.option("--frames", type=Count(0, 1000), default=5, show_default=True,
-              help="Frames per timed block of the final-pass timing (0: no timing).")
-@click.option("--repeat", type=Count(1, 100), default=3, show_default=True,
+@click.option("--frames", type=Count(0, 1000), default=8, show_default=True,
+              help="Frames per timed block of the final-pass and guard-band timing "
+                   "(0: no timing).")
+@click.option("--repeat", type=Count(1, 100), default=5, show_default=True,
               help="Timed blocks of each loop, alternating (medians).")
 @click.option("--save", type=click.Path(file_okay=False, path_type=Path),
               callback=lambda _c, _p, v: output_folder(v, "--save"),
@@ -369,16 +370,20 @@ def bench_show(content: Path | None, bundle_dir: Path | None, size: str, before_
 @click.option("--workdir", type=click.Path(file_okay=False, path_type=Path),
               callback=lambda _c, _p, v: output_folder(v, "--workdir"),
               help="Where the packed bundle goes (deleted afterwards).")
-@_report_options("Exit 1 if seam_psnr_db is under 40 dB.")
+@_report_options("Exit 1 if seam_psnr_db is under 50 dB, an overlap pixel is off by more "
+                 "than 24/255, or the guard band costs more than 1.15x.")
 def bench_wall(source: Path | None, scene_id: str | None, size: str, overlap: float,
                t: float, frames: int, repeat: int, save: Path | None, workdir: Path | None,
                json_path: Path | None, check: bool) -> None:
     """The stitch test: three blended projector slices against one render of the wall.
 
     Three projectors of --size side by side, overlapping by --overlap; each slice is
-    drawn through the node's final pass (blend ramp), the slices are composited in
-    linear light and compared with the whole wall rendered once: PSNR per overlap,
-    seam_psnr_db (the worst) and the whole image's PSNR.
+    drawn as a node draws it (on the wall's pixel grid, with its guard band, the ice's
+    snow and bloom on) and through its final pass (blend ramp); the slices are
+    composited in linear light and compared with the whole wall rendered once: PSNR
+    and worst pixel per overlap, seam_psnr_db (the worst), each raw slice against the
+    whole render with and without its guard band, and what the band costs
+    (guard_cost_ratio: the middle slice's frame with it over without).
     """
     from ..bench.wall import WallBenchOptions, run
 

@@ -179,7 +179,7 @@ class Layer:
     def open_buffer(self, host: GraphicsOutput, sort: int) -> None:
         """Give the slot what draws its scene into a texture at the output's size: a
         plain buffer, or the post stage its scene needs (re-opened when that changes).
-        ``sort``: the first of three buffer sorts the slot may use."""
+        ``sort``: the first of five buffer sorts the slot may use."""
         spec = self.post_spec()
         if spec is None:
             self._close_post()

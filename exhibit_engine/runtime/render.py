@@ -45,10 +45,6 @@ if TYPE_CHECKING:
 __all__ = ["FRUSTUM_FLAGS", "Renderer", "lens_from_frustum", "render_to_png"]
 
 _renderers = itertools.count(1)     # each renderer's number in this process
-# The GSGs of closed renderers, kept so that no later one is made at a freed one's address:
-# Panda3D keys per-GSG state by address, and with two renderers alive a reused address
-# had one draw into the other's context (black or foreign frames, after a few had closed).
-_closed_gsgs: list[Any] = []
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 #: Draw order of the scene slots' offscreen buffers, by slot name (all before the output).
@@ -463,7 +459,7 @@ class Renderer:
         """Give a layer its render-to-texture buffer (or post stage) at the output's size."""
         # each slot its own sorts, below the output's (buffers drawn in a fixed order)
         layer.open_buffer(self._output, self._output.get_sort() - 40
-                          + 4 * _SLOT_SORT.get(layer.name, 3))
+                          + 8 * _SLOT_SORT.get(layer.name, 3))
 
     def _draw_checked(self, drawn: list[Layer]) -> None:
         """Draw one frame; fail loudly if a shader drawn for the first time did not compile."""
@@ -541,10 +537,7 @@ class Renderer:
         try:
             self.unload()
         finally:
-            gsg = self._output.get_gsg()
-            if gsg is not None:
-                _closed_gsgs.append(gsg)
-            self._engine.remove_all_windows()
+            _gl.close_engine(self._engine, self._output)
             for layer in (self._current, self._outgoing, self._preload.spare):
                 layer.forget_buffers()
                 layer.render.remove_node()

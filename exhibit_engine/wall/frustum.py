@@ -34,9 +34,9 @@ from numpy.typing import ArrayLike
 
 from ..config import DisplayConfig, WallConfig
 
-__all__ = ["Frustum", "LodView", "centered_frustum", "display_frustum", "frustum_lod",
-           "guard_frustum", "guard_margin", "MAX_RASTER", "pixel_rect", "venue_lod",
-           "WallRaster", "wall_frustum", "wall_point", "wall_raster"]
+__all__ = ["Frustum", "LodView", "MAX_RASTER", "WallRaster", "centered_frustum",
+           "display_frustum", "frustum_lod", "guard_frustum", "guard_margin", "pixel_rect",
+           "venue_lod", "wall_frustum", "wall_point", "wall_raster"]
 
 
 @dataclass(frozen=True)

@@ -84,11 +84,16 @@ def test_effects_become_pixels_at_the_venue_scale() -> None:
     spec = post_spec(EFFECTS, (640, 400), 800.0)
     assert spec is not None and spec.hdr and spec.bloom == EFFECTS.bloom
     assert spec.taps == math.ceil(EFFECTS.bloom_radius * 800.0)
+    # the half-resolution bloom's reach: bilinear footprint, blur both ways, 2x2 means;
     # off the wall grid the snow's sprites need their radius too
-    assert spec.margin == guard_margin(max(EFFECTS.sprite_px, spec.taps))
+    bloom_reach = 2 * spec.half_taps + 3
+    assert spec.half_taps == (spec.taps + 1) // 2
+    assert spec.margin == guard_margin(max(EFFECTS.sprite_px, bloom_reach))
     assert spec.scene_size == spec.grown == (640 + 2 * spec.margin, 400 + 2 * spec.margin)
+    assert spec.low == spec.bloom_at == (0, 0)
+    assert spec.half == ((spec.grown[0] + 1) // 2, (spec.grown[1] + 1) // 2)
     w = spec.weights()
-    assert len(w) == spec.taps + 1 and w[0] + 2 * sum(w[1:]) == pytest.approx(1.0)
+    assert len(w) == spec.half_taps + 1 and w[0] + 2 * sum(w[1:]) == pytest.approx(1.0)
     assert post_spec(EFFECTS, (640, 400), 800.0, guard=False).margin == 0
     # a huge view: the kernel stops at MAX_TAPS
     assert post_spec(EFFECTS, (640, 400), 1e6).taps == MAX_TAPS
@@ -99,8 +104,9 @@ def test_on_the_wall_grid_only_what_reads_neighbours_needs_a_band() -> None:
     assert raster is not None
     spec = post_spec(EFFECTS, RIGHT.pixels, 400.0, raster=raster)
     assert spec is not None and spec.raster == (3200, 1000) and spec.origin == (1280, 0)
-    assert spec.margin == guard_margin(spec.taps) < guard_margin(EFFECTS.sprite_px)
-    # drawn: the slice and its band, cut at the grid's edges
+    assert spec.margin == guard_margin(2 * spec.half_taps + 3)
+    # drawn: the slice and its band (and what the bloom reads), cut at the grid's edges
+    assert spec.low == (1280 - spec.margin, -spec.margin)
     assert spec.drawn == (1280 - spec.margin, 0, 1920 + spec.margin, 1000)
     sprites = ScreenEffects(sprite_px=12.0)
     assert post_spec(sprites, RIGHT.pixels, 400.0, raster=raster).margin == 0
@@ -116,3 +122,19 @@ def test_a_render_scale_scales_the_grid_or_leaves_none() -> None:
     assert wall_raster(WALL, (LEFT, RIGHT), RIGHT, (97, 50)) is None
     assert wall_raster(WALL, (LEFT, RIGHT), None, (3200, 1000)) == wall_raster(
         WALL, (LEFT, RIGHT), None)
+
+
+def test_every_slice_blooms_on_the_same_half_resolution_grid() -> None:
+    """Texel k of the bloom covers wall pixels 2k and 2k + 1 in every slice, whatever
+    the parity of the slice's origin."""
+    wall = WallConfig(width=8.0, height=2.5, eye=(4.0, 1.25, 4.0))
+    odd = DisplayConfig("odd", (1921, 1000), (3.1975, 0.0, 4.8025, 2.5))
+    raster = wall_raster(wall, (LEFT, odd), odd)
+    assert raster is not None and raster.origin == (1279, 0)
+    spec = post_spec(EFFECTS, odd.pixels, 400.0, raster=raster)
+    assert spec is not None and spec.low[0] % 2 == 1
+    bx, by = spec.bloom_at
+    assert bx % 2 == 0 and by % 2 == 0 and bx <= spec.low[0] and by <= spec.low[1]
+    # the half grid covers the grown output
+    assert bx + 2 * spec.half[0] >= spec.low[0] + spec.grown[0]
+    assert by + 2 * spec.half[1] >= spec.low[1] + spec.grown[1]
