@@ -7,11 +7,13 @@ eye height (1.6 m).
 
 Assets: every GLB in the scene's ``assets`` is placed as modelled (metres, Z-up, the
 castle at the origin), except one whose file name is ``lantern.glb``, which is set out
-in a ring of ``lanterns`` copies around the rest. Meshes whose name starts with
+in a ring of ``lanterns`` copies around the rest; one named ``sculptures.glb`` stands
+where it is modelled but throws no glow on the snow (the castle's footprint does). Meshes whose name starts with
 ``glow`` are drawn as light sources; everything else is ice. Ice meshes may carry
-COLOR_0 = (thickness, light zone / 3, block seams, inner-light strength) and surface
-metres in TEXCOORD_0 (see ``tools/gen_ice_festival.py``); without COLOR_0 a mesh is
-thick ice in the lanterns' warm light, without TEXCOORD_0 it has no block seams.
+COLOR_0 = (thickness, light zone / 3, block seams, LED strength: 0 is clear ice with no
+strip) and surface metres in TEXCOORD_0 (see ``tools/gen_ice_festival.py`` and its
+``LED_LAYOUT``); without COLOR_0 a mesh is thick ice in the lanterns' warm light, without
+TEXCOORD_0 it has no block seams.
 
 Parameters (``[scenes.params]``): ``aurora`` (bool, true), ``snowflakes`` (int,
 20000; 0 = no snow), ``seed`` (int, 0), ``lanterns`` (int, 20, at most 32),
@@ -45,7 +47,7 @@ __all__ = ["EFFECTS", "EYE_HEIGHT", "IceParams", "IceScene", "MAX_LANTERNS", "PR
 #: The inner-light programme: saturated LED colours (linear RGB), in order.
 PROGRAMME: tuple[tuple[str, tuple[float, float, float]], ...] = (
     ("red", (1.0, 0.045, 0.03)),
-    ("amber", (1.0, 0.40, 0.035)),
+    ("amber", (1.0, 0.30, 0.02)),
     ("green", (0.06, 1.0, 0.22)),
     ("blue", (0.06, 0.30, 1.0)),
     ("violet", (0.58, 0.10, 1.0)),
@@ -265,6 +267,7 @@ class IceScene(Scene):
 
         lantern: NodePath | None = None
         architecture = root.attach_new_node("architecture")
+        castle: list[NodePath] = []
         for asset in spec.assets:
             if PurePosixPath(asset).suffix.lower() != ".glb":
                 continue
@@ -273,16 +276,20 @@ class IceScene(Scene):
             for g in model.find_all_matches("**/+GeomNode"):
                 if g.get_name().startswith("glow"):
                     g.set_shader(glow)
-            if PurePosixPath(asset).stem == "lantern":
+            stem = PurePosixPath(asset).stem
+            if stem == "lantern":
                 lantern = model
             else:
                 model.reparent_to(architecture)
-        bounds = architecture.get_tight_bounds()
-        if bounds is None:
+                if stem != "sculptures":
+                    castle.append(model)
+        # the castle's footprint: where its glow lies on the snow (not the sculptures')
+        boxes = [b for b in (c.get_tight_bounds(root) for c in castle) if b is not None]
+        if not boxes:
             self.footprint = (1.0, 1.0)
         else:
-            lo, hi = bounds
-            self.footprint = (max(abs(lo.x), abs(hi.x)), max(abs(lo.y), abs(hi.y)))
+            self.footprint = (max(max(abs(lo.x), abs(hi.x)) for lo, hi in boxes),
+                              max(max(abs(lo.y), abs(hi.y)) for lo, hi in boxes))
 
         self.lanterns: list[tuple[NodePath, tuple[float, float, float]]] = []
         if lantern is not None:

@@ -29,7 +29,8 @@ def test_every_item_of_every_bundle_with_its_kind_fields_and_pictures(
         kinds = {it.id: it.kind for it in cat}
         assert kinds == {"ding": "artifact", "vase": "artifact", "bowl": "artifact",
                          "birch-forest": "print", "wheat-fields": "print",
-                         "winter-river": "print", "castle": "model", "lantern": "model"}
+                         "winter-river": "print", "castle": "model", "lantern": "model",
+                         "sculptures": "model"}
         vase = cat.item("vase")
         assert vase.scene == "gallery" and vase.model == "meshes/vase.glb"
         assert vase.title_in("ru").startswith("Селадоновая") and vase.date == "2026"

@@ -81,7 +81,8 @@ void main() {
     // The milky core: whiter towards the middle of a block, clear near its faces.
     vec2 c2 = abs(f - 0.5) * 2.0;
     float cloud = fbm(v_uv * vec2(1.3, 2.1) + bid * 17.0);
-    float core = mix(0.6, (0.55 + 0.45 * (1.0 - smoothstep(0.2, 1.0, max(c2.x, c2.y * 0.9))))
+    float core = mix(0.5 + 0.35 * cloud,
+                     (0.55 + 0.45 * (1.0 - smoothstep(0.2, 1.0, max(c2.x, c2.y * 0.9))))
                            * (0.5 + 0.8 * cloud),
                      resolve);
 
@@ -119,7 +120,7 @@ void main() {
     float lit = 0.0;
     float line = 0.0;
     float spread = mix(0.45, 0.9, thick);             // fall-off, in courses
-    float blur = mix(0.08, 0.22, thick);              // the line's width, in courses
+    float blur = mix(0.11, 0.26, thick);              // the line's width, in courses
     float fv = max(fwidth(v), 1e-4);
     for (int k = -1; k <= 2; ++k) {
         float j = floor(v) + float(k);
