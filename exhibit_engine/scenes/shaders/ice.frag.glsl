@@ -32,11 +32,12 @@ const vec3 ABSORB = vec3(1.10, 0.26, 0.13);   // per metre: red first (clear to 
 const vec3 WHITE = vec3(0.78, 0.89, 1.00);    // the cool white inner light
 const vec2 BLOCK = vec2(1.0, 0.5);            // river-ice blocks, running bond (m)
 
-// What the refracted ray sees behind the ice: sky above, the lit festival below.
+// What the refracted ray sees behind the ice: the sky's gradient above (stars and aurora
+// are lost in the blur of the ice), the lit festival below.
 vec3 behind(vec3 d) {
     vec3 glow = u_glow * 0.035 * exp(-abs(d.z) * 5.0);
     if (d.z > 0.0) {
-        return night_sky(d, 0.02, false) + glow;
+        return mix(horizon_haze(), vec3(0.0015, 0.0035, 0.016), pow(d.z, 0.42)) + glow;
     }
     return vec3(0.020, 0.028, 0.045) + glow;
 }
@@ -80,7 +81,8 @@ void main() {
     vec3 N = normalize(n0 + 0.55 * (roll.x * tan0 + roll.y * bit0));
     // The milky core: whiter towards the middle of a block, clear near its faces.
     vec2 c2 = abs(f - 0.5) * 2.0;
-    float cloud = fbm(v_uv * vec2(1.3, 2.1) + bid * 17.0);
+    vec2 cq = v_uv * vec2(1.3, 2.1) + bid * 17.0;
+    float cloud = 0.65 * vnoise(cq) + 0.35 * vnoise(cq * 2.7 + 5.3);
     float core = mix(0.5 + 0.35 * cloud,
                      (0.55 + 0.45 * (1.0 - smoothstep(0.2, 1.0, max(c2.x, c2.y * 0.9))))
                            * (0.5 + 0.8 * cloud),
