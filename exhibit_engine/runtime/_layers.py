@@ -168,6 +168,7 @@ class Layer:
             viewport, shift = (W, H), (x0, y0)
         else:
             self.camera.set_lens(grown)
+            self.camera.set_cull_bounds(grown.make_bounds())    # not a grid slice's
             viewport, shift = (w + 2 * m, h + 2 * m), (-m, -m)
         self.camera.set_initial_state(state)
         self.camera_np.set_h(float(getattr(self.frustum, "heading_deg", 0.0)))

@@ -237,3 +237,34 @@ def test_a_scene_replaced_takes_what_it_hung_on_the_rig_with_it(heritage_exb: Pa
         r.load(ice_bundle, "castle-night")
     kids = r.rig.get_children()
     assert len(kids) == 1 and kids[0].node().is_of_type(Camera.get_class_type())
+
+
+def test_a_slice_off_the_wall_grid_again_sees_and_culls_through_its_own_lens(
+        ice_bundle, make_renderer) -> None:
+    """On the wall grid a slice draws through the whole wall's lens and culls by its own
+    grown frustum; taken off the grid and aimed at another slice, it draws that slice as
+    a renderer that was never on the grid does (no stale lens, cull bounds or scissor)."""
+    from exhibit_engine.bench.wall import bench_venue
+    from exhibit_engine.wall.frustum import venue_lod, wall_raster
+
+    venue, _ = bench_venue((160, 100), 0.2)
+    left, _, right = venue.displays
+    r = make_renderer((160, 100))
+    r.set_frustum(display_frustum(venue.wall, right))
+    r.set_lod(venue_lod(venue.wall, venue.displays, right.rect, (160, 100)))
+    r.set_wall_grid(wall_raster(venue.wall, venue.displays, right))
+    r.load(ice_bundle, SCENE)
+    r.render(27.0, {"snow": False})
+    on_grid = pixels(r.snapshot())
+    r.set_wall_grid(None)
+    r.set_frustum(display_frustum(venue.wall, left))
+    r.set_lod(venue_lod(venue.wall, venue.displays, left.rect, (160, 100)))
+    r.render(27.0, {"snow": False})
+    moved = pixels(r.snapshot())
+    fresh = make_renderer((160, 100))
+    fresh.set_frustum(display_frustum(venue.wall, left))
+    fresh.set_lod(venue_lod(venue.wall, venue.displays, left.rect, (160, 100)))
+    fresh.load(ice_bundle, SCENE)
+    fresh.render(27.0, {"snow": False})
+    assert np.array_equal(moved, pixels(fresh.snapshot()))
+    assert not np.array_equal(moved, on_grid) and on_grid.std() > 10.0
