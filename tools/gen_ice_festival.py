@@ -460,8 +460,8 @@ def blob(m: MeshBuilder, center, radii, col, *, rot: np.ndarray | None = None,
 #: Where the sculptures stand: radius (m) and headings (degrees from +X), between the
 #: castle and the lantern ring, clear of the approach to the gate (-90).
 SCULPTURE_RING = 31.0
-SCULPTURES = (("swan", -50.0), ("lotus", -10.0), ("bear", 30.0), ("lotus", 90.0),
-              ("swan", 150.0), ("lotus", 190.0), ("bear", 230.0))
+SCULPTURES = (("swan", -50.0), ("lotus", -10.0), ("bear", 30.0), ("lotus", 150.0),
+              ("swan", 190.0), ("bear", 230.0))
 
 
 def _swan(m: MeshBuilder, z0: float, col) -> None:
@@ -491,7 +491,8 @@ def _lotus(m: MeshBuilder, z0: float, col) -> None:
             a = 2.0 * math.pi * (i + 0.5 * ring) / k
             rot = pm.matmul(_rot_z(a), _rot_y(tilt))
             out = pm.matmul(_rot_z(a), np.array([r, 0.0, 0.0]))
-            blob(m, (out[0], out[1], z0 + 0.36 + 0.04 * ring), size, col, rot=rot)
+            blob(m, (out[0], out[1], z0 + 0.36 + 0.04 * ring), size, col, rot=rot,
+                 subdivisions=1)
     blob(m, (0.0, 0.0, z0 + 0.34), (0.13, 0.13, 0.1), col)                       # seed pod
 
 
@@ -504,8 +505,9 @@ def _bear(m: MeshBuilder, z0: float, col) -> None:
         blob(m, (sx * 0.21, -0.08, z0 + 1.6), (0.09, 0.06, 0.09), col,
              subdivisions=1)                                                      # ears
         blob(m, (sx * 0.22, -0.38, z0 + 0.42), (0.13, 0.15, 0.32), col,
-             rot=_rot_x(-0.25))                                                   # arms
-        blob(m, (sx * 0.34, -0.32, z0 + 0.12), (0.17, 0.26, 0.12), col)          # feet
+             rot=_rot_x(-0.25), subdivisions=1)                                   # arms
+        blob(m, (sx * 0.34, -0.32, z0 + 0.12), (0.17, 0.26, 0.12), col,
+             subdivisions=1)                                                      # feet
 
 
 def _rot_x(angle: float) -> np.ndarray:

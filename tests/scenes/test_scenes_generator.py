@@ -96,5 +96,6 @@ def test_sample_content_is_small_and_packs(tmp_path: Path) -> None:
     assert manifest.id == "ice-festival"
     scene = next(s for s in manifest.scenes if s.id == "castle-night")
     assert scene.kind == "ice" and scene.params["snowflakes"] >= 20000
-    assert set(scene.assets) == {"meshes/castle.glb", "meshes/lantern.glb"}
+    assert set(scene.assets) == {"meshes/castle.glb", "meshes/sculptures.glb",
+                                 "meshes/lantern.glb"}
     assert all(set(i.title) == {"zh", "en", "ru"} for i in manifest.items)
