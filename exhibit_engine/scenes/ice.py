@@ -25,6 +25,7 @@ State keys read by :meth:`IceScene.apply`: ``fade`` (0..1, brightness), ``snow``
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -68,6 +69,7 @@ MAX_LANTERNS = 32
 #: point sprite (24 pixels across, ``snow.vert.glsl``).
 EFFECTS = ScreenEffects(hdr=True, bloom=0.3, bloom_threshold=1.0, bloom_radius=0.014,
                         sprite_px=12.0)
+_NO_SNOW_EFFECTS = dataclasses.replace(EFFECTS, sprite_px=0.0)
 _PITCH_DEG = 7.0
 _SKY_RADIUS = 1500.0
 _GROUND_RADIUS = 900.0
@@ -241,9 +243,7 @@ class IceScene(Scene):
     def screen_effects(self) -> ScreenEffects:
         """Bloom in linear light, and a guard band for it and the snow's sprites."""
         if getattr(self, "snow", None) is None:
-            return ScreenEffects(hdr=True, bloom=EFFECTS.bloom,
-                                 bloom_threshold=EFFECTS.bloom_threshold,
-                                 bloom_radius=EFFECTS.bloom_radius)
+            return _NO_SNOW_EFFECTS
         return EFFECTS
 
     def build(self) -> None:
